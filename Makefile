@@ -1,0 +1,48 @@
+# Two commands for a new user: `make demo` and `make test`. Both set everything up.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FONT_STAMP := $(VENV)/.cjk-font
+
+.PHONY: demo test lint typecheck format install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Certificates, invite cards and charts print Chinese: a CJK font must be on the machine.
+$(FONT_STAMP): | $(STAMP)
+	@if [ -n "$$PUFA_CJK_FONT" ] || fc-list :lang=zh 2>/dev/null | grep -q .; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "Installing a CJK font (fonts-wqy-microhei)"; \
+		(apt-get install -y -qq fonts-wqy-microhei >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei >/dev/null)); \
+	else \
+		echo "No CJK font: install fonts-wqy-microhei (or set PUFA_CJK_FONT to a .ttf/.ttc)"; exit 1; \
+	fi
+	@touch $@
+
+install: $(STAMP) $(FONT_STAMP)
+
+demo: install
+	$(BIN)/pufa demo
+
+test: install lint typecheck
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

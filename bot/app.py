@@ -1,0 +1,143 @@
+"""Running the bot: long polling by default, a webhook server when a URL is configured."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.factory import create_bot, create_dispatcher, set_commands
+from bot.i18n import Translator
+from storage.database import create_engine, create_session_factory
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+# Any constant works; it only has to be the same in every bot process.
+_MIGRATION_LOCK = 0x70756661
+
+
+async def prepare_database(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest revision; on PostgreSQL one process at a time."""
+    if engine.dialect.name != "postgresql":
+        await upgrade(engine)
+        return
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        try:
+            await upgrade(engine)
+        finally:
+            await connection.execute(
+                text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK}
+            )
+
+
+@dataclass
+class BotApp:
+    """Everything one bot process holds, built once by the factories."""
+
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    bot: Bot
+    dp: Dispatcher
+    translator: Translator
+
+    @classmethod
+    async def create(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
+        engine = create_engine(settings.database_url)
+        if migrate:
+            await prepare_database(engine)
+        session_factory = create_session_factory(engine)
+        translator = Translator.load(settings.default_locale)
+        bot = create_bot(settings)
+        dp = create_dispatcher(settings, session_factory, translator=translator)
+        return cls(settings, engine, session_factory, bot, dp, translator)
+
+    async def close(self) -> None:
+        await self.dp.storage.close()
+        await self.dp.fsm.events_isolation.close()
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+    def web_app(self) -> web.Application:
+        """The aiohttp app: the webhook endpoint when configured (tracked links later)."""
+        app = web.Application()
+        if self.settings.uses_webhook:
+            secret = self.settings.webhook_secret
+            SimpleRequestHandler(
+                dispatcher=self.dp,
+                bot=self.bot,
+                secret_token=secret.get_secret_value() if secret else None,
+            ).register(app, path=self.settings.webhook_path)
+            setup_application(app, self.dp, bot=self.bot)
+        return app
+
+    async def run_polling(self) -> None:
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.dp.start_polling(
+            self.bot,
+            allowed_updates=self.dp.resolve_used_update_types(),
+            handle_signals=False,
+            close_bot_session=False,
+        )
+
+    async def stop(self) -> None:
+        with contextlib.suppress(RuntimeError):  # not polling: nothing to stop
+            await self.dp.stop_polling()
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncIterator[BotApp]:
+    """Start the bot in this event loop (polling or webhook) and stop it on exit."""
+    app = await BotApp.create(settings, migrate=migrate)
+    await set_commands(app.bot, app.translator)
+    runner: web.AppRunner | None = None
+    polling: asyncio.Task[None] | None = None
+    try:
+        if settings.uses_webhook:
+            runner = web.AppRunner(app.web_app())
+            await runner.setup()
+            site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
+            await site.start()
+            secret = settings.webhook_secret
+            await app.bot.set_webhook(
+                f"{settings.webhook_url}{settings.webhook_path}",
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=app.dp.resolve_used_update_types(),
+            )
+        else:
+            started = asyncio.Event()
+            app.dp.startup.register(started.set)
+            polling = asyncio.create_task(app.run_polling())
+            waiting = asyncio.create_task(started.wait())
+            await asyncio.wait({polling, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            if polling.done():
+                polling.result()  # polling died before it began: say why
+        yield app
+    finally:
+        if polling is not None:
+            await app.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+        if runner is not None:
+            await runner.cleanup()
+        await app.close()
+
+
+async def serve(settings: Settings) -> None:
+    """``pufa run``: serve until interrupted."""
+    async with running_bot(settings):
+        mode = "webhook" if settings.uses_webhook else "long polling"
+        log.info("Pufa Bot is running (%s); press Ctrl+C to stop", mode)
+        await asyncio.Event().wait()

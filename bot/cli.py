@@ -1,0 +1,220 @@
+"""``pufa``: the command line for running the bot and for bureau staff at a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+
+from bot.config import Settings, SettingsError, load_settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _run(coroutine: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _async_command(func: Callable[P, Awaitable[T]]) -> Callable[P, T]:
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return _run(func(*args, **kwargs))
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """Pufa Bot: legal-education campaigns for schools, in Telegram."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+@main.command()
+def run() -> None:
+    """Run the bot (long polling; webhook server when PUFA_WEBHOOK_URL is set)."""
+    from bot.app import serve
+
+    settings = _settings()
+    settings.token  # noqa: B018  (fail now, with one line, if the token is missing)
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(serve(settings))
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@_async_command
+async def db_upgrade() -> None:
+    """Apply migrations up to the newest revision."""
+    from bot.app import prepare_database
+    from storage.database import create_engine
+
+    engine = create_engine(_settings().database_url)
+    try:
+        await prepare_database(engine)
+    finally:
+        await engine.dispose()
+    click.echo("Database is up to date.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=int)
+@click.option("--latency-ms", default=0.0, show_default=True, help="Added delay per request.")
+@click.option("--no-limits", is_flag=True, help="Do not enforce Telegram's rate limits.")
+def sandbox(host: str, port: int, latency_ms: float, no_limits: bool) -> None:
+    """Run the local Bot API emulator on its own."""
+    from bot.sandbox.config import SandboxConfig
+    from bot.sandbox.server import serve_forever
+
+    config = SandboxConfig(latency_ms=latency_ms, enforce_limits=not no_limits)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(config, host, port))
+
+
+@main.command()
+@click.option("--participants", default=300, show_default=True, help="Simulated users.")
+@click.option(
+    "--out", "out_dir", default="demo-out", show_default=True, type=click.Path(path_type=Path)
+)
+def demo(participants: int, out_dir: Path) -> None:
+    """Run the whole story on SQLite and the sandbox, writing files to --out."""
+    from bot.demo import run_demo
+
+    ok = asyncio.run(run_demo(out_dir, participants=participants))
+    sys.exit(0 if ok else 1)
+
+
+@main.group()
+def units() -> None:
+    """The unit tree: regiments, schools, classes."""
+
+
+@units.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--division", default="第七师", show_default=True, help="Name of the root unit.")
+def units_import(file: Path, division: str) -> None:
+    """Import or update a roster (.xlsx or .csv): regiment, school, class, enrolment."""
+    _run(_import_units(file.read_bytes(), file.name, division))
+
+
+async def _import_units(content: bytes, filename: str, division: str) -> None:
+    from bot.i18n import Translator
+    from bot.roster_messages import describe_problems
+    from quizzes.roster import RosterError, parse_roster
+    from storage.database import create_engine, create_session_factory
+    from storage.roster_import import import_roster
+
+    settings = _settings()
+    _ = Translator.load(settings.default_locale).bind(settings.default_locale).plain
+    try:
+        rows = parse_roster(content, filename)
+    except RosterError as error:
+        click.echo(_("units.import.rejected", count=len(error.problems)), err=True)
+        click.echo(describe_problems(error.problems, _, limit=1000), err=True)
+        raise SystemExit(1) from None
+    engine = create_engine(settings.database_url)
+    try:
+        from bot.app import prepare_database
+
+        await prepare_database(engine)
+        async with create_session_factory(engine)() as session:
+            result = await import_roster(session, rows, division)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    created = sum(result.created.values())
+    updated = sum(result.updated.values())
+    click.echo(_("units.import.done", rows=len(rows), created=created, updated=updated))
+
+
+@units.command("template")
+@click.argument("out", default="roster-template.xlsx", type=click.Path(path_type=Path))
+def units_template(out: Path) -> None:
+    """Write an empty roster template (.xlsx) to fill in."""
+    from quizzes.roster import roster_template_xlsx
+
+    out.write_bytes(roster_template_xlsx())
+    click.echo(str(out))
+
+
+@units.command("list")
+@_async_command
+async def units_list() -> None:
+    """Print the unit tree with enrolment and registered participants."""
+    from bot.units_report import unit_tree_lines
+    from storage.database import create_engine, create_session_factory
+
+    engine = create_engine(_settings().database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            for line in await unit_tree_lines(session):
+                click.echo(line)
+    finally:
+        await engine.dispose()
+
+
+@main.group(invoke_without_command=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder to write.")
+@click.option("--bot-username", help="The bot's @username (asked from Telegram if omitted).")
+@click.pass_context
+def invites(ctx: click.Context, out_dir: Path | None, bot_username: str | None) -> None:
+    """Write invite links and QR codes per school and class (--out DIR)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if out_dir is None:
+        raise click.UsageError("give --out DIR, or a subcommand")
+    from bot.invite_export import export_invites
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            click.echo(f"\r{done}/{total}", nl=done == total, err=True)
+
+    pack = _run(export_invites(_settings(), out_dir, bot_username, on_progress=progress))
+    click.echo(f"{pack.cards} invites, {pack.schools} schools: {pack.html_path}")
+
+
+@invites.command("revoke")
+@click.argument("code")
+@_async_command
+async def invites_revoke(code: str) -> None:
+    """Switch off an invite code; the next export creates a new one for that unit."""
+    from storage.database import create_engine, create_session_factory
+    from storage.repositories import InviteRepository
+
+    engine = create_engine(_settings().database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            invite = await InviteRepository(session).revoke(code)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    if invite is None:
+        raise click.ClickException(f"no invite code {code!r}")
+    click.echo(f"revoked {code}")

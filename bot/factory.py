@@ -1,0 +1,79 @@
+"""Factories: tests, the demo and production build the same Bot and Dispatcher."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.types import BotCommand
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import TELEGRAM_API_URL, Settings
+from bot.i18n import SUPPORTED_LOCALES, Translator
+from bot.middlewares import DatabaseMiddleware, ParticipantMiddleware, ThrottlingMiddleware
+from bot.retry import RetryMiddleware
+from handlers import get_routers
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = AiohttpSession()
+    if settings.bot_api_url != TELEGRAM_API_URL:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+    session.middleware(RetryMiddleware())
+    return Bot(
+        settings.token,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_fsm(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
+    """Redis when configured (several bot processes share state), memory otherwise."""
+    if settings.redis_url:
+        storage = RedisStorage.from_url(settings.redis_url)
+        return storage, RedisEventIsolation(storage.redis)
+    return MemoryStorage(), SimpleEventIsolation()
+
+
+def create_dispatcher(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    translator: Translator | None = None,
+    storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
+) -> Dispatcher:
+    if storage is None or events_isolation is None:
+        default_storage, default_isolation = create_fsm(settings)
+        storage = storage or default_storage
+        events_isolation = events_isolation or default_isolation
+    translator = translator or Translator.load(settings.default_locale)
+    dp = Dispatcher(
+        storage=storage,
+        events_isolation=events_isolation,
+        settings=settings,
+        session_factory=session_factory,
+        translator=translator,
+    )
+    dp.update.outer_middleware(DatabaseMiddleware(session_factory))
+    dp.update.outer_middleware(ParticipantMiddleware(translator, settings.admin_ids))
+    dp.message.outer_middleware(ThrottlingMiddleware())
+    dp.include_routers(*get_routers())
+    return dp
+
+
+async def set_commands(bot: Bot, translator: Translator) -> None:
+    """Register the command menu in every supported language (zh-CN is the default)."""
+    names = ("start", "me", "help", "language", "stop", "subscribe")
+    for locale in SUPPORTED_LOCALES:
+        commands = [
+            BotCommand(command=name, description=translator.get(locale, f"commands.{name}"))
+            for name in names
+        ]
+        language = None if locale == translator.default_locale else locale.split("-")[0]
+        await bot.set_my_commands(commands, language_code=language)

@@ -1,0 +1,95 @@
+"""Outer middlewares: a database session per update, the participant, locale, throttling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import Message, TelegramObject, User
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import Translator, normalize_locale
+from quizzes.permissions import Permissions
+from quizzes.registration import Registration
+from storage.repositories import Repositories
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DatabaseMiddleware(BaseMiddleware):
+    """One session and unit of work per update; committed only if the handler succeeded."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.session_factory() as session:
+            repo = Repositories.over(session)
+            data["repo"] = repo
+            result = await handler(event, data)
+            await session.commit()
+            return result
+
+
+class ParticipantMiddleware(BaseMiddleware):
+    """Loads (or creates) the participant behind the update and binds their language."""
+
+    def __init__(self, translator: Translator, admin_ids: frozenset[int]) -> None:
+        self.translator = translator
+        self.admin_ids = admin_ids
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        repo: Repositories = data["repo"]
+        if user is None or user.is_bot:
+            data["_"] = self.translator.bind(self.translator.default_locale)
+            return await handler(event, data)
+        locale = normalize_locale(user.language_code, self.translator.default_locale)
+        participant = await repo.participants.get_or_create(user.id, locale)
+        grants = await repo.grants.of(participant.id)
+        data["participant"] = participant
+        data["permissions"] = Permissions.from_grants(
+            grants, configured_admin=user.id in self.admin_ids
+        )
+        data["registration"] = Registration(repo.units, repo.participants, repo.invites)
+        data["_"] = self.translator.bind(participant.locale)
+        return await handler(event, data)
+
+
+class ThrottlingMiddleware(BaseMiddleware):
+    """Drops a flood of messages from one user, warning them once per window.
+
+    In-process only: with several bot processes each throttles its own share, which is
+    enough to keep one user from starving the others.
+    """
+
+    def __init__(self, rate: int = 10, per_seconds: float = 5.0) -> None:
+        self.rate = rate
+        self.per_seconds = per_seconds
+        self._windows: dict[int, tuple[float, int, bool]] = {}
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if not isinstance(event, Message) or user is None:
+            return await handler(event, data)
+        now = time.monotonic()
+        started, count, warned = self._windows.get(user.id, (now, 0, False))
+        if now - started >= self.per_seconds:
+            started, count, warned = now, 0, False
+        count += 1
+        if count > self.rate:
+            if not warned:
+                _ = data["_"]
+                await event.answer(_("errors.flood", seconds=int(self.per_seconds)))
+            self._windows[user.id] = (started, count, True)
+            return None
+        self._windows[user.id] = (started, count, warned)
+        if len(self._windows) > 10_000:
+            self._forget_quiet(now)
+        return await handler(event, data)
+
+    def _forget_quiet(self, now: float) -> None:
+        for user_id in [u for u, w in self._windows.items() if now - w[0] >= self.per_seconds]:
+            del self._windows[user_id]

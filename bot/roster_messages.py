@@ -1,0 +1,42 @@
+"""Render roster import problems through the translation catalog (``roster.*`` keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from quizzes.roster import RosterProblem
+
+__all__ = ["describe_problem", "describe_problems"]
+
+
+def describe_problem(problem: RosterProblem, gettext: Callable[..., str]) -> str:
+    """One problem as a sentence with its location, e.g. "第 3 行，“学生人数”列：……".
+
+    ``gettext`` is called as ``gettext(key, **params)``, like :class:`bot.i18n.Gettext`.
+    """
+    key = f"roster.problem.{problem.code}"
+    try:
+        message = gettext(key, **problem.params)
+    except KeyError:
+        # A code without a catalog entry (or a message whose placeholders do not match).
+        message = gettext("roster.problem.unknown", code=problem.code)
+    if problem.row is not None and problem.column:
+        return gettext(
+            "roster.problem_at", row=problem.row, column=problem.column, message=message
+        )
+    if problem.row is not None:
+        return gettext("roster.problem_at_row", row=problem.row, message=message)
+    if problem.column:
+        return gettext("roster.problem_at_column", column=problem.column, message=message)
+    return gettext("roster.problem_file", message=message)
+
+
+def describe_problems(
+    problems: Sequence[RosterProblem], gettext: Callable[..., str], *, limit: int = 20
+) -> str:
+    """Up to ``limit`` problems, one per line, then a note saying how many were left out."""
+    shown = [describe_problem(problem, gettext) for problem in problems[: max(limit, 0)]]
+    hidden = len(problems) - len(shown)
+    if hidden > 0:
+        shown.append(gettext("roster.more_problems", count=hidden))
+    return "\n".join(shown)

@@ -1,0 +1,13 @@
+"""Routers, one per conversation, built fresh for each Dispatcher.
+
+Order matters: errors and admin first, the fallback that answers everything else last.
+"""
+
+from aiogram import Router
+
+from handlers import admin, errors, fallback, membership, profile, start
+
+
+def get_routers() -> list[Router]:
+    modules = (errors, admin, membership, start, profile, fallback)
+    return [module.create_router() for module in modules]

@@ -1,0 +1,73 @@
+"""Bureau staff: granting and revoking admin and school-coordinator rights."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.i18n import Gettext
+from quizzes.participants import GrantKind, Participant
+from quizzes.permissions import Permissions
+from storage.repositories import Repositories
+
+
+def _parse(args: str | None) -> tuple[GrantKind, int, str | None] | None:
+    """``admin <telegram id>`` or ``coordinator <telegram id> <school name or id>``."""
+    parts = (args or "").split(maxsplit=2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        return None
+    try:
+        kind = GrantKind(parts[0].lower())
+    except ValueError:
+        return None
+    school = parts[2].strip() if len(parts) == 3 else None
+    if (kind is GrantKind.COORDINATOR) != (school is not None):
+        return None
+    return kind, int(parts[1]), school
+
+
+async def grant_or_revoke(
+    message: Message,
+    command: CommandObject,
+    participant: Participant,
+    permissions: Permissions,
+    repo: Repositories,
+    _: Gettext,
+) -> None:
+    if not permissions.is_admin:
+        await message.answer(_("errors.admins_only"))
+        return
+    parsed = _parse(command.args)
+    if parsed is None:
+        await message.answer(_(f"grant.usage_{command.command}"))
+        return
+    kind, telegram_id, school_name = parsed
+    target = await repo.participants.by_telegram_id(telegram_id)
+    if target is None:
+        await message.answer(_("grant.unknown_user", id=telegram_id))
+        return
+    who = target.display_name or str(telegram_id)
+    if command.command == "revoke":
+        removed = await repo.grants.revoke(target.id, kind)
+        key = "grant.revoked" if removed else "grant.nothing_to_revoke"
+        await message.answer(_(key, who=who, kind=_(f"grant.kind.{kind.value}")))
+        return
+    unit_id = None
+    where = ""
+    if school_name is not None:
+        schools = await repo.units.find_school(school_name)
+        if len(schools) != 1:
+            key = "grant.unknown_school" if not schools else "grant.ambiguous_school"
+            await message.answer(_(key, school=school_name))
+            return
+        unit_id, where = schools[0].id, schools[0].name
+    added = await repo.grants.grant(target.id, kind, unit_id, granted_by=participant.telegram_id)
+    key = "grant.granted" if added else "grant.already"
+    await message.answer(_(key, who=who, kind=_(f"grant.kind.{kind.value}"), school=where))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(grant_or_revoke, Command("grant", "revoke"))
+    return router

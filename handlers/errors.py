@@ -1,0 +1,67 @@
+"""Errors escaping a handler: log them, tell the user, never leave them in silence.
+
+The update's own transaction has been rolled back by the time these run, so nothing is
+half-written; what they record, they record in a session of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent, User
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import Gettext, Translator
+from storage.models import utcnow
+from storage.repositories import ParticipantRepository
+
+log = logging.getLogger(__name__)
+
+
+async def user_blocked_us(
+    event: ErrorEvent,
+    session_factory: async_sessionmaker[AsyncSession],
+    event_from_user: User | None = None,
+) -> None:
+    if event_from_user is None:
+        return
+    async with session_factory() as session:
+        await ParticipantRepository(session).set_blocked(event_from_user.id, utcnow())
+        await session.commit()
+
+
+async def bad_request(event: ErrorEvent, translator: Translator, _: Gettext | None = None) -> None:
+    # "message is not modified" after a double press is harmless; anything else is a bug.
+    if "message is not modified" in str(event.exception):
+        return
+    log.error(
+        "Bad request while handling update %s", event.update.update_id, exc_info=event.exception
+    )
+    await _apologise(event, _ or translator.bind(None))
+
+
+async def unexpected(event: ErrorEvent, translator: Translator, _: Gettext | None = None) -> None:
+    log.error("Error while handling update %s", event.update.update_id, exc_info=event.exception)
+    await _apologise(event, _ or translator.bind(None))
+
+
+async def _apologise(event: ErrorEvent, _: Gettext) -> None:
+    query = event.update.callback_query
+    try:
+        if query is not None:
+            await query.answer(_("errors.internal"), show_alert=True)
+        elif event.update.message is not None:
+            await event.update.message.answer(_("errors.internal"))
+    except Exception:  # the apology itself must never raise out of the error handler
+        log.warning("Could not tell the user about the error", exc_info=True)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.errors.register(user_blocked_us, ExceptionTypeFilter(TelegramForbiddenError))
+    router.errors.register(bad_request, ExceptionTypeFilter(TelegramBadRequest))
+    router.errors.register(unexpected)
+    return router

@@ -1,0 +1,644 @@
+"""Parse an uploaded unit roster (regiment > school > class with enrolment counts).
+
+The roster arrives as an ``.xlsx`` workbook or a ``.csv`` file exported by Excel (UTF-8,
+UTF-8 with BOM, or GB18030 as Chinese Excel writes it). Every problem found is collected and
+raised together in one :class:`RosterError`, so the person who uploaded the file can fix all
+of them in one go. Problems carry a ``code`` and ``params`` only; wording lives in the
+translation catalog (``roster.problem.<code>``).
+
+This module is pure Python plus openpyxl: it knows nothing about Telegram or the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+__all__ = [
+    "COLUMNS",
+    "MAX_COUNT",
+    "MAX_FILE_BYTES",
+    "MAX_NAME_LENGTH",
+    "MAX_ROWS",
+    "RosterError",
+    "RosterProblem",
+    "RosterRow",
+    "SchoolSummary",
+    "parse_roster",
+    "roster_template_xlsx",
+    "summarize_schools",
+]
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 20_000
+MAX_COUNT = 1_000_000
+MAX_NAME_LENGTH = 100
+MAX_COLUMNS = 100
+# Rows read from the file at all, blank ones included (guards memory, not the data limit).
+MAX_RAW_LINES = 100_000
+# How many non-empty rows may precede the header (a title such as "2024年学生名册").
+HEADER_SEARCH_ROWS = 10
+_VALUE_PREVIEW = 30
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One data row. ``line`` is the row number the user sees in the spreadsheet (header = 1)."""
+
+    line: int
+    regiment: str
+    school: str
+    class_name: str | None
+    students: int
+    teachers: int
+
+    @property
+    def is_school(self) -> bool:
+        return self.class_name is None
+
+
+@dataclass(frozen=True)
+class RosterProblem:
+    """One thing wrong with the file; ``column`` is the header as written in the file."""
+
+    row: int | None
+    column: str | None
+    code: str
+    params: dict[str, str | int] = field(default_factory=dict)
+
+
+class RosterError(Exception):
+    """The roster cannot be imported; ``problems`` lists everything that is wrong."""
+
+    def __init__(self, problems: Sequence[RosterProblem]) -> None:
+        self.problems: list[RosterProblem] = list(problems)
+        codes = ", ".join(sorted({problem.code for problem in self.problems}))
+        super().__init__(f"{len(self.problems)} roster problem(s): {codes}")
+
+
+@dataclass(frozen=True)
+class SchoolSummary:
+    """A school with its totals; ``implied`` means the file has class rows but no school row."""
+
+    regiment: str
+    school: str
+    students: int
+    teachers: int
+    classes: int
+    implied: bool
+    line: int
+
+
+@dataclass(frozen=True)
+class _Column:
+    key: str
+    zh: str
+    en: str
+    aliases: frozenset[str]
+    required: bool
+
+
+def _aliases(*names: str) -> frozenset[str]:
+    return frozenset(_normalize_header(name) for name in names)
+
+
+def _normalize_header(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"[\s_\-]+", "", folded)
+
+
+COLUMNS: tuple[_Column, ...] = (
+    _Column("regiment", "团场", "regiment", _aliases("团场", "团", "regiment"), True),
+    _Column("school", "学校", "school", _aliases("学校", "学校名称", "school"), True),
+    _Column("class", "班级", "class", _aliases("班级", "班级名称", "class", "class name"), False),
+    _Column(
+        "students",
+        "学生人数",
+        "students",
+        _aliases("学生人数", "学生数", "students", "student count", "number of students"),
+        True,
+    ),
+    _Column(
+        "teachers",
+        "教师人数",
+        "teachers",
+        _aliases("教师人数", "教师数", "teachers", "teacher count", "number of teachers"),
+        True,
+    ),
+)
+_COLUMN_BY_ALIAS: dict[str, _Column] = {
+    alias: column for column in COLUMNS for alias in column.aliases
+}
+
+Cell = str | int | float | None
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def _problem(
+    code: str, row: int | None = None, column: str | None = None, /, **params: str | int
+) -> RosterProblem:
+    return RosterProblem(row=row, column=column, code=code, params=dict(params))
+
+
+def _file_error(code: str, **params: str | int) -> RosterError:
+    return RosterError([_problem(code, **params)])
+
+
+def _is_zip(content: bytes) -> bool:
+    return content.startswith(b"PK\x03\x04")
+
+
+def _read_rows(content: bytes, filename: str) -> list[tuple[int, list[Cell]]]:
+    """``(line, cells)`` for every row of the file, empty rows included."""
+    suffix = PurePath(filename.strip()).suffix.lower()
+    if suffix == ".xlsx" or (suffix == ".csv" and _is_zip(content)):
+        return _read_xlsx(content)
+    if suffix == ".csv":
+        return _read_csv(content)
+    raise _file_error("unsupported_format", filename=filename.strip()[: _VALUE_PREVIEW * 2])
+
+
+def _read_xlsx(content: bytes) -> list[tuple[int, list[Cell]]]:
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+        raise _file_error("unreadable_file") from exc
+    rows: list[tuple[int, list[Cell]]] = []
+    try:
+        if not workbook.worksheets:
+            raise _file_error("empty_file")
+        sheet: Any = workbook.worksheets[0]
+        if hasattr(sheet, "reset_dimensions"):
+            # Excel and other writers sometimes store a wrong sheet size; read every row.
+            sheet.reset_dimensions()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                if line > MAX_RAW_LINES:
+                    raise _file_error("too_many_rows", max=MAX_ROWS)
+                rows.append((line, [_excel_cell(value) for value in values[:MAX_COLUMNS]]))
+    except RosterError:
+        raise
+    except Exception as exc:
+        raise _file_error("unreadable_file") from exc
+    finally:
+        workbook.close()
+    return rows
+
+
+def _excel_cell(value: object) -> Cell:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return value
+    return str(value)
+
+
+def _decode(content: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return content.decode(encoding, errors="strict")
+        except UnicodeDecodeError:
+            continue
+    raise _file_error("bad_encoding")
+
+
+def _sniff_delimiter(text: str) -> str:
+    for raw_line in text.splitlines():
+        if raw_line.strip():
+            counts = {delimiter: raw_line.count(delimiter) for delimiter in (",", "\t", ";")}
+            best = max(counts, key=lambda delimiter: counts[delimiter])
+            return best if counts[best] else ","
+    return ","
+
+
+def _read_csv(content: bytes) -> list[tuple[int, list[Cell]]]:
+    text = _decode(content)
+    if "\x00" in text:
+        raise _file_error("unreadable_file")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+    rows: list[tuple[int, list[Cell]]] = []
+    try:
+        for line, values in enumerate(reader, start=1):
+            if line > MAX_RAW_LINES:
+                raise _file_error("too_many_rows", max=MAX_ROWS)
+            rows.append((line, list(values[:MAX_COLUMNS])))
+    except csv.Error as exc:
+        raise _file_error("unreadable_file") from exc
+    return rows
+
+
+# --------------------------------------------------------------------------- cell values
+
+
+def _clean_text(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    text = str(value)
+    # Control characters and odd spaces become spaces; invisible format characters (zero-width
+    # space, a stray BOM) are dropped so that look-alike names compare equal.
+    text = "".join(
+        " " if category in ("Cc", "Zs", "Zl", "Zp") else ch
+        for ch in text
+        if (category := unicodedata.category(ch)) != "Cf"
+    )
+    return " ".join(text.split())
+
+
+def _is_empty(value: Cell) -> bool:
+    return _clean_text(value) == ""
+
+
+def _preview(text: str) -> str:
+    return text if len(text) <= _VALUE_PREVIEW else text[: _VALUE_PREVIEW - 1] + "…"
+
+
+_NUMBER = re.compile(r"([+-]?)(\d+)(?:\.(\d*))?", re.ASCII)
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
+
+
+def _parse_count(value: Cell) -> int | tuple[str, dict[str, str | int]]:
+    """Return the count, or ``(code, params)`` describing why it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = Decimal(value)
+        shown = str(value)
+    elif isinstance(value, float):
+        shown = _preview(repr(value))
+        if not math.isfinite(value):
+            return "not_a_number", {"value": shown}
+        number = Decimal(value)
+        if value.is_integer():
+            shown = str(int(value)) if abs(value) < 1e15 else shown
+    else:
+        text = _clean_text(value)
+        shown = _preview(text)
+        normalized = unicodedata.normalize("NFKC", text).replace(" ", "")
+        if _GROUPED.fullmatch(normalized):
+            normalized = normalized.replace(",", "")
+        match = _NUMBER.fullmatch(normalized)
+        if match is None or len(match.group(2)) > 15:
+            if match is not None:
+                return "count_too_large", {"value": shown, "max": MAX_COUNT}
+            return "not_a_number", {"value": shown}
+        sign, whole, fraction = match.groups()
+        number = Decimal(f"{sign}{whole}.{fraction or '0'}")
+    if number < 0:
+        return "negative_count", {"value": shown}
+    if number != number.to_integral_value():
+        return "not_an_integer", {"value": shown}
+    if number > MAX_COUNT:
+        return "count_too_large", {"value": shown, "max": MAX_COUNT}
+    return int(number)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@dataclass
+class _Header:
+    line: int
+    positions: dict[str, int]
+    titles: dict[str, str]
+
+
+def _find_header(
+    rows: list[tuple[int, list[Cell]]], problems: list[RosterProblem]
+) -> tuple[_Header, int] | None:
+    """Locate the header row; return it and the index of the first data row."""
+    first_line: int | None = None
+    seen = 0
+    for index, (line, cells) in enumerate(rows):
+        if all(_is_empty(cell) for cell in cells):
+            continue
+        if first_line is None:
+            first_line = line
+        seen += 1
+        matches = [
+            (position, _COLUMN_BY_ALIAS.get(_normalize_header(_clean_text(cell))), cell)
+            for position, cell in enumerate(cells)
+        ]
+        if any(column is not None for _, column, _ in matches):
+            positions: dict[str, int] = {}
+            titles: dict[str, str] = {}
+            header_ok = True
+            for position, column, cell in matches:
+                if column is None:
+                    continue
+                title = _clean_text(cell)
+                if column.key in positions:
+                    header_ok = False
+                    problems.append(
+                        _problem("duplicate_column", line, title, column=titles[column.key])
+                    )
+                    continue
+                positions[column.key] = position
+                titles[column.key] = title
+            for column in COLUMNS:
+                if column.required and column.key not in positions:
+                    header_ok = False
+                    problems.append(
+                        _problem(
+                            "missing_column", line, None, column=column.zh, column_en=column.en
+                        )
+                    )
+            if not header_ok:
+                return None
+            return _Header(line, positions, titles), index + 1
+        if seen >= HEADER_SEARCH_ROWS:
+            break
+    if first_line is None:
+        problems.append(_problem("empty_file"))
+    else:
+        problems.append(_problem("no_header", first_line))
+    return None
+
+
+def _parse_data_row(
+    header: _Header, line: int, cells: list[Cell], problems: list[RosterProblem]
+) -> RosterRow | None:
+    def cell(key: str) -> Cell:
+        position = header.positions.get(key)
+        if position is None or position >= len(cells):
+            return None
+        return cells[position]
+
+    ok = True
+    names: dict[str, str] = {}
+    for key in ("regiment", "school", "class"):
+        if key not in header.positions:
+            continue
+        text = _clean_text(cell(key))
+        title = header.titles[key]
+        if not text and key != "class":
+            problems.append(_problem("empty_value", line, title))
+            ok = False
+        elif len(text) > MAX_NAME_LENGTH:
+            problems.append(
+                _problem("value_too_long", line, title, length=len(text), max=MAX_NAME_LENGTH)
+            )
+            ok = False
+        names[key] = text
+    counts: dict[str, int] = {}
+    for key in ("students", "teachers"):
+        title = header.titles[key]
+        raw = cell(key)
+        if _is_empty(raw):
+            problems.append(_problem("empty_value", line, title))
+            ok = False
+            continue
+        parsed = _parse_count(raw)
+        if isinstance(parsed, tuple):
+            code, params = parsed
+            problems.append(RosterProblem(line, title, code, params))
+            ok = False
+        else:
+            counts[key] = parsed
+    if not ok:
+        return None
+    return RosterRow(
+        line=line,
+        regiment=names["regiment"],
+        school=names["school"],
+        class_name=names.get("class") or None,
+        students=counts["students"],
+        teachers=counts["teachers"],
+    )
+
+
+def _unit(row: RosterRow) -> str:
+    parts = [row.regiment, row.school]
+    if row.class_name:
+        parts.append(row.class_name)
+    return " / ".join(parts)
+
+
+def _check_structure(
+    header: _Header, rows: list[RosterRow], problems: list[RosterProblem]
+) -> None:
+    # Duplicates: the second occurrence of (regiment, school, class) is reported.
+    first_seen: dict[tuple[str, str, str | None], RosterRow] = {}
+    unique: list[RosterRow] = []
+    for row in rows:
+        key = (row.regiment, row.school, row.class_name)
+        first = first_seen.get(key)
+        if first is not None:
+            problems.append(
+                _problem(
+                    "duplicate_row",
+                    row.line,
+                    None,
+                    first_line=first.line,
+                    regiment=row.regiment,
+                    school=row.school,
+                    unit=_unit(row),
+                )
+            )
+            continue
+        first_seen[key] = row
+        unique.append(row)
+
+    # A school belongs to one regiment: its school row decides, else its first class row.
+    home: dict[str, RosterRow] = {}
+    for row in unique:
+        if row.is_school and row.school not in home:
+            home[row.school] = row
+    for row in unique:
+        if not row.is_school and row.school not in home:
+            home[row.school] = row
+    regiment_title = header.titles["regiment"]
+    consistent: list[RosterRow] = []
+    for row in unique:
+        owner = home[row.school]
+        if owner.regiment == row.regiment:
+            consistent.append(row)
+            continue
+        code = "school_regiment_conflict" if row.is_school else "unknown_parent"
+        problems.append(
+            _problem(
+                code,
+                row.line,
+                regiment_title,
+                school=row.school,
+                regiment=row.regiment,
+                expected_regiment=owner.regiment,
+                other_line=owner.line,
+            )
+        )
+
+    # A school row's counts must cover the sum of its classes.
+    sums: dict[tuple[str, str], list[int]] = {}
+    for row in consistent:
+        if not row.is_school:
+            total = sums.setdefault((row.regiment, row.school), [0, 0])
+            total[0] += row.students
+            total[1] += row.teachers
+    for row in consistent:
+        if not row.is_school:
+            continue
+        students, teachers = sums.get((row.regiment, row.school), [0, 0])
+        for count_key, count, class_sum in (
+            ("students", row.students, students),
+            ("teachers", row.teachers, teachers),
+        ):
+            if count < class_sum:
+                problems.append(
+                    _problem(
+                        "counts_below_classes",
+                        row.line,
+                        header.titles[count_key],
+                        school=row.school,
+                        count=count,
+                        class_sum=class_sum,
+                    )
+                )
+
+
+def _sort_key(problem: RosterProblem) -> tuple[int, int]:
+    return (problem.row or 0, 0 if problem.column is None else 1)
+
+
+def parse_roster(content: bytes, filename: str) -> list[RosterRow]:
+    """Parse an ``.xlsx`` or ``.csv`` roster; raise :class:`RosterError` listing every problem."""
+    if len(content) > MAX_FILE_BYTES:
+        raise _file_error(
+            "file_too_large",
+            size_mb=f"{len(content) / 1024 / 1024:.1f}",
+            max_mb=MAX_FILE_BYTES // (1024 * 1024),
+        )
+    if not content:
+        raise _file_error("empty_file")
+    rows = _read_rows(content, filename)
+    problems: list[RosterProblem] = []
+    found = _find_header(rows, problems)
+    if found is None:
+        raise RosterError(problems)
+    header, start = found
+    parsed: list[RosterRow] = []
+    data_rows = 0
+    for line, cells in rows[start:]:
+        if all(_is_empty(cell) for cell in cells):
+            continue
+        data_rows += 1
+        if data_rows > MAX_ROWS:
+            raise _file_error("too_many_rows", max=MAX_ROWS)
+        row = _parse_data_row(header, line, cells, problems)
+        if row is not None:
+            parsed.append(row)
+    if data_rows == 0:
+        problems.append(_problem("no_data_rows", header.line))
+    _check_structure(header, parsed, problems)
+    if problems:
+        problems.sort(key=_sort_key)
+        raise RosterError(problems)
+    return parsed
+
+
+def summarize_schools(rows: Iterable[RosterRow]) -> list[SchoolSummary]:
+    """One entry per school in file order; implied schools total their classes."""
+    order: list[tuple[str, str]] = []
+    school_rows: dict[tuple[str, str], RosterRow] = {}
+    class_rows: dict[tuple[str, str], list[RosterRow]] = {}
+    for row in rows:
+        key = (row.regiment, row.school)
+        if key not in school_rows and key not in class_rows:
+            order.append(key)
+        if row.is_school:
+            school_rows.setdefault(key, row)
+        else:
+            class_rows.setdefault(key, []).append(row)
+    summaries: list[SchoolSummary] = []
+    for key in order:
+        classes = class_rows.get(key, [])
+        own = school_rows.get(key)
+        if own is not None:
+            students, teachers, line = own.students, own.teachers, own.line
+        else:
+            students = sum(row.students for row in classes)
+            teachers = sum(row.teachers for row in classes)
+            line = classes[0].line
+        summaries.append(
+            SchoolSummary(key[0], key[1], students, teachers, len(classes), own is None, line)
+        )
+    return summaries
+
+
+# --------------------------------------------------------------------------- template
+
+_TEMPLATE_EXAMPLES: tuple[tuple[str, str, str, int, int], ...] = (
+    ("129团", "胡杨河市第一中学", "", 1200, 96),
+    ("129团", "胡杨河市第一中学", "七年级1班", 45, 4),
+)
+
+_TEMPLATE_NOTES: tuple[tuple[str, str], ...] = (
+    ("列名", "说明"),
+    ("团场", "必填。学校所属团场，如“129团”。同一所学校只能属于一个团场。"),
+    ("学校", "必填。学校全称，如“胡杨河市第一中学”。"),
+    (
+        "班级",
+        "选填。留空表示这一行是学校本身；填写班级名称（如“七年级1班”）表示这一行是该校的一个班级。",
+    ),
+    ("学生人数", "必填。在籍学生人数，填写不小于 0 的整数。"),
+    ("教师人数", "必填。在籍教师人数，填写不小于 0 的整数。"),
+    ("", ""),
+    ("填写规则", ""),
+    ("1", "第一行是表头，请勿修改列名；每所学校、每个班级各占一行，空行会被忽略。"),
+    ("2", "同一团场、学校、班级的组合不能重复出现。"),
+    ("3", "学校行的人数应不少于其各班级人数之和；没有学校行时，学校人数按各班级合计。"),
+    ("4", "示例行（第 2、3 行）请替换为本单位的实际数据后再上传。"),
+    ("5", "支持 .xlsx 文件，或 UTF-8 / GB18030 编码的 .csv 文件，大小不超过 5 MB。"),
+)
+
+
+def roster_template_xlsx() -> bytes:
+    """An empty roster workbook with Chinese headers, two example rows and a 说明 sheet."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    workbook = Workbook()
+    sheet: Any = workbook.active
+    sheet.title = "名册"
+    sheet.append([column.zh for column in COLUMNS])
+    for example in _TEMPLATE_EXAMPLES:
+        sheet.append(list(example))
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.alignment = Alignment(horizontal="center")
+    for letter, width in zip("ABCDE", (12, 28, 16, 12, 12), strict=True):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A2"
+
+    notes: Any = workbook.create_sheet("说明")
+    for note in _TEMPLATE_NOTES:
+        notes.append(list(note))
+    notes["A1"].font = Font(bold=True)
+    notes["B1"].font = Font(bold=True)
+    notes["A8"].font = Font(bold=True)
+    notes.column_dimensions["A"].width = 12
+    notes.column_dimensions["B"].width = 90
+    for row in notes.iter_rows():
+        row[1].alignment = Alignment(wrap_text=True, vertical="top")
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,299 @@
+"""Repositories: the only place that speaks SQL. They return domain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quizzes.participants import (
+    Grant,
+    GrantKind,
+    InviteCode,
+    Participant,
+    Role,
+    new_invite_code,
+)
+from quizzes.units import Unit, UnitKind, UnitLabel
+from storage.models import GrantRow, InviteCodeRow, ParticipantRow, UnitRow, utcnow
+
+
+def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing()
+    return sqlite.insert(model).on_conflict_do_nothing()
+
+
+def _unit(row: UnitRow) -> Unit:
+    return Unit(
+        id=row.id,
+        kind=UnitKind(row.kind),
+        name=row.name,
+        parent_id=row.parent_id,
+        path=row.path,
+        students_enrolled=row.students_enrolled,
+        teachers_enrolled=row.teachers_enrolled,
+    )
+
+
+def _participant(row: ParticipantRow) -> Participant:
+    return Participant(
+        id=row.id,
+        telegram_id=row.telegram_id,
+        display_name=row.display_name,
+        role=Role(row.role) if row.role else None,
+        unit_id=row.unit_id,
+        locale=row.locale,
+        subscribed=row.subscribed,
+        blocked_at=row.blocked_at,
+        joined_at=row.joined_at,
+    )
+
+
+def _invite(row: InviteCodeRow) -> InviteCode:
+    return InviteCode(
+        code=row.code, unit_id=row.unit_id, role=Role(row.role), revoked_at=row.revoked_at
+    )
+
+
+class UnitRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, unit_id: int) -> Unit | None:
+        row = await self.session.get(UnitRow, unit_id)
+        return _unit(row) if row else None
+
+    async def roots(self) -> list[Unit]:
+        return await self._list(select(UnitRow).where(UnitRow.parent_id.is_(None)))
+
+    async def children(self, parent_id: int) -> list[Unit]:
+        return await self._list(select(UnitRow).where(UnitRow.parent_id == parent_id))
+
+    async def of_kind(self, kind: UnitKind) -> list[Unit]:
+        return await self._list(select(UnitRow).where(UnitRow.kind == kind.value))
+
+    async def find_school(self, name_or_id: str) -> list[Unit]:
+        query = select(UnitRow).where(UnitRow.kind == UnitKind.SCHOOL.value)
+        if name_or_id.isdigit():
+            query = query.where(UnitRow.id == int(name_or_id))
+        else:
+            query = query.where(UnitRow.name == name_or_id)
+        return await self._list(query)
+
+    async def label(self, unit: Unit) -> UnitLabel:
+        """The unit's names below the root: ``129团 · 胡杨河市第一中学 · 七年级1班``."""
+        ids = unit.ancestor_ids
+        rows = await self.session.execute(
+            select(UnitRow.id, UnitRow.name, UnitRow.parent_id).where(UnitRow.id.in_(ids))
+        )
+        names = {row.id: (row.name, row.parent_id) for row in rows}
+        shown = tuple(names[i][0] for i in ids if names[i][1] is not None) or (unit.name,)
+        return UnitLabel(unit, shown)
+
+    async def school_of(self, unit: Unit) -> Unit | None:
+        for ancestor_id in unit.ancestor_ids:
+            ancestor = await self.get(ancestor_id)
+            if ancestor and ancestor.kind is UnitKind.SCHOOL:
+                return ancestor
+        return None
+
+    async def ensure(
+        self,
+        parent: Unit | None,
+        kind: UnitKind,
+        name: str,
+        *,
+        students: int | None = None,
+        teachers: int | None = None,
+    ) -> tuple[Unit, bool]:
+        """Find ``name`` under ``parent`` or create it; update enrolment when given."""
+        query = select(UnitRow).where(UnitRow.name == name)
+        query = query.where(
+            UnitRow.parent_id == parent.id if parent else UnitRow.parent_id.is_(None)
+        )
+        row = (await self.session.execute(query)).scalar_one_or_none()
+        created = row is None
+        if row is None:
+            row = UnitRow(parent_id=parent.id if parent else None, kind=kind.value, name=name)
+            self.session.add(row)
+            await self.session.flush()
+            row.path = f"{parent.path if parent else '/'}{row.id}/"
+        if students is not None:
+            row.students_enrolled = students
+        if teachers is not None:
+            row.teachers_enrolled = teachers
+        await self.session.flush()
+        return _unit(row), created
+
+    async def _list(self, query: Select[UnitRow]) -> list[Unit]:
+        rows = await self.session.scalars(query.order_by(UnitRow.id))
+        return [_unit(row) for row in rows]
+
+
+class ParticipantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_or_create(self, telegram_id: int, locale: str) -> Participant:
+        """Idempotent under concurrent and re-delivered updates: one row per Telegram id."""
+        await self.session.execute(
+            insert_ignoring_conflicts(self.session, ParticipantRow).values(
+                telegram_id=telegram_id, locale=locale, subscribed=True, first_seen_at=utcnow()
+            )
+        )
+        row = await self._row(telegram_id)
+        assert row is not None
+        return _participant(row)
+
+    async def by_telegram_id(self, telegram_id: int) -> Participant | None:
+        row = await self._row(telegram_id)
+        return _participant(row) if row else None
+
+    async def update(self, participant: Participant, **values: object) -> Participant:
+        row = await self.session.get(ParticipantRow, participant.id)
+        assert row is not None
+        for name, value in values.items():
+            setattr(row, name, value.value if isinstance(value, Role) else value)
+        await self.session.flush()
+        return _participant(row)
+
+    async def mark_joined(self, participant: Participant, when: datetime) -> Participant:
+        if participant.joined_at is not None:
+            return participant
+        return await self.update(participant, joined_at=when)
+
+    async def set_blocked(self, telegram_id: int, when: datetime | None) -> None:
+        await self.session.execute(
+            update(ParticipantRow)
+            .where(ParticipantRow.telegram_id == telegram_id)
+            .values(blocked_at=when)
+        )
+
+    async def count_registered_by_school(self) -> dict[int, int]:
+        """Registered participants (``joined_at`` set) per school, classes counted in."""
+        school = (
+            select(UnitRow.id, UnitRow.path)
+            .where(UnitRow.kind == UnitKind.SCHOOL.value)
+            .subquery()
+        )
+        member = UnitRow.__table__.alias("member")
+        query = (
+            select(school.c.id, func.count(ParticipantRow.id))
+            .select_from(ParticipantRow)
+            .join(member, member.c.id == ParticipantRow.unit_id)
+            .join(school, member.c.path.startswith(school.c.path, autoescape=False))
+            .where(ParticipantRow.joined_at.is_not(None))
+            .group_by(school.c.id)
+        )
+        return {school_id: count for school_id, count in await self.session.execute(query)}
+
+    async def _row(self, telegram_id: int) -> ParticipantRow | None:
+        query = select(ParticipantRow).where(ParticipantRow.telegram_id == telegram_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+
+class InviteRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def active_for(self, unit_id: int, role: Role) -> InviteCode:
+        """The unit's live code for ``role``, created on first use (re-exports are stable)."""
+        query = select(InviteCodeRow).where(
+            InviteCodeRow.unit_id == unit_id,
+            InviteCodeRow.role == role.value,
+            InviteCodeRow.revoked_at.is_(None),
+        )
+        row = (await self.session.scalars(query.order_by(InviteCodeRow.created_at))).first()
+        if row is None:
+            row = InviteCodeRow(code=new_invite_code(), unit_id=unit_id, role=role.value)
+            self.session.add(row)
+            await self.session.flush()
+        return _invite(row)
+
+    async def resolve(self, code: str) -> InviteCode | None:
+        row = await self.session.get(InviteCodeRow, code)
+        return _invite(row) if row else None
+
+    async def count_use(self, code: str) -> None:
+        await self.session.execute(
+            update(InviteCodeRow)
+            .where(InviteCodeRow.code == code)
+            .values(uses=InviteCodeRow.uses + 1)
+        )
+
+    async def revoke(self, code: str) -> InviteCode | None:
+        row = await self.session.get(InviteCodeRow, code)
+        if row is None:
+            return None
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            await self.session.flush()
+        return _invite(row)
+
+
+class GrantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of(self, participant_id: int) -> list[Grant]:
+        rows = await self.session.scalars(
+            select(GrantRow).where(GrantRow.participant_id == participant_id)
+        )
+        return [Grant(row.participant_id, GrantKind(row.kind), row.unit_id) for row in rows]
+
+    async def grant(
+        self, participant_id: int, kind: GrantKind, unit_id: int | None, granted_by: int
+    ) -> bool:
+        """Record a grant; ``False`` when the participant already had it."""
+        result = await self.session.execute(
+            insert_ignoring_conflicts(self.session, GrantRow).values(
+                participant_id=participant_id,
+                kind=kind.value,
+                unit_id=unit_id,
+                granted_by=granted_by,
+                granted_at=utcnow(),
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def revoke(self, participant_id: int, kind: GrantKind) -> int:
+        rows = await self.session.scalars(
+            select(GrantRow).where(
+                GrantRow.participant_id == participant_id, GrantRow.kind == kind.value
+            )
+        )
+        found = list(rows)
+        for row in found:
+            await self.session.delete(row)
+        await self.session.flush()
+        return len(found)
+
+
+@dataclass
+class Repositories:
+    """All repositories over one session: one unit of work per update."""
+
+    session: AsyncSession
+    units: UnitRepository
+    participants: ParticipantRepository
+    invites: InviteRepository
+    grants: GrantRepository
+
+    @classmethod
+    def over(cls, session: AsyncSession) -> Repositories:
+        return cls(
+            session,
+            UnitRepository(session),
+            ParticipantRepository(session),
+            InviteRepository(session),
+            GrantRepository(session),
+        )
+
+    async def commit(self) -> None:
+        await self.session.commit()

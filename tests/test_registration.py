@@ -1,0 +1,267 @@
+"""Registration in chat, in-process: update in, rows in the database, message out."""
+
+from __future__ import annotations
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.factory import create_dispatcher
+from handlers.keyboards import NameCb, RoleCb, UnitCb
+from quizzes.participants import Role
+from storage.models import ParticipantRow
+from storage.repositories import Repositories
+from tests.factories import World, build_world
+from tests.mocked_bot import MockedBot, callback_update, text_update, user
+
+ADMIN_ID = 9000
+
+
+@pytest.fixture
+async def world(session_factory: async_sessionmaker[AsyncSession]) -> World:
+    return await build_world(session_factory)
+
+
+@pytest.fixture
+def dp(session_factory: async_sessionmaker[AsyncSession]) -> Dispatcher:
+    settings = Settings(bot_token="42:TEST-token", admin_ids=frozenset({ADMIN_ID}))
+    return create_dispatcher(
+        settings,
+        session_factory,
+        storage=MemoryStorage(),
+        events_isolation=SimpleEventIsolation(),
+    )
+
+
+@pytest.fixture
+def bot() -> MockedBot:
+    return MockedBot()
+
+
+async def participant_row(
+    session_factory: async_sessionmaker[AsyncSession], telegram_id: int
+) -> ParticipantRow | None:
+    async with session_factory() as session:
+        query = select(ParticipantRow).where(ParticipantRow.telegram_id == telegram_id)
+        return (await session.execute(query)).scalar_one_or_none()
+
+
+async def test_invite_link_joins_class_and_asks_only_the_name(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    student = user(101, first_name="李华")
+    code = world.codes[("七年级1班", Role.STUDENT)]
+
+    await dp.feed_update(bot, text_update(student, f"/start {code}"))
+
+    texts = bot.sent_texts(101)
+    assert "你已加入：129团 · 胡杨河市第一中学 · 七年级1班" in texts[0]
+    assert "请输入你的称呼" in texts[1]
+    row = await participant_row(session_factory, 101)
+    assert row is not None and row.unit_id == world.classes["七年级1班"].id
+    assert row.role == "student" and row.joined_at is None
+
+    await dp.feed_update(bot, text_update(student, "李同学"))
+
+    assert "登记完成" in bot.sent_texts(101)[-1]
+    assert "李同学" in bot.sent_texts(101)[-1]
+    row = await participant_row(session_factory, 101)
+    assert row is not None and row.display_name == "李同学" and row.joined_at is not None
+
+
+async def test_telegram_name_button_completes_registration(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    teacher = user(102, first_name="王老师")
+    await dp.feed_update(
+        bot, text_update(teacher, f"/start {world.codes[('一三一团中学', Role.TEACHER)]}")
+    )
+    assert bot.last_markup_data() == [NameCb().pack()]
+
+    await dp.feed_update(bot, callback_update(teacher, NameCb().pack()))
+
+    row = await participant_row(session_factory, 102)
+    assert row is not None and row.display_name == "王老师" and row.role == "teacher"
+    assert row.joined_at is not None
+
+
+async def test_second_tap_on_the_link_changes_nothing(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    student = user(103)
+    code = world.codes[("七年级2班", Role.STUDENT)]
+    await dp.feed_update(bot, text_update(student, f"/start {code}"))
+    await dp.feed_update(bot, text_update(student, "小明"))
+    first = await participant_row(session_factory, 103)
+
+    await dp.feed_update(bot, text_update(student, f"/start {code}"))
+
+    assert "无需重复加入" in bot.sent_texts(103)[-2]
+    second = await participant_row(session_factory, 103)
+    assert first is not None and second is not None
+    assert second.joined_at == first.joined_at and second.unit_id == first.unit_id
+    async with session_factory() as session:
+        count = await session.scalar(select(func.count()).select_from(ParticipantRow))
+    assert count == 1
+
+
+@pytest.mark.parametrize("payload", ["garbled-code-xyz", "bad!chars"])
+async def test_unknown_code_explains_and_offers_the_walk(
+    dp: Dispatcher, bot: MockedBot, world: World, payload: str
+) -> None:
+    await dp.feed_update(bot, text_update(user(104), f"/start {payload}"))
+    texts = bot.sent_texts(104)
+    assert "邀请码无效" in texts[0]
+    assert "请选择你所在的团场" in texts[1]
+
+
+async def test_revoked_code_is_refused(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    code = world.codes[("七年级1班", Role.STUDENT)]
+    async with session_factory() as session:
+        await Repositories.over(session).invites.revoke(code)
+        await session.commit()
+    await dp.feed_update(bot, text_update(user(105), f"/start {code}"))
+    assert "已经停用" in bot.sent_texts(105)[0]
+    row = await participant_row(session_factory, 105)
+    assert row is not None and row.unit_id is None
+
+
+async def test_walk_regiment_school_class_role_name(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    parent = user(106, first_name="家长", language_code="en")
+    await dp.feed_update(bot, text_update(parent, "/start"))
+    assert "Choose your regiment" in bot.sent_texts(106)[-1]
+    school = world.schools["胡杨河市第一中学"]
+    regiment_id = school.parent_id
+    assert regiment_id is not None
+
+    await dp.feed_update(bot, callback_update(parent, UnitCb(id=regiment_id).pack()))
+    assert UnitCb(id=school.id).pack() in bot.last_markup_data()
+    await dp.feed_update(bot, callback_update(parent, UnitCb(id=school.id).pack()))
+    klass = world.classes["七年级2班"]
+    assert UnitCb(id=klass.id).pack() in bot.last_markup_data()
+    await dp.feed_update(bot, callback_update(parent, UnitCb(id=klass.id).pack()))
+    assert "Who are you?" in bot.sent_texts(106)[-1]
+    await dp.feed_update(bot, callback_update(parent, RoleCb(role=Role.PARENT).pack()))
+    await dp.feed_update(bot, text_update(parent, "Mrs Li"))
+
+    row = await participant_row(session_factory, 106)
+    assert row is not None
+    assert (row.unit_id, row.role, row.display_name) == (klass.id, "parent", "Mrs Li")
+    assert row.locale == "en" and row.joined_at is not None
+    assert "You are registered" in bot.sent_texts(106)[-1]
+
+
+async def test_stale_and_forged_buttons_get_a_toast_and_change_nothing(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    someone = user(107)
+    # A role button pressed with no registration in progress, and data nobody ever sent.
+    await dp.feed_update(bot, callback_update(someone, RoleCb(role=Role.TEACHER).pack()))
+    await dp.feed_update(bot, callback_update(someone, "u:999999:0"))
+    await dp.feed_update(bot, callback_update(someone, "zz:forged"))
+    answers = [m for m in bot.recorder.requests if type(m).__name__ == "AnswerCallbackQuery"]
+    assert len(answers) == 3
+    assert all("过期" in (a.text or "") for a in answers)  # type: ignore[attr-defined]
+    row = await participant_row(session_factory, 107)
+    assert row is not None and row.role is None and row.unit_id is None
+
+
+async def test_free_text_unknown_command_and_buttons_expected(
+    dp: Dispatcher, bot: MockedBot, world: World
+) -> None:
+    someone = user(108)
+    await dp.feed_update(bot, text_update(someone, "/nonsense"))
+    assert "没有这个命令" in bot.sent_texts(108)[-1]
+    await dp.feed_update(bot, text_update(someone, "/start"))
+    await dp.feed_update(bot, text_update(someone, "129团"))
+    assert "请点击上面的按钮" in bot.sent_texts(108)[-1]
+
+
+async def test_name_too_long_or_command_is_refused(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    student = user(109)
+    await dp.feed_update(
+        bot, text_update(student, f"/start {world.codes[('七年级1班', Role.STUDENT)]}")
+    )
+    await dp.feed_update(bot, text_update(student, "名" * 40))
+    assert "这个称呼不能用" in bot.sent_texts(109)[-1]
+    row = await participant_row(session_factory, 109)
+    assert row is not None and row.display_name is None
+
+
+async def test_html_in_a_name_is_escaped(dp: Dispatcher, bot: MockedBot, world: World) -> None:
+    student = user(110)
+    await dp.feed_update(
+        bot, text_update(student, f"/start {world.codes[('七年级1班', Role.STUDENT)]}")
+    )
+    await dp.feed_update(bot, text_update(student, "<b>x</b>"))
+    assert "&lt;b&gt;x&lt;/b&gt;" in bot.sent_texts(110)[-1]
+
+
+async def test_stop_subscribe_language_and_me(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    student = user(111)
+    await dp.feed_update(bot, text_update(student, "/stop"))
+    row = await participant_row(session_factory, 111)
+    assert row is not None and row.subscribed is False
+    await dp.feed_update(bot, text_update(student, "/subscribe"))
+    row = await participant_row(session_factory, 111)
+    assert row is not None and row.subscribed is True
+    await dp.feed_update(bot, callback_update(student, "l:en"))
+    row = await participant_row(session_factory, 111)
+    assert row is not None and row.locale == "en"
+    await dp.feed_update(bot, text_update(student, "/me"))
+    assert "My profile" in bot.sent_texts(111)[-1]
+    await dp.feed_update(bot, text_update(student, "/help"))
+    assert "/grant" not in bot.sent_texts(111)[-1]
+
+
+async def test_grant_coordinator_and_admin(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    admin, teacher = user(ADMIN_ID), user(112)
+    await dp.feed_update(bot, text_update(teacher, "/start"))
+    await dp.feed_update(bot, text_update(teacher, "/grant admin 1"))
+    assert "只有管理员" in bot.sent_texts(112)[-1]
+
+    await dp.feed_update(bot, text_update(admin, "/grant coordinator 112 胡杨河市第一中学"))
+    assert "学校联络员" in bot.sent_texts(ADMIN_ID)[-1]
+    await dp.feed_update(bot, text_update(admin, "/grant coordinator 112 胡杨河市第一中学"))
+    assert "已经拥有" in bot.sent_texts(ADMIN_ID)[-1]
+    await dp.feed_update(bot, text_update(admin, "/grant admin 112"))
+    await dp.feed_update(bot, text_update(admin, "/grant admin 112"))
+    await dp.feed_update(bot, text_update(admin, "/grant coordinator 112 不存在的学校"))
+    assert "找不到学校" in bot.sent_texts(ADMIN_ID)[-1]
+    await dp.feed_update(bot, text_update(admin, "/grant nonsense"))
+    assert "用法" in bot.sent_texts(ADMIN_ID)[-1]
+
+    await dp.feed_update(bot, text_update(teacher, "/help"))
+    assert "/grant" in bot.sent_texts(112)[-1]
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        target = await repo.participants.by_telegram_id(112)
+        assert target is not None
+        kinds = sorted(g.kind.value for g in await repo.grants.of(target.id))
+    assert kinds == ["admin", "coordinator"]
+
+    await dp.feed_update(bot, text_update(admin, "/revoke admin 112"))
+    await dp.feed_update(bot, text_update(teacher, "/help"))
+    assert "/grant" not in bot.sent_texts(112)[-1]
+
+
+async def test_message_flood_is_cut_with_one_warning(dp: Dispatcher, bot: MockedBot) -> None:
+    spammer = user(113)
+    for _ in range(25):
+        await dp.feed_update(bot, text_update(spammer, "hello"))
+    texts = bot.sent_texts(113)
+    assert sum("太快" in t for t in texts) == 1
+    assert len(texts) == 11  # ten answered, one warning, the rest dropped

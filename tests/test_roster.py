@@ -1,0 +1,600 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.i18n import Translator
+from bot.roster_messages import describe_problem, describe_problems
+from quizzes.roster import (
+    MAX_FILE_BYTES,
+    RosterError,
+    RosterProblem,
+    RosterRow,
+    parse_roster,
+    roster_template_xlsx,
+    summarize_schools,
+)
+
+SAMPLE_ROSTER = Path(__file__).resolve().parents[1] / "bot" / "data" / "sample_roster.csv"
+
+HEADER = ["团场", "学校", "班级", "学生人数", "教师人数"]
+ROWS: list[list[object]] = [
+    ["129团", "胡杨河市第一中学", "", 1200, 96],
+    ["129团", "胡杨河市第一中学", "七年级1班", 45, 4],
+    ["129团", "胡杨河市第一中学", "七年级2班", 44, 3],
+    ["131团", "一三一团第一小学", "三年级2班", 38, 2],
+]
+EXPECTED = [
+    RosterRow(2, "129团", "胡杨河市第一中学", None, 1200, 96),
+    RosterRow(3, "129团", "胡杨河市第一中学", "七年级1班", 45, 4),
+    RosterRow(4, "129团", "胡杨河市第一中学", "七年级2班", 44, 3),
+    RosterRow(5, "131团", "一三一团第一小学", "三年级2班", 38, 2),
+]
+
+ALL_CODES = (
+    "missing_column",
+    "duplicate_column",
+    "empty_value",
+    "not_a_number",
+    "not_an_integer",
+    "negative_count",
+    "count_too_large",
+    "value_too_long",
+    "duplicate_row",
+    "unknown_parent",
+    "school_regiment_conflict",
+    "counts_below_classes",
+    "bad_encoding",
+    "empty_file",
+    "no_data_rows",
+    "unsupported_format",
+    "unreadable_file",
+    "no_header",
+    "file_too_large",
+    "too_many_rows",
+)
+
+
+def csv_text(rows: Sequence[Sequence[object]], header: Sequence[str] = HEADER) -> str:
+    lines = [",".join(header)]
+    lines.extend(",".join("" if cell is None else str(cell) for cell in row) for row in rows)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def csv_bytes(
+    rows: Sequence[Sequence[object]], header: Sequence[str] = HEADER, encoding: str = "utf-8-sig"
+) -> bytes:
+    return csv_text(rows, header).encode(encoding)
+
+
+def xlsx_bytes(
+    rows: Sequence[Sequence[object]], header: Sequence[object] | None = HEADER
+) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    if header is not None:
+        sheet.append(list(header))
+    for row in rows:
+        sheet.append([None if cell == "" else cell for cell in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def problems_of(content: bytes, filename: str = "roster.csv") -> list[RosterProblem]:
+    with pytest.raises(RosterError) as caught:
+        parse_roster(content, filename)
+    assert caught.value.problems, "RosterError must carry at least one problem"
+    return caught.value.problems
+
+
+def only(problems: list[RosterProblem], code: str) -> RosterProblem:
+    matching = [problem for problem in problems if problem.code == code]
+    assert len(matching) == 1, problems
+    return matching[0]
+
+
+# --------------------------------------------------------------------------- formats
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_csv_encodings_parse_the_same_rows(encoding: str) -> None:
+    assert parse_roster(csv_bytes(ROWS, encoding=encoding), "名册.csv") == EXPECTED
+
+
+def test_gb18030_is_really_not_utf8() -> None:
+    content = csv_bytes(ROWS, encoding="gb18030")
+    with pytest.raises(UnicodeDecodeError):
+        content.decode("utf-8")
+    assert parse_roster(content, "ROSTER.CSV") == EXPECTED
+
+
+def test_xlsx_parses_the_same_rows() -> None:
+    assert parse_roster(xlsx_bytes(ROWS), "名册.xlsx") == EXPECTED
+
+
+def test_xlsx_float_and_text_counts() -> None:
+    rows: list[list[object]] = [
+        ["129团", "胡杨河市第一中学", None, 1200.0, "96"],
+        ["129团", "胡杨河市第一中学", "七年级1班", "45.0", 4.0],
+    ]
+    parsed = parse_roster(xlsx_bytes(rows), "r.xlsx")
+    assert [(row.students, row.teachers) for row in parsed] == [(1200, 96), (45, 4)]
+    assert parsed[0].class_name is None
+
+
+def test_xlsx_header_after_blank_and_title_rows_keeps_sheet_line_numbers() -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet["A1"] = "2024年学生名册"
+    sheet.append([])
+    sheet["A3"] = "团场"
+    sheet["B3"] = "学校"
+    sheet["C3"] = "学生人数"
+    sheet["D3"] = "教师人数"
+    sheet["A5"] = "129团"
+    sheet["B5"] = "胡杨河市第一中学"
+    sheet["C5"] = 300
+    sheet["D5"] = 30
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert parse_roster(buffer.getvalue(), "r.xlsx") == [
+        RosterRow(5, "129团", "胡杨河市第一中学", None, 300, 30)
+    ]
+
+
+def test_xlsx_reads_only_the_first_sheet() -> None:
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    assert first is not None
+    first.append(HEADER)
+    first.append(["129团", "胡杨河市第一中学", None, 10, 1])
+    second = workbook.create_sheet("其他")
+    second.append(["not", "a", "roster"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert len(parse_roster(buffer.getvalue(), "r.xlsx")) == 1
+
+
+def test_english_headers_any_case_and_spacing_and_optional_class_column() -> None:
+    header = [" Regiment ", "SCHOOL", "  students", "Teachers  "]
+    rows = [["129团", "胡杨河市第一中学", "12", "3"]]
+    assert parse_roster(csv_bytes(rows, header), "r.csv") == [
+        RosterRow(2, "129团", "胡杨河市第一中学", None, 12, 3)
+    ]
+
+
+def test_columns_in_any_order_extra_columns_ignored_and_blank_lines_skipped() -> None:
+    text = (
+        "备注,教师人数,学生人数,班级,学校,团场\r\n"
+        "\r\n"
+        "x,4,45,七年级1班,胡杨河市第一中学,129团\r\n"
+        ",,,,,\r\n"
+        "y,2,30,七年级2班,胡杨河市第一中学,129团\r\n"
+    )
+    parsed = parse_roster(text.encode(), "r.csv")
+    assert [(row.line, row.class_name, row.students) for row in parsed] == [
+        (3, "七年级1班", 45),
+        (5, "七年级2班", 30),
+    ]
+
+
+def test_quoted_fields_and_thousands_separators() -> None:
+    text = '团场,学校,班级,学生人数,教师人数\n129团,"胡杨河市第一中学",,"1,200",96\n'
+    assert parse_roster(text.encode(), "r.csv")[0].students == 1200
+
+
+def test_semicolon_and_tab_delimited_csv() -> None:
+    for delimiter in (";", "\t"):
+        text = delimiter.join(HEADER) + "\n" + delimiter.join(["129团", "学校甲", "", "5", "1"])
+        assert parse_roster(text.encode(), "r.csv")[0].school == "学校甲"
+
+
+def test_whitespace_in_names_is_trimmed() -> None:
+    rows = [[" 129团 ", "\u3000胡杨河市第一中学\u200b ", "  七年级1班", 45, 4]]
+    row = parse_roster(csv_bytes(rows), "r.csv")[0]
+    assert (row.regiment, row.school, row.class_name) == ("129团", "胡杨河市第一中学", "七年级1班")
+
+
+def test_xlsx_content_uploaded_with_csv_name_is_read_as_xlsx() -> None:
+    assert parse_roster(xlsx_bytes(ROWS), "roster.csv") == EXPECTED
+
+
+# --------------------------------------------------------------------------- problems
+
+
+def test_missing_required_columns() -> None:
+    problems = problems_of(csv_bytes([["129团", "A校"]], ["团场", "学校", "班级"]))
+    assert {(p.code, p.row, p.column, p.params["column"]) for p in problems} == {
+        ("missing_column", 1, None, "学生人数"),
+        ("missing_column", 1, None, "教师人数"),
+    }
+
+
+def test_duplicate_column() -> None:
+    header = [*HEADER, "School"]
+    problem = only(problems_of(csv_bytes([], header)), "duplicate_column")
+    assert (problem.row, problem.column, problem.params["column"]) == (1, "School", "学校")
+
+
+def test_empty_values() -> None:
+    rows = [["129团", "", "", 10, 1], ["", "B校", "", "", 1]]
+    problems = problems_of(csv_bytes(rows))
+    assert [(p.code, p.row, p.column) for p in problems] == [
+        ("empty_value", 2, "学校"),
+        ("empty_value", 3, "团场"),
+        ("empty_value", 3, "学生人数"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("abc", "not_a_number"),
+        ("12人", "not_a_number"),
+        ("-3", "negative_count"),
+        ("1.5", "not_an_integer"),
+        ("99999999", "count_too_large"),
+        ("NaN", "not_a_number"),
+    ],
+)
+def test_bad_counts_in_csv(value: str, code: str) -> None:
+    problem = only(problems_of(csv_bytes([["129团", "A校", "", value, 3]])), code)
+    assert (problem.row, problem.column, problem.params["value"]) == (2, "学生人数", value)
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (1.5, "not_an_integer"),
+        (-3, "negative_count"),
+        ("abc", "not_a_number"),
+        (True, "not_a_number"),
+    ],
+)
+def test_bad_counts_in_xlsx(value: object, code: str) -> None:
+    problem = only(problems_of(xlsx_bytes([["129团", "A校", None, 10, value]]), "r.xlsx"), code)
+    assert (problem.row, problem.column) == (2, "教师人数")
+
+
+def test_counts_accept_integral_forms() -> None:
+    rows = [["129团", "A校", "", "12.0", "+3"], ["129团", "B校", "", "１２", "0"]]
+    parsed = parse_roster(csv_bytes(rows), "r.csv")
+    assert [(row.students, row.teachers) for row in parsed] == [(12, 3), (12, 0)]
+
+
+def test_value_too_long() -> None:
+    problem = only(problems_of(csv_bytes([["129团", "校" * 101, "", 1, 1]])), "value_too_long")
+    assert (problem.row, problem.column, problem.params["length"]) == (2, "学校", 101)
+
+
+def test_duplicate_row_points_at_first_occurrence() -> None:
+    rows = [
+        ["129团", "A校", "", 100, 10],
+        ["129团", "A校", "一年级1班", 30, 2],
+        ["129团", "A校", "一年级1班", 31, 2],
+        ["129团", "A校", "", 100, 10],
+    ]
+    problems = problems_of(csv_bytes(rows))
+    assert [(p.code, p.row, p.params["first_line"]) for p in problems] == [
+        ("duplicate_row", 4, 3),
+        ("duplicate_row", 5, 2),
+    ]
+
+
+def test_implied_school_is_fine_and_totals_its_classes() -> None:
+    rows = [["129团", "A校", "一年级1班", 30, 2], ["129团", "A校", "一年级2班", 32, 3]]
+    parsed = parse_roster(csv_bytes(rows), "r.csv")
+    [school] = summarize_schools(parsed)
+    assert (school.school, school.students, school.teachers, school.classes, school.implied) == (
+        "A校",
+        62,
+        5,
+        2,
+        True,
+    )
+
+
+def test_unknown_parent_class_under_other_regiment() -> None:
+    rows = [
+        ["129团", "A校", "", 100, 10],
+        ["131团", "A校", "一年级1班", 30, 2],
+    ]
+    problem = only(problems_of(csv_bytes(rows)), "unknown_parent")
+    assert (problem.row, problem.column) == (3, "团场")
+    assert problem.params["expected_regiment"] == "129团"
+    assert problem.params["other_line"] == 2
+
+
+def test_unknown_parent_when_school_row_comes_later() -> None:
+    rows = [
+        ["131团", "A校", "一年级1班", 30, 2],
+        ["129团", "A校", "", 100, 10],
+    ]
+    problem = only(problems_of(csv_bytes(rows)), "unknown_parent")
+    assert problem.row == 2
+    assert problem.params["other_line"] == 3
+
+
+def test_unknown_parent_between_implied_schools() -> None:
+    rows = [
+        ["129团", "A校", "一年级1班", 30, 2],
+        ["131团", "A校", "一年级2班", 30, 2],
+    ]
+    problem = only(problems_of(csv_bytes(rows)), "unknown_parent")
+    assert (problem.row, problem.params["other_line"]) == (3, 2)
+
+
+def test_school_listed_under_two_regiments() -> None:
+    rows = [["129团", "A校", "", 100, 10], ["131团", "A校", "", 90, 9]]
+    problem = only(problems_of(csv_bytes(rows)), "school_regiment_conflict")
+    assert (problem.row, problem.column, problem.params["other_line"]) == (3, "团场", 2)
+
+
+def test_counts_below_classes() -> None:
+    rows = [
+        ["129团", "A校", "", 50, 3],
+        ["129团", "A校", "一年级1班", 30, 2],
+        ["129团", "A校", "一年级2班", 30, 2],
+    ]
+    problems = problems_of(csv_bytes(rows))
+    assert [
+        (p.code, p.row, p.column, p.params["count"], p.params["class_sum"]) for p in problems
+    ] == [
+        ("counts_below_classes", 2, "学生人数", 50, 60),
+        ("counts_below_classes", 2, "教师人数", 3, 4),
+    ]
+
+
+def test_bad_encoding() -> None:
+    content = csv_text(ROWS).encode("utf-16")
+    assert [(p.code, p.row, p.column) for p in problems_of(content)] == [
+        ("bad_encoding", None, None)
+    ]
+
+
+@pytest.mark.parametrize("content", [b"", b"\r\n\r\n,,,\r\n", "\ufeff".encode()])
+def test_empty_file(content: bytes) -> None:
+    assert [p.code for p in problems_of(content)] == ["empty_file"]
+
+
+def test_header_without_rows() -> None:
+    problem = only(problems_of(csv_bytes([])), "no_data_rows")
+    assert problem.row == 1
+
+
+@pytest.mark.parametrize("filename", ["roster.xls", "roster.txt", "roster", "roster.csv.pdf"])
+def test_unsupported_format(filename: str) -> None:
+    problem = only(problems_of(csv_bytes(ROWS), filename), "unsupported_format")
+    assert problem.params["filename"] == filename
+
+
+def test_unreadable_xlsx() -> None:
+    assert [p.code for p in problems_of(b"PK\x03\x04 this is no zip", "r.xlsx")] == [
+        "unreadable_file"
+    ]
+    assert [p.code for p in problems_of(csv_bytes(ROWS), "r.xlsx")] == ["unreadable_file"]
+
+
+def test_no_header() -> None:
+    rows = [["129团", "A校", "", 10, 1]]
+    problem = only(problems_of(csv_bytes(rows, ["甲", "乙", "丙", "丁", "戊"])), "no_header")
+    assert problem.row == 1
+
+
+def test_file_too_large() -> None:
+    content = csv_bytes(ROWS) + b" " * MAX_FILE_BYTES
+    problem = only(problems_of(content), "file_too_large")
+    assert problem.params["max_mb"] == 5
+
+
+def test_too_many_rows() -> None:
+    rows = [["129团", f"校{index}", "", 10, 1] for index in range(20_001)]
+    assert [p.code for p in problems_of(csv_bytes(rows))] == ["too_many_rows"]
+
+
+def test_several_problems_at_once_are_all_reported_in_row_order() -> None:
+    rows = [
+        ["129团", "A校", "", 10, 1],  # 2: below its classes (students)
+        ["129团", "A校", "一年级1班", "abc", 2],  # 3: not a number
+        ["129团", "", "一年级2班", 30, -1],  # 4: empty school, negative teachers
+        ["131团", "A校", "一年级3班", 30, 2],  # 5: unknown parent
+        ["129团", "A校", "一年级4班", 31, 1.5],  # 6: not an integer
+        ["129团", "A校", "一年级5班", 20, 1],  # 7
+        ["129团", "A校", "一年级5班", 20, 1],  # 8: duplicate of 7
+    ]
+    problems = problems_of(csv_bytes(rows))
+    assert [(p.row, p.column, p.code) for p in problems] == [
+        (2, "学生人数", "counts_below_classes"),
+        (3, "学生人数", "not_a_number"),
+        (4, "学校", "empty_value"),
+        (4, "教师人数", "negative_count"),
+        (5, "团场", "unknown_parent"),
+        (6, "教师人数", "not_an_integer"),
+        (8, None, "duplicate_row"),
+    ]
+
+
+# --------------------------------------------------------------------------- sample, template
+
+
+def test_sample_roster() -> None:
+    content = SAMPLE_ROSTER.read_bytes()
+    assert content.startswith(b"\xef\xbb\xbf")
+    rows = parse_roster(content, SAMPLE_ROSTER.name)
+    schools = summarize_schools(rows)
+    assert len(schools) == 15
+    assert {school.regiment for school in schools} == {"129团", "131团", "137团"}
+    assert all(not school.implied for school in schools)
+    assert ("129团", "胡杨河市第一中学") in {(s.regiment, s.school) for s in schools}
+    assert 10_000 <= sum(school.students for school in schools) <= 12_000
+    for school in schools:
+        assert 2 <= school.classes <= 4
+        assert 200 <= school.students <= 1500
+        assert 20 <= school.teachers <= 120
+    for row in rows:
+        if row.class_name is not None:
+            assert 30 <= row.students <= 50
+            assert 2 <= row.teachers <= 6
+
+
+def test_template_round_trips_to_its_example_rows() -> None:
+    content = roster_template_xlsx()
+    assert parse_roster(content, "名册模板.xlsx") == [
+        RosterRow(2, "129团", "胡杨河市第一中学", None, 1200, 96),
+        RosterRow(3, "129团", "胡杨河市第一中学", "七年级1班", 45, 4),
+    ]
+    workbook = openpyxl.load_workbook(io.BytesIO(content))
+    assert workbook.sheetnames[1] == "说明"
+    first = workbook.worksheets[0]
+    assert [cell.value for cell in first[1]] == HEADER
+    notes = " ".join(str(cell.value) for row in workbook["说明"].iter_rows() for cell in row)
+    for column in HEADER:
+        assert column in notes
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@pytest.fixture(scope="module")
+def translator() -> Translator:
+    return Translator.load()
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_every_problem_code_has_a_message(translator: Translator, locale: str) -> None:
+    catalog = translator.catalogs[locale]
+    for code in ALL_CODES:
+        assert f"roster.problem.{code}" in catalog, code
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_describe_real_problems_in_both_locales(translator: Translator, locale: str) -> None:
+    gettext = translator.bind(locale)
+    rows = [
+        ["129团", "A校", "", 10, 1],
+        ["129团", "A校", "一年级1班", "abc", 2],
+        ["131团", "A校", "一年级3班", 30, 2],
+        ["129团", "A校", "一年级3班", 30, 2],
+        ["129团", "A校", "一年级3班", 30, 2],
+        ["129团", "B校", "", 30, 2],
+        ["137团", "B校", "", 30, 2],
+    ]
+    problems = problems_of(csv_bytes(rows))
+    problems += problems_of(b"", "x.csv")
+    problems += problems_of(b"a,b", "x.doc")
+    problems += problems_of(csv_bytes([], ["团场", "学校", "学校"]))
+    problems += problems_of(b"\xff\xfe\xfd", "x.csv")
+    problems += problems_of(b" " * (MAX_FILE_BYTES + 1), "x.csv")
+    for problem in problems:
+        text = describe_problem(problem, gettext)
+        assert "{" not in text and "}" not in text, text
+        assert "roster." not in text
+    not_a_number = only(problems, "not_a_number")
+    assert describe_problem(not_a_number, gettext).startswith(
+        "第 3 行，“学生人数”列：" if locale == "zh-CN" else "Row 3, column “学生人数”: "
+    )
+
+
+def test_describe_problem_formats() -> None:
+    gettext = Translator.load().bind("zh-CN")
+    cell = RosterProblem(3, "学生人数", "not_a_number", {"value": "abc"})
+    assert (
+        describe_problem(cell, gettext)
+        == "第 3 行，“学生人数”列：“abc”不是数字，请填写不小于 0 的整数。"
+    )
+    row = RosterProblem(5, None, "duplicate_row", {"first_line": 2, "unit": "129团 / A校"})
+    assert describe_problem(row, gettext) == "第 5 行：与第 2 行重复（129团 / A校）。"
+    whole = RosterProblem(None, None, "empty_file", {})
+    assert describe_problem(whole, gettext).startswith("文件：")
+    unknown = RosterProblem(None, None, "no_such_code", {})
+    assert "no_such_code" in describe_problem(unknown, gettext)
+    many = [cell] * 25
+    text = describe_problems(many, gettext, limit=20)
+    assert text.count("\n") == 20
+    assert "5" in text.splitlines()[-1]
+
+
+def test_describe_problem_with_a_plain_callable() -> None:
+    calls: list[tuple[str, dict[str, object]]] = []
+
+    def fake(key: str, /, **params: object) -> str:
+        calls.append((key, params))
+        return key
+
+    describe_problem(RosterProblem(2, "学校", "empty_value", {}), fake)
+    assert [key for key, _ in calls] == ["roster.problem.empty_value", "roster.problem_at"]
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def _parse_or_roster_error(content: bytes, filename: str) -> None:
+    try:
+        rows = parse_roster(content, filename)
+    except RosterError as error:
+        assert error.problems
+        assert all(isinstance(problem, RosterProblem) for problem in error.problems)
+    else:
+        assert all(isinstance(row, RosterRow) for row in rows)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(content=st.binary(max_size=2000), filename=st.sampled_from(["r.csv", "r.xlsx", "r.CSV"]))
+def test_arbitrary_bytes_only_raise_roster_error(content: bytes, filename: str) -> None:
+    _parse_or_roster_error(content, filename)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=500), encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
+def test_arbitrary_csv_text_only_raises_roster_error(text: str, encoding: str) -> None:
+    _parse_or_roster_error(text.encode(encoding), "r.csv")
+
+
+_CELLS = st.one_of(
+    st.sampled_from(
+        ["", " ", "129团", "131团", "A校", "B校", "一年级1班", "0", "-1", "1.5", "1e3"]
+    ),
+    st.integers(min_value=-10, max_value=10**7).map(str),
+    st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(_CELLS, min_size=0, max_size=7), max_size=12))
+def test_structured_csv_only_raises_roster_error(rows: list[list[str]]) -> None:
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    _parse_or_roster_error(buffer.getvalue().encode("utf-8-sig"), "r.csv")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.lists(
+            st.one_of(
+                st.none(),
+                st.integers(min_value=-5, max_value=10**7),
+                st.floats(allow_nan=True, allow_infinity=True),
+                st.booleans(),
+                st.sampled_from(["129团", "A校", "一年级1班", "x"]),
+            ),
+            max_size=6,
+        ),
+        max_size=8,
+    )
+)
+def test_structured_xlsx_only_raises_roster_error(rows: list[list[object]]) -> None:
+    _parse_or_roster_error(xlsx_bytes(rows), "r.xlsx")
