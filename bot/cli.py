@@ -50,6 +50,7 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("aiogram.dispatcher").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -107,6 +108,8 @@ def demo(participants: int, out_dir: Path) -> None:
     """Run the whole story on SQLite and the sandbox, writing files to --out."""
     from bot.demo import run_demo
 
+    # The demo reports the 429s it provoked itself; one log line per wait would drown it.
+    logging.getLogger("bot.retry").setLevel(logging.WARNING)
     ok = asyncio.run(run_demo(out_dir, participants=participants))
     sys.exit(0 if ok else 1)
 

@@ -49,6 +49,9 @@ class ParticipantMiddleware(BaseMiddleware):
         locale = normalize_locale(user.language_code, self.translator.default_locale)
         participant = await repo.participants.get_or_create(user.id, locale)
         grants = await repo.grants.of(participant.id)
+        # End the read (or the first insert) here, so no lock or connection is held while
+        # the handler waits on Telegram; handlers commit their own writes before replying.
+        await repo.commit()
         data["participant"] = participant
         data["permissions"] = Permissions.from_grants(
             grants, configured_admin=user.id in self.admin_ids

@@ -50,6 +50,7 @@ async def grant_or_revoke(
     who = target.display_name or str(telegram_id)
     if command.command == "revoke":
         removed = await repo.grants.revoke(target.id, kind)
+        await repo.commit()
         key = "grant.revoked" if removed else "grant.nothing_to_revoke"
         await message.answer(_(key, who=who, kind=_(f"grant.kind.{kind.value}")))
         return
@@ -63,6 +64,7 @@ async def grant_or_revoke(
             return
         unit_id, where = schools[0].id, schools[0].name
     added = await repo.grants.grant(target.id, kind, unit_id, granted_by=participant.telegram_id)
+    await repo.commit()
     key = "grant.granted" if added else "grant.already"
     await message.answer(_(key, who=who, kind=_(f"grant.kind.{kind.value}"), school=where))
 

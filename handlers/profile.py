@@ -68,6 +68,7 @@ async def set_language(
         await callback.answer(translator.get(participant.locale, "errors.stale_button"))
         return
     await repo.participants.update(participant, locale=callback_data.locale)
+    await repo.commit()
     _ = translator.bind(callback_data.locale)
     await callback.answer()
     if isinstance(callback.message, Message):
@@ -87,6 +88,7 @@ async def unsubscribe(
     message: Message, participant: Participant, repo: Repositories, _: Gettext
 ) -> None:
     await repo.participants.update(participant, subscribed=False)
+    await repo.commit()
     await message.answer(_("subscription.stopped"))
 
 
@@ -94,6 +96,7 @@ async def subscribe(
     message: Message, participant: Participant, repo: Repositories, _: Gettext
 ) -> None:
     await repo.participants.update(participant, subscribed=True)
+    await repo.commit()
     await message.answer(_("subscription.started"))
 
 

@@ -37,6 +37,7 @@ async def start_with_code(
     _: Gettext,
 ) -> None:
     outcome = await registration.join_with_code(participant, command.args or "")
+    await repo.commit()
     if outcome.status in (JoinStatus.UNKNOWN_CODE, JoinStatus.REVOKED_CODE):
         await message.answer(_(f"join.{outcome.status.value}"))
         await show_level(bot, message.chat.id, 0, repo, state, _)
@@ -176,6 +177,7 @@ async def pick_unit(
         await callback.answer(_("join.empty_unit", unit=unit.name), show_alert=True)
         return
     participant = await registration.choose_unit(participant, unit)
+    await repo.commit()
     await callback.answer()
     label = (await repo.units.label(unit)).text()
     if message is not None:
@@ -194,6 +196,7 @@ async def pick_role(
     _: Gettext,
 ) -> None:
     participant = await registration.choose_role(participant, callback_data.role)
+    await repo.commit()
     await callback.answer()
     if isinstance(callback.message, Message):
         await callback.message.edit_text(
@@ -214,6 +217,7 @@ async def use_telegram_name(
 ) -> None:
     name = clean_display_name(telegram_name(callback.from_user)) or str(callback.from_user.id)
     participant = await registration.set_display_name(participant, name)
+    await repo.commit()
     await callback.answer()
     if isinstance(callback.message, Message):
         await callback.message.edit_reply_markup(reply_markup=None)
@@ -236,6 +240,7 @@ async def type_name(
         await message.answer(_("join.bad_name"))
         return
     participant = await registration.set_display_name(participant, name)
+    await repo.commit()
     await state.set_state(None)
     await ask_next(bot, message.chat.id, participant, message.from_user, repo, state, _)
 

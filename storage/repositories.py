@@ -142,6 +142,9 @@ class ParticipantRepository:
 
     async def get_or_create(self, telegram_id: int, locale: str) -> Participant:
         """Idempotent under concurrent and re-delivered updates: one row per Telegram id."""
+        row = await self._row(telegram_id)
+        if row is not None:  # the common case reads and writes nothing
+            return _participant(row)
         await self.session.execute(
             insert_ignoring_conflicts(self.session, ParticipantRow).values(
                 telegram_id=telegram_id, locale=locale, subscribed=True, first_seen_at=utcnow()

@@ -51,7 +51,7 @@ def test_duplicate_key_across_files_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "zh-CN").mkdir()
     (tmp_path / "zh-CN" / "a.toml").write_text('[x]\ny = "1"\n', encoding="utf-8")
     (tmp_path / "zh-CN" / "b.toml").write_text('[x]\ny = "2"\n', encoding="utf-8")
-    with pytest.raises(CatalogError, match="x.y"):
+    with pytest.raises(CatalogError, match=r"x\.y"):
         load_catalog("zh-CN", tmp_path)
 
 
