@@ -41,7 +41,7 @@ def _async_command(func: Callable[P, Awaitable[T]]) -> Callable[P, T]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Pufa Bot: legal-education campaigns for schools, in Telegram."""
@@ -53,9 +53,9 @@ def main(verbose: bool) -> None:
     logging.getLogger("aiogram.dispatcher").setLevel(logging.WARNING)
 
 
-@main.command()
+@main.command(short_help="Run the bot (long polling, or a webhook server).")
 def run() -> None:
-    """Run the bot (long polling; webhook server when PUFA_WEBHOOK_URL is set)."""
+    """Run the bot: long polling, or a webhook server when PUFA_WEBHOOK_URL is set."""
     from bot.app import serve
 
     settings = _settings()
@@ -105,7 +105,7 @@ def sandbox(host: str, port: int, latency_ms: float, no_limits: bool) -> None:
     "--out", "out_dir", default="demo-out", show_default=True, type=click.Path(path_type=Path)
 )
 def demo(participants: int, out_dir: Path) -> None:
-    """Run the whole story on SQLite and the sandbox, writing files to --out."""
+    """Run the whole story on SQLite and the sandbox; files go to --out."""
     from bot.demo import run_demo
 
     # The demo reports the 429s it provoked itself; one log line per wait would drown it.

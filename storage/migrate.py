@@ -18,8 +18,12 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Upgrade the database behind ``engine`` to ``revision`` in its own transaction."""
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
+    """Upgrade the database behind ``engine`` to ``revision`` in its own transaction.
+
+    ``heads``: features add their tables in migrations of their own, each branching from
+    the revision it needs, so there may be more than one head; all are applied.
+    """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
 
     def _upgrade(connection: object) -> None:

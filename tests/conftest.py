@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
-from storage.models import Base
+from storage.schema import metadata
 
 POSTGRES_URL = os.environ.get(
     "PUFA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -92,7 +92,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 
 async def _empty_tables(engine: AsyncEngine) -> None:
-    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
     async with engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 

@@ -16,16 +16,17 @@ from bot.config import Settings
 from quizzes.participants import GrantKind, Role
 from quizzes.roster import RosterRow, parse_roster
 from quizzes.units import UnitKind
-from storage.models import Base, UnitRow
+from storage.models import UnitRow
 from storage.repositories import Repositories
 from storage.roster_import import import_roster
+from storage.schema import metadata
 from tests.factories import SMALL_ROSTER
 
 
 async def test_models_match_migrations(engine: AsyncEngine) -> None:
     def diff(connection: object) -> list[object]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})  # type: ignore[arg-type]
-        return list(compare_metadata(context, Base.metadata))
+        return list(compare_metadata(context, metadata))
 
     async with engine.connect() as connection:
         assert await connection.run_sync(diff) == []
