@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, set_commands
 from bot.i18n import Translator
+from bot.services import Service, ServiceContext, create_services
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 
@@ -51,6 +52,7 @@ class BotApp:
     bot: Bot
     dp: Dispatcher
     translator: Translator
+    services: dict[str, Service]
 
     @classmethod
     async def create(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
@@ -61,7 +63,18 @@ class BotApp:
         translator = Translator.load(settings.default_locale)
         bot = create_bot(settings)
         dp = create_dispatcher(settings, session_factory, translator=translator)
-        return cls(settings, engine, session_factory, bot, dp, translator)
+        services = create_services(ServiceContext(settings, session_factory, bot, translator))
+        for name, service in services.items():
+            dp[name] = service
+        return cls(settings, engine, session_factory, bot, dp, translator, services)
+
+    async def start_services(self) -> None:
+        for service in self.services.values():
+            await service.start()
+
+    async def stop_services(self) -> None:
+        for service in reversed(list(self.services.values())):
+            await service.stop()
 
     async def close(self) -> None:
         await self.dp.storage.close()
@@ -124,8 +137,10 @@ async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncItera
             waiting.cancel()
             if polling.done():
                 polling.result()  # polling died before it began: say why
+        await app.start_services()
         yield app
     finally:
+        await app.stop_services()
         if polling is not None:
             await app.stop()
             with contextlib.suppress(asyncio.CancelledError):

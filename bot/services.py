@@ -1,0 +1,38 @@
+"""Long-lived services of one bot process (scheduler, broadcaster...).
+
+Each is built once in :func:`create_services`, handed to handlers as a Dispatcher keyword
+argument under its name, started after the bot is up and stopped before it closes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiogram import Bot
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.i18n import Translator
+
+
+class Service(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """What a service may need; services reload everything else from the database."""
+
+    settings: Settings
+    session_factory: async_sessionmaker[AsyncSession]
+    bot: Bot
+    translator: Translator
+
+
+def create_services(context: ServiceContext) -> dict[str, Service]:
+    """Name -> service; the name is the handler parameter that receives it."""
+    services: dict[str, Service] = {}
+    return services
