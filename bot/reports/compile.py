@@ -1,0 +1,155 @@
+"""Compile a report: count in SQL, then render every file in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import Translator
+from quizzes.statistics import Period, Statistics
+from quizzes.units import Unit
+from storage.statistics import StatisticsRepository
+
+REPORT_MD = "report.md"
+REPORT_DOCX = "report.docx"
+XLSX = "participation.xlsx"
+CSV = "participation.csv"
+PNG = "participation.png"
+FILE_NAMES = (REPORT_MD, REPORT_DOCX, XLSX, CSV, PNG)
+
+# step key (report.progress.<key>), steps done, steps in all
+Progress = Callable[[str, int, int], None]
+_STEPS = (
+    "enrolment",
+    "registration",
+    "quiz",
+    "campaigns",
+    "publicity",
+    "engagement",
+    "shortlist",
+    "chart",
+    "document",
+    "tables",
+)
+_EAST_ASIAN_FONT = "SimSun"
+
+
+class ScopeError(LookupError):
+    """No unit matches the scope asked for, or more than one does."""
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    statistics: Statistics
+    locale: str
+    compiled_at: datetime
+    files: dict[str, bytes]
+
+    def write(self, folder: Path) -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, content in self.files.items():
+            path = folder / name
+            path.write_bytes(content)
+            written.append(path)
+        return written
+
+
+async def resolve_scope(session: AsyncSession, unit: str) -> Unit:
+    """``ROOT`` (the one root of the tree), a unit id, or a unit name."""
+    repo = StatisticsRepository(session)
+    if unit.upper() == "ROOT":
+        root = await repo.root()
+        if root is None:
+            raise ScopeError("the unit tree has no single root; give a unit id")
+        return root
+    matches = await repo.units_matching(unit)
+    if len(matches) != 1:
+        raise ScopeError(
+            f"no unit {unit!r}" if not matches else f"{len(matches)} units match {unit!r}"
+        )
+    return matches[0]
+
+
+async def compile_report(
+    session_factory: async_sessionmaker[AsyncSession],
+    scope: Unit,
+    period: Period,
+    *,
+    zone: ZoneInfo,
+    locale: str,
+    translator: Translator | None = None,
+    templates: Path | None = None,
+    progress: Progress | None = None,
+    compiled_at: datetime | None = None,
+) -> ReportFiles:
+    translator = translator or Translator.load()
+    _ = translator.bind(locale).plain
+    compiled_at = compiled_at or datetime.now(UTC)
+    done = 0
+
+    def step(key: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(_(f"report.progress.{key}"), done, len(_STEPS))
+
+    async with session_factory() as session:
+        stats = await StatisticsRepository(session).compile(
+            scope, period, zone, total_name=_("report.column.total"), progress=step
+        )
+    files = await asyncio.to_thread(
+        render_files, stats, locale, _, zone, compiled_at, scope.kind.value, templates, step
+    )
+    return ReportFiles(stats, locale, compiled_at, files)
+
+
+def render_files(
+    stats: Statistics,
+    locale: str,
+    _: Callable[[str], str],
+    zone: ZoneInfo,
+    compiled_at: datetime,
+    scope_kind: str,
+    templates: Path | None,
+    step: Callable[[str], None],
+) -> dict[str, bytes]:
+    """Every file of the report, from the statistics alone (no database here)."""
+    from bot.reports import format as fmt
+    from bot.reports.chart import participation_chart
+    from bot.reports.document import markdown_to_docx, render_markdown
+    from bot.reports.tables import participation_csv, participation_xlsx
+
+    local = compiled_at.astimezone(zone)
+    png = participation_chart(stats, _)
+    step("chart")
+    markdown = render_markdown(
+        stats,
+        locale=locale,
+        _=_,
+        compiled_at=local,
+        scope_kind=scope_kind,
+        chart=PNG,
+        templates=templates,
+    )
+    docx = markdown_to_docx(markdown, {PNG: png}, east_asian_font=_EAST_ASIAN_FONT)
+    step("document")
+    period_text = f"{fmt.day(stats.period.start, locale)} – {fmt.day(stats.period.end, locale)}"
+    xlsx = participation_xlsx(
+        stats, _, zone=zone, compiled_at=compiled_at, period_text=period_text
+    )
+    csv = participation_csv(stats, _)
+    step("tables")
+    return {
+        REPORT_MD: markdown.encode("utf-8"),
+        REPORT_DOCX: docx,
+        XLSX: xlsx,
+        CSV: csv,
+        PNG: png,
+    }

@@ -1,0 +1,45 @@
+"""Numbers, rates and dates as the report writes them, per locale."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def number(value: int, locale: str) -> str:
+    return f"{value:,}" if locale == "en" else str(value)
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def day(value: date, locale: str) -> str:
+    if locale == "en":
+        return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def moment(value: datetime, locale: str) -> str:
+    if locale == "en":
+        return f"{day(value.date(), locale)} {value:%H:%M}"
+    return f"{day(value.date(), locale)} {value:%H:%M}"
+
+
+def display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: CJK characters are two wide."""
+    return sum(2 if ord(char) > 0x2E80 else 1 for char in text)

@@ -1,0 +1,336 @@
+"""A known history for the statistics and report tests, and its figures counted in Python.
+
+The history is written row by row (registrations, attempts around the period's edges,
+articles with deliveries, reads, clicks, a shortlist); :class:`Expected` counts the same
+figures from the list of what was written, independently of the SQL under test.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from quizzes.units import Unit, UnitKind
+from storage.models import ParticipantRow
+from storage.models_publicity import (
+    ArticleReadRow,
+    ArticleRow,
+    BroadcastRow,
+    DeliveryRow,
+    LinkClickRow,
+)
+from storage.models_quiz import AttemptRow, CampaignRow, ShortlistEntryRow, ShortlistRow
+from storage.repositories import Repositories
+from storage.roster_import import import_roster
+from tests.factories import SMALL_ROSTER
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PERIOD = (date(2022, 1, 1), date(2022, 12, 31))
+# Every participant's display name starts with it; no aggregate report may contain it.
+NAME_PREFIX = "实名测试"
+ALL = "<every school>"  # figures of the whole scope
+
+
+def sh(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+# Moments around the edges of 2022 in Shanghai: 2022-01-01 00:10 +08 is still 2021 in UTC.
+INSIDE = (sh(2022, 1, 1, 0, 10), sh(2022, 6, 15), sh(2022, 12, 31, 23, 50))
+OUTSIDE = (sh(2021, 12, 31, 23, 50), sh(2023, 1, 1, 0, 5))
+
+
+@dataclass
+class Person:
+    id: int
+    role: str
+    school: str | None  # None: attached to a regiment, in no school
+    joined_at: datetime | None
+
+
+@dataclass
+class Expected:
+    """Figures per school name (None: no school), counted from what was written."""
+
+    schools: dict[str, Unit]
+    people: list[Person] = field(default_factory=list)
+    attempts: list[tuple[int, int, datetime, str, bool | None]] = field(default_factory=list)
+    articles: dict[int, tuple[str, datetime | None]] = field(default_factory=dict)
+    deliveries: list[tuple[int, int, str, bool, datetime | None]] = field(default_factory=list)
+    reads: list[tuple[int, int, datetime]] = field(default_factory=list)
+    clicks: list[tuple[int, int, datetime]] = field(default_factory=list)
+    shortlisted: list[tuple[int, datetime]] = field(default_factory=list)
+    campaigns: dict[int, str] = field(default_factory=dict)
+
+    @staticmethod
+    def inside(moment: datetime | None) -> bool:
+        if moment is None:
+            return False
+        start = datetime(2022, 1, 1, tzinfo=SHANGHAI)
+        end = datetime(2023, 1, 1, tzinfo=SHANGHAI)
+        return start <= moment < end
+
+    def school_of(self, participant_id: int) -> str | None:
+        return next(p.school for p in self.people if p.id == participant_id)
+
+    def role_of(self, participant_id: int) -> str:
+        return next(p.role for p in self.people if p.id == participant_id)
+
+    def registered(self, school: str | None, role: str) -> int:
+        end = datetime(2023, 1, 1, tzinfo=SHANGHAI)
+        return sum(
+            1
+            for p in self.people
+            if (school == ALL or p.school == school)
+            and p.role == role
+            and p.joined_at
+            and p.joined_at < end
+        )
+
+    def quiz(self, school: str | None, campaign: int | None = None) -> dict[str, set[int]]:
+        found: dict[str, set[int]] = defaultdict(set)
+        for pid, campaign_id, started, status, passed in self.attempts:
+            if campaign is not None and campaign_id != campaign:
+                continue
+            if school != ALL and self.school_of(pid) != school:
+                continue
+            if not self.inside(started):
+                continue
+            found["took_part"].add(pid)
+            found[f"took_part_{self.role_of(pid)}"].add(pid)
+            if status == "finished":
+                found["completed"].add(pid)
+            if passed:
+                found["passed"].add(pid)
+        return found
+
+    def delivered(self, school: str | None) -> int:
+        return sum(
+            1
+            for pid, _article, status, test, sent_at in self.deliveries
+            if (school == ALL or self.school_of(pid) == school)
+            and status == "sent"
+            and not test
+            and self.inside(sent_at)
+        )
+
+    def published(self, school: str | None) -> int:
+        articles = set()
+        for pid, article, status, test, _sent_at in self.deliveries:
+            article_status, publish_at = self.articles[article]
+            if (
+                (school == ALL or self.school_of(pid) == school)
+                and status == "sent"
+                and not test
+                and article_status == "published"
+                and self.inside(publish_at)
+            ):
+                articles.add(article)
+        return len(articles)
+
+    def count(self, rows: list[tuple[int, int, datetime]], school: str | None) -> int:
+        return sum(
+            1
+            for pid, _a, at in rows
+            if (school == ALL or self.school_of(pid) == school) and self.inside(at)
+        )
+
+    def shortlist(self, school: str | None) -> int:
+        return len(
+            {
+                pid
+                for pid, at in self.shortlisted
+                if (school == ALL or self.school_of(pid) == school) and self.inside(at)
+            }
+        )
+
+
+async def build_history(
+    session_factory: async_sessionmaker[AsyncSession], seed: int = 7
+) -> Expected:
+    rng = random.Random(seed)
+    async with session_factory() as session:
+        await import_roster(session, SMALL_ROSTER, "第七师")
+        repo = Repositories.over(session)
+        schools = {u.name: u for u in await repo.units.of_kind(UnitKind.SCHOOL)}
+        classes = await repo.units.of_kind(UnitKind.CLASS)
+        regiment = (await repo.units.of_kind(UnitKind.REGIMENT))[0]
+        expected = Expected(schools)
+        by_id = {u.id: u for u in [*schools.values(), *classes]}
+        school_by_unit = {
+            unit.id: next(s.name for s in schools.values() if unit.path.startswith(s.path))
+            for unit in by_id.values()
+        }
+        units = [*by_id, regiment.id]
+        joined_choices = [*INSIDE, *OUTSIDE, sh(2020, 9, 1), None]
+        rows = []
+        for n in range(60):
+            unit_id = rng.choice(units)
+            role = rng.choice(["student", "student", "student", "teacher", "parent"])
+            joined = rng.choice(joined_choices)
+            rows.append(
+                ParticipantRow(
+                    telegram_id=10_000 + n,
+                    display_name=f"{NAME_PREFIX}{n}",
+                    role=role,
+                    unit_id=unit_id,
+                    locale="zh-CN",
+                    subscribed=True,
+                    joined_at=joined,
+                    first_seen_at=sh(2020, 9, 1),
+                )
+            )
+        session.add_all(rows)
+        await session.flush()
+        for row in rows:
+            expected.people.append(
+                Person(row.id, row.role or "", school_by_unit.get(row.unit_id or 0), row.joined_at)
+            )
+
+        campaigns = []
+        for name, opens in (
+            ("宪法卫士2022春", sh(2022, 3, 1)),
+            ("宪法卫士2022秋", sh(2022, 9, 1)),
+        ):
+            campaign = CampaignRow(
+                name=name,
+                status="closed",
+                bank_ids=[],
+                questions=10,
+                opens_at=opens - timedelta(days=200),
+                closes_at=opens + timedelta(days=200),
+            )
+            session.add(campaign)
+            campaigns.append(campaign)
+        await session.flush()
+        for campaign in campaigns:
+            expected.campaigns[campaign.id] = campaign.name
+
+        moments = [*INSIDE, *OUTSIDE]
+        for row in rows:
+            for number in range(1, rng.randint(0, 3) + 1):
+                campaign = rng.choice(campaigns)
+                started = rng.choice(moments)
+                status = rng.choice(["finished", "finished", "active"])
+                passed = rng.random() < 0.6 if status == "finished" else None
+                session.add(
+                    AttemptRow(
+                        campaign_id=campaign.id,
+                        participant_id=row.id,
+                        number=number,
+                        status=status,
+                        started_at=started,
+                        finished_at=started + timedelta(minutes=5)
+                        if status == "finished"
+                        else None,
+                        question_count=10,
+                        points=8.0,
+                        passed=passed,
+                        chat_id=row.telegram_id,
+                    )
+                )
+                expected.attempts.append((row.id, campaign.id, started, status, passed))
+
+        article_plan = [
+            ("published", sh(2022, 4, 1)),
+            ("published", sh(2022, 12, 31, 23, 0)),
+            ("published", sh(2021, 12, 31, 23, 0)),  # published before the period
+            ("cancelled", None),
+        ]
+        for index, (status, publish_at) in enumerate(article_plan):
+            article = ArticleRow(
+                title=f"普法文章{index}",
+                body="正文",
+                audience={},
+                author_id=1,
+                publish_at=publish_at,
+                status=status,
+                link_secret="s",
+            )
+            session.add(article)
+            await session.flush()
+            expected.articles[article.id] = (status, publish_at)
+            for test in (False, True):
+                broadcast = BroadcastRow(article_id=article.id, created_by=1, test_send=test)
+                session.add(broadcast)
+                await session.flush()
+                for row in rng.sample(rows, 25 if not test else 2):
+                    delivery_status = rng.choice(["sent", "sent", "sent", "failed", "blocked"])
+                    sent_at = (publish_at or sh(2022, 5, 1)) + timedelta(
+                        minutes=rng.randint(0, 90)
+                    )
+                    session.add(
+                        DeliveryRow(
+                            broadcast_id=broadcast.id,
+                            participant_id=row.id,
+                            chat_id=row.telegram_id,
+                            status=delivery_status,
+                            sent_at=sent_at if delivery_status == "sent" else None,
+                        )
+                    )
+                    expected.deliveries.append(
+                        (
+                            row.id,
+                            article.id,
+                            delivery_status,
+                            test,
+                            sent_at if delivery_status == "sent" else None,
+                        )
+                    )
+            for row in rng.sample(rows, 12):
+                read_at = rng.choice(moments)
+                session.add(
+                    ArticleReadRow(article_id=article.id, participant_id=row.id, read_at=read_at)
+                )
+                expected.reads.append((row.id, article.id, read_at))
+            for row in rng.sample(rows, 6):
+                clicked_at = rng.choice(moments)
+                session.add(
+                    LinkClickRow(
+                        article_id=article.id,
+                        participant_id=row.id,
+                        token="t",
+                        clicks=rng.randint(1, 4),
+                        clicked_at=clicked_at,
+                        last_clicked_at=clicked_at + timedelta(days=1),
+                    )
+                )
+                expected.clicks.append((row.id, article.id, clicked_at))
+        await session.flush()
+
+        finished = [
+            (pid, cid) for pid, cid, _s, status, _p in expected.attempts if status == "finished"
+        ]
+        for created_at in (sh(2022, 12, 20), sh(2023, 2, 1)):
+            shortlist = ShortlistRow(campaign_id=campaigns[0].id, top_n=5, created_at=created_at)
+            session.add(shortlist)
+            await session.flush()
+            chosen = rng.sample(finished, min(5, len(finished)))
+            for rank, (pid, _cid) in enumerate(chosen, start=1):
+                attempt = await session.scalar(
+                    select(AttemptRow.id).where(AttemptRow.participant_id == pid).limit(1)
+                )
+                session.add(
+                    ShortlistEntryRow(
+                        shortlist_id=shortlist.id,
+                        rank=rank,
+                        participant_id=pid,
+                        attempt_id=attempt,
+                        points=9.0,
+                        total_ms=1000,
+                        finished_at=created_at,
+                    )
+                )
+                expected.shortlisted.append((pid, created_at))
+        await session.commit()
+    return expected
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)

@@ -1,0 +1,410 @@
+"""The report section: every figure in every file against the history's own count.
+
+The history (tests.report_world) is counted in Python, independently of the SQL; the
+report is compiled through ``pufa report`` as the bureau would, and read back with
+python-docx, openpyxl, csv and Pillow. Then the same from chat and on a schedule.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import docx
+import pytest
+from aiogram import Dispatcher
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.methods import AnswerCallbackQuery, SendDocument
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from PIL import Image
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.factory import create_dispatcher
+from bot.fonts import missing_glyphs
+from bot.i18n import Translator
+from bot.reports.chart import chart_font, participation_chart
+from bot.reports.jobs import compile_scheduled_report, plan_reports
+from bot.scheduler import Scheduler
+from bot.services import ServiceContext
+from handlers.reports import ReportCb, parse_period
+from quizzes.participants import GrantKind
+from quizzes.statistics import Period, RoleCounts, Statistics, UnitFigures
+from storage.models_reports import ReportVersionRow
+from storage.repositories import Repositories
+from tests.mocked_bot import MockedBot, callback_update, text_update, user
+from tests.report_world import ALL, NAME_PREFIX, SHANGHAI, Expected, build_history
+
+ADMIN_ID = 9000
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{part / whole * 100:.1f}%" if whole else "—"
+
+
+def expected_row(history: Expected, school: str) -> tuple[int, int, int, str, int]:
+    unit = history.schools[school]
+    quiz = history.quiz(school)
+    enrolled = unit.students_enrolled + unit.teachers_enrolled
+    staff = len(quiz["took_part_student"]) + len(quiz["took_part_teacher"])
+    return enrolled, len(quiz["took_part"]), staff, pct(staff, enrolled), len(quiz["passed"])
+
+
+@pytest.fixture
+async def history(session_factory: async_sessionmaker[AsyncSession]) -> Expected:
+    return await build_history(session_factory)
+
+
+def run_report(database_url: str, out: Path, *extra: str) -> None:
+    from bot.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        ["report", "--from", "2022-01-01", "--to", "2022-12-31", "--out", str(out), *extra],
+        env={"PUFA_DATABASE_URL": database_url},
+    )
+    assert result.exit_code == 0, result.output
+
+
+def docx_text(path: Path) -> str:
+    document = docx.Document(str(path))
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        parts.extend(cell.text for row in table.rows for cell in row.cells)
+    return "\n".join(parts)
+
+
+def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_path: Path) -> None:
+    tmp_path = tmp_path / "out"
+    run_report(database_url, tmp_path, "--unit", "ROOT")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [
+        "participation.csv",
+        "participation.png",
+        "participation.xlsx",
+        "report.docx",
+        "report.md",
+    ]
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    quiz = history.quiz(ALL)
+    enrolled = sum(u.students_enrolled + u.teachers_enrolled for u in history.schools.values())
+    staff = len(quiz["took_part_student"]) + len(quiz["took_part_teacher"])
+    covered = sum(1 for name in history.schools if history.quiz(name)["took_part"])
+    took = len(quiz["took_part"])
+    # The headline sentence, in the bureau's own words.
+    assert (
+        f"组织开展“宪法卫士”网络答题{took}人，覆盖{covered}所学校，参与率{pct(staff, enrolled)}"
+        in md
+    )
+    assert f"完成答题{len(quiz['completed'])}人，成绩合格{len(quiz['passed'])}人" in md
+    registered = [history.registered(ALL, role) for role in ("student", "teacher", "parent")]
+    assert "注册的学生{}人、教职工{}人、家长{}人".format(*registered) in md
+    students = sum(u.students_enrolled for u in history.schools.values())
+    assert f"在册学生{students}人" in md
+    assert (
+        f"推送法治宣传文章{history.published(ALL)}篇，送达{history.delivered(ALL)}人次，"
+        f"阅读{history.count(history.reads, ALL)}人次，"
+        f"点击原文链接{history.count(history.clicks, ALL)}人次"
+    ) in md
+    assert f"遴选优秀学生{history.shortlist(ALL)}名" in md
+    for name in history.schools:
+        enrolled_, took_, _staff, rate, passed = expected_row(history, name)
+        assert f"| {name} | {enrolled_} | {took_} | {rate} | {passed} |" in md
+    for campaign_id, name in history.campaigns.items():
+        c = history.quiz(ALL, campaign_id)
+        row = f"| {name} | {len(c['took_part'])} | {len(c['completed'])} | {len(c['passed'])} |"
+        assert row in md
+
+    # DOCX: opens, holds the per-school table and the chart.
+    document = docx.Document(str(tmp_path / "report.docx"))
+    table = document.tables[0]
+    assert [c.text for c in table.rows[0].cells] == [
+        "学校",
+        "在册人数",
+        "参与人数",
+        "参与率",
+        "合格人数",
+    ]
+    body = {row.cells[0].text: [c.text for c in row.cells[1:]] for row in table.rows[1:]}
+    for name in history.schools:
+        enrolled_, took_, _staff, rate, passed = expected_row(history, name)
+        assert body[name] == [str(enrolled_), str(took_), rate, str(passed)]
+    assert body["合计"][1] == str(took)
+    assert len(document.inline_shapes) == 1
+    assert "参与率" in docx_text(tmp_path / "report.docx")
+
+    # XLSX: one sheet per breakdown, frozen header, widths set, numbers as numbers.
+    book = load_workbook(tmp_path / "participation.xlsx")
+    assert book.sheetnames == ["概要", "按学校", "按身份", "按答题活动", "统计口径"]
+    sheet = book["按学校"]
+    assert sheet.freeze_panes == "A2"
+    header = [cell.value for cell in sheet[1]]
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(2, values_only=True)}
+    for name, unit in history.schools.items():
+        row = rows[name]
+        enrolled_, took_, staff_, _rate, passed = expected_row(history, name)
+        assert row["在册学生"] == unit.students_enrolled and isinstance(row["在册学生"], int)
+        assert row["参与人数"] == took_ and row["合格人数"] == passed
+        assert row["参与率"] == pytest.approx(staff_ / enrolled_)
+        assert row["送达（人次）"] == history.delivered(name)
+        assert row["阅读（人次）"] == history.count(history.reads, name)
+        assert row["点击链接（人次）"] == history.count(history.clicks, name)
+        assert row["注册学生"] == history.registered(name, "student")
+        assert row["入选学生"] == history.shortlist(name)
+    assert rows["合计"]["参与人数"] == took
+    assert rows["合计"]["推送文章（篇）"] == history.published(ALL)
+    rate_cell = sheet.cell(2, header.index("参与率") + 1)
+    assert rate_cell.number_format == "0.0%"
+    assert all(sheet.column_dimensions[c].width > 8 for c in "ABC")
+
+    # CSV: UTF-8 with a BOM, the same figures.
+    raw = (tmp_path / "participation.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    table_rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    by_name = {r["学校"]: r for r in table_rows}
+    for name in history.schools:
+        enrolled_, took_, staff_, _rate, passed = expected_row(history, name)
+        assert int(by_name[name]["参与人数"]) == took_
+        assert float(by_name[name]["参与率 (%)"]) == round(staff_ / enrolled_ * 100, 1)
+    assert int(by_name["合计"]["参与人数"]) == took
+
+    with Image.open(tmp_path / "participation.png") as image:
+        assert image.format == "PNG" and image.width > 600
+
+    # Aggregates only: no participant's name anywhere.
+    everything = md + docx_text(tmp_path / "report.docx") + raw.decode("utf-8-sig")
+    for ws in book.worksheets:
+        everything += " ".join(str(c) for row in ws.iter_rows(values_only=True) for c in row)
+    assert NAME_PREFIX not in everything
+
+
+def test_english_report(database_url: str, history: Expected, tmp_path: Path) -> None:
+    tmp_path = tmp_path / "out"
+    run_report(database_url, tmp_path, "--locale", "en")
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    took = len(history.quiz(ALL)["took_part"])
+    assert f'{took} people took part in the "Constitution Guardian" online quiz' in md
+    assert "Table 1." in md and "## 3. What is counted" in md
+    assert load_workbook(tmp_path / "participation.xlsx").sheetnames[0] == "Summary"
+
+
+def test_unknown_unit_is_a_clear_error(database_url: str, history: Expected) -> None:
+    from bot.cli import main
+
+    args = ["--from", "2022-01-01", "--to", "2022-12-31", "--unit", "没有这个学校", "--out", "x"]
+    result = CliRunner().invoke(
+        main,
+        ["report", *args],
+        env={"PUFA_DATABASE_URL": database_url},
+    )
+    assert result.exit_code != 0 and "没有这个学校" in result.output
+
+
+def _statistics(names: list[str]) -> Statistics:
+    schools = tuple(
+        UnitFigures(n, name, students_enrolled=100, took_part=RoleCounts(student=n * 10))
+        for n, name in enumerate(names, start=1)
+    )
+    period = Period(date(2022, 1, 1), date(2022, 12, 31))
+    return Statistics(period, 1, "第七师", schools, None, UnitFigures(None, "合计"))
+
+
+def test_the_chart_draws_chinese_not_boxes() -> None:
+    from matplotlib.figure import Figure
+
+    names = ["胡杨河市第一中学", "一三一团中学", "一三七团第一小学"]
+    _ = Translator.load().bind("zh-CN").plain
+    path, family = chart_font()
+    # The font has every character the chart writes...
+    text = "".join([*names, _("report.chart.title"), _("report.chart.axis")])
+    assert missing_glyphs(path, text) == []
+    # ...matplotlib finds no glyph missing while drawing the chart...
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png = participation_chart(_statistics(names), _)
+    assert png.startswith(b"\x89PNG")
+
+    # ...and different characters come out as different shapes (boxes would all match).
+    def draw(text: str) -> bytes:
+        figure = Figure(figsize=(1, 1), dpi=50)
+        figure.text(0.1, 0.3, text, family=family, fontsize=30)
+        out = io.BytesIO()
+        figure.savefig(out, format="raw")
+        return out.getvalue()
+
+    shapes = {draw(char) for char in "胡杨河团学"}
+    assert len(shapes) == 5
+    # A character the font lacks is reported, so the silence above means something.
+    with pytest.warns(UserWarning, match="missing from font"):
+        box = draw("\U0010fffd")
+    assert draw("胡") != box
+
+
+# -- in chat --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dp(session_factory: async_sessionmaker[AsyncSession]) -> Dispatcher:
+    settings = Settings(bot_token="42:TEST-token", admin_ids=frozenset({ADMIN_ID}))
+    return create_dispatcher(
+        settings, session_factory, storage=MemoryStorage(), events_isolation=SimpleEventIsolation()
+    )
+
+
+def documents(bot: MockedBot, chat_id: int) -> list[SendDocument]:
+    return [
+        m for m in bot.recorder.requests if isinstance(m, SendDocument) and m.chat_id == chat_id
+    ]
+
+
+def filenames(sent: list[SendDocument]) -> list[str]:
+    return [getattr(m.document, "filename", "") or "" for m in sent]
+
+
+async def test_report_and_reports_in_chat(
+    dp: Dispatcher,
+    session_factory: async_sessionmaker[AsyncSession],
+    history: Expected,
+) -> None:
+    bot = MockedBot()
+    admin = user(ADMIN_ID, first_name="局里")
+    await dp.feed_update(bot, text_update(admin, "/report 2022-01-01 2022-12-31"))
+    sent = documents(bot, ADMIN_ID)
+    assert filenames(sent) == [
+        "report-20220101-20221231.docx",
+        "participation-20220101-20221231.xlsx",
+    ]
+    took = len(history.quiz(ALL)["took_part"])
+    assert sent[0].caption is not None and f"参与{took}人" in sent[0].caption
+    # The DOCX sent is a real document with the school table.
+    content = sent[0].document.data  # type: ignore[union-attr]
+    assert docx.Document(io.BytesIO(content)).tables[0].rows[0].cells[0].text == "学校"
+
+    async with session_factory() as session:
+        versions = list(await session.scalars(select(ReportVersionRow)))
+    assert [(v.trigger, v.compiled_by, v.period_start) for v in versions] == [
+        ("chat", ADMIN_ID, date(2022, 1, 1))
+    ]
+
+    bot.clear()
+    await dp.feed_update(bot, text_update(admin, "/reports"))
+    assert bot.last_markup_data() == [ReportCb(id=versions[0].id).pack()]
+    await dp.feed_update(bot, callback_update(admin, ReportCb(id=versions[0].id).pack()))
+    assert filenames(documents(bot, ADMIN_ID)) == [
+        "report-20220101-20221231.docx",
+        "participation-20220101-20221231.xlsx",
+    ]
+
+    bot.clear()
+    await dp.feed_update(bot, text_update(admin, "/export 2022"))
+    (csv_sent,) = documents(bot, ADMIN_ID)
+    assert filenames([csv_sent]) == ["participation-20220101-20221231.csv"]
+    data = csv_sent.document.data  # type: ignore[union-attr]
+    rows = {r["学校"]: r for r in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))}
+    assert int(rows["合计"]["参与人数"]) == took
+
+
+async def test_a_coordinator_reports_on_their_own_school_only(
+    dp: Dispatcher,
+    session_factory: async_sessionmaker[AsyncSession],
+    history: Expected,
+) -> None:
+    school = history.schools["一三一团中学"]
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        coordinator = await repo.participants.get_or_create(7001, "zh-CN")
+        await repo.grants.grant(coordinator.id, GrantKind.COORDINATOR, school.id, granted_by=1)
+        await session.commit()
+    bot = MockedBot()
+    await dp.feed_update(bot, text_update(user(7001), "/report 2022"))
+    sent = documents(bot, 7001)
+    assert len(sent) == 2
+    book = load_workbook(io.BytesIO(sent[1].document.data))  # type: ignore[union-attr]
+    names = [row[0] for row in book["按学校"].iter_rows(min_row=2, values_only=True)]
+    assert names == ["一三一团中学", "合计"]
+    assert book["按学校"].cell(2, 7).value == len(history.quiz("一三一团中学")["took_part"])
+
+    # The admin's version is not theirs to fetch.
+    await dp.feed_update(bot, text_update(user(ADMIN_ID), "/report 2022"))
+    async with session_factory() as session:
+        admin_version = await session.scalar(
+            select(ReportVersionRow.id).where(ReportVersionRow.compiled_by == ADMIN_ID)
+        )
+    assert admin_version is not None
+    bot.clear()
+    await dp.feed_update(bot, callback_update(user(7001), ReportCb(id=admin_version).pack()))
+    assert documents(bot, 7001) == []
+    alerts = [m for m in bot.recorder.requests if isinstance(m, AnswerCallbackQuery)]
+    assert alerts and alerts[-1].show_alert
+
+
+async def test_students_may_not_compile_reports(dp: Dispatcher, history: Expected) -> None:
+    bot = MockedBot()
+    await dp.feed_update(bot, text_update(user(7002), "/report"))
+    assert "只有教育局管理员和学校联络员" in bot.sent_texts(7002)[-1]
+    assert documents(bot, 7002) == []
+
+
+def test_periods_from_chat() -> None:
+    today = date(2026, 3, 5)
+    assert parse_period(None, today) == Period(date(2026, 1, 1), today)
+    assert parse_period("2022", today) == Period(date(2022, 1, 1), date(2022, 12, 31))
+    assert parse_period("2022-03-01 2022-03-31", today).days == 31
+    for bad in ("2022-13-01 2022-12-31", "yesterday", "2022-02-01 2022-01-01"):
+        with pytest.raises(ValueError):
+            parse_period(bad, today)
+
+
+# -- on a schedule ----------------------------------------------------------------------
+
+
+async def test_scheduled_report_goes_to_admins_and_is_kept(
+    database_url: str,
+    session_factory: async_sessionmaker[AsyncSession],
+    history: Expected,
+) -> None:
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        granted = await repo.participants.get_or_create(8001, "en")
+        await repo.grants.grant(granted.id, GrantKind.ADMIN, None, granted_by=ADMIN_ID)
+        gone = await repo.participants.get_or_create(8002, "zh-CN")
+        await repo.grants.grant(gone.id, GrantKind.ADMIN, None, granted_by=ADMIN_ID)
+        await repo.participants.set_blocked(8002, datetime.now(UTC))
+        await session.commit()
+    settings = Settings(
+        bot_token="42:TEST-token", database_url=database_url, admin_ids=frozenset({ADMIN_ID})
+    )
+    bot = MockedBot()
+    context = ServiceContext(settings, session_factory, bot, Translator.load())
+    await compile_scheduled_report(context, period="month")
+    assert len(documents(bot, ADMIN_ID)) == 2 and len(documents(bot, 8001)) == 2
+    assert documents(bot, 8002) == []
+    assert "Scheduled report" in (documents(bot, 8001)[0].caption or "")
+    async with session_factory() as session:
+        kept = list(
+            await session.scalars(select(ReportVersionRow).order_by(ReportVersionRow.locale))
+        )
+        count = await session.scalar(select(func.count()).select_from(ReportVersionRow))
+    assert count == 2 and [v.locale for v in kept] == ["en", "zh-CN"]
+    assert all(v.trigger == "scheduled" and v.compiled_by is None for v in kept)
+    assert kept[0].period_start.day == 1  # the previous calendar month
+
+
+async def test_report_jobs_follow_the_setting(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    settings = Settings(bot_token="42:TEST-token", report_cron="0 8 * * 1; 0 8 1 * *")
+    monday = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
+    context = ServiceContext(settings, session_factory, MockedBot(), Translator.load())
+    scheduler = Scheduler(context, clock=lambda: monday)
+    scheduler.add_planner(plan_reports)
+    await scheduler.plan()
+    assert scheduler.upcoming() == [
+        ("report-1-week", datetime(2026, 3, 9, 8, 0, tzinfo=SHANGHAI)),
+        ("report-2-month", datetime(2026, 4, 1, 8, 0, tzinfo=SHANGHAI)),
+    ]

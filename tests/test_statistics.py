@@ -1,0 +1,141 @@
+"""Statistics: every figure, per school and in total, against a count made in Python."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from quizzes.statistics import Period, Statistics, UnitFigures
+from quizzes.units import UnitKind
+from storage.repositories import Repositories
+from storage.statistics import StatisticsRepository
+from tests.report_world import ALL, PERIOD, SHANGHAI, Expected, build_history
+
+
+@pytest.fixture
+async def history(session_factory: async_sessionmaker[AsyncSession]) -> Expected:
+    return await build_history(session_factory)
+
+
+async def compile_for(
+    session_factory: async_sessionmaker[AsyncSession], unit_name: str | None = None
+) -> Statistics:
+    async with session_factory() as session:
+        repo = StatisticsRepository(session)
+        if unit_name is None:
+            scope = await repo.root()
+        else:
+            scope = (await Repositories.over(session).units.find_school(unit_name))[0]
+        assert scope is not None
+        return await repo.compile(scope, Period(*PERIOD), SHANGHAI)
+
+
+def check(figures: UnitFigures, expected: Expected, school: str | None) -> None:
+    quiz = expected.quiz(school)
+    assert figures.registered.student == expected.registered(school, "student")
+    assert figures.registered.teacher == expected.registered(school, "teacher")
+    assert figures.registered.parent == expected.registered(school, "parent")
+    assert figures.took_part.total == len(quiz["took_part"])
+    assert figures.took_part.student == len(quiz["took_part_student"])
+    assert figures.took_part.teacher == len(quiz["took_part_teacher"])
+    assert figures.completed == len(quiz["completed"])
+    assert figures.passed == len(quiz["passed"])
+    assert figures.deliveries == expected.delivered(school)
+    assert figures.reads == expected.count(expected.reads, school)
+    assert figures.clicks == expected.count(expected.clicks, school)
+    assert figures.articles_published == expected.published(school)
+    assert figures.shortlisted == expected.shortlist(school)
+
+
+async def test_every_figure_per_school_and_in_total(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    stats = await compile_for(session_factory)
+    # In roster order, which is the order the units were created in.
+    assert [s.unit_id for s in stats.schools] == sorted(u.id for u in history.schools.values())
+    for figures in stats.schools:
+        unit = history.schools[figures.name]
+        assert figures.unit_id == unit.id
+        assert (figures.students_enrolled, figures.teachers_enrolled) == (
+            unit.students_enrolled,
+            unit.teachers_enrolled,
+        )
+        check(figures, history, figures.name)
+    # Participants attached to a regiment belong to no school: counted apart, and in total.
+    assert stats.elsewhere is not None
+    check(stats.elsewhere, history, None)
+    check(stats.total, history, ALL)
+    assert stats.total.students_enrolled == sum(
+        u.students_enrolled for u in history.schools.values()
+    )
+    assert stats.schools_covered == sum(
+        1 for name in history.schools if history.quiz(name)["took_part"]
+    )
+    # The figures cover the whole of 2022 in Shanghai time and nothing of 2021 or 2023.
+    assert stats.total.took_part.total > 0 and stats.total.deliveries > 0
+
+
+async def test_campaign_breakdown(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    stats = await compile_for(session_factory)
+    assert {c.campaign_id for c in stats.campaigns} <= set(history.campaigns)
+    for campaign in stats.campaigns:
+        quiz = history.quiz(ALL, campaign.campaign_id)
+        assert campaign.name == history.campaigns[campaign.campaign_id]
+        assert campaign.took_part.total == len(quiz["took_part"])
+        assert campaign.completed == len(quiz["completed"])
+        assert campaign.passed == len(quiz["passed"])
+        assert campaign.enrolled == stats.total.enrolled
+
+
+async def test_a_school_scope_is_one_row(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    stats = await compile_for(session_factory, "胡杨河市第一中学")
+    (school,) = stats.schools
+    assert stats.elsewhere is None
+    check(school, history, "胡杨河市第一中学")
+    check(stats.total, history, "胡杨河市第一中学")
+
+
+async def test_participation_rate_and_extremes(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    stats = await compile_for(session_factory)
+    for school in stats.schools:
+        unit = history.schools[school.name]
+        quiz = history.quiz(school.name)
+        took = len(quiz["took_part_student"]) + len(quiz["took_part_teacher"])
+        enrolled = unit.students_enrolled + unit.teachers_enrolled
+        assert school.participation_rate == pytest.approx(took / enrolled)
+    ranked = stats.ranked()
+    assert stats.highest(1) == ranked[:1] and stats.lowest(1) == ranked[-1:]
+    # Never the same school among the highest and the lowest.
+    assert not {s.unit_id for s in stats.highest()} & {s.unit_id for s in stats.lowest()}
+    rates = [s.participation_rate or 0 for s in ranked]
+    assert rates == sorted(rates, reverse=True)
+
+
+async def test_an_empty_period_counts_nothing_but_enrolment(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    async with session_factory() as session:
+        repo = StatisticsRepository(session)
+        root = await repo.root()
+        assert root is not None and root.kind is UnitKind.DIVISION
+        stats = await repo.compile(root, Period(date(2019, 1, 1), date(2019, 1, 31)), SHANGHAI)
+    assert stats.total.took_part.total == 0 and stats.total.deliveries == 0
+    assert stats.total.registered.total == 0
+    assert stats.total.students_enrolled > 0
+    assert stats.schools_covered == 0 and stats.campaigns == ()
+
+
+def test_period_bounds_are_whole_days_in_shanghai() -> None:
+    begin, end = Period(date(2022, 1, 1), date(2022, 12, 31)).bounds(SHANGHAI)
+    assert begin.isoformat() == "2021-12-31T16:00:00+00:00"
+    assert end.isoformat() == "2022-12-31T16:00:00+00:00"
+    with pytest.raises(ValueError):
+        Period(date(2022, 2, 1), date(2022, 1, 1))
