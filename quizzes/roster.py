@@ -11,17 +11,19 @@ This module is pure Python plus openpyxl: it knows nothing about Telegram or the
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
 import unicodedata
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
+
+from quizzes.tabular import Cell, TabularError, read_csv, read_xlsx
+from quizzes.tabular import clean_text as _clean_text
+from quizzes.tabular import normalize_header as _normalize_header
 
 __all__ = [
     "COLUMNS",
@@ -111,11 +113,6 @@ def _aliases(*names: str) -> frozenset[str]:
     return frozenset(_normalize_header(name) for name in names)
 
 
-def _normalize_header(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"[\s_\-]+", "", folded)
-
-
 COLUMNS: tuple[_Column, ...] = (
     _Column("regiment", "团场", "regiment", _aliases("团场", "团", "regiment"), True),
     _Column("school", "学校", "school", _aliases("学校", "学校名称", "school"), True),
@@ -138,8 +135,6 @@ COLUMNS: tuple[_Column, ...] = (
 _COLUMN_BY_ALIAS: dict[str, _Column] = {
     alias: column for column in COLUMNS for alias in column.aliases
 }
-
-Cell = str | int | float | None
 
 
 # --------------------------------------------------------------------------- reading files
@@ -170,98 +165,26 @@ def _read_rows(content: bytes, filename: str) -> list[tuple[int, list[Cell]]]:
 
 
 def _read_xlsx(content: bytes) -> list[tuple[int, list[Cell]]]:
-    import openpyxl
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on a damaged file
-        raise _file_error("unreadable_file") from exc
-    rows: list[tuple[int, list[Cell]]] = []
-    try:
-        if not workbook.worksheets:
-            raise _file_error("empty_file")
-        sheet: Any = workbook.worksheets[0]
-        if hasattr(sheet, "reset_dimensions"):
-            # Excel and other writers sometimes store a wrong sheet size; read every row.
-            sheet.reset_dimensions()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                if line > MAX_RAW_LINES:
-                    raise _file_error("too_many_rows", max=MAX_ROWS)
-                rows.append((line, [_excel_cell(value) for value in values[:MAX_COLUMNS]]))
-    except RosterError:
-        raise
-    except Exception as exc:
-        raise _file_error("unreadable_file") from exc
-    finally:
-        workbook.close()
-    return rows
-
-
-def _excel_cell(value: object) -> Cell:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return value
-    return str(value)
-
-
-def _decode(content: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return content.decode(encoding, errors="strict")
-        except UnicodeDecodeError:
-            continue
-    raise _file_error("bad_encoding")
-
-
-def _sniff_delimiter(text: str) -> str:
-    for raw_line in text.splitlines():
-        if raw_line.strip():
-            counts = {delimiter: raw_line.count(delimiter) for delimiter in (",", "\t", ";")}
-            best = max(counts, key=lambda delimiter: counts[delimiter])
-            return best if counts[best] else ","
-    return ","
+        return read_xlsx(content, max_lines=MAX_RAW_LINES, max_columns=MAX_COLUMNS)
+    except TabularError as error:
+        raise _table_error(error) from error
 
 
 def _read_csv(content: bytes) -> list[tuple[int, list[Cell]]]:
-    text = _decode(content)
-    if "\x00" in text:
-        raise _file_error("unreadable_file")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
-    rows: list[tuple[int, list[Cell]]] = []
     try:
-        for line, values in enumerate(reader, start=1):
-            if line > MAX_RAW_LINES:
-                raise _file_error("too_many_rows", max=MAX_ROWS)
-            rows.append((line, list(values[:MAX_COLUMNS])))
-    except csv.Error as exc:
-        raise _file_error("unreadable_file") from exc
-    return rows
+        return read_csv(content, max_lines=MAX_RAW_LINES, max_columns=MAX_COLUMNS)
+    except TabularError as error:
+        raise _table_error(error) from error
+
+
+def _table_error(error: TabularError) -> RosterError:
+    if error.code == "too_many_rows":
+        return _file_error("too_many_rows", max=MAX_ROWS)
+    return _file_error(error.code)
 
 
 # --------------------------------------------------------------------------- cell values
-
-
-def _clean_text(value: Cell) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    text = str(value)
-    # Control characters and odd spaces become spaces; invisible format characters (zero-width
-    # space, a stray BOM) are dropped so that look-alike names compare equal.
-    text = "".join(
-        " " if category in ("Cc", "Zs", "Zl", "Zp") else ch
-        for ch in text
-        if (category := unicodedata.category(ch)) != "Cf"
-    )
-    return " ".join(text.split())
 
 
 def _is_empty(value: Cell) -> bool:

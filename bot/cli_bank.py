@@ -1,0 +1,179 @@
+"""``pufa bank``: question banks at a terminal (template, check, import, list)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import click
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from quizzes.bank import BankError, BankImport, QuestionBank, StoredBank
+
+__all__ = ["bank"]
+
+
+def _settings() -> Settings:
+    from bot.config import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _plain(settings: Settings) -> Callable[..., str]:
+    from bot.i18n import Translator
+
+    return Translator.load(settings.default_locale).bind(settings.default_locale).plain
+
+
+def _parse(file: Path, _: Callable[..., str], rejected_key: str) -> QuestionBank:
+    from bot.bank_messages import describe_problems
+    from quizzes.bank import BankError
+    from quizzes.bank_parsers import parse_bank
+
+    try:
+        return parse_bank(file.read_bytes(), file.name)
+    except BankError as error:
+        _report(error, _, rejected_key, describe_problems)
+        raise SystemExit(1) from None
+
+
+def _report(
+    error: BankError,
+    _: Callable[..., str],
+    key: str,
+    describe: Callable[..., str],
+) -> None:
+    click.echo(_(key, count=len(error.problems)), err=True)
+    click.echo(describe(error.problems, _, numbering=error.numbering, limit=1000), err=True)
+
+
+@click.group()
+def bank() -> None:
+    """Question banks for quiz campaigns: .xlsx, .csv or .yaml files."""
+
+
+@bank.command("template")
+@click.argument("out", default="question-bank-template.xlsx", type=click.Path(path_type=Path))
+def bank_template(out: Path) -> None:
+    """Write the Excel template to fill in.
+
+    One example row per question type, and a sheet (说明) explaining each column.
+    """
+    from quizzes.bank_template import bank_template_xlsx
+
+    out.write_bytes(bank_template_xlsx())
+    click.echo(str(out))
+
+
+@bank.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def bank_check(file: Path) -> None:
+    """Check a bank file, listing every problem.
+
+    Exits with 1 when there is any problem; otherwise prints a summary by type and tag.
+    """
+    from bot.bank_messages import bank_summary
+
+    _ = _plain(_settings())
+    parsed = _parse(file, _, "bank.cli.check_failed")
+    click.echo(_("bank.cli.check_ok", name=parsed.name, count=len(parsed.questions)))
+    click.echo(bank_summary(parsed.questions, _))
+
+
+@bank.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Name of the bank (default: from the file).")
+def bank_import(file: Path, name: str | None) -> None:
+    """Import a bank, or replace the bank of the same name.
+
+    The whole file is checked first; a file with any problem imports nothing. The same
+    file imported again under the same name changes nothing.
+    """
+    from dataclasses import replace
+
+    from quizzes.bank import MAX_NAME_LENGTH
+
+    settings = _settings()
+    _ = _plain(settings)
+    parsed = _parse(file, _, "bank.cli.rejected")
+    if name is not None:
+        name = " ".join(name.split())
+        if not name or len(name) > MAX_NAME_LENGTH:
+            raise click.BadParameter(f"1 to {MAX_NAME_LENGTH} characters", param_hint="--name")
+        parsed = replace(parsed, name=name)
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    result = asyncio.run(_import(settings, parsed, file.name, digest))
+    click.echo(
+        _(
+            f"bank.imported.{result.status.value}",
+            name=result.bank.name,
+            id=result.bank.id,
+            count=result.bank.question_count,
+            previous=result.previous_count,
+        )
+    )
+
+
+async def _import(
+    settings: Settings, parsed: QuestionBank, filename: str, digest: str
+) -> BankImport:
+    from bot.app import prepare_database
+    from storage.banks import BankRepository
+    from storage.database import create_engine, create_session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        await prepare_database(engine)
+        async with create_session_factory(engine)() as session:
+            result = await BankRepository(session).import_bank(
+                parsed, source_filename=filename, content_sha256=digest, imported_by=None
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return result
+
+
+@bank.command("list")
+def bank_list() -> None:
+    """List the imported banks.
+
+    One line per bank: id, name, questions, when it was imported and from which file.
+    """
+    settings = _settings()
+    _ = _plain(settings)
+    zone = ZoneInfo(settings.timezone)
+    banks = asyncio.run(_list(settings))
+    if not banks:
+        click.echo(_("bank.cli.list_empty"))
+    for stored in banks:
+        click.echo(
+            _(
+                "bank.cli.list_line",
+                id=stored.id,
+                name=stored.name,
+                count=stored.question_count,
+                imported_at=stored.imported_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                source=stored.source_filename,
+            )
+        )
+
+
+async def _list(settings: Settings) -> list[StoredBank]:
+    from storage.banks import BankRepository
+    from storage.database import create_engine, create_session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            return await BankRepository(session).list()
+    finally:
+        await engine.dispose()

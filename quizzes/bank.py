@@ -1,0 +1,574 @@
+"""Question banks: the questions a quiz campaign draws from, and the rules each must meet.
+
+A bank arrives as a teacher's spreadsheet or a YAML file (see :mod:`quizzes.bank_parsers`).
+The parsers hand each question over as a :class:`QuestionDraft` of raw text;
+:func:`build_question` turns a draft into a :class:`Question` or reports every problem with
+it, and :func:`check_bank` adds the problems only the whole file shows (duplicates).
+
+Problems carry a ``code`` and ``params`` only; wording lives in the translation catalog
+(``bank.problem.<code>``). Pure Python: nothing here knows Telegram or the database.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+__all__ = [
+    "LETTERS",
+    "MAX_EXPLANATION_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MAX_OPTIONS",
+    "MAX_OPTION_LENGTH",
+    "MAX_STEM_LENGTH",
+    "MIN_OPTIONS",
+    "POLL_MAX_EXPLANATION",
+    "POLL_MAX_OPTIONS",
+    "POLL_MAX_OPTION_LENGTH",
+    "POLL_MAX_STEM",
+    "TRUE_FALSE_OPTIONS",
+    "BankError",
+    "BankImport",
+    "BankProblem",
+    "ImportStatus",
+    "Question",
+    "QuestionBank",
+    "QuestionDraft",
+    "QuestionType",
+    "StoredBank",
+    "StoredQuestion",
+    "build_question",
+    "check_bank",
+    "normalize_stem",
+    "parse_question_type",
+    "poll_compatible",
+    "split_tags",
+]
+
+LETTERS = "ABCDEFGH"
+MIN_OPTIONS = 2
+MAX_OPTIONS = len(LETTERS)
+# Options become inline buttons and quiz-poll options, which Telegram caps at 100 characters;
+# a stem or explanation over 1000 would crowd a message (4096) with its options.
+MAX_STEM_LENGTH = 1000
+MAX_OPTION_LENGTH = 100
+MAX_EXPLANATION_LENGTH = 1000
+MAX_SOURCE_LENGTH = 100
+MAX_TAG_LENGTH = 30
+MAX_TAGS = 10
+MAX_NAME_LENGTH = 100
+MAX_DIFFICULTY = 5
+# A Telegram quiz poll (the live group quiz): question, option and explanation limits.
+POLL_MAX_STEM = 300
+POLL_MAX_OPTION_LENGTH = 100
+POLL_MAX_OPTIONS = 10
+POLL_MAX_EXPLANATION = 200
+
+TRUE_FALSE_OPTIONS = ("正确", "错误")
+_PREVIEW = 30
+
+
+class QuestionType(StrEnum):
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+    TRUE_FALSE = "true_false"
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One question. ``correct`` holds indices into ``options``."""
+
+    type: QuestionType
+    stem: str
+    options: tuple[str, ...]
+    correct: frozenset[int]
+    explanation: str = ""
+    tags: tuple[str, ...] = ()
+    difficulty: int | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionBank:
+    name: str
+    questions: tuple[Question, ...]
+    version_note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredQuestion:
+    """A question as stored: its database id and bank, and the :class:`Question` fields."""
+
+    id: int
+    bank_id: int
+    position: int
+    type: QuestionType
+    stem: str
+    options: tuple[str, ...]
+    correct: frozenset[int]
+    explanation: str = ""
+    tags: tuple[str, ...] = ()
+    difficulty: int | None = None
+    source: str | None = None
+
+    @property
+    def question(self) -> Question:
+        return Question(
+            self.type,
+            self.stem,
+            self.options,
+            self.correct,
+            self.explanation,
+            self.tags,
+            self.difficulty,
+            self.source,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBank:
+    id: int
+    name: str
+    version_note: str
+    source_filename: str
+    content_sha256: str
+    question_count: int
+    imported_by: int | None
+    imported_at: datetime
+
+
+class ImportStatus(StrEnum):
+    CREATED = "created"
+    REPLACED = "replaced"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class BankImport:
+    """What an import did; ``previous_count`` is the size of the bank it replaced."""
+
+    bank: StoredBank
+    status: ImportStatus
+    previous_count: int = 0
+
+
+@dataclass(frozen=True)
+class BankProblem:
+    """One thing wrong with the file. ``row`` is the spreadsheet row (header = 1) or, in a
+    YAML file, the question's number; ``column`` is the header or field as written."""
+
+    row: int | None
+    column: str | None
+    code: str
+    params: dict[str, str | int] = field(default_factory=dict)
+
+
+class BankError(Exception):
+    """The bank cannot be imported; ``problems`` lists everything that is wrong.
+
+    ``numbering`` says what ``row`` counts: spreadsheet rows, or questions in a YAML file.
+    """
+
+    def __init__(
+        self,
+        problems: Sequence[BankProblem],
+        *,
+        numbering: Literal["row", "question"] = "row",
+    ) -> None:
+        self.problems: list[BankProblem] = list(problems)
+        self.numbering = numbering
+        codes = ", ".join(sorted({problem.code for problem in self.problems}))
+        super().__init__(f"{len(self.problems)} question bank problem(s): {codes}")
+
+
+def problem(
+    code: str, row: int | None = None, column: str | None = None, /, **params: str | int
+) -> BankProblem:
+    return BankProblem(row=row, column=column, code=code, params=dict(params))
+
+
+def preview(text: str) -> str:
+    return text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
+
+
+# --------------------------------------------------------------------------- normalising
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def normalize_stem(text: str) -> str:
+    """What makes two stems "the same question": width, case, spaces and punctuation aside."""
+    return "".join(
+        ch for ch in _fold(text) if not ch.isspace() and unicodedata.category(ch)[0] != "P"
+    )
+
+
+def _normalize_option(text: str) -> str:
+    return " ".join(_fold(text).split())
+
+
+_TYPE_WORDS: dict[str, QuestionType] = {}
+for _type, _words in (
+    (QuestionType.SINGLE, ("单选", "单选题", "单项选择", "单项选择题", "single", "singlechoice")),
+    (QuestionType.MULTIPLE, ("多选", "多选题", "多项选择", "多项选择题", "multiple", "multi")),
+    (
+        QuestionType.TRUE_FALSE,
+        ("判断", "判断题", "是非题", "truefalse", "true/false", "tf", "judge"),
+    ),
+):
+    for _word in _words:
+        _TYPE_WORDS[_word] = _type
+_TYPE_WORDS.update({"multiplechoice": QuestionType.MULTIPLE})
+
+
+def parse_question_type(text: str) -> QuestionType | None:
+    """``单选``/``single``, ``多选``/``multiple``, ``判断``/``true_false`` and kin."""
+    key = re.sub(r"[\s_\-]+", "", _fold(text))
+    return _TYPE_WORDS.get(key)
+
+
+_TRUE_WORDS = frozenset({"对", "正确", "是", "t", "true", "y", "yes", "√", "✓", "✔"})
+_FALSE_WORDS = frozenset({"错", "错误", "否", "f", "false", "n", "no", "×", "✗", "✘", "x"})
+
+
+def _truth(text: str) -> bool | None:
+    key = "".join(_fold(text).split())
+    if key in _TRUE_WORDS:
+        return True
+    if key in _FALSE_WORDS:
+        return False
+    return None
+
+
+def split_tags(text: str) -> tuple[str, ...]:
+    """Tags separated by ``,`` ``，`` ``、`` ``;`` or ``；``; blanks and repeats dropped."""
+    parts = (" ".join(part.split()) for part in re.split(r"[,，、;；]", text))
+    return tuple(dict.fromkeys(part for part in parts if part))
+
+
+# --------------------------------------------------------------------------- one question
+
+
+@dataclass(frozen=True)
+class QuestionDraft:
+    """One question as read from the file, before any checking.
+
+    ``options`` are ``(column, text)`` pairs in letter order, blanks included; ``answer`` is
+    the answer cell (``"AC"``, ``"A,C"``, ``"对"``) or a list of letters; ``difficulty`` is
+    the cell as text. ``columns`` maps each field (``type``, ``stem``, ``answer``,
+    ``explanation``, ``tags``, ``difficulty``, ``source``) to its header as written.
+    """
+
+    row: int
+    type: str
+    stem: str
+    options: tuple[tuple[str, str], ...]
+    answer: str | tuple[str, ...]
+    explanation: str = ""
+    tags: tuple[str, ...] = ()
+    difficulty: str = ""
+    source: str = ""
+    columns: dict[str, str] = field(default_factory=dict)
+    options_column: str = "options"
+
+    def column(self, key: str) -> str:
+        return self.columns.get(key, key)
+
+
+def _answer_letters(answer: str | tuple[str, ...]) -> list[str] | None:
+    """The letters of an answer, in order without repeats; ``None`` if it is not letters."""
+    parts = [answer] if isinstance(answer, str) else list(answer)
+    text = _fold("".join(parts)).upper()
+    text = re.sub(r"[\s,，、;；/|+&]+", "", text)
+    if not text or any(ch not in LETTERS for ch in text):
+        return None
+    return list(dict.fromkeys(text))
+
+
+def _answer_shown(answer: str | tuple[str, ...]) -> str:
+    return preview(answer if isinstance(answer, str) else ",".join(answer))
+
+
+def _check_lengths(draft: QuestionDraft, problems: list[BankProblem]) -> None:
+    for key, value, limit in (
+        ("stem", draft.stem, MAX_STEM_LENGTH),
+        ("explanation", draft.explanation, MAX_EXPLANATION_LENGTH),
+        ("source", draft.source, MAX_SOURCE_LENGTH),
+    ):
+        if len(value) > limit:
+            problems.append(
+                problem(
+                    f"{key}_too_long", draft.row, draft.column(key), length=len(value), max=limit
+                )
+            )
+    if len(draft.tags) > MAX_TAGS:
+        problems.append(
+            problem(
+                "too_many_tags",
+                draft.row,
+                draft.column("tags"),
+                count=len(draft.tags),
+                max=MAX_TAGS,
+            )
+        )
+    for tag in draft.tags:
+        if len(tag) > MAX_TAG_LENGTH:
+            problems.append(
+                problem(
+                    "tag_too_long",
+                    draft.row,
+                    draft.column("tags"),
+                    tag=preview(tag),
+                    length=len(tag),
+                    max=MAX_TAG_LENGTH,
+                )
+            )
+
+
+def _check_difficulty(draft: QuestionDraft, problems: list[BankProblem]) -> int | None:
+    text = unicodedata.normalize("NFKC", draft.difficulty).strip()
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d{1,3})(?:\.0*)?", text)
+    if match is None or not 1 <= int(match.group(1)) <= MAX_DIFFICULTY:
+        problems.append(
+            problem(
+                "bad_difficulty",
+                draft.row,
+                draft.column("difficulty"),
+                value=preview(text),
+                max=MAX_DIFFICULTY,
+            )
+        )
+        return None
+    return int(match.group(1))
+
+
+def _check_options(draft: QuestionDraft, problems: list[BankProblem]) -> tuple[list[str], bool]:
+    """The options, letters A.. in order, and whether all of them are right."""
+    given = list(draft.options)
+    while given and not given[-1][1]:
+        given.pop()
+    ok = True
+    seen: dict[str, str] = {}
+    for column, text in given:
+        if not text:
+            problems.append(problem("empty_option", draft.row, column))
+            ok = False
+            continue
+        if len(text) > MAX_OPTION_LENGTH:
+            problems.append(
+                problem(
+                    "option_too_long", draft.row, column, length=len(text), max=MAX_OPTION_LENGTH
+                )
+            )
+            ok = False
+        key = _normalize_option(text)
+        if key in seen:
+            problems.append(
+                problem(
+                    "duplicate_option", draft.row, column, value=preview(text), first=seen[key]
+                )
+            )
+            ok = False
+        else:
+            seen[key] = column
+    return [text for _, text in given], ok
+
+
+def _true_false(
+    draft: QuestionDraft, options: list[str] | None, problems: list[BankProblem]
+) -> tuple[tuple[str, ...], frozenset[int]] | None:
+    """Options become 正确/错误 whatever the file wrote; the answer follows them."""
+    mapping: list[bool] = [True, False]
+    options_ok = True
+    if options:
+        truths = [_truth(option) for option in options]
+        if len(options) != 2 or set(truths) != {True, False}:
+            problems.append(
+                problem(
+                    "bad_true_false_options",
+                    draft.row,
+                    draft.options_column,
+                    options=preview(" / ".join(options)),
+                )
+            )
+            options_ok = False
+        else:
+            mapping = [bool(truth) for truth in truths]
+    column = draft.column("answer")
+    answer = draft.answer
+    if not isinstance(answer, str) and len(answer) == 1:
+        answer = answer[0]
+    truth: bool | None = None
+    if isinstance(answer, str):
+        truth = _truth(answer)
+        if truth is None:
+            letters = _answer_letters(answer)
+            if letters is not None and len(letters) == 1 and LETTERS.index(letters[0]) < 2:
+                truth = mapping[LETTERS.index(letters[0])]
+    if truth is None:
+        if not _answer_shown(draft.answer).strip():
+            problems.append(problem("empty_answer", draft.row, column))
+        else:
+            problems.append(
+                problem(
+                    "bad_true_false_answer", draft.row, column, value=_answer_shown(draft.answer)
+                )
+            )
+        return None
+    if not options_ok:
+        return None
+    return TRUE_FALSE_OPTIONS, frozenset({0 if truth else 1})
+
+
+def build_question(draft: QuestionDraft) -> tuple[Question | None, list[BankProblem]]:
+    """Check one question: the question when all is well, and every problem found."""
+    problems: list[BankProblem] = []
+    row = draft.row
+    question_type = parse_question_type(draft.type)
+    if question_type is None:
+        if draft.type.strip():
+            problems.append(
+                problem("bad_type", row, draft.column("type"), value=preview(draft.type))
+            )
+        else:
+            problems.append(problem("empty_type", row, draft.column("type")))
+    if not draft.stem.strip():
+        problems.append(problem("empty_stem", row, draft.column("stem")))
+    _check_lengths(draft, problems)
+    difficulty = _check_difficulty(draft, problems)
+    options, options_ok = _check_options(draft, problems)
+
+    result: tuple[tuple[str, ...], frozenset[int]] | None = None
+    if question_type is QuestionType.TRUE_FALSE:
+        result = _true_false(draft, options if options_ok else None, problems)
+    elif question_type is not None:
+        result = _choice(draft, question_type, options, problems)
+    if not options_ok:
+        result = None
+    if problems or result is None or question_type is None:
+        return None, problems
+    final_options, correct = result
+    question = Question(
+        type=question_type,
+        stem=draft.stem.strip(),
+        options=final_options,
+        correct=correct,
+        explanation=draft.explanation.strip(),
+        tags=draft.tags,
+        difficulty=difficulty,
+        source=draft.source.strip() or None,
+    )
+    return question, []
+
+
+def _choice(
+    draft: QuestionDraft,
+    question_type: QuestionType,
+    options: list[str],
+    problems: list[BankProblem],
+) -> tuple[tuple[str, ...], frozenset[int]] | None:
+    ok = True
+    if len(options) < MIN_OPTIONS:
+        problems.append(
+            problem(
+                "too_few_options",
+                draft.row,
+                draft.options_column,
+                count=len(options),
+                min=MIN_OPTIONS,
+            )
+        )
+        ok = False
+    elif len(options) > MAX_OPTIONS:
+        problems.append(
+            problem(
+                "too_many_options",
+                draft.row,
+                draft.options_column,
+                count=len(options),
+                max=MAX_OPTIONS,
+            )
+        )
+        ok = False
+    column = draft.column("answer")
+    shown = _answer_shown(draft.answer)
+    if not shown.strip():
+        problems.append(problem("empty_answer", draft.row, column))
+        return None
+    letters = _answer_letters(draft.answer)
+    if letters is None:
+        problems.append(problem("bad_answer", draft.row, column, value=shown))
+        return None
+    missing = [letter for letter in letters if LETTERS.index(letter) >= len(options)]
+    if missing:
+        problems.append(
+            problem(
+                "answer_not_in_options",
+                draft.row,
+                column,
+                letter="".join(missing),
+                count=len(options),
+                last=LETTERS[max(len(options), 1) - 1],
+            )
+        )
+        ok = False
+    if question_type is QuestionType.SINGLE and len(letters) > 1:
+        problems.append(
+            problem("single_with_many_answers", draft.row, column, value=shown, count=len(letters))
+        )
+        ok = False
+    if not ok:
+        return None
+    return tuple(options), frozenset(LETTERS.index(letter) for letter in letters)
+
+
+# --------------------------------------------------------------------------- the whole file
+
+
+def check_bank(drafts: Iterable[QuestionDraft], problems: list[BankProblem]) -> list[Question]:
+    """Build every question, adding its problems and duplicate stems to ``problems``."""
+    questions: list[Question] = []
+    first_row: dict[str, int] = {}
+    for draft in drafts:
+        question, found = build_question(draft)
+        problems.extend(found)
+        key = normalize_stem(draft.stem)
+        if key:
+            if key in first_row:
+                problems.append(
+                    problem(
+                        "duplicate_question",
+                        draft.row,
+                        draft.column("stem"),
+                        first_row=first_row[key],
+                        stem=preview(draft.stem.strip()),
+                    )
+                )
+                continue
+            first_row[key] = draft.row
+        if question is not None:
+            questions.append(question)
+    return questions
+
+
+def poll_compatible(question: Question) -> bool:
+    """Whether the question fits a Telegram quiz poll (the live group quiz).
+
+    A quiz poll has one correct option, so a multiple-answer question never fits.
+    """
+    return (
+        len(question.stem) <= POLL_MAX_STEM
+        and len(question.options) <= POLL_MAX_OPTIONS
+        and all(len(option) <= POLL_MAX_OPTION_LENGTH for option in question.options)
+        and len(question.explanation) <= POLL_MAX_EXPLANATION
+        and len(question.correct) == 1
+    )
