@@ -1,0 +1,120 @@
+"""Campaigns open and close on time: jobs planned from the campaigns table.
+
+Nothing about a campaign's schedule lives only in memory: the planner rebuilds the jobs
+from the table at start-up (and on every replan), and each job checks the state it acts
+on, so a job that runs late or twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+
+from bot.broadcaster import SendLimiter
+from bot.scheduler import Scheduler
+from bot.services import ServiceContext
+from quizzes.attempts import Attempts
+from quizzes.campaigns import CampaignStatus
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+# Well inside the scheduler's default grace (6 h): later than this, a job is due now.
+STALE = timedelta(hours=1)
+
+
+async def plan_campaigns(scheduler: Scheduler) -> None:
+    now = datetime.now(UTC)
+    async with scheduler.session_factory() as session:
+        campaigns = await Repositories.over(session).campaigns.all()
+    for campaign in campaigns:
+        if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.CLOSED):
+            continue
+        # Opening (and announcing) a campaign whose window is over helps nobody.
+        if campaign.status is CampaignStatus.SCHEDULED and campaign.closes_at > now:
+            scheduler.at(
+                f"campaign-{campaign.id}-open",
+                _due(campaign.opens_at, now),
+                open_campaign,
+                campaign_id=campaign.id,
+            )
+        scheduler.at(
+            f"campaign-{campaign.id}-close",
+            _due(campaign.closes_at, now),
+            close_campaign,
+            campaign_id=campaign.id,
+        )
+
+
+def _due(when: datetime, now: datetime) -> datetime:
+    """Long overdue (the bot was down for hours): now, rather than never.
+
+    The scheduler skips a one-off firing later than its grace; a campaign that never
+    closed would keep its attempts open, so its job is due again from now on.
+    """
+    return now if when < now - STALE else when
+
+
+async def open_campaign(context: ServiceContext, campaign_id: int) -> None:
+    async with context.session_factory() as session:
+        repo = Repositories.over(session)
+        campaign = await repo.campaigns.get(campaign_id)
+        if campaign is None or campaign.status is not CampaignStatus.SCHEDULED:
+            return
+        if not await repo.campaigns.set_status(campaign_id, CampaignStatus.OPEN):
+            return
+        await repo.commit()
+        audience = await repo.campaigns.audience_chats(campaign)
+    log.info("campaign %s opened; announcing to %s participants", campaign_id, len(audience))
+    closes = campaign.closes_at.astimezone(context.settings.zone)
+    await announce(
+        context,
+        audience,
+        "campaign.announce.opened",
+        name=campaign.name,
+        questions=campaign.rules.questions,
+        closes=f"{closes:%m-%d %H:%M}",
+    )
+
+
+async def close_campaign(context: ServiceContext, campaign_id: int) -> None:
+    """Close the window and finish every attempt still running: unanswered scores nothing."""
+    async with context.session_factory() as session:
+        repo = Repositories.over(session)
+        campaign = await repo.campaigns.get(campaign_id)
+        if campaign is None or campaign.status is CampaignStatus.CLOSED:
+            return
+        attempts = Attempts(repo.attempts, repo.campaigns)
+        for attempt in await repo.attempts.active_in(campaign_id):
+            await attempts.expire(attempt, campaign)
+        await repo.campaigns.set_status(campaign_id, CampaignStatus.CLOSED)
+        await repo.commit()
+        audience = await repo.campaigns.audience_chats(campaign)
+    log.info("campaign %s closed", campaign_id)
+    await announce(context, audience, "campaign.announce.closed", name=campaign.name)
+
+
+async def announce(
+    context: ServiceContext, audience: list[tuple[int, str]], key: str, **params: object
+) -> None:
+    """Tell the audience, paced under Telegram's bulk limit; a blocked user is marked.
+
+    Announcements are best effort: one lost to a crash is not sent again (the quiz itself
+    is listed by /quiz either way), unlike articles, which go through the outbox.
+    """
+    limiter = SendLimiter(context.settings.broadcast_rate)
+    for chat_id, locale in audience:
+        await limiter.acquire(chat_id)
+        text = context.translator.bind(locale)(key, **params)
+        try:
+            await context.bot.send_message(chat_id, text)
+        except TelegramForbiddenError:
+            async with context.session_factory() as session:
+                await Repositories.over(session).participants.set_blocked(
+                    chat_id, datetime.now(UTC)
+                )
+                await session.commit()
+        except TelegramAPIError as error:
+            log.info("announcement to %s failed: %s", chat_id, error)

@@ -1,0 +1,147 @@
+"""``pufa campaign``: create campaigns from YAML, list them, draw the shortlist."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from bot.config import Settings, SettingsError, load_settings
+
+__all__ = ["campaign"]
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _plain(settings: Settings) -> Callable[..., str]:
+    from bot.i18n import Translator
+
+    return Translator.load(settings.default_locale).bind(settings.default_locale).plain
+
+
+@click.group()
+def campaign() -> None:
+    """Quiz campaigns: create, list, shortlist, per-question statistics."""
+
+
+@campaign.command("create")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def create(file: Path) -> None:
+    """Create a campaign from a YAML file (banks, questions, window, audience)."""
+    settings = _settings()
+    asyncio.run(_create(settings, file.read_text(encoding="utf-8")))
+
+
+async def _create(settings: Settings, text: str) -> None:
+    from bot.app import prepare_database
+    from bot.campaign_messages import describe_spec_problems
+    from quizzes.campaigns import SpecError, parse_campaign_spec
+    from storage.campaign_setup import create_campaign
+    from storage.database import create_engine, create_session_factory
+
+    _ = _plain(settings)
+    try:
+        spec = parse_campaign_spec(text, settings.zone)
+    except SpecError as error:
+        raise click.ClickException(describe_spec_problems(error.problems, _)) from None
+    engine = create_engine(settings.database_url)
+    try:
+        await prepare_database(engine)
+        async with create_session_factory(engine)() as session:
+            try:
+                created = await create_campaign(session, spec, created_by=None)
+            except SpecError as error:
+                raise click.ClickException(describe_spec_problems(error.problems, _)) from None
+            await session.commit()
+    finally:
+        await engine.dispose()
+    made = created.campaign
+    click.echo(
+        _(
+            "campaign.cli.created",
+            id=made.id,
+            name=made.name,
+            opens=f"{made.opens_at.astimezone(settings.zone):%Y-%m-%d %H:%M}",
+            closes=f"{made.closes_at.astimezone(settings.zone):%Y-%m-%d %H:%M}",
+            pool=created.question_pool,
+        )
+    )
+
+
+@campaign.command("list")
+def list_campaigns() -> None:
+    """List campaigns with their window and state."""
+    settings = _settings()
+    asyncio.run(_list(settings))
+
+
+async def _list(settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from storage.database import create_engine, create_session_factory
+    from storage.repositories import Repositories
+
+    _ = _plain(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            campaigns = await Repositories.over(session).campaigns.all()
+    finally:
+        await engine.dispose()
+    now = datetime.now(UTC)
+    for item in campaigns:
+        click.echo(
+            _(
+                "campaign.cli.line",
+                id=item.id,
+                name=item.name,
+                state=_(f"campaign.state.{item.state_at(now).value}"),
+                opens=f"{item.opens_at.astimezone(settings.zone):%Y-%m-%d %H:%M}",
+                closes=f"{item.closes_at.astimezone(settings.zone):%Y-%m-%d %H:%M}",
+            )
+        )
+
+
+@campaign.command("shortlist")
+@click.argument("campaign_id", type=int)
+@click.option("--top", "top_n", default=9, show_default=True, help="How many to select.")
+@click.option("--school", help="Rank within one school (name or number) instead of overall.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="XLSX to write.")
+def shortlist(campaign_id: int, top_n: int, school: str | None, out: Path | None) -> None:
+    """Rank participants (score, then total time, then finishing time) and record the list."""
+    settings = _settings()
+    from bot.shortlists import draw_shortlist
+
+    result = asyncio.run(draw_shortlist(settings, campaign_id, top_n, school, created_by=None))
+    _ = _plain(settings)
+    for line in result.lines:
+        click.echo(
+            _(
+                "campaign.cli.shortlist_line",
+                rank=line.rank,
+                name=line.name,
+                school=line.school,
+                percent=f"{line.percent:.0f}",
+                seconds=f"{line.total_ms / 1000:.1f}",
+            )
+        )
+    target = out or Path(f"shortlist-{campaign_id}.xlsx")
+    target.write_bytes(result.xlsx)
+    click.echo(_("campaign.cli.shortlist_saved", id=result.shortlist_id, path=str(target)))
+
+
+@campaign.command("stats")
+@click.argument("campaign_id", type=int)
+def stats(campaign_id: int) -> None:
+    """Per question: correct rate and the most chosen wrong option."""
+    settings = _settings()
+    from bot.shortlists import question_report
+
+    click.echo(asyncio.run(question_report(settings, campaign_id)))

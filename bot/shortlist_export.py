@@ -1,0 +1,72 @@
+"""The shortlist as a spreadsheet, with every tie-break column shown."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+
+@dataclass(frozen=True, slots=True)
+class ShortlistLine:
+    rank: int
+    name: str
+    school: str
+    unit: str
+    points: float
+    percent: float
+    total_ms: int
+    finished_at: datetime
+
+
+def shortlist_xlsx(
+    title: str, lines: Sequence[ShortlistLine], zone: tzinfo, _: Callable[..., str]
+) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = _("shortlist.sheet")[:31]
+    headers = [
+        _(f"shortlist.column.{key}")
+        for key in (
+            "rank",
+            "name",
+            "school",
+            "unit",
+            "points",
+            "percent",
+            "seconds",
+            "finished_at",
+        )
+    ]
+    sheet.append([title])
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append(headers)
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for line in lines:
+        sheet.append(
+            [
+                line.rank,
+                line.name,
+                line.school,
+                line.unit,
+                round(line.points, 2),
+                round(line.percent, 1),
+                round(line.total_ms / 1000, 1),
+                line.finished_at.astimezone(zone).replace(tzinfo=None),
+            ]
+        )
+    for row in sheet.iter_rows(min_row=3, min_col=8, max_col=8):
+        for cell in row:
+            cell.number_format = "yyyy-mm-dd hh:mm:ss"
+    for column, width in zip("ABCDEFGH", (8, 16, 22, 30, 10, 10, 12, 20), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A3"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,0 +1,354 @@
+"""Answering in chat: /quiz lists what is open, questions arrive one at a time as buttons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+from aiogram import Bot, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.config import Settings
+from bot.i18n import Gettext
+from quizzes.attempts import Attempt, AttemptQuestion, Attempts, Step, Verdict
+from quizzes.bank import QuestionType
+from quizzes.campaigns import Campaign
+from quizzes.engine import LETTERS, Feedback, Outcome
+from quizzes.participants import Participant
+from storage.repositories import Repositories
+
+MAX_TEXT = 4096
+
+
+class CampaignCb(CallbackData, prefix="qz"):
+    campaign: int
+
+
+class AnswerCb(CallbackData, prefix="a"):
+    attempt: int
+    seq: int
+    option: int
+
+
+class SubmitCb(CallbackData, prefix="as"):
+    attempt: int
+    seq: int
+
+
+def question_text(
+    campaign: Campaign,
+    attempt: Attempt,
+    question: AttemptQuestion,
+    _: Gettext,
+    zone: tzinfo,
+    note: str = "",
+) -> str:
+    stored = question.question
+    lines = [note] if note else []
+    lines.append(
+        _(
+            "quiz.question.header",
+            campaign=campaign.name,
+            seq=question.seq,
+            count=attempt.question_count,
+            kind=_(f"quiz.kind.{stored.type.value}"),
+        )
+    )
+    lines += ["", _("quiz.question.stem", stem=stored.stem), ""]
+    for position, original in enumerate(question.order):
+        lines.append(
+            _("quiz.question.option", letter=LETTERS[position], text=stored.options[original])
+        )
+    if question.deadline is not None:
+        local = question.deadline.astimezone(zone)
+        lines += ["", _("quiz.question.deadline", time=local.strftime("%H:%M:%S"))]
+    return "\n".join(lines)
+
+
+def question_keyboard(question: AttemptQuestion, _: Gettext) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    multiple = question.question.type is QuestionType.MULTIPLE
+    for position in range(len(question.order)):
+        letter = LETTERS[position]
+        if multiple:
+            letter = ("☑ " if position in question.draft else "☐ ") + letter
+        builder.button(
+            text=letter,
+            callback_data=AnswerCb(attempt=question.attempt_id, seq=question.seq, option=position),
+        )
+    builder.adjust(4)
+    if multiple:
+        builder.row()
+        builder.button(
+            text=_("quiz.submit"),
+            callback_data=SubmitCb(attempt=question.attempt_id, seq=question.seq),
+        )
+    return builder.as_markup()
+
+
+def attempts_service(repo: Repositories) -> Attempts:
+    return Attempts(repo.attempts, repo.campaigns)
+
+
+async def list_open(
+    message: Message,
+    participant: Participant,
+    repo: Repositories,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    now = datetime.now(UTC)
+    unit = await repo.units.get(participant.unit_id) if participant.unit_id else None
+    campaigns = [
+        c for c in await repo.campaigns.open_at(now) if c.audience.includes(participant, unit)
+    ]
+    if not participant.registered:
+        await message.answer(_("quiz.register_first"))
+        return
+    if not campaigns:
+        await message.answer(_("quiz.none_open"))
+        return
+    builder = InlineKeyboardBuilder()
+    lines = [_("quiz.open_list")]
+    for campaign in campaigns:
+        used = await repo.attempts.attempts_used(campaign.id, participant.id)
+        active = await repo.attempts.active_attempt(campaign.id, participant.id)
+        closes = campaign.closes_at.astimezone(settings.zone).strftime("%m-%d %H:%M")
+        lines.append(
+            _(
+                "quiz.open_item",
+                name=campaign.name,
+                questions=campaign.rules.questions,
+                closes=closes,
+                used=used,
+                allowed=campaign.rules.attempts_allowed,
+            )
+        )
+        key = "quiz.resume" if active else "quiz.start"
+        builder.button(
+            text=_(key, name=campaign.name), callback_data=CampaignCb(campaign=campaign.id)
+        )
+    builder.adjust(1)
+    await message.answer("\n".join(lines), reply_markup=builder.as_markup())
+
+
+async def start_campaign(
+    callback: CallbackQuery,
+    callback_data: CampaignCb,
+    participant: Participant,
+    repo: Repositories,
+    bot: Bot,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    campaign = await repo.campaigns.get(callback_data.campaign)
+    if campaign is None:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    unit = await repo.units.get(participant.unit_id) if participant.unit_id else None
+    started = await attempts_service(repo).start(
+        campaign, participant, unit, chat_id=callback.from_user.id
+    )
+    await repo.commit()
+    if started.refusal is not None or started.attempt is None:
+        reason = started.refusal.value if started.refusal else "not_open"
+        await callback.answer(_.plain(f"quiz.refused.{reason}"), show_alert=True)
+        return
+    await callback.answer()
+    attempt, question = started.attempt, started.question
+    if attempt.finished or question is None:
+        await send_result(bot, campaign, attempt, repo, _)
+        return
+    note = _("quiz.resumed") if started.resumed else ""
+    sent = await bot.send_message(
+        attempt.chat_id,
+        question_text(campaign, attempt, question, _, settings.zone, note),
+        reply_markup=question_keyboard(question, _),
+    )
+    await repo.attempts.set_message(attempt.id, sent.message_id)
+    await repo.commit()
+
+
+async def press_option(
+    callback: CallbackQuery,
+    callback_data: AnswerCb,
+    participant: Participant,
+    repo: Repositories,
+    bot: Bot,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    step = await attempts_service(repo).choose(
+        participant.id, callback_data.attempt, callback_data.seq, callback_data.option
+    )
+    await repo.commit()
+    await show_step(callback, step, repo, bot, settings, _)
+
+
+async def submit_multiple(
+    callback: CallbackQuery,
+    callback_data: SubmitCb,
+    participant: Participant,
+    repo: Repositories,
+    bot: Bot,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    step = await attempts_service(repo).submit(
+        participant.id, callback_data.attempt, callback_data.seq
+    )
+    await repo.commit()
+    await show_step(callback, step, repo, bot, settings, _)
+
+
+async def show_step(
+    callback: CallbackQuery,
+    step: Step,
+    repo: Repositories,
+    bot: Bot,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    """Toast for the press, then the quiz message edited to the next question or result."""
+    if step.verdict in (Verdict.NOT_YOURS, Verdict.STALE, Verdict.ALREADY_ANSWERED, Verdict.EMPTY):
+        await callback.answer(_.plain(f"quiz.verdict.{step.verdict.value}"))
+        return
+    attempt = step.attempt
+    assert attempt is not None
+    campaign = step.campaign or await repo.campaigns.get(attempt.campaign_id)
+    assert campaign is not None
+    message_id = callback.message.message_id if callback.message else attempt.message_id
+    if step.verdict is Verdict.TOGGLED:
+        assert step.next is not None
+        await callback.answer()
+        await bot.edit_message_reply_markup(
+            chat_id=attempt.chat_id,
+            message_id=message_id,
+            reply_markup=question_keyboard(step.next, _),
+        )
+        return
+    await callback.answer(feedback_toast(campaign, step, _))
+    await show_next(bot, campaign, attempt, step, message_id, repo, _, settings.zone)
+
+
+def feedback_toast(campaign: Campaign, step: Step, _: Gettext) -> str:
+    if step.verdict is Verdict.CLOSED:
+        return _.plain("quiz.verdict.closed")
+    if step.verdict is Verdict.TIME_UP:
+        return _.plain("quiz.verdict.time_up")
+    if campaign.rules.feedback is Feedback.END or step.answered is None:
+        return _.plain("quiz.verdict.recorded")
+    if step.correct:
+        return _.plain("quiz.feedback.right")
+    answer = "".join(
+        LETTERS[step.answered.order.index(i)] for i in sorted(step.answered.question.correct)
+    )
+    return _.plain("quiz.feedback.wrong", answer=answer)
+
+
+async def show_next(
+    bot: Bot,
+    campaign: Campaign,
+    attempt: Attempt,
+    step: Step,
+    message_id: int | None,
+    repo: Repositories,
+    _: Gettext,
+    zone: tzinfo,
+) -> None:
+    if step.next is not None:
+        note = ""
+        if step.verdict is Verdict.TIME_UP:
+            note = _("quiz.time_up_note")
+        elif campaign.rules.feedback is Feedback.EACH and step.answered is not None:
+            note = _("quiz.feedback.right_note") if step.correct else _("quiz.feedback.wrong_note")
+        text = question_text(campaign, attempt, step.next, _, zone, note)
+        markup = question_keyboard(step.next, _)
+        if message_id is not None:
+            await bot.edit_message_text(
+                text=text, chat_id=attempt.chat_id, message_id=message_id, reply_markup=markup
+            )
+        else:
+            sent = await bot.send_message(attempt.chat_id, text, reply_markup=markup)
+            await repo.attempts.set_message(attempt.id, sent.message_id)
+            await repo.commit()
+        return
+    if message_id is not None:
+        finished = _("quiz.finished_note", campaign=campaign.name)
+        if step.verdict is Verdict.TIME_UP:
+            finished = _("quiz.time_up_note") + "\n" + finished
+        await bot.edit_message_text(
+            text=finished,
+            chat_id=attempt.chat_id,
+            message_id=message_id,
+            reply_markup=None,
+        )
+    await send_result(bot, campaign, attempt, repo, _)
+
+
+async def send_result(
+    bot: Bot, campaign: Campaign, attempt: Attempt, repo: Repositories, _: Gettext
+) -> None:
+    outcome = Outcome(attempt.points, attempt.question_count, campaign.rules.pass_mark)
+    rank, ranked = await repo.attempts.rank_in_school(attempt)
+    parts = [
+        _(
+            "quiz.result.summary",
+            campaign=campaign.name,
+            points=f"{attempt.points:g}",
+            count=attempt.question_count,
+            percent=f"{outcome.percent:.0f}",
+            verdict=_("quiz.result.passed" if outcome.passed else "quiz.result.failed"),
+            pass_mark=campaign.rules.pass_mark,
+        )
+    ]
+    if rank is not None:
+        parts.append(_("quiz.result.rank", rank=rank, total=ranked))
+    if outcome.passed and campaign.rules.certificate:
+        parts.append(_("quiz.result.certificate_hint"))
+    missed = [q for q in await repo.attempts.all_questions(attempt.id) if (q.points or 0) < 1]
+    if missed:
+        parts.append(_("quiz.result.missed_header"))
+        for question in missed:
+            answer = "".join(
+                LETTERS[question.order.index(i)] for i in sorted(question.question.correct)
+            )
+            parts.append(
+                _(
+                    "quiz.result.missed_item",
+                    seq=question.seq,
+                    stem=question.question.stem,
+                    answer=answer,
+                    explanation=question.question.explanation or "—",
+                )
+            )
+    for chunk in split_message(parts):
+        await bot.send_message(attempt.chat_id, chunk)
+
+
+def split_message(parts: list[str], limit: int = MAX_TEXT) -> list[str]:
+    """Join paragraphs into as few messages as Telegram's 4,096 characters allow."""
+    chunks: list[str] = []
+    current = ""
+    for part in parts:
+        candidate = f"{current}\n\n{part}" if current else part
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            chunks.append(current)
+        current = part[:limit]
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(list_open, Command("quiz"))
+    router.callback_query.register(start_campaign, CampaignCb.filter())
+    router.callback_query.register(press_option, AnswerCb.filter())
+    router.callback_query.register(submit_multiple, SubmitCb.filter())
+    return router

@@ -1,0 +1,75 @@
+"""Turning a campaign spec (names, local times) into a campaign (ids), or saying why not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quizzes.campaigns import Audience, Campaign, CampaignSpec, SpecError, SpecProblem
+from storage.models import UnitRow
+from storage.models_quiz_bank import QuestionBankRow, QuestionRow
+from storage.quiz import CampaignRepository
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedCampaign:
+    campaign: Campaign
+    question_pool: int
+
+
+async def create_campaign(
+    session: AsyncSession, spec: CampaignSpec, created_by: int | None
+) -> CreatedCampaign:
+    """Resolve bank and unit names, check the pool is big enough, create; the caller commits."""
+    problems: list[SpecProblem] = []
+    bank_ids: list[int] = []
+    for name in spec.bank_names:
+        bank_id = await session.scalar(
+            select(QuestionBankRow.id).where(QuestionBankRow.name == name)
+        )
+        if bank_id is None:
+            problems.append(SpecProblem("banks", "unknown_bank", {"name": name}))
+        else:
+            bank_ids.append(bank_id)
+    unit_ids: list[int] = []
+    for name in spec.unit_names:
+        found = list(await session.scalars(select(UnitRow.id).where(UnitRow.name == name)))
+        if len(found) != 1:
+            code = "unknown_unit" if not found else "ambiguous_unit"
+            problems.append(SpecProblem("audience.units", code, {"name": name}))
+        else:
+            unit_ids.append(found[0])
+    pool = 0
+    if bank_ids:
+        pool = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(QuestionRow)
+                .where(QuestionRow.bank_id.in_(bank_ids), QuestionRow.retired_at.is_(None))
+            )
+            or 0
+        )
+        if pool < spec.rules.questions:
+            problems.append(
+                SpecProblem(
+                    "questions", "pool_too_small", {"pool": pool, "asked": spec.rules.questions}
+                )
+            )
+    repository = CampaignRepository(session)
+    if await repository.by_name(spec.name) is not None:
+        problems.append(SpecProblem("name", "taken", {"name": spec.name}))
+    if problems:
+        raise SpecError(problems)
+    campaign = await repository.create(
+        name=spec.name,
+        bank_ids=bank_ids,
+        rules=spec.rules,
+        opens_at=spec.opens_at,
+        closes_at=spec.closes_at,
+        audience=Audience(tuple(unit_ids), spec.roles),
+        created_by=created_by,
+        draft=spec.draft,
+    )
+    return CreatedCampaign(campaign, pool)

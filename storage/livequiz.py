@@ -1,0 +1,172 @@
+"""Live quizzes in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quizzes.livequiz import BoardLine, LiveQuiz
+from storage.models import ParticipantRow
+from storage.models_livequiz import LiveAnswerRow, LivePollRow, LiveQuizRow
+from storage.repositories import insert_ignoring_conflicts
+
+
+def _live(row: LiveQuizRow) -> LiveQuiz:
+    return LiveQuiz(
+        id=row.id,
+        chat_id=row.chat_id,
+        started_by=row.started_by,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        seconds_per_question=row.seconds_per_question,
+        question_count=row.question_count,
+        current_seq=row.current_seq,
+        board_message_id=row.board_message_id,
+    )
+
+
+class LiveQuizRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def running_in(self, chat_id: int) -> LiveQuiz | None:
+        row = await self.session.scalar(
+            select(LiveQuizRow).where(
+                LiveQuizRow.chat_id == chat_id, LiveQuizRow.finished_at.is_(None)
+            )
+        )
+        return _live(row) if row else None
+
+    async def unfinished(self) -> list[LiveQuiz]:
+        rows = await self.session.scalars(
+            select(LiveQuizRow).where(LiveQuizRow.finished_at.is_(None))
+        )
+        return [_live(row) for row in rows]
+
+    async def create(
+        self, chat_id: int, started_by: int, seconds: int, question_ids: list[int]
+    ) -> LiveQuiz:
+        row = LiveQuizRow(
+            chat_id=chat_id,
+            started_by=started_by,
+            seconds_per_question=seconds,
+            question_count=len(question_ids),
+            question_ids=list(question_ids),
+            current_seq=0,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _live(row)
+
+    async def get(self, live_quiz_id: int) -> LiveQuiz | None:
+        row = await self.session.get(LiveQuizRow, live_quiz_id, populate_existing=True)
+        return _live(row) if row else None
+
+    async def advance(self, live_quiz_id: int, from_seq: int) -> bool:
+        """Move to the next question once, whoever (process or job) gets there first."""
+        result = await self.session.execute(
+            update(LiveQuizRow)
+            .where(LiveQuizRow.id == live_quiz_id, LiveQuizRow.current_seq == from_seq)
+            .values(current_seq=from_seq + 1)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def add_poll(
+        self,
+        live_quiz_id: int,
+        seq: int,
+        poll_id: str,
+        question_id: int,
+        correct_option: int,
+        message_id: int,
+        closes_at: datetime,
+    ) -> None:
+        self.session.add(
+            LivePollRow(
+                poll_id=poll_id,
+                live_quiz_id=live_quiz_id,
+                seq=seq,
+                question_id=question_id,
+                correct_option=correct_option,
+                message_id=message_id,
+                closes_at=closes_at,
+            )
+        )
+        await self.session.flush()
+
+    async def poll(self, poll_id: str) -> LivePollRow | None:
+        return await self.session.get(LivePollRow, poll_id)
+
+    async def question_id(self, live_quiz_id: int, seq: int) -> int:
+        """The question drawn for poll ``seq`` (1-based) when the quiz started."""
+        row = await self.session.get(LiveQuizRow, live_quiz_id)
+        assert row is not None
+        return int(row.question_ids[seq - 1])
+
+    async def due(self, now: datetime, gap_s: float) -> list[tuple[int, int]]:
+        """(live quiz id, seq) of quizzes whose current poll is over, or that must start."""
+        rows = await self.session.execute(
+            select(LiveQuizRow.id, LiveQuizRow.current_seq, LivePollRow.closes_at)
+            .outerjoin(
+                LivePollRow,
+                (LivePollRow.live_quiz_id == LiveQuizRow.id)
+                & (LivePollRow.seq == LiveQuizRow.current_seq),
+            )
+            .where(LiveQuizRow.finished_at.is_(None))
+        )
+        due = []
+        for live_id, seq, closes_at in rows:
+            never_sent = seq > 0 and closes_at is None  # a crash between claim and poll
+            if seq == 0 or never_sent or (now - closes_at).total_seconds() >= gap_s:
+                due.append((live_id, seq))
+        return due
+
+    async def record_answer(
+        self, poll_id: str, participant_id: int, option: int, correct: bool, when: datetime
+    ) -> bool:
+        """One answer per person per poll (Telegram allows no change in a quiz poll)."""
+        result = await self.session.execute(
+            insert_ignoring_conflicts(self.session, LiveAnswerRow).values(
+                poll_id=poll_id,
+                participant_id=participant_id,
+                option=option,
+                correct=correct,
+                answered_at=when,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def set_board(self, live_quiz_id: int, message_id: int) -> None:
+        await self.session.execute(
+            update(LiveQuizRow)
+            .where(LiveQuizRow.id == live_quiz_id)
+            .values(board_message_id=message_id)
+        )
+
+    async def finish(self, live_quiz_id: int, when: datetime) -> bool:
+        result = await self.session.execute(
+            update(LiveQuizRow)
+            .where(LiveQuizRow.id == live_quiz_id, LiveQuizRow.finished_at.is_(None))
+            .values(finished_at=when)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def board(self, live_quiz_id: int) -> list[BoardLine]:
+        rows = await self.session.execute(
+            select(
+                LiveAnswerRow.participant_id,
+                ParticipantRow.display_name,
+                func.sum(case((LiveAnswerRow.correct, 1), else_=0)),
+                func.count(),
+            )
+            .join(LivePollRow, LivePollRow.poll_id == LiveAnswerRow.poll_id)
+            .join(ParticipantRow, ParticipantRow.id == LiveAnswerRow.participant_id)
+            .where(LivePollRow.live_quiz_id == live_quiz_id)
+            .group_by(LiveAnswerRow.participant_id, ParticipantRow.display_name)
+        )
+        return [
+            BoardLine(pid, name or str(pid), int(right or 0), int(answered))
+            for pid, name, right, answered in rows
+        ]

@@ -1,0 +1,53 @@
+"""Live quizzes in class groups: Telegram quiz polls, one at a time, answers per person."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models import Base, utcnow
+
+
+class LiveQuizRow(Base):
+    __tablename__ = "live_quizzes"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    chat_id: Mapped[int]
+    started_by: Mapped[int]  # Telegram id of the teacher
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    seconds_per_question: Mapped[int]
+    question_count: Mapped[int]
+    question_ids: Mapped[list[int]] = mapped_column(JSON)  # drawn when it started, in order
+    current_seq: Mapped[int] = mapped_column(default=0)
+    board_message_id: Mapped[int | None]
+
+
+class LivePollRow(Base):
+    __tablename__ = "live_polls"
+
+    poll_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    live_quiz_id: Mapped[int] = mapped_column(
+        ForeignKey("live_quizzes.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int]
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="RESTRICT"))
+    correct_option: Mapped[int]
+    message_id: Mapped[int]
+    closes_at: Mapped[datetime]
+
+
+class LiveAnswerRow(Base):
+    __tablename__ = "live_answers"
+
+    poll_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("live_polls.poll_id", ondelete="CASCADE"), primary_key=True
+    )
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    option: Mapped[int]
+    correct: Mapped[bool]
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)

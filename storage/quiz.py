@@ -1,0 +1,837 @@
+"""Campaigns and attempts in the database; returns domain objects only."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from quizzes.attempts import Attempt, AttemptQuestion, AttemptStatus, Snapshot
+from quizzes.bank import QuestionType, StoredQuestion
+from quizzes.campaigns import Audience, Campaign, CampaignStatus, Rules
+from quizzes.engine import Candidate, Feedback, Standing, best_per_participant
+from quizzes.participants import Role
+from quizzes.units import UnitKind
+from storage.models import ParticipantRow, UnitRow
+from storage.models_quiz import (
+    AttemptQuestionRow,
+    AttemptRow,
+    CampaignRow,
+    CertificateNameRow,
+    ShortlistEntryRow,
+    ShortlistRow,
+)
+from storage.models_quiz_bank import QuestionRow
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A finished attempt with who made it and where they belong (for shortlists)."""
+
+    standing: Standing
+    attempt_id: int
+    display_name: str
+    unit_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionStat:
+    question: StoredQuestion
+    answers: int
+    right: int
+    timed_out: int
+    most_chosen_wrong: tuple[int, ...]  # original option indices
+    most_chosen_wrong_count: int
+
+    @property
+    def rate(self) -> float:
+        return self.right / self.answers if self.answers else 0.0
+
+
+def _campaign(row: CampaignRow) -> Campaign:
+    return Campaign(
+        id=row.id,
+        name=row.name,
+        status=CampaignStatus(row.status),
+        bank_ids=tuple(row.bank_ids),
+        rules=Rules(
+            questions=row.questions,
+            per_tag=dict(row.per_tag or {}),
+            seconds_per_question=row.seconds_per_question,
+            seconds_per_attempt=row.seconds_per_attempt,
+            attempts_allowed=row.attempts_allowed,
+            pass_mark=row.pass_mark,
+            feedback=Feedback(row.feedback),
+            partial_credit=row.partial_credit,
+            certificate=row.certificate,
+        ),
+        opens_at=row.opens_at,
+        closes_at=row.closes_at,
+        audience=Audience(
+            tuple(row.audience_units or ()), tuple(Role(r) for r in row.audience_roles or ())
+        ),
+        created_by=row.created_by,
+    )
+
+
+def _attempt(row: Any) -> Attempt:
+    """From an :class:`AttemptRow` or a row of its columns (``RETURNING``)."""
+    return Attempt(
+        id=row.id,
+        campaign_id=row.campaign_id,
+        participant_id=row.participant_id,
+        number=row.number,
+        status=AttemptStatus(row.status),
+        started_at=row.started_at,
+        deadline=row.deadline,
+        finished_at=row.finished_at,
+        current_seq=row.current_seq,
+        question_count=row.question_count,
+        points=row.points,
+        passed=row.passed,
+        total_ms=row.total_ms,
+        flagged=row.flagged,
+        chat_id=row.chat_id,
+        message_id=row.message_id,
+    )
+
+
+def _attempt_question(row: AttemptQuestionRow, question: QuestionRow) -> AttemptQuestion:
+    return AttemptQuestion(
+        attempt_id=row.attempt_id,
+        seq=row.seq,
+        question=stored_question(question),
+        order=tuple(row.option_order),
+        shown_at=row.shown_at,
+        deadline=row.deadline,
+        answered_at=row.answered_at,
+        chosen=frozenset(row.chosen) if row.chosen is not None else None,
+        draft=frozenset(row.draft or ()),
+        points=row.points,
+        timed_out=row.timed_out,
+        too_fast=row.too_fast,
+    )
+
+
+def stored_question(row: QuestionRow) -> StoredQuestion:
+    return StoredQuestion(
+        id=row.id,
+        bank_id=row.bank_id,
+        position=row.position,
+        type=QuestionType(row.type),
+        stem=row.stem,
+        options=tuple(row.options),
+        correct=frozenset(row.correct),
+        explanation=row.explanation or "",
+        tags=tuple(row.tags or ()),
+        difficulty=row.difficulty,
+        source=row.source,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _AnswerStatements:
+    """The statements of a press, built once: building them costs more than running them."""
+
+    snapshot: Any
+    record: Any
+    advance: Any
+    show: Any
+
+
+@functools.cache
+def _answer_statements() -> _AnswerStatements:
+    attempt: BindParameter[int] = bindparam("p_attempt", type_=BigInteger())
+    seq: BindParameter[int] = bindparam("p_seq", type_=Integer())
+    following_seq: BindParameter[int] = bindparam("p_next", type_=Integer())
+    following = aliased(AttemptQuestionRow)
+    following_question = aliased(QuestionRow)
+    snapshot = (
+        select(
+            AttemptRow, CampaignRow, AttemptQuestionRow, QuestionRow, following, following_question
+        )
+        .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
+        .outerjoin(
+            AttemptQuestionRow,
+            and_(AttemptQuestionRow.attempt_id == AttemptRow.id, AttemptQuestionRow.seq == seq),
+        )
+        .outerjoin(QuestionRow, QuestionRow.id == AttemptQuestionRow.question_id)
+        .outerjoin(
+            following,
+            and_(following.attempt_id == AttemptRow.id, following.seq == following_seq),
+        )
+        .outerjoin(following_question, following_question.id == following.question_id)
+        .where(AttemptRow.id == attempt)
+        .execution_options(populate_existing=True)
+    )
+    questions: Table = AttemptQuestionRow.__table__  # type: ignore[assignment]
+    attempts: Table = AttemptRow.__table__  # type: ignore[assignment]
+    q = questions.c
+    record = (
+        update(questions)
+        .where(q.attempt_id == attempt, q.seq == seq, q.answered_at.is_(None))
+        .values(
+            chosen=bindparam("p_chosen", type_=q.chosen.type),
+            answered_at=bindparam("p_answered_at", type_=q.answered_at.type),
+            points=bindparam("p_points", type_=q.points.type),
+            timed_out=False,
+            too_fast=bindparam("p_too_fast", type_=q.too_fast.type),
+        )
+    )
+    a = attempts.c
+    advance = (
+        update(attempts)
+        .where(a.id == attempt)
+        .values(
+            points=a.points + bindparam("p_points", type_=a.points.type),
+            flagged=a.flagged + bindparam("p_flagged", type_=a.flagged.type),
+            current_seq=case((a.current_seq == seq, following_seq), else_=a.current_seq),
+        )
+        .returning(*a)
+    )
+    show = (
+        update(questions)
+        .where(q.attempt_id == attempt, q.seq == following_seq)
+        .values(
+            shown_at=bindparam("p_shown_at", type_=q.shown_at.type),
+            deadline=bindparam("p_deadline", type_=q.deadline.type),
+        )
+    )
+    return _AnswerStatements(snapshot, record, advance, show)
+
+
+class CampaignRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(
+        self,
+        *,
+        name: str,
+        bank_ids: Sequence[int],
+        rules: Rules,
+        opens_at: datetime,
+        closes_at: datetime,
+        audience: Audience,
+        created_by: int | None,
+        draft: bool = False,
+    ) -> Campaign:
+        row = CampaignRow(
+            name=name,
+            status=(CampaignStatus.DRAFT if draft else CampaignStatus.SCHEDULED).value,
+            bank_ids=list(bank_ids),
+            questions=rules.questions,
+            per_tag=dict(rules.per_tag),
+            seconds_per_question=rules.seconds_per_question,
+            seconds_per_attempt=rules.seconds_per_attempt,
+            attempts_allowed=rules.attempts_allowed,
+            pass_mark=rules.pass_mark,
+            feedback=rules.feedback.value,
+            partial_credit=rules.partial_credit,
+            certificate=rules.certificate,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            audience_units=list(audience.unit_ids),
+            audience_roles=[r.value for r in audience.roles],
+            created_by=created_by,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _campaign(row)
+
+    async def get(self, campaign_id: int) -> Campaign | None:
+        row = await self.session.get(CampaignRow, campaign_id)
+        return _campaign(row) if row else None
+
+    async def by_name(self, name: str) -> Campaign | None:
+        row = await self.session.scalar(select(CampaignRow).where(CampaignRow.name == name))
+        return _campaign(row) if row else None
+
+    async def all(self) -> list[Campaign]:
+        rows = await self.session.scalars(select(CampaignRow).order_by(CampaignRow.opens_at))
+        return [_campaign(row) for row in rows]
+
+    async def open_at(self, now: datetime) -> list[Campaign]:
+        """Campaigns whose window includes ``now`` (drafts never)."""
+        rows = await self.session.scalars(
+            select(CampaignRow)
+            .where(
+                CampaignRow.status != CampaignStatus.DRAFT.value,
+                CampaignRow.opens_at <= now,
+                CampaignRow.closes_at > now,
+            )
+            .order_by(CampaignRow.closes_at)
+        )
+        return [_campaign(row) for row in rows]
+
+    async def audience_chats(self, campaign: Campaign) -> list[tuple[int, str]]:
+        """(chat id, locale) of registered, subscribed, unblocked participants it is for."""
+        query = select(ParticipantRow.telegram_id, ParticipantRow.locale).where(
+            ParticipantRow.joined_at.is_not(None),
+            ParticipantRow.subscribed.is_(True),
+            ParticipantRow.blocked_at.is_(None),
+        )
+        if campaign.audience.roles:
+            query = query.where(
+                ParticipantRow.role.in_([r.value for r in campaign.audience.roles])
+            )
+        if campaign.audience.unit_ids:
+            member = UnitRow.__table__.alias("member")
+            scope = UnitRow.__table__.alias("scope")
+            query = (
+                query.join(member, member.c.id == ParticipantRow.unit_id)
+                .join(scope, member.c.path.startswith(scope.c.path))
+                .where(scope.c.id.in_(campaign.audience.unit_ids))
+                .distinct()
+            )
+        return [(chat_id, locale) for chat_id, locale in await self.session.execute(query)]
+
+    async def set_window_end(self, campaign_id: int, closes_at: datetime) -> None:
+        """Bring the close forward (or push it back); the planner reschedules the job."""
+        row = await self.session.get(CampaignRow, campaign_id)
+        assert row is not None
+        row.closes_at = max(closes_at, row.opens_at + timedelta(seconds=1))
+        await self.session.flush()
+
+    async def set_status(self, campaign_id: int, status: CampaignStatus) -> bool:
+        """Move to ``status``; False when it was already there (the job ran before)."""
+        result = await self.session.execute(
+            update(CampaignRow)
+            .where(CampaignRow.id == campaign_id, CampaignRow.status != status.value)
+            .values(status=status.value)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class AttemptRepository:
+    """Implements :class:`quizzes.attempts.AttemptStore`."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def attempts_used(self, campaign_id: int, participant_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(AttemptRow)
+            .where(
+                AttemptRow.campaign_id == campaign_id, AttemptRow.participant_id == participant_id
+            )
+        )
+        return int(count or 0)
+
+    async def active_attempt(self, campaign_id: int, participant_id: int) -> Attempt | None:
+        row = await self.session.scalar(
+            select(AttemptRow).where(
+                AttemptRow.campaign_id == campaign_id,
+                AttemptRow.participant_id == participant_id,
+                AttemptRow.status == AttemptStatus.ACTIVE.value,
+            )
+        )
+        return _attempt(row) if row else None
+
+    async def passed_for(self, participant_id: int) -> list[tuple[Attempt, Campaign]]:
+        """The participant's passed attempts, best per campaign, newest campaign first."""
+        rows = await self.session.execute(
+            select(AttemptRow, CampaignRow)
+            .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
+            .where(AttemptRow.participant_id == participant_id, AttemptRow.passed.is_(True))
+            .order_by(CampaignRow.opens_at.desc(), AttemptRow.points.desc())
+        )
+        best: dict[int, tuple[Attempt, Campaign]] = {}
+        for attempt, campaign in rows:
+            best.setdefault(campaign.id, (_attempt(attempt), _campaign(campaign)))
+        return list(best.values())
+
+    async def latest(self, campaign_id: int, participant_id: int) -> Attempt | None:
+        row = await self.session.scalar(
+            select(AttemptRow)
+            .where(
+                AttemptRow.campaign_id == campaign_id, AttemptRow.participant_id == participant_id
+            )
+            .order_by(AttemptRow.number.desc())
+            .limit(1)
+        )
+        return _attempt(row) if row else None
+
+    async def active_in(self, campaign_id: int) -> list[Attempt]:
+        rows = await self.session.scalars(
+            select(AttemptRow).where(
+                AttemptRow.campaign_id == campaign_id,
+                AttemptRow.status == AttemptStatus.ACTIVE.value,
+            )
+        )
+        return [_attempt(row) for row in rows]
+
+    async def active_for(self, participant_id: int) -> list[Attempt]:
+        rows = await self.session.scalars(
+            select(AttemptRow).where(
+                AttemptRow.participant_id == participant_id,
+                AttemptRow.status == AttemptStatus.ACTIVE.value,
+            )
+        )
+        return [_attempt(row) for row in rows]
+
+    async def candidates(self, bank_ids: Sequence[int]) -> list[Candidate]:
+        rows = await self.session.execute(
+            select(QuestionRow.id, QuestionRow.tags).where(
+                QuestionRow.bank_id.in_(bank_ids), QuestionRow.retired_at.is_(None)
+            )
+        )
+        return [Candidate(qid, tuple(tags or ())) for qid, tags in rows]
+
+    async def questions(self, question_ids: Sequence[int]) -> dict[int, StoredQuestion]:
+        rows = await self.session.scalars(
+            select(QuestionRow).where(QuestionRow.id.in_(question_ids))
+        )
+        return {row.id: stored_question(row) for row in rows}
+
+    async def create_attempt(
+        self,
+        campaign: Campaign,
+        participant_id: int,
+        number: int,
+        plan: Sequence[tuple[int, Sequence[int]]],
+        started_at: datetime,
+        deadline: datetime | None,
+        first_deadline: datetime | None,
+        chat_id: int,
+    ) -> Attempt | None:
+        """Create the attempt with its questions; None if this number exists already."""
+        row = AttemptRow(
+            campaign_id=campaign.id,
+            participant_id=participant_id,
+            number=number,
+            status=AttemptStatus.ACTIVE.value,
+            started_at=started_at,
+            deadline=deadline,
+            current_seq=1,
+            question_count=len(plan),
+            points=0.0,
+            flagged=0,
+            chat_id=chat_id,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+        except IntegrityError:
+            return None
+        self.session.add_all(
+            AttemptQuestionRow(
+                attempt_id=row.id,
+                seq=seq,
+                question_id=question_id,
+                option_order=list(order),
+                shown_at=started_at if seq == 1 else None,
+                deadline=first_deadline if seq == 1 else None,
+                draft=[],
+                timed_out=False,
+                too_fast=False,
+            )
+            for seq, (question_id, order) in enumerate(plan, start=1)
+        )
+        await self.session.flush()
+        return _attempt(row)
+
+    async def get(self, attempt_id: int) -> Attempt | None:
+        row = await self.session.get(AttemptRow, attempt_id, populate_existing=True)
+        return _attempt(row) if row else None
+
+    async def question(self, attempt_id: int, seq: int) -> AttemptQuestion | None:
+        result = await self.session.execute(
+            select(AttemptQuestionRow, QuestionRow)
+            .join(QuestionRow, QuestionRow.id == AttemptQuestionRow.question_id)
+            .where(AttemptQuestionRow.attempt_id == attempt_id, AttemptQuestionRow.seq == seq)
+            .execution_options(populate_existing=True)
+        )
+        found = result.first()
+        if found is None:
+            return None
+        row, question = found
+        return _attempt_question(row, question)
+
+    async def snapshot(self, attempt_id: int, seq: int) -> Snapshot | None:
+        """The attempt, its campaign and its questions ``seq`` and ``seq + 1``: one query."""
+        result = await self.session.execute(
+            _answer_statements().snapshot,
+            {"p_attempt": attempt_id, "p_seq": seq, "p_next": seq + 1},
+        )
+        found = result.first()
+        if found is None:
+            return None
+        attempt, campaign, row, question, next_row, next_question = found
+        return Snapshot(
+            attempt=_attempt(attempt),
+            campaign=_campaign(campaign),
+            question=_attempt_question(row, question) if row and question else None,
+            following=(
+                _attempt_question(next_row, next_question) if next_row and next_question else None
+            ),
+        )
+
+    async def record_and_advance(
+        self,
+        attempt_id: int,
+        seq: int,
+        *,
+        chosen: frozenset[int],
+        answered_at: datetime,
+        points: float,
+        too_fast: bool,
+        next_deadline: datetime | None,
+    ) -> Attempt | None:
+        """:meth:`record` then :meth:`advance` in three statements, with no read-back.
+
+        The answer is recorded only if the question is still unanswered (as in
+        :meth:`record`); only the press that recorded it moves the attempt on, and only
+        from ``seq`` (as in :meth:`advance`).
+        """
+        statements = _answer_statements()
+        result = await self.session.execute(
+            statements.record,
+            {
+                "p_attempt": attempt_id,
+                "p_seq": seq,
+                "p_chosen": sorted(chosen),
+                "p_answered_at": answered_at,
+                "p_points": points,
+                "p_too_fast": too_fast,
+            },
+        )
+        if not getattr(result, "rowcount", 0):
+            return None
+        moved = (
+            await self.session.execute(
+                statements.advance,
+                {
+                    "p_attempt": attempt_id,
+                    "p_seq": seq,
+                    "p_next": seq + 1,
+                    "p_points": points,
+                    "p_flagged": 1 if too_fast else 0,
+                },
+            )
+        ).one()
+        if moved.current_seq == seq + 1:
+            await self.session.execute(
+                statements.show,
+                {
+                    "p_attempt": attempt_id,
+                    "p_next": seq + 1,
+                    "p_shown_at": answered_at,
+                    "p_deadline": next_deadline,
+                },
+            )
+        return _attempt(moved)
+
+    async def record(
+        self,
+        attempt_id: int,
+        seq: int,
+        *,
+        chosen: frozenset[int],
+        answered_at: datetime,
+        points: float,
+        timed_out: bool,
+        too_fast: bool,
+    ) -> bool:
+        """Record the answer unless one is there already; add its points to the attempt."""
+        result = await self.session.execute(
+            update(AttemptQuestionRow)
+            .where(
+                AttemptQuestionRow.attempt_id == attempt_id,
+                AttemptQuestionRow.seq == seq,
+                AttemptQuestionRow.answered_at.is_(None),
+            )
+            .values(
+                chosen=sorted(chosen),
+                answered_at=answered_at,
+                points=points,
+                timed_out=timed_out,
+                too_fast=too_fast,
+            )
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        await self.session.execute(
+            update(AttemptRow)
+            .where(AttemptRow.id == attempt_id)
+            .values(
+                points=AttemptRow.points + points,
+                flagged=AttemptRow.flagged + (1 if too_fast else 0),
+            )
+        )
+        return True
+
+    async def set_draft(self, attempt_id: int, seq: int, draft: frozenset[int]) -> bool:
+        result = await self.session.execute(
+            update(AttemptQuestionRow)
+            .where(
+                AttemptQuestionRow.attempt_id == attempt_id,
+                AttemptQuestionRow.seq == seq,
+                AttemptQuestionRow.answered_at.is_(None),
+            )
+            .values(draft=sorted(draft))
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def advance(
+        self, attempt_id: int, from_seq: int, shown_at: datetime, deadline: datetime | None
+    ) -> bool:
+        result = await self.session.execute(
+            update(AttemptRow)
+            .where(AttemptRow.id == attempt_id, AttemptRow.current_seq == from_seq)
+            .values(current_seq=from_seq + 1)
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        await self.session.execute(
+            update(AttemptQuestionRow)
+            .where(
+                AttemptQuestionRow.attempt_id == attempt_id,
+                AttemptQuestionRow.seq == from_seq + 1,
+            )
+            .values(shown_at=shown_at, deadline=deadline)
+        )
+        return True
+
+    async def finish(self, attempt_id: int, finished_at: datetime, passed: bool) -> Attempt:
+        row = await self.session.get(AttemptRow, attempt_id, populate_existing=True)
+        assert row is not None
+        if row.status != AttemptStatus.FINISHED.value:
+            row.status = AttemptStatus.FINISHED.value
+            row.finished_at = finished_at
+            row.passed = passed
+            row.total_ms = int((finished_at - row.started_at).total_seconds() * 1000)
+            await self.session.flush()
+        return _attempt(row)
+
+    async def set_message(self, attempt_id: int, message_id: int) -> None:
+        await self.session.execute(
+            update(AttemptRow).where(AttemptRow.id == attempt_id).values(message_id=message_id)
+        )
+
+    async def overdue(self, now: datetime, limit: int = 100) -> list[tuple[int, int, int]]:
+        """(campaign id, attempt id, seq) of shown questions whose time ran out unanswered."""
+        rows = await self.session.execute(
+            select(AttemptRow.campaign_id, AttemptQuestionRow.attempt_id, AttemptQuestionRow.seq)
+            .join(AttemptRow, AttemptRow.id == AttemptQuestionRow.attempt_id)
+            .where(
+                and_(
+                    AttemptQuestionRow.answered_at.is_(None),
+                    AttemptQuestionRow.deadline.is_not(None),
+                    AttemptQuestionRow.deadline <= now,
+                )
+            )
+            .order_by(AttemptQuestionRow.deadline)
+            .limit(limit)
+        )
+        return [(c, a, s) for c, a, s in rows]
+
+    async def all_questions(self, attempt_id: int) -> list[AttemptQuestion]:
+        seqs = await self.session.scalars(
+            select(AttemptQuestionRow.seq)
+            .where(AttemptQuestionRow.attempt_id == attempt_id)
+            .order_by(AttemptQuestionRow.seq)
+        )
+        found = [await self.question(attempt_id, seq) for seq in seqs]
+        return [question for question in found if question is not None]
+
+    async def standings(self, campaign_id: int, scope_path: str | None = None) -> list[Ranked]:
+        """Every finished attempt in the campaign (within a unit subtree), with who and where."""
+        member = UnitRow.__table__.alias("member")
+        query = (
+            select(
+                AttemptRow.id,
+                AttemptRow.participant_id,
+                AttemptRow.points,
+                AttemptRow.total_ms,
+                AttemptRow.finished_at,
+                ParticipantRow.display_name,
+                member.c.path,
+            )
+            .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
+            .join(member, member.c.id == ParticipantRow.unit_id)
+            .where(
+                AttemptRow.campaign_id == campaign_id,
+                AttemptRow.status == AttemptStatus.FINISHED.value,
+            )
+        )
+        if scope_path is not None:
+            query = query.where(member.c.path.startswith(scope_path, autoescape=True))
+        rows = await self.session.execute(query)
+        return [
+            Ranked(
+                Standing(pid, points, total_ms or 0, finished_at),
+                attempt_id=aid,
+                display_name=name or "",
+                unit_path=path,
+            )
+            for aid, pid, points, total_ms, finished_at, name, path in rows
+        ]
+
+    async def rank_in_school(self, attempt: Attempt) -> tuple[int | None, int]:
+        """The attempt's participant's place among their school's best attempts."""
+        school = await self._school_path(attempt.participant_id)
+        if school is None:
+            return None, 0
+        ranked = best_per_participant(
+            [r.standing for r in await self.standings(attempt.campaign_id, school)]
+        )
+        for place, standing in enumerate(ranked, start=1):
+            if standing.participant_id == attempt.participant_id:
+                return place, len(ranked)
+        return None, len(ranked)
+
+    async def _school_path(self, participant_id: int) -> str | None:
+        member = UnitRow.__table__.alias("member")
+        school = UnitRow.__table__.alias("school")
+        return await self.session.scalar(
+            select(school.c.path)
+            .select_from(ParticipantRow)
+            .join(member, member.c.id == ParticipantRow.unit_id)
+            .join(school, member.c.path.startswith(school.c.path))
+            .where(ParticipantRow.id == participant_id, school.c.kind == UnitKind.SCHOOL.value)
+        )
+
+    async def question_stats(self, campaign_id: int) -> list[QuestionStat]:
+        """Per question: answers, correct rate and the most chosen wrong option (in SQL)."""
+        answered = (
+            select(
+                AttemptQuestionRow.question_id,
+                func.count().label("answers"),
+                func.sum(case((AttemptQuestionRow.points >= 1.0, 1), else_=0)).label("right"),
+                func.sum(case((AttemptQuestionRow.timed_out, 1), else_=0)).label("timed_out"),
+            )
+            .join(AttemptRow, AttemptRow.id == AttemptQuestionRow.attempt_id)
+            .where(
+                AttemptRow.campaign_id == campaign_id, AttemptQuestionRow.answered_at.is_not(None)
+            )
+            .group_by(AttemptQuestionRow.question_id)
+        )
+        stats = {
+            qid: (answers, right or 0, timed or 0)
+            for qid, answers, right, timed in await self.session.execute(answered)
+        }
+        if not stats:
+            return []
+        # JSON has no equality operator on PostgreSQL: group by its text, read it back.
+        chosen_text = cast(AttemptQuestionRow.chosen, String)
+        wrong = (
+            select(AttemptQuestionRow.question_id, chosen_text, func.count())
+            .join(AttemptRow, AttemptRow.id == AttemptQuestionRow.attempt_id)
+            .where(
+                AttemptRow.campaign_id == campaign_id,
+                AttemptQuestionRow.answered_at.is_not(None),
+                AttemptQuestionRow.points < 1.0,
+                AttemptQuestionRow.timed_out.is_(False),
+            )
+            .group_by(AttemptQuestionRow.question_id, chosen_text)
+        )
+        worst: dict[int, tuple[tuple[int, ...], int]] = {}
+        for qid, chosen, count in await self.session.execute(wrong):
+            key = tuple(json.loads(chosen) if chosen else ())
+            if qid not in worst or count > worst[qid][1]:
+                worst[qid] = (key, count)
+        questions = await self.questions(list(stats))
+        return sorted(
+            (
+                QuestionStat(
+                    question=questions[qid],
+                    answers=answers,
+                    right=right,
+                    timed_out=timed,
+                    most_chosen_wrong=worst.get(qid, ((), 0))[0],
+                    most_chosen_wrong_count=worst.get(qid, ((), 0))[1],
+                )
+                for qid, (answers, right, timed) in stats.items()
+            ),
+            key=lambda s: (s.rate, s.question.id),
+        )
+
+
+class ShortlistRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(
+        self,
+        campaign_id: int,
+        scope_unit_id: int | None,
+        top_n: int,
+        entries: Sequence[Ranked],
+        created_by: int | None,
+    ) -> int:
+        """Keep the list as it was drawn, so that the selection can be audited later."""
+        row = ShortlistRow(
+            campaign_id=campaign_id,
+            scope_unit_id=scope_unit_id,
+            top_n=top_n,
+            created_by=created_by,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        self.session.add_all(
+            ShortlistEntryRow(
+                shortlist_id=row.id,
+                rank=rank,
+                participant_id=entry.standing.participant_id,
+                attempt_id=entry.attempt_id,
+                points=entry.standing.points,
+                total_ms=entry.standing.total_ms,
+                finished_at=entry.standing.finished_at,
+            )
+            for rank, entry in enumerate(entries, start=1)
+        )
+        await self.session.flush()
+        return row.id
+
+
+class CertificateNames:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def delete(self, participant_id: int) -> bool:
+        row = await self.session.get(CertificateNameRow, participant_id)
+        if row is None:
+            return False
+        await self.session.delete(row)
+        await self.session.flush()
+        return True
+
+    async def get(self, participant_id: int) -> str | None:
+        row = await self.session.get(CertificateNameRow, participant_id)
+        return row.real_name if row else None
+
+    async def set(self, participant_id: int, real_name: str, when: datetime) -> None:
+        row = await self.session.get(CertificateNameRow, participant_id)
+        if row is None:
+            self.session.add(
+                CertificateNameRow(
+                    participant_id=participant_id, real_name=real_name, consented_at=when
+                )
+            )
+        else:
+            row.real_name, row.consented_at = real_name, when
+        await self.session.flush()

@@ -1,0 +1,486 @@
+"""Answering in chat, in-process on SQLite and PostgreSQL: press in, rows, message out."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.factory import create_dispatcher
+from bot.i18n import Translator
+from bot.quiz_clock import QuizClock
+from bot.services import ServiceContext
+from handlers.quiz import AnswerCb, CampaignCb, SubmitCb
+from quizzes.engine import Feedback
+from quizzes.participants import Participant
+from storage.models_quiz import AttemptQuestionRow, AttemptRow, CampaignRow
+from storage.repositories import Repositories
+from tests.factories import World, build_world
+from tests.mocked_bot import MockedBot, callback_update, text_update, user
+from tests.quiz_world import open_campaign, registered, right_positions
+
+
+@pytest.fixture
+async def world(session_factory: async_sessionmaker[AsyncSession]) -> World:
+    return await build_world(session_factory)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(bot_token="42:TEST-token")
+
+
+@pytest.fixture
+def dp(session_factory: async_sessionmaker[AsyncSession], settings: Settings) -> Dispatcher:
+    return create_dispatcher(
+        settings, session_factory, storage=MemoryStorage(), events_isolation=SimpleEventIsolation()
+    )
+
+
+@pytest.fixture
+def bot() -> MockedBot:
+    return MockedBot()
+
+
+async def attempt_row(
+    session_factory: async_sessionmaker[AsyncSession], participant_id: int
+) -> AttemptRow:
+    async with session_factory() as session:
+        row = await session.scalar(
+            select(AttemptRow)
+            .where(AttemptRow.participant_id == participant_id)
+            .order_by(AttemptRow.id.desc())
+        )
+        assert row is not None
+        return row
+
+
+async def participant_of(
+    session_factory: async_sessionmaker[AsyncSession], telegram_id: int
+) -> Participant:
+    async with session_factory() as session:
+        found = await Repositories.over(session).participants.by_telegram_id(telegram_id)
+    assert found is not None
+    return found
+
+
+def toasts(bot: MockedBot) -> list[str]:
+    return [m.text or "" for m in bot.recorder.requests if isinstance(m, AnswerCallbackQuery)]
+
+
+async def start(dp: Dispatcher, bot: MockedBot, telegram_id: int, campaign_id: int) -> None:
+    await dp.feed_update(bot, text_update(user(telegram_id), "/quiz"))
+    assert CampaignCb(campaign=campaign_id).pack() in bot.last_markup_data()
+    await dp.feed_update(
+        bot, callback_update(user(telegram_id), CampaignCb(campaign=campaign_id).pack())
+    )
+
+
+async def answer_all(
+    dp: Dispatcher,
+    bot: MockedBot,
+    session_factory: async_sessionmaker[AsyncSession],
+    telegram_id: int,
+    attempt_id: int,
+    count: int,
+    *,
+    wrong: set[int] = frozenset(),  # type: ignore[assignment]
+) -> None:
+    for seq in range(1, count + 1):
+        right = await right_positions(session_factory, attempt_id, seq)
+        if seq in wrong:
+            options = len(bot.last_markup_data()) - (1 if len(right) > 1 else 0)
+            picks = [next(p for p in range(options) if p not in right)]
+        else:
+            picks = right
+        for position in picks:
+            data = AnswerCb(attempt=attempt_id, seq=seq, option=position).pack()
+            await dp.feed_update(bot, callback_update(user(telegram_id), data))
+        markup = bot.last_markup_data()
+        submit = SubmitCb(attempt=attempt_id, seq=seq).pack()
+        if submit in markup:
+            await dp.feed_update(bot, callback_update(user(telegram_id), submit))
+
+
+async def test_a_whole_attempt_scores_ranks_and_explains(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory)
+    student = await registered(session_factory, 301, world.classes["七年级1班"].id)
+
+    await start(dp, bot, 301, campaign.id)
+    first = next(
+        m for m in bot.recorder.requests if isinstance(m, SendMessage) and "第 1/5 题" in m.text
+    )
+    assert "【宪法卫士测试】" in first.text
+    attempt = await attempt_row(session_factory, student.id)
+
+    await answer_all(dp, bot, session_factory, 301, attempt.id, 5, wrong={2})
+
+    attempt = await attempt_row(session_factory, student.id)
+    assert attempt.status == "finished" and attempt.points == 4.0 and attempt.passed is True
+    texts = bot.sent_texts(301)
+    result = next(t for t in texts if "答题完成" in t)
+    assert "得分：4 / 5（80%）" in result and "合格" in result
+    assert "本校排名：第 1 名（共 1 人）" in result
+    assert "答错或未答的题目" in result
+    assert "❌ 回答错误" in " ".join(toasts(bot))
+
+
+async def test_double_press_records_one_answer(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory)
+    student = await registered(session_factory, 302, world.classes["七年级1班"].id)
+    await start(dp, bot, 302, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    right = await right_positions(session_factory, attempt.id, 1)
+    press = AnswerCb(attempt=attempt.id, seq=1, option=right[0]).pack()
+    if len(right) > 1:  # multiple choice: tick the answers, then press "submit" twice
+        for position in right:
+            tick = AnswerCb(attempt=attempt.id, seq=1, option=position).pack()
+            await dp.feed_update(bot, callback_update(user(302), tick))
+        press = SubmitCb(attempt=attempt.id, seq=1).pack()
+
+    await asyncio.gather(
+        dp.feed_update(bot, callback_update(user(302), press)),
+        dp.feed_update(bot, callback_update(user(302), press)),
+    )
+    await dp.feed_update(bot, callback_update(user(302), press))
+
+    attempt = await attempt_row(session_factory, student.id)
+    assert attempt.current_seq == 2 and attempt.points in (0.0, 1.0)
+    async with session_factory() as session:
+        answered = await session.scalars(
+            select(AttemptQuestionRow).where(
+                AttemptQuestionRow.attempt_id == attempt.id,
+                AttemptQuestionRow.answered_at.is_not(None),
+            )
+        )
+        assert len(list(answered)) == 1
+    assert sum("过去了" in t or "已经记录" in t for t in toasts(bot)) == 2
+
+
+async def test_someone_elses_attempt_and_forged_data_change_nothing(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory)
+    owner = await registered(session_factory, 303, world.classes["七年级1班"].id)
+    await registered(session_factory, 304, world.classes["七年级2班"].id)
+    await start(dp, bot, 303, campaign.id)
+    attempt = await attempt_row(session_factory, owner.id)
+
+    await dp.feed_update(
+        bot, callback_update(user(304), AnswerCb(attempt=attempt.id, seq=1, option=0).pack())
+    )
+    await dp.feed_update(
+        bot, callback_update(user(303), AnswerCb(attempt=attempt.id, seq=1, option=7).pack())
+    )
+    await dp.feed_update(
+        bot, callback_update(user(303), AnswerCb(attempt=attempt.id, seq=3, option=0).pack())
+    )
+    await dp.feed_update(bot, callback_update(user(303), "a:notanumber:1:1"))
+
+    assert "这不是你的答题" in toasts(bot)[-4]
+    assert all("过期" in t or "过去了" in t for t in toasts(bot)[-3:])
+    attempt = await attempt_row(session_factory, owner.id)
+    assert attempt.current_seq == 1 and attempt.points == 0.0
+
+
+async def test_multiple_choice_toggles_then_submits(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory, partial_credit=True)
+    student = await registered(session_factory, 305, world.classes["七年级1班"].id)
+    await start(dp, bot, 305, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    async with session_factory() as session:
+        rows = list(
+            await session.scalars(
+                select(AttemptQuestionRow).where(AttemptQuestionRow.attempt_id == attempt.id)
+            )
+        )
+    # Walk to the multiple-choice question, answering the others right.
+    for seq in range(1, 6):
+        right = await right_positions(session_factory, attempt.id, seq)
+        if len(right) > 1:
+            empty = SubmitCb(attempt=attempt.id, seq=seq).pack()
+            await dp.feed_update(bot, callback_update(user(305), empty))
+            assert "至少选择一个" in toasts(bot)[-1]
+            for position in right[:2]:  # two of three right: partial credit
+                await dp.feed_update(
+                    bot,
+                    callback_update(
+                        user(305), AnswerCb(attempt=attempt.id, seq=seq, option=position).pack()
+                    ),
+                )
+            assert sum(b.startswith("☑") for b in bot.last_buttons()) == 2
+            await dp.feed_update(bot, callback_update(user(305), empty))
+        else:
+            await dp.feed_update(
+                bot,
+                callback_update(
+                    user(305), AnswerCb(attempt=attempt.id, seq=seq, option=right[0]).pack()
+                ),
+            )
+    attempt = await attempt_row(session_factory, student.id)
+    assert attempt.status == "finished"
+    assert attempt.points == pytest.approx(4 + 2 / 3)
+    assert len(rows) == 5
+
+
+async def test_time_runs_out_into_no_answer_and_moves_on(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    campaign = await open_campaign(session_factory, seconds_per_question=1)
+    student = await registered(session_factory, 306, world.classes["七年级1班"].id)
+    await start(dp, bot, 306, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    clock = QuizClock(ServiceContext(settings, session_factory, bot, Translator.load()))
+    await asyncio.sleep(1.1)
+
+    assert await clock.tick() == 1
+
+    attempt = await attempt_row(session_factory, student.id)
+    assert attempt.current_seq == 2
+    edits = [m for m in bot.recorder.requests if isinstance(m, EditMessageText)]
+    assert "上一题时间到" in edits[-1].text and "第 2/5 题" in edits[-1].text
+    # A late press on the timed-out question is refused and changes nothing.
+    await dp.feed_update(
+        bot, callback_update(user(306), AnswerCb(attempt=attempt.id, seq=1, option=0).pack())
+    )
+    assert "过去了" in toasts(bot)[-1]
+    assert await clock.tick() == 0  # nothing else is overdue yet
+
+
+async def test_interrupted_attempt_resumes_where_it_was(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory)
+    student = await registered(session_factory, 307, world.classes["七年级1班"].id)
+    await start(dp, bot, 307, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    await answer_all(dp, bot, session_factory, 307, attempt.id, 1)
+
+    await start(dp, bot, 307, campaign.id)
+
+    resumed = bot.sent_texts(307)[-1]
+    assert "继续上次未完成的答题" in resumed and "第 2/5 题" in resumed
+    async with session_factory() as session:
+        count = len(
+            list(
+                await session.scalars(
+                    select(AttemptRow).where(AttemptRow.participant_id == student.id)
+                )
+            )
+        )
+    assert count == 1
+
+
+async def test_attempts_allowed_and_audience_are_enforced(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    school = world.schools["一三一团中学"]
+    campaign = await open_campaign(
+        session_factory,
+        attempts_allowed=1,
+        questions=1,
+        unit_ids=(school.id,),
+        feedback=Feedback.END,
+    )
+    outsider = await registered(session_factory, 308, world.classes["七年级1班"].id)
+    insider = await registered(session_factory, 309, school.id)
+
+    await dp.feed_update(bot, text_update(user(308), "/quiz"))
+    assert "没有正在进行" in bot.sent_texts(308)[-1]
+    await dp.feed_update(bot, callback_update(user(308), CampaignCb(campaign=campaign.id).pack()))
+    assert "不面向你" in toasts(bot)[-1]
+
+    await start(dp, bot, 309, campaign.id)
+    attempt = await attempt_row(session_factory, insider.id)
+    await answer_all(dp, bot, session_factory, 309, attempt.id, 1)
+    await dp.feed_update(bot, callback_update(user(309), CampaignCb(campaign=campaign.id).pack()))
+    assert "次数已经用完" in toasts(bot)[-1]
+    assert outsider.id != insider.id
+
+
+async def test_nothing_is_accepted_after_the_window_closes(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory, closes_in=timedelta(seconds=2))
+    student = await registered(session_factory, 310, world.classes["七年级1班"].id)
+    await start(dp, bot, 310, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    await asyncio.sleep(2.1)
+
+    await dp.feed_update(
+        bot, callback_update(user(310), AnswerCb(attempt=attempt.id, seq=1, option=0).pack())
+    )
+
+    assert "已经结束" in toasts(bot)[-1]
+    attempt = await attempt_row(session_factory, student.id)
+    assert attempt.status == "finished" and attempt.points == 0.0
+
+
+async def test_certificate_asks_the_name_once_with_consent_and_renders_chinese(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    from aiogram.methods import SendDocument
+
+    from handlers.results import CertificateCb
+
+    campaign = await open_campaign(session_factory, questions=2, feedback=Feedback.END)
+    student = await registered(session_factory, 311, world.classes["七年级1班"].id)
+    await start(dp, bot, 311, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    await answer_all(dp, bot, session_factory, 311, attempt.id, 2)
+    assert "发送 /certificate 领取证书" in bot.sent_texts(311)[-1]
+
+    await dp.feed_update(bot, text_update(user(311), "/certificate"))
+    assert CertificateCb(attempt=attempt.id).pack() in bot.last_markup_data()
+    await dp.feed_update(bot, callback_update(user(311), CertificateCb(attempt=attempt.id).pack()))
+    assert "真实姓名" in bot.sent_texts(311)[-1]
+    await dp.feed_update(bot, text_update(user(311), "李华"))
+
+    documents = [m for m in bot.recorder.requests if isinstance(m, SendDocument)]
+    assert len(documents) == 1
+    # A second certificate does not ask again; /forgetname deletes the name.
+    await dp.feed_update(bot, callback_update(user(311), CertificateCb(attempt=attempt.id).pack()))
+    assert len([m for m in bot.recorder.requests if isinstance(m, SendDocument)]) == 2
+    await dp.feed_update(bot, text_update(user(311), "/forgetname"))
+    assert "已删除" in bot.sent_texts(311)[-1]
+    # Someone else's certificate button is refused.
+    await registered(session_factory, 312, world.classes["七年级1班"].id)
+    await dp.feed_update(bot, callback_update(user(312), CertificateCb(attempt=attempt.id).pack()))
+    assert "过期" in toasts(bot)[-1]
+
+
+async def test_top_ranks_by_score_then_time_and_records_the_list(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    from aiogram.methods import SendDocument
+
+    from storage.models_quiz import ShortlistEntryRow
+
+    campaign = await open_campaign(session_factory, questions=2, feedback=Feedback.END)
+    people = [(321, set()), (322, {1}), (323, set())]
+    for telegram_id, wrong in people:
+        student = await registered(
+            session_factory, telegram_id, world.classes["七年级1班"].id, name=f"学生{telegram_id}"
+        )
+        await start(dp, bot, telegram_id, campaign.id)
+        attempt = await attempt_row(session_factory, student.id)
+        await answer_all(dp, bot, session_factory, telegram_id, attempt.id, 2, wrong=wrong)
+
+    await dp.feed_update(bot, text_update(user(321), "/top 5"))
+    assert "只有学校联络员和管理员" in bot.sent_texts(321)[-1]
+
+    admin = 9100
+    dispatcher = create_dispatcher(
+        Settings(bot_token="42:TEST-token", admin_ids=frozenset({admin})),
+        session_factory,
+        storage=MemoryStorage(),
+        events_isolation=SimpleEventIsolation(),
+    )
+    await dispatcher.feed_update(bot, text_update(user(admin), "/top 2"))
+    listing = bot.sent_texts(admin)[-1]
+    # Both full marks rank above the one mistake; between them, less time ranks first.
+    assert "学生321" in listing and "学生323" in listing and "学生322" not in listing
+    async with session_factory() as session:
+        times = dict(
+            (await session.execute(select(AttemptRow.participant_id, AttemptRow.total_ms))).all()
+        )
+    names = {
+        p.id: f"学生{p.telegram_id}"
+        for p in [await participant_of(session_factory, t) for t in (321, 323)]
+    }
+    first = min(names, key=lambda pid: (times[pid], pid))
+    assert f"1. {names[first]}" in listing
+    assert any(isinstance(m, SendDocument) for m in bot.recorder.requests)
+    async with session_factory() as session:
+        entries = list(
+            await session.scalars(select(ShortlistEntryRow).order_by(ShortlistEntryRow.rank))
+        )
+    assert [e.rank for e in entries] == [1, 2]
+
+    await dispatcher.feed_update(bot, text_update(user(admin), "/qstats"))
+    assert "各题统计" in bot.sent_texts(admin)[-1]
+
+
+async def test_reimporting_a_bank_keeps_the_questions_attempts_were_given(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    from dataclasses import replace
+
+    from tests.quiz_world import SMALL_BANK
+
+    campaign = await open_campaign(session_factory, feedback=Feedback.END)
+    student = await registered(session_factory, 331, world.classes["七年级1班"].id)
+    await start(dp, bot, 331, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    await answer_all(dp, bot, session_factory, 331, attempt.id, 5)
+    # The teacher changes one answer and drops the last question, then imports again.
+    changed = list(SMALL_BANK.questions[:4])
+    changed[0] = replace(changed[0], correct=frozenset({1}))
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        await repo.banks.import_bank(
+            replace(SMALL_BANK, questions=tuple(changed)),
+            source_filename="small.yaml",
+            content_sha256="y",
+            imported_by=None,
+        )
+        await session.commit()
+        asked = await repo.attempts.all_questions(attempt.id)
+        bank = await repo.banks.by_name(SMALL_BANK.name)
+        assert bank is not None
+        live = await repo.banks.questions([bank.id])
+    # The finished attempt still shows what was asked, with the answer it was marked against.
+    assert len(asked) == 5 and all((q.points or 0) == 1 for q in asked)
+    first = next(q for q in asked if q.question.stem == SMALL_BANK.questions[0].stem)
+    assert first.question.correct == frozenset({0})
+    # New draws see the bank as it is now.
+    assert len(live) == 4
+    assert next(q for q in live if q.stem == SMALL_BANK.questions[0].stem).correct == {1}
+
+
+async def test_a_campaign_left_open_by_long_downtime_still_closes(
+    world: World, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    from bot.campaign_jobs import plan_campaigns
+    from bot.scheduler import Scheduler
+
+    campaign = await open_campaign(session_factory, closes_in=timedelta(seconds=1))
+    async with session_factory() as session:
+        row = await session.get(CampaignRow, campaign.id)
+        assert row is not None
+        row.closes_at = row.closes_at - timedelta(days=5)  # closed days ago, while down
+        row.opens_at = row.closes_at - timedelta(days=1)
+        row.status = "open"
+        await session.commit()
+    scheduler = Scheduler(
+        ServiceContext(settings, session_factory, MockedBot(), Translator.load())
+    )
+    scheduler.add_planner(plan_campaigns)
+    await scheduler.start()
+    try:
+        for _ in range(100):
+            async with session_factory() as session:
+                status = await session.scalar(select(CampaignRow.status))
+            if status == "closed":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await scheduler.stop()
+    assert status == "closed"

@@ -1,0 +1,188 @@
+"""The answer path stays lean (statements per press) and shows what it stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.methods import AnswerCallbackQuery, EditMessageText
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.factory import create_dispatcher
+from handlers.quiz import AnswerCb, CampaignCb, SubmitCb
+from quizzes.participants import GrantKind
+from storage.models_quiz import AttemptQuestionRow, AttemptRow
+from storage.repositories import Repositories
+from tests.factories import World, build_world
+from tests.mocked_bot import MockedBot, callback_update, text_update, user
+from tests.quiz_world import open_campaign, registered, right_positions
+
+SETTINGS = Settings(bot_token="42:TEST-token")
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The kind (SELECT, UPDATE...) of every statement sent while the block runs."""
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, sql: str, *args: object) -> None:
+        seen.append(sql.split()[0].upper())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+async def world(session_factory: async_sessionmaker[AsyncSession]) -> World:
+    return await build_world(session_factory)
+
+
+@pytest.fixture
+def dp(session_factory: async_sessionmaker[AsyncSession]) -> Dispatcher:
+    return create_dispatcher(
+        SETTINGS, session_factory, storage=MemoryStorage(), events_isolation=SimpleEventIsolation()
+    )
+
+
+async def started(
+    dp: Dispatcher,
+    bot: MockedBot,
+    session_factory: async_sessionmaker[AsyncSession],
+    telegram_id: int,
+    campaign_id: int,
+    participant_id: int,
+) -> AttemptRow:
+    await dp.feed_update(bot, text_update(user(telegram_id), "/quiz"))
+    await dp.feed_update(
+        bot, callback_update(user(telegram_id), CampaignCb(campaign=campaign_id).pack())
+    )
+    async with session_factory() as session:
+        attempt = await session.scalar(
+            select(AttemptRow).where(AttemptRow.participant_id == participant_id)
+        )
+    assert attempt is not None
+    return attempt
+
+
+async def test_an_answer_is_one_read_and_three_conditional_writes(
+    dp: Dispatcher,
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    world: World,
+) -> None:
+    """Participant, then attempt + campaign + this and the next question in one query;
+    then record, move on, show the next question. No grants, no read-back."""
+    bot = MockedBot()
+    campaign = await open_campaign(session_factory, questions=5)
+    student = await registered(session_factory, 401, world.classes["七年级1班"].id)
+    attempt = await started(dp, bot, session_factory, 401, campaign.id, student.id)
+    for seq in range(1, 5):
+        right = await right_positions(session_factory, attempt.id, seq)
+        if len(right) > 1:  # multiple choice: the ticks first, then submit
+            for position in right:
+                tick = AnswerCb(attempt=attempt.id, seq=seq, option=position).pack()
+                with statements(engine) as seen:
+                    await dp.feed_update(bot, callback_update(user(401), tick))
+                assert seen == ["SELECT", "SELECT", "UPDATE"]
+            press = SubmitCb(attempt=attempt.id, seq=seq).pack()
+        else:
+            press = AnswerCb(attempt=attempt.id, seq=seq, option=right[0]).pack()
+        with statements(engine) as seen:
+            await dp.feed_update(bot, callback_update(user(401), press))
+        assert seen == ["SELECT", "SELECT", "UPDATE", "UPDATE", "UPDATE"]
+        edit = bot.recorder.requests[-1]
+        assert isinstance(edit, EditMessageText) and f"第 {seq + 1}/5 题" in edit.text
+
+    # A second press of an answered question reads, writes nothing and says so.
+    again = AnswerCb(attempt=attempt.id, seq=1, option=0).pack()
+    with statements(engine) as seen:
+        await dp.feed_update(bot, callback_update(user(401), again))
+    assert seen == ["SELECT", "SELECT"]
+    toast = bot.recorder.requests[-1]
+    assert isinstance(toast, AnswerCallbackQuery) and "过去了" in (toast.text or "")
+
+
+async def test_the_next_question_shows_the_deadline_it_was_given(
+    dp: Dispatcher, session_factory: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    bot = MockedBot()
+    campaign = await open_campaign(session_factory, questions=3, seconds_per_question=120)
+    student = await registered(session_factory, 402, world.classes["七年级1班"].id)
+    attempt = await started(dp, bot, session_factory, 402, campaign.id, student.id)
+    right = await right_positions(session_factory, attempt.id, 1)
+    if len(right) > 1:
+        for position in right:
+            tick = AnswerCb(attempt=attempt.id, seq=1, option=position).pack()
+            await dp.feed_update(bot, callback_update(user(402), tick))
+        press = SubmitCb(attempt=attempt.id, seq=1).pack()
+    else:
+        press = AnswerCb(attempt=attempt.id, seq=1, option=right[0]).pack()
+
+    await dp.feed_update(bot, callback_update(user(402), press))
+
+    async with session_factory() as session:
+        rows = {
+            row.seq: row
+            for row in await session.scalars(
+                select(AttemptQuestionRow).where(AttemptQuestionRow.attempt_id == attempt.id)
+            )
+        }
+        moved = await session.get(AttemptRow, attempt.id)
+    assert moved is not None and moved.current_seq == 2 and moved.points == 1.0
+    assert rows[1].answered_at is not None and rows[1].points == 1.0
+    second = rows[2]
+    assert second.shown_at == rows[1].answered_at and second.deadline is not None
+    assert (second.deadline - second.shown_at).total_seconds() == 120
+    shown = second.deadline.astimezone(SETTINGS.zone).strftime("%H:%M:%S")
+    edit = bot.recorder.requests[-1]
+    assert isinstance(edit, EditMessageText) and "第 2/3 题" in edit.text and shown in edit.text
+    assert rows[3].shown_at is None and rows[3].answered_at is None
+
+
+async def test_permissions_are_loaded_for_the_handlers_that_take_them(
+    dp: Dispatcher, session_factory: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    admin = await registered(session_factory, 403, world.classes["七年级1班"].id, name="管理员")
+    async with session_factory() as session:
+        await Repositories.over(session).grants.grant(admin.id, GrantKind.ADMIN, None, admin.id)
+        await session.commit()
+    bot = MockedBot()
+
+    await dp.feed_update(bot, text_update(user(404), "/grant admin 999999"))
+    assert "管理员" in bot.sent_texts(404)[-1]  # errors.admins_only: no grant, no go
+
+    # The admin's grant is read for /grant, which goes ahead (and finds nobody with that id).
+    await dp.feed_update(bot, text_update(user(403), "/grant admin 999999"))
+    assert "999999" in bot.sent_texts(403)[-1]
+
+
+async def test_reply_models_survive_garbage_collection() -> None:
+    """aiogram's Response[T] classes are built once per process, not after every GC."""
+    import gc
+
+    from aiogram.methods import AnswerCallbackQuery as Answer
+    from aiogram.methods import Response
+
+    from bot.factory import KeepResponseModels
+
+    calls: list[object] = []
+
+    async def make_request(bot: object, method: object) -> object:
+        calls.append(method)
+        return "sent"
+
+    method = Answer(callback_query_id="1")
+    keeper = KeepResponseModels()
+    assert await keeper(make_request, None, method) == "sent"  # type: ignore[arg-type]
+    kept = KeepResponseModels.kept[method.__returning__]
+    gc.collect()
+    assert Response[method.__returning__] is kept  # type: ignore[name-defined]
+    assert calls == [method]
