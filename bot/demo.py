@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import prepare_database, running_bot
 from bot.config import Settings
+from bot.demo_campaign import run_campaign_chapter
 from bot.invite_export import invite_cards
 from bot.invites import write_invite_pack
 from bot.sandbox.config import SandboxConfig
@@ -99,7 +100,7 @@ async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
         _say(f"  {pack.cards} invites for {pack.schools} schools: {pack.html_path}")
 
         _say("4. The bot, long polling the sandbox")
-        async with running_bot(settings, migrate=False):
+        async with running_bot(settings, migrate=False) as app:
             people = plan_participants(list(school_of_code.items()), participants)
             _say(f"5. {len(people)} simulated students and teachers tap their invite links")
             started = time.perf_counter()
@@ -110,15 +111,25 @@ async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
             )
             elapsed = time.perf_counter() - started
             stats = await sandbox.client.stats()
-        _say(
-            f"  {len(latencies)} registrations in {elapsed:.1f} s; the sandbox answered "
-            f"{stats.get('status_429', 0)} times with 429 Too Many Requests; the bot waited "
-            "out each retry_after and lost no reply"
-        )
+            _say(
+                f"  {len(latencies)} registrations in {elapsed:.1f} s; the sandbox answered "
+                f"{stats.get('status_429', 0)} times with 429 Too Many Requests; the bot "
+                "waited out each retry_after and lost no reply"
+            )
+            ok = await _check_counts(session_factory, people, school_names, out_dir)
 
-    ok = await _check_counts(session_factory, people, school_names, out_dir)
+            _say("7. A “宪法卫士” quiz campaign")
+            ok &= await run_campaign_chapter(
+                app,
+                sandbox.client,
+                [person.telegram_id for person in people],
+                out_dir,
+                _say,
+                _progress("answered"),
+            )
+
     await engine.dispose()
-    _say("Demo finished: counts match the database." if ok else "Demo FAILED: counts differ.")
+    _say("Demo finished: every figure matches the database." if ok else "Demo FAILED: see above.")
     return ok
 
 

@@ -2,29 +2,67 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL, Settings
 from bot.i18n import SUPPORTED_LOCALES, Translator
-from bot.middlewares import DatabaseMiddleware, ParticipantMiddleware, ThrottlingMiddleware
-from bot.retry import RetryMiddleware
+from bot.middlewares import (
+    DatabaseMiddleware,
+    ParticipantMiddleware,
+    PermissionsMiddleware,
+    ThrottlingMiddleware,
+)
+from bot.retry import ExpiredCallbackMiddleware, RetryMiddleware
 from handlers import get_routers
+
+
+class KeepResponseModels(BaseRequestMiddleware):
+    """Keeps aiogram's ``Response[T]`` reply models alive for the life of the process.
+
+    aiogram validates every Bot API reply with ``Response[method.__returning__]``, a
+    pydantic generic model built on first use. pydantic caches those classes only weakly,
+    so each garbage collection dropped them and the next reply built them again, about
+    10 ms of CPU each: under load, a good share of the bot's time.
+    """
+
+    kept: ClassVar[dict[Any, type[Response[Any]]]] = {}
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self.kept:
+            self.kept[returning] = Response[returning]  # type: ignore[valid-type]
+        return await make_request(bot, method)
 
 
 def create_bot(settings: Settings) -> Bot:
     session = AiohttpSession()
     if settings.bot_api_url != TELEGRAM_API_URL:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+    session.middleware(KeepResponseModels())
     session.middleware(RetryMiddleware())
+    session.middleware(ExpiredCallbackMiddleware())
     return Bot(
         settings.token,
         session=session,
@@ -61,7 +99,11 @@ def create_dispatcher(
         translator=translator,
     )
     dp.update.outer_middleware(DatabaseMiddleware(session_factory))
-    dp.update.outer_middleware(ParticipantMiddleware(translator, settings.admin_ids))
+    dp.update.outer_middleware(ParticipantMiddleware(translator))
+    permissions = PermissionsMiddleware(settings.admin_ids)
+    for name, observer in dp.observers.items():
+        if name not in ("update", "error"):  # inner middlewares reach the nested routers
+            observer.middleware(permissions)
     dp.message.outer_middleware(ThrottlingMiddleware())
     dp.include_routers(*get_routers())
     return dp

@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.types import Message, TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import Translator, normalize_locale
+from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.registration import Registration
 from storage.repositories import Repositories
@@ -34,11 +36,14 @@ class DatabaseMiddleware(BaseMiddleware):
 
 
 class ParticipantMiddleware(BaseMiddleware):
-    """Loads (or creates) the participant behind the update and binds their language."""
+    """Loads (or creates) the participant behind the update and binds their language.
 
-    def __init__(self, translator: Translator, admin_ids: frozenset[int]) -> None:
+    Their permissions are loaded by :class:`PermissionsMiddleware`, once the handler is
+    known, and only for a handler that takes ``permissions``: a quiz answer does not.
+    """
+
+    def __init__(self, translator: Translator) -> None:
         self.translator = translator
-        self.admin_ids = admin_ids
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
@@ -48,16 +53,33 @@ class ParticipantMiddleware(BaseMiddleware):
             return await handler(event, data)
         locale = normalize_locale(user.language_code, self.translator.default_locale)
         participant = await repo.participants.get_or_create(user.id, locale)
-        grants = await repo.grants.of(participant.id)
         # End the read (or the first insert) here, so no lock or connection is held while
         # the handler waits on Telegram; handlers commit their own writes before replying.
         await repo.commit()
         data["participant"] = participant
-        data["permissions"] = Permissions.from_grants(
-            grants, configured_admin=user.id in self.admin_ids
-        )
         data["registration"] = Registration(repo.units, repo.participants, repo.invites)
         data["_"] = self.translator.bind(participant.locale)
+        return await handler(event, data)
+
+
+class PermissionsMiddleware(BaseMiddleware):
+    """Inner middleware: ``permissions`` for the handlers (not filters) that take it."""
+
+    def __init__(self, admin_ids: frozenset[int]) -> None:
+        self.admin_ids = admin_ids
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        participant: Participant | None = data.get("participant")
+        user: User | None = data.get("event_from_user")
+        target: HandlerObject | None = data.get("handler")
+        wanted = target is None or target.varkw or "permissions" in target.params
+        if wanted and participant is not None and user is not None and "permissions" not in data:
+            repo: Repositories = data["repo"]
+            grants = await repo.grants.of(participant.id)
+            await repo.commit()  # as above: hold nothing while the handler talks to Telegram
+            data["permissions"] = Permissions.from_grants(
+                grants, configured_admin=user.id in self.admin_ids
+            )
         return await handler(event, data)
 
 

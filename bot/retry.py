@@ -14,8 +14,13 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import Response, TelegramMethod
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
 if TYPE_CHECKING:
@@ -52,3 +57,26 @@ class RetryMiddleware(BaseRequestMiddleware):
                     raise
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
             attempt += 1
+
+
+class ExpiredCallbackMiddleware(BaseRequestMiddleware):
+    """An answer to a callback query that has expired is dropped, not raised.
+
+    Telegram forgets a query after a while; by then the button's spinner has stopped by
+    itself, so answering it changes nothing for the user. Raising would abort the handler
+    after its work was committed and before the reply went out.
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramBadRequest as error:
+            if not isinstance(method, AnswerCallbackQuery) or "query is too old" not in str(error):
+                raise
+            log.info("callback query %s expired before it was answered", method.callback_query_id)
+            return Response[TelegramType](ok=True, result=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from bot.sandbox.client import SandboxClient
+from bot.sandbox.client import SandboxClient, SandboxError
 from handlers.keyboards import NameCb
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶"
@@ -99,3 +100,185 @@ def percentile(values: Sequence[float], fraction: float) -> float:
         return 0.0
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+# ------------------------------------------------------------------ quiz takers
+
+
+class QuizBehaviour:
+    """What a simulated participant does besides answering."""
+
+    PLAIN = "plain"
+    TIMES_OUT = "times_out"  # lets one question's time run out
+    PRESSES_TWICE = "presses_twice"  # presses every answer twice at once
+    RESUMES = "resumes"  # leaves midway and comes back with /quiz
+
+
+@dataclass
+class QuizRun:
+    """What one simulated participant saw, counted from the chat alone."""
+
+    telegram_id: int
+    behaviour: str
+    right: int = 0  # "✅" toasts
+    timed_out: int = 0
+    second_presses_refused: int = 0
+    result_text: str = ""
+
+
+async def _next_state(
+    client: SandboxClient, chat: int, message: dict[str, Any], timeout: float, run: QuizRun
+) -> dict[str, Any]:
+    """The quiz message after its next edit; a time-out note there counts a time-out."""
+    current = next(
+        (m for m in await client.messages(chat) if m["message_id"] == message["message_id"]),
+        message,
+    )
+    if current["edit_count"] == message["edit_count"]:
+        current = await client.wait_for_edit(
+            chat, message["message_id"], message["edit_count"], timeout
+        )
+    if "⏰" in (current.get("text") or ""):
+        run.timed_out += 1
+    return current
+
+
+def knowledge_of(questions: Iterable[Any]) -> dict[str, frozenset[str]]:
+    """What a student who studied the bank knows: stem -> the right options' texts."""
+    return {q.stem: frozenset(q.options[i] for i in q.correct) for q in questions}
+
+
+def _known_letters(
+    message: dict[str, Any], knowledge: Mapping[str, frozenset[str]] | None
+) -> set[str]:
+    """The letters a knowledgeable student would press, read off the question as shown."""
+    if not knowledge:
+        return set()
+    text = message.get("text") or ""
+    for stem, right in knowledge.items():
+        if stem in text:
+            letters = set()
+            for line in text.splitlines():
+                letter, _, option = line.partition(". ")
+                if len(letter) == 1 and option in right:
+                    letters.add(letter)
+            return letters
+    return set()
+
+
+def _is_answer(data: str) -> bool:
+    return data.startswith("a:")
+
+
+async def _wait_for_button(
+    client: SandboxClient,
+    chat: int,
+    after: int,
+    wanted: Callable[[str], bool],
+    timeout: float,
+) -> dict[str, Any]:
+    """The first message after the ``after``-th that carries a wanted button.
+
+    Other messages may arrive in between (an announcement, say), as in a real chat.
+    """
+    seen = after
+    while True:
+        messages = await client.wait_for_messages(chat, seen + 1, timeout=timeout)
+        for message in messages[after:]:
+            if any(wanted(b["callback_data"]) for b in _buttons(message)):
+                return message
+        seen = len(messages)
+
+
+def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The message's callback buttons (link buttons carry no data to press)."""
+    markup = message.get("reply_markup") or {}
+    rows = markup.get("inline_keyboard", [])
+    return [button for row in rows for button in row if "callback_data" in button]
+
+
+async def take_quiz(
+    client: SandboxClient,
+    telegram_id: int,
+    campaign_id: int,
+    behaviour: str,
+    rng: random.Random,
+    *,
+    question_seconds: float,
+    timeout: float = 60.0,
+    knowledge: Mapping[str, frozenset[str]] | None = None,
+    skill: float = 0.0,
+) -> QuizRun:
+    """Open /quiz, start the campaign, answer every question, read the result."""
+    run = QuizRun(telegram_id, behaviour)
+    chat = telegram_id
+    before = len(await client.messages(chat))
+    await client.send_text(chat, "/quiz")
+    wanted = f"qz:{campaign_id}"
+    listing = await _wait_for_button(client, chat, before, lambda data: data == wanted, timeout)
+    count = len(await client.messages(chat))
+    await client.press(chat, listing["message_id"], wanted)
+    message = await _wait_for_button(client, chat, count, _is_answer, timeout)
+    seq = 0
+    timed_out_once = False
+    resumed_once = False
+    while True:
+        seq += 1
+        buttons = _buttons(message)
+        if not buttons:  # finished: the result arrives as a message of its own
+            break
+        if behaviour == QuizBehaviour.TIMES_OUT and not timed_out_once:
+            timed_out_once = True
+            message = await _next_state(client, chat, message, question_seconds + 15, run)
+            continue
+        if behaviour == QuizBehaviour.RESUMES and not resumed_once and seq == 2:
+            resumed_once = True
+            count = len(await client.messages(chat))
+            await client.send_text(chat, "/quiz")
+            listing = await _wait_for_button(
+                client, chat, count, lambda data: data == wanted, timeout
+            )
+            count = len(await client.messages(chat))
+            await client.press(chat, listing["message_id"], wanted)
+            message = await _wait_for_button(client, chat, count, _is_answer, timeout)
+            buttons = _buttons(message)
+        answers = [b for b in buttons if b["callback_data"].startswith("a:")]
+        submit = [b for b in buttons if b["callback_data"].startswith("as:")]
+        try:
+            known = _known_letters(message, knowledge) if rng.random() < skill else None
+            if submit:
+                picks = [b for b in answers if b["text"][-1] in known] if known else []
+                for button in picks or rng.sample(answers, rng.choice((1, 2))):
+                    edits = message["edit_count"]
+                    await client.press(chat, message["message_id"], button["callback_data"])
+                    message = await client.wait_for_edit(
+                        chat, message["message_id"], edits, timeout
+                    )
+                final = submit[0]["callback_data"]
+            else:
+                picks = [b for b in answers if b["text"][-1] in known] if known else []
+                final = (picks[0] if picks else rng.choice(answers))["callback_data"]
+            presses = 2 if behaviour == QuizBehaviour.PRESSES_TWICE else 1
+            queries = await asyncio.gather(
+                *(client.press(chat, message["message_id"], final) for _ in range(presses))
+            )
+        except SandboxError:
+            # The question moved on under our finger: its time ran out while we chose.
+            message = await _next_state(client, chat, message, timeout, run)
+            continue
+        toasts = [
+            (await client.wait_for_callback_answer(query, timeout)) or {} for query in queries
+        ]
+        texts = [str(t.get("text") or "") for t in toasts]
+        run.right += sum("✅" in text for text in texts)
+        run.second_presses_refused += sum("已经记录" in text or "过去了" in text for text in texts)
+        message = await _next_state(client, chat, message, timeout, run)
+    messages = await client.wait_for_messages(chat, len(await client.messages(chat)), timeout)
+    run.result_text = next(
+        (m.get("text") or "" for m in reversed(messages) if "答题完成" in (m.get("text") or "")),
+        "",
+    )
+    if not run.result_text:
+        done = await client.wait_for_messages(chat, len(messages) + 1, timeout)
+        run.result_text = done[-1].get("text") or ""
+    return run

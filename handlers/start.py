@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
@@ -253,10 +253,10 @@ def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(start_with_code, CommandStart(deep_link=True))
     router.message.register(start_plain, CommandStart())
-    router.callback_query.register(pick_unit, Joining.unit, UnitCb.filter())
-    router.callback_query.register(pick_role, Joining.role, RoleCb.filter())
-    router.callback_query.register(use_telegram_name, Joining.name, NameCb.filter())
-    router.message.register(type_name, Joining.name, F.text, ~F.text.startswith("/"))
-    router.message.register(expected_a_button, Joining.unit, ~F.text.startswith("/"))
-    router.message.register(expected_a_button, Joining.role, ~F.text.startswith("/"))
+    router.callback_query.register(pick_unit, StateFilter(Joining.unit), UnitCb.filter())
+    router.callback_query.register(pick_role, StateFilter(Joining.role), RoleCb.filter())
+    router.callback_query.register(use_telegram_name, StateFilter(Joining.name), NameCb.filter())
+    router.message.register(type_name, StateFilter(Joining.name), F.text, ~F.text.startswith("/"))
+    router.message.register(expected_a_button, StateFilter(Joining.unit), ~F.text.startswith("/"))
+    router.message.register(expected_a_button, StateFilter(Joining.role), ~F.text.startswith("/"))
     return router

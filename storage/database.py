@@ -26,8 +26,11 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    # No pre-ping: it costs a round trip per checkout on the hot path. Connections are
+    # recycled hourly, and one broken by a server restart fails that update, which the
+    # user retries, rather than every update paying for the check.
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600
     )
 
 

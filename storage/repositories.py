@@ -19,7 +19,14 @@ from quizzes.participants import (
     new_invite_code,
 )
 from quizzes.units import Unit, UnitKind, UnitLabel
+from storage.banks import BankRepository
 from storage.models import GrantRow, InviteCodeRow, ParticipantRow, UnitRow, utcnow
+from storage.quiz import (
+    AttemptRepository,
+    CampaignRepository,
+    CertificateNames,
+    ShortlistRepository,
+)
 
 
 def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Any:
@@ -166,6 +173,10 @@ class ParticipantRepository:
         await self.session.flush()
         return _participant(row)
 
+    async def by_id(self, participant_id: int) -> Participant | None:
+        row = await self.session.get(ParticipantRow, participant_id)
+        return _participant(row) if row else None
+
     async def mark_joined(self, participant: Participant, when: datetime) -> Participant:
         if participant.joined_at is not None:
             return participant
@@ -287,6 +298,11 @@ class Repositories:
     participants: ParticipantRepository
     invites: InviteRepository
     grants: GrantRepository
+    banks: BankRepository
+    campaigns: CampaignRepository
+    attempts: AttemptRepository
+    shortlists: ShortlistRepository
+    certificate_names: CertificateNames
 
     @classmethod
     def over(cls, session: AsyncSession) -> Repositories:
@@ -296,6 +312,11 @@ class Repositories:
             ParticipantRepository(session),
             InviteRepository(session),
             GrantRepository(session),
+            BankRepository(session),
+            CampaignRepository(session),
+            AttemptRepository(session),
+            ShortlistRepository(session),
+            CertificateNames(session),
         )
 
     async def commit(self) -> None:

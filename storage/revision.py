@@ -25,7 +25,9 @@ def main(revision: str, down: str, message: str) -> Path:
 
         async def prepare() -> None:
             engine = create_engine(url)
-            await upgrade(engine, down)
+            # Every head is applied so the comparison finds only what is new; the new
+            # revision still names ``down`` as the one it builds on.
+            await upgrade(engine, "heads")
             await engine.dispose()
 
         asyncio.run(prepare())

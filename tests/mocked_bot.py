@@ -99,11 +99,22 @@ class MockedBot(Bot):
         return texts
 
     def last_markup_data(self) -> list[str]:
-        """Callback data of the buttons on the last message sent."""
+        """Callback data of the buttons on the last message sent or edited."""
         for method in reversed(self.recorder.requests):
-            if isinstance(method, SendMessage | EditMessageText) and method.reply_markup:
+            if (
+                isinstance(method, SendMessage | EditMessageText | EditMessageReplyMarkup)
+                and method.reply_markup
+            ):
                 markup: Any = method.reply_markup
                 return [b.callback_data for row in markup.inline_keyboard for b in row]
+        return []
+
+    def last_buttons(self) -> list[str]:
+        """Texts of the buttons on the last message sent or edited (markup edits included)."""
+        for method in reversed(self.recorder.requests):
+            markup: Any = getattr(method, "reply_markup", None)
+            if markup is not None and hasattr(markup, "inline_keyboard"):
+                return [b.text for row in markup.inline_keyboard for b in row]
         return []
 
     def clear(self) -> None:

@@ -235,6 +235,43 @@ class SandboxClient:
         )
         return result  # type: ignore[no-any-return]
 
+    async def wait_for_edit(
+        self, chat_id: int, message_id: int, after: int, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Wait until the bot edited ``message_id`` more than ``after`` times (its
+        ``edit_count``); returns the message as it is then (a deleted one counts too)."""
+        result = await self._call(
+            "wait_for_edit",
+            http_timeout=timeout + 10.0,
+            chat_id=chat_id,
+            message_id=message_id,
+            after=after,
+            timeout=timeout,
+        )
+        return result  # type: ignore[no-any-return]
+
+    async def press_and_wait_for_edit(
+        self,
+        user_id: int,
+        message_id: int,
+        data: str,
+        *,
+        chat_id: int | None = None,
+        timeout: float = 10.0,
+    ) -> tuple[str, dict[str, Any]]:
+        """Press the button carrying ``data`` and wait until the bot edits that message;
+        returns the callback query id and the message as edited."""
+        result = await self._call(
+            "press_and_wait_for_edit",
+            http_timeout=timeout + 10.0,
+            user_id=user_id,
+            message_id=message_id,
+            data=data,
+            chat_id=chat_id,
+            timeout=timeout,
+        )
+        return str(result["query_id"]), result["message"]
+
     async def callback_answer(self, query_id: str) -> dict[str, Any] | None:
         """How the bot answered the callback query (``None`` if not yet)."""
         result = await self._call("callback_answer", query_id=query_id)

@@ -219,6 +219,40 @@ async def _c_wait_for_messages(s: Sandbox, b: dict[str, Any]) -> Any:
     return s.bot_messages(chat_id)
 
 
+async def _c_wait_for_edit(s: Sandbox, b: dict[str, Any]) -> Any:
+    chat_id = _arg(b, "chat_id", int)
+    message_id = _arg(b, "message_id", int)
+    after = _arg(b, "after", int, 0)
+    timeout = _arg(b, "timeout", float, 10.0)
+    msg = await s.wait_for_edit(chat_id, message_id, after, timeout)
+    if msg is None:
+        raise _Timeout(
+            f"message {message_id} in chat {chat_id} was not edited more than {after} "
+            f"times within {timeout:g} s",
+            s.bot_messages(chat_id),
+        )
+    return s.edit_view(msg)
+
+
+async def _c_press_and_wait_for_edit(s: Sandbox, b: dict[str, Any]) -> Any:
+    """Press a button, then wait until the bot edits that message: one answer's round trip."""
+    user_id = _arg(b, "user_id", int)
+    message_id = _arg(b, "message_id", int)
+    chat_id = _arg(b, "chat_id", int, None)
+    timeout = _arg(b, "timeout", float, 10.0)
+    target = user_id if chat_id is None else chat_id
+    before = s.sent_message(target, message_id).edit_count
+    query_id = s.press(user_id, message_id, _arg(b, "data", str), chat_id=chat_id)
+    msg = await s.wait_for_edit(target, message_id, before, timeout)
+    if msg is None:
+        raise _Timeout(
+            f"message {message_id} in chat {target} was not edited within {timeout:g} s "
+            f"of the press",
+            s.bot_messages(target),
+        )
+    return {"query_id": query_id, "message": s.edit_view(msg)}
+
+
 async def _c_callback_answer(s: Sandbox, b: dict[str, Any]) -> Any:
     return {"answer": s.callback_answer(str(_arg(b, "query_id", str)))}
 
@@ -277,6 +311,8 @@ CONTROL: dict[str, Control] = {
     "remove_bot": _c_remove_bot,
     "messages": _c_messages,
     "wait_for_messages": _c_wait_for_messages,
+    "wait_for_edit": _c_wait_for_edit,
+    "press_and_wait_for_edit": _c_press_and_wait_for_edit,
     "callback_answer": _c_callback_answer,
     "wait_for_callback_answer": _c_wait_for_callback_answer,
     "stats": _c_stats,

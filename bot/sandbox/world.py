@@ -799,6 +799,48 @@ class Sandbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
 
+    async def wait_for_edit(
+        self, chat_id: int, message_id: int, after: int, timeout: float
+    ) -> StoredMessage | None:
+        """Wait until the bot edited message ``message_id`` more than ``after`` times.
+
+        Returns the message, or ``None`` on timeout; a deleted message counts as changed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            msg = self.sent_message(chat_id, message_id)
+            if msg.edit_count > after or msg.deleted:
+                return msg
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self.closing:
+                return None
+            event = self._message_events.get(chat_id)
+            if event is None:
+                event = self._message_events[chat_id] = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+
+    def edit_view(self, msg: StoredMessage) -> dict[str, Any]:
+        """The parts of a message an edit changes (smaller than :meth:`message_view`)."""
+        return {
+            "message_id": msg.message_id,
+            "chat_id": msg.chat_id,
+            "deleted": msg.deleted,
+            "edit_count": msg.edit_count,
+            "text": msg.data.get("text", msg.data.get("caption")),
+            "reply_markup": msg.reply_markup,
+        }
+
+    def sent_message(self, chat_id: int, message_id: int) -> StoredMessage:
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            raise ControlError(404, f"chat {chat_id} not found")
+        msg = chat.messages.get(message_id)
+        if msg is None or not msg.from_bot:
+            raise ControlError(404, f"bot message {message_id} not found in chat {chat_id}")
+        return msg
+
     def callback_answer(self, query_id: str) -> dict[str, Any] | None:
         query = self.queries.get(query_id)
         if query is None:
