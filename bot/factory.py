@@ -111,7 +111,7 @@ def create_dispatcher(
 
 async def set_commands(bot: Bot, translator: Translator) -> None:
     """Register the command menu in every supported language (zh-CN is the default)."""
-    names = ("start", "me", "help", "language", "stop", "subscribe")
+    names = ("quiz", "certificate", "articles", "lectures", "me", "help", "language", "start")
     for locale in SUPPORTED_LOCALES:
         commands = [
             BotCommand(command=name, description=translator.get(locale, f"commands.{name}"))

@@ -21,6 +21,7 @@ class ShortlistLine:
     percent: float
     total_ms: int
     finished_at: datetime
+    flagged: int = 0
 
 
 def shortlist_xlsx(
@@ -59,12 +60,13 @@ def shortlist_xlsx(
                 round(line.percent, 1),
                 round(line.total_ms / 1000, 1),
                 line.finished_at.astimezone(zone).replace(tzinfo=None),
+                line.flagged,
             ]
         )
     for row in sheet.iter_rows(min_row=3, min_col=8, max_col=8):
         for cell in row:
             cell.number_format = "yyyy-mm-dd hh:mm:ss"
-    for column, width in zip("ABCDEFGH", (8, 16, 22, 30, 10, 10, 12, 20), strict=True):
+    for column, width in zip("ABCDEFGHI", (8, 16, 22, 30, 10, 10, 12, 20, 12), strict=True):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A3"
     out = io.BytesIO()

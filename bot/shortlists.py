@@ -63,6 +63,7 @@ async def shortlist_for(
                 percent=100.0 * entry.standing.points / campaign.rules.questions,
                 total_ms=entry.standing.total_ms,
                 finished_at=entry.standing.finished_at,
+                flagged=entry.flagged,
             )
         )
     title = _("shortlist.title", campaign=campaign.name, top=top_n)

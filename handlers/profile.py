@@ -17,7 +17,7 @@ from handlers.keyboards import (
     role_keyboard,
 )
 from handlers.start import Joining, profile_text, show_level, telegram_name
-from quizzes.participants import Participant
+from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
 from storage.repositories import Repositories
 
@@ -75,8 +75,12 @@ async def set_language(
         await callback.message.edit_text(_("language.set"))
 
 
-async def show_help(message: Message, permissions: Permissions, _: Gettext) -> None:
+async def show_help(
+    message: Message, participant: Participant, permissions: Permissions, _: Gettext
+) -> None:
     parts = [_("help.everyone")]
+    if participant.role is Role.TEACHER or permissions.is_staff:
+        parts.append(_("help.teacher"))
     if permissions.is_coordinator or permissions.is_admin:
         parts.append(_("help.coordinator"))
     if permissions.is_admin:

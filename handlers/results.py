@@ -195,6 +195,7 @@ async def top(
             percent=f"{line.percent:.0f}",
             seconds=f"{line.total_ms / 1000:.0f}",
         )
+        + (_("shortlist.flagged", count=line.flagged) if line.flagged else "")
         for line in result.lines
     ]
     await message.answer("\n".join(lines))

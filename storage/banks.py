@@ -22,7 +22,7 @@ from storage.models import utcnow
 from storage.models_quiz import AttemptQuestionRow
 from storage.models_quiz_bank import QuestionBankRow, QuestionRow
 
-__all__ = ["BankRepository"]
+__all__ = ["BankRepository", "stored_question"]
 
 
 def _bank(row: QuestionBankRow) -> StoredBank:
@@ -38,7 +38,7 @@ def _bank(row: QuestionBankRow) -> StoredBank:
     )
 
 
-def _question(row: QuestionRow) -> StoredQuestion:
+def stored_question(row: QuestionRow) -> StoredQuestion:
     return StoredQuestion(
         id=row.id,
         bank_id=row.bank_id,
@@ -193,7 +193,7 @@ class BankRepository:
             .where(QuestionRow.bank_id.in_(list(bank_ids)), QuestionRow.retired_at.is_(None))
             .order_by(QuestionRow.bank_id, QuestionRow.position)
         )
-        questions = [_question(row) for row in rows]
+        questions = [stored_question(row) for row in rows]
         if tags:
             wanted = set(tags)
             questions = [question for question in questions if wanted & set(question.tags)]

@@ -28,11 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from quizzes.attempts import Attempt, AttemptQuestion, AttemptStatus, Snapshot
-from quizzes.bank import QuestionType, StoredQuestion
+from quizzes.bank import StoredQuestion
 from quizzes.campaigns import Audience, Campaign, CampaignStatus, Rules
 from quizzes.engine import Candidate, Feedback, Standing, best_per_participant
 from quizzes.participants import Role
 from quizzes.units import UnitKind
+from storage.banks import stored_question
 from storage.models import ParticipantRow, UnitRow
 from storage.models_quiz import (
     AttemptQuestionRow,
@@ -53,6 +54,7 @@ class Ranked:
     attempt_id: int
     display_name: str
     unit_path: str
+    flagged: int = 0  # answers faster than a person can read the question
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,22 +133,6 @@ def _attempt_question(row: AttemptQuestionRow, question: QuestionRow) -> Attempt
         points=row.points,
         timed_out=row.timed_out,
         too_fast=row.too_fast,
-    )
-
-
-def stored_question(row: QuestionRow) -> StoredQuestion:
-    return StoredQuestion(
-        id=row.id,
-        bank_id=row.bank_id,
-        position=row.position,
-        type=QuestionType(row.type),
-        stem=row.stem,
-        options=tuple(row.options),
-        correct=frozenset(row.correct),
-        explanation=row.explanation or "",
-        tags=tuple(row.tags or ()),
-        difficulty=row.difficulty,
-        source=row.source,
     )
 
 
@@ -670,6 +656,7 @@ class AttemptRepository:
                 AttemptRow.finished_at,
                 ParticipantRow.display_name,
                 member.c.path,
+                AttemptRow.flagged,
             )
             .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
             .join(member, member.c.id == ParticipantRow.unit_id)
@@ -687,8 +674,9 @@ class AttemptRepository:
                 attempt_id=aid,
                 display_name=name or "",
                 unit_path=path,
+                flagged=flagged,
             )
-            for aid, pid, points, total_ms, finished_at, name, path in rows
+            for aid, pid, points, total_ms, finished_at, name, path, flagged in rows
         ]
 
     async def rank_in_school(self, attempt: Attempt) -> tuple[int | None, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import timedelta
 
 import pytest
@@ -408,6 +409,11 @@ async def test_top_ranks_by_score_then_time_and_records_the_list(
     first = min(names, key=lambda pid: (times[pid], pid))
     assert f"1. {names[first]}" in listing
     assert any(isinstance(m, SendDocument) for m in bot.recorder.requests)
+    # Scripted answers come faster than anyone can read: flagged for the admin, still counted.
+    assert "快于读题所需时间" in listing
+    async with session_factory() as session:
+        flagged = set((await session.scalars(select(AttemptRow.flagged))).all())
+    assert flagged == {2}
     async with session_factory() as session:
         entries = list(
             await session.scalars(select(ShortlistEntryRow).order_by(ShortlistEntryRow.rank))
@@ -484,3 +490,27 @@ async def test_a_campaign_left_open_by_long_downtime_still_closes(
     finally:
         await scheduler.stop()
     assert status == "closed"
+
+
+def test_certificate_text_renders_with_real_glyphs_not_boxes() -> None:
+    from bot.certificates import CertificateText, render_certificate
+    from bot.fonts import missing_glyphs, require_cjk_font
+
+    text = CertificateText(
+        title="荣誉证书",
+        name_line="李华 同学：",
+        body="在“2026年“宪法卫士”网络答题”活动中成绩合格，得分率 95%，特发此证，以资鼓励。",
+        issuer="普法助手",
+        date_line="2026年12月4日",
+    )
+    font = require_cjk_font()
+    everything = "".join((text.title, text.name_line, text.body, text.issuer, text.date_line))
+    assert missing_glyphs(font, everything) == []
+    png = render_certificate(text)
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    # The title is drawn: the band where it sits has ink, not just background.
+    band = image.crop((400, 150, 1200, 270))
+    darkest, _lightest = band.getextrema()
+    assert isinstance(darkest, int) and darkest < 128
