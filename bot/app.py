@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, set_commands
 from bot.i18n import Translator
+from bot.links import add_publicity_routes
 from bot.services import Service, ServiceContext, create_services
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
@@ -83,7 +84,7 @@ class BotApp:
         await self.engine.dispose()
 
     def web_app(self) -> web.Application:
-        """The aiohttp app: the webhook endpoint when configured (tracked links later)."""
+        """The aiohttp app: the webhook endpoint when configured, and tracked links."""
         app = web.Application()
         if self.settings.uses_webhook:
             secret = self.settings.webhook_secret
@@ -93,6 +94,7 @@ class BotApp:
                 secret_token=secret.get_secret_value() if secret else None,
             ).register(app, path=self.settings.webhook_path)
             setup_application(app, self.dp, bot=self.bot)
+        add_publicity_routes(app, self.session_factory)
         return app
 
     async def run_polling(self) -> None:
@@ -102,6 +104,9 @@ class BotApp:
             allowed_updates=self.dp.resolve_used_update_types(),
             handle_signals=False,
             close_bot_session=False,
+            # Past this, updates wait in Telegram's queue instead of piling up here until
+            # the connection pool times them out: slower under overload, but none lost.
+            tasks_concurrency_limit=self.settings.max_concurrent_updates,
         )
 
     async def stop(self) -> None:
@@ -129,6 +134,18 @@ async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncItera
                 allowed_updates=app.dp.resolve_used_update_types(),
             )
         else:
+            # Tracked links are served in polling mode too; the chat works without them.
+            runner = web.AppRunner(app.web_app())
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, settings.listen_host, settings.listen_port).start()
+            except OSError as error:
+                log.error(
+                    "web server not started on %s:%s (%s): tracked links will not open",
+                    settings.listen_host,
+                    settings.listen_port,
+                    error,
+                )
             started = asyncio.Event()
             app.dp.startup.register(started.set)
             polling = asyncio.create_task(app.run_polling())

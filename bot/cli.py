@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from bot.cli_bank import bank
 from bot.config import Settings, SettingsError, load_settings
 
 P = ParamSpec("P")
@@ -51,6 +52,8 @@ def main(verbose: bool) -> None:
     )
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("aiogram.dispatcher").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 @main.command(short_help="Run the bot (long polling, or a webhook server).")
@@ -221,3 +224,101 @@ async def invites_revoke(code: str) -> None:
     if invite is None:
         raise click.ClickException(f"no invite code {code!r}")
     click.echo(f"revoked {code}")
+
+
+@main.command()
+@click.option("--runs", default=0, show_default=True, help="Also show the N latest job runs.")
+@_async_command
+async def jobs(runs: int) -> None:
+    """List upcoming scheduled jobs, planned from the database as the bot would."""
+    from bot.scheduler import planned_jobs
+
+    settings = _settings()
+    plan = await planned_jobs(settings)
+    click.echo(f"next run ({settings.timezone})  job")
+    for job_id, when in plan:
+        click.echo(f"{when:%Y-%m-%d %H:%M:%S %a}        {job_id}")
+    if not runs:
+        return
+    from storage.database import create_engine, create_session_factory
+    from storage.scheduler import JobRunRepository
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            recent = await JobRunRepository(session).recent(runs)
+    finally:
+        await engine.dispose()
+    click.echo("\ndue                        job  (outcome)")
+    for run in recent:
+        due = run.due_at.astimezone(settings.zone)
+        if run.error:
+            outcome = "failed: " + run.error.strip().splitlines()[-1]
+        else:
+            outcome = "ok" if run.finished_at else "unfinished"
+        click.echo(f"{due:%Y-%m-%d %H:%M:%S}  {run.job_id}  ({outcome}, {run.claimed_by})")
+
+
+main.add_command(bank)
+
+from bot.cli_campaign import campaign  # noqa: E402
+
+main.add_command(campaign)
+
+
+@main.command()
+@click.option("--from", "start", required=True, help="First day, YYYY-MM-DD (inclusive).")
+@click.option("--to", "end", required=True, help="Last day, YYYY-MM-DD (inclusive).")
+@click.option("--unit", default="ROOT", show_default=True, help="ROOT, a unit id or a name.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--locale", default="zh-CN", show_default=True, type=click.Choice(["zh-CN", "en"]))
+@click.option(
+    "--templates", type=click.Path(file_okay=False, path_type=Path), help="Own templates."
+)
+@_async_command
+async def report(
+    start: str, end: str, unit: str, out_dir: Path, locale: str, templates: Path | None
+) -> None:
+    """Write the report section (MD, DOCX), participation XLSX, CSV and chart to --out."""
+    from datetime import date
+
+    from bot.reports import compile_report, resolve_scope
+    from bot.reports.compile import ScopeError
+    from quizzes.statistics import Period
+    from storage.database import create_engine, create_session_factory
+
+    settings = _settings()
+    try:
+        period = Period(date.fromisoformat(start), date.fromisoformat(end))
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+
+    def progress(step: str, done: int, total: int) -> None:
+        click.echo(f"[{done}/{total}] {step}", err=True)
+
+    try:
+        async with session_factory() as session:
+            scope = await resolve_scope(session, unit)
+        result = await compile_report(
+            session_factory,
+            scope,
+            period,
+            zone=settings.zone,
+            locale=locale,
+            templates=templates,
+            progress=progress,
+        )
+    except ScopeError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        await engine.dispose()
+    for path in result.write(out_dir):
+        click.echo(str(path))
+
+
+from bot.cli_article import article, lecture  # noqa: E402
+
+main.add_command(article)
+main.add_command(lecture)

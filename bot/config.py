@@ -41,6 +41,19 @@ class Settings(BaseSettings):
     webhook_path: str = "/telegram/webhook"
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=0, le=65535)
+    # Updates handled at once by one process; keep it below the database pool (2 x 10).
+    max_concurrent_updates: int = Field(default=16, ge=1, le=1000)
+    # Publicity: messages/s all broadcasts together may send (Telegram allows about 30/s
+    # in bulk; the rest is left for replies), requests in flight, base of tracked links.
+    broadcast_rate: float = Field(default=25.0, gt=0, le=100_000)
+    broadcast_concurrency: int = Field(default=16, ge=1, le=1000)
+    public_url: str | None = None
+    # Scheduler: a job missed while the bot was down still fires at start-up this late.
+    scheduler_grace_s: int = Field(default=6 * 3600, ge=0)
+    # How often each process re-reads the tables to rebuild its plan (0: only at start).
+    scheduler_replan_s: int = Field(default=300, ge=0)
+    # Report compilation, crontab expressions in ``timezone`` separated by ";".
+    report_cron: Annotated[tuple[str, ...], NoDecode] = ("0 8 * * 1", "0 8 1 * *")
 
     @field_validator("bot_token")
     @classmethod
@@ -49,7 +62,7 @@ class Settings(BaseSettings):
             raise ValueError("must look like 123456:ABC-def (digits, colon, letters)")
         return value
 
-    @field_validator("bot_api_url", "webhook_url")
+    @field_validator("bot_api_url", "webhook_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -101,6 +114,20 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
         return value
 
+    @field_validator("report_cron", mode="before")
+    @classmethod
+    def _crontabs(cls, value: object) -> object:
+        from bot.crontab import CrontabError, crontab_trigger
+
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(";") if part.strip())
+        for expression in value if isinstance(value, tuple | list) else ():
+            try:
+                crontab_trigger(str(expression), ZoneInfo("UTC"))
+            except CrontabError as error:
+                raise ValueError(str(error)) from None
+        return value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -122,6 +149,16 @@ class Settings(BaseSettings):
     @property
     def uses_webhook(self) -> bool:
         return bool(self.webhook_url)
+
+    @property
+    def link_base(self) -> str:
+        """Where tracked links point: ``PUFA_PUBLIC_URL``, else the webhook's public base,
+        else this process's own web server."""
+        if self.public_url:
+            return self.public_url
+        if self.webhook_url:
+            return self.webhook_url
+        return f"http://{self.listen_host}:{self.listen_port}"
 
 
 def load_settings(**overrides: object) -> Settings:

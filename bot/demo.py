@@ -8,6 +8,7 @@ per-school counts in the database against what the simulated people did.
 from __future__ import annotations
 
 import csv
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import prepare_database, running_bot
 from bot.config import Settings
 from bot.demo_campaign import run_campaign_chapter
+from bot.demo_publicity import run_publicity_chapter
+from bot.demo_report import run_report_chapter
 from bot.invite_export import invite_cards
 from bot.invites import write_invite_pack
 from bot.sandbox.config import SandboxConfig
@@ -31,6 +34,13 @@ from storage.roster_import import import_roster
 
 SAMPLE_ROSTER = Path(__file__).parent / "data" / "sample_roster.csv"
 DEMO_ADMIN_ID = 900_001
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _say(text: str) -> None:
@@ -73,11 +83,14 @@ async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
 
     async with run_sandbox(SandboxConfig()) as sandbox:
         _say(f"2. Telegram sandbox at {sandbox.url} (Telegram's rate limits enforced)")
+        web_port = _free_port()
         settings = Settings(
             bot_token=sandbox.config.token,
             bot_api_url=sandbox.url,
             database_url=database_url,
             admin_ids=frozenset({DEMO_ADMIN_ID}),
+            listen_port=web_port,
+            public_url=f"http://127.0.0.1:{web_port}",
         )
 
         _say("3. Invite links and QR codes")
@@ -101,6 +114,7 @@ async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
 
         _say("4. The bot, long polling the sandbox")
         async with running_bot(settings, migrate=False) as app:
+            await sandbox.client.send_text(DEMO_ADMIN_ID, "/help", first_name="教育局")
             people = plan_participants(list(school_of_code.items()), participants)
             _say(f"5. {len(people)} simulated students and teachers tap their invite links")
             started = time.perf_counter()
@@ -127,6 +141,21 @@ async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
                 _say,
                 _progress("answered"),
             )
+
+            _say("8. Publicity: an article broadcast, reads and clicks, an online lecture")
+            ok &= await run_publicity_chapter(
+                app,
+                sandbox.client,
+                DEMO_ADMIN_ID,
+                [person.telegram_id for person in people],
+                _say,
+            )
+
+            _say("9. The report section for the bureau's yearly report")
+            paragraph = await run_report_chapter(app, out_dir, _say)
+            _say("")
+            _say(paragraph)
+            _say("")
 
     await engine.dispose()
     _say("Demo finished: every figure matches the database." if ok else "Demo FAILED: see above.")

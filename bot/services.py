@@ -34,5 +34,22 @@ class ServiceContext:
 
 def create_services(context: ServiceContext) -> dict[str, Service]:
     """Name -> service; the name is the handler parameter that receives it."""
-    services: dict[str, Service] = {}
+    from bot.scheduler import Scheduler
+
+    scheduler = Scheduler(context)
+    from bot.campaign_jobs import plan_campaigns
+
+    scheduler.add_planner(plan_campaigns)
+    services: dict[str, Service] = {"scheduler": scheduler}
+    from bot.quiz_clock import QuizClock
+
+    services["quiz_clock"] = QuizClock(context)
+    from bot.broadcaster import Broadcaster
+    from bot.publicity_jobs import plan_articles
+
+    scheduler.add_planner(plan_articles)
+    services["broadcaster"] = Broadcaster(context, publish_fallback_s=60.0)
+    from bot.reports.jobs import plan_reports
+
+    scheduler.add_planner(plan_reports)
     return services

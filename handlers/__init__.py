@@ -5,9 +5,37 @@ Order matters: errors and admin first, the fallback that answers everything else
 
 from aiogram import Router
 
-from handlers import admin, errors, fallback, membership, profile, start
+from handlers import (
+    admin,
+    banks,
+    errors,
+    fallback,
+    lectures,
+    livequiz,
+    membership,
+    profile,
+    publicity,
+    quiz,
+    reports,
+    results,
+    start,
+)
 
 
 def get_routers() -> list[Router]:
-    modules = (errors, admin, membership, start, profile, fallback)
+    modules = (
+        errors,
+        admin,
+        membership,
+        start,
+        profile,
+        quiz,
+        results,
+        livequiz,
+        banks,
+        publicity,
+        lectures,
+        reports,
+        fallback,
+    )
     return [module.create_router() for module in modules]

@@ -1,0 +1,601 @@
+"""Publicity in chat: composing (/post), the "read" button, broadcast controls,
+/articles for everyone and ``/stats article ID`` for the bureau."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity
+from aiogram.utils.text_decorations import html_decoration
+
+from bot.article_format import FormatProblem, check_article
+from bot.config import Settings
+from bot.i18n import Gettext
+from handlers.publicity_keyboards import (
+    ROLES,
+    BroadcastCb,
+    OpenArticleCb,
+    PostCb,
+    ReadCb,
+    article_keyboard,
+    articles_keyboard,
+    audience_kind_keyboard,
+    confirm_keyboard,
+    role_choice_keyboard,
+    unit_choice_keyboard,
+    when_keyboard,
+)
+from quizzes.participants import Participant, Role
+from quizzes.permissions import Permissions
+from quizzes.publicity import (
+    TIME_FORMAT,
+    Article,
+    ArticleStatus,
+    Audience,
+    AudienceError,
+    ControlResult,
+    check_audience,
+    parse_publish_at,
+    valid_link,
+)
+from quizzes.units import Unit, UnitKind
+from storage.models import utcnow
+from storage.publicity import PublicityRepository
+from storage.repositories import Repositories
+
+if TYPE_CHECKING:
+    from bot.broadcaster import Broadcaster
+    from bot.scheduler import Scheduler
+
+
+EXAMPLE_TIME = "YYYY-MM-DD HH:MM"
+
+
+class Composing(StatesGroup):
+    post = State()
+    audience = State()
+    when = State()
+    confirm = State()
+
+
+# ---------------------------------------------------------------------- reading
+
+
+async def mark_read(
+    callback: CallbackQuery,
+    callback_data: ReadCb,
+    participant: Participant,
+    repo: Repositories,
+    _: Gettext,
+) -> None:
+    publicity = PublicityRepository(repo.session)
+    if await publicity.article(callback_data.article) is None:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    first = await publicity.mark_read(callback_data.article, participant.id, utcnow())
+    await repo.commit()
+    key = "publicity.read.thanks" if first else "publicity.read.already"
+    await callback.answer(_.plain(key))
+
+
+async def list_articles(
+    message: Message, participant: Participant, repo: Repositories, _: Gettext
+) -> None:
+    articles = await PublicityRepository(repo.session).recent_for(participant.id)
+    if not articles:
+        await message.answer(_("publicity.articles.none"))
+        return
+    await message.answer(_("publicity.articles.list"), reply_markup=articles_keyboard(articles))
+
+
+async def open_article(
+    callback: CallbackQuery,
+    callback_data: OpenArticleCb,
+    participant: Participant,
+    repo: Repositories,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    publicity = PublicityRepository(repo.session)
+    mine = {a.id: a for a in await publicity.recent_for(participant.id, limit=50)}
+    article = mine.get(callback_data.article)
+    if article is None:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await callback.answer()
+    markup = article_keyboard(article, participant.id, _, settings.link_base)
+    await send_article(bot, article, callback.from_user.id, markup)
+
+
+async def send_article(
+    bot: Bot, article: Article, chat_id: int, markup: InlineKeyboardMarkup
+) -> Message:
+    if article.photo_file_id:
+        return await bot.send_photo(
+            chat_id, article.photo_file_id, caption=article.text, reply_markup=markup
+        )
+    return await bot.send_message(chat_id, article.text, reply_markup=markup)
+
+
+# ---------------------------------------------------------------------- controls
+
+
+async def control_broadcast(
+    callback: CallbackQuery,
+    callback_data: BroadcastCb,
+    permissions: Permissions,
+    broadcaster: Broadcaster,
+    _: Gettext,
+) -> None:
+    result = await broadcaster.control(
+        callback_data.id, callback_data.action, callback.from_user.id, permissions
+    )
+    if result is ControlResult.DONE:
+        await callback.answer(_.plain(f"publicity.control.{callback_data.action.value}"))
+    elif result is ControlResult.NOT_ALLOWED:
+        await callback.answer(_.plain("publicity.control.not_allowed"), show_alert=True)
+    else:
+        await callback.answer(_.plain("errors.stale_button"))
+
+
+# ---------------------------------------------------------------------- figures
+
+
+async def article_stats(
+    message: Message,
+    command: CommandObject,
+    permissions: Permissions,
+    repo: Repositories,
+    _: Gettext,
+) -> None:
+    if not permissions.is_admin:
+        await message.answer(_("errors.admins_only"))
+        return
+    parts = (command.args or "").split()
+    if len(parts) != 2 or not parts[1].isdigit():
+        await message.answer(_("publicity.stats.usage"))
+        return
+    publicity = PublicityRepository(repo.session)
+    article = await publicity.article(int(parts[1]))
+    if article is None:
+        await message.answer(_("publicity.stats.unknown", id=parts[1]))
+        return
+    figures = await publicity.figures_by_school(article.id)
+    lines = [_("publicity.stats.title", id=article.id, title=article.title)]
+    for row in figures:
+        key = "publicity.stats.total" if row.school_id is None else "publicity.stats.school"
+        lines.append(
+            _(
+                key,
+                school=row.school_name,
+                delivered=row.delivered,
+                read=row.read,
+                clicked=row.clicked,
+            )
+        )
+    await message.answer("\n".join(lines))
+
+
+# ---------------------------------------------------------------------- composing
+
+
+def _utf16_index(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-16-le")) // 2
+
+
+def html_slice(text: str, entities: list[MessageEntity], start: int, end: int) -> str:
+    """``text[start:end]`` with its formatting, as Telegram HTML (entities are clipped)."""
+    lo, hi = _utf16_index(text, start), _utf16_index(text, end)
+    kept = []
+    for entity in entities:
+        a, b = max(entity.offset, lo), min(entity.offset + entity.length, hi)
+        if a < b:
+            kept.append(entity.model_copy(update={"offset": a - lo, "length": b - a}))
+    return html_decoration.unparse(text[start:end], kept)
+
+
+def parse_post(message: Message) -> tuple[str, str, str | None]:
+    """Title (the first line, as plain text), body (the rest, as HTML) and the link (a
+    last line that is only a web address)."""
+    text = message.text or message.caption or ""
+    entities = list(message.entities or message.caption_entities or [])
+    stripped = text.rstrip()
+    first_end = stripped.find("\n")
+    if first_end < 0:
+        return stripped.strip(), "", None
+    title = stripped[:first_end].strip()
+    body_end = len(stripped)
+    link = None
+    last_start = stripped.rfind("\n") + 1
+    candidate = stripped[last_start:].strip()
+    if last_start > first_end and valid_link(candidate):
+        link = candidate
+        body_end = last_start
+    body = html_slice(text, entities, first_end + 1, body_end).strip()
+    return title, body, link
+
+
+def describe_problem(problem: FormatProblem, _: Gettext) -> str:
+    if problem.problem is None:
+        return _("publicity.compose.bad_format", detail=problem.detail)
+    return _(
+        f"publicity.compose.problem.{problem.problem.value}",
+        length=problem.length,
+        limit=problem.limit,
+    )
+
+
+async def start_post(
+    message: Message, permissions: Permissions, state: FSMContext, _: Gettext
+) -> None:
+    if not permissions.is_staff:
+        await message.answer(_("publicity.compose.staff_only"))
+        return
+    await state.clear()
+    await state.set_state(Composing.post)
+    await message.answer(_("publicity.compose.ask_post"))
+
+
+Say = Callable[[str, InlineKeyboardMarkup | None], Awaitable[object]]
+
+
+def replier(bot: Bot, chat_id: int, message: Message | None) -> Say:
+    """Show the composer's next step in place of the message whose button was pressed
+    (Telegram allows about one new message per second in a chat), or as a new one."""
+
+    async def say(text: str, markup: InlineKeyboardMarkup | None = None) -> object:
+        if message is not None:
+            try:
+                return await message.edit_text(text, reply_markup=markup)
+            except TelegramBadRequest as error:
+                if "not modified" in error.message:
+                    return None
+        return await bot.send_message(chat_id, text, reply_markup=markup)
+
+    return say
+
+
+async def receive_post(
+    message: Message,
+    participant: Participant,
+    permissions: Permissions,
+    repo: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    if not permissions.is_staff:
+        await state.clear()
+        return
+    title, body, link = parse_post(message)
+    photo = message.photo[-1].file_id if message.photo else None
+    problem = check_article(title, body, has_photo=photo is not None)
+    if problem is not None:
+        await message.answer(describe_problem(problem, _))
+        return  # still waiting for a post: send a corrected one
+    publicity = PublicityRepository(repo.session)
+    article = await publicity.create_article(
+        title=title,
+        body=body,
+        author_id=participant.telegram_id,
+        link=link,
+        photo_file_id=photo,
+    )
+    await repo.commit()
+    await state.update_data(article=article.id, units=[], roles=[], kind="", when=None)
+    await state.set_state(Composing.audience)
+    # The preview is the article exactly as recipients will get it, buttons included.
+    markup = article_keyboard(article, participant.id, _, settings.link_base)
+    await send_article(bot, article, message.chat.id, markup)
+    say = replier(bot, message.chat.id, None)
+    if not permissions.is_admin:
+        schools = await _coordinated_schools(permissions, repo)
+        if len(schools) == 1:
+            await state.update_data(units=[schools[0].id], kind="schools")
+            await say(
+                _("publicity.compose.preview") + "\n" + _("publicity.compose.ask_roles"),
+                role_choice_keyboard((), _),
+            )
+            return
+    await say(
+        _("publicity.compose.preview") + "\n" + _("publicity.compose.ask_audience"),
+        audience_kind_keyboard(_, admin=permissions.is_admin),
+    )
+
+
+async def _coordinated_schools(permissions: Permissions, repo: Repositories) -> list[Unit]:
+    schools = await repo.units.of_kind(UnitKind.SCHOOL)
+    return [s for s in schools if permissions.may_manage(s)]
+
+
+async def _choices(kind: str, permissions: Permissions, repo: Repositories) -> list[Unit]:
+    if kind == "regs" and permissions.is_admin:
+        return await repo.units.of_kind(UnitKind.REGIMENT)
+    if kind == "schools":
+        return await _coordinated_schools(permissions, repo)
+    return []
+
+
+async def post_step(
+    callback: CallbackQuery,
+    callback_data: PostCb,
+    participant: Participant,
+    permissions: Permissions,
+    repo: Repositories,
+    state: FSMContext,
+    broadcaster: Broadcaster,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+    scheduler: Scheduler | None = None,
+) -> None:
+    data: dict[str, Any] = await state.get_data()
+    article_id = data.get("article")
+    if not permissions.is_staff or not isinstance(article_id, int):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    action = callback_data.action
+    message = callback.message if isinstance(callback.message, Message) else None
+    say = replier(bot, callback.from_user.id, message)
+    units = list(data.get("units") or [])
+    roles = list(data.get("roles") or [])
+    if action == "cancel":
+        await state.clear()
+        await callback.answer()
+        await say(_("publicity.compose.cancelled"), None)
+    elif action == "all" and permissions.is_admin:
+        await state.update_data(units=[], kind="all")
+        await callback.answer()
+        await say(_("publicity.compose.ask_roles"), role_choice_keyboard((), _))
+    elif action in ("regs", "schools"):
+        choices = await _choices(action, permissions, repo)
+        if not choices:
+            await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
+            return
+        await state.update_data(units=[], kind=action)
+        await callback.answer()
+        await say(_(f"publicity.compose.choose_{action}"), unit_choice_keyboard(choices, (), _))
+    elif action == "unit":
+        choices = await _choices(str(data.get("kind")), permissions, repo)
+        if callback_data.id not in {u.id for u in choices}:
+            await callback.answer(_.plain("errors.stale_button"))
+            return
+        if callback_data.id in units:
+            units.remove(callback_data.id)
+        else:
+            units.append(callback_data.id)
+        await state.update_data(units=units)
+        await callback.answer()
+        if message is not None:
+            await message.edit_reply_markup(reply_markup=unit_choice_keyboard(choices, units, _))
+    elif action == "units_done":
+        if not units:
+            await callback.answer(_.plain("publicity.compose.choose_one"), show_alert=True)
+            return
+        await callback.answer()
+        await say(_("publicity.compose.ask_roles"), role_choice_keyboard((), _))
+    elif action == "role" and 0 <= callback_data.id < len(ROLES):
+        role = ROLES[callback_data.id].value
+        if role in roles:
+            roles.remove(role)
+        else:
+            roles.append(role)
+        await state.update_data(roles=roles)
+        await callback.answer()
+        if message is not None:
+            chosen = [Role(r) for r in roles]
+            await message.edit_reply_markup(reply_markup=role_choice_keyboard(chosen, _))
+    elif action == "roles_done":
+        await state.set_state(Composing.when)
+        await callback.answer()
+        await say(_("publicity.compose.ask_when", format=EXAMPLE_TIME), when_keyboard(_))
+    elif action == "now":
+        await state.update_data(when=None)
+        await callback.answer()
+        await _confirm(say, permissions, repo, state, settings, _)
+    elif action == "test":
+        publicity = PublicityRepository(repo.session)
+        if await publicity.article(article_id) is None:
+            await callback.answer(_.plain("errors.stale_button"))
+            return
+        await broadcaster.start_broadcast(
+            article_id,
+            created_by=participant.telegram_id,
+            locale=participant.locale,
+            progress_chat_id=None,
+            test_participant_id=participant.id,
+        )
+        await callback.answer(_.plain("publicity.compose.test_sent"))
+    elif action == "go":
+        await callback.answer()
+        await _publish(
+            say,
+            callback.from_user.id,
+            participant,
+            permissions,
+            repo,
+            state,
+            broadcaster,
+            settings,
+            _,
+            scheduler,
+        )
+    else:
+        await callback.answer(_.plain("errors.stale_button"))
+
+
+def _audience(data: dict[str, Any]) -> Audience:
+    units = frozenset(int(u) for u in data.get("units") or [])
+    roles = frozenset(Role(r) for r in data.get("roles") or [])
+    return Audience(units, roles)
+
+
+async def _describe(audience: Audience, repo: Repositories, _: Gettext) -> str:
+    parts = []
+    if audience.unit_ids:
+        names = []
+        for unit_id in sorted(audience.unit_ids):
+            unit = await repo.units.get(unit_id)
+            if unit is not None:
+                names.append(unit.name)
+        parts.append("、".join(names))
+    else:
+        parts.append(_.plain("publicity.audience.everyone"))
+    if audience.roles:
+        parts.append("、".join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles))
+    return " · ".join(parts)
+
+
+async def _check(
+    audience: Audience, permissions: Permissions, repo: Repositories
+) -> AudienceError | None:
+    units: dict[int, Unit] = {}
+    for unit_id in audience.unit_ids:
+        unit = await repo.units.get(unit_id)
+        if unit is not None:
+            units[unit_id] = unit
+    try:
+        check_audience(permissions, audience, units)
+    except AudienceError as error:
+        return error
+    return None
+
+
+async def _confirm(
+    say: Say,
+    permissions: Permissions,
+    repo: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    data = await state.get_data()
+    audience = _audience(data)
+    error = await _check(audience, permissions, repo)
+    if error is not None:
+        await say(_(f"publicity.audience.{error.problem.value}"), None)
+        await state.clear()
+        return
+    count = await PublicityRepository(repo.session).count_audience(audience)
+    when_text = data.get("when")
+    when = (
+        datetime.fromisoformat(when_text).astimezone(settings.zone).strftime(TIME_FORMAT)
+        if when_text
+        else _.plain("publicity.compose.when_now")
+    )
+    await state.set_state(Composing.confirm)
+    text = _(
+        "publicity.compose.summary",
+        audience=await _describe(audience, repo, _),
+        count=count,
+        when=when,
+    )
+    await say(text, confirm_keyboard(_))
+
+
+async def receive_time(
+    message: Message,
+    permissions: Permissions,
+    repo: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    try:
+        when = parse_publish_at(message.text or "", settings.zone, utcnow())
+    except ValueError as error:
+        await message.answer(_(f"publicity.compose.problem.{error}", format=EXAMPLE_TIME))
+        return
+    await state.update_data(when=when.isoformat())
+    await _confirm(replier(bot, message.chat.id, None), permissions, repo, state, settings, _)
+
+
+async def _publish(
+    say: Say,
+    chat_id: int,
+    participant: Participant,
+    permissions: Permissions,
+    repo: Repositories,
+    state: FSMContext,
+    broadcaster: Broadcaster,
+    settings: Settings,
+    _: Gettext,
+    scheduler: Scheduler | None,
+) -> None:
+    data = await state.get_data()
+    article_id = int(data["article"])
+    audience = _audience(data)
+    error = await _check(audience, permissions, repo)
+    if error is not None:
+        await say(_(f"publicity.audience.{error.problem.value}"), None)
+        await state.clear()
+        return
+    publicity = PublicityRepository(repo.session)
+    article = await publicity.article(article_id)
+    if article is None or article.status is not ArticleStatus.DRAFT:
+        await state.clear()
+        await say(_("publicity.compose.already"), None)
+        return
+    when_text = data.get("when")
+    if when_text:
+        when = datetime.fromisoformat(when_text)
+        if when <= utcnow():
+            await state.set_state(Composing.when)
+            await say(_("publicity.compose.problem.past_time"), None)
+            return
+        await publicity.update_article(
+            article_id, audience=audience, publish_at=when, status=ArticleStatus.SCHEDULED
+        )
+        await repo.commit()
+        await state.clear()
+        if scheduler is not None:
+            from bot.publicity_jobs import job_id, publish_article
+
+            scheduler.at(job_id(article_id), when, publish_article, article_id=article_id)
+        shown = when.astimezone(settings.zone).strftime(TIME_FORMAT)
+        await say(_("publicity.compose.scheduled", when=shown), None)
+        return
+    await publicity.update_article(article_id, audience=audience)
+    await repo.commit()
+    await state.clear()
+    broadcast = await broadcaster.start_broadcast(
+        article_id,
+        created_by=participant.telegram_id,
+        locale=participant.locale,
+        progress_chat_id=chat_id,
+    )
+    key = "publicity.compose.started" if broadcast.total else "publicity.compose.nobody"
+    await say(_(key, count=broadcast.total), None)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(mark_read, ReadCb.filter())
+    router.callback_query.register(open_article, OpenArticleCb.filter())
+    router.callback_query.register(control_broadcast, BroadcastCb.filter())
+    router.callback_query.register(post_step, PostCb.filter(), StateFilter(Composing))
+    router.message.register(list_articles, Command("articles"))
+    router.message.register(
+        article_stats, Command("stats"), F.text.regexp(r"^/stats(@\w+)?\s+article\b")
+    )
+    router.message.register(start_post, Command("post"))
+    router.message.register(
+        receive_post,
+        StateFilter(Composing.post),
+        F.chat.type == "private",
+        ~F.text.startswith("/"),
+    )
+    router.message.register(
+        receive_time, StateFilter(Composing.when), F.text, ~F.text.startswith("/")
+    )
+    return router

@@ -1,0 +1,200 @@
+"""Callback data (ids only) and keyboards of publicity: the article's own buttons, the
+broadcast controls and the composer's audience and time choices."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import Gettext
+from quizzes.participants import Role
+from quizzes.publicity import Article, BroadcastAction, BroadcastState, link_token
+from quizzes.units import Unit
+
+
+class ReadCb(CallbackData, prefix="ar"):
+    """ "I have read it", under a delivered article."""
+
+    article: int
+
+
+class OpenArticleCb(CallbackData, prefix="ao"):
+    """Show an article again (from /articles)."""
+
+    article: int
+
+
+class CheckinCb(CallbackData, prefix="lc"):
+    """Check in to an online lecture (open while it runs)."""
+
+    lecture: int
+
+
+class BroadcastCb(CallbackData, prefix="bc"):
+    id: int
+    action: BroadcastAction
+
+
+class PostCb(CallbackData, prefix="pp"):
+    """A step of /post: ``action`` with an optional id (unit id or role index)."""
+
+    action: str
+    id: int = 0
+
+
+def tracked_url(link_base: str, article: Article, participant_id: int) -> str:
+    return f"{link_base}/r/{link_token(article.link_secret, article.id, participant_id)}"
+
+
+def article_markup(
+    article: Article, participant_id: int, _: Gettext, link_base: str
+) -> dict[str, Any]:
+    """The buttons every recipient gets, as Bot API JSON: "read", and the tracked link
+    when the article has one (the broadcaster sends this as it is)."""
+    rows: list[list[dict[str, str]]] = [
+        [
+            {
+                "text": _.plain("publicity.button.read"),
+                "callback_data": ReadCb(article=article.id).pack(),
+            }
+        ]
+    ]
+    if article.lecture_id is not None:
+        rows[0].append(
+            {
+                "text": _.plain("lecture.checkin"),
+                "callback_data": CheckinCb(lecture=article.lecture_id).pack(),
+            }
+        )
+    if article.link:
+        rows.append(
+            [
+                {
+                    "text": _.plain("publicity.button.open_link"),
+                    "url": tracked_url(link_base, article, participant_id),
+                }
+            ]
+        )
+    return {"inline_keyboard": rows}
+
+
+def article_keyboard(
+    article: Article, participant_id: int, _: Gettext, link_base: str
+) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup.model_validate(
+        article_markup(article, participant_id, _, link_base)
+    )
+
+
+def control_keyboard(
+    broadcast_id: int, state: BroadcastState, _: Gettext
+) -> InlineKeyboardMarkup | None:
+    builder = InlineKeyboardBuilder()
+    if state is BroadcastState.RUNNING:
+        builder.button(
+            text=_.plain("publicity.button.pause"),
+            callback_data=BroadcastCb(id=broadcast_id, action=BroadcastAction.PAUSE),
+        )
+    elif state is BroadcastState.PAUSED:
+        builder.button(
+            text=_.plain("publicity.button.resume"),
+            callback_data=BroadcastCb(id=broadcast_id, action=BroadcastAction.RESUME),
+        )
+    else:
+        return None
+    builder.button(
+        text=_.plain("publicity.button.cancel"),
+        callback_data=BroadcastCb(id=broadcast_id, action=BroadcastAction.CANCEL),
+    )
+    return builder.as_markup()
+
+
+def audience_kind_keyboard(_: Gettext, *, admin: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if admin:
+        builder.button(
+            text=_.plain("publicity.compose.everyone"), callback_data=PostCb(action="all")
+        )
+        builder.button(
+            text=_.plain("publicity.compose.by_regiment"), callback_data=PostCb(action="regs")
+        )
+    builder.button(
+        text=_.plain("publicity.compose.by_school"), callback_data=PostCb(action="schools")
+    )
+    builder.button(text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel"))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def unit_choice_keyboard(
+    units: Sequence[Unit], chosen: Collection[int], _: Gettext
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for unit in units:
+        mark = "✅ " if unit.id in chosen else ""
+        builder.button(text=f"{mark}{unit.name}", callback_data=PostCb(action="unit", id=unit.id))
+    builder.adjust(2)
+    builder.row(
+        InlineKeyboardButton(
+            text=_.plain("publicity.compose.next"),
+            callback_data=PostCb(action="units_done").pack(),
+        ),
+        InlineKeyboardButton(
+            text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel").pack()
+        ),
+    )
+    return builder.as_markup()
+
+
+ROLES = tuple(Role)
+
+
+def role_choice_keyboard(chosen: Collection[Role], _: Gettext) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for index, role in enumerate(ROLES):
+        mark = "✅ " if role in chosen else ""
+        builder.button(
+            text=f"{mark}{_.plain(f'role.{role.value}')}",
+            callback_data=PostCb(action="role", id=index),
+        )
+    builder.adjust(3)
+    builder.row(
+        InlineKeyboardButton(
+            text=_.plain("publicity.compose.next"),
+            callback_data=PostCb(action="roles_done").pack(),
+        ),
+        InlineKeyboardButton(
+            text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel").pack()
+        ),
+    )
+    return builder.as_markup()
+
+
+def when_keyboard(_: Gettext) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_.plain("publicity.compose.now"), callback_data=PostCb(action="now"))
+    builder.button(text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel"))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def confirm_keyboard(_: Gettext) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_.plain("publicity.compose.confirm"), callback_data=PostCb(action="go"))
+    builder.button(text=_.plain("publicity.compose.test"), callback_data=PostCb(action="test"))
+    builder.button(text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel"))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def articles_keyboard(articles: Sequence[Article]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for article in articles:
+        title = article.title if len(article.title) <= 40 else article.title[:39] + "…"
+        builder.button(text=title, callback_data=OpenArticleCb(article=article.id))
+    builder.adjust(1)
+    return builder.as_markup()

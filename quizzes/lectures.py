@@ -1,0 +1,74 @@
+"""Online public lectures (网络公开课): when they run, when to remind, when to check in.
+
+A lecture is announced when it is scheduled and reminded an hour before it starts; both
+go out as articles (so they are broadcast, read and clicked like any other) carrying a
+check-in button, which works while the lecture runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from quizzes.publicity import Audience
+
+REMIND_BEFORE = timedelta(hours=1)
+# Latecomers may still check in a little after the end; early birds a little before.
+CHECKIN_EARLY = timedelta(minutes=10)
+CHECKIN_LATE = timedelta(minutes=10)
+MAX_MINUTES = 24 * 60
+
+
+class LectureStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class CheckinProblem(StrEnum):
+    NOT_YET = "not_yet"
+    OVER = "over"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Lecture:
+    id: int
+    title: str
+    speaker: str
+    starts_at: datetime
+    ends_at: datetime
+    link: str | None
+    audience: Audience
+    created_by: int
+    status: LectureStatus
+
+    @property
+    def remind_at(self) -> datetime:
+        return self.starts_at - REMIND_BEFORE
+
+    def checkin_problem(self, now: datetime) -> CheckinProblem | None:
+        """Why checking in is not possible now, or ``None`` when it is."""
+        if self.status is LectureStatus.CANCELLED:
+            return CheckinProblem.CANCELLED
+        if now < self.starts_at - CHECKIN_EARLY:
+            return CheckinProblem.NOT_YET
+        if now > self.ends_at + CHECKIN_LATE:
+            return CheckinProblem.OVER
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    """Check-ins of one lecture in one school and role (``school_id`` None: no school)."""
+
+    school_id: int | None
+    school_name: str
+    role: str | None
+    count: int
+
+
+def lecture_window(starts_at: datetime, minutes: int) -> tuple[datetime, datetime]:
+    if not 1 <= minutes <= MAX_MINUTES:
+        raise ValueError(f"a lecture lasts 1 to {MAX_MINUTES} minutes")
+    return starts_at, starts_at + timedelta(minutes=minutes)

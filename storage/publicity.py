@@ -1,0 +1,798 @@
+"""Repository of publicity: articles, the delivery outbox, reads, clicks and figures.
+
+The outbox is worked by :class:`bot.broadcaster.Broadcaster` through :meth:`claim`,
+:meth:`record`, :meth:`release`, :meth:`renew` and :meth:`recover`; each is one short
+statement, so no lock is held while Telegram answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quizzes.lectures import Attendance, Lecture, LectureStatus
+from quizzes.publicity import (
+    Article,
+    ArticleStatus,
+    Audience,
+    Broadcast,
+    BroadcastState,
+    Delivery,
+    DeliveryStatus,
+    Outcome,
+    Progress,
+    SchoolFigures,
+    new_link_secret,
+)
+from quizzes.units import UnitKind
+from storage.models import BigId, ParticipantRow, UnitRow, UTCDateTime, utcnow
+from storage.models_publicity import (
+    ArticleReadRow,
+    ArticleRow,
+    BroadcastRow,
+    DeliveryRow,
+    LectureCheckinRow,
+    LectureRow,
+    LinkClickRow,
+)
+from storage.repositories import insert_ignoring_conflicts
+
+DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[assignment]
+PENDING = DeliveryStatus.PENDING.value
+SENDING = DeliveryStatus.SENDING.value
+# broadcasts.progress_message_id while the first progress message is on its way.
+SENDING_FIRST = 0
+
+
+def _article(row: ArticleRow) -> Article:
+    return Article(
+        id=row.id,
+        title=row.title,
+        body=row.body,
+        photo_file_id=row.photo_file_id,
+        has_photo=row.photo_file_id is not None or row.photo_bytes is not None,
+        link=row.link,
+        audience=Audience.from_json(row.audience),
+        author_id=row.author_id,
+        created_at=row.created_at,
+        publish_at=row.publish_at,
+        status=ArticleStatus(row.status),
+        link_secret=row.link_secret,
+        lecture_id=row.lecture_id,
+    )
+
+
+def _broadcast(row: BroadcastRow) -> Broadcast:
+    return Broadcast(
+        id=row.id,
+        article_id=row.article_id,
+        state=BroadcastState(row.state),
+        created_by=row.created_by,
+        locale=row.locale,
+        total=row.total,
+        test_send=row.test_send,
+        progress_chat_id=row.progress_chat_id,
+        progress_message_id=row.progress_message_id,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def audience_filter(audience: Audience, unit_paths: Sequence[str]) -> list[ColumnElement[bool]]:
+    """WHERE terms picking the audience among participants joined to their unit."""
+    terms: list[ColumnElement[bool]] = []
+    if audience.unit_ids:
+        if not unit_paths:
+            return [literal(False)]
+        terms.append(
+            or_(*(UnitRow.path.startswith(path, autoescape=False) for path in unit_paths))
+        )
+    if audience.roles:
+        terms.append(ParticipantRow.role.in_(sorted(r.value for r in audience.roles)))
+    return terms
+
+
+class PublicityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    # ------------------------------------------------------------------ articles
+
+    async def create_article(
+        self,
+        *,
+        title: str,
+        body: str,
+        author_id: int,
+        audience: Audience | None = None,
+        link: str | None = None,
+        photo_file_id: str | None = None,
+        photo_bytes: bytes | None = None,
+        publish_at: datetime | None = None,
+        status: ArticleStatus = ArticleStatus.DRAFT,
+        lecture_id: int | None = None,
+    ) -> Article:
+        row = ArticleRow(
+            title=title,
+            body=body,
+            author_id=author_id,
+            audience=(audience or Audience()).to_json(),
+            link=link,
+            photo_file_id=photo_file_id,
+            photo_bytes=photo_bytes,
+            publish_at=publish_at,
+            status=status.value,
+            link_secret=new_link_secret(),
+            created_at=utcnow(),
+            lecture_id=lecture_id,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _article(row)
+
+    async def article(self, article_id: int) -> Article | None:
+        row = await self.session.get(ArticleRow, article_id)
+        return _article(row) if row else None
+
+    async def update_article(
+        self,
+        article_id: int,
+        *,
+        audience: Audience | None = None,
+        publish_at: datetime | None = None,
+        status: ArticleStatus | None = None,
+    ) -> Article | None:
+        row = await self.session.get(ArticleRow, article_id)
+        if row is None:
+            return None
+        if audience is not None:
+            row.audience = audience.to_json()
+        if publish_at is not None:
+            row.publish_at = publish_at
+        if status is not None:
+            row.status = status.value
+        await self.session.flush()
+        return _article(row)
+
+    async def photo_bytes(self, article_id: int) -> bytes | None:
+        value: bytes | None = await self.session.scalar(
+            select(ArticleRow.photo_bytes).where(ArticleRow.id == article_id)
+        )
+        return value
+
+    async def set_photo_file_id(self, article_id: int, file_id: str) -> None:
+        await self.session.execute(
+            update(ArticleRow)
+            .where(ArticleRow.id == article_id, ArticleRow.photo_file_id.is_(None))
+            .values(photo_file_id=file_id)
+        )
+
+    async def recent_for(self, participant_id: int, limit: int = 10) -> list[Article]:
+        """The latest articles delivered to this participant, newest first."""
+        delivered = (
+            select(BroadcastRow.article_id, func.max(DeliveryRow.sent_at).label("at"))
+            .join(DeliveryRow, DeliveryRow.broadcast_id == BroadcastRow.id)
+            .where(
+                DeliveryRow.participant_id == participant_id,
+                DeliveryRow.status == DeliveryStatus.SENT.value,
+            )
+            .group_by(BroadcastRow.article_id)
+            .subquery()
+        )
+        rows = await self.session.scalars(
+            select(ArticleRow)
+            .join(delivered, delivered.c.article_id == ArticleRow.id)
+            .order_by(delivered.c.at.desc(), ArticleRow.id.desc())
+            .limit(limit)
+        )
+        return [_article(row) for row in rows]
+
+    async def recent_articles(self, limit: int = 20) -> list[Article]:
+        rows = await self.session.scalars(
+            select(ArticleRow)
+            .where(ArticleRow.status != ArticleStatus.DRAFT.value)
+            .order_by(ArticleRow.id.desc())
+            .limit(limit)
+        )
+        return [_article(row) for row in rows]
+
+    # ------------------------------------------------------------------ audiences
+
+    async def _unit_paths(self, audience: Audience) -> list[str]:
+        if not audience.unit_ids:
+            return []
+        rows = await self.session.scalars(
+            select(UnitRow.path).where(UnitRow.id.in_(sorted(audience.unit_ids)))
+        )
+        return list(rows)
+
+    def _recipients(self, audience: Audience, paths: Sequence[str]) -> Select[Any]:
+        query = select(ParticipantRow.id).where(
+            ParticipantRow.joined_at.is_not(None),
+            ParticipantRow.subscribed.is_(True),
+            ParticipantRow.blocked_at.is_(None),
+        )
+        if audience.unit_ids:
+            query = query.join(UnitRow, UnitRow.id == ParticipantRow.unit_id)
+        return query.where(*audience_filter(audience, paths))
+
+    async def count_audience(self, audience: Audience) -> int:
+        paths = await self._unit_paths(audience)
+        query = self._recipients(audience, paths).subquery()
+        return int(await self.session.scalar(select(func.count()).select_from(query)) or 0)
+
+    # ------------------------------------------------------------------ broadcasts
+
+    async def start_broadcast(
+        self,
+        article_id: int,
+        *,
+        created_by: int,
+        locale: str,
+        progress_chat_id: int | None,
+        test_participant_id: int | None = None,
+        now: datetime | None = None,
+    ) -> Broadcast:
+        """Create the broadcast and one pending delivery per recipient, in this transaction.
+
+        The recipients are chosen by one ``INSERT ... SELECT`` from participants: joined,
+        subscribed, not blocked, in the audience. A test send goes to one participant.
+        """
+        now = now or utcnow()
+        article = await self.session.get(ArticleRow, article_id)
+        if article is None:
+            raise LookupError(f"no article {article_id}")
+        row = BroadcastRow(
+            article_id=article_id,
+            state=BroadcastState.RUNNING.value,
+            created_by=created_by,
+            locale=locale,
+            test_send=test_participant_id is not None,
+            progress_chat_id=progress_chat_id,
+            created_at=now,
+            started_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        if test_participant_id is not None:
+            chosen = select(ParticipantRow.id).where(ParticipantRow.id == test_participant_id)
+        else:
+            audience = Audience.from_json(article.audience)
+            chosen = self._recipients(audience, await self._unit_paths(audience))
+        source = (
+            select(
+                literal(row.id, BigId),
+                ParticipantRow.id,
+                ParticipantRow.telegram_id,
+                ParticipantRow.locale,
+                literal(PENDING),
+                literal(0, BigId),
+            )
+            .where(ParticipantRow.id.in_(chosen))
+            .order_by(ParticipantRow.id)
+        )
+        await self.session.execute(
+            insert(DELIVERIES).from_select(
+                ["broadcast_id", "participant_id", "chat_id", "locale", "status", "attempts"],
+                source,
+            )
+        )
+        total = await self.session.scalar(
+            select(func.count()).where(DeliveryRow.broadcast_id == row.id)
+        )
+        row.total = int(total or 0)
+        if test_participant_id is None:
+            article.status = ArticleStatus.PUBLISHED.value
+            if article.publish_at is None:
+                article.publish_at = now
+        await self.session.flush()
+        return _broadcast(row)
+
+    async def scheduled_articles(self) -> list[Article]:
+        rows = await self.session.scalars(
+            select(ArticleRow)
+            .where(ArticleRow.status == ArticleStatus.SCHEDULED.value)
+            .order_by(ArticleRow.publish_at, ArticleRow.id)
+        )
+        return [_article(row) for row in rows]
+
+    async def publish_due(
+        self,
+        now: datetime,
+        locale: str,
+        *,
+        due_before: datetime | None = None,
+        article_id: int | None = None,
+    ) -> list[Broadcast]:
+        """Start a broadcast for every scheduled article due by ``due_before`` (``now``
+        by default), or only for ``article_id``.
+
+        The article is claimed by flipping its status in the same transaction that writes
+        the deliveries, so however many processes look, each article goes out once.
+        """
+        query = update(ArticleRow).where(
+            ArticleRow.status == ArticleStatus.SCHEDULED.value,
+            ArticleRow.publish_at <= (due_before or now),
+        )
+        if article_id is not None:
+            query = query.where(ArticleRow.id == article_id)
+        claimed = await self.session.execute(
+            query.values(status=ArticleStatus.PUBLISHED.value)
+            .returning(ArticleRow.id, ArticleRow.author_id)
+            .execution_options(synchronize_session=False)
+        )
+        started = []
+        for article_id, author in claimed.all():
+            started.append(
+                await self.start_broadcast(
+                    article_id,
+                    created_by=author,
+                    locale=locale,
+                    progress_chat_id=author,
+                    now=now,
+                )
+            )
+        return started
+
+    async def broadcast(self, broadcast_id: int) -> Broadcast | None:
+        row = await self.session.get(BroadcastRow, broadcast_id)
+        return _broadcast(row) if row else None
+
+    async def active_broadcasts(self) -> list[Broadcast]:
+        rows = await self.session.scalars(
+            select(BroadcastRow)
+            .where(
+                BroadcastRow.state.in_([BroadcastState.RUNNING.value, BroadcastState.PAUSED.value])
+            )
+            .order_by(BroadcastRow.id)
+        )
+        return [_broadcast(row) for row in rows]
+
+    async def set_state(
+        self, broadcast_id: int, expected: BroadcastState, new: BroadcastState, now: datetime
+    ) -> bool:
+        """Move a broadcast from ``expected`` to ``new``; ``False`` if it was not there."""
+        values: dict[str, Any] = {"state": new.value}
+        if new.final:
+            values["finished_at"] = now
+        result = await self.session.execute(
+            update(BroadcastRow)
+            .where(BroadcastRow.id == broadcast_id, BroadcastRow.state == expected.value)
+            .values(**values)
+            .returning(BroadcastRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.first() is not None
+
+    async def progress(self, broadcast_id: int) -> Progress:
+        rows = await self.session.execute(
+            select(DeliveryRow.status, func.count())
+            .where(DeliveryRow.broadcast_id == broadcast_id)
+            .group_by(DeliveryRow.status)
+        )
+        return Progress.from_counts({status: count for status, count in rows})
+
+    async def finish_if_complete(self, broadcast_id: int, now: datetime) -> bool:
+        """Mark a running broadcast done once nothing is pending or in flight."""
+        left = await self.session.scalar(
+            select(func.count()).where(
+                DeliveryRow.broadcast_id == broadcast_id,
+                DeliveryRow.status.in_([PENDING, SENDING]),
+            )
+        )
+        if left:
+            return False
+        return await self.set_state(broadcast_id, BroadcastState.RUNNING, BroadcastState.DONE, now)
+
+    async def take_progress_turn(
+        self, broadcast_id: int, now: datetime, every_s: float, *, force: bool = False
+    ) -> bool:
+        """Claim the next progress edit: one process edits it, at most every ``every_s``."""
+        query = update(BroadcastRow).where(
+            BroadcastRow.id == broadcast_id, BroadcastRow.progress_chat_id.is_not(None)
+        )
+        if not force:
+            query = query.where(
+                or_(
+                    BroadcastRow.progress_at.is_(None),
+                    BroadcastRow.progress_at <= now - timedelta(seconds=every_s),
+                )
+            )
+        result = await self.session.execute(
+            query.values(progress_at=now)
+            .returning(BroadcastRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.first() is not None
+
+    async def claim_progress_message(self, broadcast_id: int) -> bool:
+        """Claim sending the first progress message (marked :data:`SENDING_FIRST` until
+        its id is known), so two processes never both send one."""
+        result = await self.session.execute(
+            update(BroadcastRow)
+            .where(BroadcastRow.id == broadcast_id, BroadcastRow.progress_message_id.is_(None))
+            .values(progress_message_id=SENDING_FIRST)
+            .returning(BroadcastRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.first() is not None
+
+    async def set_progress_message(self, broadcast_id: int, message_id: int) -> None:
+        await self.session.execute(
+            update(BroadcastRow)
+            .where(BroadcastRow.id == broadcast_id)
+            .values(progress_message_id=message_id)
+            .execution_options(synchronize_session=False)
+        )
+
+    # ------------------------------------------------------------------ the outbox
+
+    async def claim(self, claimer: str, limit: int, now: datetime) -> list[Delivery]:
+        """Take up to ``limit`` pending deliveries of running broadcasts for ``claimer``.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` in a CTE, so processes sharing
+        the database never claim the same row and never wait for each other. SQLite has
+        one writer at a time, so one ``UPDATE ... RETURNING`` is the whole claim.
+        """
+        running = select(BroadcastRow.id).where(BroadcastRow.state == BroadcastState.RUNNING.value)
+        picked = (
+            select(DELIVERIES.c.id)
+            .where(DELIVERIES.c.status == PENDING, DELIVERIES.c.broadcast_id.in_(running))
+            .order_by(DELIVERIES.c.id)
+            .limit(limit)
+        )
+        values = {"status": SENDING, "claimed_by": claimer, "claimed_at": now}
+        returning = (
+            DELIVERIES.c.id,
+            DELIVERIES.c.broadcast_id,
+            DELIVERIES.c.participant_id,
+            DELIVERIES.c.chat_id,
+            DELIVERIES.c.locale,
+        )
+        if self._postgres:
+            cte = picked.with_for_update(skip_locked=True).cte("picked")
+            # id = ANY(one array of the picked ids): a primary-key lookup, where a join
+            # with the CTE can turn into a nested loop over the whole table while the
+            # statistics do not know yet about the rows just inserted.
+            picked_ids = cast(
+                select(func.array_agg(cte.c.id)).scalar_subquery(),
+                postgresql.ARRAY(BigInteger),
+            )
+            statement = (
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id == any_(picked_ids), DELIVERIES.c.status == PENDING)
+                .values(**values)
+                .returning(*returning)
+            )
+        else:
+            statement = (
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id.in_(picked.scalar_subquery()))
+                .values(**values)
+                .returning(*returning)
+            )
+        rows = (await self.session.execute(statement)).all()
+        deliveries = [Delivery(*row) for row in rows]
+        deliveries.sort(key=lambda d: d.id)
+        return deliveries
+
+    async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """Write what Telegram answered, for many deliveries in one round trip."""
+        if not outcomes:
+            return
+        statement = (
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                message_id=bindparam("b_message_id", type_=BigId),
+                error=bindparam("b_error"),
+                sent_at=bindparam("b_at", type_=UTCDateTime()),
+                attempts=DELIVERIES.c.attempts + bindparam("b_attempts", type_=BigId),
+            )
+        )
+        await self.session.execute(
+            statement,
+            [
+                {
+                    "b_id": o.delivery.id,
+                    "b_status": o.status.value,
+                    "b_message_id": o.message_id,
+                    "b_error": (o.error or "")[:255] or None,
+                    "b_at": now,
+                    "b_attempts": o.attempts,
+                }
+                for o in outcomes
+            ],
+        )
+        blocked = sorted(
+            {o.delivery.participant_id for o in outcomes if o.status is DeliveryStatus.BLOCKED}
+        )
+        if blocked:
+            await self.session.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.id.in_(blocked), ParticipantRow.blocked_at.is_(None))
+                .values(blocked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def release(self, claimer: str, delivery_ids: Iterable[int]) -> None:
+        """Give claimed rows back (their broadcast was paused or cancelled)."""
+        ids = sorted(delivery_ids)
+        if not ids:
+            return
+        await self.session.execute(
+            update(DELIVERIES)
+            .where(
+                DELIVERIES.c.id.in_(ids),
+                DELIVERIES.c.status == SENDING,
+                DELIVERIES.c.claimed_by == claimer,
+            )
+            .values(status=PENDING, claimed_by=None, claimed_at=None)
+        )
+
+    async def renew(self, claimer: str, now: datetime) -> None:
+        """Extend the lease of everything this claimer holds."""
+        await self.session.execute(
+            update(DELIVERIES)
+            .where(DELIVERIES.c.status == SENDING, DELIVERIES.c.claimed_by == claimer)
+            .values(claimed_at=now)
+        )
+
+    async def recover(self, now: datetime, lease_s: float, is_dead: Callable[[str], bool]) -> int:
+        """Put rows claimed by a dead process, or whose lease ran out, back to pending."""
+        claimers = await self.session.scalars(
+            select(DELIVERIES.c.claimed_by).where(DELIVERIES.c.status == SENDING).distinct()
+        )
+        dead = sorted(c for c in claimers if c is not None and is_dead(c))
+        expired = DELIVERIES.c.claimed_at < now - timedelta(seconds=lease_s)
+        condition = or_(DELIVERIES.c.claimed_by.in_(dead), expired) if dead else expired
+        result = await self.session.execute(
+            update(DELIVERIES)
+            .where(and_(DELIVERIES.c.status == SENDING, condition))
+            .values(status=PENDING, claimed_by=None, claimed_at=None)
+            .returning(DELIVERIES.c.id)
+        )
+        return len(result.all())
+
+    # ------------------------------------------------------------------ reads and clicks
+
+    async def mark_read(self, article_id: int, participant_id: int, now: datetime) -> bool:
+        """Record that a participant read an article; ``False`` if they already had."""
+        result = await self.session.execute(
+            insert_ignoring_conflicts(self.session, ArticleReadRow)
+            .values(article_id=article_id, participant_id=participant_id, read_at=now)
+            .returning(ArticleReadRow.id)
+        )
+        return result.first() is not None
+
+    async def record_click(
+        self, article_id: int, participant_id: int, token: str, now: datetime
+    ) -> bool:
+        """Count a click on an article's link; ``True`` for the participant's first."""
+        result = await self.session.execute(
+            insert_ignoring_conflicts(self.session, LinkClickRow)
+            .values(
+                article_id=article_id,
+                participant_id=participant_id,
+                token=token,
+                clicks=1,
+                clicked_at=now,
+                last_clicked_at=now,
+            )
+            .returning(LinkClickRow.id)
+        )
+        if result.first() is not None:
+            return True
+        await self.session.execute(
+            update(LinkClickRow)
+            .where(
+                LinkClickRow.article_id == article_id,
+                LinkClickRow.participant_id == participant_id,
+            )
+            .values(clicks=LinkClickRow.clicks + 1, last_clicked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return False
+
+    async def participant_exists(self, participant_id: int) -> bool:
+        found = await self.session.scalar(
+            select(ParticipantRow.id).where(ParticipantRow.id == participant_id)
+        )
+        return found is not None
+
+    # ------------------------------------------------------------------ figures
+
+    async def figures_by_school(self, article_id: int) -> list[SchoolFigures]:
+        """Delivered, read and clicked (unique participants) per school, then the total.
+
+        Each figure is one ``GROUP BY`` over the school whose path prefixes the
+        participant's unit; test sends are not deliveries.
+        """
+        school = (
+            select(UnitRow.id, UnitRow.name, UnitRow.path)
+            .where(UnitRow.kind == UnitKind.SCHOOL.value)
+            .subquery()
+        )
+        member = UnitRow.__table__.alias("member")
+
+        delivered = (
+            select(DeliveryRow.participant_id.label("pid"))
+            .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
+            .where(
+                BroadcastRow.article_id == article_id,
+                BroadcastRow.test_send.is_(False),
+                DeliveryRow.status == DeliveryStatus.SENT.value,
+            )
+            .subquery()
+        )
+        read = (
+            select(ArticleReadRow.participant_id.label("pid"))
+            .where(ArticleReadRow.article_id == article_id)
+            .subquery()
+        )
+        clicked = (
+            select(LinkClickRow.participant_id.label("pid"))
+            .where(LinkClickRow.article_id == article_id)
+            .subquery()
+        )
+        figures: dict[int, dict[str, int]] = {}
+        names: dict[int, str] = {}
+        totals: dict[str, int] = {}
+        for name, people in (("delivered", delivered), ("read", read), ("clicked", clicked)):
+            by_school = (
+                select(school.c.id, school.c.name, func.count(func.distinct(people.c.pid)))
+                .select_from(people)
+                .join(ParticipantRow, ParticipantRow.id == people.c.pid)
+                .join(member, member.c.id == ParticipantRow.unit_id)
+                .join(school, member.c.path.startswith(school.c.path, autoescape=False))
+                .group_by(school.c.id, school.c.name)
+            )
+            for school_id, school_name, count in await self.session.execute(by_school):
+                names[school_id] = school_name
+                figures.setdefault(school_id, {})[name] = int(count)
+            total = await self.session.scalar(
+                select(func.count(func.distinct(people.c.pid))).select_from(people)
+            )
+            totals[name] = int(total or 0)
+        result = [
+            SchoolFigures(
+                school_id,
+                names[school_id],
+                values.get("delivered", 0),
+                values.get("read", 0),
+                values.get("clicked", 0),
+            )
+            for school_id, values in sorted(figures.items(), key=lambda kv: names[kv[0]])
+        ]
+        result.append(
+            SchoolFigures(None, "", totals["delivered"], totals["read"], totals["clicked"])
+        )
+        return result
+
+
+def _lecture(row: LectureRow) -> Lecture:
+    return Lecture(
+        id=row.id,
+        title=row.title,
+        speaker=row.speaker,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        link=row.link,
+        audience=Audience.from_json(row.audience),
+        created_by=row.created_by,
+        status=LectureStatus(row.status),
+    )
+
+
+class LectureRepository:
+    """Online lectures: scheduling (with their announcement and reminder articles),
+    check-ins and attendance."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(
+        self,
+        *,
+        title: str,
+        speaker: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        link: str | None,
+        audience: Audience,
+        created_by: int,
+    ) -> Lecture:
+        row = LectureRow(
+            title=title,
+            speaker=speaker,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            link=link,
+            audience=audience.to_json(),
+            created_by=created_by,
+            created_at=utcnow(),
+            status=LectureStatus.SCHEDULED.value,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _lecture(row)
+
+    async def get(self, lecture_id: int) -> Lecture | None:
+        row = await self.session.get(LectureRow, lecture_id)
+        return _lecture(row) if row else None
+
+    async def upcoming(self, now: datetime, limit: int = 20) -> list[Lecture]:
+        rows = await self.session.scalars(
+            select(LectureRow)
+            .where(
+                LectureRow.ends_at >= now,
+                LectureRow.status == LectureStatus.SCHEDULED.value,
+            )
+            .order_by(LectureRow.starts_at)
+            .limit(limit)
+        )
+        return [_lecture(row) for row in rows]
+
+    async def check_in(self, lecture_id: int, participant_id: int, now: datetime) -> bool:
+        """Record attendance; ``False`` when the participant had checked in already."""
+        result = await self.session.execute(
+            insert_ignoring_conflicts(self.session, LectureCheckinRow)
+            .values(lecture_id=lecture_id, participant_id=participant_id, checked_in_at=now)
+            .returning(LectureCheckinRow.id)
+        )
+        return result.first() is not None
+
+    async def attendance(self, lecture_id: int) -> list[Attendance]:
+        """Check-ins by school and role, one ``GROUP BY``; people outside any school
+        are counted under ``school_id`` None."""
+        school = (
+            select(UnitRow.id, UnitRow.name, UnitRow.path)
+            .where(UnitRow.kind == UnitKind.SCHOOL.value)
+            .subquery()
+        )
+        member = UnitRow.__table__.alias("member")
+        query = (
+            select(school.c.id, school.c.name, ParticipantRow.role, func.count())
+            .select_from(LectureCheckinRow)
+            .join(ParticipantRow, ParticipantRow.id == LectureCheckinRow.participant_id)
+            .outerjoin(member, member.c.id == ParticipantRow.unit_id)
+            .outerjoin(school, member.c.path.startswith(school.c.path, autoescape=False))
+            .where(LectureCheckinRow.lecture_id == lecture_id)
+            .group_by(school.c.id, school.c.name, ParticipantRow.role)
+        )
+        rows = await self.session.execute(query)
+        result = [
+            Attendance(school_id, school_name or "", role, int(count))
+            for school_id, school_name, role, count in rows
+        ]
+        result.sort(key=lambda a: (a.school_id is None, a.school_name, a.role or ""))
+        return result
