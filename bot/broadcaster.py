@@ -32,8 +32,6 @@ import os
 import secrets
 import socket
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -60,6 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL, Settings
 from bot.i18n import Translator
+from bot.pacing import SendLimiter
 from bot.services import ServiceContext
 from handlers.publicity_keyboards import article_markup, control_keyboard, tracked_url
 from quizzes.permissions import Permissions
@@ -91,92 +90,6 @@ _ERROR_METHODS: dict[str, type[TelegramMethod[Any]]] = {
 # aiogram reads error answers with ``Response[Message]``, a generic model pydantic caches
 # only weakly; holding it here spares rebuilding it (milliseconds) for every 403.
 _RESPONSE_MODELS = (Response[Message],)
-
-
-# ---------------------------------------------------------------------- pacing
-
-
-class SendLimiter:
-    """Paces requests for all workers: ``rate`` per second overall, ``per_chat_s`` between
-    two messages to one chat, ``group_per_minute`` to one group; :meth:`hold` stops
-    everyone (a 429's ``retry_after``).
-
-    Slots are reserved in order, ``1/rate`` apart, so any number of workers together
-    never exceed the rate, and a late wake-up does not shift the slots after it.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        per_chat_s: float = 1.0,
-        group_per_minute: int = 20,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.interval = 1.0 / rate
-        self.per_chat_s = per_chat_s
-        self.group_per_minute = group_per_minute
-        self.clock = clock
-        self._next = 0.0
-        self._hold_until = 0.0
-        self._holds = 0
-        self._chat_last: dict[int, float] = {}
-        self._group_sends: dict[int, deque[float]] = {}
-        self._marks = 0
-
-    @property
-    def held_until(self) -> float:
-        return self._hold_until
-
-    def hold(self, seconds: float) -> None:
-        until = self.clock() + seconds
-        if until > self._hold_until:
-            self._hold_until = until
-            self._holds += 1
-        self._next = max(self._next, self._hold_until)
-
-    def _chat_ready(self, chat_id: int, now: float) -> float:
-        ready = self._chat_last.get(chat_id, -1e9) + self.per_chat_s
-        if chat_id < 0:
-            sends = self._group_sends.get(chat_id)
-            if sends:
-                while sends and sends[0] <= now - 60.0:
-                    sends.popleft()
-                if len(sends) >= self.group_per_minute:
-                    ready = max(ready, sends[0] + 60.0)
-        return ready
-
-    def _mark(self, chat_id: int, now: float) -> None:
-        self._chat_last[chat_id] = now
-        if chat_id < 0:
-            self._group_sends.setdefault(chat_id, deque()).append(now)
-        self._marks += 1
-        if self._marks % 4096 == 0:
-            horizon = now - max(self.per_chat_s, 60.0)
-            for key in [k for k, at in self._chat_last.items() if at < horizon]:
-                del self._chat_last[key]
-                self._group_sends.pop(key, None)
-
-    async def acquire(self, chat_id: int) -> None:
-        """Wait for a slot to send one message to ``chat_id``."""
-        while True:
-            now = self.clock()
-            ready = self._chat_ready(chat_id, now)
-            if ready > now:
-                await asyncio.sleep(ready - now)
-                continue
-            slot = max(now, self._next, self._hold_until)
-            self._next = slot + self.interval
-            holds = self._holds
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            now = self.clock()
-            if self._holds != holds and now < self._hold_until:
-                continue  # a 429 came in while we waited: queue up behind it
-            if self._chat_ready(chat_id, now) > now:
-                continue  # another worker took this chat meanwhile
-            self._mark(chat_id, now)
-            return
 
 
 # ---------------------------------------------------------------------- claims
@@ -265,7 +178,8 @@ class Broadcaster:
         # their time (None: never), so a job lost in a crash cannot strand an article.
         self.publish_fallback_s = publish_fallback_s
         self.batch = max(2 * self.concurrency, min(500, int(self.rate)))
-        self.limiter = SendLimiter(self.rate)
+        # An explicit rate (benchmarks, tests) paces this broadcaster alone.
+        self.limiter = SendLimiter(self.rate) if rate else context.limiter
         self._bot = bot
         self._own_bot = bot is None
         self._queue: asyncio.Queue[Delivery | None] = asyncio.Queue()

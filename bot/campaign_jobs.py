@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
 
-from bot.broadcaster import SendLimiter
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
 from quizzes.attempts import Attempts
@@ -104,12 +103,13 @@ async def announce(
     Announcements are best effort: one lost to a crash is not sent again (the quiz itself
     is listed by /quiz either way), unlike articles, which go through the outbox.
     """
-    limiter = SendLimiter(context.settings.broadcast_rate)
     for chat_id, locale in audience:
-        await limiter.acquire(chat_id)
+        await context.limiter.acquire(chat_id)
         text = context.translator.bind(locale)(key, **params)
         try:
             await context.bot.send_message(chat_id, text)
+        except TelegramRetryAfter as error:  # another process shares Telegram's limit
+            context.limiter.hold(error.retry_after)
         except TelegramForbiddenError:
             async with context.session_factory() as session:
                 await Repositories.over(session).participants.set_blocked(

@@ -6,7 +6,7 @@ argument under its name, started after the bot is up and stopped before it close
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiogram import Bot
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.i18n import Translator
+from bot.pacing import SendLimiter
 
 
 class Service(Protocol):
@@ -30,6 +31,11 @@ class ServiceContext:
     session_factory: async_sessionmaker[AsyncSession]
     bot: Bot
     translator: Translator
+    # Every bulk sender of the process paces through this one limiter.
+    limiter: SendLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limiter", SendLimiter(self.settings.broadcast_rate))
 
 
 def create_services(context: ServiceContext) -> dict[str, Service]:
