@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from storage.database import create_engine
 from storage.migrate import MIGRATIONS, alembic_config, upgrade
@@ -31,8 +32,16 @@ def main(revision: str, down: str, message: str) -> Path:
             await engine.dispose()
 
         asyncio.run(prepare())
+        config = alembic_config(url)
+        heads = ScriptDirectory.from_config(config).get_heads()
         command.revision(
-            alembic_config(url), message=message, autogenerate=True, rev_id=revision, head=down
+            config,
+            message=message,
+            autogenerate=True,
+            rev_id=revision,
+            head=down,
+            # Building on a revision that others already build on starts a new branch.
+            splice=down not in heads,
         )
     path = next((MIGRATIONS / "versions").glob(f"{revision}_*.py"))
     text = path.read_text(encoding="utf-8")
