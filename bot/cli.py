@@ -14,17 +14,11 @@ from typing import ParamSpec, TypeVar
 import click
 
 from bot.cli_bank import bank
-from bot.config import Settings, SettingsError, load_settings
+from bot.cli_support import settings_or_exit, terminal_gettext
+from bot.config import SettingsError
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
 
 
 def _run(coroutine: Awaitable[T]) -> T:
@@ -61,7 +55,7 @@ def run() -> None:
     """Run the bot: long polling, or a webhook server when PUFA_WEBHOOK_URL is set."""
     from bot.app import serve
 
-    settings = _settings()
+    settings = settings_or_exit()
     settings.token  # noqa: B018  (fail now, with one line, if the token is missing)
     with contextlib.suppress(KeyboardInterrupt):
         _run(serve(settings))
@@ -79,7 +73,7 @@ async def db_upgrade() -> None:
     from bot.app import prepare_database
     from storage.database import create_engine
 
-    engine = create_engine(_settings().database_url)
+    engine = create_engine(settings_or_exit().database_url)
     try:
         await prepare_database(engine)
     finally:
@@ -131,14 +125,13 @@ def units_import(file: Path, division: str) -> None:
 
 
 async def _import_units(content: bytes, filename: str, division: str) -> None:
-    from bot.i18n import Translator
     from bot.roster_messages import describe_problems
     from quizzes.roster import RosterError, parse_roster
     from storage.database import create_engine, create_session_factory
     from storage.roster_import import import_roster
 
-    settings = _settings()
-    _ = Translator.load(settings.default_locale).bind(settings.default_locale).plain
+    settings = settings_or_exit()
+    _ = terminal_gettext(settings)
     try:
         rows = parse_roster(content, filename)
     except RosterError as error:
@@ -177,7 +170,7 @@ async def units_list() -> None:
     from bot.units_report import unit_tree_lines
     from storage.database import create_engine, create_session_factory
 
-    engine = create_engine(_settings().database_url)
+    engine = create_engine(settings_or_exit().database_url)
     try:
         async with create_session_factory(engine)() as session:
             for line in await unit_tree_lines(session):
@@ -202,7 +195,7 @@ def invites(ctx: click.Context, out_dir: Path | None, bot_username: str | None) 
         if done == total or done % 10 == 0:
             click.echo(f"\r{done}/{total}", nl=done == total, err=True)
 
-    pack = _run(export_invites(_settings(), out_dir, bot_username, on_progress=progress))
+    pack = _run(export_invites(settings_or_exit(), out_dir, bot_username, on_progress=progress))
     click.echo(f"{pack.cards} invites, {pack.schools} schools: {pack.html_path}")
 
 
@@ -214,7 +207,7 @@ async def invites_revoke(code: str) -> None:
     from storage.database import create_engine, create_session_factory
     from storage.repositories import InviteRepository
 
-    engine = create_engine(_settings().database_url)
+    engine = create_engine(settings_or_exit().database_url)
     try:
         async with create_session_factory(engine)() as session:
             invite = await InviteRepository(session).revoke(code)
@@ -233,7 +226,7 @@ async def jobs(runs: int) -> None:
     """List upcoming scheduled jobs, planned from the database as the bot would."""
     from bot.scheduler import planned_jobs
 
-    settings = _settings()
+    settings = settings_or_exit()
     plan = await planned_jobs(settings)
     click.echo(f"next run ({settings.timezone})  job")
     for job_id, when in plan:
@@ -287,7 +280,7 @@ async def report(
     from quizzes.statistics import Period
     from storage.database import create_engine, create_session_factory
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         period = Period(date.fromisoformat(start), date.fromisoformat(end))
     except ValueError as error:

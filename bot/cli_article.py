@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli_support import settings_or_exit
 from quizzes.participants import Role
 
 __all__ = ["article"]
@@ -28,13 +29,9 @@ def create(file: Path, author: int | None, dry_run: bool) -> None:
     """Create an article from Markdown with YAML front matter (title, audience,
     publish_at, cover, link). Without publish_at it is sent at once by the running bot."""
     from bot.article_file import ArticleFileError, read_article_file, store_article_file
-    from bot.config import SettingsError, load_settings
     from storage.models import utcnow
 
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
+    settings = settings_or_exit()
     try:
         parsed = read_article_file(file, settings.zone, utcnow())
         created = asyncio.run(
@@ -103,13 +100,9 @@ def lecture_create(
     """Schedule a lecture: its announcement goes out now (through the running bot), its
     reminder an hour before it starts; the check-in button works while it runs."""
     from bot.article_file import ArticleFileError
-    from bot.config import SettingsError, load_settings
     from quizzes.publicity import TIME_FORMAT, valid_link
 
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
+    settings = settings_or_exit()
     try:
         starts_at = datetime.strptime(at, TIME_FORMAT).replace(tzinfo=settings.zone)
     except ValueError:

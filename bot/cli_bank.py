@@ -11,26 +11,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bot.cli_support import settings_or_exit, terminal_gettext
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from quizzes.bank import BankError, BankImport, QuestionBank, StoredBank
 
 __all__ = ["bank"]
-
-
-def _settings() -> Settings:
-    from bot.config import SettingsError, load_settings
-
-    try:
-        return load_settings()
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _plain(settings: Settings) -> Callable[..., str]:
-    from bot.i18n import Translator
-
-    return Translator.load(settings.default_locale).bind(settings.default_locale).plain
 
 
 def _parse(file: Path, _: Callable[..., str], rejected_key: str) -> QuestionBank:
@@ -82,7 +69,7 @@ def bank_check(file: Path) -> None:
     """
     from bot.bank_messages import bank_summary
 
-    _ = _plain(_settings())
+    _ = terminal_gettext(settings_or_exit())
     parsed = _parse(file, _, "bank.cli.check_failed")
     click.echo(_("bank.cli.check_ok", name=parsed.name, count=len(parsed.questions)))
     click.echo(bank_summary(parsed.questions, _))
@@ -101,8 +88,8 @@ def bank_import(file: Path, name: str | None) -> None:
 
     from quizzes.bank import MAX_NAME_LENGTH
 
-    settings = _settings()
-    _ = _plain(settings)
+    settings = settings_or_exit()
+    _ = terminal_gettext(settings)
     parsed = _parse(file, _, "bank.cli.rejected")
     if name is not None:
         name = " ".join(name.split())
@@ -148,8 +135,8 @@ def bank_list() -> None:
 
     One line per bank: id, name, questions, when it was imported and from which file.
     """
-    settings = _settings()
-    _ = _plain(settings)
+    settings = settings_or_exit()
+    _ = terminal_gettext(settings)
     zone = ZoneInfo(settings.timezone)
     banks = asyncio.run(_list(settings))
     if not banks:

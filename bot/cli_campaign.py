@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.cli_support import settings_or_exit, terminal_gettext
+from bot.config import Settings
 
 __all__ = ["campaign"]
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _plain(settings: Settings) -> Callable[..., str]:
-    from bot.i18n import Translator
-
-    return Translator.load(settings.default_locale).bind(settings.default_locale).plain
 
 
 @click.group()
@@ -35,7 +22,7 @@ def campaign() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def create(file: Path) -> None:
     """Create a campaign from a YAML file (banks, questions, window, audience)."""
-    settings = _settings()
+    settings = settings_or_exit()
     asyncio.run(_create(settings, file.read_text(encoding="utf-8")))
 
 
@@ -46,7 +33,7 @@ async def _create(settings: Settings, text: str) -> None:
     from storage.campaign_setup import create_campaign
     from storage.database import create_engine, create_session_factory
 
-    _ = _plain(settings)
+    _ = terminal_gettext(settings)
     try:
         spec = parse_campaign_spec(text, settings.zone)
     except SpecError as error:
@@ -78,7 +65,7 @@ async def _create(settings: Settings, text: str) -> None:
 @campaign.command("list")
 def list_campaigns() -> None:
     """List campaigns with their window and state."""
-    settings = _settings()
+    settings = settings_or_exit()
     asyncio.run(_list(settings))
 
 
@@ -88,7 +75,7 @@ async def _list(settings: Settings) -> None:
     from storage.database import create_engine, create_session_factory
     from storage.repositories import Repositories
 
-    _ = _plain(settings)
+    _ = terminal_gettext(settings)
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session:
@@ -116,11 +103,11 @@ async def _list(settings: Settings) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="XLSX to write.")
 def shortlist(campaign_id: int, top_n: int, school: str | None, out: Path | None) -> None:
     """Rank participants (score, then total time, then finishing time) and record the list."""
-    settings = _settings()
+    settings = settings_or_exit()
     from bot.shortlists import draw_shortlist
 
     result = asyncio.run(draw_shortlist(settings, campaign_id, top_n, school, created_by=None))
-    _ = _plain(settings)
+    _ = terminal_gettext(settings)
     for line in result.lines:
         click.echo(
             _(
@@ -141,7 +128,7 @@ def shortlist(campaign_id: int, top_n: int, school: str | None, out: Path | None
 @click.argument("campaign_id", type=int)
 def stats(campaign_id: int) -> None:
     """Per question: correct rate and the most chosen wrong option."""
-    settings = _settings()
+    settings = settings_or_exit()
     from bot.shortlists import question_report
 
     click.echo(asyncio.run(question_report(settings, campaign_id)))

@@ -42,6 +42,18 @@ async def _latest_with(
     return None
 
 
+async def _press_latest(client: SandboxClient, chat: int, prefix: str) -> None:
+    """Press the newest button whose callback data starts with ``prefix``, if there is one."""
+
+    def wanted(button: dict[str, Any]) -> bool:
+        return str(button.get("callback_data", "")).startswith(prefix)
+
+    message = await _latest_with(client, chat, wanted)
+    if message is not None:
+        data = next(b["callback_data"] for b in _buttons(message) if wanted(b))
+        await client.press(chat, message["message_id"], data)
+
+
 async def run_publicity_chapter(
     app: BotApp,
     client: SandboxClient,
@@ -80,16 +92,7 @@ async def run_publicity_chapter(
     readers = [t for t in telegram_ids if rng.random() < READ_SHARE]
     clickers = [t for t in telegram_ids if rng.random() < CLICK_SHARE]
     for chat in readers:
-        message = await _latest_with(
-            client, chat, lambda b: b.get("callback_data", "").startswith("ar:")
-        )
-        if message is not None:
-            data = next(
-                b["callback_data"]
-                for b in _buttons(message)
-                if b.get("callback_data", "").startswith("ar:")
-            )
-            await client.press(chat, message["message_id"], data)
+        await _press_latest(client, chat, "ar:")
     clicked = 0
     async with aiohttp.ClientSession() as http:
         for chat in clickers:
@@ -133,16 +136,7 @@ async def run_publicity_chapter(
     await asyncio.sleep(max(0.0, (lecture.starts_at - datetime.now(UTC)).total_seconds()) + 0.5)
     attendees = [t for t in telegram_ids if rng.random() < CHECKIN_SHARE]
     for chat in attendees:
-        message = await _latest_with(
-            client, chat, lambda b: b.get("callback_data", "").startswith("lc:")
-        )
-        if message is not None:
-            data = next(
-                b["callback_data"]
-                for b in _buttons(message)
-                if b.get("callback_data", "").startswith("lc:")
-            )
-            await client.press(chat, message["message_id"], data)
+        await _press_latest(client, chat, "lc:")
     await asyncio.sleep(1.0)
     async with app.session_factory() as session:
         attendance = await LectureRepository(session).attendance(lecture.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.cli_support import terminal_gettext
 from bot.config import Settings
 from bot.shortlist_export import ShortlistLine, shortlist_xlsx
 from quizzes.bank import LETTERS
@@ -80,9 +81,7 @@ async def draw_shortlist(
     """``pufa campaign shortlist``: the same list as ``/top``, recorded for audit."""
     import click
 
-    from bot.i18n import Translator
-
-    _ = Translator.load(settings.default_locale).bind(settings.default_locale).plain
+    _ = terminal_gettext(settings)
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session:
@@ -121,9 +120,7 @@ async def question_lines(repo: Repositories, campaign_id: int, _: Callable[..., 
 
 
 async def question_report(settings: Settings, campaign_id: int) -> str:
-    from bot.i18n import Translator
-
-    _ = Translator.load(settings.default_locale).bind(settings.default_locale).plain
+    _ = terminal_gettext(settings)
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session:
