@@ -11,7 +11,7 @@ from aiogram.types import Message, PollAnswer
 
 from bot.i18n import Gettext
 from quizzes.livequiz import parse_livequiz_args, pick_poll_questions
-from quizzes.participants import Participant, Role
+from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from storage.livequiz import LiveQuizRepository
 from storage.repositories import Repositories
@@ -25,7 +25,7 @@ async def start_live_quiz(
     repo: Repositories,
     _: Gettext,
 ) -> None:
-    if not (permissions.is_staff or participant.role is Role.TEACHER):
+    if not permissions.may_teach(participant.role):
         await message.answer(_("livequiz.teachers_only"))
         return
     parsed = parse_livequiz_args(command.args)

@@ -17,7 +17,7 @@ from handlers.keyboards import (
     role_keyboard,
 )
 from handlers.start import Joining, profile_text, show_level, telegram_name
-from quizzes.participants import Participant, Role
+from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from storage.repositories import Repositories
 
@@ -79,7 +79,7 @@ async def show_help(
     message: Message, participant: Participant, permissions: Permissions, _: Gettext
 ) -> None:
     parts = [_("help.everyone")]
-    if participant.role is Role.TEACHER or permissions.is_staff:
+    if permissions.may_teach(participant.role):
         parts.append(_("help.teacher"))
     if permissions.is_coordinator or permissions.is_admin:
         parts.append(_("help.coordinator"))

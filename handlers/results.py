@@ -18,7 +18,7 @@ from bot.i18n import Gettext
 from bot.shortlists import question_lines, shortlist_for
 from quizzes.campaigns import Campaign
 from quizzes.engine import Outcome
-from quizzes.participants import Participant, Role, clean_display_name
+from quizzes.participants import Participant, clean_display_name
 from quizzes.permissions import Permissions
 from storage.repositories import Repositories
 
@@ -217,7 +217,7 @@ async def question_stats(
     _: Gettext,
 ) -> None:
     """``/qstats [campaign id]``: for teachers and staff, no personal data."""
-    if not (permissions.is_staff or participant.role is Role.TEACHER):
+    if not permissions.may_teach(participant.role):
         await message.answer(_("errors.teachers_only"))
         return
     campaign = await _latest_campaign(repo, (command.args or "").split())

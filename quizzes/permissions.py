@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from quizzes.participants import Grant, GrantKind
+from quizzes.participants import Grant, GrantKind, Role
 from quizzes.units import Unit
 
 
@@ -39,3 +39,7 @@ class Permissions:
         if self.is_admin:
             return True
         return any(ancestor in self.coordinator_of for ancestor in unit.ancestor_ids)
+
+    def may_teach(self, role: Role | None) -> bool:
+        """Teachers, and staff who stand in for them: class-level tools (/qstats, /livequiz)."""
+        return self.is_staff or role is Role.TEACHER
