@@ -25,27 +25,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import resource
-import socket
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 from aiogram import Bot
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import postgres_database, sandbox_process
 from bot.app import prepare_database
 from bot.broadcaster import Broadcaster
 from bot.config import Settings
@@ -58,10 +52,6 @@ from storage.models import ParticipantRow
 from storage.models_publicity import DeliveryRow
 from storage.publicity import PublicityRepository
 
-ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_URL = os.environ.get(
-    "PUFA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 FIRST_ID = 50_000_000
 # The broadcaster's rate as a share of the sandbox's limit (PUFA_BROADCAST_RATE would be
 # set the same way against a known limit; the default 25/s leaves Telegram's 30/s room).
@@ -70,37 +60,6 @@ BODY = (
     "宪法是国家的根本法，是治国安邦的总章程。<b>尊崇宪法、学习宪法、遵守宪法、维护宪法、"
     "运用宪法</b>，从我做起。"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def sandbox_process() -> AsyncIterator[tuple[str, str]]:
-    """The sandbox in a process of its own; limits are set per run over its control API."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from bot.cli import main; main()",
-        "sandbox",
-        "--port",
-        str(port),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    try:
-        assert process.stdout is not None
-        await asyncio.wait_for(process.stdout.readline(), 30)  # "listening on ..."
-        yield f"http://127.0.0.1:{port}", SandboxConfig().token
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 async def register_users(client: SandboxClient, count: int) -> None:
@@ -182,21 +141,6 @@ async def broadcast_once(
     return int(rows or 0), elapsed
 
 
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    name = f"pufa_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(False)
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(False)
-    finally:
-        connection = await asyncpg.connect(admin)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
-
-
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -214,7 +158,8 @@ async def main() -> None:
     result: dict[str, object] = {}
     limited: list[dict[str, object]] = []
     ceiling: dict[str, dict[str, float]] = {}
-    async with sandbox_process() as (url, token), SandboxClient(url) as client:
+    async with sandbox_process(limits=True) as url, SandboxClient(url) as client:
+        token = SandboxConfig().token
         await register_users(client, people)
         async with postgres_database() as pg_url:
             session_factory = await prepare(pg_url, people)

@@ -45,11 +45,9 @@ import json
 import os
 import random
 import signal
-import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -58,20 +56,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import free_port, postgres_database
 from bot.sandbox.client import SandboxClient, SandboxError
 from bot.sandbox.config import SandboxConfig
 from bot.simulation import chinese_name, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_URL = os.environ.get(
-    "PUFA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 QUESTIONS = 40  # per attempt; nobody answers the last one, so every answer is "next question"
 CAMPAIGN = "宪法卫士压力测试"
 WAIT_S = 60.0
@@ -316,13 +311,6 @@ async def serve_until_stopped(profile: str | None) -> None:
 
 
 # ---------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.asynccontextmanager
@@ -573,21 +561,6 @@ async def run(
 
 def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    name = f"pufa_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(False)
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(False)
-    finally:
-        connection = await asyncpg.connect(admin)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
 
 
 async def main(args: argparse.Namespace) -> None:

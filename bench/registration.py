@@ -18,22 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
-import socket
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import asyncpg
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import postgres_database, sandbox_process
 from bot.app import prepare_database, running_bot
 from bot.config import Settings
 from bot.invite_export import invite_cards
@@ -47,9 +40,6 @@ from storage.roster_import import import_roster
 
 ROOT = Path(__file__).resolve().parents[1]
 ROSTER = ROOT / "bot" / "data" / "sample_roster.csv"
-POSTGRES_URL = os.environ.get(
-    "PUFA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 
 
 async def measure(database_url: str, participants: int, concurrency: int) -> dict[str, float]:
@@ -65,8 +55,10 @@ async def measure(database_url: str, participants: int, concurrency: int) -> dic
     invites = [(card.code, 0) for card in cards]
     people = plan_participants(invites, participants)
 
-    async with sandbox_process() as (url, token), SandboxClient(url) as client:
-        settings = Settings(bot_token=token, bot_api_url=url, database_url=database_url)
+    async with sandbox_process(limits=False) as url, SandboxClient(url) as client:
+        settings = Settings(
+            bot_token=SandboxConfig().token, bot_api_url=url, database_url=database_url
+        )
         async with running_bot(settings, migrate=False):
             # Warm up connections and caches with a few registrations outside the timing.
             warm = plan_participants(invites, 5, first_id=6_000_000_000)
@@ -85,51 +77,9 @@ async def measure(database_url: str, participants: int, concurrency: int) -> dic
     }
 
 
-@contextlib.asynccontextmanager
-async def sandbox_process() -> AsyncIterator[tuple[str, str]]:
-    """The sandbox in a process of its own, as Telegram is: it must not share our CPU."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from bot.cli import main; main()",
-        "sandbox",
-        "--port",
-        str(port),
-        "--no-limits",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    try:
-        assert process.stdout is not None
-        await asyncio.wait_for(process.stdout.readline(), 30)  # "listening on ..."
-        yield f"http://127.0.0.1:{port}", SandboxConfig().token
-    finally:
-        process.terminate()
-        await process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def with_postgres_database(participants: int, concurrency: int) -> dict[str, float]:
-    name = f"pufa_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(False)
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    try:
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(False)
+    async with postgres_database() as url:
         return await measure(url, participants, concurrency)
-    finally:
-        connection = await asyncpg.connect(admin)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
 
 
 async def main() -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import resource
 import sqlite3
@@ -30,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -43,6 +41,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import postgres_database
 from bot.reports.compile import render_files
 from quizzes.roster import parse_roster
 from quizzes.statistics import Period
@@ -71,9 +70,6 @@ from storage.statistics import StatisticsRepository
 
 ROOT = Path(__file__).resolve().parents[1]
 ROSTER = ROOT / "bot" / "data" / "sample_roster.csv"
-POSTGRES_URL = os.environ.get(
-    "PUFA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 ZONE = ZoneInfo("Asia/Shanghai")
 PERIOD = Period(date(2022, 1, 1), date(2022, 12, 31))
 QUESTIONS_PER_ATTEMPT = 10
@@ -520,18 +516,8 @@ async def measure(database_url: str, participants: int, answers: int) -> dict[st
 
 
 async def with_postgres_database(participants: int, answers: int) -> dict[str, float]:
-    name = f"pufa_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(False)
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    try:
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(False)
+    async with postgres_database() as url:
         return await measure(url, participants, answers)
-    finally:
-        connection = await asyncpg.connect(admin)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
 
 
 async def main() -> None:
