@@ -1,4 +1,4 @@
-"""Campaigns open and close on time: jobs planned from the campaigns table.
+"""Campaigns open, remind and close on time: jobs planned from the campaigns table.
 
 Nothing about a campaign's schedule lives only in memory: the planner rebuilds the jobs
 from the table at start-up (and on every replan), and each job checks the state it acts
@@ -15,13 +15,15 @@ from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, Telegra
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
 from quizzes.attempts import Attempts
-from quizzes.campaigns import CampaignStatus
+from quizzes.campaigns import Campaign, CampaignStatus
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
 # Well inside the scheduler's default grace (6 h): later than this, a job is due now.
 STALE = timedelta(hours=1)
+# Those who have not finished an attempt are reminded this long before the close.
+REMIND_BEFORE = timedelta(hours=24)
 
 
 async def plan_campaigns(scheduler: Scheduler) -> None:
@@ -29,22 +31,35 @@ async def plan_campaigns(scheduler: Scheduler) -> None:
     async with scheduler.session_factory() as session:
         campaigns = await Repositories.over(session).campaigns.all()
     for campaign in campaigns:
-        if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.CLOSED):
-            continue
-        # Opening (and announcing) a campaign whose window is over helps nobody.
-        if campaign.status is CampaignStatus.SCHEDULED and campaign.closes_at > now:
-            scheduler.at(
-                f"campaign-{campaign.id}-open",
-                _due(campaign.opens_at, now),
-                open_campaign,
-                campaign_id=campaign.id,
-            )
+        schedule_campaign(scheduler, campaign, now)
+
+
+def schedule_campaign(scheduler: Scheduler, campaign: Campaign, now: datetime) -> None:
+    """The campaign's open, reminder and close jobs (the planner, and a new campaign)."""
+    if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.CLOSED):
+        return
+    # Opening (and announcing) a campaign whose window is over helps nobody.
+    if campaign.status is CampaignStatus.SCHEDULED and campaign.closes_at > now:
         scheduler.at(
-            f"campaign-{campaign.id}-close",
-            _due(campaign.closes_at, now),
-            close_campaign,
+            f"campaign-{campaign.id}-open",
+            _due(campaign.opens_at, now),
+            open_campaign,
             campaign_id=campaign.id,
         )
+    remind_at = campaign.closes_at - REMIND_BEFORE
+    # A window shorter than a day gets no reminder (it would come before the opening);
+    # one missed by more than STALE is dropped: its due time stays fixed, never "now",
+    # so replanning cannot send it again under a new due time.
+    if remind_at > campaign.opens_at and remind_at >= now - STALE:
+        scheduler.at(
+            f"campaign-{campaign.id}-remind", remind_at, remind_campaign, campaign_id=campaign.id
+        )
+    scheduler.at(
+        f"campaign-{campaign.id}-close",
+        _due(campaign.closes_at, now),
+        close_campaign,
+        campaign_id=campaign.id,
+    )
 
 
 def _due(when: datetime, now: datetime) -> datetime:
@@ -74,6 +89,33 @@ async def open_campaign(context: ServiceContext, campaign_id: int) -> None:
         "campaign.announce.opened",
         name=campaign.name,
         questions=campaign.rules.questions,
+        closes=f"{closes:%m-%d %H:%M}",
+    )
+
+
+async def remind_campaign(context: ServiceContext, campaign_id: int) -> None:
+    """Remind the audience members with no *finished* attempt that the quiz closes soon.
+
+    Someone who started and left an attempt unfinished is reminded too: the attempt
+    resumes with /quiz. Only while the window is open; a closed (or closed early)
+    campaign reminds nobody. Fired once per due time (the scheduler's claim).
+    """
+    now = datetime.now(UTC)
+    async with context.session_factory() as session:
+        repo = Repositories.over(session)
+        campaign = await repo.campaigns.get(campaign_id)
+        if campaign is None or campaign.status is CampaignStatus.CLOSED:
+            return
+        if not campaign.is_open(now):
+            return
+        audience = await repo.campaigns.audience_without_finished_attempt(campaign)
+    log.info("campaign %s: reminding %s participants", campaign_id, len(audience))
+    closes = campaign.closes_at.astimezone(context.settings.zone)
+    await announce(
+        context,
+        audience,
+        "campaign.announce.reminder",
+        name=campaign.name,
         closes=f"{closes:%m-%d %H:%M}",
     )
 

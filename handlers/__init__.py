@@ -8,6 +8,7 @@ from aiogram import Router
 from handlers import (
     admin,
     banks,
+    campaign_setup,
     errors,
     fallback,
     lectures,
@@ -36,6 +37,7 @@ def get_routers() -> list[Router]:
         publicity,
         lectures,
         reports,
+        campaign_setup,
         fallback,
     )
     return [module.create_router() for module in modules]

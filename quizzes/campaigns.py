@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -181,6 +182,11 @@ def parse_campaign_spec(text: str, zone: ZoneInfo) -> CampaignSpec:
         raise SpecError([SpecProblem("file", "bad_yaml", {"line": line})]) from None
     if not isinstance(raw, dict):
         raise SpecError([SpecProblem("file", "not_a_mapping")])
+    return campaign_spec_from_mapping(raw, zone)
+
+
+def campaign_spec_from_mapping(raw: Mapping[str, Any], zone: ZoneInfo) -> CampaignSpec:
+    """The rules of a campaign file, from its mapping: what the chat dialogue collects."""
     problems: list[SpecProblem] = []
     name = str(raw.get("name") or "").strip()
     if not name:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     BindParameter,
     Integer,
+    Select,
     String,
     Table,
     and_,
@@ -95,6 +96,27 @@ def _campaign(row: CampaignRow) -> Campaign:
         ),
         created_by=row.created_by,
     )
+
+
+def _audience_query(campaign: Campaign) -> Select[int, str]:
+    """(chat id, locale) of registered, subscribed, unblocked participants it is for."""
+    query = select(ParticipantRow.telegram_id, ParticipantRow.locale).where(
+        ParticipantRow.joined_at.is_not(None),
+        ParticipantRow.subscribed.is_(True),
+        ParticipantRow.blocked_at.is_(None),
+    )
+    if campaign.audience.roles:
+        query = query.where(ParticipantRow.role.in_([r.value for r in campaign.audience.roles]))
+    if campaign.audience.unit_ids:
+        member = UnitRow.__table__.alias("member")
+        scope = UnitRow.__table__.alias("scope")
+        query = (
+            query.join(member, member.c.id == ParticipantRow.unit_id)
+            .join(scope, member.c.path.startswith(scope.c.path))
+            .where(scope.c.id.in_(campaign.audience.unit_ids))
+            .distinct()
+        )
+    return query
 
 
 def _attempt(row: Any) -> Attempt:
@@ -273,24 +295,24 @@ class CampaignRepository:
 
     async def audience_chats(self, campaign: Campaign) -> list[tuple[int, str]]:
         """(chat id, locale) of registered, subscribed, unblocked participants it is for."""
-        query = select(ParticipantRow.telegram_id, ParticipantRow.locale).where(
-            ParticipantRow.joined_at.is_not(None),
-            ParticipantRow.subscribed.is_(True),
-            ParticipantRow.blocked_at.is_(None),
+        query = _audience_query(campaign)
+        return [(chat_id, locale) for chat_id, locale in await self.session.execute(query)]
+
+    async def audience_without_finished_attempt(self, campaign: Campaign) -> list[tuple[int, str]]:
+        """:meth:`audience_chats` less those with a finished attempt in the campaign.
+
+        An attempt still running (or left unfinished) does not count as taking part yet.
+        """
+        finished = (
+            select(AttemptRow.id)
+            .where(
+                AttemptRow.campaign_id == campaign.id,
+                AttemptRow.participant_id == ParticipantRow.id,
+                AttemptRow.status == AttemptStatus.FINISHED.value,
+            )
+            .exists()
         )
-        if campaign.audience.roles:
-            query = query.where(
-                ParticipantRow.role.in_([r.value for r in campaign.audience.roles])
-            )
-        if campaign.audience.unit_ids:
-            member = UnitRow.__table__.alias("member")
-            scope = UnitRow.__table__.alias("scope")
-            query = (
-                query.join(member, member.c.id == ParticipantRow.unit_id)
-                .join(scope, member.c.path.startswith(scope.c.path))
-                .where(scope.c.id.in_(campaign.audience.unit_ids))
-                .distinct()
-            )
+        query = _audience_query(campaign).where(~finished)
         return [(chat_id, locale) for chat_id, locale in await self.session.execute(query)]
 
     async def set_window_end(self, campaign_id: int, closes_at: datetime) -> None:

@@ -1,0 +1,606 @@
+"""/newcampaign: an admin sets up a quiz campaign in a short guided dialogue.
+
+The answers are collected as the very mapping a campaign YAML file holds, and every step
+is checked by the spec parser of :mod:`quizzes.campaigns` (the rules of
+``pufa campaign create``, one definition): a bad answer gets that rule's message and the
+step is asked again. Confirming creates the campaign through
+:func:`storage.campaign_setup.create_campaign`, like the CLI, and schedules its jobs.
+
+The FSM data holds the answers and a short token; the buttons carry the token and ids
+only, and a press that does not fit the current step (stale, forged) changes nothing.
+Draws per tag are left to the YAML file.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.campaign_jobs import schedule_campaign
+from bot.config import Settings
+from bot.i18n import Gettext
+from bot.scheduler import Scheduler
+from handlers.publicity import replier
+from quizzes.campaigns import (
+    CampaignSpec,
+    SpecError,
+    SpecProblem,
+    campaign_spec_from_mapping,
+    parse_local_time,
+)
+from quizzes.engine import Feedback
+from quizzes.participants import Role
+from quizzes.permissions import Permissions
+from quizzes.units import Unit
+from storage.campaign_setup import create_campaign
+from storage.models import utcnow
+from storage.repositories import Repositories
+
+__all__ = ["Setup", "SetupCb", "create_router"]
+
+EXAMPLE_TIME = "2026-12-01 08:00"
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+MAX_QUESTIONS = 200  # the spec's limit for ``questions``
+NONE_WORDS = frozenset({"none", "no", "-", "无", "不限", "不限时"})
+NOW_WORDS = frozenset({"now", "现在", "立即", "立即开始"})
+ROLES = tuple(Role)
+# A time typed a moment ago may be a minute behind the clock.
+PAST_SLACK = timedelta(minutes=1)
+
+Say = Callable[[str, InlineKeyboardMarkup | None], Awaitable[object]]
+
+
+class Setup(StatesGroup):
+    name = State()
+    banks = State()
+    questions = State()
+    time_per_question = State()
+    time_per_attempt = State()
+    attempts = State()
+    pass_mark = State()
+    feedback = State()
+    partial_credit = State()
+    opens = State()
+    closes = State()
+    audience = State()
+    certificate = State()
+    confirm = State()
+
+
+ORDER: tuple[State, ...] = (
+    Setup.name,
+    Setup.banks,
+    Setup.questions,
+    Setup.time_per_question,
+    Setup.time_per_attempt,
+    Setup.attempts,
+    Setup.pass_mark,
+    Setup.feedback,
+    Setup.partial_credit,
+    Setup.opens,
+    Setup.closes,
+    Setup.audience,
+    Setup.certificate,
+    Setup.confirm,
+)
+
+# Steps answered by typing; each is named after the spec key it fills.
+TEXT_KEYS = frozenset(
+    {
+        "name",
+        "questions",
+        "time_per_question",
+        "time_per_attempt",
+        "attempts",
+        "pass_mark",
+        "opens",
+        "closes",
+    }
+)
+
+# Which step each button belongs to; a press at any other step is stale.
+ACTION_STEPS: dict[str, tuple[State, ...]] = {
+    "bank": (Setup.banks,),
+    "banks_done": (Setup.banks,),
+    "no_limit": (Setup.time_per_question, Setup.time_per_attempt),
+    "feedback": (Setup.feedback,),
+    "partial": (Setup.partial_credit,),
+    "now": (Setup.opens,),
+    "unit": (Setup.audience,),
+    "role": (Setup.audience,),
+    "audience_done": (Setup.audience,),
+    "certificate": (Setup.certificate,),
+    "confirm": (Setup.confirm,),
+    "cancel": ORDER,
+}
+
+FEEDBACKS = (Feedback.EACH, Feedback.END)
+
+
+def _short(step: State | str | None) -> str:
+    """``"Setup:opens"`` -> ``"opens"``."""
+    name = step.state if isinstance(step, State) else step
+    return (name or "").rpartition(":")[2]
+
+
+class SetupCb(CallbackData, prefix="cs"):
+    """A button of /newcampaign: ``action`` with an id (bank, unit, role or choice index)."""
+
+    token: str
+    action: str
+    id: int = 0
+
+
+# ---------------------------------------------------------------------- checking
+
+
+def spec_problems(raw: dict[str, Any], settings: Settings) -> list[SpecProblem]:
+    """The spec parser's verdict on the answers so far (as the YAML file would hold them)."""
+    try:
+        campaign_spec_from_mapping(raw, settings.zone)
+    except SpecError as error:
+        return error.problems
+    return []
+
+
+def problems_for(key: str, raw: dict[str, Any], settings: Settings) -> list[SpecProblem]:
+    return [
+        problem
+        for problem in spec_problems(raw, settings)
+        if problem.key == key or problem.key.startswith(f"{key}.")
+    ]
+
+
+def describe(problems: list[SpecProblem], _: Gettext) -> str:
+    return "\n".join(
+        _("campaign.setup.invalid", message=_.plain(f"campaign.problem.{p.code}", **p.params))
+        for p in problems
+    )
+
+
+def _number(text: str) -> int | str:
+    """A whole number, or the text itself for the spec parser to refuse."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _local(moment: datetime, settings: Settings) -> str:
+    return f"{moment.astimezone(settings.zone):{TIME_FORMAT}}"
+
+
+def _now_text(settings: Settings) -> str:
+    """The present moment as a spec file would write it, to the second."""
+    return f"{utcnow().astimezone(settings.zone):%Y-%m-%d %H:%M:%S}"
+
+
+# ---------------------------------------------------------------------- keyboards
+
+
+def _button(
+    builder: InlineKeyboardBuilder, text: str, token: str, action: str, id: int = 0
+) -> None:
+    builder.button(text=text, callback_data=SetupCb(token=token, action=action, id=id))
+
+
+def _cancel_row(builder: InlineKeyboardBuilder, token: str, _: Gettext) -> None:
+    _button(builder, _.plain("campaign.setup.cancel"), token, "cancel")
+
+
+def _ticked(text: str, chosen: bool) -> str:
+    return f"✅ {text}" if chosen else text
+
+
+async def _keyboard(
+    step: State, data: dict[str, Any], repo: Repositories, _: Gettext
+) -> InlineKeyboardMarkup | None:
+    token = str(data["token"])
+    builder = InlineKeyboardBuilder()
+    widths: list[int] = []
+    if step == Setup.banks:
+        chosen = set(data.get("bank_ids") or [])
+        for bank in await repo.banks.list():
+            label = _.plain(
+                "campaign.setup.bank_button", name=bank.name, count=bank.question_count
+            )
+            _button(builder, _ticked(label, bank.id in chosen), token, "bank", bank.id)
+            widths.append(1)
+        _button(builder, _.plain("campaign.setup.done"), token, "banks_done")
+        widths.append(1)
+    elif step in (Setup.time_per_question, Setup.time_per_attempt):
+        _button(builder, _.plain("campaign.setup.no_limit"), token, "no_limit")
+        widths.append(1)
+    elif step == Setup.feedback:
+        for index, feedback in enumerate(FEEDBACKS):
+            _button(
+                builder,
+                _.plain(f"campaign.setup.feedback_{feedback.value}"),
+                token,
+                "feedback",
+                index,
+            )
+        widths.append(2)
+    elif step == Setup.partial_credit:
+        _button(builder, _.plain("campaign.setup.partial_no"), token, "partial", 0)
+        _button(builder, _.plain("campaign.setup.partial_yes"), token, "partial", 1)
+        widths.append(2)
+    elif step == Setup.opens:
+        _button(builder, _.plain("campaign.setup.now"), token, "now")
+        widths.append(1)
+    elif step == Setup.audience:
+        units = set(data.get("unit_ids") or [])
+        roles = set(data.get("roles") or [])
+        top = await _top_units(repo)
+        for unit in top:
+            _button(builder, _ticked(unit.name, unit.id in units), token, "unit", unit.id)
+        widths += [2] * ((len(top) + 1) // 2)
+        for index, role in enumerate(ROLES):
+            label = _ticked(_.plain(f"role.{role.value}"), role.value in roles)
+            _button(builder, label, token, "role", index)
+        widths.append(len(ROLES))
+        _button(builder, _.plain("campaign.setup.done"), token, "audience_done")
+        widths.append(1)
+    elif step == Setup.certificate:
+        _button(builder, _.plain("campaign.setup.yes"), token, "certificate", 1)
+        _button(builder, _.plain("campaign.setup.no"), token, "certificate", 0)
+        widths.append(2)
+    elif step == Setup.confirm:
+        _button(builder, _.plain("campaign.setup.confirm"), token, "confirm")
+        widths.append(1)
+    if step == Setup.confirm:
+        _cancel_row(builder, token, _)
+        widths[-1] += 1
+    elif step != Setup.name:
+        _cancel_row(builder, token, _)
+        widths.append(1)
+    if not widths:
+        return None
+    builder.adjust(*widths)
+    return builder.as_markup()
+
+
+async def _top_units(repo: Repositories) -> list[Unit]:
+    """The units right below the roots (the regiments): an audience is some of them."""
+    units: list[Unit] = []
+    for root in await repo.units.roots():
+        units += await repo.units.children(root.id)
+    return units
+
+
+# ---------------------------------------------------------------------- asking
+
+
+def _prompt(step: State, data: dict[str, Any], _: Gettext) -> str:
+    if step == Setup.questions:
+        pool = int(data.get("pool") or 0)
+        return _("campaign.setup.ask_questions", pool=pool, max=min(pool, MAX_QUESTIONS))
+    if step in (Setup.opens, Setup.closes):
+        return _(f"campaign.setup.ask_{_short(step)}", example=EXAMPLE_TIME)
+    if step == Setup.confirm:
+        raise AssertionError("the summary is rendered by _summary")
+    return _(f"campaign.setup.ask_{_short(step)}")
+
+
+async def _ask(
+    step: State,
+    say: Say,
+    state: FSMContext,
+    repo: Repositories,
+    settings: Settings,
+    _: Gettext,
+    *,
+    before: str = "",
+) -> None:
+    await state.set_state(step)
+    data = await state.get_data()
+    if step == Setup.confirm:
+        text = await _summary(data, repo, settings, _)
+    else:
+        text = _prompt(step, data, _)
+    if before:
+        text = f"{before}\n\n{text}"
+    await say(text, await _keyboard(step, data, repo, _))
+
+
+def _following(step: str | None) -> State:
+    names = [s.state for s in ORDER]
+    return ORDER[names.index(step) + 1] if step in names else ORDER[0]
+
+
+async def _summary(
+    data: dict[str, Any], repo: Repositories, settings: Settings, _: Gettext
+) -> str:
+    raw: dict[str, Any] = data["spec"]
+    spec = campaign_spec_from_mapping(raw, settings.zone)
+    rules = spec.rules
+
+    def seconds(value: int | None) -> str:
+        if value is None:
+            return _.plain("campaign.setup.unlimited")
+        return _.plain("campaign.setup.seconds", seconds=value)
+
+    units = [u.name for u in await _top_units(repo) if u.id in set(data.get("unit_ids") or [])]
+    audience = "、".join(units) if units else _.plain("campaign.setup.everyone")
+    if spec.roles:
+        audience += " · " + "、".join(_.plain(f"role.{r.value}") for r in spec.roles)
+    yes_no = {True: _.plain("campaign.setup.yes"), False: _.plain("campaign.setup.no")}
+    partial = "partial_yes" if rules.partial_credit else "partial_no"
+    return _(
+        "campaign.setup.summary",
+        name=spec.name,
+        banks="、".join(spec.bank_names),
+        pool=int(data.get("pool") or 0),
+        questions=rules.questions,
+        per_question=seconds(rules.seconds_per_question),
+        per_attempt=seconds(rules.seconds_per_attempt),
+        attempts=rules.attempts_allowed,
+        pass_mark=rules.pass_mark,
+        feedback=_.plain(f"campaign.setup.feedback_{rules.feedback.value}"),
+        partial=_.plain(f"campaign.setup.{partial}"),
+        opens=_local(spec.opens_at, settings),
+        closes=_local(spec.closes_at, settings),
+        audience=audience,
+        certificate=yes_no[rules.certificate],
+    )
+
+
+# ---------------------------------------------------------------------- handlers
+
+
+async def start_setup(
+    message: Message,
+    permissions: Permissions,
+    repo: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    if not permissions.is_admin:
+        await message.answer(_("errors.admins_only"))
+        return
+    await state.clear()
+    if not await repo.banks.list():
+        await message.answer(_("campaign.setup.no_banks"))
+        return
+    await state.set_data({"token": secrets.token_urlsafe(6), "spec": {}})
+    await _ask(Setup.name, replier(bot, message.chat.id, None), state, repo, settings, _)
+
+
+async def cancel_setup(message: Message, state: FSMContext, _: Gettext) -> None:
+    await state.clear()
+    await message.answer(_("campaign.setup.cancelled"))
+
+
+async def not_text(message: Message, _: Gettext) -> None:
+    await message.answer(_("campaign.setup.use_buttons"))
+
+
+async def receive_text(
+    message: Message,
+    permissions: Permissions,
+    repo: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    current = await state.get_state()
+    key = _short(current)
+    if not permissions.is_admin or key not in TEXT_KEYS:
+        await state.clear()
+        await message.answer(_("errors.admins_only"))
+        return
+    data = await state.get_data()
+    raw: dict[str, Any] = dict(data["spec"])
+    text = (message.text or "").strip()
+    value: object = text
+    if key in ("questions", "attempts", "pass_mark", "time_per_question", "time_per_attempt"):
+        value = None if key.startswith("time_") and text.lower() in NONE_WORDS else _number(text)
+    elif key == "opens" and text.lower() in NOW_WORDS:
+        value = _now_text(settings)
+    raw[key] = value
+    problems = problems_for(key, raw, settings)
+    if not problems:
+        problems = await _dialogue_problems(key, raw, data, repo, settings)
+    say = replier(bot, message.chat.id, None)
+    if problems:  # the same step again, with what was wrong
+        await _ask(_step(current), say, state, repo, settings, _, before=describe(problems, _))
+        return
+    await state.update_data(spec=raw)
+    await _ask(_following(current), say, state, repo, settings, _)
+
+
+def _step(name: str | None) -> State:
+    return next(s for s in ORDER if s.state == name)
+
+
+async def _dialogue_problems(
+    key: str, raw: dict[str, Any], data: dict[str, Any], repo: Repositories, settings: Settings
+) -> list[SpecProblem]:
+    """What the spec parser cannot know: the name in use, the pool, a time already past."""
+    if key == "name":
+        name = str(raw["name"]).strip()
+        if await repo.campaigns.by_name(name) is not None:
+            return [SpecProblem("name", "taken", {"name": name})]
+    if key == "questions":
+        pool = int(data.get("pool") or 0)
+        if isinstance(raw["questions"], int) and raw["questions"] > pool:
+            return [SpecProblem("questions", "pool_too_small", {"pool": pool, "asked": raw[key]})]
+    if key in ("opens", "closes"):
+        moment = parse_local_time(raw[key], settings.zone)
+        if moment is not None and moment < utcnow() - PAST_SLACK:
+            return [SpecProblem(key, "past_time")]
+    return []
+
+
+async def press(
+    callback: CallbackQuery,
+    callback_data: SetupCb,
+    permissions: Permissions,
+    repo: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+    scheduler: Scheduler | None = None,
+) -> None:
+    data: dict[str, Any] = await state.get_data()
+    current = await state.get_state()
+    steps = ACTION_STEPS.get(callback_data.action, ())
+    if (
+        not permissions.is_admin
+        or data.get("token") != callback_data.token
+        or current not in {s.state for s in steps}
+    ):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    message = callback.message if isinstance(callback.message, Message) else None
+    say = replier(bot, callback.from_user.id, message)
+    step = _step(current)
+    raw: dict[str, Any] = dict(data["spec"])
+    action, item = callback_data.action, callback_data.id
+
+    async def toggled(field: str, value: int | str) -> None:
+        chosen = list(data.get(field) or [])
+        if value in chosen:
+            chosen.remove(value)
+        else:
+            chosen.append(value)
+        data[field] = chosen
+        await state.update_data({field: chosen})
+        await callback.answer()
+        if message is not None:
+            await message.edit_reply_markup(reply_markup=await _keyboard(step, data, repo, _))
+
+    async def answered(key: str, value: object) -> None:
+        raw[key] = value
+        await state.update_data(spec=raw)
+        await callback.answer()
+        await _ask(_following(current), say, state, repo, settings, _)
+
+    if action == "cancel":
+        await state.clear()
+        await callback.answer()
+        await say(_("campaign.setup.cancelled"), None)
+    elif action == "bank":
+        if item not in {bank.id for bank in await repo.banks.list()}:
+            await callback.answer(_.plain("errors.stale_button"))
+            return
+        await toggled("bank_ids", item)
+    elif action == "banks_done":
+        chosen = set(data.get("bank_ids") or [])
+        banks = [bank for bank in await repo.banks.list() if bank.id in chosen]
+        if not banks:
+            await callback.answer(_.plain("campaign.setup.choose_bank"), show_alert=True)
+            return
+        pool = len(await repo.attempts.candidates([bank.id for bank in banks]))
+        await state.update_data(pool=pool)
+        await answered("banks", [bank.name for bank in banks])
+    elif action == "no_limit":
+        await answered(_short(step), None)
+    elif action == "feedback" and 0 <= item < len(FEEDBACKS):
+        await answered("feedback", FEEDBACKS[item].value)
+    elif action == "partial" and item in (0, 1):
+        await answered("partial_credit", bool(item))
+    elif action == "now":
+        await answered("opens", _now_text(settings))
+    elif action == "unit":
+        if item not in {unit.id for unit in await _top_units(repo)}:
+            await callback.answer(_.plain("errors.stale_button"))
+            return
+        await toggled("unit_ids", item)
+    elif action == "role" and 0 <= item < len(ROLES):
+        await toggled("roles", ROLES[item].value)
+    elif action == "audience_done":
+        chosen = set(data.get("unit_ids") or [])
+        names = [unit.name for unit in await _top_units(repo) if unit.id in chosen]
+        roles = [role.value for role in ROLES if role.value in set(data.get("roles") or [])]
+        await answered("audience", {"units": names, "roles": roles})
+    elif action == "certificate" and item in (0, 1):
+        await answered("certificate", bool(item))
+    elif action == "confirm":
+        await callback.answer()
+        await _create(say, callback.from_user.id, raw, data, repo, state, settings, _, scheduler)
+    else:
+        await callback.answer(_.plain("errors.stale_button"))
+
+
+async def _create(
+    say: Say,
+    user_id: int,
+    raw: dict[str, Any],
+    data: dict[str, Any],
+    repo: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    _: Gettext,
+    scheduler: Scheduler | None,
+) -> None:
+    await state.clear()
+    problems: list[SpecProblem] = []
+    spec: CampaignSpec | None = None
+    try:
+        spec = campaign_spec_from_mapping(raw, settings.zone)
+    except SpecError as error:
+        problems = error.problems
+    if spec is not None and spec.closes_at <= utcnow():
+        problems.append(SpecProblem("closes", "past_time"))
+    created = None
+    if spec is not None and not problems:
+        try:
+            created = await create_campaign(repo.session, spec, created_by=user_id)
+        except SpecError as error:
+            problems = error.problems
+    if created is None:
+        lines = [_("campaign.setup.not_created")]
+        lines += [
+            _(
+                "campaign.setup.problem_line",
+                message=_.plain(f"campaign.problem.{p.code}", **p.params),
+            )
+            for p in problems
+        ]
+        await say("\n".join([*lines, "", _("campaign.setup.start_again")]), None)
+        return
+    await repo.commit()
+    campaign = created.campaign
+    if scheduler is not None:
+        schedule_campaign(scheduler, campaign, utcnow())
+    await say(
+        _(
+            "campaign.cli.created",
+            id=campaign.id,
+            name=campaign.name,
+            opens=_local(campaign.opens_at, settings),
+            closes=_local(campaign.closes_at, settings),
+            pool=created.question_pool,
+        ),
+        None,
+    )
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(start_setup, Command("newcampaign"), F.chat.type == "private")
+    router.message.register(cancel_setup, Command("cancel"), StateFilter(Setup))
+    router.callback_query.register(press, SetupCb.filter())
+    router.message.register(
+        receive_text,
+        StateFilter(*(s for s in ORDER if _short(s) in TEXT_KEYS)),
+        F.text,
+        ~F.text.startswith("/"),
+    )
+    router.message.register(not_text, StateFilter(Setup), ~F.text.startswith("/"))
+    return router

@@ -1,0 +1,300 @@
+"""/newcampaign in chat, in-process on SQLite and PostgreSQL: answers in, campaign row out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.methods import AnswerCallbackQuery
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.factory import create_dispatcher
+from bot.i18n import Translator
+from bot.middlewares import ThrottlingMiddleware
+from bot.scheduler import Scheduler
+from bot.services import ServiceContext
+from handlers.campaign_setup import SetupCb
+from quizzes.units import UnitKind
+from storage.models_quiz import CampaignRow
+from storage.repositories import Repositories
+from tests.factories import World, build_world
+from tests.mocked_bot import MockedBot, callback_update, text_update, user
+from tests.quiz_world import SMALL_BANK, open_campaign
+
+ADMIN = 1
+STRANGER = 2
+
+
+@pytest.fixture
+async def world(session_factory: async_sessionmaker[AsyncSession]) -> World:
+    world = await build_world(session_factory)
+    async with session_factory() as session:
+        await Repositories.over(session).banks.import_bank(
+            SMALL_BANK, source_filename="small.yaml", content_sha256="x", imported_by=None
+        )
+        await session.commit()
+    return world
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(bot_token="42:TEST-token", admin_ids=frozenset({ADMIN}))
+
+
+@pytest.fixture
+def bot() -> MockedBot:
+    return MockedBot()
+
+
+@pytest.fixture
+def scheduler(
+    session_factory: async_sessionmaker[AsyncSession], settings: Settings, bot: MockedBot
+) -> Scheduler:
+    """Not started: the test reads what the dialogue scheduled."""
+    return Scheduler(ServiceContext(settings, session_factory, bot, Translator.load()))
+
+
+@pytest.fixture
+def dp(
+    session_factory: async_sessionmaker[AsyncSession], settings: Settings, scheduler: Scheduler
+) -> Dispatcher:
+    dp = create_dispatcher(
+        settings, session_factory, storage=MemoryStorage(), events_isolation=SimpleEventIsolation()
+    )
+    dp["scheduler"] = scheduler
+    # An admin answering a dozen questions in a row is no flood.
+    for middleware in dp.message.outer_middleware:
+        if isinstance(middleware, ThrottlingMiddleware):
+            middleware.rate = 1000
+    return dp
+
+
+class Chat:
+    """One person typing and tapping; ``last`` is the newest text the bot showed them."""
+
+    def __init__(self, dp: Dispatcher, bot: MockedBot, telegram_id: int, language: str) -> None:
+        self.dp, self.bot, self.id, self.language = dp, bot, telegram_id, language
+
+    @property
+    def last(self) -> str:
+        return self.bot.sent_texts(self.id)[-1]
+
+    async def send(self, text: str) -> str:
+        await self.dp.feed_update(
+            self.bot, text_update(user(self.id, language_code=self.language), text)
+        )
+        return self.last
+
+    def buttons(self) -> list[SetupCb]:
+        return [
+            SetupCb.unpack(data) for data in self.bot.last_markup_data() if data.startswith("cs:")
+        ]
+
+    async def tap(self, action: str, id: int = 0) -> str:
+        """Press the button on the last keyboard; returns the toast (empty when none)."""
+        [button] = [b for b in self.buttons() if b.action == action and b.id == id]
+        return await self.press(button.pack())
+
+    async def press(self, data: str) -> str:
+        before = len(self.bot.recorder.requests)
+        await self.dp.feed_update(
+            self.bot, callback_update(user(self.id, language_code=self.language), data)
+        )
+        answers = [
+            m for m in self.bot.recorder.requests[before:] if isinstance(m, AnswerCallbackQuery)
+        ]
+        assert len(answers) == 1
+        return answers[0].text or ""
+
+
+async def campaign_rows(session_factory: async_sessionmaker[AsyncSession]) -> list[CampaignRow]:
+    async with session_factory() as session:
+        return list(await session.scalars(select(CampaignRow).order_by(CampaignRow.id)))
+
+
+async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    scheduler: Scheduler,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    chat = Chat(dp, bot, ADMIN, "zh-hans")
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        bank = await repo.banks.by_name(SMALL_BANK.name)
+        regiments = {u.name: u for u in await repo.units.of_kind(UnitKind.REGIMENT)}
+    assert bank is not None
+
+    assert "活动名称" in await chat.send("/newcampaign")
+    assert "题库" in await chat.send("2030年宪法卫士")
+    assert await chat.tap("bank", bank.id) == ""
+    assert f"✅ {SMALL_BANK.name}（5 题）" in bot.last_buttons()
+    await chat.tap("banks_done")
+    assert "所选题库共 5 题" in chat.last
+    assert "每题限时" in await chat.send("4")
+    assert "整次答题限时" in await chat.send("30")
+    await chat.tap("no_limit")
+    assert "最多可以答几次" in chat.last
+    assert "合格分数线" in await chat.send("2")
+    assert "对错" in await chat.send("80")
+    await chat.tap("feedback", 1)  # at the end
+    assert "多选题" in chat.last
+    await chat.tap("partial", 1)
+    assert "什么时候开始" in chat.last
+    assert "什么时候截止" in await chat.send("2030-12-01 08:00")
+    assert "谁可以参加" in await chat.send("2030-12-04 22:00")
+    await chat.tap("unit", regiments["129团"].id)
+    await chat.tap("role", 0)  # student
+    await chat.tap("audience_done")
+    assert "证书" in chat.last
+    await chat.tap("certificate", 0)
+    [confirm] = [b for b in chat.buttons() if b.action == "confirm"]
+    summary = chat.last
+    assert "名称：<b>2030年宪法卫士</b>" in summary
+    assert "每题限时：30 秒" in summary and "整次限时：不限时" in summary
+    assert "对错提示：全部答完后" in summary and "多选题：按选对的比例得分" in summary
+    assert "2030-12-01 08:00 — 2030-12-04 22:00" in summary
+    assert "对象：129团 · 学生" in summary and "合格证书：否" in summary
+    await chat.tap("confirm")
+    assert chat.last == (
+        "已创建答题活动 #1“2030年宪法卫士”：2030-12-01 08:00 开始，2030-12-04 22:00 截止；"
+        "题库共 5 题。"
+    )
+
+    [row] = await campaign_rows(session_factory)
+    assert row.status == "scheduled" and row.bank_ids == [bank.id]
+    assert (row.questions, row.seconds_per_question, row.seconds_per_attempt) == (4, 30, None)
+    assert (row.attempts_allowed, row.pass_mark, row.feedback) == (2, 80, "end")
+    assert row.partial_credit is True and row.certificate is False
+    assert row.opens_at == datetime(2030, 12, 1, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
+    assert row.closes_at == datetime(2030, 12, 4, 14, 0, tzinfo=UTC)
+    assert row.audience_units == [regiments["129团"].id] and row.audience_roles == ["student"]
+    assert row.created_by == ADMIN and row.per_tag == {}
+    # Its jobs are scheduled at once (the planner keeps them from then on).
+    planned = {job_id: when for job_id, when in scheduler.upcoming()}
+    assert planned[f"campaign-{row.id}-open"] == row.opens_at
+    assert planned[f"campaign-{row.id}-remind"] == row.closes_at - timedelta(days=1)
+    assert planned[f"campaign-{row.id}-close"] == row.closes_at
+    # The dialogue is over: pressing "create" again makes nothing.
+    assert await chat.press(confirm.pack()) == "这个按钮已经过期，请重新操作。"
+    assert len(await campaign_rows(session_factory)) == 1
+
+
+async def test_bad_answers_are_explained_and_asked_again(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await open_campaign(session_factory, name="Constitution Day")
+    chat = Chat(dp, bot, ADMIN, "en")
+    await chat.send("/newcampaign")
+    assert "is too long (at most 100 characters)" in await chat.send("x" * 101)
+    assert 'a campaign called "Constitution Day" exists already' in await chat.send(
+        "Constitution Day"
+    )
+    assert "Which question banks" in await chat.send("Law Week quiz")
+    [bank, done, _cancel] = chat.buttons()
+    assert await chat.tap("banks_done") == "Choose at least one bank."
+    # Typing at a step of buttons: a hint, and the buttons above still work.
+    assert await chat.send("5") == "Please use the buttons above, or send /cancel to stop."
+    assert await chat.press(bank.pack()) == ""
+    assert await chat.press(done.pack()) == ""
+    assert "The banks hold 5" in chat.last
+
+    bad = await chat.send("ten")
+    assert "should be a whole number from 1 to 200" in bad and "How many questions" in bad
+    assert "the banks hold 5 questions, not enough to draw 9" in await chat.send("9")
+    assert "Seconds allowed per question" in await chat.send("5")
+    assert "from 5 to 3600" in await chat.send("2")
+    assert "whole attempt" in await chat.send("none")
+    assert "How many attempts" in await chat.send("600")
+    assert "from 1 to 100" in await chat.send("0")
+    assert "pass mark" in await chat.send("1")
+    assert "from 0 to 100" in await chat.send("150")
+    assert "When do participants learn" in await chat.send("60")
+    await chat.tap("feedback", 0)
+    await chat.tap("partial", 0)
+    assert "times look like 2026-12-01 08:00" in await chat.send("tomorrow morning")
+    assert "already passed" in await chat.send("2020-01-01 08:00")
+    assert "When does it close" in await chat.send("2030-12-01 08:00")
+    assert "must be later than the opening time" in await chat.send("2030-11-30 08:00")
+    assert "Who takes part" in await chat.send("2030-12-08 08:00")
+    await chat.tap("audience_done")
+    await chat.tap("certificate", 1)
+    summary = chat.last
+    assert "Audience: everyone" in summary and "Certificate: Yes" in summary
+    assert "Time per question: no limit" in summary and "Attempts allowed: 1" in summary
+    await chat.tap("confirm")
+    assert chat.last.startswith('Created campaign #2 "Law Week quiz"')
+    row = (await campaign_rows(session_factory))[-1]
+    assert (row.questions, row.seconds_per_question, row.attempts_allowed, row.pass_mark) == (
+        5,
+        None,
+        1,
+        60,
+    )
+    assert row.audience_units == [] and row.audience_roles == []
+
+
+def key_for(telegram_id: int) -> StorageKey:
+    return StorageKey(bot_id=42, chat_id=telegram_id, user_id=telegram_id)
+
+
+async def test_cancel_leaves_the_dialogue_and_creates_nothing(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    chat = Chat(dp, bot, ADMIN, "zh-hans")
+    await chat.send("/newcampaign")
+    await chat.send("普法周")
+    assert await chat.send("/cancel") == "已取消，没有创建答题活动。"
+    assert "没有创建" not in await chat.send("4")  # no longer in the dialogue
+    # Cancelling from the button at a later step works the same.
+    await chat.send("/newcampaign")
+    await chat.send("普法周")
+    assert await chat.tap("cancel") == ""
+    assert chat.last == "已取消，没有创建答题活动。"
+    assert await campaign_rows(session_factory) == []
+
+
+async def test_a_non_admin_is_refused_and_forged_or_stale_buttons_change_nothing(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    stranger = Chat(dp, bot, STRANGER, "zh-hans")
+    assert await stranger.send("/newcampaign") == "只有管理员可以使用这个命令。"
+
+    admin = Chat(dp, bot, ADMIN, "zh-hans")
+    await admin.send("/newcampaign")
+    await admin.send("普法周")
+    [bank_button] = [b for b in admin.buttons() if b.action == "bank"]
+    stale = "这个按钮已经过期，请重新操作。"
+    # The admin's own button, pressed by someone else (forged): nothing happens.
+    assert await stranger.press(bank_button.pack()) == stale
+    # A button of another step, or of an older dialogue, is stale for the admin too.
+    token = bank_button.token
+    assert await admin.press(SetupCb(token=token, action="confirm").pack()) == stale
+    assert (
+        await admin.press(SetupCb(token="old", action="bank", id=bank_button.id).pack()) == stale
+    )
+    assert await admin.press(SetupCb(token=token, action="bank", id=9999).pack()) == stale
+    assert await admin.press(SetupCb(token=token, action="feedback", id=7).pack()) == stale
+    state = await dp.storage.get_data(key_for(ADMIN))
+    assert state.get("bank_ids") in (None, [])
+    # The real button still works.
+    assert await admin.press(bank_button.pack()) == ""
+    state = await dp.storage.get_data(key_for(ADMIN))
+    assert state["bank_ids"] == [bank_button.id]
+    async with session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(CampaignRow)) == 0
