@@ -8,6 +8,7 @@
     publish_at: 2025-12-04 09:00   # in PUFA_TIMEZONE; omit to send now
     cover: cover.jpg               # relative to the file; sent as a photo with caption
     link: https://example.org/xianfa
+    channel: true                  # also post it to PUFA_PUBLICITY_CHANNEL
     ---
     **宪法**是国家的根本法……
 
@@ -55,6 +56,7 @@ class ArticleFile:
     regiments: list[str] = field(default_factory=list)
     unit_ids: list[int] = field(default_factory=list)
     roles: list[Role] = field(default_factory=list)
+    channel: bool = False
 
 
 # ---------------------------------------------------------------------- Markdown
@@ -176,7 +178,7 @@ def parse_article_file(text: str, folder: Path, zone: Any, now: datetime) -> Art
         if not isinstance(loaded, dict):
             raise ArticleFileError(["front matter: expected key: value lines"])
         meta, body = loaded, parts[2]
-    unknown = set(meta) - {"title", "audience", "publish_at", "cover", "link"}
+    unknown = set(meta) - {"title", "audience", "publish_at", "cover", "link", "channel"}
     if unknown:
         problems.append(f"unknown front matter keys: {', '.join(sorted(map(str, unknown)))}")
 
@@ -191,6 +193,13 @@ def parse_article_file(text: str, folder: Path, zone: Any, now: datetime) -> Art
             problems.append("link: give an address starting with http:// or https://")
         else:
             article.link = link.strip()
+
+    channel = meta.get("channel")
+    if channel is not None:
+        if isinstance(channel, bool):
+            article.channel = channel
+        else:
+            problems.append("channel: true or false")
 
     when = meta.get("publish_at")
     if when is not None:
@@ -309,9 +318,14 @@ async def store_article_file(
     author: int | None,
     locale: str,
     dry_run: bool = False,
+    channel: str | None = None,
 ) -> Created:
     """Store a checked article: scheduled when it names a time, otherwise with its
-    deliveries written at once, for the running bot's broadcaster to send."""
+    deliveries written at once, for the running bot's broadcaster to send.
+
+    ``channel`` is the configured channel; an article asking for it needs one."""
+    if parsed.channel and channel is None:
+        raise ArticleFileError(["channel: PUFA_PUBLICITY_CHANNEL is not set"])
     from bot.app import prepare_database
     from quizzes.publicity import ArticleStatus
     from storage.database import create_engine, create_session_factory
@@ -341,11 +355,16 @@ async def store_article_file(
                 photo_bytes=parsed.cover,
                 publish_at=parsed.publish_at,
                 status=ArticleStatus.SCHEDULED if parsed.publish_at else ArticleStatus.DRAFT,
+                to_channel=parsed.channel,
             )
             broadcast_id = None
             if parsed.publish_at is None:
                 broadcast = await repo.start_broadcast(
-                    article.id, created_by=author or 0, locale=locale, progress_chat_id=author
+                    article.id,
+                    created_by=author or 0,
+                    locale=locale,
+                    progress_chat_id=author,
+                    channel=channel,
                 )
                 broadcast_id, recipients = broadcast.id, broadcast.total
             await repo.commit()

@@ -20,6 +20,12 @@ running) or older than the lease goes back to ``pending``. So after a kill nobod
 skipped, and only the deliveries in flight at that moment (at most one per worker) can
 be sent twice. The broadcaster uses a Bot of its own, without the retry middleware of the
 handlers' Bot, so a 429 is waited out once, here, for everyone.
+
+The channel: an article meant for it has one ``channel_posts`` row per broadcast, claimed
+by the housekeeping loop the same way (a conditional ``UPDATE``, a lease, recovery) and
+sent by a task of its own with the article's link button only. Its errors (the bot is no
+admin there: 400/403) are recorded with Telegram's reason and shown in the progress
+message; they never hold up the deliveries to people.
 """
 
 from __future__ import annotations
@@ -57,21 +63,28 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL, Settings
-from bot.i18n import Translator
+from bot.i18n import Gettext, Translator
 from bot.pacing import SendLimiter
 from bot.services import ServiceContext
-from handlers.publicity_keyboards import article_markup, control_keyboard, tracked_url
+from handlers.publicity_keyboards import (
+    article_markup,
+    channel_markup,
+    control_keyboard,
+    tracked_url,
+)
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
     Article,
     Broadcast,
     BroadcastAction,
     BroadcastState,
+    ChannelPost,
     ControlResult,
     Delivery,
     DeliveryStatus,
     Outcome,
     Progress,
+    channel_chat,
     eta_seconds,
     format_duration,
     may_control,
@@ -195,6 +208,7 @@ class Broadcaster:
         self._force_report: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self._workers: list[asyncio.Task[None]] = []
+        self._channel_tasks: set[asyncio.Task[None]] = set()
         self._writer: asyncio.Task[None] | None = None
         self._last_recovery = -1e9
         self._drained_until = 0.0
@@ -263,6 +277,13 @@ class Broadcaster:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         self._workers = []
+        if self._channel_tasks:
+            # A post cut short stays claimed; the next life of this process takes it back.
+            _done, pending = await asyncio.wait(self._channel_tasks, timeout=10.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self._channel_tasks.clear()
         for delivery in queued:
             self._outbox.append((_Release(delivery), asyncio.get_running_loop().create_future()))
         await self._write_pending()
@@ -300,6 +321,7 @@ class Broadcaster:
                 locale=locale,
                 progress_chat_id=progress_chat_id,
                 test_participant_id=test_participant_id,
+                channel=self.settings.publicity_channel,
             )
             article = await repo.article(article_id)
             await repo.commit()
@@ -411,7 +433,10 @@ class Broadcaster:
             if self.publish_fallback_s is not None:
                 due_before = now - timedelta(seconds=self.publish_fallback_s)
                 for broadcast in await repo.publish_due(
-                    now, self.settings.default_locale, due_before=due_before
+                    now,
+                    self.settings.default_locale,
+                    due_before=due_before,
+                    channel=self.settings.publicity_channel,
                 ):
                     log.info(
                         "broadcaster: article %d is due, broadcast %d started",
@@ -429,6 +454,14 @@ class Broadcaster:
                     self._active[broadcast.id] = _Active(broadcast, article)
                 self._active[broadcast.id].broadcast = broadcast
             await repo.commit()
+            posts: list[ChannelPost] = []
+            if not self._stopping and any(b.state is BroadcastState.RUNNING for b in active):
+                posts = await repo.claim_channel_posts(self.claimer, now)
+                await repo.commit()
+        for post in posts:
+            task = asyncio.create_task(self._post_to_channel(post), name=f"channel-{post.id}")
+            self._channel_tasks.add(task)
+            task.add_done_callback(self._channel_tasks.discard)
         forced_now = set(self._force_report)  # requests arriving from here on wait
         current = {b.id for b in active}
         self._states = {b.id: b.state for b in active}
@@ -628,7 +661,7 @@ class Broadcaster:
         raise TelegramNetworkError(method, f"HTTP {status}: unexpected answer")
 
     async def _upload_cover(
-        self, article: Article, chat_id: int, markup: dict[str, Any]
+        self, article: Article, chat_id: int | str, markup: dict[str, Any] | None
     ) -> tuple[str | None, int | None]:
         """Upload a cover given as bytes with the first send; later sends use its file id.
 
@@ -652,7 +685,7 @@ class Broadcaster:
                 chat_id,
                 BufferedInputFile(data, filename="cover.jpg"),
                 caption=article.text,
-                reply_markup=InlineKeyboardMarkup.model_validate(markup),
+                reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
             )
             if not message.photo:
                 return None, message.message_id
@@ -663,6 +696,84 @@ class Broadcaster:
                 await repo.commit()
             self._file_ids[article.id] = file_id
             return file_id, message.message_id
+
+    # ------------------------------------------------------------------ the channel
+
+    async def _post_to_channel(self, post: ChannelPost) -> None:
+        """Send a claimed channel post until Telegram decides it, and record that."""
+        active = self._active.get(post.broadcast_id)
+        if active is None or post.chat is None:
+            async with self.session_factory() as session:
+                repo = PublicityRepository(session)
+                await repo.release_channel_post(self.claimer, post.id)
+                await repo.commit()
+            return
+        chat = channel_chat(post.chat)
+        pace_key = chat if isinstance(chat, int) else -1
+        attempts = failures = 0
+        message_id: int | None = None
+        error: str | None = None
+        while True:
+            await self.limiter.acquire(pace_key)
+            attempts += 1
+            try:
+                message_id = await self._send_to_channel(active.article, chat)
+            except TelegramRetryAfter as problem:
+                self.limiter.hold(problem.retry_after)
+                continue
+            except (TelegramServerError, TelegramNetworkError) as problem:
+                failures += 1
+                if failures < self.max_attempts:
+                    await asyncio.sleep(self.backoff_s * 2 ** (failures - 1))
+                    continue
+                error = _reason(problem)
+            except (TelegramUnauthorizedError, TelegramNotFound) as problem:
+                log.error("broadcaster: the Bot API refuses us (%s); waiting", problem.message)
+                async with self.session_factory() as session:
+                    repo = PublicityRepository(session)
+                    await repo.release_channel_post(self.claimer, post.id)
+                    await repo.commit()
+                return
+            except TelegramAPIError as problem:  # 400/403: not an admin there, no such chat
+                error = problem.message
+            except Exception as problem:
+                log.exception("broadcaster: channel post %d failed", post.id)
+                error = _reason(problem)
+            break
+        status = DeliveryStatus.SENT if error is None else DeliveryStatus.FAILED
+        if error is not None:
+            log.warning(
+                "broadcaster: channel %s refused article %d: %s",
+                post.chat,
+                active.article.id,
+                error,
+            )
+        async with self.session_factory() as session:
+            repo = PublicityRepository(session)
+            await repo.record_channel_post(
+                post.id, status, attempts, utcnow(), message_id=message_id, error=error
+            )
+            await repo.commit()
+        self._force_report.add(post.broadcast_id)
+        self._wake.set()
+
+    async def _send_to_channel(self, article: Article, chat: int | str) -> int:
+        """One post to the channel: the article with its link button, no "read" button."""
+        _ = self.translator.bind(self.settings.default_locale)
+        markup = channel_markup(article, _, self.settings.link_base)
+        keyboard = InlineKeyboardMarkup.model_validate(markup) if markup else None
+        file_id = article.photo_file_id or self._file_ids.get(article.id)
+        if article.has_photo and file_id is None:
+            file_id, message_id = await self._upload_cover(article, chat, markup)
+            if message_id is not None:
+                return message_id
+        if file_id is not None:
+            message = await self.bot.send_photo(
+                chat, file_id, caption=article.text, reply_markup=keyboard
+            )
+        else:
+            message = await self.bot.send_message(chat, article.text, reply_markup=keyboard)
+        return message.message_id
 
     # ------------------------------------------------------------------ recording
 
@@ -723,11 +834,12 @@ class Broadcaster:
             await repo.commit()
             article = await repo.article(broadcast.article_id)
             progress = await repo.progress(broadcast_id)
+            channel = await repo.channel_post(broadcast_id)
             await repo.commit()
         if article is None:
             return
         _ = self.translator.bind(broadcast.locale)
-        text = self.progress_text(broadcast, article, progress)
+        text = self.progress_text(broadcast, article, progress, channel)
         markup = control_keyboard(broadcast.id, broadcast.state, _)
         chat_id = broadcast.progress_chat_id
         assert chat_id is not None
@@ -758,7 +870,13 @@ class Broadcaster:
         except TelegramAPIError as error:
             log.warning("broadcaster: progress of %d not shown: %s", broadcast_id, error)
 
-    def progress_text(self, broadcast: Broadcast, article: Article, progress: Progress) -> str:
+    def progress_text(
+        self,
+        broadcast: Broadcast,
+        article: Article,
+        progress: Progress,
+        channel: ChannelPost | None = None,
+    ) -> str:
         _ = self.translator.bind(broadcast.locale)
         elapsed = ((broadcast.finished_at or utcnow()) - broadcast.started_at).total_seconds()
         hours, minutes, seconds = format_duration(eta_seconds(progress, elapsed, self.rate))
@@ -773,9 +891,24 @@ class Broadcaster:
                 total=progress.total,
             ),
         ]
+        if channel is not None:
+            lines.append(channel_line(channel, broadcast, _))
         if broadcast.state is BroadcastState.RUNNING:
             lines.append(_("publicity.progress.eta", eta=f"{hours}:{minutes:02}:{seconds:02}"))
         return "\n".join(lines)
+
+
+def channel_line(post: ChannelPost, broadcast: Broadcast, _: Gettext) -> str:
+    """The channel post's line of the progress message."""
+    if post.chat is None:
+        return _("publicity.progress.channel_unset")
+    if post.status is DeliveryStatus.SENT:
+        return _("publicity.progress.channel_sent", channel=post.chat)
+    if post.status is DeliveryStatus.FAILED:
+        return _("publicity.progress.channel_failed", channel=post.chat, reason=post.error or "?")
+    if broadcast.state.final:
+        return _("publicity.progress.channel_skipped", channel=post.chat)
+    return _("publicity.progress.channel_pending", channel=post.chat)
 
 
 def _reason(error: BaseException) -> str:

@@ -27,7 +27,8 @@ def article() -> None:
 @click.option("--dry-run", is_flag=True, help="Check the file and count recipients only.")
 def create(file: Path, author: int | None, dry_run: bool) -> None:
     """Create an article from Markdown with YAML front matter (title, audience,
-    publish_at, cover, link). Without publish_at it is sent at once by the running bot."""
+    publish_at, cover, link, channel). Without publish_at it is sent at once by the
+    running bot; with ``channel: true`` it also goes to PUFA_PUBLICITY_CHANNEL."""
     from bot.article_file import ArticleFileError, read_article_file, store_article_file
     from storage.models import utcnow
 
@@ -41,6 +42,7 @@ def create(file: Path, author: int | None, dry_run: bool) -> None:
                 author=author,
                 locale=settings.default_locale,
                 dry_run=dry_run,
+                channel=settings.publicity_channel,
             )
         )
     except ArticleFileError as error:
@@ -53,19 +55,20 @@ def create(file: Path, author: int | None, dry_run: bool) -> None:
         if created.publish_at
         else None
     )
+    also = f" and channel {settings.publicity_channel}" if parsed.channel else ""
     if dry_run:
         click.echo(
-            f"{file}: ok, {created.recipients} recipients" + (f", at {when}" if when else "")
+            f"{file}: ok, {created.recipients} recipients{also}" + (f", at {when}" if when else "")
         )
     elif created.broadcast_id is not None:
         click.echo(
             f"article {created.article_id}: broadcast {created.broadcast_id} to "
-            f"{created.recipients} recipients started (the running bot sends it)"
+            f"{created.recipients} recipients{also} started (the running bot sends it)"
         )
     else:
         click.echo(
             f"article {created.article_id}: scheduled for {when} ({settings.timezone}), "
-            f"{created.recipients} recipients now"
+            f"{created.recipients} recipients now{also}"
         )
 
 

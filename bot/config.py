@@ -18,6 +18,7 @@ from bot.i18n import SUPPORTED_LOCALES
 TELEGRAM_API_URL = "https://api.telegram.org"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_CHANNEL_RE = re.compile(r"^(-\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 
 
 class SettingsError(Exception):
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     broadcast_rate: float = Field(default=25.0, gt=0, le=100_000)
     broadcast_concurrency: int = Field(default=16, ge=1, le=1000)
     public_url: str | None = None
+    # A channel articles may also be posted to (chosen per article): -100123... or
+    # @username, with the bot an admin there. Unset: no channel.
+    publicity_channel: str | None = None
     # Scheduler: a job missed while the bot was down still fires at start-up this late.
     scheduler_grace_s: int = Field(default=6 * 3600, ge=0)
     # How often each process re-reads the tables to rebuild its plan (0: only at start).
@@ -126,6 +130,16 @@ class Settings(BaseSettings):
                 crontab_trigger(str(expression), ZoneInfo("UTC"))
             except CrontabError as error:
                 raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("publicity_channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not _CHANNEL_RE.match(value):
+            raise ValueError("must be a channel id such as -1001234567890 or @username")
         return value
 
     @field_validator("webhook_secret")

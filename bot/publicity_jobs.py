@@ -38,7 +38,10 @@ async def publish_article(context: ServiceContext, article_id: int) -> None:
         repo = PublicityRepository(session)
         now = utcnow()
         started = await repo.publish_due(
-            now, context.settings.default_locale, article_id=article_id
+            now,
+            context.settings.default_locale,
+            article_id=article_id,
+            channel=context.settings.publicity_channel,
         )
         await repo.commit()
     for broadcast in started:

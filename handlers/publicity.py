@@ -1,5 +1,6 @@
 """Publicity in chat: composing (/post), the "read" button, broadcast controls,
-/articles for everyone and ``/stats article ID`` for the bureau."""
+/articles for everyone and ``/stats article ID`` for the bureau (a bare or malformed
+``/stats`` gets the list of figures there are)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from handlers.publicity_keyboards import (
     article_keyboard,
     articles_keyboard,
     audience_kind_keyboard,
+    class_school_keyboard,
     confirm_keyboard,
     role_choice_keyboard,
     unit_choice_keyboard,
@@ -184,6 +186,14 @@ async def article_stats(
     await message.answer("\n".join(lines))
 
 
+async def stats_usage(message: Message, permissions: Permissions, _: Gettext) -> None:
+    """``/stats`` alone or with something unknown: which figures there are."""
+    if not permissions.is_admin:
+        await message.answer(_("errors.admins_only"))
+        return
+    await message.answer(_("publicity.stats.help"))
+
+
 # ---------------------------------------------------------------------- composing
 
 
@@ -297,32 +307,88 @@ async def receive_post(
     markup = article_keyboard(article, participant.id, _, settings.link_base)
     await send_article(bot, article, message.chat.id, markup)
     say = replier(bot, message.chat.id, None)
-    if not permissions.is_admin:
-        schools = await _coordinated_schools(permissions, repo)
-        if len(schools) == 1:
-            await state.update_data(units=[schools[0].id], kind="schools")
-            await say(
-                _("publicity.compose.preview") + "\n" + _("publicity.compose.ask_roles"),
-                role_choice_keyboard((), _),
-            )
-            return
     await say(
         _("publicity.compose.preview") + "\n" + _("publicity.compose.ask_audience"),
-        audience_kind_keyboard(_, admin=permissions.is_admin),
+        audience_kind_keyboard(
+            _,
+            admin=permissions.is_admin,
+            own_school=await _own_school(permissions, repo),
+        ),
     )
 
 
 async def _coordinated_schools(permissions: Permissions, repo: Repositories) -> list[Unit]:
     schools = await repo.units.of_kind(UnitKind.SCHOOL)
-    return [s for s in schools if permissions.may_manage(s)]
+    return sorted((s for s in schools if permissions.may_manage(s)), key=lambda s: (s.name, s.id))
 
 
-async def _choices(kind: str, permissions: Permissions, repo: Repositories) -> list[Unit]:
+async def _own_school(permissions: Permissions, repo: Repositories) -> Unit | None:
+    """The school of a coordinator who coordinates exactly one (None for admins)."""
+    if permissions.is_admin:
+        return None
+    schools = await _coordinated_schools(permissions, repo)
+    return schools[0] if len(schools) == 1 else None
+
+
+async def _classes_of(
+    school_id: object, permissions: Permissions, repo: Repositories
+) -> list[Unit]:
+    """The classes of a school these permissions may address; none for any other."""
+    if not isinstance(school_id, int):
+        return []
+    school = await repo.units.get(school_id)
+    if school is None or school.kind is not UnitKind.SCHOOL or not permissions.may_manage(school):
+        return []
+    children = await repo.units.children(school.id)
+    return sorted((u for u in children if u.kind is UnitKind.CLASS), key=lambda u: (u.name, u.id))
+
+
+async def _choices(
+    data: dict[str, Any], permissions: Permissions, repo: Repositories
+) -> list[Unit]:
+    kind = data.get("kind")
     if kind == "regs" and permissions.is_admin:
         return await repo.units.of_kind(UnitKind.REGIMENT)
     if kind == "schools":
         return await _coordinated_schools(permissions, repo)
+    if kind == "classes":
+        return await _classes_of(data.get("school"), permissions, repo)
     return []
+
+
+async def _refuse(
+    callback: CallbackQuery, unit_id: int, permissions: Permissions, repo: Repositories, _: Gettext
+) -> None:
+    """A unit that is not on offer: someone else's (a forged button) or a stale one."""
+    unit = await repo.units.get(unit_id)
+    if unit is not None and not permissions.may_manage(unit):
+        await callback.answer(_.plain("publicity.audience.outside_school"), show_alert=True)
+    else:
+        await callback.answer(_.plain("errors.stale_button"))
+
+
+async def _show_classes(
+    callback: CallbackQuery,
+    school_id: int,
+    units: list[int],
+    permissions: Permissions,
+    repo: Repositories,
+    state: FSMContext,
+    say: Say,
+    _: Gettext,
+) -> None:
+    classes = await _classes_of(school_id, permissions, repo)
+    if not classes:
+        await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
+        return
+    school = await repo.units.get(school_id)
+    await state.update_data(units=units, kind="classes", school=school_id)
+    await callback.answer()
+    several = len(await _coordinated_schools(permissions, repo)) > 1
+    await say(
+        _("publicity.compose.choose_classes", school=school.name if school else ""),
+        unit_choice_keyboard(classes, units, _, other_schools=several),
+    )
 
 
 async def post_step(
@@ -357,17 +423,45 @@ async def post_step(
         await callback.answer()
         await say(_("publicity.compose.ask_roles"), role_choice_keyboard((), _))
     elif action in ("regs", "schools"):
-        choices = await _choices(action, permissions, repo)
+        choices = await _choices({"kind": action}, permissions, repo)
         if not choices:
             await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
             return
         await state.update_data(units=[], kind=action)
         await callback.answer()
         await say(_(f"publicity.compose.choose_{action}"), unit_choice_keyboard(choices, (), _))
-    elif action == "unit":
-        choices = await _choices(str(data.get("kind")), permissions, repo)
-        if callback_data.id not in {u.id for u in choices}:
+    elif action == "myschool":
+        own = await _own_school(permissions, repo)
+        if own is None:
             await callback.answer(_.plain("errors.stale_button"))
+            return
+        await state.update_data(units=[own.id], kind="schools")
+        await callback.answer()
+        await say(_("publicity.compose.ask_roles"), role_choice_keyboard((), _))
+    elif action == "classes":
+        schools = await _coordinated_schools(permissions, repo)
+        if not schools:
+            await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
+            return
+        kept = units if data.get("kind") == "classes" else []  # back from a school's classes
+        if len(schools) == 1:
+            await _show_classes(callback, schools[0].id, kept, permissions, repo, state, say, _)
+            return
+        await state.update_data(units=kept, kind="classes", school=None)
+        await callback.answer()
+        await say(_("publicity.compose.choose_class_school"), class_school_keyboard(schools, _))
+    elif action == "cschool":
+        if data.get("kind") != "classes":
+            await callback.answer(_.plain("errors.stale_button"))
+            return
+        if not await _classes_of(callback_data.id, permissions, repo):
+            await _refuse(callback, callback_data.id, permissions, repo, _)
+            return
+        await _show_classes(callback, callback_data.id, units, permissions, repo, state, say, _)
+    elif action == "unit":
+        choices = await _choices(data, permissions, repo)
+        if callback_data.id not in {u.id for u in choices}:
+            await _refuse(callback, callback_data.id, permissions, repo, _)
             return
         if callback_data.id in units:
             units.remove(callback_data.id)
@@ -376,7 +470,13 @@ async def post_step(
         await state.update_data(units=units)
         await callback.answer()
         if message is not None:
-            await message.edit_reply_markup(reply_markup=unit_choice_keyboard(choices, units, _))
+            several = (
+                data.get("kind") == "classes"
+                and len(await _coordinated_schools(permissions, repo)) > 1
+            )
+            await message.edit_reply_markup(
+                reply_markup=unit_choice_keyboard(choices, units, _, other_schools=several)
+            )
     elif action == "units_done":
         if not units:
             await callback.answer(_.plain("publicity.compose.choose_one"), show_alert=True)
@@ -400,6 +500,15 @@ async def post_step(
         await say(_("publicity.compose.ask_when", format=EXAMPLE_TIME), when_keyboard(_))
     elif action == "now":
         await state.update_data(when=None)
+        await callback.answer()
+        await _confirm(say, permissions, repo, state, settings, _)
+    elif action == "channel":
+        if not _may_use_channel(permissions, settings) or await state.get_state() != (
+            Composing.confirm.state
+        ):
+            await callback.answer(_.plain("errors.stale_button"))
+            return
+        await state.update_data(channel=not data.get("channel"))
         await callback.answer()
         await _confirm(say, permissions, repo, state, settings, _)
     elif action == "test":
@@ -433,6 +542,15 @@ async def post_step(
         await callback.answer(_.plain("errors.stale_button"))
 
 
+def _may_use_channel(permissions: Permissions, settings: Settings) -> bool:
+    """The channel speaks for the bureau: admins may post there, when there is one."""
+    return permissions.is_admin and settings.publicity_channel is not None
+
+
+def _to_channel(data: dict[str, Any], permissions: Permissions, settings: Settings) -> bool:
+    return bool(data.get("channel")) and _may_use_channel(permissions, settings)
+
+
 def _audience(data: dict[str, Any]) -> Audience:
     units = frozenset(int(u) for u in data.get("units") or [])
     roles = frozenset(Role(r) for r in data.get("roles") or [])
@@ -445,8 +563,10 @@ async def _describe(audience: Audience, repo: Repositories, _: Gettext) -> str:
         names = []
         for unit_id in sorted(audience.unit_ids):
             unit = await repo.units.get(unit_id)
-            if unit is not None:
-                names.append(unit.name)
+            if unit is None:
+                continue
+            school = await repo.units.school_of(unit) if unit.kind is UnitKind.CLASS else None
+            names.append(f"{school.name} {unit.name}" if school else unit.name)
         parts.append("、".join(names))
     else:
         parts.append(_.plain("publicity.audience.everyone"))
@@ -499,7 +619,11 @@ async def _confirm(
         count=count,
         when=when,
     )
-    await say(text, confirm_keyboard(_))
+    offer = _may_use_channel(permissions, settings)
+    to_channel = _to_channel(data, permissions, settings)
+    if to_channel:
+        text += "\n" + _("publicity.compose.summary_channel", channel=settings.publicity_channel)
+    await say(text, confirm_keyboard(_, to_channel if offer else None))
 
 
 async def receive_time(
@@ -546,6 +670,7 @@ async def _publish(
         await state.clear()
         await say(_("publicity.compose.already"), None)
         return
+    to_channel = _to_channel(data, permissions, settings)
     when_text = data.get("when")
     if when_text:
         when = datetime.fromisoformat(when_text)
@@ -554,7 +679,11 @@ async def _publish(
             await say(_("publicity.compose.problem.past_time"), None)
             return
         await publicity.update_article(
-            article_id, audience=audience, publish_at=when, status=ArticleStatus.SCHEDULED
+            article_id,
+            audience=audience,
+            publish_at=when,
+            status=ArticleStatus.SCHEDULED,
+            to_channel=to_channel,
         )
         await repo.commit()
         await state.clear()
@@ -565,7 +694,7 @@ async def _publish(
         shown = when.astimezone(settings.zone).strftime(TIME_FORMAT)
         await say(_("publicity.compose.scheduled", when=shown), None)
         return
-    await publicity.update_article(article_id, audience=audience)
+    await publicity.update_article(article_id, audience=audience, to_channel=to_channel)
     await repo.commit()
     await state.clear()
     broadcast = await broadcaster.start_broadcast(
@@ -574,7 +703,10 @@ async def _publish(
         locale=participant.locale,
         progress_chat_id=chat_id,
     )
-    key = "publicity.compose.started" if broadcast.total else "publicity.compose.nobody"
+    if broadcast.total:
+        key = "publicity.compose.started"
+    else:
+        key = "publicity.compose.channel_only" if to_channel else "publicity.compose.nobody"
     await say(_(key, count=broadcast.total), None)
 
 
@@ -587,6 +719,10 @@ def create_router() -> Router:
     router.message.register(list_articles, Command("articles"))
     router.message.register(
         article_stats, Command("stats"), F.text.regexp(r"^/stats(@\w+)?\s+article\b")
+    )
+    # Everything else but ``/stats lecture ...`` (the lectures router, further on).
+    router.message.register(
+        stats_usage, Command("stats"), ~F.text.regexp(r"^/stats(@\w+)?\s+lecture\b")
     )
     router.message.register(start_post, Command("post"))
     router.message.register(

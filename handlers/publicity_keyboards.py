@@ -12,7 +12,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Gettext
 from quizzes.participants import Role
-from quizzes.publicity import Article, BroadcastAction, BroadcastState, link_token
+from quizzes.publicity import (
+    CHANNEL_PARTICIPANT,
+    Article,
+    BroadcastAction,
+    BroadcastState,
+    link_token,
+)
 from quizzes.units import Unit
 
 
@@ -82,6 +88,15 @@ def article_markup(
     return {"inline_keyboard": rows}
 
 
+def channel_markup(article: Article, _: Gettext, link_base: str) -> dict[str, Any] | None:
+    """The buttons of a channel post: only the link (tracked as the channel's). A "read"
+    button is left out: a channel's readers are not participants."""
+    if not article.link:
+        return None
+    url = tracked_url(link_base, article, CHANNEL_PARTICIPANT)
+    return {"inline_keyboard": [[{"text": _.plain("publicity.button.open_link"), "url": url}]]}
+
+
 def article_keyboard(
     article: Article, participant_id: int, _: Gettext, link_base: str
 ) -> InlineKeyboardMarkup:
@@ -113,7 +128,11 @@ def control_keyboard(
     return builder.as_markup()
 
 
-def audience_kind_keyboard(_: Gettext, *, admin: bool) -> InlineKeyboardMarkup:
+def audience_kind_keyboard(
+    _: Gettext, *, admin: bool, own_school: Unit | None = None
+) -> InlineKeyboardMarkup:
+    """Everyone, regiments (admins), schools, classes; a coordinator of one school gets
+    "the whole school" in place of a list of one."""
     builder = InlineKeyboardBuilder()
     if admin:
         builder.button(
@@ -122,22 +141,54 @@ def audience_kind_keyboard(_: Gettext, *, admin: bool) -> InlineKeyboardMarkup:
         builder.button(
             text=_.plain("publicity.compose.by_regiment"), callback_data=PostCb(action="regs")
         )
+    if own_school is not None:
+        builder.button(
+            text=_.plain("publicity.compose.whole_school", school=own_school.name),
+            callback_data=PostCb(action="myschool"),
+        )
+    else:
+        builder.button(
+            text=_.plain("publicity.compose.by_school"), callback_data=PostCb(action="schools")
+        )
     builder.button(
-        text=_.plain("publicity.compose.by_school"), callback_data=PostCb(action="schools")
+        text=_.plain("publicity.compose.by_class"), callback_data=PostCb(action="classes")
     )
     builder.button(text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel"))
     builder.adjust(1)
     return builder.as_markup()
 
 
+def class_school_keyboard(schools: Sequence[Unit], _: Gettext) -> InlineKeyboardMarkup:
+    """Choosing classes, first step: whose school."""
+    builder = InlineKeyboardBuilder()
+    for school in schools:
+        builder.button(text=school.name, callback_data=PostCb(action="cschool", id=school.id))
+    builder.adjust(2)
+    builder.row(
+        InlineKeyboardButton(
+            text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel").pack()
+        )
+    )
+    return builder.as_markup()
+
+
 def unit_choice_keyboard(
-    units: Sequence[Unit], chosen: Collection[int], _: Gettext
+    units: Sequence[Unit], chosen: Collection[int], _: Gettext, *, other_schools: bool = False
 ) -> InlineKeyboardMarkup:
+    """Toggle units; with ``other_schools`` (choosing classes) a way back to the schools,
+    keeping what was chosen."""
     builder = InlineKeyboardBuilder()
     for unit in units:
         mark = "✅ " if unit.id in chosen else ""
         builder.button(text=f"{mark}{unit.name}", callback_data=PostCb(action="unit", id=unit.id))
     builder.adjust(2)
+    if other_schools:
+        builder.row(
+            InlineKeyboardButton(
+                text=_.plain("publicity.compose.other_school"),
+                callback_data=PostCb(action="classes").pack(),
+            )
+        )
     builder.row(
         InlineKeyboardButton(
             text=_.plain("publicity.compose.next"),
@@ -182,9 +233,14 @@ def when_keyboard(_: Gettext) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def confirm_keyboard(_: Gettext) -> InlineKeyboardMarkup:
+def confirm_keyboard(_: Gettext, channel: bool | None = None) -> InlineKeyboardMarkup:
+    """Send, test, cancel; ``channel`` (None: no channel to offer) toggles posting to the
+    channel too."""
     builder = InlineKeyboardBuilder()
     builder.button(text=_.plain("publicity.compose.confirm"), callback_data=PostCb(action="go"))
+    if channel is not None:
+        key = "publicity.compose.channel_on" if channel else "publicity.compose.channel_off"
+        builder.button(text=_.plain(key), callback_data=PostCb(action="channel"))
     builder.button(text=_.plain("publicity.compose.test"), callback_data=PostCb(action="test"))
     builder.button(text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel"))
     builder.adjust(1)

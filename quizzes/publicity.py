@@ -4,6 +4,12 @@ An article goes to an :class:`Audience` (units and roles; empty means every subs
 Starting a broadcast writes one delivery per recipient; a delivery moves
 ``pending -> sending -> sent | failed | blocked`` and a broadcast
 ``running <-> paused -> cancelled`` or ``running -> done``.
+
+An article may also go to the configured channel: one :class:`ChannelPost` per broadcast,
+``pending -> sending -> sent | failed``, kept apart from the deliveries (it reaches no
+participant, so no figure about people counts it). A channel post carries the article's
+link button (tracked as "the channel", participant 0) but no "read" button: a channel's
+readers are not participants, and their presses could not be told apart.
 """
 
 from __future__ import annotations
@@ -125,6 +131,7 @@ class Article:
     status: ArticleStatus
     link_secret: str
     lecture_id: int | None = None  # an online lecture's announcement or reminder
+    to_channel: bool = False  # also posted to the configured channel
 
     @property
     def text(self) -> str:
@@ -163,6 +170,27 @@ class Delivery:
     participant_id: int
     chat_id: int
     locale: str
+
+
+CHANNEL_PARTICIPANT = 0  # whom a channel post's tracked link names
+
+
+def channel_chat(value: str) -> int | str:
+    """A configured channel as the Bot API's ``chat_id``: a number, or ``@username``."""
+    text = value.strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPost:
+    """An article's post to the channel for one broadcast."""
+
+    id: int
+    broadcast_id: int
+    chat: str | None  # None: no channel was configured when the broadcast started
+    status: DeliveryStatus
+    message_id: int | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,6 +54,8 @@ class ArticleRow(Base):
     lecture_id: Mapped[int | None] = mapped_column(
         ForeignKey("lectures.id", ondelete="CASCADE"), index=True
     )
+    # Also posted to the configured channel (PUFA_PUBLICITY_CHANNEL).
+    to_channel: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class BroadcastRow(Base):
@@ -98,6 +101,30 @@ class DeliveryRow(Base):
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
     chat_id: Mapped[int] = mapped_column()
     locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    message_id: Mapped[int | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
+class ChannelPostRow(Base):
+    """A broadcast's post to the channel: not a delivery to anyone, so it lives apart
+    from ``deliveries`` (whose rows are people). Claimed and recovered like a delivery
+    (``pending -> sending`` with ``claimed_by``/``claimed_at``), so it goes out once."""
+
+    __tablename__ = "channel_posts"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id"),
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+        Index("ix_channel_posts_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    chat: Mapped[str | None] = mapped_column(String(64))  # chat id or @username
     status: Mapped[str] = mapped_column(String(16), default="pending")
     message_id: Mapped[int | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(String(255))

@@ -30,13 +30,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quizzes.lectures import Attendance, Lecture, LectureStatus
+from quizzes.lectures import Attendance, Cancellation, Lecture, LectureStatus
 from quizzes.publicity import (
     Article,
     ArticleStatus,
     Audience,
     Broadcast,
     BroadcastState,
+    ChannelPost,
     Delivery,
     DeliveryStatus,
     Outcome,
@@ -50,6 +51,7 @@ from storage.models_publicity import (
     ArticleReadRow,
     ArticleRow,
     BroadcastRow,
+    ChannelPostRow,
     DeliveryRow,
     LectureCheckinRow,
     LectureRow,
@@ -58,6 +60,7 @@ from storage.models_publicity import (
 from storage.repositories import insert_ignoring_conflicts
 
 DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[assignment]
+CHANNEL_POSTS: Table = ChannelPostRow.__table__  # type: ignore[assignment]
 PENDING = DeliveryStatus.PENDING.value
 SENDING = DeliveryStatus.SENDING.value
 # broadcasts.progress_message_id while the first progress message is on its way.
@@ -79,6 +82,18 @@ def _article(row: ArticleRow) -> Article:
         status=ArticleStatus(row.status),
         link_secret=row.link_secret,
         lecture_id=row.lecture_id,
+        to_channel=row.to_channel,
+    )
+
+
+def _channel_post(row: Any) -> ChannelPost:
+    return ChannelPost(
+        id=row.id,
+        broadcast_id=row.broadcast_id,
+        chat=row.chat,
+        status=DeliveryStatus(row.status),
+        message_id=row.message_id,
+        error=row.error,
     )
 
 
@@ -139,6 +154,7 @@ class PublicityRepository:
         publish_at: datetime | None = None,
         status: ArticleStatus = ArticleStatus.DRAFT,
         lecture_id: int | None = None,
+        to_channel: bool = False,
     ) -> Article:
         row = ArticleRow(
             title=title,
@@ -153,6 +169,7 @@ class PublicityRepository:
             link_secret=new_link_secret(),
             created_at=utcnow(),
             lecture_id=lecture_id,
+            to_channel=to_channel,
         )
         self.session.add(row)
         await self.session.flush()
@@ -169,12 +186,15 @@ class PublicityRepository:
         audience: Audience | None = None,
         publish_at: datetime | None = None,
         status: ArticleStatus | None = None,
+        to_channel: bool | None = None,
     ) -> Article | None:
         row = await self.session.get(ArticleRow, article_id)
         if row is None:
             return None
         if audience is not None:
             row.audience = audience.to_json()
+        if to_channel is not None:
+            row.to_channel = to_channel
         if publish_at is not None:
             row.publish_at = publish_at
         if status is not None:
@@ -260,11 +280,15 @@ class PublicityRepository:
         progress_chat_id: int | None,
         test_participant_id: int | None = None,
         now: datetime | None = None,
+        channel: str | None = None,
     ) -> Broadcast:
         """Create the broadcast and one pending delivery per recipient, in this transaction.
 
         The recipients are chosen by one ``INSERT ... SELECT`` from participants: joined,
         subscribed, not blocked, in the audience. A test send goes to one participant.
+        An article meant for the channel also gets its pending :class:`ChannelPost` to
+        ``channel`` (the configured one), or a failed one when none is configured; a
+        test send never goes to the channel.
         """
         now = now or utcnow()
         article = await self.session.get(ArticleRow, article_id)
@@ -309,6 +333,16 @@ class PublicityRepository:
             select(func.count()).where(DeliveryRow.broadcast_id == row.id)
         )
         row.total = int(total or 0)
+        if test_participant_id is None and article.to_channel:
+            self.session.add(
+                ChannelPostRow(
+                    broadcast_id=row.id,
+                    chat=channel,
+                    status=PENDING if channel else DeliveryStatus.FAILED.value,
+                    error=None if channel else "no channel configured",
+                    attempts=0,
+                )
+            )
         if test_participant_id is None:
             article.status = ArticleStatus.PUBLISHED.value
             if article.publish_at is None:
@@ -331,6 +365,7 @@ class PublicityRepository:
         *,
         due_before: datetime | None = None,
         article_id: int | None = None,
+        channel: str | None = None,
     ) -> list[Broadcast]:
         """Start a broadcast for every scheduled article due by ``due_before`` (``now``
         by default), or only for ``article_id``.
@@ -358,6 +393,7 @@ class PublicityRepository:
                     locale=locale,
                     progress_chat_id=author,
                     now=now,
+                    channel=channel,
                 )
             )
         return started
@@ -401,14 +437,21 @@ class PublicityRepository:
         return Progress.from_counts({status: count for status, count in rows})
 
     async def finish_if_complete(self, broadcast_id: int, now: datetime) -> bool:
-        """Mark a running broadcast done once nothing is pending or in flight."""
+        """Mark a running broadcast done once nothing is pending or in flight, its
+        channel post included."""
         left = await self.session.scalar(
             select(func.count()).where(
                 DeliveryRow.broadcast_id == broadcast_id,
                 DeliveryRow.status.in_([PENDING, SENDING]),
             )
         )
-        if left:
+        channel_left = await self.session.scalar(
+            select(func.count()).where(
+                CHANNEL_POSTS.c.broadcast_id == broadcast_id,
+                CHANNEL_POSTS.c.status.in_([PENDING, SENDING]),
+            )
+        )
+        if left or channel_left:
             return False
         return await self.set_state(broadcast_id, BroadcastState.RUNNING, BroadcastState.DONE, now)
 
@@ -561,27 +604,92 @@ class PublicityRepository:
 
     async def renew(self, claimer: str, now: datetime) -> None:
         """Extend the lease of everything this claimer holds."""
-        await self.session.execute(
-            update(DELIVERIES)
-            .where(DELIVERIES.c.status == SENDING, DELIVERIES.c.claimed_by == claimer)
-            .values(claimed_at=now)
-        )
+        for table in (DELIVERIES, CHANNEL_POSTS):
+            await self.session.execute(
+                update(table)
+                .where(table.c.status == SENDING, table.c.claimed_by == claimer)
+                .values(claimed_at=now)
+            )
 
     async def recover(self, now: datetime, lease_s: float, is_dead: Callable[[str], bool]) -> int:
-        """Put rows claimed by a dead process, or whose lease ran out, back to pending."""
-        claimers = await self.session.scalars(
-            select(DELIVERIES.c.claimed_by).where(DELIVERIES.c.status == SENDING).distinct()
+        """Put rows claimed by a dead process, or whose lease ran out, back to pending
+        (deliveries and channel posts alike)."""
+        recovered = 0
+        for table in (DELIVERIES, CHANNEL_POSTS):
+            claimers = await self.session.scalars(
+                select(table.c.claimed_by).where(table.c.status == SENDING).distinct()
+            )
+            dead = sorted(c for c in claimers if c is not None and is_dead(c))
+            expired = table.c.claimed_at < now - timedelta(seconds=lease_s)
+            condition = or_(table.c.claimed_by.in_(dead), expired) if dead else expired
+            result = await self.session.execute(
+                update(table)
+                .where(and_(table.c.status == SENDING, condition))
+                .values(status=PENDING, claimed_by=None, claimed_at=None)
+                .returning(table.c.id)
+            )
+            recovered += len(result.all())
+        return recovered
+
+    # ------------------------------------------------------------------ the channel
+
+    async def claim_channel_posts(self, claimer: str, now: datetime) -> list[ChannelPost]:
+        """Take the pending channel posts of running broadcasts for ``claimer``.
+
+        One conditional ``UPDATE ... RETURNING``: a row another process claimed first no
+        longer matches ``status = 'pending'`` (PostgreSQL re-checks it after the row
+        lock), so each post is claimed once.
+        """
+        running = select(BroadcastRow.id).where(BroadcastRow.state == BroadcastState.RUNNING.value)
+        rows = await self.session.execute(
+            update(CHANNEL_POSTS)
+            .where(CHANNEL_POSTS.c.status == PENDING, CHANNEL_POSTS.c.broadcast_id.in_(running))
+            .values(status=SENDING, claimed_by=claimer, claimed_at=now)
+            .returning(*CHANNEL_POSTS.c)
         )
-        dead = sorted(c for c in claimers if c is not None and is_dead(c))
-        expired = DELIVERIES.c.claimed_at < now - timedelta(seconds=lease_s)
-        condition = or_(DELIVERIES.c.claimed_by.in_(dead), expired) if dead else expired
-        result = await self.session.execute(
-            update(DELIVERIES)
-            .where(and_(DELIVERIES.c.status == SENDING, condition))
+        return sorted((_channel_post(row) for row in rows), key=lambda p: p.id)
+
+    async def record_channel_post(
+        self,
+        post_id: int,
+        status: DeliveryStatus,
+        attempts: int,
+        now: datetime,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        await self.session.execute(
+            update(CHANNEL_POSTS)
+            .where(CHANNEL_POSTS.c.id == post_id)
+            .values(
+                status=status.value,
+                message_id=message_id,
+                error=(error or "")[:255] or None,
+                sent_at=now,
+                attempts=CHANNEL_POSTS.c.attempts + attempts,
+                claimed_by=None,
+            )
+        )
+
+    async def release_channel_post(self, claimer: str, post_id: int) -> None:
+        await self.session.execute(
+            update(CHANNEL_POSTS)
+            .where(
+                CHANNEL_POSTS.c.id == post_id,
+                CHANNEL_POSTS.c.status == SENDING,
+                CHANNEL_POSTS.c.claimed_by == claimer,
+            )
             .values(status=PENDING, claimed_by=None, claimed_at=None)
-            .returning(DELIVERIES.c.id)
         )
-        return len(result.all())
+
+    async def channel_post(self, broadcast_id: int) -> ChannelPost | None:
+        row = (
+            await self.session.execute(
+                select(CHANNEL_POSTS).where(CHANNEL_POSTS.c.broadcast_id == broadcast_id)
+            )
+        ).first()
+        return _channel_post(row) if row is not None else None
 
     # ------------------------------------------------------------------ reads and clicks
 
@@ -761,6 +869,70 @@ class LectureRepository:
             .limit(limit)
         )
         return [_lecture(row) for row in rows]
+
+    async def cancel(self, lecture_id: int, now: datetime) -> Cancellation | None:
+        """Cancel a scheduled lecture with its reminders not yet sent and its broadcasts
+        still under way, in this transaction; ``None`` when it was not scheduled."""
+        claimed = await self.session.execute(
+            update(LectureRow)
+            .where(
+                LectureRow.id == lecture_id,
+                LectureRow.status == LectureStatus.SCHEDULED.value,
+            )
+            .values(status=LectureStatus.CANCELLED.value)
+            .returning(LectureRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.first() is None:
+            return None
+        reminders = await self.session.scalars(
+            update(ArticleRow)
+            .where(
+                ArticleRow.lecture_id == lecture_id,
+                ArticleRow.status == ArticleStatus.SCHEDULED.value,
+            )
+            .values(status=ArticleStatus.CANCELLED.value)
+            .returning(ArticleRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        reminder_ids = tuple(sorted(reminders))
+        articles = select(ArticleRow.id).where(ArticleRow.lecture_id == lecture_id)
+        broadcasts = await self.session.scalars(
+            update(BroadcastRow)
+            .where(
+                BroadcastRow.article_id.in_(articles),
+                BroadcastRow.state.in_(
+                    [BroadcastState.RUNNING.value, BroadcastState.PAUSED.value]
+                ),
+            )
+            .values(state=BroadcastState.CANCELLED.value, finished_at=now)
+            .returning(BroadcastRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        broadcast_ids = tuple(sorted(broadcasts))
+        row = await self.session.get(LectureRow, lecture_id, populate_existing=True)
+        assert row is not None
+        return Cancellation(_lecture(row), reminder_ids, broadcast_ids)
+
+    async def announced_chats(self, lecture_id: int) -> list[tuple[int, str]]:
+        """``(chat id, locale)`` of everyone the lecture's announcement or reminder
+        reached (a test send aside) who has not blocked the bot, once each."""
+        reached = (
+            select(DeliveryRow.participant_id)
+            .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
+            .join(ArticleRow, ArticleRow.id == BroadcastRow.article_id)
+            .where(
+                ArticleRow.lecture_id == lecture_id,
+                BroadcastRow.test_send.is_(False),
+                DeliveryRow.status == DeliveryStatus.SENT.value,
+            )
+        )
+        rows = await self.session.execute(
+            select(ParticipantRow.telegram_id, ParticipantRow.locale)
+            .where(ParticipantRow.id.in_(reached), ParticipantRow.blocked_at.is_(None))
+            .order_by(ParticipantRow.telegram_id)
+        )
+        return [(int(chat_id), str(locale)) for chat_id, locale in rows]
 
     async def check_in(self, lecture_id: int, participant_id: int, now: datetime) -> bool:
         """Record attendance; ``False`` when the participant had checked in already."""

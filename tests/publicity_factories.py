@@ -61,6 +61,7 @@ async def make_article(
     link: str | None = None,
     author_id: int = 1,
     photo_bytes: bytes | None = None,
+    to_channel: bool = False,
 ) -> Article:
     async with session_factory() as session:
         repo = PublicityRepository(session)
@@ -71,6 +72,7 @@ async def make_article(
             audience=audience,
             link=link,
             photo_bytes=photo_bytes,
+            to_channel=to_channel,
         )
         await repo.commit()
     return article
@@ -81,9 +83,16 @@ def broadcaster_for(
     token: str,
     database_url: str,
     session_factory: async_sessionmaker[AsyncSession],
+    *,
+    channel: str | None = None,
     **options: object,
 ) -> Broadcaster:
-    settings = Settings(bot_token=token, bot_api_url=api_url, database_url=database_url)
+    settings = Settings(
+        bot_token=token,
+        bot_api_url=api_url,
+        database_url=database_url,
+        publicity_channel=channel,
+    )
     context = ServiceContext(settings, session_factory, Bot(token), Translator.load())
     return Broadcaster(context, **options)  # type: ignore[arg-type]
 

@@ -474,3 +474,58 @@ def test_a_post_keeps_its_formatting_and_gives_up_its_link_line() -> None:
     title, body, link = parse_post(caption)
     assert (title, body, link) == ("标题", "&lt;不是标签&gt; &amp; 正文", None)
     assert parse_post(message_with("只有标题", [])) == ("只有标题", "", None)
+
+
+async def test_the_channel_post_is_apart_from_the_deliveries(
+    session_factory: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    """One channel post per real broadcast (none for a test send, a failed one without a
+    configured channel); the broadcast is done only once it is decided."""
+    await add_people(session_factory, range(100, 103), world.classes["七年级1班"].id)
+    article = await make_article(session_factory, to_channel=True)
+    plain = await make_article(session_factory)
+    now = datetime.now(UTC)
+    async with session_factory() as session:
+        repo = PublicityRepository(session)
+        test = await repo.start_broadcast(
+            article.id,
+            created_by=1,
+            locale="zh-CN",
+            progress_chat_id=None,
+            test_participant_id=1,
+            channel="-100123",
+        )
+        unset = await repo.start_broadcast(
+            article.id, created_by=1, locale="zh-CN", progress_chat_id=None
+        )
+        other = await repo.start_broadcast(
+            plain.id, created_by=1, locale="zh-CN", progress_chat_id=None, channel="-100123"
+        )
+        real = await repo.start_broadcast(
+            article.id, created_by=1, locale="zh-CN", progress_chat_id=None, channel="-100123"
+        )
+        await repo.commit()
+        assert await repo.channel_post(test.id) is None
+        assert await repo.channel_post(other.id) is None
+        missing = await repo.channel_post(unset.id)
+        assert missing is not None and missing.chat is None
+        assert (missing.status, missing.error) == (DeliveryStatus.FAILED, "no channel configured")
+        assert real.total == 3 and (await repo.progress(real.id)).total == 3
+
+        deliveries = await repo.claim("a:1:x", 100, now)
+        await repo.record(
+            [Outcome(d, DeliveryStatus.SENT, 1, message_id=1) for d in deliveries], now
+        )
+        await repo.commit()
+        assert await repo.finish_if_complete(unset.id, now)  # its post is decided
+        assert not await repo.finish_if_complete(real.id, now)  # its post is pending
+        [post] = await repo.claim_channel_posts("a:1:x", now)
+        assert await repo.claim_channel_posts("b:2:y", now) == []  # claimed once
+        await repo.commit()
+        assert not await repo.finish_if_complete(real.id, now)  # in flight
+        await repo.record_channel_post(post.id, DeliveryStatus.SENT, 1, now, message_id=9)
+        await repo.commit()
+        assert await repo.finish_if_complete(real.id, now)
+        await repo.commit()
+        sent = await repo.channel_post(real.id)
+    assert sent is not None and (sent.status, sent.message_id) == (DeliveryStatus.SENT, 9)

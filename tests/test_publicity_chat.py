@@ -22,11 +22,11 @@ from bot.config import Settings
 from bot.sandbox.client import SandboxClient
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import RunningSandbox, run_sandbox
-from handlers.publicity_keyboards import BroadcastCb
+from handlers.publicity_keyboards import BroadcastCb, PostCb
 from quizzes.participants import GrantKind
 from quizzes.publicity import Audience, BroadcastAction
 from storage.models import ParticipantRow
-from storage.models_publicity import ArticleRow, BroadcastRow, LinkClickRow
+from storage.models_publicity import ArticleRow, BroadcastRow, ChannelPostRow, LinkClickRow
 from storage.repositories import Repositories
 from tests.factories import World, build_world
 from tests.publicity_factories import add_people, make_article, status_counts
@@ -267,6 +267,9 @@ async def test_composing_a_post_in_chat(
         await client.send_text(COORDINATOR, "/post")
         await message_where(client, COORDINATOR, lambda m: "请发送" in m.get("text", ""))
         await client.send_text(COORDINATOR, "致学生\n本周五宪法晨读。")
+        kinds = await message_where(client, COORDINATOR, lambda m: "推送给谁" in m.get("text", ""))
+        assert button_texts(kinds) == ["全校（胡杨河市第一中学）", "按班级选择", "取消"]
+        await press(client, COORDINATOR, kinds, "全校（胡杨河市第一中学）")
         roles = await message_where(client, COORDINATOR, lambda m: "哪些身份" in m.get("text", ""))
         await press(client, COORDINATOR, roles, "学生")
         roles = await message_where(client, COORDINATOR, lambda m: "✅ 学生" in button_texts(m))
@@ -289,3 +292,129 @@ async def test_composing_a_post_in_chat(
     assert sorted(b.test_send for b in broadcasts) == [False, True]
     assert teachers is None
     del when
+
+
+CHANNEL = -1_009_876_543_210
+
+
+async def test_classes_the_channel_toggle_and_stats_usage(
+    sandbox: RunningSandbox,
+    database_url: str,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    client = sandbox.client
+    school = world.schools["胡杨河市第一中学"]
+    class_1, class_2 = world.classes["七年级1班"], world.classes["七年级2班"]
+    elsewhere = world.classes["三年级1班"]  # another school's class
+    in_1, in_2 = list(range(5000, 5003)), list(range(5100, 5104))
+    await add_staff(session_factory, world, sandbox)
+    await add_people(session_factory, in_1, class_1.id)
+    await add_people(session_factory, in_2, class_2.id)
+    await add_people(session_factory, [5200], elsewhere.id)
+    for telegram_id in [*in_1, *in_2, 5200]:
+        sandbox.sandbox.register_user(telegram_id, started=True)
+    sandbox.sandbox.create_channel(CHANNEL, "第七师普法")
+    settings = settings_for(sandbox, database_url, publicity_channel=str(CHANNEL))
+    async with running_bot(settings, migrate=False):
+        # A coordinator narrows the post to one class of their school; no channel toggle.
+        await client.send_text(COORDINATOR, "/post")
+        await message_where(client, COORDINATOR, lambda m: "请发送" in m.get("text", ""))
+        await client.send_text(COORDINATOR, "七年级2班家长会\n周五下午三点。")
+        kinds = await message_where(client, COORDINATOR, lambda m: "推送给谁" in m.get("text", ""))
+        await press(client, COORDINATOR, kinds, "按班级选择")
+        classes = await message_where(
+            client, COORDINATOR, lambda m: "胡杨河市第一中学的班级" in m.get("text", "")
+        )
+        assert button_texts(classes) == ["七年级1班", "七年级2班", "下一步 »", "取消"]
+        # A forged button naming another school's class, or that school, is refused.
+        for forged in (
+            PostCb(action="unit", id=elsewhere.id),
+            PostCb(action="cschool", id=world.schools["一三七团第一小学"].id),
+        ):
+            query = await client.press(
+                COORDINATOR, classes["message_id"], forged.pack(), forge=True
+            )
+            answer = await client.wait_for_callback_answer(query)
+            assert "只能推送给自己负责的学校" in answer["text"]
+        await press(client, COORDINATOR, classes, "七年级2班")
+        classes = await message_where(
+            client, COORDINATOR, lambda m: "✅ 七年级2班" in button_texts(m)
+        )
+        await press(client, COORDINATOR, classes, "下一步 »")
+        roles = await message_where(client, COORDINATOR, lambda m: "哪些身份" in m.get("text", ""))
+        await press(client, COORDINATOR, roles, "下一步 »")
+        when = await message_where(client, COORDINATOR, lambda m: "什么时候" in m.get("text", ""))
+        await press(client, COORDINATOR, when, "立即推送")
+        summary = await message_where(client, COORDINATOR, lambda m: "请确认" in m.get("text", ""))
+        assert "胡杨河市第一中学 七年级2班" in summary["text"] and "人数：4" in summary["text"]
+        assert button_texts(summary) == ["✅ 确认推送", "先发给我测试", "取消"]
+        query = await client.press(
+            COORDINATOR, summary["message_id"], PostCb(action="channel").pack(), forge=True
+        )
+        assert "频道" not in str((await client.wait_for_callback_answer(query)).get("text"))
+        await press(client, COORDINATOR, summary, "✅ 确认推送")
+        await message_where(client, COORDINATOR, lambda m: "推送完成" in m.get("text", ""))
+        for telegram_id in in_2:
+            [received] = await client.messages(telegram_id)
+            assert received["text"].startswith("七年级2班家长会")
+        assert all(sandbox.sandbox.bot_messages(t) == [] for t in [*in_1, 5200])
+        assert sandbox.sandbox.bot_messages(CHANNEL) == []
+
+        # The admin also posts to the channel: the toggle shows only with a channel set.
+        await client.send_text(ADMIN, "/post")
+        await message_where(client, ADMIN, lambda m: "请发送" in m.get("text", ""))
+        await client.send_text(ADMIN, "宪法晨读\n每周一早上。\nhttps://example.org/read")
+        kinds = await message_where(client, ADMIN, lambda m: "推送给谁" in m.get("text", ""))
+        await press(client, ADMIN, kinds, "按学校选择")
+        schools = await message_where(client, ADMIN, lambda m: "请选择学校" in m.get("text", ""))
+        await press(client, ADMIN, schools, school.name)
+        schools = await message_where(
+            client, ADMIN, lambda m: f"✅ {school.name}" in button_texts(m)
+        )
+        await press(client, ADMIN, schools, "下一步 »")
+        roles = await message_where(client, ADMIN, lambda m: "哪些身份" in m.get("text", ""))
+        await press(client, ADMIN, roles, "下一步 »")
+        when = await message_where(client, ADMIN, lambda m: "什么时候" in m.get("text", ""))
+        await press(client, ADMIN, when, "立即推送")
+        summary = await message_where(client, ADMIN, lambda m: "请确认" in m.get("text", ""))
+        assert "☐ 同时发布到频道" in button_texts(summary) and "频道" not in summary["text"]
+        await press(client, ADMIN, summary, "☐ 同时发布到频道")
+        summary = await message_where(
+            client, ADMIN, lambda m: "☑️ 同时发布到频道" in button_texts(m)
+        )
+        assert f"频道：同时发布到 {CHANNEL}" in summary["text"]
+        await press(client, ADMIN, summary, "✅ 确认推送")
+        done = await message_where(
+            client, ADMIN, lambda m: "《宪法晨读》推送完成" in m.get("text", "")
+        )
+        assert f"频道 {CHANNEL}：已发布" in done["text"] and "已送达 9" in done["text"]
+        [post] = sandbox.sandbox.bot_messages(CHANNEL)
+        assert post["text"].startswith("宪法晨读") and button_texts(post) == ["🔗 阅读原文"]
+
+        # /stats alone or unknown: the figures there are; /stats lecture still reaches
+        # the lectures' handler.
+        async def answer_to(text: str) -> str:
+            before = len(await client.messages(ADMIN))
+            await client.send_text(ADMIN, text)
+            await client.wait_for_messages(ADMIN, before + 1)
+            await asyncio.sleep(0.2)  # and nothing more
+            answers = (await client.messages(ADMIN))[before:]
+            assert len(answers) == 1, answers
+            return str(answers[0]["text"])
+
+        for text in ("/stats", "/stats foo", "/stats@pufa_sandbox_bot"):
+            usage = await answer_to(text)
+            assert usage.startswith("可以查看的统计") and "/qstats" in usage
+            assert "/stats article" in usage and "/stats lecture" in usage
+        assert await answer_to("/stats lecture 999") == "没有编号为 999 的公开课。"
+        assert await answer_to("/stats article") == "用法：/stats article 文章编号"
+        await client.send_text(in_1[0], "/stats")
+        refused = await message_where(client, in_1[0], lambda m: "text" in m)
+        assert "可以查看的统计" not in refused["text"]
+    async with session_factory() as session:
+        articles = {a.title: a for a in await session.scalars(select(ArticleRow))}
+        channel_posts = list(await session.scalars(select(ChannelPostRow)))
+    assert articles["七年级2班家长会"].audience == {"units": [class_2.id], "roles": []}
+    assert not articles["七年级2班家长会"].to_channel and articles["宪法晨读"].to_channel
+    assert [(p.chat, p.status) for p in channel_posts] == [(str(CHANNEL), "sent")]

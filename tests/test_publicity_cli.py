@@ -191,3 +191,27 @@ def test_scheduling_a_lecture_from_the_command_line(
     assert result.exit_code == 2 and "YYYY-MM-DD HH:MM" in result.output
     result = runner.invoke(main, [*args, "--at", "2099-01-01 09:00", "--school", "无此校"])
     assert result.exit_code == 1 and "no '无此校'" in result.output
+
+
+async def test_channel_in_the_front_matter(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    await add_people(session_factory, range(120, 122), world.classes["七年级2班"].id)
+    now = datetime.now(UTC)
+    text = "---\ntitle: 频道也发\nchannel: true\n---\n正文"
+    parsed = parse_article_file(text, Path("."), SHANGHAI, now)
+    assert parsed.channel is True
+    with pytest.raises(ArticleFileError, match="PUFA_PUBLICITY_CHANNEL is not set"):
+        await store_article_file(database_url, parsed, author=None, locale="zh-CN")
+    created = await store_article_file(
+        database_url, parsed, author=None, locale="zh-CN", channel="@pufa_news"
+    )
+    assert created.broadcast_id is not None and created.recipients == 2
+    async with session_factory() as session:
+        repo = PublicityRepository(session)
+        stored = await repo.article(created.article_id)
+        post = await repo.channel_post(created.broadcast_id)
+    assert stored is not None and stored.to_channel
+    assert post is not None and (post.chat, post.status.value) == ("@pufa_news", "pending")
+    with pytest.raises(ArticleFileError, match="channel: true or false"):
+        parse_article_file("---\ntitle: x\nchannel: maybe\n---\n", Path("."), SHANGHAI, now)

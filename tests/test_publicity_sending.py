@@ -37,7 +37,7 @@ from bot.services import ServiceContext
 from quizzes.publicity import ArticleStatus, Audience, BroadcastState
 from storage.database import create_engine, create_session_factory
 from storage.models import ParticipantRow
-from storage.models_publicity import ArticleRow, DeliveryRow
+from storage.models_publicity import ArticleRow, ChannelPostRow, DeliveryRow
 from storage.publicity import PublicityRepository
 from tests.factories import World, build_world
 from tests.publicity_factories import add_people, broadcaster_for, make_article, status_counts
@@ -444,3 +444,191 @@ async def article_status(
 ) -> str | None:
     async with session_factory() as session:
         return await session.scalar(select(ArticleRow.status).where(ArticleRow.id == article_id))
+
+
+# ---------------------------------------------------------------------- the channel
+
+CHANNEL = -1_001_234_567_890
+
+
+def buttons_of(message: dict[str, Any]) -> list[dict[str, str]]:
+    markup = message.get("reply_markup") or {}
+    return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+
+async def channel_rows(
+    session_factory: async_sessionmaker[AsyncSession], broadcast_id: int
+) -> list[ChannelPostRow]:
+    async with session_factory() as session:
+        return list(
+            await session.scalars(
+                select(ChannelPostRow).where(ChannelPostRow.broadcast_id == broadcast_id)
+            )
+        )
+
+
+async def test_the_channel_gets_the_article_once_with_its_link_only(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    """Two broadcasters share the work; the channel (addressed by @username) gets one
+    post, with the tracked link and no "read" button, and counts as nobody's delivery."""
+    people = range(710_000, 710_030)
+    await add_people(session_factory, people, world.classes["七年级1班"].id)
+    article = await make_article(session_factory, link="https://example.org/law", to_channel=True)
+    async with sandbox_with(enforce_limits=False) as sandbox:
+        sandbox.sandbox.create_channel(CHANNEL, "第七师普法", "pufa_news")
+        for telegram_id in people:
+            sandbox.sandbox.register_user(telegram_id, started=True)
+        first, second = (
+            broadcaster_for(
+                sandbox.url,
+                sandbox.config.token,
+                database_url,
+                session_factory,
+                channel="@pufa_news",
+                claimer=f"{name}:1:abc",
+            )
+            for name in ("host-a", "host-b")
+        )
+        async with session_factory() as session:
+            repo = PublicityRepository(session)
+            broadcast = await repo.start_broadcast(
+                article.id,
+                created_by=ADMIN,
+                locale="zh-CN",
+                progress_chat_id=ADMIN,
+                channel="@pufa_news",
+            )
+            await repo.commit()
+        await first.start()
+        await second.start()
+        try:
+            finished = await first.wait_until_finished(broadcast.id, timeout=60)
+            await asyncio.sleep(0.3)  # both had time to look again
+        finally:
+            await first.stop()
+            await second.stop()
+        posts = await sandbox.client.messages(CHANNEL)
+        [progress] = await sandbox.client.messages(ADMIN)
+        received = messages_per_chat(sandbox, people)
+
+    assert finished.state is BroadcastState.DONE
+    [post] = posts
+    assert (
+        post["text"].startswith("宪法宣传周") and post["message"]["sender_chat"]["id"] == CHANNEL
+    )
+    [link] = buttons_of(post)
+    assert "callback_data" not in link and link["text"] == "🔗 阅读原文"
+    token = link["url"].rsplit("/r/", 1)[1]
+    assert token.startswith(f"{article.id}.0.")  # tracked as the channel, nobody's click
+    assert set(received.values()) == {1}
+    # The deliveries are people only: the figures cannot count the channel.
+    assert await status_counts(session_factory, broadcast.id) == {"sent": len(people)}
+    async with session_factory() as session:
+        figures = await PublicityRepository(session).figures_by_school(article.id)
+    assert figures[-1].delivered == len(people)
+    [row] = await channel_rows(session_factory, broadcast.id)
+    assert (row.status, row.message_id, row.chat, row.attempts) == (
+        "sent",
+        post["message_id"],
+        "@pufa_news",
+        1,
+    )
+    assert "推送完成" in progress["text"] and "频道 @pufa_news：已发布" in progress["text"]
+
+
+async def test_a_channel_post_lost_in_a_crash_is_posted_once_after_the_restart(
+    sqlite_factory: tuple[str, async_sessionmaker[AsyncSession]],
+) -> None:
+    database_url, session_factory = sqlite_factory
+    world = await build_world(session_factory)
+    people = range(720, 724)
+    await add_people(session_factory, people, world.classes["七年级1班"].id)
+    article = await make_article(session_factory, to_channel=True)
+    async with session_factory() as session:
+        repo = PublicityRepository(session)
+        broadcast = await repo.start_broadcast(
+            article.id,
+            created_by=ADMIN,
+            locale="zh-CN",
+            progress_chat_id=None,
+            channel=str(CHANNEL),
+        )
+        # A sender claimed the post, then died before Telegram answered.
+        [claimed] = await repo.claim_channel_posts(
+            "far-host:1:gone", datetime.now(UTC) - timedelta(hours=1)
+        )
+        await repo.commit()
+    assert claimed.broadcast_id == broadcast.id
+    async with sandbox_with() as sandbox:
+        sandbox.sandbox.create_channel(CHANNEL, "第七师普法")
+        for telegram_id in people:
+            sandbox.sandbox.register_user(telegram_id, started=True)
+        for _life in range(2):  # a restart, then another one: still one post
+            broadcaster = broadcaster_for(
+                sandbox.url,
+                sandbox.config.token,
+                database_url,
+                session_factory,
+                channel=str(CHANNEL),
+                lease_s=60.0,
+            )
+            await broadcaster.start()
+            try:
+                await broadcaster.wait_until_finished(broadcast.id, timeout=30)
+            finally:
+                await broadcaster.stop()
+        posts = await sandbox.client.messages(CHANNEL)
+    assert len(posts) == 1 and buttons_of(posts[0]) == []  # no link: no buttons at all
+    [row] = await channel_rows(session_factory, broadcast.id)
+    assert row.status == "sent" and row.message_id == posts[0]["message_id"]
+
+
+@pytest.mark.parametrize(
+    ("admin", "member", "reason"),
+    [
+        (False, True, "Bad Request: need administrator rights in the channel chat"),
+        (False, False, "Forbidden: bot is not a member of the channel chat"),
+    ],
+)
+async def test_a_refusing_channel_is_reported_and_never_stops_the_broadcast(
+    sqlite_factory: tuple[str, async_sessionmaker[AsyncSession]],
+    admin: bool,
+    member: bool,
+    reason: str,
+) -> None:
+    database_url, session_factory = sqlite_factory
+    world = await build_world(session_factory)
+    people = range(730, 736)
+    await add_people(session_factory, people, world.classes["七年级1班"].id)
+    article = await make_article(session_factory, to_channel=True, photo_bytes=tiny_png())
+    async with sandbox_with() as sandbox:
+        sandbox.sandbox.create_channel(CHANNEL, "第七师普法", admin=admin, member=member)
+        for telegram_id in people:
+            sandbox.sandbox.register_user(telegram_id, started=True)
+        broadcaster = broadcaster_for(
+            sandbox.url,
+            sandbox.config.token,
+            database_url,
+            session_factory,
+            channel=str(CHANNEL),
+            concurrency=2,
+        )
+        await broadcaster.start()
+        try:
+            broadcast = await broadcaster.start_broadcast(
+                article.id, created_by=ADMIN, locale="zh-CN", progress_chat_id=ADMIN
+            )
+            finished = await broadcaster.wait_until_finished(broadcast.id, timeout=30)
+        finally:
+            await broadcaster.stop()
+        [progress] = await sandbox.client.messages(ADMIN)
+        received = messages_per_chat(sandbox, people)
+        in_channel = sandbox.sandbox.bot_messages(CHANNEL)
+    assert finished.state is BroadcastState.DONE
+    assert set(received.values()) == {1} and in_channel == []
+    assert await status_counts(session_factory, broadcast.id) == {"sent": len(people)}
+    [row] = await channel_rows(session_factory, broadcast.id)
+    assert (row.status, row.error, row.attempts) == ("failed", reason, 1)
+    assert f"频道 {CHANNEL}：未能发布（{reason}）" in progress["text"]
+    assert f"已送达 {len(people)}" in progress["text"]

@@ -211,6 +211,23 @@ class SandboxClient:
         result = await self._call("create_group", chat_id=chat_id, title=title)
         return result  # type: ignore[no-any-return]
 
+    async def create_channel(
+        self,
+        chat_id: int,
+        title: str,
+        username: str | None = None,
+        *,
+        admin: bool = True,
+        member: bool = True,
+    ) -> dict[str, Any]:
+        """A channel; the bot posts there as an admin (else 400), if a member (else 403)."""
+        body: dict[str, Any] = {"chat_id": chat_id, "title": title, "admin": admin}
+        body["member"] = member
+        if username is not None:
+            body["username"] = username
+        result = await self._call("create_channel", **body)
+        return result  # type: ignore[no-any-return]
+
     async def remove_bot(self, chat_id: int, by_user_id: int) -> int:
         """A user removes the bot from a group (my_chat_member update, then 403 on sends)."""
         result = await self._call("remove_bot", chat_id=chat_id, user_id=by_user_id)

@@ -197,6 +197,16 @@ async def _c_create_group(s: Sandbox, b: dict[str, Any]) -> Any:
     return s.create_group(_arg(b, "chat_id", int), _arg(b, "title", str, None))
 
 
+async def _c_create_channel(s: Sandbox, b: dict[str, Any]) -> Any:
+    return s.create_channel(
+        _arg(b, "chat_id", int),
+        _arg(b, "title", str, None),
+        _arg(b, "username", str, None),
+        admin=_flag(b, "admin") if "admin" in b else True,
+        member=_flag(b, "member") if "member" in b else True,
+    )
+
+
 async def _c_remove_bot(s: Sandbox, b: dict[str, Any]) -> Any:
     return {"update_id": s.remove_bot(_arg(b, "chat_id", int), _arg(b, "user_id", int))}
 
@@ -308,6 +318,7 @@ CONTROL: dict[str, Control] = {
     "deactivate": _c_deactivate,
     "register_user": _c_register_user,
     "create_group": _c_create_group,
+    "create_channel": _c_create_channel,
     "remove_bot": _c_remove_bot,
     "messages": _c_messages,
     "wait_for_messages": _c_wait_for_messages,

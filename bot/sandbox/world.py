@@ -151,6 +151,8 @@ class ChatState:
     next_message_id: int = 1
     members: set[int] = field(default_factory=set)
     bot_kicked: bool = False
+    username: str | None = None  # a public channel's @username, without the @
+    bot_admin: bool = True  # channels: the bot may post only as an admin
 
     def refresh(self) -> None:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -162,6 +164,8 @@ class ChatState:
                 data["username"] = self.user.username
         else:
             data["title"] = self.title or str(self.id)
+            if self.username:
+                data["username"] = self.username
         self.json = data
 
     @property
@@ -514,6 +518,32 @@ class Sandbox:
             chat.title = title
         chat.bot_kicked = False
         chat.refresh()
+        return chat.json
+
+    def create_channel(
+        self,
+        chat_id: int,
+        title: str | None = None,
+        username: str | None = None,
+        *,
+        admin: bool = True,
+        member: bool = True,
+    ) -> dict[str, Any]:
+        """A channel the bot posts to: as an admin (``admin``), a plain member (sends are
+        a 400), or not at all (``member`` false: sends are a 403). ``username`` makes it
+        reachable as ``@username`` too."""
+        if chat_id >= 0:
+            raise ControlError(400, f"channel chat ids are negative, got {chat_id}")
+        existing = self.chats.get(chat_id)
+        if existing is not None and existing.type != "channel":
+            raise ControlError(409, f"chat {chat_id} is a {existing.type}")
+        chat = existing or ChatState(chat_id, "channel")
+        chat.title = title or chat.title or f"Channel {chat_id}"
+        chat.username = username.lstrip("@") if username else chat.username
+        chat.bot_admin = admin
+        chat.bot_kicked = not member
+        chat.refresh()
+        self.chats[chat_id] = chat
         return chat.json
 
     def register_user(
@@ -959,6 +989,12 @@ class Sandbox:
         raw = p.get_str(name)
         if raw is None or raw == "":
             raise bad_request(f"{name} is empty")
+        if raw.startswith("@"):  # a public chat by its username
+            wanted = raw[1:].lower()
+            for chat in self.chats.values():
+                if chat.username and chat.user is None and chat.username.lower() == wanted:
+                    return chat.id
+            raise bad_request("chat not found")
         try:
             return int(raw)
         except ValueError:
@@ -979,6 +1015,11 @@ class Sandbox:
                 raise forbidden("user is deactivated")
             if user.blocked:
                 raise forbidden("bot was blocked by the user")
+        elif chat.type == "channel":
+            if chat.bot_kicked:
+                raise forbidden("bot is not a member of the channel chat")
+            if not chat.bot_admin:
+                raise bad_request("need administrator rights in the channel chat")
         elif chat.bot_kicked:
             kind = "supergroup" if chat.type == "supergroup" else "group"
             raise forbidden(f"bot was kicked from the {kind} chat")
@@ -1066,12 +1107,12 @@ class Sandbox:
     ) -> StoredMessage:
         message_id = chat.next_message_id
         chat.next_message_id += 1
-        data: dict[str, Any] = {
-            "message_id": message_id,
-            "from": self.bot_json,
-            "chat": chat.json,
-            "date": int(time.time()),
-        }
+        data: dict[str, Any] = {"message_id": message_id}
+        if chat.type == "channel":  # channel posts are signed by the channel
+            data["sender_chat"] = chat.json
+        else:
+            data["from"] = self.bot_json
+        data.update(chat=chat.json, date=int(time.time()))
         if reply_to is not None:
             data["reply_to_message"] = reply_to
         data.update(content)
