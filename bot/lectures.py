@@ -4,19 +4,31 @@ Both messages are articles tied to the lecture, so they go through the broadcast
 its limits, outbox and crash safety), count reads and link clicks like any article, and
 carry the check-in button. The reminder is a scheduled article at ``starts_at - 1 h``,
 published by the scheduler's job or, failing that, by the broadcaster's own loop.
+
+Cancelling withdraws the reminder (its job finds nothing scheduled to publish), stops
+the broadcasts under way, closes check-in, and tells whoever the announcement reached,
+paced like any bulk message.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Gettext
-from quizzes.lectures import Lecture, lecture_window
+from quizzes.lectures import Cancellation, Lecture, LectureStatus, lecture_window
 from quizzes.publicity import Article, ArticleStatus, Audience, Broadcast
 from storage.publicity import LectureRepository, PublicityRepository
+
+if TYPE_CHECKING:
+    from bot.scheduler import Scheduler
+    from bot.services import ServiceContext
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,30 @@ def when_text(lecture: Lecture, zone: tzinfo) -> str:
 def lecture_body(lecture: Lecture, zone: tzinfo, _: Gettext) -> str:
     key = "lecture.body_link" if lecture.link else "lecture.body"
     return _(key, speaker=lecture.speaker, when=when_text(lecture, zone))
+
+
+def announcement_title(lecture: Lecture, _: Gettext) -> str:
+    return _.plain("lecture.announce_title", title=lecture.title)
+
+
+def preview_announcement(lecture: Lecture, zone: tzinfo, _: Gettext, now: datetime) -> Article:
+    """The announcement of a lecture not stored yet, built as :func:`schedule_lecture`
+    builds it (ids are 0), to show its author before it goes out."""
+    return Article(
+        id=0,
+        title=announcement_title(lecture, _),
+        body=lecture_body(lecture, zone, _),
+        photo_file_id=None,
+        has_photo=False,
+        link=lecture.link,
+        audience=lecture.audience,
+        author_id=lecture.created_by,
+        created_at=now,
+        publish_at=None,
+        status=ArticleStatus.DRAFT,
+        link_secret="",
+        lecture_id=lecture.id,
+    )
 
 
 async def schedule_lecture(
@@ -67,7 +103,7 @@ async def schedule_lecture(
     )
     body = lecture_body(lecture, zone, _)
     announcement = await publicity.create_article(
-        title=_.plain("lecture.announce_title", title=title),
+        title=announcement_title(lecture, _),
         body=body,
         author_id=created_by,
         audience=audience,
@@ -94,3 +130,57 @@ async def schedule_lecture(
             status=ArticleStatus.SCHEDULED,
         )
     return ScheduledLecture(lecture, broadcast, reminder)
+
+
+def plan_reminder(scheduler: Scheduler, scheduled: ScheduledLecture) -> None:
+    """Schedule the reminder's publishing at once (the article planner would otherwise
+    pick it up at its next run; it keeps it planned across restarts)."""
+    from bot.publicity_jobs import job_id, publish_article
+
+    reminder = scheduled.reminder
+    if reminder is not None and reminder.publish_at is not None:
+        scheduler.at(
+            job_id(reminder.id), reminder.publish_at, publish_article, article_id=reminder.id
+        )
+
+
+def notice_job_id(lecture_id: int) -> str:
+    return f"lecture-{lecture_id}-cancelled"
+
+
+async def cancel_lecture(
+    session: AsyncSession, lecture_id: int, now: datetime
+) -> Cancellation | None:
+    """Cancel a scheduled lecture (one transaction; the caller commits, then calls
+    :func:`after_cancel`). ``None`` when it was not scheduled any more."""
+    return await LectureRepository(session).cancel(lecture_id, now)
+
+
+def after_cancel(scheduler: Scheduler, cancellation: Cancellation, now: datetime) -> None:
+    """Drop the withdrawn reminders' jobs and tell the audience, in the background."""
+    from bot.publicity_jobs import job_id
+
+    for reminder_id in cancellation.reminder_ids:
+        scheduler.cancel(job_id(reminder_id))
+    lecture_id = cancellation.lecture.id
+    scheduler.at(notice_job_id(lecture_id), now, notify_cancelled, lecture_id=lecture_id)
+
+
+async def notify_cancelled(context: ServiceContext, lecture_id: int) -> None:
+    """Tell everyone the announcement (or reminder) reached that the lecture is off."""
+    from bot.campaign_jobs import announce
+
+    async with context.session_factory() as session:
+        lectures = LectureRepository(session)
+        lecture = await lectures.get(lecture_id)
+        if lecture is None or lecture.status is not LectureStatus.CANCELLED:
+            return
+        chats = await lectures.announced_chats(lecture_id)
+    log.info("lecture %s cancelled; telling %s participants", lecture_id, len(chats))
+    await announce(
+        context,
+        chats,
+        "lecture.cancel.notice",
+        title=lecture.title,
+        time=when_text(lecture, context.settings.zone),
+    )

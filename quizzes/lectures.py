@@ -72,3 +72,55 @@ def lecture_window(starts_at: datetime, minutes: int) -> tuple[datetime, datetim
     if not 1 <= minutes <= MAX_MINUTES:
         raise ValueError(f"a lecture lasts 1 to {MAX_MINUTES} minutes")
     return starts_at, starts_at + timedelta(minutes=minutes)
+
+
+# ---------------------------------------------------------------------- scheduling in chat
+
+SPEAKER_MAX = 255
+
+
+class LectureProblem(StrEnum):
+    """Why something typed while scheduling a lecture in chat was not accepted."""
+
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    BAD_MINUTES = "bad_minutes"
+    BAD_LINK = "bad_link"
+
+
+def clean_line(text: str, limit: int) -> str:
+    """One line of plain text (a title, a speaker); raise ``ValueError(problem)``."""
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise ValueError(LectureProblem.EMPTY.value)
+    if len(cleaned) > limit:
+        raise ValueError(LectureProblem.TOO_LONG.value)
+    return cleaned
+
+
+def parse_minutes(text: str) -> int:
+    """A duration in whole minutes, as :func:`lecture_window` accepts it."""
+    stripped = text.strip()
+    if not stripped.isdigit() or len(stripped) > 5:
+        raise ValueError(LectureProblem.BAD_MINUTES.value)
+    minutes = int(stripped)
+    if not 1 <= minutes <= MAX_MINUTES:
+        raise ValueError(LectureProblem.BAD_MINUTES.value)
+    return minutes
+
+
+def may_cancel(lecture: Lecture, telegram_id: int, is_admin: bool, now: datetime) -> bool:
+    """Admins, and the staff member who scheduled it, may cancel a lecture not over yet."""
+    if lecture.status is not LectureStatus.SCHEDULED or lecture.ends_at <= now:
+        return False
+    return is_admin or lecture.created_by == telegram_id
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """What cancelling a lecture withdrew: reminders not yet sent (their publishing jobs
+    are void) and broadcasts of its announcement or reminder stopped half way."""
+
+    lecture: Lecture
+    reminder_ids: tuple[int, ...]
+    broadcast_ids: tuple[int, ...]
