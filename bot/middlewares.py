@@ -15,6 +15,7 @@ from bot.i18n import Translator, normalize_locale
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.registration import Registration
+from storage.database import read_outside_transaction
 from storage.repositories import Repositories
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -52,6 +53,7 @@ class ParticipantMiddleware(BaseMiddleware):
             data["_"] = self.translator.bind(self.translator.default_locale)
             return await handler(event, data)
         locale = normalize_locale(user.language_code, self.translator.default_locale)
+        await read_outside_transaction(repo.session)
         participant = await repo.participants.get_or_create(user.id, locale)
         # End the read (or the first insert) here, so no lock or connection is held while
         # the handler waits on Telegram; handlers commit their own writes before replying.
@@ -75,6 +77,7 @@ class PermissionsMiddleware(BaseMiddleware):
         wanted = target is None or target.varkw or "permissions" in target.params
         if wanted and participant is not None and user is not None and "permissions" not in data:
             repo: Repositories = data["repo"]
+            await read_outside_transaction(repo.session)
             grants = await repo.grants.of(participant.id)
             await repo.commit()  # as above: hold nothing while the handler talks to Telegram
             data["permissions"] = Permissions.from_grants(

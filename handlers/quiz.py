@@ -7,7 +7,7 @@ from datetime import UTC, datetime, tzinfo
 from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
@@ -68,24 +68,23 @@ def question_text(
 
 
 def question_keyboard(question: AttemptQuestion, _: Gettext) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    """Option buttons, four to a row, then Submit for multiple choice.
+
+    Built directly: on every answer, ``InlineKeyboardBuilder`` would deep-copy its buttons.
+    """
     multiple = question.question.type is QuestionType.MULTIPLE
+    buttons = []
     for position in range(len(question.order)):
         letter = LETTERS[position]
         if multiple:
             letter = ("☑ " if position in question.draft else "☐ ") + letter
-        builder.button(
-            text=letter,
-            callback_data=AnswerCb(attempt=question.attempt_id, seq=question.seq, option=position),
-        )
-    builder.adjust(4)
+        data = AnswerCb(attempt=question.attempt_id, seq=question.seq, option=position)
+        buttons.append(InlineKeyboardButton(text=letter, callback_data=data.pack()))
+    rows = [buttons[start : start + 4] for start in range(0, len(buttons), 4)]
     if multiple:
-        builder.row()
-        builder.button(
-            text=_("quiz.submit"),
-            callback_data=SubmitCb(attempt=question.attempt_id, seq=question.seq),
-        )
-    return builder.as_markup()
+        submit = SubmitCb(attempt=question.attempt_id, seq=question.seq)
+        rows.append([InlineKeyboardButton(text=_("quiz.submit"), callback_data=submit.pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def attempts_service(repo: Repositories) -> Attempts:

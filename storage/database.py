@@ -44,5 +44,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+async def read_outside_transaction(session: AsyncSession) -> None:
+    """Let the session's next statements run without BEGIN and COMMIT (PostgreSQL).
+
+    For a unit of work that only reads (or makes one self-contained write): each of
+    BEGIN and COMMIT is a round trip of its own with asyncpg, which the middlewares
+    would otherwise pay on every update. The session must not have begun yet; its
+    ``commit()`` then releases the connection, and the pool restores the isolation level.
+    SQLite's driver opens no transaction for a read, so there it changes nothing.
+    """
+    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +27,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from quizzes.attempts import Attempt, AttemptQuestion, AttemptStatus, Snapshot
 from quizzes.bank import StoredQuestion
@@ -72,7 +72,8 @@ class QuestionStat:
         return self.right / self.answers if self.answers else 0.0
 
 
-def _campaign(row: CampaignRow) -> Campaign:
+def _campaign(row: Any) -> Campaign:
+    """From a :class:`CampaignRow` or a namespace of its columns."""
     return Campaign(
         id=row.id,
         name=row.name,
@@ -141,7 +142,8 @@ def _attempt(row: Any) -> Attempt:
     )
 
 
-def _attempt_question(row: AttemptQuestionRow, question: QuestionRow) -> AttemptQuestion:
+def _attempt_question(row: Any, question: Any) -> AttemptQuestion:
+    """From an :class:`AttemptQuestionRow` and its :class:`QuestionRow`, or namespaces."""
     return AttemptQuestion(
         attempt_id=row.attempt_id,
         seq=row.seq,
@@ -163,9 +165,17 @@ class _AnswerStatements:
     """The statements of a press, built once: building them costs more than running them."""
 
     snapshot: Any
+    # (start, end, column keys) of each table's columns in a snapshot row.
+    snapshot_parts: tuple[tuple[int, int, tuple[str, ...]], ...]
     record: Any
     advance: Any
     show: Any
+
+    def split(self, row: Sequence[Any]) -> list[SimpleNamespace]:
+        return [
+            SimpleNamespace(**dict(zip(keys, row[start:end], strict=True)))
+            for start, end, keys in self.snapshot_parts
+        ]
 
 
 @functools.cache
@@ -173,28 +183,34 @@ def _answer_statements() -> _AnswerStatements:
     attempt: BindParameter[int] = bindparam("p_attempt", type_=BigInteger())
     seq: BindParameter[int] = bindparam("p_seq", type_=Integer())
     following_seq: BindParameter[int] = bindparam("p_next", type_=Integer())
-    following = aliased(AttemptQuestionRow)
-    following_question = aliased(QuestionRow)
-    snapshot = (
-        select(
-            AttemptRow, CampaignRow, AttemptQuestionRow, QuestionRow, following, following_question
-        )
-        .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
-        .outerjoin(
-            AttemptQuestionRow,
-            and_(AttemptQuestionRow.attempt_id == AttemptRow.id, AttemptQuestionRow.seq == seq),
-        )
-        .outerjoin(QuestionRow, QuestionRow.id == AttemptQuestionRow.question_id)
-        .outerjoin(
-            following,
-            and_(following.attempt_id == AttemptRow.id, following.seq == following_seq),
-        )
-        .outerjoin(following_question, following_question.id == following.question_id)
-        .where(AttemptRow.id == attempt)
-        .execution_options(populate_existing=True)
-    )
+    # Columns, not entities, executed on the session's connection: the ORM's loading
+    # and identity bookkeeping cost more per press than the query itself.
     questions: Table = AttemptQuestionRow.__table__  # type: ignore[assignment]
     attempts: Table = AttemptRow.__table__  # type: ignore[assignment]
+    campaigns: Table = CampaignRow.__table__  # type: ignore[assignment]
+    bank_questions: Table = QuestionRow.__table__  # type: ignore[assignment]
+    this, this_question = questions.alias("this"), bank_questions.alias("this_question")
+    following, following_question = questions.alias("next"), bank_questions.alias("next_question")
+    tables = (attempts, campaigns, this, this_question, following, following_question)
+    columns: list[Any] = []
+    parts: list[tuple[int, int, tuple[str, ...]]] = []
+    for number, table in enumerate(tables):
+        start = len(columns)
+        columns += [column.label(f"t{number}_{column.key}") for column in table.c]
+        parts.append((start, len(columns), tuple(column.key for column in table.c)))
+    snapshot = (
+        select(*columns)
+        .select_from(attempts)
+        .join(campaigns, campaigns.c.id == attempts.c.campaign_id)
+        .outerjoin(this, and_(this.c.attempt_id == attempts.c.id, this.c.seq == seq))
+        .outerjoin(this_question, this_question.c.id == this.c.question_id)
+        .outerjoin(
+            following,
+            and_(following.c.attempt_id == attempts.c.id, following.c.seq == following_seq),
+        )
+        .outerjoin(following_question, following_question.c.id == following.c.question_id)
+        .where(attempts.c.id == attempt)
+    )
     q = questions.c
     record = (
         update(questions)
@@ -226,7 +242,7 @@ def _answer_statements() -> _AnswerStatements:
             deadline=bindparam("p_deadline", type_=q.deadline.type),
         )
     )
-    return _AnswerStatements(snapshot, record, advance, show)
+    return _AnswerStatements(snapshot, tuple(parts), record, advance, show)
 
 
 class CampaignRepository:
@@ -481,20 +497,23 @@ class AttemptRepository:
 
     async def snapshot(self, attempt_id: int, seq: int) -> Snapshot | None:
         """The attempt, its campaign and its questions ``seq`` and ``seq + 1``: one query."""
-        result = await self.session.execute(
-            _answer_statements().snapshot,
-            {"p_attempt": attempt_id, "p_seq": seq, "p_next": seq + 1},
+        statements = _answer_statements()
+        connection = await self.session.connection()
+        result = await connection.execute(
+            statements.snapshot, {"p_attempt": attempt_id, "p_seq": seq, "p_next": seq + 1}
         )
         found = result.first()
         if found is None:
             return None
-        attempt, campaign, row, question, next_row, next_question = found
+        attempt, campaign, row, question, next_row, next_question = statements.split(found)
         return Snapshot(
             attempt=_attempt(attempt),
             campaign=_campaign(campaign),
-            question=_attempt_question(row, question) if row and question else None,
+            question=_attempt_question(row, question) if question.id is not None else None,
             following=(
-                _attempt_question(next_row, next_question) if next_row and next_question else None
+                _attempt_question(next_row, next_question)
+                if next_question.id is not None
+                else None
             ),
         )
 
@@ -516,7 +535,8 @@ class AttemptRepository:
         from ``seq`` (as in :meth:`advance`).
         """
         statements = _answer_statements()
-        result = await self.session.execute(
+        connection = await self.session.connection()
+        result = await connection.execute(
             statements.record,
             {
                 "p_attempt": attempt_id,
@@ -530,7 +550,7 @@ class AttemptRepository:
         if not getattr(result, "rowcount", 0):
             return None
         moved = (
-            await self.session.execute(
+            await connection.execute(
                 statements.advance,
                 {
                     "p_attempt": attempt_id,
@@ -542,7 +562,7 @@ class AttemptRepository:
             )
         ).one()
         if moved.current_seq == seq + 1:
-            await self.session.execute(
+            await connection.execute(
                 statements.show,
                 {
                     "p_attempt": attempt_id,

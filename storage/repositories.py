@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +49,35 @@ def _unit(row: UnitRow) -> Unit:
 
 
 def _participant(row: ParticipantRow) -> Participant:
+    return Participant(
+        id=row.id,
+        telegram_id=row.telegram_id,
+        display_name=row.display_name,
+        role=Role(row.role) if row.role else None,
+        unit_id=row.unit_id,
+        locale=row.locale,
+        subscribed=row.subscribed,
+        blocked_at=row.blocked_at,
+        joined_at=row.joined_at,
+    )
+
+
+# Read on every update (the participant middleware): built once, columns not entities, so
+# the hot path skips statement construction and the ORM's identity bookkeeping.
+_PARTICIPANT_BY_TELEGRAM_ID = select(
+    ParticipantRow.id,
+    ParticipantRow.telegram_id,
+    ParticipantRow.display_name,
+    ParticipantRow.role,
+    ParticipantRow.unit_id,
+    ParticipantRow.locale,
+    ParticipantRow.subscribed,
+    ParticipantRow.blocked_at,
+    ParticipantRow.joined_at,
+).where(ParticipantRow.telegram_id == bindparam("telegram_id"))
+
+
+def _participant_of(row: Any) -> Participant:
     return Participant(
         id=row.id,
         telegram_id=row.telegram_id,
@@ -149,21 +178,25 @@ class ParticipantRepository:
 
     async def get_or_create(self, telegram_id: int, locale: str) -> Participant:
         """Idempotent under concurrent and re-delivered updates: one row per Telegram id."""
-        row = await self._row(telegram_id)
-        if row is not None:  # the common case reads and writes nothing
-            return _participant(row)
+        found = await self.by_telegram_id(telegram_id)
+        if found is not None:  # the common case reads and writes nothing
+            return found
         await self.session.execute(
             insert_ignoring_conflicts(self.session, ParticipantRow).values(
                 telegram_id=telegram_id, locale=locale, subscribed=True, first_seen_at=utcnow()
             )
         )
-        row = await self._row(telegram_id)
-        assert row is not None
-        return _participant(row)
+        found = await self.by_telegram_id(telegram_id)
+        assert found is not None
+        return found
 
     async def by_telegram_id(self, telegram_id: int) -> Participant | None:
-        row = await self._row(telegram_id)
-        return _participant(row) if row else None
+        connection = await self.session.connection()
+        result = await connection.execute(
+            _PARTICIPANT_BY_TELEGRAM_ID, {"telegram_id": telegram_id}
+        )
+        row = result.one_or_none()
+        return _participant_of(row) if row else None
 
     async def update(self, participant: Participant, **values: object) -> Participant:
         row = await self.session.get(ParticipantRow, participant.id)
@@ -206,10 +239,6 @@ class ParticipantRepository:
             .group_by(school.c.id)
         )
         return {school_id: count for school_id, count in await self.session.execute(query)}
-
-    async def _row(self, telegram_id: int) -> ParticipantRow | None:
-        query = select(ParticipantRow).where(ParticipantRow.telegram_id == telegram_id)
-        return (await self.session.execute(query)).scalar_one_or_none()
 
 
 class InviteRepository:

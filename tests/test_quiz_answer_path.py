@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from aiogram import Dispatcher
@@ -37,6 +38,34 @@ def statements(engine: AsyncEngine) -> Iterator[list[str]]:
     try:
         yield seen
     finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def round_trips(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every statement sent while the block runs, with asyncpg's own BEGIN and COMMIT
+    (which its query logger sees; prepared statements it does not, SQLAlchemy does)."""
+    seen: list[str] = []
+    watched: set[int] = set()
+
+    def log(query: Any) -> None:
+        seen.append(query.query.split()[0].upper().rstrip(";"))
+
+    def record(conn: object, cursor: object, sql: str, *args: object) -> None:
+        seen.append(sql.split()[0].upper())
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        driver = record.driver_connection
+        if id(driver) not in watched:
+            watched.add(id(driver))
+            driver.add_query_logger(log)
+
+    event.listen(engine.sync_engine, "checkout", checkout)
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "checkout", checkout)
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
@@ -186,3 +215,31 @@ async def test_reply_models_survive_garbage_collection() -> None:
     gc.collect()
     assert Response[method.__returning__] is kept  # type: ignore[name-defined]
     assert calls == [method]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_answer_on_postgresql_is_seven_round_trips(
+    dp: Dispatcher,
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    world: World,
+) -> None:
+    """The participant is read outside a transaction (no BEGIN/COMMIT of its own); the
+    answer is one transaction: BEGIN, the snapshot, three writes, COMMIT."""
+    bot = MockedBot()
+    campaign = await open_campaign(session_factory, questions=3)
+    student = await registered(session_factory, 403, world.classes["七年级1班"].id)
+    attempt = await started(dp, bot, session_factory, 403, campaign.id, student.id)
+    right = await right_positions(session_factory, attempt.id, 1)
+    press = AnswerCb(attempt=attempt.id, seq=1, option=right[0]).pack()
+    if len(right) > 1:  # multiple choice: tick, then the submit is the answer
+        for position in right:
+            tick = AnswerCb(attempt=attempt.id, seq=1, option=position).pack()
+            await dp.feed_update(bot, callback_update(user(403), tick))
+        press = SubmitCb(attempt=attempt.id, seq=1).pack()
+    await engine.dispose()  # every connection is new, so every one is watched
+    with round_trips(engine) as seen:
+        await dp.feed_update(bot, callback_update(user(403), press))
+    # The participant; then the snapshot, whose BEGIN is logged once it has been sent
+    # ahead of it; then the three writes and COMMIT. Seven round trips, was nine.
+    assert seen == ["SELECT", "SELECT", "BEGIN", "UPDATE", "UPDATE", "UPDATE", "COMMIT"]
