@@ -151,7 +151,7 @@ def parse_local_time(value: object, zone: ZoneInfo) -> datetime | None:
 
 
 def _int(
-    raw: dict[str, Any], key: str, problems: list[SpecProblem], *, low: int, high: int
+    raw: Mapping[str, Any], key: str, problems: list[SpecProblem], *, low: int, high: int
 ) -> int | None:
     value = raw.get(key)
     if value is None:
