@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -143,6 +144,15 @@ async def _next_state(
     return current
 
 
+_SHOWN = re.compile(r"第 (\d+)/\d+ 题")
+
+
+def _shown_seq(message: dict[str, Any]) -> int | None:
+    """The question number a quiz message shows ("第 2/5 题")."""
+    found = _SHOWN.search(message.get("text") or "")
+    return int(found.group(1)) if found else None
+
+
 def knowledge_of(questions: Iterable[Any]) -> dict[str, frozenset[str]]:
     """What a student who studied the bank knows: stem -> the right options' texts."""
     return {q.stem: frozenset(q.options[i] for i in q.correct) for q in questions}
@@ -233,6 +243,7 @@ async def take_quiz(
             continue
         if behaviour == QuizBehaviour.RESUMES and not resumed_once and seq == 2:
             resumed_once = True
+            left_at = _shown_seq(message)
             count = len(await client.messages(chat))
             await client.send_text(chat, "/quiz")
             listing = await _wait_for_button(
@@ -242,6 +253,10 @@ async def take_quiz(
             await client.press(chat, listing["message_id"], wanted)
             message = await _wait_for_button(client, chat, count, _is_answer, timeout)
             buttons = _buttons(message)
+            # A slow resume: the question we left may have run out meanwhile.
+            back_at = _shown_seq(message)
+            if left_at is not None and back_at is not None and back_at > left_at:
+                run.timed_out += back_at - left_at
         answers = [b for b in buttons if b["callback_data"].startswith("a:")]
         submit = [b for b in buttons if b["callback_data"].startswith("as:")]
         try:

@@ -33,6 +33,13 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+@pytest.fixture(autouse=True)
+def no_scheduled_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No report jobs unless a test asks for them: on a Monday morning or the 1st of a
+    month the default ones are due as a bot starts and would land in the admin's chat."""
+    monkeypatch.setenv("PUFA_REPORT_CRON", "")
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test instead of migrating again."""

@@ -139,7 +139,6 @@ audience:
 
         runs = await asyncio.gather(*(one(i) for i in range(PARTICIPANTS)))
         assert datetime.now(UTC) < campaign.closes_at, "the simulation outran the window"
-        print("DEBUG left", (campaign.closes_at - datetime.now(UTC)).total_seconds())
 
         # A certificate for someone who passed: a real PNG document arrives.
         passed = next(r for r in runs if "合格 🎉" in r.result_text)

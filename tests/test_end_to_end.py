@@ -64,9 +64,6 @@ async def press_and_wait_edit(
 
 
 def settings_for(sandbox: RunningSandbox, database_url: str, **extra: object) -> Settings:
-    # No scheduled reports unless a test asks: on a Monday morning or the 1st of a month
-    # they would otherwise be due as the bot starts and land in the admin's chat.
-    extra.setdefault("report_cron", ())
     return Settings(
         bot_token=sandbox.config.token,
         bot_api_url=sandbox.url,
