@@ -1,11 +1,13 @@
 """Compiling the report's figures over a year of a large division, on SQLite and PostgreSQL.
 
 Fills 100,000 participants in the sample roster's 15 schools, 100,000 quiz attempts with
-1,000,000 answers, three articles delivered to everyone with reads and clicks, and a
-shortlist; bulk INSERTs on SQLite, COPY on PostgreSQL. Then it times:
+1,000,000 answers, three articles delivered to everyone with reads and clicks, a
+shortlist, and four online lectures each checked into by a tenth of the participants;
+bulk INSERTs on SQLite, COPY on PostgreSQL. Then it times:
 
 - ``report_s``: every figure of the report (``StatisticsRepository.compile``: per school,
-  per role, per campaign, publicity, shortlist), the median of three runs;
+  per role, per campaign, publicity and people reached, shortlist, lectures), the
+  median of three runs;
 - ``bare_s``: the one ``GROUP BY`` the headline figure needs (took part per school);
 - the files (DOCX, XLSX, CSV, chart) from those figures, printed before the last line:
   they do not depend on the size of the database.
@@ -54,6 +56,8 @@ from storage.models_publicity import (
     ArticleRow,
     BroadcastRow,
     DeliveryRow,
+    LectureCheckinRow,
+    LectureRow,
     LinkClickRow,
 )
 from storage.models_quiz import (
@@ -437,7 +441,44 @@ async def fill(writer: Writer, units: list[int], participants: int, answers: int
             for rank, aid in enumerate(finished, 1)
         ),
     )
-    log("  publicity and shortlist")
+    await writer.write(
+        t(LectureRow),
+        [
+            "id",
+            "title",
+            "speaker",
+            "starts_at",
+            "ends_at",
+            "audience",
+            "created_by",
+            "created_at",
+            "status",
+        ],
+        (
+            (
+                n,
+                f"网络公开课{n}",
+                "法治副校长",
+                datetime(2022, n * 3, 15, 19, tzinfo=ZONE),
+                datetime(2022, n * 3, 15, 20, tzinfo=ZONE),
+                {"units": [], "roles": []},
+                1,
+                now,
+                "scheduled",
+            )
+            for n in (1, 2, 3, 4)
+        ),
+    )
+    await writer.write(
+        t(LectureCheckinRow),
+        ["lecture_id", "participant_id", "checked_in_at"],
+        (
+            (n, pid, datetime(2022, n * 3, 15, 19, 5, tzinfo=ZONE))
+            for n in (1, 2, 3, 4)
+            for pid in rng.sample(range(1, participants + 1), participants // 10)
+        ),
+    )
+    log("  publicity, shortlist and lectures")
 
 
 async def measure(database_url: str, participants: int, answers: int) -> dict[str, float]:

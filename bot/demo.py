@@ -152,7 +152,8 @@ async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
             )
 
             _say("9. The report section for the bureau's yearly report")
-            paragraph = await run_report_chapter(app, out_dir, _say)
+            paragraph, reported = await run_report_chapter(app, out_dir, _say)
+            ok &= reported
             _say("")
             _say(paragraph)
             _say("")

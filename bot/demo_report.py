@@ -1,18 +1,35 @@
-"""The demo's last chapter: the report section, compiled from everything that happened."""
+"""The demo's last chapter: the report section, compiled from everything that happened,
+and its publicity and lecture figures checked against the database."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import BotApp
 from bot.reports.compile import REPORT_MD, compile_report, resolve_scope
-from quizzes.statistics import Period
+from quizzes.statistics import Period, Statistics
+from storage.models_publicity import (
+    ArticleRow,
+    BroadcastRow,
+    DeliveryRow,
+    LectureCheckinRow,
+    LectureRow,
+)
+from storage.publicity import LectureRepository, PublicityRepository
 
 
-async def run_report_chapter(app: BotApp, out_dir: Path, say: Callable[[str], None]) -> str:
-    """Write the report files for this year into ``out_dir``; return its first paragraph."""
+async def run_report_chapter(
+    app: BotApp, out_dir: Path, say: Callable[[str], None]
+) -> tuple[str, bool]:
+    """Write the report files for this year into ``out_dir``; return its first paragraph,
+    and whether its lecture and publicity figures match the database."""
     today = datetime.now(UTC).astimezone(app.settings.zone).date()
     async with app.session_factory() as session:
         root = await resolve_scope(session, "ROOT")
@@ -31,7 +48,83 @@ async def run_report_chapter(app: BotApp, out_dir: Path, say: Callable[[str], No
     )
     for path in files.write(out_dir):
         say(f"  wrote {path}")
-    return first_paragraph(files.files[REPORT_MD].decode("utf-8"))
+    async with app.session_factory() as session:
+        ok = await check_report(session, files.statistics, app.settings.zone, say)
+    say(f"  lectures and publicity in the report: {'match' if ok else 'DIFFER from'} the database")
+    return first_paragraph(files.files[REPORT_MD].decode("utf-8")), ok
+
+
+async def check_report(
+    session: AsyncSession, stats: Statistics, zone: ZoneInfo, say: Callable[[str], None]
+) -> bool:
+    """The report's lecture and publicity figures against counts made another way: the
+    lecture rows and ``/stats lecture`` (attendance by school), and ``/stats article``
+    for the one publicity article the demo sends. Everything in the demo happened this
+    year, in a scope (the root) that every audience reaches."""
+    begin, _end = stats.period.bounds(zone)
+    now = datetime.now(UTC)
+    held = set(
+        await session.scalars(
+            select(LectureRow.id).where(
+                LectureRow.status != "cancelled",
+                LectureRow.starts_at >= begin,
+                LectureRow.starts_at <= now,
+            )
+        )
+    )
+    ok = {lecture.lecture_id for lecture in stats.lectures} == held
+    lectures = LectureRepository(session)
+    by_school: Counter[int | None] = Counter()
+    for lecture in stats.lectures:
+        attendance = await lectures.attendance(lecture.lecture_id)
+        ok &= lecture.checkins == sum(row.count for row in attendance)
+        for row in attendance:
+            by_school[row.school_id] += row.count
+    for school in stats.schools:
+        ok &= school.lecture_checkins == by_school.get(school.unit_id, 0)
+    elsewhere = stats.elsewhere.lecture_checkins if stats.elsewhere else 0
+    ok &= elsewhere == by_school.get(None, 0)
+    attendees = await session.scalar(
+        select(func.count(func.distinct(LectureCheckinRow.participant_id))).where(
+            LectureCheckinRow.lecture_id.in_(sorted(held))
+        )
+    )
+    ok &= stats.total.lecture_attendees.total == int(attendees or 0)
+    say(
+        f"  {stats.lectures_held} lecture(s) held, {stats.total.lecture_checkins} check-ins by "
+        f"{stats.total.lecture_attendees.total} people"
+    )
+
+    # The demo sends one publicity article, once: its deliveries are the people it
+    # reached. The lecture's announcement is an article too, but not a publicity one.
+    articles = list(
+        await session.scalars(
+            select(ArticleRow.id)
+            .join(BroadcastRow, BroadcastRow.article_id == ArticleRow.id)
+            .join(DeliveryRow, DeliveryRow.broadcast_id == BroadcastRow.id)
+            .where(
+                ArticleRow.lecture_id.is_(None),
+                BroadcastRow.test_send.is_(False),
+                DeliveryRow.status == "sent",
+                DeliveryRow.sent_at >= begin,
+            )
+            .distinct()
+        )
+    )
+    if len(articles) == 1:
+        figures = await PublicityRepository(session).figures_by_school(articles[0])
+        per_school = {row.school_id: row for row in figures}
+        total = per_school[None]
+        ok &= stats.total.people_reached == stats.total.deliveries == total.delivered
+        ok &= stats.total.reads == total.read and stats.total.clicks == total.clicked
+        for school in stats.schools:
+            found = per_school.get(school.unit_id)
+            ok &= school.people_reached == (found.delivered if found else 0)
+        say(
+            f"  article: {stats.total.deliveries} deliveries to {stats.total.people_reached} "
+            f"people, /stats article says {total.delivered}"
+        )
+    return ok
 
 
 def first_paragraph(markdown: str) -> str:

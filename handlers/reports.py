@@ -102,6 +102,11 @@ def _caption(report: ReportFiles, _: Gettext) -> str:
         took_part=fmt.number(stats.total.took_part.total, report.locale),
         covered=stats.schools_covered,
         rate=fmt.percent(stats.total.participation_rate),
+        articles=fmt.number(stats.total.articles_published, report.locale),
+        deliveries=fmt.number(stats.total.deliveries, report.locale),
+        reached=fmt.number(stats.total.people_reached, report.locale),
+        lectures=fmt.number(stats.lectures_held, report.locale),
+        checkins=fmt.number(stats.total.lecture_checkins, report.locale),
     )
 
 

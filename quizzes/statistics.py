@@ -23,6 +23,7 @@ class Section(StrEnum):
     QUIZ = "quiz"
     PUBLICITY = "publicity"
     SHORTLIST = "shortlist"
+    LECTURES = "lectures"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +111,12 @@ class UnitFigures:
     passed: int = 0
     articles_published: int = 0
     deliveries: int = 0
+    people_reached: int = 0
     reads: int = 0
     clicks: int = 0
     shortlisted: int = 0
+    lecture_checkins: int = 0
+    lecture_attendees: RoleCounts = RoleCounts()
 
     @property
     def enrolled(self) -> int:
@@ -143,9 +147,12 @@ class UnitFigures:
             passed=self.passed + other.passed,
             articles_published=self.articles_published + other.articles_published,
             deliveries=self.deliveries + other.deliveries,
+            people_reached=self.people_reached + other.people_reached,
             reads=self.reads + other.reads,
             clicks=self.clicks + other.clicks,
             shortlisted=self.shortlisted + other.shortlisted,
+            lecture_checkins=self.lecture_checkins + other.lecture_checkins,
+            lecture_attendees=self.lecture_attendees + other.lecture_attendees,
         )
 
 
@@ -168,6 +175,17 @@ class CampaignFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class LectureFigures:
+    """One online lecture held for the scope in the period, and its attendance there."""
+
+    lecture_id: int
+    title: str
+    speaker: str
+    starts_at: datetime
+    checkins: int  # participants of the scope who checked in
+
+
+@dataclass(frozen=True, slots=True)
 class Statistics:
     """The figures of one scope (a unit of the tree) over one period."""
 
@@ -180,6 +198,13 @@ class Statistics:
     total: UnitFigures
     campaigns: tuple[CampaignFigures, ...] = ()
     sections: frozenset[Section] = field(default_factory=frozenset)
+    lectures: tuple[LectureFigures, ...] = ()
+
+    @property
+    def lectures_held(self) -> int:
+        """Online lectures held for the scope in the period (see ``lectures`` in
+        :mod:`storage.statistics`)."""
+        return len(self.lectures)
 
     @property
     def schools_covered(self) -> int:

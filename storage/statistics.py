@@ -14,7 +14,19 @@ counts. All of them share two rules:
 
 People are counted as distinct participants, so a person with three attempts is one
 participant, and because a person belongs to exactly one unit the per-school figures
-add up to the total.
+add up to the total. Figures that count events rather than people say so and are
+labelled 人次 in the report (a delivery, a read, a check-in).
+
+An online lecture's announcement and reminder are articles tied to the lecture
+(``articles.lecture_id`` set) so that they go through the broadcaster; they are the
+lecture's notices, not publicity articles, and count in none of the article figures
+(published, delivered, people reached, read, clicked). The lecture counts under
+:func:`lectures_held` and :func:`lecture_attendance`.
+
+The large tables (attempts, deliveries, reads, clicks) are first folded per person or
+counted per unit (the participant's ``unit_id``), then the few unit rows are mapped to
+the report's rows: the map is joined to a few hundred grouped rows instead of to every
+fact row.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,8 +55,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from quizzes.publicity import Audience
 from quizzes.statistics import (
     CampaignFigures,
+    LectureFigures,
     Period,
     RoleCounts,
     Section,
@@ -59,14 +73,17 @@ from storage.models_publicity import (
     ArticleRow,
     BroadcastRow,
     DeliveryRow,
+    LectureCheckinRow,
+    LectureRow,
     LinkClickRow,
 )
 from storage.models_quiz import AttemptRow, CampaignRow, ShortlistEntryRow, ShortlistRow
 
 __all__ = ["SECTIONS", "Scope", "StatisticsRepository"]
 
-# Lectures are not counted: there are no lecture tables yet.
-SECTIONS = frozenset({Section.REGISTRATION, Section.QUIZ, Section.PUBLICITY, Section.SHORTLIST})
+SECTIONS = frozenset(
+    {Section.REGISTRATION, Section.QUIZ, Section.PUBLICITY, Section.SHORTLIST, Section.LECTURES}
+)
 
 Progress = Callable[[str], None]
 _SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
@@ -103,6 +120,20 @@ class Scope:
             .prefix_with("MATERIALIZED")
         )
 
+    def in_scope(self, unit_id: Any) -> Any:
+        """``unit_id`` is a unit of the scope: narrows a per-unit count before the map
+        is joined to it, so that a school's report does not count the whole tree first.
+        Not needed for a root of the tree (the map's join drops other trees' units)."""
+        if self.unit.parent_id is None:
+            return true()
+        return unit_id.in_(select(self.map.c.unit_id))
+
+    def per_row(self, per_unit: Subquery, *columns: Any) -> Query:
+        """``(row_id, *columns)`` of a query counted per unit (column ``unit_id``)."""
+        return select(self.map.c.row_id, *columns).join(
+            self.map, self.map.c.unit_id == per_unit.c.unit_id
+        )
+
 
 def _in(column: Any, bounds: tuple[datetime, datetime]) -> Any:
     return and_(column >= bounds[0], column < bounds[1])
@@ -131,16 +162,27 @@ def registered(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
     before the end of the period, whatever happened before its start. Participants who
     blocked the bot later still count: they registered.
     """
-    return (
-        select(scope.map.c.row_id, ParticipantRow.role, func.count(ParticipantRow.id))
-        .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
-        .where(ParticipantRow.joined_at.is_not(None), ParticipantRow.joined_at < bounds[1])
-        .group_by(scope.map.c.row_id, ParticipantRow.role)
+    per_unit = (
+        select(ParticipantRow.unit_id, ParticipantRow.role, func.count().label("n"))
+        .where(
+            ParticipantRow.joined_at.is_not(None),
+            ParticipantRow.joined_at < bounds[1],
+            scope.in_scope(ParticipantRow.unit_id),
+        )
+        .group_by(ParticipantRow.unit_id, ParticipantRow.role)
+        .subquery("per_unit")
     )
+    return scope.per_row(per_unit, per_unit.c.role, per_unit.c.n)
+
+
+def _attempt_flags() -> tuple[Any, Any]:
+    finished = func.max(case((AttemptRow.status == "finished", 1), else_=0))
+    passed = func.max(case((AttemptRow.passed.is_(true()), 1), else_=0))
+    return finished.label("f"), passed.label("p")
 
 
 def quiz_participation(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
-    """Took part, completed and passed, per row and per campaign, by role.
+    """Took part, completed and passed, per row and role.
 
     The attempts counted are those *started* in the period:
 
@@ -151,60 +193,74 @@ def quiz_participation(scope: Scope, bounds: tuple[datetime, datetime]) -> Query
       (score at or above the campaign's pass mark).
 
     So passed <= completed <= took part. Per row a person counts once however many
-    attempts and campaigns; per campaign once in each campaign they took part in.
+    attempts and campaigns; per campaign (:func:`quiz_by_campaign`) once in each
+    campaign they took part in.
 
-    One scan of the attempts, folded per person and campaign, then counted both ways:
-    ``("row" | "campaign", row or campaign id, role, took part, completed, passed)``.
+    The attempts are folded per person first, then counted per unit and role:
+    ``(row_id, role, took part, completed, passed)``.
     """
-    finished = case((AttemptRow.status == "finished", 1), else_=0)
-    passed = case((AttemptRow.passed.is_(true()), 1), else_=0)
+    per_person = (
+        select(AttemptRow.participant_id.label("pid"), *_attempt_flags())
+        .where(_in(AttemptRow.started_at, bounds))
+        .group_by(AttemptRow.participant_id)
+        .subquery("per_person")
+    )
+    per_unit = (
+        select(
+            ParticipantRow.unit_id,
+            ParticipantRow.role,
+            func.count().label("n"),
+            func.sum(per_person.c.f).label("f"),
+            func.sum(per_person.c.p).label("p"),
+        )
+        .select_from(per_person)
+        .join(ParticipantRow, ParticipantRow.id == per_person.c.pid)
+        .where(scope.in_scope(ParticipantRow.unit_id))
+        .group_by(ParticipantRow.unit_id, ParticipantRow.role)
+        .subquery("per_unit")
+    )
+    return (
+        select(
+            scope.map.c.row_id,
+            per_unit.c.role,
+            func.sum(per_unit.c.n),
+            func.sum(per_unit.c.f),
+            func.sum(per_unit.c.p),
+        )
+        .join(scope.map, scope.map.c.unit_id == per_unit.c.unit_id)
+        .group_by(scope.map.c.row_id, per_unit.c.role)
+    )
+
+
+def quiz_by_campaign(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
+    """The figures of :func:`quiz_participation` per campaign instead of per row: a
+    person counts once in each campaign they took part in (people of the scope only).
+
+    ``(campaign_id, role, took part, completed, passed)``.
+    """
     per_campaign = (
         select(
             AttemptRow.participant_id.label("pid"),
             AttemptRow.campaign_id.label("cid"),
-            scope.map.c.row_id.label("row_id"),
-            ParticipantRow.role.label("role"),
-            func.max(finished).label("f"),
-            func.max(passed).label("p"),
+            *_attempt_flags(),
         )
-        .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
-        .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
         .where(_in(AttemptRow.started_at, bounds))
-        .group_by(
-            AttemptRow.participant_id,
-            AttemptRow.campaign_id,
-            scope.map.c.row_id,
-            ParticipantRow.role,
-        )
-        .cte("per_campaign")
+        .group_by(AttemptRow.participant_id, AttemptRow.campaign_id)
+        .subquery("per_campaign")
     )
-    per_person = (
+    return (
         select(
-            per_campaign.c.row_id,
-            per_campaign.c.role,
-            func.max(per_campaign.c.f).label("f"),
-            func.max(per_campaign.c.p).label("p"),
+            per_campaign.c.cid,
+            ParticipantRow.role,
+            func.count(),
+            func.sum(per_campaign.c.f),
+            func.sum(per_campaign.c.p),
         )
-        .group_by(per_campaign.c.pid, per_campaign.c.row_id, per_campaign.c.role)
-        .subquery("per_person")
+        .select_from(per_campaign)
+        .join(ParticipantRow, ParticipantRow.id == per_campaign.c.pid)
+        .where(ParticipantRow.unit_id.in_(select(scope.map.c.unit_id)))
+        .group_by(per_campaign.c.cid, ParticipantRow.role)
     )
-    by_row = select(
-        literal("row").label("level"),
-        per_person.c.row_id.label("key"),
-        per_person.c.role,
-        func.count(),
-        func.sum(per_person.c.f),
-        func.sum(per_person.c.p),
-    ).group_by(per_person.c.row_id, per_person.c.role)
-    by_campaign = select(
-        literal("campaign").label("level"),
-        per_campaign.c.cid.label("key"),
-        per_campaign.c.role,
-        func.count(),
-        func.sum(per_campaign.c.f),
-        func.sum(per_campaign.c.p),
-    ).group_by(per_campaign.c.cid, per_campaign.c.role)
-    return union_all(by_row, by_campaign)  # type: ignore[return-value]
 
 
 def campaigns() -> Query:
@@ -225,69 +281,220 @@ def took_part_by_row(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
     )
 
 
-def publicity_reach(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
-    """Deliveries and articles published, by row and article (summed up by the caller).
-
-    - deliveries: article messages Telegram accepted (status ``sent``) during the
-      period, one per broadcast and recipient. Test sends to the author, messages that
-      failed and chats that blocked the bot are not counted.
-    - articles published: articles whose status is ``published`` and whose publication
-      time (``publish_at``) falls in the period, with at least one such (non-test, sent)
-      delivery, at any time, to a participant of the row. An article delivered to two
-      schools counts once for each school and once in the total.
-
-    Returns ``(row_id, article_id, deliveries in the period, published in the period)``.
-    """
-    published = case(
-        (and_(ArticleRow.status == "published", _in(ArticleRow.publish_at, bounds)), 1),
-        else_=0,
-    )
-    in_period = case((_in(DeliveryRow.sent_at, bounds), 1), else_=0)
+def _article_broadcasts() -> Query:
+    """Broadcasts of publicity articles: not test sends, not a lecture's notices."""
     return (
-        select(
-            scope.map.c.row_id,
-            ArticleRow.id,
-            func.sum(in_period),
-            published,
-        )
-        .select_from(DeliveryRow)
-        .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
+        select(BroadcastRow.id)
         .join(ArticleRow, ArticleRow.id == BroadcastRow.article_id)
+        .where(BroadcastRow.test_send.is_(false()), ArticleRow.lecture_id.is_(None))
+    )
+
+
+def _published(bounds: tuple[datetime, datetime]) -> Any:
+    return and_(ArticleRow.status == "published", _in(ArticleRow.publish_at, bounds))
+
+
+def broadcast_articles(bounds: tuple[datetime, datetime]) -> Query:
+    """Labels for :func:`publicity_reach`, not a figure: every broadcast of a publicity
+    article (no test sends, no lecture notices) with its article and whether that
+    article was published in the period. A short table, read whole.
+
+    Returns ``(broadcast_id, article_id, published in the period)``.
+    """
+    return (
+        select(BroadcastRow.id, ArticleRow.id, case((_published(bounds), 1), else_=0))
+        .join(ArticleRow, ArticleRow.id == BroadcastRow.article_id)
+        .where(BroadcastRow.test_send.is_(false()), ArticleRow.lecture_id.is_(None))
+    )
+
+
+def publicity_reach(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
+    """Articles delivered (人次) and articles published, by row and broadcast.
+
+    - **articles delivered** (送达人次): article messages Telegram accepted (status
+      ``sent``) during the period, one per broadcast and recipient, so a person who got
+      three articles counts three times. Test sends to the author, messages that failed,
+      chats that blocked the bot and a lecture's notices are not counted.
+    - **articles published** (篇): articles whose status is ``published`` and whose
+      publication time (``publish_at``) falls in the period, with at least one such
+      (non-test, sent) delivery, at any time, to a participant of the row. An article
+      delivered to two schools counts once for each school and once in the total.
+
+    Counted per unit and broadcast; the caller maps broadcasts to articles with
+    :func:`broadcast_articles` (a few rows) instead of joining articles to every
+    delivery. Returns ``(row_id, broadcast_id, 1 if sent in the period else 0, count)``.
+    """
+    in_period = _in(DeliveryRow.sent_at, bounds)
+    published_broadcasts = (
+        select(BroadcastRow.id)
+        .join(ArticleRow, ArticleRow.id == BroadcastRow.article_id)
+        .where(_published(bounds))
+    )
+    sent_in_period = case((in_period, 1), else_=0)
+    per_unit = (
+        select(
+            ParticipantRow.unit_id,
+            DeliveryRow.broadcast_id,
+            sent_in_period.label("in_period"),
+            func.count().label("n"),
+        )
         .join(ParticipantRow, ParticipantRow.id == DeliveryRow.participant_id)
-        .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
         .where(
             DeliveryRow.status == "sent",
-            BroadcastRow.test_send.is_(false()),
-            or_(_in(DeliveryRow.sent_at, bounds), published == 1),
+            DeliveryRow.broadcast_id.in_(_article_broadcasts()),
+            or_(in_period, DeliveryRow.broadcast_id.in_(published_broadcasts)),
+            scope.in_scope(ParticipantRow.unit_id),
         )
-        .group_by(scope.map.c.row_id, ArticleRow.id, published)
+        .group_by(ParticipantRow.unit_id, DeliveryRow.broadcast_id, sent_in_period)
+        .subquery("per_unit")
     )
+    return scope.per_row(per_unit, per_unit.c.broadcast_id, per_unit.c.in_period, per_unit.c.n)
+
+
+def people_reached(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
+    """People reached (覆盖人数), by row: distinct participants with at least one
+    article delivered to them in the period (as counted by :func:`publicity_reach`:
+    sent, no test sends, no lecture notices). A person who got three articles counts
+    once, so people reached <= articles delivered. ``/stats article`` counts the same
+    thing for one article over all time (its "delivered")."""
+    reached = (
+        select(DeliveryRow.id)
+        .where(
+            DeliveryRow.participant_id == ParticipantRow.id,
+            DeliveryRow.status == "sent",
+            _in(DeliveryRow.sent_at, bounds),
+            DeliveryRow.broadcast_id.in_(_article_broadcasts()),
+        )
+        .exists()
+    )
+    per_unit = (
+        select(ParticipantRow.unit_id, func.count().label("n"))
+        .where(reached, scope.in_scope(ParticipantRow.unit_id))
+        .group_by(ParticipantRow.unit_id)
+        .subquery("per_unit")
+    )
+    return scope.per_row(per_unit, per_unit.c.n)
 
 
 def engagement(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
-    """Reads and link clicks, by row: ``(row_id, "reads" | "clicks", count)``.
+    """Reads and link clicks (人次), by row: ``(row_id, "reads" | "clicks", count)``.
 
-    - reads: articles opened in the bot, one per article and participant, counted when
-      the first read (``article_reads.read_at``) falls in the period;
-    - clicks: article links clicked, one per article and participant however often they
-      clicked, counted when the first click (``link_clicks.clicked_at``) falls in the
-      period.
+    - reads: publicity articles opened in the bot, one per article and participant,
+      counted when the first read (``article_reads.read_at``) falls in the period;
+    - clicks: publicity article links clicked, one per article and participant however
+      often they clicked, counted when the first click (``link_clicks.clicked_at``)
+      falls in the period.
+
+    A lecture's notices are not publicity articles: their reads and clicks are not
+    counted. Per article a person counts once, so ``/stats article`` (read, clicked:
+    distinct people for one article) counts the same thing for one article.
     """
+    publicity_articles = select(ArticleRow.id).where(ArticleRow.lecture_id.is_(None))
+    # Folded per person first: the participants are joined to one row per person and
+    # kind, not to every read.
     facts = union_all(
-        select(ArticleReadRow.participant_id.label("pid"), literal("reads").label("kind")).where(
-            _in(ArticleReadRow.read_at, bounds)
-        ),
-        select(LinkClickRow.participant_id.label("pid"), literal("clicks").label("kind")).where(
-            _in(LinkClickRow.clicked_at, bounds)
-        ),
+        select(
+            ArticleReadRow.participant_id.label("pid"),
+            literal("reads").label("kind"),
+            func.count().label("n"),
+        )
+        .where(
+            _in(ArticleReadRow.read_at, bounds),
+            ArticleReadRow.article_id.in_(publicity_articles),
+        )
+        .group_by(ArticleReadRow.participant_id),
+        select(
+            LinkClickRow.participant_id.label("pid"),
+            literal("clicks").label("kind"),
+            func.count().label("n"),
+        )
+        .where(
+            _in(LinkClickRow.clicked_at, bounds),
+            LinkClickRow.article_id.in_(publicity_articles),
+        )
+        .group_by(LinkClickRow.participant_id),
     ).subquery("engagement")
-    return (
-        select(scope.map.c.row_id, facts.c.kind, func.count())
+    per_unit = (
+        select(ParticipantRow.unit_id, facts.c.kind, func.sum(facts.c.n).label("n"))
         .select_from(facts)
         .join(ParticipantRow, ParticipantRow.id == facts.c.pid)
-        .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
-        .group_by(scope.map.c.row_id, facts.c.kind)
+        .where(scope.in_scope(ParticipantRow.unit_id))
+        .group_by(ParticipantRow.unit_id, facts.c.kind)
+        .subquery("per_unit")
     )
+    return scope.per_row(per_unit, per_unit.c.kind, per_unit.c.n)
+
+
+def _held(bounds: tuple[datetime, datetime], now: datetime) -> Any:
+    return and_(
+        LectureRow.status != "cancelled",
+        _in(LectureRow.starts_at, bounds),
+        LectureRow.starts_at <= now,
+    )
+
+
+def lectures_held(bounds: tuple[datetime, datetime], now: datetime) -> Query:
+    """Online lectures held (场) in the period: not cancelled, and the start time
+    (``lectures.starts_at``) falls in the period and has passed (a lecture later today
+    is not held yet). A short table, read whole; the caller keeps those held for the
+    scope: the lecture's audience reaches the scope (everyone, or a unit of the
+    audience is in the scope or contains it), or someone of the scope checked in.
+
+    Returns ``(lecture_id, title, speaker, starts_at, audience)``.
+    """
+    return (
+        select(
+            LectureRow.id,
+            LectureRow.title,
+            LectureRow.speaker,
+            LectureRow.starts_at,
+            LectureRow.audience,
+        )
+        .where(_held(bounds, now))
+        .order_by(LectureRow.starts_at, LectureRow.id)
+    )
+
+
+def lecture_attendance(scope: Scope, bounds: tuple[datetime, datetime], now: datetime) -> Query:
+    """Attendance of the lectures held in the period (see :func:`lectures_held`):
+
+    - check-ins (人次): one per lecture and participant who pressed "check in" (the
+      button works from shortly before the start to shortly after the end), whenever
+      that was; a person at two lectures counts twice;
+    - attendees (人): distinct participants who checked in to at least one of them.
+
+    ``("row", row_id, role, check-ins, attendees)`` per row and role, and
+    ``("lecture", lecture_id, None, check-ins, check-ins)`` per lecture (people of the
+    scope only).
+    """
+    checkins = (
+        select(
+            LectureCheckinRow.participant_id.label("pid"),
+            LectureCheckinRow.lecture_id.label("lid"),
+            scope.map.c.row_id.label("row_id"),
+            ParticipantRow.role.label("role"),
+        )
+        .join(LectureRow, LectureRow.id == LectureCheckinRow.lecture_id)
+        .join(ParticipantRow, ParticipantRow.id == LectureCheckinRow.participant_id)
+        .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
+        .where(_held(bounds, now))
+        .cte("checkins")
+    )
+    by_row = select(
+        literal("row").label("level"),
+        checkins.c.row_id.label("key"),
+        checkins.c.role,
+        func.count(),
+        func.count(func.distinct(checkins.c.pid)),
+    ).group_by(checkins.c.row_id, checkins.c.role)
+    by_lecture = select(
+        literal("lecture").label("level"),
+        checkins.c.lid.label("key"),
+        literal(None).label("role"),
+        func.count(),
+        func.count(),
+    ).group_by(checkins.c.lid)
+    return union_all(by_row, by_lecture)  # type: ignore[return-value]
 
 
 def shortlisted(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
@@ -355,25 +562,34 @@ class StatisticsRepository:
         *,
         total_name: str = "",
         progress: Progress | None = None,
+        now: datetime | None = None,
     ) -> Statistics:
-        """Every figure of ``scope_unit`` over ``period``: seven ``GROUP BY`` queries.
+        """Every figure of ``scope_unit`` over ``period``: one ``GROUP BY`` per figure
+        group, three short label tables, then the unit paths of lecture audiences.
 
-        On PostgreSQL they run at once on several connections that share one snapshot
-        (``REPEATABLE READ`` with an exported snapshot), so the figures agree with each
-        other exactly as one transaction would; on SQLite one after another in one read
-        transaction.
+        ``now`` (default: the current time) decides which lectures have been held yet.
+        On PostgreSQL the queries run at once on several connections that share one
+        snapshot (``REPEATABLE READ`` with an exported snapshot), so the figures agree
+        with each other exactly as one transaction would; on SQLite one after another in
+        one read transaction.
         """
         note = progress or (lambda _step: None)
         scope = Scope(scope_unit)
         bounds = period.bounds(zone)
+        moment = now or datetime.now(UTC)
         queries: dict[str, Query] = {
-            "enrolment": enrolment(scope),
-            "registration": registered(scope, bounds),
             "quiz": quiz_participation(scope, bounds),
-            "campaigns": campaigns(),
+            "quiz_campaigns": quiz_by_campaign(scope, bounds),
+            "reach": people_reached(scope, bounds),
             "publicity": publicity_reach(scope, bounds),
             "engagement": engagement(scope, bounds),
+            "registration": registered(scope, bounds),
+            "attendance": lecture_attendance(scope, bounds, moment),
             "shortlist": shortlisted(scope, bounds),
+            "enrolment": enrolment(scope),
+            "campaigns": campaigns(),
+            "broadcasts": broadcast_articles(bounds),
+            "lectures": lectures_held(bounds, moment),
         }
         results = await self._fetch(queries, note)
 
@@ -394,31 +610,47 @@ class StatisticsRepository:
             add(unit_id, "teachers_enrolled", teachers)
         for row_id, role, count in results["registration"]:
             roles(row_id, "registered", role, count)
+        for row_id, role, took, completed, passed in results["quiz"]:
+            roles(row_id, "took_part", role, took)
+            add(row_id, "completed", completed)
+            add(row_id, "passed", passed)
         by_campaign: dict[int, dict[str, Any]] = {}
-        for level, key, role, took, completed, passed in results["quiz"]:
-            if level == "row":
-                roles(key, "took_part", role, took)
-                add(key, "completed", completed)
-                add(key, "passed", passed)
-            else:
-                entry = by_campaign.setdefault(key, {"roles": {}, "c": 0, "p": 0})
-                entry["roles"][role] = int(took)
-                entry["c"] += int(completed)
-                entry["p"] += int(passed)
+        for campaign_id, role, took, completed, passed in results["quiz_campaigns"]:
+            entry = by_campaign.setdefault(campaign_id, {"roles": {}, "c": 0, "p": 0})
+            entry["roles"][role] = int(took)
+            entry["c"] += int(completed)
+            entry["p"] += int(passed)
+        article_of = {bid: aid for bid, aid, _published in results["broadcasts"]}
+        published = {aid for _bid, aid, flag in results["broadcasts"] if flag}
+        per_row_articles: dict[int | None, set[int]] = {}
+        for row_id, broadcast_id, in_period, count in results["publicity"]:
+            if in_period:
+                add(row_id, "deliveries", count)
+            article = article_of.get(broadcast_id)
+            if article is not None and article in published:
+                per_row_articles.setdefault(row_id, set()).add(article)
         articles: set[int] = set()
-        for row_id, article_id, delivered, published in results["publicity"]:
-            add(row_id, "deliveries", delivered or 0)
-            if published:
-                add(row_id, "articles_published", 1)
-                articles.add(article_id)
+        for row_id, row_articles in per_row_articles.items():
+            add(row_id, "articles_published", len(row_articles))
+            articles |= row_articles
+        for row_id, count in results["reach"]:
+            add(row_id, "people_reached", count)
         for row_id, kind, count in results["engagement"]:
             add(row_id, kind, count)
         for row_id, count in results["shortlist"]:
             add(row_id, "shortlisted", count)
+        checkins: dict[int, int] = {}
+        for level, key, role, count, people in results["attendance"]:
+            if level == "row":
+                add(key, "lecture_checkins", count)
+                roles(key, "lecture_attendees", role, people)
+            else:
+                checkins[key] = int(count)
+        lectures = await self._lectures_for(scope_unit, results["lectures"], checkins)
 
         def unit_figures(row_id: int | None, name: str) -> UnitFigures:
             values = dict(figures.get(row_id, {}))
-            for name_ in ("registered", "took_part"):
+            for name_ in ("registered", "took_part", "lecture_attendees"):
                 values[name_] = RoleCounts.of(values.get(name_, {}))
             return UnitFigures(row_id, name, **values)
 
@@ -440,6 +672,35 @@ class StatisticsRepository:
             total=total,
             campaigns=_campaigns(results["campaigns"], by_campaign, total.enrolled),
             sections=SECTIONS,
+            lectures=lectures,
+        )
+
+    async def _lectures_for(
+        self, scope_unit: Unit, held: list[tuple[Any, ...]], checkins: dict[int, int]
+    ) -> tuple[LectureFigures, ...]:
+        """The held lectures that were for the scope (see :func:`lectures_held`)."""
+        audiences = {row[0]: Audience.from_json(row[4]) for row in held}
+        wanted = sorted({u for audience in audiences.values() for u in audience.unit_ids})
+        paths: dict[int, str] = {}
+        if wanted:
+            rows = await self.session.execute(
+                select(UnitRow.id, UnitRow.path).where(UnitRow.id.in_(wanted))
+            )
+            paths = {unit_id: path for unit_id, path in rows}
+
+        def reaches(audience: Audience) -> bool:
+            if not audience.unit_ids:
+                return True
+            return any(
+                path.startswith(scope_unit.path) or scope_unit.path.startswith(path)
+                for path in (paths.get(u) for u in audience.unit_ids)
+                if path is not None
+            )
+
+        return tuple(
+            LectureFigures(lecture_id, title, speaker, starts_at, checkins.get(lecture_id, 0))
+            for lecture_id, title, speaker, starts_at, _audience in held
+            if checkins.get(lecture_id, 0) > 0 or reaches(audiences[lecture_id])
         )
 
     async def _fetch(
@@ -463,22 +724,24 @@ class StatisticsRepository:
             raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
         async_engine = self.session.bind
         assert isinstance(async_engine, AsyncEngine)
-        keys = list(queries)
-        lanes = [keys[i :: self.lanes] for i in range(self.lanes)]
+        # The queries are listed heaviest first; each lane takes the next one when it is
+        # free, so the large scans start at once and the small ones fill in around them.
+        waiting = list(queries)
 
-        async def lane(lane_keys: list[str]) -> None:
+        async def lane() -> None:
             async with async_engine.connect() as connection:
                 connection = await connection.execution_options(isolation_level="REPEATABLE READ")
                 async with connection.begin():
                     await connection.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
                     await connection.execute(_WORK_MEM)
-                    for key in lane_keys:
+                    while waiting:
+                        key = waiting.pop(0)
                         rows = await connection.execute(queries[key])
                         results[key] = [tuple(row) for row in rows]
                         note(key)
 
-        await asyncio.gather(*(lane(lane_keys) for lane_keys in lanes if lane_keys))
-        return results
+        await asyncio.gather(*(lane() for _ in range(min(self.lanes, len(queries)))))
+        return {key: results[key] for key in queries}
 
 
 def _campaigns(

@@ -1,8 +1,9 @@
 """A known history for the statistics and report tests, and its figures counted in Python.
 
 The history is written row by row (registrations, attempts around the period's edges,
-articles with deliveries, reads, clicks, a shortlist); :class:`Expected` counts the same
-figures from the list of what was written, independently of the SQL under test.
+articles with deliveries, reads, clicks, a shortlist, online lectures with check-ins and
+their announcements); :class:`Expected` counts the same figures from the list of what
+was written, independently of the SQL under test.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from storage.models_publicity import (
     ArticleRow,
     BroadcastRow,
     DeliveryRow,
+    LectureCheckinRow,
+    LectureRow,
     LinkClickRow,
 )
 from storage.models_quiz import AttemptRow, CampaignRow, ShortlistEntryRow, ShortlistRow
@@ -67,6 +70,11 @@ class Expected:
     clicks: list[tuple[int, int, datetime]] = field(default_factory=list)
     shortlisted: list[tuple[int, datetime]] = field(default_factory=list)
     campaigns: dict[int, str] = field(default_factory=dict)
+    # An online lecture's announcements: articles, but not publicity articles.
+    lecture_articles: set[int] = field(default_factory=set)
+    # id -> (title, cancelled, starts_at, audience school names: empty for everyone)
+    lectures: dict[int, tuple[str, bool, datetime, frozenset[str]]] = field(default_factory=dict)
+    checkins: list[tuple[int, int]] = field(default_factory=list)  # (participant, lecture)
 
     @staticmethod
     def inside(moment: datetime | None) -> bool:
@@ -110,15 +118,23 @@ class Expected:
                 found["passed"].add(pid)
         return found
 
-    def delivered(self, school: str | None) -> int:
-        return sum(
-            1
-            for pid, _article, status, test, sent_at in self.deliveries
+    def _delivered(self, school: str | None) -> list[int]:
+        """Who got each publicity article delivered in the period, one entry each."""
+        return [
+            pid
+            for pid, article, status, test, sent_at in self.deliveries
             if (school == ALL or self.school_of(pid) == school)
             and status == "sent"
             and not test
+            and article not in self.lecture_articles
             and self.inside(sent_at)
-        )
+        ]
+
+    def delivered(self, school: str | None) -> int:
+        return len(self._delivered(school))
+
+    def reached(self, school: str | None) -> int:
+        return len(set(self._delivered(school)))
 
     def published(self, school: str | None) -> int:
         articles = set()
@@ -128,6 +144,7 @@ class Expected:
                 (school == ALL or self.school_of(pid) == school)
                 and status == "sent"
                 and not test
+                and article not in self.lecture_articles
                 and article_status == "published"
                 and self.inside(publish_at)
             ):
@@ -137,9 +154,42 @@ class Expected:
     def count(self, rows: list[tuple[int, int, datetime]], school: str | None) -> int:
         return sum(
             1
-            for pid, _a, at in rows
-            if (school == ALL or self.school_of(pid) == school) and self.inside(at)
+            for pid, article, at in rows
+            if (school == ALL or self.school_of(pid) == school)
+            and article not in self.lecture_articles
+            and self.inside(at)
         )
+
+    def held(self, lecture: int, now: datetime | None = None) -> bool:
+        _title, cancelled, starts_at, _audience = self.lectures[lecture]
+        return not cancelled and self.inside(starts_at) and (now is None or starts_at <= now)
+
+    def lecture_checkins(
+        self, school: str | None, role: str | None = None, now: datetime | None = None
+    ) -> list[tuple[int, int]]:
+        return [
+            (pid, lecture)
+            for pid, lecture in self.checkins
+            if (school == ALL or self.school_of(pid) == school)
+            and (role is None or self.role_of(pid) == role)
+            and self.held(lecture, now)
+        ]
+
+    def attendees(self, school: str | None, role: str | None = None) -> int:
+        return len({pid for pid, _lecture in self.lecture_checkins(school, role)})
+
+    def lectures_for(self, school: str, now: datetime | None = None) -> dict[int, int]:
+        """Lectures held for a scope (ALL or a school name) -> its check-ins there."""
+        found = {}
+        for lecture, (_t, _c, _s, audience) in self.lectures.items():
+            if not self.held(lecture, now):
+                continue
+            checkins = sum(
+                1 for _pid, lid in self.lecture_checkins(school, now=now) if lid == lecture
+            )
+            if school == ALL or not audience or school in audience or checkins:
+                found[lecture] = checkins
+        return found
 
     def shortlist(self, school: str | None) -> int:
         return len(
@@ -302,6 +352,87 @@ async def build_history(
                     )
                 )
                 expected.clicks.append((row.id, article.id, clicked_at))
+        await session.flush()
+
+        # Online lectures: held, held for one school, cancelled, before the period, and
+        # the last evening of the period (held, unless the count is made before it).
+        first_school = sorted(schools)[0]
+        lecture_plan = [
+            ("宪法与未成年人保护", "scheduled", sh(2022, 5, 10, 19, 0), frozenset[str]()),
+            ("校园欺凌的法律责任", "scheduled", sh(2022, 9, 20, 15, 0), frozenset({first_school})),
+            ("取消的公开课", "cancelled", sh(2022, 6, 1, 19, 0), frozenset[str]()),
+            ("去年的公开课", "scheduled", sh(2021, 12, 31, 20, 0), frozenset[str]()),
+            ("跨年公开课", "scheduled", sh(2022, 12, 31, 22, 0), frozenset[str]()),
+        ]
+        for title, status, starts_at, audience in lecture_plan:
+            lecture = LectureRow(
+                title=title,
+                speaker="法治副校长",
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=45),
+                audience={"units": sorted(schools[name].id for name in audience), "roles": []},
+                created_by=1,
+                status=status,
+            )
+            session.add(lecture)
+            await session.flush()
+            expected.lectures[lecture.id] = (title, status == "cancelled", starts_at, audience)
+            for row in rng.sample(rows, 15):
+                session.add(
+                    LectureCheckinRow(
+                        lecture_id=lecture.id,
+                        participant_id=row.id,
+                        checked_in_at=starts_at + timedelta(minutes=rng.randint(-5, 50)),
+                    )
+                )
+                expected.checkins.append((row.id, lecture.id))
+            # Its announcement goes out as an article: delivered, read and clicked, and
+            # counted in none of the article figures.
+            notice = ArticleRow(
+                title=f"网络公开课：{title}",
+                body="主讲：法治副校长",
+                audience={},
+                author_id=1,
+                publish_at=starts_at - timedelta(days=1),
+                status="published",
+                link_secret="s",
+                lecture_id=lecture.id,
+            )
+            session.add(notice)
+            await session.flush()
+            expected.articles[notice.id] = ("published", notice.publish_at)
+            expected.lecture_articles.add(notice.id)
+            broadcast = BroadcastRow(article_id=notice.id, created_by=1, test_send=False)
+            session.add(broadcast)
+            await session.flush()
+            for row in rng.sample(rows, 20):
+                sent_at = starts_at - timedelta(hours=20)
+                session.add(
+                    DeliveryRow(
+                        broadcast_id=broadcast.id,
+                        participant_id=row.id,
+                        chat_id=row.telegram_id,
+                        status="sent",
+                        sent_at=sent_at,
+                    )
+                )
+                expected.deliveries.append((row.id, notice.id, "sent", False, sent_at))
+            for row in rng.sample(rows, 8):
+                session.add(
+                    ArticleReadRow(article_id=notice.id, participant_id=row.id, read_at=starts_at)
+                )
+                expected.reads.append((row.id, notice.id, starts_at))
+                session.add(
+                    LinkClickRow(
+                        article_id=notice.id,
+                        participant_id=row.id,
+                        token="t",
+                        clicks=1,
+                        clicked_at=starts_at,
+                        last_clicked_at=starts_at,
+                    )
+                )
+                expected.clicks.append((row.id, notice.id, starts_at))
         await session.flush()
 
         finished = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import warnings
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -45,6 +46,10 @@ ADMIN_ID = 9000
 
 def pct(part: int, whole: int) -> str:
     return f"{part / whole * 100:.1f}%" if whole else "—"
+
+
+def lecture_start(history: Expected) -> Callable[[int], tuple[datetime, int]]:
+    return lambda lecture_id: (history.lectures[lecture_id][2], lecture_id)
 
 
 def expected_row(history: Expected, school: str) -> tuple[int, int, int, str, int]:
@@ -108,13 +113,39 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
     assert f"在册学生{students}人" in md
     assert (
         f"推送法治宣传文章{history.published(ALL)}篇，送达{history.delivered(ALL)}人次，"
-        f"阅读{history.count(history.reads, ALL)}人次，"
+        f"覆盖{history.reached(ALL)}人；阅读{history.count(history.reads, ALL)}人次，"
         f"点击原文链接{history.count(history.clicks, ALL)}人次"
     ) in md
+    held = history.lectures_for(ALL)
+    checkins = len(history.lecture_checkins(ALL))
+    assert (
+        f"举办网络公开课{len(held)}场（"
+        + "、".join(
+            f"“{history.lectures[lid][0]}”" for lid in sorted(held, key=lecture_start(history))
+        )
+        + f"），{checkins}人次参加，共{history.attendees(ALL)}人，"
+        f"其中学生{history.attendees(ALL, 'student')}人、"
+        f"教职工{history.attendees(ALL, 'teacher')}人"
+    ) in md
+    for lecture_id, count in held.items():
+        assert f"| {history.lectures[lecture_id][0]} | 法治副校长 |" in md
+        assert md.count(f"| {history.lectures[lecture_id][0]} |") == 1
+        row = next(
+            line
+            for line in md.splitlines()
+            if history.lectures[lecture_id][0] in line and line.startswith("|")
+        )
+        assert row.endswith(f"| {count} |")
+    assert "取消的公开课" not in md and "去年的公开课" not in md
     assert f"遴选优秀学生{history.shortlist(ALL)}名" in md
     for name in history.schools:
         enrolled_, took_, _staff, rate, passed = expected_row(history, name)
         assert f"| {name} | {enrolled_} | {took_} | {rate} | {passed} |" in md
+        assert (
+            f"| {name} | {history.delivered(name)} | {history.reached(name)} | "
+            f"{history.count(history.reads, name)} | {len(history.lecture_checkins(name))} | "
+            f"{history.attendees(name)} |"
+        ) in md
     for campaign_id, name in history.campaigns.items():
         c = history.quiz(ALL, campaign_id)
         row = f"| {name} | {len(c['took_part'])} | {len(c['completed'])} | {len(c['passed'])} |"
@@ -140,7 +171,7 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
 
     # XLSX: one sheet per breakdown, frozen header, widths set, numbers as numbers.
     book = load_workbook(tmp_path / "participation.xlsx")
-    assert book.sheetnames == ["概要", "按学校", "按身份", "按答题活动", "统计口径"]
+    assert book.sheetnames == ["概要", "按学校", "按身份", "按答题活动", "网络公开课", "统计口径"]
     sheet = book["按学校"]
     assert sheet.freeze_panes == "A2"
     header = [cell.value for cell in sheet[1]]
@@ -156,8 +187,24 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
         assert row["点击链接（人次）"] == history.count(history.clicks, name)
         assert row["注册学生"] == history.registered(name, "student")
         assert row["入选学生"] == history.shortlist(name)
+        assert row["覆盖人数"] == history.reached(name)
+        assert row["公开课签到（人次）"] == len(history.lecture_checkins(name))
+        assert row["公开课参加人数"] == history.attendees(name)
     assert rows["合计"]["参与人数"] == took
     assert rows["合计"]["推送文章（篇）"] == history.published(ALL)
+    assert rows["合计"]["覆盖人数"] == history.reached(ALL)
+    assert rows["合计"]["公开课签到（人次）"] == checkins
+    lectures_sheet = list(book["网络公开课"].iter_rows(min_row=2, values_only=True))
+    assert {(r[0], r[3]) for r in lectures_sheet} == {
+        (history.lectures[lid][0], count) for lid, count in held.items()
+    }
+    summary = {r[0]: r[1] for r in book["概要"].iter_rows(min_row=2, values_only=True)}
+    assert summary["网络公开课（场）"] == len(held)
+    role_rows = list(book["按身份"].iter_rows(min_row=2, values_only=True))
+    for name in history.schools:
+        for role, label in (("student", "学生"), ("teacher", "教师"), ("parent", "家长")):
+            (found,) = [r for r in role_rows if r[0] == name and r[1] == label]
+            assert found[4] == history.attendees(name, role)
     rate_cell = sheet.cell(2, header.index("参与率") + 1)
     assert rate_cell.number_format == "0.0%"
     assert all(sheet.column_dimensions[c].width > 8 for c in "ABC")
@@ -171,7 +218,12 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
         enrolled_, took_, staff_, _rate, passed = expected_row(history, name)
         assert int(by_name[name]["参与人数"]) == took_
         assert float(by_name[name]["参与率 (%)"]) == round(staff_ / enrolled_ * 100, 1)
+        assert int(by_name[name]["送达（人次）"]) == history.delivered(name)
+        assert int(by_name[name]["覆盖人数"]) == history.reached(name)
+        assert int(by_name[name]["公开课签到（人次）"]) == len(history.lecture_checkins(name))
+        assert int(by_name[name]["公开课参加人数"]) == history.attendees(name)
     assert int(by_name["合计"]["参与人数"]) == took
+    assert int(by_name["合计"]["公开课签到（人次）"]) == checkins
 
     with Image.open(tmp_path / "participation.png") as image:
         assert image.format == "PNG" and image.width > 600
@@ -190,6 +242,14 @@ def test_english_report(database_url: str, history: Expected, tmp_path: Path) ->
     took = len(history.quiz(ALL)["took_part"])
     assert f'{took} people took part in the "Constitution Guardian" online quiz' in md
     assert "Table 1." in md and "## 3. What is counted" in md
+    held = history.lectures_for(ALL)
+    assert (
+        f"{len(held)} online lectures were held" in md
+        and f"with {len(history.lecture_checkins(ALL))} check-ins by "
+        f"{history.attendees(ALL)} people"
+        in md
+    )
+    assert f"{history.delivered(ALL)} deliveries reaching {history.reached(ALL)} people" in md
     assert load_workbook(tmp_path / "participation.xlsx").sheetnames[0] == "Summary"
 
 
@@ -280,7 +340,12 @@ async def test_report_and_reports_in_chat(
         "participation-20220101-20221231.xlsx",
     ]
     took = len(history.quiz(ALL)["took_part"])
-    assert sent[0].caption is not None and f"参与{took}人" in sent[0].caption
+    assert sent[0].caption is not None and f"答题参与{took}人" in sent[0].caption
+    assert (
+        f"送达{history.delivered(ALL)}人次、覆盖{history.reached(ALL)}人；"
+        f"举办网络公开课{len(history.lectures_for(ALL))}场，"
+        f"{len(history.lecture_checkins(ALL))}人次参加"
+    ) in sent[0].caption
     # The DOCX sent is a real document with the school table.
     content = sent[0].document.data  # type: ignore[union-attr]
     assert docx.Document(io.BytesIO(content)).tables[0].rows[0].cells[0].text == "学校"
@@ -408,3 +473,19 @@ async def test_report_jobs_follow_the_setting(
         ("report-1-week", datetime(2026, 3, 9, 8, 0, tzinfo=SHANGHAI)),
         ("report-2-month", datetime(2026, 4, 1, 8, 0, tzinfo=SHANGHAI)),
     ]
+
+
+async def test_the_demo_check_agrees_with_the_report(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    from bot.demo_report import check_report
+    from storage.statistics import StatisticsRepository
+
+    said: list[str] = []
+    async with session_factory() as session:
+        repo = StatisticsRepository(session)
+        root = await repo.root()
+        assert root is not None
+        stats = await repo.compile(root, Period(date(2022, 1, 1), date(2022, 12, 31)), SHANGHAI)
+        assert await check_report(session, stats, SHANGHAI, said.append)
+    assert said[0].startswith(f"  {len(history.lectures_for(ALL))} lecture(s) held")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,7 +11,7 @@ from quizzes.statistics import Period, Statistics, UnitFigures
 from quizzes.units import UnitKind
 from storage.repositories import Repositories
 from storage.statistics import StatisticsRepository
-from tests.report_world import ALL, PERIOD, SHANGHAI, Expected, build_history
+from tests.report_world import ALL, PERIOD, SHANGHAI, Expected, build_history, sh
 
 
 @pytest.fixture
@@ -20,7 +20,9 @@ async def history(session_factory: async_sessionmaker[AsyncSession]) -> Expected
 
 
 async def compile_for(
-    session_factory: async_sessionmaker[AsyncSession], unit_name: str | None = None
+    session_factory: async_sessionmaker[AsyncSession],
+    unit_name: str | None = None,
+    now: datetime | None = None,
 ) -> Statistics:
     async with session_factory() as session:
         repo = StatisticsRepository(session)
@@ -29,7 +31,7 @@ async def compile_for(
         else:
             scope = (await Repositories.over(session).units.find_school(unit_name))[0]
         assert scope is not None
-        return await repo.compile(scope, Period(*PERIOD), SHANGHAI)
+        return await repo.compile(scope, Period(*PERIOD), SHANGHAI, now=now)
 
 
 def check(figures: UnitFigures, expected: Expected, school: str | None) -> None:
@@ -43,10 +45,24 @@ def check(figures: UnitFigures, expected: Expected, school: str | None) -> None:
     assert figures.completed == len(quiz["completed"])
     assert figures.passed == len(quiz["passed"])
     assert figures.deliveries == expected.delivered(school)
+    assert figures.people_reached == expected.reached(school)
+    assert figures.people_reached <= figures.deliveries
     assert figures.reads == expected.count(expected.reads, school)
     assert figures.clicks == expected.count(expected.clicks, school)
     assert figures.articles_published == expected.published(school)
     assert figures.shortlisted == expected.shortlist(school)
+    assert figures.lecture_checkins == len(expected.lecture_checkins(school))
+    assert figures.lecture_attendees.total == expected.attendees(school)
+    for role in ("student", "teacher", "parent"):
+        assert getattr(figures.lecture_attendees, role) == expected.attendees(school, role)
+
+
+def check_lectures(stats: Statistics, expected: Expected, scope: str) -> None:
+    held = expected.lectures_for(scope)
+    assert {lecture.lecture_id: lecture.checkins for lecture in stats.lectures} == held
+    assert stats.lectures_held == len(held)
+    for lecture in stats.lectures:
+        assert lecture.title == expected.lectures[lecture.lecture_id][0]
 
 
 async def test_every_figure_per_school_and_in_total(
@@ -75,6 +91,38 @@ async def test_every_figure_per_school_and_in_total(
     )
     # The figures cover the whole of 2022 in Shanghai time and nothing of 2021 or 2023.
     assert stats.total.took_part.total > 0 and stats.total.deliveries > 0
+    # Lectures: held ones only (not the cancelled one, not last year's), with the
+    # check-ins by school; their announcements are not publicity articles.
+    check_lectures(stats, history, ALL)
+    assert stats.lectures_held == 3 and stats.total.lecture_checkins > 0
+    assert stats.total.people_reached > 0
+
+
+async def test_a_lecture_not_started_yet_is_not_held(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    now = sh(2022, 12, 31, 21, 0)  # the year's last lecture starts at 22:00
+    stats = await compile_for(session_factory, now=now)
+    assert {lecture.lecture_id for lecture in stats.lectures} == set(
+        history.lectures_for(ALL, now)
+    )
+    assert stats.lectures_held == 2
+    assert stats.total.lecture_checkins == len(history.lecture_checkins(ALL, now=now))
+
+
+async def test_lecture_announcements_are_not_articles(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    stats = await compile_for(session_factory)
+    assert history.lecture_articles
+    everything = [
+        (pid, article)
+        for pid, article, status, test, sent_at in history.deliveries
+        if status == "sent" and not test and history.inside(sent_at)
+    ]
+    # Counting them would have given more: the rule excludes something.
+    assert stats.total.deliveries < len(everything)
+    assert stats.total.articles_published == history.published(ALL) == 2
 
 
 async def test_campaign_breakdown(
@@ -99,6 +147,16 @@ async def test_a_school_scope_is_one_row(
     assert stats.elsewhere is None
     check(school, history, "胡杨河市第一中学")
     check(stats.total, history, "胡杨河市第一中学")
+    check_lectures(stats, history, "胡杨河市第一中学")
+
+
+async def test_every_school_scope_counts_its_own_lectures(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    for name in history.schools:
+        stats = await compile_for(session_factory, name)
+        check(stats.total, history, name)
+        check_lectures(stats, history, name)
 
 
 async def test_participation_rate_and_extremes(
@@ -128,6 +186,8 @@ async def test_an_empty_period_counts_nothing_but_enrolment(
         assert root is not None and root.kind is UnitKind.DIVISION
         stats = await repo.compile(root, Period(date(2019, 1, 1), date(2019, 1, 31)), SHANGHAI)
     assert stats.total.took_part.total == 0 and stats.total.deliveries == 0
+    assert stats.total.people_reached == 0 and stats.lectures == ()
+    assert stats.total.lecture_checkins == 0
     assert stats.total.registered.total == 0
     assert stats.total.students_enrolled > 0
     assert stats.schools_covered == 0 and stats.campaigns == ()

@@ -26,13 +26,18 @@ FILE_NAMES = (REPORT_MD, REPORT_DOCX, XLSX, CSV, PNG)
 # step key (report.progress.<key>), steps done, steps in all
 Progress = Callable[[str, int, int], None]
 _STEPS = (
-    "enrolment",
-    "registration",
     "quiz",
-    "campaigns",
+    "quiz_campaigns",
+    "reach",
     "publicity",
     "engagement",
+    "registration",
+    "attendance",
     "shortlist",
+    "enrolment",
+    "campaigns",
+    "broadcasts",
+    "lectures",
     "chart",
     "document",
     "tables",

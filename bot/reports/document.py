@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,11 @@ def render_markdown(
         "schools": stats.schools,
         "elsewhere": stats.elsewhere,
         "campaigns": stats.campaigns,
+        # Lecture times in the bureau's time zone, as ``compiled_at`` is given.
+        "lectures": tuple(
+            replace(lecture, starts_at=lecture.starts_at.astimezone(compiled_at.tzinfo))
+            for lecture in stats.lectures
+        ),
         "schools_covered": stats.schools_covered,
         "highest": stats.highest(3),
         "lowest": stats.lowest(3),

@@ -40,9 +40,12 @@ SCHOOL_COLUMNS: tuple[Column, ...] = (
     Column("pass_rate", lambda f: f.pass_rate, "rate", Section.QUIZ),
     Column("articles_published", lambda f: f.articles_published, section=Section.PUBLICITY),
     Column("deliveries", lambda f: f.deliveries, section=Section.PUBLICITY),
+    Column("people_reached", lambda f: f.people_reached, section=Section.PUBLICITY),
     Column("reads", lambda f: f.reads, section=Section.PUBLICITY),
     Column("clicks", lambda f: f.clicks, section=Section.PUBLICITY),
     Column("shortlisted", lambda f: f.shortlisted, section=Section.SHORTLIST),
+    Column("lecture_checkins", lambda f: f.lecture_checkins, section=Section.LECTURES),
+    Column("lecture_attendees", lambda f: f.lecture_attendees.total, section=Section.LECTURES),
 )
 
 DEFINED = (
@@ -55,10 +58,13 @@ DEFINED = (
     "pass_rate",
     "articles_published",
     "deliveries",
+    "people_reached",
     "reads",
     "clicks",
     "shortlisted",
-    "lectures",
+    "lectures_held",
+    "lecture_checkins",
+    "lecture_attendees",
 )
 
 
@@ -164,6 +170,8 @@ def participation_xlsx(
         (_("report.summary.schools_covered"), stats.schools_covered),
         (_("report.summary.campaigns"), len(stats.campaigns)),
     ]
+    if Section.LECTURES in stats.sections:
+        summary_rows.append((_("report.column.lectures_held"), stats.lectures_held))
     for column in columns_for(stats)[1:]:
         summary_rows.append((_(f"report.column.{column.key}"), column.value(stats.total)))
     ws = sheet(
@@ -201,6 +209,7 @@ def participation_xlsx(
                     _(f"role.{role}"),
                     getattr(figures.registered, role),
                     getattr(figures.took_part, role),
+                    getattr(figures.lecture_attendees, role),
                 ]
             )
     ws = sheet(
@@ -210,10 +219,11 @@ def participation_xlsx(
             _("report.column.role"),
             _("report.column.registered"),
             _("report.column.took_part"),
+            _("report.column.lecture_attendees"),
         ],
         role_rows,
     )
-    finish(ws, ["text", "text", "int", "int"])
+    finish(ws, ["text", "text", "int", "int", "int"])
 
     if Section.QUIZ in stats.sections:
         ws = sheet(
@@ -242,16 +252,31 @@ def participation_xlsx(
         )
         finish(ws, ["text", "datetime", "datetime", "int", "int", "int", "rate"])
 
+    if Section.LECTURES in stats.sections:
+        ws = sheet(
+            _("report.sheet.lectures"),
+            [
+                _("report.column.lecture"),
+                _("report.column.speaker"),
+                _("report.column.starts_at"),
+                _("report.column.lecture_checkins"),
+            ],
+            [
+                [
+                    lecture.title,
+                    lecture.speaker,
+                    lecture.starts_at.astimezone(zone).replace(tzinfo=None),
+                    lecture.checkins,
+                ]
+                for lecture in stats.lectures
+            ],
+        )
+        finish(ws, ["text", "text", "datetime", "int"])
+
     ws = sheet(
         _("report.sheet.definitions"),
         [_("report.column.figure"), _("report.column.definition")],
-        [
-            [
-                _(f"report.column.{key}") if key != "lectures" else "—",
-                _(f"report.definition.{key}"),
-            ]
-            for key in DEFINED
-        ],
+        [[_(f"report.column.{key}"), _(f"report.definition.{key}")] for key in DEFINED],
     )
     finish(ws, ["text", "text"], wrap=90)
 
