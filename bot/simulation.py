@@ -122,9 +122,14 @@ class QuizRun:
     telegram_id: int
     behaviour: str
     right: int = 0  # "✅" toasts
-    timed_out: int = 0
+    timed_out: int = 0  # "⏰" notes seen; under load one can pass unseen during a resume
     second_presses_refused: int = 0
     result_text: str = ""
+
+    @property
+    def timed_out_in_result(self) -> int:
+        """Questions the result lists as run out ("时间到，未作答")."""
+        return self.result_text.count("你的答案：时间到，未作答")
 
 
 async def _next_state(

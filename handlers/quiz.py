@@ -314,11 +314,18 @@ async def send_result(
             answer = "".join(
                 LETTERS[question.order.index(i)] for i in sorted(question.question.correct)
             )
+            if question.timed_out:
+                yours = _("quiz.result.yours_timed_out")
+            elif question.chosen:
+                yours = "".join(LETTERS[question.order.index(i)] for i in sorted(question.chosen))
+            else:  # the window closed on it
+                yours = _("quiz.result.yours_unanswered")
             parts.append(
                 _(
                     "quiz.result.missed_item",
                     seq=question.seq,
                     stem=question.question.stem,
+                    yours=yours,
                     answer=answer,
                     explanation=question.question.explanation or "—",
                 )
