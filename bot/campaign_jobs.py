@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 STALE = timedelta(hours=1)
 # Those who have not finished an attempt are reminded this long before the close.
 REMIND_BEFORE = timedelta(hours=24)
+# ...and only if that is this long after the opening announcement, not on its heels.
+REMIND_AFTER_OPENING = timedelta(hours=12)
 
 
 async def plan_campaigns(scheduler: Scheduler) -> None:
@@ -47,10 +49,11 @@ def schedule_campaign(scheduler: Scheduler, campaign: Campaign, now: datetime) -
             campaign_id=campaign.id,
         )
     remind_at = campaign.closes_at - REMIND_BEFORE
-    # A window shorter than a day gets no reminder (it would come before the opening);
-    # one missed by more than STALE is dropped: its due time stays fixed, never "now",
-    # so replanning cannot send it again under a new due time.
-    if remind_at > campaign.opens_at and remind_at >= now - STALE:
+    # A window shorter than a day and a half gets no reminder (it would come before the
+    # opening, or hard on the opening announcement); one missed by more than STALE is
+    # dropped: its due time stays fixed, never "now", so replanning cannot send it again
+    # under a new due time.
+    if remind_at >= campaign.opens_at + REMIND_AFTER_OPENING and remind_at >= now - STALE:
         scheduler.at(
             f"campaign-{campaign.id}-remind", remind_at, remind_campaign, campaign_id=campaign.id
         )

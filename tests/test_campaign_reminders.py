@@ -124,6 +124,9 @@ async def test_the_planner_plans_a_reminder_a_day_before_the_close(
     short = await add_campaign(
         session_factory, "半天", now + timedelta(hours=1), now + timedelta(hours=13)
     )
+    day = await add_campaign(  # the reminder would follow the opening within 6 hours
+        session_factory, "一天半", now + timedelta(hours=1), now + timedelta(hours=31)
+    )
     draft = await add_campaign(
         session_factory,
         "草稿",
@@ -154,6 +157,7 @@ async def test_the_planner_plans_a_reminder_a_day_before_the_close(
     assert f"campaign-{short.id}-remind" not in planned and scheduler.scheduled(
         f"campaign-{short.id}-close"
     )
+    assert f"campaign-{day.id}-remind" not in planned
     assert not any(job_id.startswith(f"campaign-{draft.id}-") for job_id in planned)
     assert not scheduler.scheduled(f"campaign-{missed.id}-remind")
     assert scheduler.scheduled(f"campaign-{just_due.id}-remind")
