@@ -1,6 +1,9 @@
 """Routers, one per conversation, built fresh for each Dispatcher.
 
-Order matters: errors and admin first, the fallback that answers everything else last.
+Order matters: errors first, then the quiz (its answers are most of the traffic when a
+school answers at once, and every router passed costs each update its filters), the
+fallback that answers everything else last. The quiz's filters are its own commands
+and callback prefixes, so it takes nothing from the routers after it.
 """
 
 from aiogram import Router
@@ -26,11 +29,11 @@ from handlers import (
 def get_routers() -> list[Router]:
     modules = (
         errors,
+        quiz,
         admin,
         membership,
         start,
         profile,
-        quiz,
         results,
         livequiz,
         banks,

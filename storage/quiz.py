@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     select,
     update,
@@ -170,6 +171,8 @@ class _AnswerStatements:
     record: Any
     advance: Any
     show: Any
+    # PostgreSQL: the three writes as one statement (data-modifying CTEs), one round trip.
+    record_advance_show: Any
 
     def split(self, row: Sequence[Any]) -> list[SimpleNamespace]:
         return [
@@ -242,7 +245,13 @@ def _answer_statements() -> _AnswerStatements:
             deadline=bindparam("p_deadline", type_=q.deadline.type),
         )
     )
-    return _AnswerStatements(snapshot, tuple(parts), record, advance, show)
+    recorded = record.returning(q.attempt_id).cte("recorded")
+    advanced = advance.where(exists(select(recorded.c.attempt_id))).cte("advanced")
+    shown = show.where(
+        exists(select(advanced.c.id).where(advanced.c.current_seq == following_seq))
+    ).cte("shown")
+    record_advance_show = select(advanced).add_cte(shown)
+    return _AnswerStatements(snapshot, tuple(parts), record, advance, show, record_advance_show)
 
 
 class CampaignRepository:
@@ -532,10 +541,28 @@ class AttemptRepository:
 
         The answer is recorded only if the question is still unanswered (as in
         :meth:`record`); only the press that recorded it moves the attempt on, and only
-        from ``seq`` (as in :meth:`advance`).
+        from ``seq`` (as in :meth:`advance`). On PostgreSQL the three are one statement.
         """
         statements = _answer_statements()
         connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            together = await connection.execute(
+                statements.record_advance_show,
+                {
+                    "p_attempt": attempt_id,
+                    "p_seq": seq,
+                    "p_next": seq + 1,
+                    "p_chosen": sorted(chosen),
+                    "p_answered_at": answered_at,
+                    "p_points": points,
+                    "p_too_fast": too_fast,
+                    "p_flagged": 1 if too_fast else 0,
+                    "p_shown_at": answered_at,
+                    "p_deadline": next_deadline,
+                },
+            )
+            row = together.first()
+            return _attempt(row) if row is not None else None
         result = await connection.execute(
             statements.record,
             {
