@@ -133,14 +133,24 @@ class QuizRun:
 
 
 async def _next_state(
-    client: SandboxClient, chat: int, message: dict[str, Any], timeout: float, run: QuizRun
+    client: SandboxClient,
+    chat: int,
+    message: dict[str, Any],
+    timeout: float,
+    run: QuizRun,
+    *,
+    moved_on: bool = False,
 ) -> dict[str, Any]:
-    """The quiz message after its next edit; a time-out note there counts a time-out."""
+    """The quiz message after its next edit; a time-out note there counts a time-out.
+
+    ``moved_on``: the button pressed was gone, so the edit that took it away may be the
+    one already in hand (a time-out that landed while ticking options): no wait for more.
+    """
     current = next(
         (m for m in await client.messages(chat) if m["message_id"] == message["message_id"]),
         message,
     )
-    if current["edit_count"] == message["edit_count"]:
+    if current["edit_count"] == message["edit_count"] and not moved_on:
         current = await client.wait_for_edit(
             chat, message["message_id"], message["edit_count"], timeout
         )
@@ -284,7 +294,7 @@ async def take_quiz(
             )
         except SandboxError:
             # The question moved on under our finger: its time ran out while we chose.
-            message = await _next_state(client, chat, message, timeout, run)
+            message = await _next_state(client, chat, message, timeout, run, moved_on=True)
             continue
         toasts = [
             (await client.wait_for_callback_answer(query, timeout)) or {} for query in queries
