@@ -12,7 +12,7 @@ bulk INSERTs on SQLite, COPY on PostgreSQL. Then it times:
 - the files (DOCX, XLSX, CSV, chart) from those figures, printed before the last line:
   they do not depend on the size of the database.
 
-    python bench/report.py [--quick] [--participants N] [--answers N]
+    python bench/report.py [--quick] [--participants N] [--answers N] [--only DATABASE]
 
 ``--quick`` is a tenth of the size. The last line printed is one JSON object:
     {"sqlite": {"report_s": ..., "bare_s": ..., "ratio": ...}, "postgresql": {...},
@@ -566,20 +566,25 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the size, under a minute")
     parser.add_argument("--participants", type=int, default=None)
     parser.add_argument("--answers", type=int, default=None)
+    parser.add_argument(
+        "--only", choices=("sqlite", "postgresql"), default=None, help="one database only"
+    )
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     participants = args.participants or 100_000 // scale
     answers = args.answers or 1_000_000 // scale
 
     result: dict[str, object] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        log("sqlite")
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        result["sqlite"] = await measure(url, participants, answers)
-        log(f"sqlite: {result['sqlite']}")
-    log("postgresql")
-    result["postgresql"] = await with_postgres_database(participants, answers)
-    log(f"postgresql: {result['postgresql']}")
+    if args.only in (None, "sqlite"):
+        with tempfile.TemporaryDirectory() as folder:
+            log("sqlite")
+            url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+            result["sqlite"] = await measure(url, participants, answers)
+            log(f"sqlite: {result['sqlite']}")
+    if args.only in (None, "postgresql"):
+        log("postgresql")
+        result["postgresql"] = await with_postgres_database(participants, answers)
+        log(f"postgresql: {result['postgresql']}")
     result["answers"] = answers
     result["participants"] = participants
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
