@@ -144,7 +144,10 @@ def _postgres(value: Any) -> Any:
 async def fill(writer: Writer, units: list[int], participants: int, answers: int) -> None:
     rng = random.Random(2022)
     now = datetime(2022, 1, 1, tzinfo=UTC)
-    t = lambda model: model.__table__  # noqa: E731
+
+    def t(model: Any) -> Table:
+        table: Table = model.__table__
+        return table
 
     await writer.write(
         t(QuestionBankRow),
