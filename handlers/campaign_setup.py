@@ -14,7 +14,6 @@ Draws per tag are left to the YAML file.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +29,7 @@ from bot.campaign_jobs import schedule_campaign
 from bot.config import Settings
 from bot.i18n import Gettext
 from bot.scheduler import Scheduler
-from handlers.publicity import replier
+from handlers.dialogue import Say, replier
 from quizzes.campaigns import (
     CampaignSpec,
     SpecError,
@@ -56,8 +55,6 @@ NOW_WORDS = frozenset({"now", "现在", "立即", "立即开始"})
 ROLES = tuple(Role)
 # A time typed a moment ago may be a minute behind the clock.
 PAST_SLACK = timedelta(minutes=1)
-
-Say = Callable[[str, InlineKeyboardMarkup | None], Awaitable[object]]
 
 
 class Setup(StatesGroup):

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -26,6 +24,7 @@ from bot.lectures import (
     schedule_lecture,
     when_text,
 )
+from handlers.dialogue import replier
 from handlers.publicity_keyboards import (
     CheckinCb,
     article_markup,
@@ -242,7 +241,7 @@ async def cancel_step(
         await callback.answer(_.plain("lecture.cancel.not_allowed"), show_alert=True)
         return
     message = callback.message if isinstance(callback.message, Message) else None
-    say = _replier(bot, callback.from_user.id, message)
+    say = replier(bot, callback.from_user.id, message)
     when = when_text(lecture, settings.zone)
     if action == "ask":
         await callback.answer()
@@ -269,24 +268,6 @@ async def cancel_step(
 
 
 # ---------------------------------------------------------------------- /newlecture
-
-
-Say = Callable[[str, InlineKeyboardMarkup | None], Awaitable[object]]
-
-
-def _replier(bot: Bot, chat_id: int, message: Message | None) -> Say:
-    """Show the next step in place of the message whose button was pressed, or anew."""
-
-    async def say(text: str, markup: InlineKeyboardMarkup | None = None) -> object:
-        if message is not None:
-            try:
-                return await message.edit_text(text, reply_markup=markup)
-            except TelegramBadRequest as error:
-                if "not modified" in error.message:
-                    return None
-        return await bot.send_message(chat_id, text, reply_markup=markup)
-
-    return say
 
 
 async def start_new_lecture(
@@ -466,7 +447,7 @@ async def audience_step(
         return
     action = callback_data.action
     message = callback.message if isinstance(callback.message, Message) else None
-    say = _replier(bot, callback.from_user.id, message)
+    say = replier(bot, callback.from_user.id, message)
     schools = await _schools(permissions, repo)
     if action == "cancel":
         await state.clear()
@@ -630,7 +611,7 @@ async def confirm_step(
         await callback.answer(_.plain("errors.stale_button"))
         return
     message = callback.message if isinstance(callback.message, Message) else None
-    say = _replier(bot, callback.from_user.id, message)
+    say = replier(bot, callback.from_user.id, message)
     await callback.answer()
     if callback_data.action == "cancel":
         await state.clear()

@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -19,6 +17,7 @@ from aiogram.utils.text_decorations import html_decoration
 from bot.article_format import FormatProblem, check_article
 from bot.config import Settings
 from bot.i18n import Gettext
+from handlers.dialogue import Say, replier
 from handlers.publicity_keyboards import (
     ROLES,
     BroadcastCb,
@@ -252,25 +251,6 @@ async def start_post(
     await state.clear()
     await state.set_state(Composing.post)
     await message.answer(_("publicity.compose.ask_post"))
-
-
-Say = Callable[[str, InlineKeyboardMarkup | None], Awaitable[object]]
-
-
-def replier(bot: Bot, chat_id: int, message: Message | None) -> Say:
-    """Show the composer's next step in place of the message whose button was pressed
-    (Telegram allows about one new message per second in a chat), or as a new one."""
-
-    async def say(text: str, markup: InlineKeyboardMarkup | None = None) -> object:
-        if message is not None:
-            try:
-                return await message.edit_text(text, reply_markup=markup)
-            except TelegramBadRequest as error:
-                if "not modified" in error.message:
-                    return None
-        return await bot.send_message(chat_id, text, reply_markup=markup)
-
-    return say
 
 
 async def receive_post(

@@ -48,7 +48,8 @@ def _unit(row: UnitRow) -> Unit:
     )
 
 
-def _participant(row: ParticipantRow) -> Participant:
+def _participant(row: Any) -> Participant:
+    """From a :class:`ParticipantRow` or a row of its columns."""
     return Participant(
         id=row.id,
         telegram_id=row.telegram_id,
@@ -75,20 +76,6 @@ _PARTICIPANT_BY_TELEGRAM_ID = select(
     ParticipantRow.blocked_at,
     ParticipantRow.joined_at,
 ).where(ParticipantRow.telegram_id == bindparam("telegram_id"))
-
-
-def _participant_of(row: Any) -> Participant:
-    return Participant(
-        id=row.id,
-        telegram_id=row.telegram_id,
-        display_name=row.display_name,
-        role=Role(row.role) if row.role else None,
-        unit_id=row.unit_id,
-        locale=row.locale,
-        subscribed=row.subscribed,
-        blocked_at=row.blocked_at,
-        joined_at=row.joined_at,
-    )
 
 
 def _invite(row: InviteCodeRow) -> InviteCode:
@@ -196,7 +183,7 @@ class ParticipantRepository:
             _PARTICIPANT_BY_TELEGRAM_ID, {"telegram_id": telegram_id}
         )
         row = result.one_or_none()
-        return _participant_of(row) if row else None
+        return _participant(row) if row else None
 
     async def update(self, participant: Participant, **values: object) -> Participant:
         row = await self.session.get(ParticipantRow, participant.id)
