@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
-
+from bot.announcements import announce
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
 from quizzes.attempts import Attempts
@@ -138,28 +137,3 @@ async def close_campaign(context: ServiceContext, campaign_id: int) -> None:
         audience = await repo.campaigns.audience_chats(campaign)
     log.info("campaign %s closed", campaign_id)
     await announce(context, audience, "campaign.announce.closed", name=campaign.name)
-
-
-async def announce(
-    context: ServiceContext, audience: list[tuple[int, str]], key: str, **params: object
-) -> None:
-    """Tell the audience, paced under Telegram's bulk limit; a blocked user is marked.
-
-    Announcements are best effort: one lost to a crash is not sent again (the quiz itself
-    is listed by /quiz either way), unlike articles, which go through the outbox.
-    """
-    for chat_id, locale in audience:
-        await context.limiter.acquire(chat_id)
-        text = context.translator.bind(locale)(key, **params)
-        try:
-            await context.bot.send_message(chat_id, text)
-        except TelegramRetryAfter as error:  # another process shares Telegram's limit
-            context.limiter.hold(error.retry_after)
-        except TelegramForbiddenError:
-            async with context.session_factory() as session:
-                await Repositories.over(session).participants.set_blocked(
-                    chat_id, datetime.now(UTC)
-                )
-                await session.commit()
-        except TelegramAPIError as error:
-            log.info("announcement to %s failed: %s", chat_id, error)

@@ -168,7 +168,7 @@ def after_cancel(scheduler: Scheduler, cancellation: Cancellation, now: datetime
 
 async def notify_cancelled(context: ServiceContext, lecture_id: int) -> None:
     """Tell everyone the announcement (or reminder) reached that the lecture is off."""
-    from bot.campaign_jobs import announce
+    from bot.announcements import announce
 
     async with context.session_factory() as session:
         lectures = LectureRepository(session)

@@ -1,0 +1,43 @@
+"""Best-effort messages to an audience: campaign openings, closings and reminders, a
+lecture's cancellation. Paced under Telegram's bulk limit by the shared limiter.
+
+Articles do not come here: they go through the broadcaster's outbox, which survives a
+crash; an announcement lost to a crash is not sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
+
+from bot.services import ServiceContext
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+
+async def announce(
+    context: ServiceContext, audience: list[tuple[int, str]], key: str, **params: object
+) -> None:
+    """Tell the audience, paced under Telegram's bulk limit; a blocked user is marked.
+
+    Announcements are best effort: one lost to a crash is not sent again (the quiz itself
+    is listed by /quiz either way), unlike articles, which go through the outbox.
+    """
+    for chat_id, locale in audience:
+        await context.limiter.acquire(chat_id)
+        text = context.translator.bind(locale)(key, **params)
+        try:
+            await context.bot.send_message(chat_id, text)
+        except TelegramRetryAfter as error:  # another process shares Telegram's limit
+            context.limiter.hold(error.retry_after)
+        except TelegramForbiddenError:
+            async with context.session_factory() as session:
+                await Repositories.over(session).participants.set_blocked(
+                    chat_id, datetime.now(UTC)
+                )
+                await session.commit()
+        except TelegramAPIError as error:
+            log.info("announcement to %s failed: %s", chat_id, error)
