@@ -99,10 +99,11 @@ def create_dispatcher(
         translator=translator,
     )
     dp.update.outer_middleware(DatabaseMiddleware(session_factory))
-    dp.update.outer_middleware(ParticipantMiddleware(translator))
+    participant = ParticipantMiddleware(translator)
     permissions = PermissionsMiddleware(settings.admin_ids)
     for name, observer in dp.observers.items():
         if name not in ("update", "error"):  # inner middlewares reach the nested routers
+            observer.middleware(participant)
             observer.middleware(permissions)
     dp.message.outer_middleware(ThrottlingMiddleware())
     dp.include_routers(*get_routers())

@@ -1,4 +1,5 @@
-"""Outer middlewares: a database session per update, the participant, locale, throttling."""
+"""Middlewares: a database session per update (outer), throttling (outer, messages),
+and, once the handler is known, the participant, their language and permissions (inner)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.types import Message, TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Translator, normalize_locale
+from bot.i18n import Gettext, Translator, normalize_locale
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.registration import Registration
@@ -36,17 +37,28 @@ class DatabaseMiddleware(BaseMiddleware):
             return result
 
 
-class ParticipantMiddleware(BaseMiddleware):
-    """Loads (or creates) the participant behind the update and binds their language.
+def _takes(data: dict[str, Any], *names: str) -> bool:
+    """Whether the handler chosen for this update takes any of ``names``."""
+    target: HandlerObject | None = data.get("handler")
+    return target is None or target.varkw or any(name in target.params for name in names)
 
-    Their permissions are loaded by :class:`PermissionsMiddleware`, once the handler is
-    known, and only for a handler that takes ``permissions``: a quiz answer does not.
+
+class ParticipantMiddleware(BaseMiddleware):
+    """Inner middleware: loads (or creates) the participant and binds their language.
+
+    Only for the handlers that take ``participant``, ``registration``, ``_`` or
+    ``permissions``. An answer to a quiz question takes none of them: the attempt it
+    reads names its owner and their language, which spares every answer a look-up.
     """
 
     def __init__(self, translator: Translator) -> None:
         self.translator = translator
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if "participant" in data or not _takes(
+            data, "participant", "registration", "_", "permissions"
+        ):
+            return await handler(event, data)
         user: User | None = data.get("event_from_user")
         repo: Repositories = data["repo"]
         if user is None or user.is_bot:
@@ -65,7 +77,7 @@ class ParticipantMiddleware(BaseMiddleware):
 
 
 class PermissionsMiddleware(BaseMiddleware):
-    """Inner middleware: ``permissions`` for the handlers (not filters) that take it."""
+    """Inner middleware, after the participant's: ``permissions`` for the handlers that take it."""
 
     def __init__(self, admin_ids: frozenset[int]) -> None:
         self.admin_ids = admin_ids
@@ -73,8 +85,7 @@ class PermissionsMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         participant: Participant | None = data.get("participant")
         user: User | None = data.get("event_from_user")
-        target: HandlerObject | None = data.get("handler")
-        wanted = target is None or target.varkw or "permissions" in target.params
+        wanted = _takes(data, "permissions")
         if wanted and participant is not None and user is not None and "permissions" not in data:
             repo: Repositories = data["repo"]
             await read_outside_transaction(repo.session)
@@ -109,7 +120,7 @@ class ThrottlingMiddleware(BaseMiddleware):
         count += 1
         if count > self.rate:
             if not warned:
-                _ = data["_"]
+                _ = await self._language_of(user, data)
                 await event.answer(_("errors.flood", seconds=int(self.per_seconds)))
             self._windows[user.id] = (started, count, True)
             return None
@@ -117,6 +128,18 @@ class ThrottlingMiddleware(BaseMiddleware):
         if len(self._windows) > 10_000:
             self._forget_quiet(now)
         return await handler(event, data)
+
+    @staticmethod
+    async def _language_of(user: User, data: dict[str, Any]) -> Gettext:
+        """The flooder's chosen language (read once per window, so rarely)."""
+        translator: Translator = data["translator"]
+        repo: Repositories = data["repo"]
+        await read_outside_transaction(repo.session)
+        participant = await repo.participants.by_telegram_id(user.id)
+        await repo.commit()
+        if participant is not None:
+            return translator.bind(participant.locale)
+        return translator.bind(normalize_locale(user.language_code, translator.default_locale))
 
     def _forget_quiet(self, now: float) -> None:
         for user_id in [u for u, w in self._windows.items() if now - w[0] >= self.per_seconds]:

@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
-from bot.i18n import Gettext
+from bot.i18n import Gettext, Translator, normalize_locale
 from quizzes.attempts import Attempt, AttemptQuestion, Attempts, Step, Verdict
 from quizzes.bank import QuestionType
 from quizzes.campaigns import Campaign
@@ -170,36 +170,46 @@ async def start_campaign(
     await repo.commit()
 
 
+# The two answer handlers take no ``participant`` (nor ``_``): the attempt's snapshot
+# checks the presser against its owner's Telegram id and names the owner's language.
+
+
 async def press_option(
     callback: CallbackQuery,
     callback_data: AnswerCb,
-    participant: Participant,
     repo: Repositories,
     bot: Bot,
     settings: Settings,
-    _: Gettext,
+    translator: Translator,
 ) -> None:
     step = await attempts_service(repo).choose(
-        participant.id, callback_data.attempt, callback_data.seq, callback_data.option
+        callback.from_user.id, callback_data.attempt, callback_data.seq, callback_data.option
     )
     await repo.commit()
-    await show_step(callback, step, repo, bot, settings, _)
+    await show_step(callback, step, repo, bot, settings, language_of(step, callback, translator))
 
 
 async def submit_multiple(
     callback: CallbackQuery,
     callback_data: SubmitCb,
-    participant: Participant,
     repo: Repositories,
     bot: Bot,
     settings: Settings,
-    _: Gettext,
+    translator: Translator,
 ) -> None:
     step = await attempts_service(repo).submit(
-        participant.id, callback_data.attempt, callback_data.seq
+        callback.from_user.id, callback_data.attempt, callback_data.seq
     )
     await repo.commit()
-    await show_step(callback, step, repo, bot, settings, _)
+    await show_step(callback, step, repo, bot, settings, language_of(step, callback, translator))
+
+
+def language_of(step: Step, callback: CallbackQuery, translator: Translator) -> Gettext:
+    """The owner's language for their own press; the presser's Telegram language otherwise."""
+    locale = step.locale or normalize_locale(
+        callback.from_user.language_code, translator.default_locale
+    )
+    return translator.bind(locale)
 
 
 async def show_step(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -85,11 +86,20 @@ class AttemptQuestion:
 
 
 @dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose attempt it is, as a press on its buttons is checked and answered."""
+
+    telegram_id: int
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An attempt with its campaign and two of its questions, read together for a press."""
+    """An attempt with its campaign, owner and two of its questions, read together for a press."""
 
     attempt: Attempt
     campaign: Campaign
+    owner: Owner
     question: AttemptQuestion | None  # at the pressed seq
     following: AttemptQuestion | None  # at seq + 1, shown next if the press is recorded
 
@@ -158,6 +168,14 @@ class AttemptStore(Protocol):
 
     async def set_message(self, attempt_id: int, message_id: int) -> None: ...
 
+    def together(self) -> AbstractAsyncContextManager[None]:
+        """The writes made inside share one transaction.
+
+        Outside it a store may run a press's statements each on its own: the snapshot,
+        and the single conditional writes (:meth:`record_and_advance`, :meth:`set_draft`).
+        """
+        ...
+
 
 class CampaignStore(Protocol):
     async def get(self, campaign_id: int) -> Campaign | None: ...
@@ -186,6 +204,7 @@ class Step:
     next: AttemptQuestion | None = None  # the question to show now, if any
     correct: bool | None = None
     campaign: Campaign | None = None  # the attempt's campaign, when it was read
+    locale: str | None = None  # the owner's language, for a press they made
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +213,20 @@ class Started:
     question: AttemptQuestion | None
     refusal: Refusal | None = None
     resumed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Press:
+    """A press that passed its checks: what it acts on."""
+
+    campaign: Campaign
+    attempt: Attempt
+    question: AttemptQuestion
+    following: AttemptQuestion | None
+    locale: str
+
+    def step(self, verdict: Verdict, next: AttemptQuestion | None = None) -> Step:
+        return Step(verdict, self.attempt, next=next, campaign=self.campaign, locale=self.locale)
 
 
 class Attempts:
@@ -259,30 +292,39 @@ class Attempts:
             )
         return Started(attempt, await self.store.question(attempt.id, 1))
 
-    async def choose(self, participant_id: int, attempt_id: int, seq: int, position: int) -> Step:
-        """A press on option ``position``: answers single choice, toggles multiple choice."""
-        checked = await self._check(participant_id, attempt_id, seq)
+    async def choose(self, telegram_id: int, attempt_id: int, seq: int, position: int) -> Step:
+        """A press on option ``position``: answers single choice, toggles multiple choice.
+
+        The presser is known by their Telegram account: the attempt's owner is read with
+        it, so a press needs no separate look-up of who is pressing.
+        """
+        checked = await self._check(telegram_id, attempt_id, seq)
         if isinstance(checked, Step):
             return checked
-        campaign, attempt, question, following = checked
+        press = checked
+        question = press.question
         if not 0 <= position < len(question.order):
-            return Step(Verdict.STALE, attempt, campaign=campaign)
+            return press.step(Verdict.STALE)
         if question.question.type is QuestionType.MULTIPLE:
             draft = question.draft ^ {position}
-            await self.store.set_draft(attempt.id, seq, draft)
-            return Step(
-                Verdict.TOGGLED, attempt, next=replace(question, draft=draft), campaign=campaign
-            )
-        return await self._answer(campaign, attempt, question, frozenset({position}), following)
+            await self.store.set_draft(press.attempt.id, seq, draft)
+            return press.step(Verdict.TOGGLED, next=replace(question, draft=draft))
+        step = await self._answer(
+            press.campaign, press.attempt, question, frozenset({position}), press.following
+        )
+        return replace(step, locale=press.locale)
 
-    async def submit(self, participant_id: int, attempt_id: int, seq: int) -> Step:
-        checked = await self._check(participant_id, attempt_id, seq)
+    async def submit(self, telegram_id: int, attempt_id: int, seq: int) -> Step:
+        checked = await self._check(telegram_id, attempt_id, seq)
         if isinstance(checked, Step):
             return checked
-        campaign, attempt, question, following = checked
-        if not question.draft:
-            return Step(Verdict.EMPTY, attempt, campaign=campaign)
-        return await self._answer(campaign, attempt, question, question.draft, following)
+        press = checked
+        if not press.question.draft:
+            return press.step(Verdict.EMPTY)
+        step = await self._answer(
+            press.campaign, press.attempt, press.question, press.question.draft, press.following
+        )
+        return replace(step, locale=press.locale)
 
     async def time_out(self, attempt_id: int, seq: int) -> Step:
         """The question's time ran out unanswered (called by the timer)."""
@@ -295,33 +337,30 @@ class Attempts:
         now = self.clock()
         if question.deadline is not None and now < question.deadline:
             return Step(Verdict.STALE, attempt)
-        return await self._time_out(campaign, attempt, question, now)
+        async with self.store.together():
+            return await self._time_out(campaign, attempt, question, now)
 
-    async def _check(
-        self, participant_id: int, attempt_id: int, seq: int
-    ) -> tuple[Campaign, Attempt, AttemptQuestion, AttemptQuestion | None] | Step:
+    async def _check(self, telegram_id: int, attempt_id: int, seq: int) -> _Press | Step:
         """Ownership, currency, window and deadline of a press, from one read."""
         snapshot = await self.store.snapshot(attempt_id, seq)
-        if snapshot is None or snapshot.attempt.participant_id != participant_id:
+        if snapshot is None or snapshot.owner.telegram_id != telegram_id:
             return Step(Verdict.NOT_YOURS)
-        attempt, campaign = snapshot.attempt, snapshot.campaign
-        if attempt.finished:
-            return Step(Verdict.STALE, attempt, campaign=campaign)
-        if seq != attempt.current_seq:
-            return Step(Verdict.STALE, attempt, campaign=campaign)
+        attempt, campaign, locale = snapshot.attempt, snapshot.campaign, snapshot.owner.locale
         question = snapshot.question
-        if question is None:
-            return Step(Verdict.STALE, attempt, campaign=campaign)
+        if attempt.finished or seq != attempt.current_seq or question is None:
+            return Step(Verdict.STALE, attempt, campaign=campaign, locale=locale)
         if question.answered:
-            return Step(Verdict.ALREADY_ANSWERED, attempt, campaign=campaign)
+            return Step(Verdict.ALREADY_ANSWERED, attempt, campaign=campaign, locale=locale)
         now = self.clock()
         if not campaign.is_open(now):
-            finished = await self._expire(attempt, campaign, now)
-            return Step(Verdict.CLOSED, finished, campaign=campaign)
+            async with self.store.together():
+                finished = await self._expire(attempt, campaign, now)
+            return Step(Verdict.CLOSED, finished, campaign=campaign, locale=locale)
         if question.deadline is not None and now >= question.deadline:
-            step = await self._time_out(campaign, attempt, question, now)
-            return replace(step, campaign=campaign)
-        return campaign, attempt, question, snapshot.following
+            async with self.store.together():
+                step = await self._time_out(campaign, attempt, question, now)
+            return replace(step, campaign=campaign, locale=locale)
+        return _Press(campaign, attempt, question, snapshot.following, locale)
 
     async def _answer(
         self,
@@ -372,19 +411,20 @@ class Attempts:
                 correct=points >= 1.0,
                 campaign=campaign,
             )
-        recorded = await self.store.record(
-            attempt.id,
-            question.seq,
-            chosen=chosen,
-            answered_at=now,
-            points=points,
-            timed_out=False,
-            too_fast=fast,
-        )
-        if not recorded:
-            return Step(Verdict.ALREADY_ANSWERED, attempt, campaign=campaign)
+        async with self.store.together():  # the last question: record, then finish
+            recorded = await self.store.record(
+                attempt.id,
+                question.seq,
+                chosen=chosen,
+                answered_at=now,
+                points=points,
+                timed_out=False,
+                too_fast=fast,
+            )
+            if not recorded:
+                return Step(Verdict.ALREADY_ANSWERED, attempt, campaign=campaign)
+            step = await self._move_on(campaign, attempt, question.seq, now)
         answered = replace(question, chosen=chosen, answered_at=now, points=points, too_fast=fast)
-        step = await self._move_on(campaign, attempt, question.seq, now)
         return replace(
             step,
             verdict=Verdict.RECORDED,
@@ -429,7 +469,8 @@ class Attempts:
 
     async def expire(self, attempt: Attempt, campaign: Campaign) -> Attempt:
         """Finish an attempt the window closed on (the campaign's close job)."""
-        return await self._expire(attempt, campaign, self.clock())
+        async with self.store.together():
+            return await self._expire(attempt, campaign, self.clock())
 
     async def _expire(self, attempt: Attempt, campaign: Campaign, now: datetime) -> Attempt:
         """Close an attempt whose time or window ran out: what is unanswered scores nothing."""

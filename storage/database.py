@@ -58,5 +58,15 @@ async def read_outside_transaction(session: AsyncSession) -> None:
     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+async def end_outside_transaction(session: AsyncSession) -> None:
+    """End what :func:`read_outside_transaction` began, so that the session's next
+    statements share one transaction again (they begin it on the next connection)."""
+    if not session.in_transaction():
+        return
+    connection = (await session.connection()).sync_connection
+    if connection and connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        await session.commit()
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -29,13 +30,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quizzes.attempts import Attempt, AttemptQuestion, AttemptStatus, Snapshot
+from quizzes.attempts import Attempt, AttemptQuestion, AttemptStatus, Owner, Snapshot
 from quizzes.bank import StoredQuestion
 from quizzes.campaigns import Audience, Campaign, CampaignStatus, Rules
 from quizzes.engine import Candidate, Feedback, Standing, best_per_participant
 from quizzes.participants import Role
 from quizzes.units import UnitKind
 from storage.banks import stored_question
+from storage.database import end_outside_transaction, read_outside_transaction
 from storage.models import ParticipantRow, UnitRow
 from storage.models_quiz import (
     AttemptQuestionRow,
@@ -192,19 +194,30 @@ def _answer_statements() -> _AnswerStatements:
     attempts: Table = AttemptRow.__table__  # type: ignore[assignment]
     campaigns: Table = CampaignRow.__table__  # type: ignore[assignment]
     bank_questions: Table = QuestionRow.__table__  # type: ignore[assignment]
+    participants: Table = ParticipantRow.__table__  # type: ignore[assignment]
     this, this_question = questions.alias("this"), bank_questions.alias("this_question")
     following, following_question = questions.alias("next"), bank_questions.alias("next_question")
-    tables = (attempts, campaigns, this, this_question, following, following_question)
+    owner = (participants.c.telegram_id, participants.c.locale)
+    tables: tuple[Iterable[Any], ...] = (
+        attempts.c,
+        campaigns.c,
+        owner,
+        this.c,
+        this_question.c,
+        following.c,
+        following_question.c,
+    )
     columns: list[Any] = []
     parts: list[tuple[int, int, tuple[str, ...]]] = []
-    for number, table in enumerate(tables):
+    for number, table_columns in enumerate(tables):
         start = len(columns)
-        columns += [column.label(f"t{number}_{column.key}") for column in table.c]
-        parts.append((start, len(columns), tuple(column.key for column in table.c)))
+        columns += [column.label(f"t{number}_{column.key}") for column in table_columns]
+        parts.append((start, len(columns), tuple(column.key for column in table_columns)))
     snapshot = (
         select(*columns)
         .select_from(attempts)
         .join(campaigns, campaigns.c.id == attempts.c.campaign_id)
+        .join(participants, participants.c.id == attempts.c.participant_id)
         .outerjoin(this, and_(this.c.attempt_id == attempts.c.id, this.c.seq == seq))
         .outerjoin(this_question, this_question.c.id == this.c.question_id)
         .outerjoin(
@@ -505,8 +518,15 @@ class AttemptRepository:
         return _attempt_question(row, question)
 
     async def snapshot(self, attempt_id: int, seq: int) -> Snapshot | None:
-        """The attempt, its campaign and its questions ``seq`` and ``seq + 1``: one query."""
+        """The attempt, its campaign, its owner and its questions ``seq`` and ``seq + 1``.
+
+        Read outside a transaction unless one is open, and the statements after it run so
+        too until :meth:`together`: each of a press's writes but those is a single
+        conditional statement, whole on its own, so BEGIN and COMMIT (a round trip each
+        on PostgreSQL) would add nothing.
+        """
         statements = _answer_statements()
+        await read_outside_transaction(self.session)
         connection = await self.session.connection()
         result = await connection.execute(
             statements.snapshot, {"p_attempt": attempt_id, "p_seq": seq, "p_next": seq + 1}
@@ -514,10 +534,11 @@ class AttemptRepository:
         found = result.first()
         if found is None:
             return None
-        attempt, campaign, row, question, next_row, next_question = statements.split(found)
+        attempt, campaign, owner, row, question, next_row, next_question = statements.split(found)
         return Snapshot(
             attempt=_attempt(attempt),
             campaign=_campaign(campaign),
+            owner=Owner(owner.telegram_id, owner.locale),
             question=_attempt_question(row, question) if question.id is not None else None,
             following=(
                 _attempt_question(next_row, next_question)
@@ -525,6 +546,12 @@ class AttemptRepository:
                 else None
             ),
         )
+
+    @contextlib.asynccontextmanager
+    async def together(self) -> AsyncIterator[None]:
+        """The writes made inside share one transaction (committed by the unit of work)."""
+        await end_outside_transaction(self.session)
+        yield
 
     async def record_and_advance(
         self,

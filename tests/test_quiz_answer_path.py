@@ -106,14 +106,34 @@ async def started(
     return attempt
 
 
+async def ticked_answer(
+    dp: Dispatcher,
+    bot: MockedBot,
+    session_factory: async_sessionmaker[AsyncSession],
+    telegram_id: int,
+    attempt_id: int,
+    seq: int,
+) -> str:
+    """The press that answers question ``seq`` rightly, after ticking the options of a
+    multiple-choice question (those ticks are sent here)."""
+    right = await right_positions(session_factory, attempt_id, seq)
+    if len(right) == 1:
+        return AnswerCb(attempt=attempt_id, seq=seq, option=right[0]).pack()
+    for position in right:
+        tick = AnswerCb(attempt=attempt_id, seq=seq, option=position).pack()
+        await dp.feed_update(bot, callback_update(user(telegram_id), tick))
+    return SubmitCb(attempt=attempt_id, seq=seq).pack()
+
+
 async def test_an_answer_is_one_read_and_three_conditional_writes(
     dp: Dispatcher,
     engine: AsyncEngine,
     session_factory: async_sessionmaker[AsyncSession],
     world: World,
 ) -> None:
-    """Participant, then attempt + campaign + this and the next question in one query;
-    then record, move on, show the next question. No grants, no read-back."""
+    """Attempt + campaign + owner + this and the next question in one query; then
+    record, move on, show the next question. No participant look-up, no grants, no
+    read-back."""
     bot = MockedBot()
     campaign = await open_campaign(session_factory, questions=5)
     student = await registered(session_factory, 401, world.classes["七年级1班"].id)
@@ -125,13 +145,13 @@ async def test_an_answer_is_one_read_and_three_conditional_writes(
                 tick = AnswerCb(attempt=attempt.id, seq=seq, option=position).pack()
                 with statements(engine) as seen:
                     await dp.feed_update(bot, callback_update(user(401), tick))
-                assert seen == ["SELECT", "SELECT", "UPDATE"]
+                assert seen == ["SELECT", "UPDATE"]
             press = SubmitCb(attempt=attempt.id, seq=seq).pack()
         else:
             press = AnswerCb(attempt=attempt.id, seq=seq, option=right[0]).pack()
         with statements(engine) as seen:
             await dp.feed_update(bot, callback_update(user(401), press))
-        assert seen == ["SELECT", "SELECT", *WRITES[engine.dialect.name]]
+        assert seen == ["SELECT", *WRITES[engine.dialect.name]]
         edit = bot.recorder.requests[-1]
         assert isinstance(edit, EditMessageText) and f"第 {seq + 1}/5 题" in edit.text
 
@@ -139,7 +159,7 @@ async def test_an_answer_is_one_read_and_three_conditional_writes(
     again = AnswerCb(attempt=attempt.id, seq=1, option=0).pack()
     with statements(engine) as seen:
         await dp.feed_update(bot, callback_update(user(401), again))
-    assert seen == ["SELECT", "SELECT"]
+    assert seen == ["SELECT"]
     toast = bot.recorder.requests[-1]
     assert isinstance(toast, AnswerCallbackQuery) and "过去了" in (toast.text or "")
 
@@ -151,14 +171,7 @@ async def test_the_next_question_shows_the_deadline_it_was_given(
     campaign = await open_campaign(session_factory, questions=3, seconds_per_question=120)
     student = await registered(session_factory, 402, world.classes["七年级1班"].id)
     attempt = await started(dp, bot, session_factory, 402, campaign.id, student.id)
-    right = await right_positions(session_factory, attempt.id, 1)
-    if len(right) > 1:
-        for position in right:
-            tick = AnswerCb(attempt=attempt.id, seq=1, option=position).pack()
-            await dp.feed_update(bot, callback_update(user(402), tick))
-        press = SubmitCb(attempt=attempt.id, seq=1).pack()
-    else:
-        press = AnswerCb(attempt=attempt.id, seq=1, option=right[0]).pack()
+    press = await ticked_answer(dp, bot, session_factory, 402, attempt.id, 1)
 
     await dp.feed_update(bot, callback_update(user(402), press))
 
@@ -223,28 +236,82 @@ async def test_reply_models_survive_garbage_collection() -> None:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_an_answer_on_postgresql_is_five_round_trips(
+async def test_an_answer_on_postgresql_is_two_round_trips(
     dp: Dispatcher,
     engine: AsyncEngine,
     session_factory: async_sessionmaker[AsyncSession],
     world: World,
 ) -> None:
-    """The participant is read outside a transaction (no BEGIN/COMMIT of its own); the
-    answer is one transaction: BEGIN, the snapshot, the writes as one statement, COMMIT."""
+    """No participant look-up, no BEGIN or COMMIT: the snapshot, then the writes as one
+    statement (whole on its own)."""
     bot = MockedBot()
     campaign = await open_campaign(session_factory, questions=3)
     student = await registered(session_factory, 403, world.classes["七年级1班"].id)
     attempt = await started(dp, bot, session_factory, 403, campaign.id, student.id)
-    right = await right_positions(session_factory, attempt.id, 1)
-    press = AnswerCb(attempt=attempt.id, seq=1, option=right[0]).pack()
-    if len(right) > 1:  # multiple choice: tick, then the submit is the answer
-        for position in right:
-            tick = AnswerCb(attempt=attempt.id, seq=1, option=position).pack()
-            await dp.feed_update(bot, callback_update(user(403), tick))
-        press = SubmitCb(attempt=attempt.id, seq=1).pack()
+    press = await ticked_answer(dp, bot, session_factory, 403, attempt.id, 1)
     await engine.dispose()  # every connection is new, so every one is watched
     with round_trips(engine) as seen:
         await dp.feed_update(bot, callback_update(user(403), press))
-    # The participant; then the snapshot, whose BEGIN is logged once it has been sent
-    # ahead of it; then the writes and COMMIT. Five round trips, was nine.
-    assert seen == ["SELECT", "SELECT", "BEGIN", "WITH", "COMMIT"]
+    # Two round trips (nine before the answer path was trimmed).
+    assert seen == ["SELECT", "WITH"]
+
+
+async def test_a_press_speaks_the_owners_language_and_refuses_strangers(
+    dp: Dispatcher, session_factory: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    """The answer handlers read no participant: the snapshot names the attempt's owner
+    and their chosen language; a press by anyone else is refused in their own."""
+    bot = MockedBot()
+    campaign = await open_campaign(session_factory, questions=3)
+    student = await registered(session_factory, 405, world.classes["七年级1班"].id)
+    attempt = await started(dp, bot, session_factory, 405, campaign.id, student.id)
+    async with session_factory() as session:  # chose English, though Telegram says Chinese
+        repo = Repositories.over(session)
+        await repo.participants.update(student, locale="en")
+        await session.commit()
+
+    # A stranger Telegram calls English forges a press on the attempt.
+    stranger = user(406, language_code="en")
+    forged = AnswerCb(attempt=attempt.id, seq=1, option=0).pack()
+    await dp.feed_update(bot, callback_update(stranger, forged))
+    toast = bot.recorder.requests[-1]
+    assert (
+        isinstance(toast, AnswerCallbackQuery)
+        and toast.text == "This is not your quiz; you can't answer it."
+    )
+    async with session_factory() as session:  # nobody was enrolled by a forged press
+        assert await Repositories.over(session).participants.by_telegram_id(406) is None
+        unchanged = await session.get(AttemptRow, attempt.id)
+    assert unchanged is not None and unchanged.current_seq == 1
+
+    press = await ticked_answer(dp, bot, session_factory, 405, attempt.id, 1)
+    await dp.feed_update(bot, callback_update(user(405), press))
+    edit = bot.recorder.requests[-1]
+    assert isinstance(edit, EditMessageText) and "Question 2/3" in edit.text
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_the_last_answer_and_the_finish_share_one_transaction(
+    dp: Dispatcher,
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    world: World,
+) -> None:
+    """Only single statements run outside a transaction: recording the last answer and
+    finishing the attempt are written together or not at all."""
+    bot = MockedBot()
+    campaign = await open_campaign(session_factory, questions=1)
+    student = await registered(session_factory, 407, world.classes["七年级1班"].id)
+    attempt = await started(dp, bot, session_factory, 407, campaign.id, student.id)
+    press = await ticked_answer(dp, bot, session_factory, 407, attempt.id, 1)
+    await engine.dispose()
+    with round_trips(engine) as seen:
+        await dp.feed_update(bot, callback_update(user(407), press))
+    # The snapshot alone; then BEGIN (which asyncpg logs once the first write it went
+    # ahead of has been sent), the answer, the finish and COMMIT; then the result's reads.
+    commit = seen.index("COMMIT")
+    assert seen[:3] == ["SELECT", "UPDATE", "BEGIN"]
+    assert seen[1:commit].count("UPDATE") >= 2 and seen[:commit].count("BEGIN") == 1
+    async with session_factory() as session:
+        finished = await session.get(AttemptRow, attempt.id)
+    assert finished is not None and finished.finished_at is not None
