@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -29,6 +29,7 @@ from handlers.publicity_keyboards import (
     CheckinCb,
     article_markup,
 )
+from handlers.stats_command import StatsOf
 from quizzes.lectures import (
     CHECKIN_EARLY,
     CHECKIN_LATE,
@@ -171,7 +172,7 @@ def _may_cancel(
 
 async def lecture_stats(
     message: Message,
-    command: CommandObject,
+    target_id: int | None,
     permissions: Permissions,
     repo: Repositories,
     _: Gettext,
@@ -179,14 +180,13 @@ async def lecture_stats(
     if not permissions.is_admin:
         await message.answer(_("errors.admins_only"))
         return
-    parts = (command.args or "").split()
-    if len(parts) != 2 or not parts[1].isdigit():
+    if target_id is None:
         await message.answer(_("lecture.stats_usage"))
         return
     lectures = LectureRepository(repo.session)
-    lecture = await lectures.get(int(parts[1]))
+    lecture = await lectures.get(target_id)
     if lecture is None:
-        await message.answer(_("lecture.unknown", id=parts[1]))
+        await message.answer(_("lecture.unknown", id=target_id))
         return
     rows = await lectures.attendance(lecture.id)
     lines = [_("lecture.stats_title", id=lecture.id, title=lecture.title)]
@@ -668,9 +668,7 @@ def create_router() -> Router:
     router.callback_query.register(confirm_step, NewLectureCb.filter())
     router.callback_query.register(audience_step, AudienceCb.filter())
     router.message.register(list_lectures, Command("lectures"))
-    router.message.register(
-        lecture_stats, Command("stats"), F.text.regexp(r"^/stats(@\w+)?\s+lecture\b")
-    )
+    router.message.register(lecture_stats, Command("stats"), StatsOf("lecture"))
     router.message.register(start_new_lecture, Command("newlecture"))
     router.message.register(quit_new_lecture, Command("cancel"), StateFilter(NewLecture))
     typed = (F.chat.type == "private", F.text, ~F.text.startswith("/"))

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity
@@ -33,6 +33,7 @@ from handlers.publicity_keyboards import (
     unit_choice_keyboard,
     when_keyboard,
 )
+from handlers.stats_command import StatsOf
 from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
@@ -152,7 +153,7 @@ async def control_broadcast(
 
 async def article_stats(
     message: Message,
-    command: CommandObject,
+    target_id: int | None,
     permissions: Permissions,
     repo: Repositories,
     _: Gettext,
@@ -160,14 +161,13 @@ async def article_stats(
     if not permissions.is_admin:
         await message.answer(_("errors.admins_only"))
         return
-    parts = (command.args or "").split()
-    if len(parts) != 2 or not parts[1].isdigit():
+    if target_id is None:
         await message.answer(_("publicity.stats.usage"))
         return
     publicity = PublicityRepository(repo.session)
-    article = await publicity.article(int(parts[1]))
+    article = await publicity.article(target_id)
     if article is None:
-        await message.answer(_("publicity.stats.unknown", id=parts[1]))
+        await message.answer(_("publicity.stats.unknown", id=target_id))
         return
     figures = await publicity.figures_by_school(article.id)
     lines = [_("publicity.stats.title", id=article.id, title=article.title)]
@@ -697,13 +697,9 @@ def create_router() -> Router:
     router.callback_query.register(control_broadcast, BroadcastCb.filter())
     router.callback_query.register(post_step, PostCb.filter(), StateFilter(Composing))
     router.message.register(list_articles, Command("articles"))
-    router.message.register(
-        article_stats, Command("stats"), F.text.regexp(r"^/stats(@\w+)?\s+article\b")
-    )
+    router.message.register(article_stats, Command("stats"), StatsOf("article"))
     # Everything else but ``/stats lecture ...`` (the lectures router, further on).
-    router.message.register(
-        stats_usage, Command("stats"), ~F.text.regexp(r"^/stats(@\w+)?\s+lecture\b")
-    )
+    router.message.register(stats_usage, Command("stats"), ~StatsOf("lecture"))
     router.message.register(start_post, Command("post"))
     router.message.register(
         receive_post,
