@@ -221,6 +221,8 @@ async def serve_ours(api_url: str, database_url: str, profile: str | None) -> No
         bot_api_url=api_url,
         database_url=database_url,
         listen_port=free_port(),
+        # The sandbox's limits are off, so is the bot's pacing: the bot is what is measured.
+        broadcast_rate=100_000,
     )
     async with running_bot(settings, migrate=False):
         await serve_until_stopped(profile)

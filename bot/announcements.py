@@ -26,8 +26,7 @@ async def announce(
     Announcements are best effort: one lost to a crash is not sent again (the quiz itself
     is listed by /quiz either way), unlike articles, which go through the outbox.
     """
-    for chat_id, locale in audience:
-        await context.limiter.acquire(chat_id)
+    for chat_id, locale in audience:  # each send takes its slot in the bot's session
         text = context.translator.bind(locale)(key, **params)
         try:
             await context.bot.send_message(chat_id, text)

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, set_commands
 from bot.i18n import Translator
 from bot.links import add_publicity_routes
+from bot.pacing import PacedSends
 from bot.services import Service, ServiceContext, create_services
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
@@ -64,7 +65,10 @@ class BotApp:
         translator = Translator.load(settings.default_locale)
         bot = create_bot(settings)
         dp = create_dispatcher(settings, session_factory, translator=translator)
-        services = create_services(ServiceContext(settings, session_factory, bot, translator))
+        context = ServiceContext(settings, session_factory, bot, translator)
+        # Whatever the bot sends shares the process's limiter with the broadcaster.
+        bot.session.middleware(PacedSends(context.limiter))
+        services = create_services(context)
         for name, service in services.items():
             dp[name] = service
         return cls(settings, engine, session_factory, bot, dp, translator, services)

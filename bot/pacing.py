@@ -1,7 +1,10 @@
-"""Pacing sends under Telegram's limits, shared by everything one bot process sends in bulk.
+"""Pacing sends under Telegram's limits, shared by everything one bot process sends.
 
-One limiter per process (``ServiceContext.limiter``): article broadcasts and campaign
-announcements running at the same time share the global rate instead of adding up.
+One limiter per process (``ServiceContext.limiter``): article broadcasts, campaign
+announcements and the handlers' replies running at the same time share the global rate
+instead of adding up. The broadcaster takes a slot before each message itself; whatever
+else is sent through the bot takes its slot in :class:`PacedSends`, a request middleware
+of the bot's session.
 """
 
 from __future__ import annotations
@@ -10,6 +13,28 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import (
+    CopyMessage,
+    ForwardMessage,
+    Response,
+    SendDocument,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    SendPoll,
+    TelegramMethod,
+)
+from aiogram.methods.base import TelegramType
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 
 class SendLimiter:
@@ -73,11 +98,12 @@ class SendLimiter:
                 del self._chat_last[key]
                 self._group_sends.pop(key, None)
 
-    async def acquire(self, chat_id: int) -> None:
-        """Wait for a slot to send one message to ``chat_id``."""
+    async def acquire(self, chat_id: int | None) -> None:
+        """Wait for a slot to send one message to ``chat_id``; ``None``: a slot of the
+        overall rate only (a reply, where Telegram tolerates a short burst to one chat)."""
         while True:
             now = self.clock()
-            ready = self._chat_ready(chat_id, now)
+            ready = self._chat_ready(chat_id, now) if chat_id is not None else now
             if ready > now:
                 await asyncio.sleep(ready - now)
                 continue
@@ -89,7 +115,58 @@ class SendLimiter:
             now = self.clock()
             if self._holds != holds and now < self._hold_until:
                 continue  # a 429 came in while we waited: queue up behind it
+            if chat_id is None:
+                return
             if self._chat_ready(chat_id, now) > now:
                 continue  # another worker took this chat meanwhile
             self._mark(chat_id, now)
             return
+
+
+# The methods that put a new message in a chat: what Telegram's limits count.
+_SENDS = (
+    SendMessage,
+    SendPhoto,
+    SendDocument,
+    SendPoll,
+    SendMediaGroup,
+    CopyMessage,
+    ForwardMessage,
+)
+
+
+def _counted(method: TelegramMethod[Any]) -> bool:
+    return isinstance(method, _SENDS)
+
+
+class PacedSends(BaseRequestMiddleware):
+    """Every message sent through the bot takes a slot of the shared limiter first, and a
+    429 holds everyone: replies, announcements, progress messages.
+
+    Without it, a whole class registering at once sent faster than Telegram allows; each
+    reply over the limit was refused, waited out its ``retry_after`` and tried again, all
+    of them together, and one refused five times was lost. Paced, they queue for slots
+    with whatever is being broadcast (the broadcaster's own requests bypass the bot's
+    session and take their slots themselves). Only the overall rate is kept: Telegram
+    tolerates a short burst to one chat, which a reply of two or three messages is.
+    Edits and callback answers are not paced: Telegram's message limits do not count
+    them. Placed inside the retrying middleware, so that a retry takes a new slot.
+    """
+
+    def __init__(self, limiter: SendLimiter) -> None:
+        self.limiter = limiter
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if not _counted(method):
+            return await make_request(bot, method)
+        await self.limiter.acquire(None)
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as error:
+            self.limiter.hold(error.retry_after)
+            raise

@@ -303,12 +303,17 @@ async def take_quiz(
         run.right += sum("✅" in text for text in texts)
         run.second_presses_refused += sum("已经记录" in text or "过去了" in text for text in texts)
         message = await _next_state(client, chat, message, timeout, run)
+    # The result may come after other messages queued for the chat (an announcement, say).
     messages = await client.wait_for_messages(chat, len(await client.messages(chat)), timeout)
-    run.result_text = next(
+    async with asyncio.timeout(timeout):
+        while not _result_in(messages):
+            messages = await client.wait_for_messages(chat, len(messages) + 1, timeout)
+    run.result_text = _result_in(messages)
+    return run
+
+
+def _result_in(messages: list[dict[str, Any]]) -> str:
+    return next(
         (m.get("text") or "" for m in reversed(messages) if "答题完成" in (m.get("text") or "")),
         "",
     )
-    if not run.result_text:
-        done = await client.wait_for_messages(chat, len(messages) + 1, timeout)
-        run.result_text = done[-1].get("text") or ""
-    return run

@@ -190,3 +190,22 @@ async def test_commands_menu_is_set_in_both_languages(
         en = await app.bot.get_my_commands(language_code="en")
     assert {c.command for c in zh} == {c.command for c in en} >= {"start", "me", "help"}
     assert zh[0].description != en[0].description
+
+
+async def test_a_class_registering_at_once_stays_under_telegrams_limits(
+    sandbox: RunningSandbox,
+    database_url: str,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Sixty students tap the link together: the replies are paced through the shared
+    limiter, so Telegram (the sandbox, limits on) refuses none, and everyone registers."""
+    people = plan_participants(invites_of(world), 60)
+    await sandbox.client.reset_stats()
+    async with running_bot(settings_for(sandbox, database_url), migrate=False):
+        await register_all(sandbox.client, people, concurrency=60)
+    rows = await registered(session_factory)
+    assert set(rows) == {p.telegram_id for p in people}
+    stats = await sandbox.client.stats()
+    assert stats["calls"]["sendMessage"] >= 2 * len(people)
+    assert stats["status_429"] == 0

@@ -1,0 +1,73 @@
+"""Every message sent through the bot takes a slot of the shared limiter; 429s hold it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageText,
+    SendDocument,
+    SendMessage,
+    TelegramMethod,
+)
+from aiogram.types import BufferedInputFile
+
+from bot.pacing import PacedSends, SendLimiter
+
+
+class CountingLimiter(SendLimiter):
+    def __init__(self) -> None:
+        super().__init__(rate=1_000_000.0)
+        self.acquired: list[int | None] = []
+        self.held: list[float] = []
+
+    async def acquire(self, chat_id: int | None) -> None:
+        self.acquired.append(chat_id)
+        await super().acquire(chat_id)
+
+    def hold(self, seconds: float) -> None:
+        self.held.append(seconds)
+        super().hold(seconds)
+
+
+async def test_sends_take_a_slot_and_edits_and_answers_do_not() -> None:
+    limiter = CountingLimiter()
+    paced = PacedSends(limiter)
+    sent: list[TelegramMethod[Any]] = []
+
+    async def make_request(bot: Bot, method: TelegramMethod[Any]) -> Any:
+        sent.append(method)
+        return True
+
+    bot = Bot("42:TEST-token")
+    methods: list[TelegramMethod[Any]] = [
+        SendMessage(chat_id=7, text="欢迎"),
+        EditMessageText(chat_id=7, message_id=1, text="第 2 题"),
+        AnswerCallbackQuery(callback_query_id="1"),
+        SendDocument(chat_id=8, document=BufferedInputFile(b"x", "report.docx")),
+    ]
+    for method in methods:
+        await paced(make_request, bot, method)
+    await bot.session.close()
+
+    assert sent == methods  # everything goes out
+    assert limiter.acquired == [None, None]  # the two sends, an overall slot each
+
+
+async def test_a_429_holds_every_sender_and_is_left_to_the_retrying_middleware() -> None:
+    limiter = CountingLimiter()
+    paced = PacedSends(limiter)
+
+    async def refused(bot: Bot, method: TelegramMethod[Any]) -> Any:
+        raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=3)
+
+    bot = Bot("42:TEST-token")
+    with pytest.raises(TelegramRetryAfter):
+        await paced(refused, bot, SendMessage(chat_id=7, text="欢迎"))
+    await bot.session.close()
+    assert limiter.held == [3]
+    assert limiter.held_until > 0
