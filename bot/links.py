@@ -3,7 +3,9 @@
 The token names the article and the participant and is signed with the article's own
 secret (:func:`quizzes.publicity.link_token`), so a guessed or edited token is a 404 and
 no token table is needed. The first click per participant counts as a unique click,
-later ones only raise ``clicks``. A click that cannot be recorded still redirects.
+later ones only raise ``clicks``. The link of a channel post names no participant (its
+readers are not known to the bot): its clicks are only counted, per article. A click
+that cannot be recorded still redirects.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from quizzes.publicity import parse_link_token, verify_link_token
+from quizzes.publicity import CHANNEL_PARTICIPANT, parse_link_token, verify_link_token
 from storage.models import utcnow
 from storage.publicity import PublicityRepository
 
@@ -41,7 +43,10 @@ async def follow_link(request: web.Request) -> web.StreamResponse:
             raise web.HTTPNotFound(text="unknown link")
         if request.method == "GET":
             try:
-                if await repo.participant_exists(participant_id):
+                if participant_id == CHANNEL_PARTICIPANT:
+                    await repo.record_channel_click(article_id)
+                    await repo.commit()
+                elif await repo.participant_exists(participant_id):
                     await repo.record_click(article_id, participant_id, token, utcnow())
                     await repo.commit()
             except Exception:

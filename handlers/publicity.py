@@ -182,6 +182,9 @@ async def article_stats(
                 clicked=row.clicked,
             )
         )
+    channel_clicks = await publicity.channel_clicks(article.id)
+    if channel_clicks is not None:
+        lines.append(_("publicity.stats.channel_clicks", clicks=channel_clicks))
     await message.answer("\n".join(lines))
 
 

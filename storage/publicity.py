@@ -731,6 +731,30 @@ class PublicityRepository:
         )
         return False
 
+    async def record_channel_click(self, article_id: int) -> None:
+        """Count a click on the link of the article's channel post (readers unknown)."""
+        await self.session.execute(
+            update(ArticleRow)
+            .where(ArticleRow.id == article_id)
+            .values(channel_clicks=ArticleRow.channel_clicks + 1)
+        )
+
+    async def channel_clicks(self, article_id: int) -> int | None:
+        """Clicks on the link of the article's channel post; None if it was never posted
+        to a channel."""
+        posted = await self.session.scalar(
+            select(ChannelPostRow.id)
+            .join(BroadcastRow, BroadcastRow.id == ChannelPostRow.broadcast_id)
+            .where(BroadcastRow.article_id == article_id, ChannelPostRow.status == "sent")
+            .limit(1)
+        )
+        if posted is None:
+            return None
+        clicks = await self.session.scalar(
+            select(ArticleRow.channel_clicks).where(ArticleRow.id == article_id)
+        )
+        return int(clicks or 0)
+
     async def participant_exists(self, participant_id: int) -> bool:
         found = await self.session.scalar(
             select(ParticipantRow.id).where(ParticipantRow.id == participant_id)

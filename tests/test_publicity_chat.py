@@ -392,6 +392,24 @@ async def test_classes_the_channel_toggle_and_stats_usage(
         [post] = sandbox.sandbox.bot_messages(CHANNEL)
         assert post["text"].startswith("宪法晨读") and button_texts(post) == ["🔗 阅读原文"]
 
+        # The channel's readers are anonymous: their clicks are counted, not their people.
+        url = post["reply_markup"]["inline_keyboard"][0][0]["url"]
+        async with aiohttp.ClientSession() as http:
+            for _ in range(2):
+                async with http.get(url, allow_redirects=False) as response:
+                    assert response.status == 302
+                    assert response.headers["Location"] == "https://example.org/read"
+        async with session_factory() as session:
+            read_id = await session.scalar(
+                select(ArticleRow.id).where(ArticleRow.title == "宪法晨读")
+            )
+            assert not list(await session.scalars(select(LinkClickRow)))
+        await client.send_text(ADMIN, f"/stats article {read_id}")
+        figures = await message_where(
+            client, ADMIN, lambda m: m.get("text", "").startswith("《宪法晨读》")
+        )
+        assert "频道帖子里的链接：被点击 2 次" in figures["text"]
+
         # /stats alone or unknown: the figures there are; /stats lecture still reaches
         # the lectures' handler.
         async def answer_to(text: str) -> str:
