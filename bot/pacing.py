@@ -19,7 +19,6 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import (
     CopyMessage,
     ForwardMessage,
@@ -140,17 +139,22 @@ def _counted(method: TelegramMethod[Any]) -> bool:
 
 
 class PacedSends(BaseRequestMiddleware):
-    """Every message sent through the bot takes a slot of the shared limiter first, and a
-    429 holds everyone: replies, announcements, progress messages.
+    """Every message sent through the bot takes a slot of the shared limiter first:
+    replies, announcements, progress messages.
 
     Without it, a whole class registering at once sent faster than Telegram allows; each
     reply over the limit was refused, waited out its ``retry_after`` and tried again, all
     of them together, and one refused five times was lost. Paced, they queue for slots
     with whatever is being broadcast (the broadcaster's own requests bypass the bot's
-    session and take their slots themselves). Only the overall rate is kept: Telegram
-    tolerates a short burst to one chat, which a reply of two or three messages is.
-    Edits and callback answers are not paced: Telegram's message limits do not count
-    them. Placed inside the retrying middleware, so that a retry takes a new slot.
+    session and take their slots themselves). For a private chat only the overall rate
+    is kept: Telegram tolerates a short burst to one chat, which a reply of two or three
+    messages is. A group also keeps its own limits (1/s, 20/min).
+
+    A 429 on such a message is waited out by the request that got it (the retrying
+    middleware, outside this one, so that the retry takes a new slot); it does not hold
+    the others, since it may concern one chat only, and the pacing keeps the process
+    under the overall limit anyway. Edits and callback answers are not paced: Telegram's
+    message limits do not count them.
     """
 
     def __init__(self, limiter: SendLimiter) -> None:
@@ -164,9 +168,7 @@ class PacedSends(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         if not _counted(method):
             return await make_request(bot, method)
-        await self.limiter.acquire(None)
-        try:
-            return await make_request(bot, method)
-        except TelegramRetryAfter as error:
-            self.limiter.hold(error.retry_after)
-            raise
+        chat_id = getattr(method, "chat_id", None)
+        group = isinstance(chat_id, int) and chat_id < 0
+        await self.limiter.acquire(chat_id if group else None)
+        return await make_request(bot, method)

@@ -83,6 +83,7 @@ class QuizClock:
             campaign = await repo.campaigns.get(attempt.campaign_id)
             participant = await repo.participants.by_id(attempt.participant_id)
             assert campaign is not None
+            await repo.commit()  # end the reads: hold no connection while waiting to send
             locale = participant.locale if participant else None
             _ = self.context.translator.bind(locale)
             try:

@@ -1,7 +1,7 @@
 """Errors escaping a handler: log them, tell the user, never leave them in silence.
 
 The update's own transaction has been rolled back by the time these run, so nothing is
-half-written; what they record, they record in a session of their own.
+half-written; what they record or read, they do in a session of their own.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Gettext, Translator
+from bot.i18n import Gettext, Translator, normalize_locale
 from storage.models import utcnow
 from storage.repositories import ParticipantRepository
 
@@ -33,19 +33,48 @@ async def user_blocked_us(
         await session.commit()
 
 
-async def bad_request(event: ErrorEvent, translator: Translator, _: Gettext | None = None) -> None:
+async def bad_request(
+    event: ErrorEvent,
+    translator: Translator,
+    session_factory: async_sessionmaker[AsyncSession],
+    event_from_user: User | None = None,
+) -> None:
     # "message is not modified" after a double press is harmless; anything else is a bug.
     if "message is not modified" in str(event.exception):
         return
     log.error(
         "Bad request while handling update %s", event.update.update_id, exc_info=event.exception
     )
-    await _apologise(event, _ or translator.bind(None))
+    await _apologise(event, await _language(translator, session_factory, event_from_user))
 
 
-async def unexpected(event: ErrorEvent, translator: Translator, _: Gettext | None = None) -> None:
+async def unexpected(
+    event: ErrorEvent,
+    translator: Translator,
+    session_factory: async_sessionmaker[AsyncSession],
+    event_from_user: User | None = None,
+) -> None:
     log.error("Error while handling update %s", event.update.update_id, exc_info=event.exception)
-    await _apologise(event, _ or translator.bind(None))
+    await _apologise(event, await _language(translator, session_factory, event_from_user))
+
+
+async def _language(
+    translator: Translator,
+    session_factory: async_sessionmaker[AsyncSession],
+    user: User | None,
+) -> Gettext:
+    """The language the user chose, read afresh: the handler may have failed before it
+    was known, and its session is gone. Telegram's language if that read fails too."""
+    if user is None:
+        return translator.bind(None)
+    fallback = normalize_locale(user.language_code, translator.default_locale)
+    try:
+        async with session_factory() as session:
+            participant = await ParticipantRepository(session).by_telegram_id(user.id)
+    except Exception:  # the database may be what failed
+        log.warning("Could not read the language of %s", user.id, exc_info=True)
+        return translator.bind(fallback)
+    return translator.bind(participant.locale if participant else fallback)
 
 
 async def _apologise(event: ErrorEvent, _: Gettext) -> None:

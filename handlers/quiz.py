@@ -340,6 +340,7 @@ async def send_result(
                     explanation=question.question.explanation or "—",
                 )
             )
+    await repo.commit()  # end the reads: hold no connection while waiting to send
     for chunk in split_message(parts):
         await bot.send_message(attempt.chat_id, chunk)
 

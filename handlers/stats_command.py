@@ -8,6 +8,7 @@ from typing import Any
 from aiogram.filters import Filter
 from aiogram.types import Message
 
+_LARGEST_ID = 2**63 - 1  # ids are BIGINT
 _STATS = re.compile(r"^/stats(?:@\w+)?(?:\s+(\S+)(?:\s+(\S+))?)?\s*(.*)$", re.DOTALL)
 
 
@@ -18,9 +19,10 @@ def stats_request(text: str | None) -> tuple[str | None, int | None]:
     if found is None:
         return None, None
     figure, number, rest = found.groups()
-    if number is None or not number.isdigit() or rest:
+    if number is None or rest or not (number.isascii() and number.isdigit()):
         return figure, None
-    return figure, int(number)
+    value = int(number)
+    return figure, value if value <= _LARGEST_ID else None
 
 
 class StatsOf(Filter):

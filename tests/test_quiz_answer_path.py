@@ -315,3 +315,30 @@ async def test_the_last_answer_and_the_finish_share_one_transaction(
     async with session_factory() as session:
         finished = await session.get(AttemptRow, attempt.id)
     assert finished is not None and finished.finished_at is not None
+
+
+async def test_an_apology_for_a_failed_answer_speaks_the_chosen_language(
+    dp: Dispatcher,
+    session_factory: async_sessionmaker[AsyncSession],
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The answer handlers load no participant, so the error handler reads the language
+    itself: an English speaker whose Telegram is in Chinese is told in English."""
+    bot = MockedBot()
+    campaign = await open_campaign(session_factory, questions=3)
+    student = await registered(session_factory, 408, world.classes["七年级1班"].id)
+    attempt = await started(dp, bot, session_factory, 408, campaign.id, student.id)
+    async with session_factory() as session:
+        await Repositories.over(session).participants.update(student, locale="en")
+        await session.commit()
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr("handlers.quiz.show_step", broken)
+    press = AnswerCb(attempt=attempt.id, seq=1, option=0).pack()
+    await dp.feed_update(bot, callback_update(user(408), press))
+    alert = bot.recorder.requests[-1]
+    assert isinstance(alert, AnswerCallbackQuery) and alert.show_alert
+    assert alert.text == "Something went wrong and nothing was saved; please try again later."
