@@ -186,7 +186,8 @@ async def press_option(
         callback.from_user.id, callback_data.attempt, callback_data.seq, callback_data.option
     )
     await repo.commit()
-    await show_step(callback, step, repo, bot, settings, language_of(step, callback, translator))
+    _ = await language_of(step, callback, repo, translator)
+    await show_step(callback, step, repo, bot, settings, _)
 
 
 async def submit_multiple(
@@ -201,15 +202,23 @@ async def submit_multiple(
         callback.from_user.id, callback_data.attempt, callback_data.seq
     )
     await repo.commit()
-    await show_step(callback, step, repo, bot, settings, language_of(step, callback, translator))
+    _ = await language_of(step, callback, repo, translator)
+    await show_step(callback, step, repo, bot, settings, _)
 
 
-def language_of(step: Step, callback: CallbackQuery, translator: Translator) -> Gettext:
-    """The owner's language for their own press; the presser's Telegram language otherwise."""
-    locale = step.locale or normalize_locale(
-        callback.from_user.language_code, translator.default_locale
+async def language_of(
+    step: Step, callback: CallbackQuery, repo: Repositories, translator: Translator
+) -> Gettext:
+    """The owner's language for their own press. A press refused as not theirs (rare)
+    reads the presser's chosen language, or takes Telegram's for a stranger."""
+    if step.locale is not None:
+        return translator.bind(step.locale)
+    presser = await repo.participants.by_telegram_id(callback.from_user.id)
+    if presser is not None:
+        return translator.bind(presser.locale)
+    return translator.bind(
+        normalize_locale(callback.from_user.language_code, translator.default_locale)
     )
-    return translator.bind(locale)
 
 
 async def show_step(

@@ -284,6 +284,16 @@ async def test_a_press_speaks_the_owners_language_and_refuses_strangers(
         unchanged = await session.get(AttemptRow, attempt.id)
     assert unchanged is not None and unchanged.current_seq == 1
 
+    # A classmate who chose English, on a Chinese Telegram, is refused in English.
+    classmate = await registered(session_factory, 409, world.classes["七年级1班"].id)
+    async with session_factory() as session:
+        await Repositories.over(session).participants.update(classmate, locale="en")
+        await session.commit()
+    await dp.feed_update(bot, callback_update(user(409), forged))
+    toast = bot.recorder.requests[-1]
+    assert isinstance(toast, AnswerCallbackQuery)
+    assert toast.text == "This is not your quiz; you can't answer it."
+
     press = await ticked_answer(dp, bot, session_factory, 405, attempt.id, 1)
     await dp.feed_update(bot, callback_update(user(405), press))
     edit = bot.recorder.requests[-1]
