@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, set_commands
 from bot.i18n import Translator
 from bot.links import add_publicity_routes
-from bot.pacing import PacedSends
+from bot.pacing import PacedSends, SendLimiter
 from bot.services import Service, ServiceContext, create_services
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
@@ -55,6 +55,7 @@ class BotApp:
     dp: Dispatcher
     translator: Translator
     services: dict[str, Service]
+    limiter: SendLimiter
 
     @classmethod
     async def create(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
@@ -71,7 +72,9 @@ class BotApp:
         services = create_services(context)
         for name, service in services.items():
             dp[name] = service
-        return cls(settings, engine, session_factory, bot, dp, translator, services)
+        return cls(
+            settings, engine, session_factory, bot, dp, translator, services, context.limiter
+        )
 
     async def start_services(self) -> None:
         for service in self.services.values():
@@ -85,6 +88,7 @@ class BotApp:
         await self.dp.storage.close()
         await self.dp.fsm.events_isolation.close()
         await self.bot.session.close()
+        await self.limiter.close()
         await self.engine.dispose()
 
     def web_app(self) -> web.Application:

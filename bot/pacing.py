@@ -10,6 +10,7 @@ of the bot's session.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +35,61 @@ from aiogram.methods.base import TelegramType
 
 if TYPE_CHECKING:
     from aiogram import Bot
+    from redis.asyncio import Redis
+
+
+log = logging.getLogger(__name__)
+
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local following = tonumber(redis.call('GET', KEYS[1]) or '0')
+local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+local slot = math.max(now, following, held)
+redis.call('SET', KEYS[1], string.format('%.0f', slot + tonumber(ARGV[1])), 'PX', 600000)
+return {string.format('%.0f', slot), string.format('%.0f', now)}
+"""
+
+_HOLD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local till = now + tonumber(ARGV[1])
+local held = tonumber(redis.call('GET', KEYS[1]) or '0')
+if till > held then
+  local ttl = math.floor(tonumber(ARGV[1]) / 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%.0f', till), 'PX', ttl)
+end
+return string.format('%.0f', till)
+"""
+
+
+class SharedRate:
+    """The overall rate kept across bot processes: the next free slot and the current hold
+    live in Redis, so several processes sending with one token share Telegram's limit
+    instead of each taking all of it. Times are Redis's own clock (microseconds), so the
+    processes' clocks need not agree.
+    """
+
+    def __init__(self, redis: Redis, key: str) -> None:
+        self.redis = redis
+        self.slot_key = f"{key}:next"
+        self.hold_key = f"{key}:hold"
+        self._reserve = redis.register_script(_RESERVE)
+        self._hold = redis.register_script(_HOLD)
+
+    async def reserve(self, interval_s: float) -> tuple[int, int]:
+        """Reserve the next slot ``interval_s`` after the last one (and after any hold):
+        ``(slot, now)`` in microseconds of Redis's clock."""
+        slot, now = await self._reserve(
+            keys=[self.slot_key, self.hold_key], args=[round(interval_s * 1_000_000)]
+        )
+        return int(slot), int(now)
+
+    async def hold(self, seconds: float) -> None:
+        await self._hold(keys=[self.hold_key], args=[round(seconds * 1_000_000)])
+
+    async def close(self) -> None:
+        await self.redis.aclose()
 
 
 class SendLimiter:
@@ -52,8 +108,11 @@ class SendLimiter:
         per_chat_s: float = 1.0,
         group_per_minute: int = 20,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedRate | None = None,
     ) -> None:
         self.interval = 1.0 / rate
+        self.shared = shared
+        self._propagating: set[asyncio.Task[None]] = set()
         self.per_chat_s = per_chat_s
         self.group_per_minute = group_per_minute
         self.clock = clock
@@ -74,6 +133,34 @@ class SendLimiter:
             self._hold_until = until
             self._holds += 1
         self._next = max(self._next, self._hold_until)
+        if self.shared is not None:  # the other processes learn of it a moment later
+            task = asyncio.get_running_loop().create_task(self._share_hold(seconds))
+            self._propagating.add(task)
+            task.add_done_callback(self._propagating.discard)
+
+    async def _share_hold(self, seconds: float) -> None:
+        assert self.shared is not None
+        try:
+            await self.shared.hold(seconds)
+        except Exception:  # Redis gone: this process still holds
+            log.warning("could not share a hold of %.1f s", seconds, exc_info=True)
+
+    async def _reserve(self, now: float) -> float:
+        """The time of this process's next slot: from Redis when shared, else local."""
+        if self.shared is not None:
+            try:
+                slot, shared_now = await self.shared.reserve(self.interval)
+            except Exception:  # Redis gone: pace this process alone rather than stop
+                log.warning("shared send rate unavailable; pacing locally", exc_info=True)
+            else:
+                return max(now + (slot - shared_now) / 1_000_000, self._hold_until)
+        local = max(now, self._next, self._hold_until)
+        self._next = local + self.interval
+        return local
+
+    async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
 
     def _chat_ready(self, chat_id: int, now: float) -> float:
         ready = self._chat_last.get(chat_id, -1e9) + self.per_chat_s
@@ -106,9 +193,8 @@ class SendLimiter:
             if ready > now:
                 await asyncio.sleep(ready - now)
                 continue
-            slot = max(now, self._next, self._hold_until)
-            self._next = slot + self.interval
             holds = self._holds
+            slot = await self._reserve(now)
             if slot > now:
                 await asyncio.sleep(slot - now)
             now = self.clock()

@@ -409,10 +409,13 @@ async def planned_jobs(settings: Settings) -> list[tuple[str, datetime]]:
         context = ServiceContext(
             settings, create_session_factory(engine), bot, Translator.load(settings.default_locale)
         )
-        scheduler = create_services(context)["scheduler"]
-        assert isinstance(scheduler, Scheduler)
-        await scheduler.plan()
-        return scheduler.upcoming()
+        try:
+            scheduler = create_services(context)["scheduler"]
+            assert isinstance(scheduler, Scheduler)
+            await scheduler.plan()
+            return scheduler.upcoming()
+        finally:
+            await context.limiter.close()
     finally:
         await bot.session.close()
         await engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.i18n import Translator
-from bot.pacing import SendLimiter
+from bot.pacing import SendLimiter, SharedRate
 
 
 class Service(Protocol):
@@ -31,11 +31,19 @@ class ServiceContext:
     session_factory: async_sessionmaker[AsyncSession]
     bot: Bot
     translator: Translator
-    # Every bulk sender of the process paces through this one limiter.
+    # Everything the process sends paces through this one limiter; with Redis configured,
+    # its overall rate is shared with the other processes that send with this token.
     limiter: SendLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "limiter", SendLimiter(self.settings.broadcast_rate))
+        shared = None
+        if self.settings.redis_url:  # several processes may send with this token
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(self.settings.redis_url)
+            shared = SharedRate(redis, key=f"pufa:send-rate:{self.bot.id}")
+        limiter = SendLimiter(self.settings.broadcast_rate, shared=shared)
+        object.__setattr__(self, "limiter", limiter)
 
 
 def create_services(context: ServiceContext) -> dict[str, Service]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,8 +19,10 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.types import BufferedInputFile
+from redis.asyncio import Redis
 
-from bot.pacing import PacedSends, SendLimiter
+from bot.pacing import PacedSends, SendLimiter, SharedRate
+from tests.conftest import REDIS_URL
 
 
 class CountingLimiter(SendLimiter):
@@ -86,3 +92,43 @@ async def test_a_429_is_left_to_the_request_that_got_it() -> None:
         await paced(refused, bot, SendMessage(chat_id=7, text="欢迎"))
     await bot.session.close()
     assert limiter.held == []
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+async def test_two_processes_share_one_rate_through_redis(redis: Redis) -> None:
+    """Two limiters (as in two bot processes) reserving together get one chain of slots,
+    each 1/rate after the last, from Redis's clock: the token's limit is shared."""
+    key = f"pufa-test:send-rate:{uuid.uuid4().hex}"
+    first, second = SharedRate(redis, key), SharedRate(redis, key)
+    try:
+        reserved = await asyncio.gather(
+            *(limiter.reserve(0.1) for _ in range(10) for limiter in (first, second))
+        )
+        slots = sorted(slot for slot, _now in reserved)
+        assert [later - earlier for earlier, later in itertools.pairwise(slots)] == [100_000] * 19
+
+        # A 429 seen by one holds the other: its next slot comes after the hold.
+        await first.hold(30.0)
+        slot, now = await second.reserve(0.1)
+        assert slot - now > 20_000_000
+    finally:
+        await redis.delete(f"{key}:next", f"{key}:hold")
+
+
+async def test_a_limiter_with_redis_gone_paces_alone() -> None:
+    """Redis unreachable: the process keeps sending, at its own rate, rather than stop."""
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    limiter = SendLimiter(1_000.0, shared=SharedRate(unreachable, "pufa-test:gone"))
+    try:
+        for chat_id in (7, 8, None):
+            await limiter.acquire(chat_id)
+        limiter.hold(0.001)
+        await asyncio.sleep(0.01)  # the failed hold is logged, not raised
+    finally:
+        await limiter.close()
