@@ -84,6 +84,11 @@ class Translator:
     def bind(self, locale: str | None) -> Gettext:
         return Gettext(self, locale or self.default_locale)
 
+    def bind_for(self, telegram_language: str | None, chosen: str | None = None) -> Gettext:
+        """The language a user is answered in: the one they chose, else their Telegram
+        app's (``language_code``), else the default."""
+        return self.bind(chosen or normalize_locale(telegram_language, self.default_locale))
+
 
 @dataclass(frozen=True)
 class Gettext:

@@ -45,10 +45,9 @@ async def follow_link(request: web.Request) -> web.StreamResponse:
             try:
                 if participant_id == CHANNEL_PARTICIPANT:
                     await repo.record_channel_click(article_id)
-                    await repo.commit()
                 elif await repo.participant_exists(participant_id):
                     await repo.record_click(article_id, participant_id, token, utcnow())
-                    await repo.commit()
+                await repo.commit()
             except Exception:
                 log.exception("click on article %s not recorded", article_id)
                 await session.rollback()

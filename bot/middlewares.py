@@ -137,9 +137,7 @@ class ThrottlingMiddleware(BaseMiddleware):
         await read_outside_transaction(repo.session)
         participant = await repo.participants.by_telegram_id(user.id)
         await repo.commit()
-        if participant is not None:
-            return translator.bind(participant.locale)
-        return translator.bind(normalize_locale(user.language_code, translator.default_locale))
+        return translator.bind_for(user.language_code, participant.locale if participant else None)
 
     def _forget_quiet(self, now: float) -> None:
         for user_id in [u for u, w in self._windows.items() if now - w[0] >= self.per_seconds]:

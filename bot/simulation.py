@@ -304,7 +304,7 @@ async def take_quiz(
         run.second_presses_refused += sum("已经记录" in text or "过去了" in text for text in texts)
         message = await _next_state(client, chat, message, timeout, run)
     # The result may come after other messages queued for the chat (an announcement, say).
-    messages = await client.wait_for_messages(chat, len(await client.messages(chat)), timeout)
+    messages = await client.messages(chat)
     async with asyncio.timeout(timeout):
         while not _result_in(messages):
             messages = await client.wait_for_messages(chat, len(messages) + 1, timeout)

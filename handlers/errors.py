@@ -14,7 +14,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Gettext, Translator, normalize_locale
+from bot.i18n import Gettext, Translator
 from storage.models import utcnow
 from storage.repositories import ParticipantRepository
 
@@ -67,14 +67,14 @@ async def _language(
     was known, and its session is gone. Telegram's language if that read fails too."""
     if user is None:
         return translator.bind(None)
-    fallback = normalize_locale(user.language_code, translator.default_locale)
+    chosen = None
     try:
         async with session_factory() as session:
             participant = await ParticipantRepository(session).by_telegram_id(user.id)
+        chosen = participant.locale if participant else None
     except Exception:  # the database may be what failed
         log.warning("Could not read the language of %s", user.id, exc_info=True)
-        return translator.bind(fallback)
-    return translator.bind(participant.locale if participant else fallback)
+    return translator.bind_for(user.language_code, chosen)
 
 
 async def _apologise(event: ErrorEvent, _: Gettext) -> None:

@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
-from bot.i18n import Gettext, Translator, normalize_locale
+from bot.i18n import Gettext, Translator
 from quizzes.attempts import Attempt, AttemptQuestion, Attempts, Step, Verdict
 from quizzes.bank import QuestionType
 from quizzes.campaigns import Campaign
@@ -211,14 +211,11 @@ async def language_of(
 ) -> Gettext:
     """The owner's language for their own press. A press refused as not theirs (rare)
     reads the presser's chosen language, or takes Telegram's for a stranger."""
-    if step.locale is not None:
-        return translator.bind(step.locale)
-    presser = await repo.participants.by_telegram_id(callback.from_user.id)
-    if presser is not None:
-        return translator.bind(presser.locale)
-    return translator.bind(
-        normalize_locale(callback.from_user.language_code, translator.default_locale)
-    )
+    chosen = step.locale
+    if chosen is None:
+        presser = await repo.participants.by_telegram_id(callback.from_user.id)
+        chosen = presser.locale if presser else None
+    return translator.bind_for(callback.from_user.language_code, chosen)
 
 
 async def show_step(

@@ -742,18 +742,16 @@ class PublicityRepository:
     async def channel_clicks(self, article_id: int) -> int | None:
         """Clicks on the link of the article's channel post; None if it was never posted
         to a channel."""
-        posted = await self.session.scalar(
+        posted = (
             select(ChannelPostRow.id)
             .join(BroadcastRow, BroadcastRow.id == ChannelPostRow.broadcast_id)
             .where(BroadcastRow.article_id == article_id, ChannelPostRow.status == "sent")
-            .limit(1)
+            .exists()
         )
-        if posted is None:
-            return None
         clicks = await self.session.scalar(
-            select(ArticleRow.channel_clicks).where(ArticleRow.id == article_id)
+            select(ArticleRow.channel_clicks).where(ArticleRow.id == article_id, posted)
         )
-        return int(clicks or 0)
+        return None if clicks is None else int(clicks)
 
     async def participant_exists(self, participant_id: int) -> bool:
         found = await self.session.scalar(
