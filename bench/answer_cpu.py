@@ -55,6 +55,7 @@ from sqlalchemy import select
 from bench.common import postgres_database
 from bench.quiz_load import QUESTIONS, populate
 from handlers.quiz import AnswerCb
+from storage.presses import DirectPresses
 
 FIRST_ID = 7_000_000
 CONCURRENCY = 20
@@ -137,7 +138,7 @@ def bare_dispatcher() -> Dispatcher:
 
 async def our_dispatcher(
     database_url: str, participants: int
-) -> tuple[Dispatcher, Any, dict[int, int]]:
+) -> tuple[Dispatcher, Any, DirectPresses | None, dict[int, int]]:
     from bot.config import Settings
     from bot.factory import create_dispatcher
     from storage.database import create_engine, create_session_factory
@@ -155,10 +156,15 @@ async def our_dispatcher(
         )
         attempts = {telegram_id: attempt_id for telegram_id, attempt_id in rows}
     settings = Settings(bot_token="42:TEST-token", database_url=database_url)
+    presses = await DirectPresses.connect(engine)  # as the bot does on PostgreSQL
     dp = create_dispatcher(
-        settings, session_factory, storage=MemoryStorage(), events_isolation=SimpleEventIsolation()
+        settings,
+        session_factory,
+        storage=MemoryStorage(),
+        events_isolation=SimpleEventIsolation(),
+        presses=presses,
     )
-    return dp, engine, attempts
+    return dp, engine, presses, attempts
 
 
 async def drive(
@@ -200,10 +206,12 @@ async def rounds_of(
 async def measure_ours(
     database_url: str, participants: int, answers: int, rounds: int
 ) -> dict[str, float]:
-    dp, engine, attempts = await our_dispatcher(database_url, participants)
+    dp, engine, presses, attempts = await our_dispatcher(database_url, participants)
     try:
         return await rounds_of(dp, attempts, answers, rounds)
     finally:
+        if presses is not None:
+            await presses.close()
         await engine.dispose()
 
 

@@ -22,6 +22,7 @@ from bot.pacing import PacedSends, SendLimiter
 from bot.services import Service, ServiceContext, create_services
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
+from storage.presses import DirectPresses
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class BotApp:
     translator: Translator
     services: dict[str, Service]
     limiter: SendLimiter
+    presses: DirectPresses | None
 
     @classmethod
     async def create(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
@@ -65,7 +67,8 @@ class BotApp:
         session_factory = create_session_factory(engine)
         translator = Translator.load(settings.default_locale)
         bot = create_bot(settings)
-        dp = create_dispatcher(settings, session_factory, translator=translator)
+        presses = await DirectPresses.connect(engine)
+        dp = create_dispatcher(settings, session_factory, translator=translator, presses=presses)
         context = ServiceContext(settings, session_factory, bot, translator)
         # Whatever the bot sends shares the process's limiter with the broadcaster.
         bot.session.middleware(PacedSends(context.limiter))
@@ -73,7 +76,15 @@ class BotApp:
         for name, service in services.items():
             dp[name] = service
         return cls(
-            settings, engine, session_factory, bot, dp, translator, services, context.limiter
+            settings,
+            engine,
+            session_factory,
+            bot,
+            dp,
+            translator,
+            services,
+            context.limiter,
+            presses,
         )
 
     async def start_services(self) -> None:
@@ -89,6 +100,8 @@ class BotApp:
         await self.dp.fsm.events_isolation.close()
         await self.bot.session.close()
         await self.limiter.close()
+        if self.presses is not None:
+            await self.presses.close()
         await self.engine.dispose()
 
     def web_app(self) -> web.Application:

@@ -31,6 +31,7 @@ from bot.middlewares import (
 )
 from bot.retry import ExpiredCallbackMiddleware, RetryMiddleware
 from handlers import get_routers
+from storage.presses import DirectPresses
 
 
 class KeepResponseModels(BaseRequestMiddleware):
@@ -85,6 +86,7 @@ def create_dispatcher(
     translator: Translator | None = None,
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
+    presses: DirectPresses | None = None,
 ) -> Dispatcher:
     if storage is None or events_isolation is None:
         default_storage, default_isolation = create_fsm(settings)
@@ -98,7 +100,7 @@ def create_dispatcher(
         session_factory=session_factory,
         translator=translator,
     )
-    dp.update.outer_middleware(DatabaseMiddleware(session_factory))
+    dp.update.outer_middleware(DatabaseMiddleware(session_factory, presses))
     participant = ParticipantMiddleware(translator)
     permissions = PermissionsMiddleware(settings.admin_ids)
     for name, observer in dp.observers.items():

@@ -17,20 +17,29 @@ from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.registration import Registration
 from storage.database import read_outside_transaction
+from storage.presses import DirectPresses
 from storage.repositories import Repositories
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class DatabaseMiddleware(BaseMiddleware):
-    """One session and unit of work per update; committed only if the handler succeeded."""
+    """One session and unit of work per update; committed only if the handler succeeded.
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    ``presses`` (PostgreSQL) runs a quiz press's own statements on the driver.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        presses: DirectPresses | None = None,
+    ) -> None:
         self.session_factory = session_factory
+        self.presses = presses
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.session_factory() as session:
-            repo = Repositories.over(session)
+            repo = Repositories.over(session, self.presses)
             data["repo"] = repo
             result = await handler(event, data)
             await session.commit()

@@ -48,6 +48,7 @@ from storage.models_quiz import (
     ShortlistRow,
 )
 from storage.models_quiz_bank import QuestionRow
+from storage.presses import DirectPresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +176,32 @@ class _AnswerStatements:
     show: Any
     # PostgreSQL: the three writes as one statement (data-modifying CTEs), one round trip.
     record_advance_show: Any
+    draft: Any  # a multiple-choice question's ticks
 
     def split(self, row: Sequence[Any]) -> list[SimpleNamespace]:
         return [
             SimpleNamespace(**dict(zip(keys, row[start:end], strict=True)))
             for start, end, keys in self.snapshot_parts
         ]
+
+    def snapshot_of(self, row: Sequence[Any]) -> Snapshot:
+        attempt, campaign, owner, this, question, next_row, next_question = self.split(row)
+        return Snapshot(
+            attempt=_attempt(attempt),
+            campaign=_campaign(campaign),
+            owner=Owner(owner.telegram_id, owner.locale),
+            question=_attempt_question(this, question) if question.id is not None else None,
+            following=(
+                _attempt_question(next_row, next_question)
+                if next_question.id is not None
+                else None
+            ),
+        )
+
+    def attempt_of(self, row: Sequence[Any]) -> Attempt:
+        """From the attempt's columns in table order (``RETURNING`` of the write)."""
+        keys = self.snapshot_parts[0][2]
+        return _attempt(SimpleNamespace(**dict(zip(keys, row, strict=True))))
 
 
 @functools.cache
@@ -264,7 +285,14 @@ def _answer_statements() -> _AnswerStatements:
         exists(select(advanced.c.id).where(advanced.c.current_seq == following_seq))
     ).cte("shown")
     record_advance_show = select(advanced).add_cte(shown)
-    return _AnswerStatements(snapshot, tuple(parts), record, advance, show, record_advance_show)
+    draft = (
+        update(questions)
+        .where(q.attempt_id == attempt, q.seq == seq, q.answered_at.is_(None))
+        .values(draft=bindparam("p_draft", type_=q.draft.type))
+    )
+    return _AnswerStatements(
+        snapshot, tuple(parts), record, advance, show, record_advance_show, draft
+    )
 
 
 class CampaignRepository:
@@ -371,10 +399,21 @@ class CampaignRepository:
 
 
 class AttemptRepository:
-    """Implements :class:`quizzes.attempts.AttemptStore`."""
+    """Implements :class:`quizzes.attempts.AttemptStore`.
 
-    def __init__(self, session: AsyncSession) -> None:
+    With ``presses`` (PostgreSQL), a press's statements outside a transaction run on the
+    driver (:mod:`storage.presses`); everything else goes through the session.
+    """
+
+    def __init__(self, session: AsyncSession, presses: DirectPresses | None = None) -> None:
         self.session = session
+        self.presses = presses
+
+    def _direct(self) -> DirectPresses | None:
+        """The driver path, unless the unit of work has a transaction these must join."""
+        if self.presses is None or self.session.in_transaction():
+            return None
+        return self.presses
 
     async def attempts_used(self, campaign_id: int, participant_id: int) -> int:
         count = await self.session.scalar(
@@ -526,26 +565,15 @@ class AttemptRepository:
         on PostgreSQL) would add nothing.
         """
         statements = _answer_statements()
-        await read_outside_transaction(self.session)
-        connection = await self.session.connection()
-        result = await connection.execute(
-            statements.snapshot, {"p_attempt": attempt_id, "p_seq": seq, "p_next": seq + 1}
-        )
-        found = result.first()
-        if found is None:
-            return None
-        attempt, campaign, owner, row, question, next_row, next_question = statements.split(found)
-        return Snapshot(
-            attempt=_attempt(attempt),
-            campaign=_campaign(campaign),
-            owner=Owner(owner.telegram_id, owner.locale),
-            question=_attempt_question(row, question) if question.id is not None else None,
-            following=(
-                _attempt_question(next_row, next_question)
-                if next_question.id is not None
-                else None
-            ),
-        )
+        values = {"p_attempt": attempt_id, "p_seq": seq, "p_next": seq + 1}
+        direct = self._direct()
+        if direct is not None:
+            found = await direct.fetch_row(statements.snapshot, values)
+        else:
+            await read_outside_transaction(self.session)
+            connection = await self.session.connection()
+            found = (await connection.execute(statements.snapshot, values)).first()
+        return statements.snapshot_of(found) if found is not None else None
 
     @contextlib.asynccontextmanager
     async def together(self) -> AsyncIterator[None]:
@@ -571,60 +599,33 @@ class AttemptRepository:
         from ``seq`` (as in :meth:`advance`). On PostgreSQL the three are one statement.
         """
         statements = _answer_statements()
+        values = {
+            "p_attempt": attempt_id,
+            "p_seq": seq,
+            "p_next": seq + 1,
+            "p_chosen": sorted(chosen),
+            "p_answered_at": answered_at,
+            "p_points": points,
+            "p_too_fast": too_fast,
+            "p_flagged": 1 if too_fast else 0,
+            "p_shown_at": answered_at,
+            "p_deadline": next_deadline,
+        }
+        direct = self._direct()
+        if direct is not None:
+            moved = await direct.fetch_row(statements.record_advance_show, values)
+            return statements.attempt_of(moved) if moved is not None else None
         connection = await self.session.connection()
         if connection.dialect.name == "postgresql":
-            together = await connection.execute(
-                statements.record_advance_show,
-                {
-                    "p_attempt": attempt_id,
-                    "p_seq": seq,
-                    "p_next": seq + 1,
-                    "p_chosen": sorted(chosen),
-                    "p_answered_at": answered_at,
-                    "p_points": points,
-                    "p_too_fast": too_fast,
-                    "p_flagged": 1 if too_fast else 0,
-                    "p_shown_at": answered_at,
-                    "p_deadline": next_deadline,
-                },
-            )
-            row = together.first()
+            row = (await connection.execute(statements.record_advance_show, values)).first()
             return _attempt(row) if row is not None else None
-        result = await connection.execute(
-            statements.record,
-            {
-                "p_attempt": attempt_id,
-                "p_seq": seq,
-                "p_chosen": sorted(chosen),
-                "p_answered_at": answered_at,
-                "p_points": points,
-                "p_too_fast": too_fast,
-            },
-        )
+        # SQLite: the three, one after another (each takes the values it names).
+        result = await connection.execute(statements.record, values)
         if not getattr(result, "rowcount", 0):
             return None
-        moved = (
-            await connection.execute(
-                statements.advance,
-                {
-                    "p_attempt": attempt_id,
-                    "p_seq": seq,
-                    "p_next": seq + 1,
-                    "p_points": points,
-                    "p_flagged": 1 if too_fast else 0,
-                },
-            )
-        ).one()
+        moved = (await connection.execute(statements.advance, values)).one()
         if moved.current_seq == seq + 1:
-            await connection.execute(
-                statements.show,
-                {
-                    "p_attempt": attempt_id,
-                    "p_next": seq + 1,
-                    "p_shown_at": answered_at,
-                    "p_deadline": next_deadline,
-                },
-            )
+            await connection.execute(statements.show, values)
         return _attempt(moved)
 
     async def record(
@@ -667,15 +668,12 @@ class AttemptRepository:
         return True
 
     async def set_draft(self, attempt_id: int, seq: int, draft: frozenset[int]) -> bool:
-        result = await self.session.execute(
-            update(AttemptQuestionRow)
-            .where(
-                AttemptQuestionRow.attempt_id == attempt_id,
-                AttemptQuestionRow.seq == seq,
-                AttemptQuestionRow.answered_at.is_(None),
-            )
-            .values(draft=sorted(draft))
-        )
+        statement = _answer_statements().draft
+        values = {"p_attempt": attempt_id, "p_seq": seq, "p_draft": sorted(draft)}
+        direct = self._direct()
+        if direct is not None:
+            return bool(await direct.execute(statement, values))
+        result = await (await self.session.connection()).execute(statement, values)
         return bool(getattr(result, "rowcount", 0))
 
     async def advance(

@@ -21,6 +21,7 @@ from quizzes.participants import (
 from quizzes.units import Unit, UnitKind, UnitLabel
 from storage.banks import BankRepository
 from storage.models import GrantRow, InviteCodeRow, ParticipantRow, UnitRow, utcnow
+from storage.presses import DirectPresses
 from storage.quiz import (
     AttemptRepository,
     CampaignRepository,
@@ -321,7 +322,8 @@ class Repositories:
     certificate_names: CertificateNames
 
     @classmethod
-    def over(cls, session: AsyncSession) -> Repositories:
+    def over(cls, session: AsyncSession, presses: DirectPresses | None = None) -> Repositories:
+        """``presses``: the driver path for a quiz press's statements (PostgreSQL)."""
         return cls(
             session,
             UnitRepository(session),
@@ -330,7 +332,7 @@ class Repositories:
             GrantRepository(session),
             BankRepository(session),
             CampaignRepository(session),
-            AttemptRepository(session),
+            AttemptRepository(session, presses),
             ShortlistRepository(session),
             CertificateNames(session),
         )

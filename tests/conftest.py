@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
+from storage.presses import DirectPresses
 from storage.schema import metadata
 
 POSTGRES_URL = os.environ.get(
@@ -111,6 +112,16 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         await _empty_tables(engine)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def presses(engine: AsyncEngine) -> AsyncIterator[DirectPresses | None]:
+    """The driver path for a quiz press's statements, as the bot opens it (PostgreSQL;
+    None on SQLite)."""
+    presses = await DirectPresses.connect(engine)
+    yield presses
+    if presses is not None:
+        await presses.close()
 
 
 @pytest.fixture

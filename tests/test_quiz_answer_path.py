@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram import Dispatcher
@@ -18,6 +20,7 @@ from bot.factory import create_dispatcher
 from handlers.quiz import AnswerCb, CampaignCb, SubmitCb
 from quizzes.participants import GrantKind
 from storage.models_quiz import AttemptQuestionRow, AttemptRow
+from storage.presses import DirectPresses
 from storage.repositories import Repositories
 from tests.factories import World, build_world
 from tests.mocked_bot import MockedBot, callback_update, text_update, user
@@ -352,3 +355,160 @@ async def test_an_apology_for_a_failed_answer_speaks_the_chosen_language(
     alert = bot.recorder.requests[-1]
     assert isinstance(alert, AnswerCallbackQuery) and alert.show_alert
     assert alert.text == "Something went wrong and nothing was saved; please try again later."
+
+
+# ---------------------------------------------------------------- the driver path (PostgreSQL)
+
+
+@contextmanager
+def driver_queries(presses: DirectPresses) -> Iterator[list[str]]:
+    """The kind of every statement the driver path's connections run in the block."""
+    seen: list[str] = []
+
+    def log(query: Any) -> None:
+        seen.append(query.query.split()[0].upper().rstrip(";"))
+
+    watched = [holder._con for holder in presses.pool._holders if holder._con is not None]
+    for connection in watched:
+        connection.add_query_logger(log)
+    try:
+        yield seen
+    finally:
+        for connection in watched:
+            connection.remove_query_logger(log)
+
+
+@pytest.fixture
+def direct_dp(
+    session_factory: async_sessionmaker[AsyncSession], presses: DirectPresses | None
+) -> Dispatcher:
+    """The dispatcher as the bot builds it: on PostgreSQL with the driver path."""
+    return create_dispatcher(
+        SETTINGS,
+        session_factory,
+        storage=MemoryStorage(),
+        events_isolation=SimpleEventIsolation(),
+        presses=presses,
+    )
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_press_on_postgresql_runs_on_the_driver_not_the_session(
+    direct_dp: Dispatcher,
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    presses: DirectPresses | None,
+    world: World,
+) -> None:
+    """The snapshot and the one-statement write go to the driver's pool, ticks too; the
+    session sends nothing and begins nothing."""
+    assert presses is not None
+    bot = MockedBot()
+    campaign = await open_campaign(session_factory, questions=5)
+    student = await registered(session_factory, 410, world.classes["七年级1班"].id)
+    attempt = await started(direct_dp, bot, session_factory, 410, campaign.id, student.id)
+    for seq in range(1, 5):
+        right = await right_positions(session_factory, attempt.id, seq)
+        presses_of_seq = [AnswerCb(attempt=attempt.id, seq=seq, option=p).pack() for p in right]
+        if len(right) > 1:
+            presses_of_seq.append(SubmitCb(attempt=attempt.id, seq=seq).pack())
+        await presses.pool.execute("SELECT 1")  # a connection exists, so it is watched
+        for press in presses_of_seq:
+            with round_trips(engine) as through_session, driver_queries(presses) as on_driver:
+                await direct_dp.feed_update(bot, callback_update(user(410), press))
+            assert through_session == []
+            assert on_driver[0] == "SELECT" and "BEGIN" not in on_driver
+        assert on_driver == ["SELECT", "WITH"]  # the answering press
+        edit = bot.recorder.requests[-1]
+        assert isinstance(edit, EditMessageText) and f"第 {seq + 1}/5 题" in edit.text
+    async with session_factory() as session:
+        stored = await session.get(AttemptRow, attempt.id)
+    assert stored is not None and stored.current_seq == 5 and stored.points == 4.0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_the_driver_path_reads_and_writes_what_the_session_does(
+    session_factory: async_sessionmaker[AsyncSession],
+    presses: DirectPresses | None,
+    world: World,
+    direct_dp: Dispatcher,
+) -> None:
+    """Same snapshot from both paths; a write by either reads back the same, times in
+    UTC and JSON lists intact; a second write of the same answer changes nothing."""
+    assert presses is not None
+    bot = MockedBot()
+    campaign = await open_campaign(session_factory, questions=4, seconds_per_question=90)
+    student = await registered(session_factory, 411, world.classes["七年级1班"].id)
+    attempt = await started(direct_dp, bot, session_factory, 411, campaign.id, student.id)
+    shanghai = datetime(2026, 11, 30, 20, 15, 7, 123456, tzinfo=ZoneInfo("Asia/Shanghai"))
+    async with session_factory() as session:
+        through_session = Repositories.over(session).attempts
+        on_driver = Repositories.over(session, presses).attempts
+        before = await on_driver.snapshot(attempt.id, 1)
+        assert not session.in_transaction()  # the driver's read: the session began nothing
+        assert before is not None and await through_session.snapshot(attempt.id, 1) == before
+        await session.commit()
+        moved = await on_driver.record_and_advance(
+            attempt.id,
+            1,
+            chosen=frozenset({2, 0}),
+            answered_at=shanghai,
+            points=0.5,
+            too_fast=True,
+            next_deadline=shanghai + timedelta(seconds=90),
+        )
+        again = await on_driver.record_and_advance(
+            attempt.id,
+            1,
+            chosen=frozenset({1}),
+            answered_at=shanghai,
+            points=1.0,
+            too_fast=False,
+            next_deadline=None,
+        )
+        assert await on_driver.set_draft(attempt.id, 2, frozenset({3, 1}))
+        assert not await on_driver.set_draft(attempt.id, 1, frozenset({1}))  # answered
+        after = await on_driver.snapshot(attempt.id, 2)
+        assert not session.in_transaction()
+        assert after is not None and await through_session.snapshot(attempt.id, 2) == after
+        answered = await through_session.question(attempt.id, 1)
+        await session.commit()
+    assert again is None
+    assert moved is not None and moved.current_seq == 2 and moved.points == 0.5
+    assert moved.flagged == 1 and moved == after.attempt
+    assert answered is not None and answered.chosen == frozenset({0, 2})
+    assert answered.answered_at == shanghai and answered.answered_at.tzinfo == UTC
+    assert answered.points == 0.5 and answered.too_fast and not answered.timed_out
+    shown = after.question
+    assert shown is not None and shown.draft == frozenset({1, 3})
+    assert shown.shown_at == shanghai and shown.deadline == shanghai + timedelta(seconds=90)
+    assert after.owner.telegram_id == 411 and after.campaign == before.campaign
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_with_the_driver_path_the_last_answer_still_shares_one_transaction(
+    direct_dp: Dispatcher,
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    presses: DirectPresses | None,
+    world: World,
+) -> None:
+    """The snapshot is the driver's; the answer and the finish are the session's, in one
+    transaction."""
+    assert presses is not None
+    bot = MockedBot()
+    campaign = await open_campaign(session_factory, questions=1)
+    student = await registered(session_factory, 412, world.classes["七年级1班"].id)
+    attempt = await started(direct_dp, bot, session_factory, 412, campaign.id, student.id)
+    press = await ticked_answer(direct_dp, bot, session_factory, 412, attempt.id, 1)
+    await engine.dispose()
+    await presses.pool.execute("SELECT 1")
+    with round_trips(engine) as through_session, driver_queries(presses) as on_driver:
+        await direct_dp.feed_update(bot, callback_update(user(412), press))
+    assert on_driver == ["SELECT"]
+    commit = through_session.index("COMMIT")
+    assert through_session[:2] == ["UPDATE", "BEGIN"]
+    assert through_session[:commit].count("UPDATE") >= 2
+    async with session_factory() as session:
+        finished = await session.get(AttemptRow, attempt.id)
+    assert finished is not None and finished.finished_at is not None
