@@ -1,7 +1,9 @@
 """Errors escaping a handler: log them, tell the user, never leave them in silence.
 
-The update's own transaction has been rolled back by the time these run, so nothing is
-half-written; what they record or read, they do in a session of their own.
+The update's open transaction has been rolled back by the time these run, so nothing is
+half-written; what they record or read, they do in a session of their own. What the
+handler committed before it failed (a recorded answer, say, before its reply) stays, so
+the apology says nothing about what was or was not saved.
 """
 
 from __future__ import annotations

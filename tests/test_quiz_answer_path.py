@@ -354,7 +354,7 @@ async def test_an_apology_for_a_failed_answer_speaks_the_chosen_language(
     await dp.feed_update(bot, callback_update(user(408), press))
     alert = bot.recorder.requests[-1]
     assert isinstance(alert, AnswerCallbackQuery) and alert.show_alert
-    assert alert.text == "Something went wrong and nothing was saved; please try again later."
+    assert alert.text == "Something went wrong on our side; please try again later."
 
 
 # ---------------------------------------------------------------- the driver path (PostgreSQL)
