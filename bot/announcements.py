@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
 
+from bot.pacing import in_bulk
 from bot.services import ServiceContext
 from storage.repositories import Repositories
 
@@ -29,7 +30,8 @@ async def announce(
     for chat_id, locale in audience:  # each send takes its slot in the bot's session
         text = context.translator.bind(locale)(key, **params)
         try:
-            await context.bot.send_message(chat_id, text)
+            with in_bulk():  # replies go first
+                await context.bot.send_message(chat_id, text)
         except TelegramRetryAfter as error:  # another process shares Telegram's limit
             context.limiter.hold(error.retry_after)
         except TelegramForbiddenError:

@@ -536,7 +536,7 @@ class Broadcaster:
         while True:
             if self._states.get(delivery.broadcast_id) is not BroadcastState.RUNNING:
                 return None
-            await self.limiter.acquire(delivery.chat_id)
+            await self.limiter.acquire(delivery.chat_id, bulk=True)
             attempts += 1
             try:
                 message_id = await self._send(active.article, delivery)
@@ -714,7 +714,7 @@ class Broadcaster:
         message_id: int | None = None
         error: str | None = None
         while True:
-            await self.limiter.acquire(pace_key)
+            await self.limiter.acquire(pace_key, bulk=True)
             attempts += 1
             try:
                 message_id = await self._send_to_channel(active.article, chat)

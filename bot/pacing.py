@@ -4,16 +4,19 @@ One limiter per process (``ServiceContext.limiter``): article broadcasts, campai
 announcements and the handlers' replies running at the same time share the global rate
 instead of adding up. The broadcaster takes a slot before each message itself; whatever
 else is sent through the bot takes its slot in :class:`PacedSends`, a request middleware
-of the bot's session.
+of the bot's session. Bulk messages (broadcasts, announcements) give way to replies, so
+someone using the bot during a long broadcast is not answered at the broadcast's pace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import (
@@ -39,6 +42,9 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+
+# Set while an announcement sends to its audience (:func:`in_bulk`).
+_BULK: ContextVar[bool] = ContextVar("pufa_bulk_send", default=False)
 
 _RESERVE = """
 local t = redis.call('TIME')
@@ -117,6 +123,7 @@ class SendLimiter:
         self.group_per_minute = group_per_minute
         self.clock = clock
         self._next = 0.0
+        self._bulk_next = 0.0  # the next turn of a bulk message (local to the process)
         self._hold_until = 0.0
         self._holds = 0
         self._chat_last: dict[int, float] = {}
@@ -184,9 +191,18 @@ class SendLimiter:
                 del self._chat_last[key]
                 self._group_sends.pop(key, None)
 
-    async def acquire(self, chat_id: int | None) -> None:
+    async def acquire(self, chat_id: int | None, *, bulk: bool = False) -> None:
         """Wait for a slot to send one message to ``chat_id``; ``None``: a slot of the
-        overall rate only (a reply, where Telegram tolerates a short burst to one chat)."""
+        overall rate only (a reply, where Telegram tolerates a short burst to one chat).
+
+        ``bulk``: a message of a broadcast or an announcement, which gives way to replies.
+        Bulk messages first wait their turn among themselves, at the same rate, and only
+        then take the next overall slot; so the overall queue holds about one bulk message
+        at a time, and a reply waits behind that one instead of behind every message
+        the broadcast has queued. Each reply that cuts in puts the bulk turns back by
+        one slot, so together they still keep to the rate.
+        """
+        turn = await self._bulk_turn() if bulk else None
         while True:
             now = self.clock()
             ready = self._chat_ready(chat_id, now) if chat_id is not None else now
@@ -200,12 +216,35 @@ class SendLimiter:
             now = self.clock()
             if self._holds != holds and now < self._hold_until:
                 continue  # a 429 came in while we waited: queue up behind it
-            if chat_id is None:
-                return
-            if self._chat_ready(chat_id, now) > now:
+            if chat_id is not None and self._chat_ready(chat_id, now) > now:
                 continue  # another worker took this chat meanwhile
-            self._mark(chat_id, now)
+            if chat_id is not None:
+                self._mark(chat_id, now)
+            if turn is not None and slot > turn + self.interval / 2:
+                # Others took slots before this one (replies cut in, another process
+                # shares the rate): the bulk turns move back. Waking a little late
+                # does not count.
+                self._bulk_next = max(self._bulk_next, slot + self.interval)
             return
+
+    async def _bulk_turn(self) -> float:
+        now = self.clock()
+        turn = max(now, self._bulk_next, self._hold_until)
+        self._bulk_next = turn + self.interval
+        if turn > now:
+            await asyncio.sleep(turn - now)
+        return turn
+
+
+@contextlib.contextmanager
+def in_bulk() -> Iterator[None]:
+    """Messages sent through the bot inside are bulk (an announcement to an audience):
+    they give way to replies (see :meth:`SendLimiter.acquire`)."""
+    token = _BULK.set(True)
+    try:
+        yield
+    finally:
+        _BULK.reset(token)
 
 
 # The methods that put a new message in a chat: what Telegram's limits count.
@@ -256,5 +295,5 @@ class PacedSends(BaseRequestMiddleware):
             return await make_request(bot, method)
         chat_id = getattr(method, "chat_id", None)
         group = isinstance(chat_id, int) and chat_id < 0
-        await self.limiter.acquire(chat_id if group else None)
+        await self.limiter.acquire(chat_id if group else None, bulk=_BULK.get())
         return await make_request(bot, method)

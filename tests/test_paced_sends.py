@@ -21,7 +21,7 @@ from aiogram.methods import (
 from aiogram.types import BufferedInputFile
 from redis.asyncio import Redis
 
-from bot.pacing import PacedSends, SendLimiter, SharedRate
+from bot.pacing import PacedSends, SendLimiter, SharedRate, in_bulk
 from tests.conftest import REDIS_URL
 
 
@@ -29,11 +29,13 @@ class CountingLimiter(SendLimiter):
     def __init__(self) -> None:
         super().__init__(rate=1_000_000.0)
         self.acquired: list[int | None] = []
+        self.bulk: list[bool] = []
         self.held: list[float] = []
 
-    async def acquire(self, chat_id: int | None) -> None:
+    async def acquire(self, chat_id: int | None, *, bulk: bool = False) -> None:
         self.acquired.append(chat_id)
-        await super().acquire(chat_id)
+        self.bulk.append(bulk)
+        await super().acquire(chat_id, bulk=bulk)
 
     def hold(self, seconds: float) -> None:
         self.held.append(seconds)
@@ -132,3 +134,37 @@ async def test_a_limiter_with_redis_gone_paces_alone() -> None:
         await asyncio.sleep(0.01)  # the failed hold is logged, not raised
     finally:
         await limiter.close()
+
+
+async def test_a_reply_goes_before_the_queued_bulk_messages() -> None:
+    """Eight broadcast messages queued, then a reply: the reply goes second, not ninth.
+    (All of them take slots of the one overall chain, so the rate holds either way.)"""
+    limiter = SendLimiter(40.0)  # a slot every 25 ms
+    order: list[str] = []
+
+    async def bulk(n: int) -> None:
+        await limiter.acquire(1000 + n, bulk=True)
+        order.append(f"bulk{n}")
+
+    async def reply() -> None:
+        await asyncio.sleep(0)  # after every bulk message has queued
+        await limiter.acquire(None)
+        order.append("reply")
+
+    await asyncio.gather(*(bulk(n) for n in range(8)), reply())
+    assert len(order) == 9 and order.index("reply") <= 1
+
+
+async def test_announcements_are_bulk_and_replies_are_not() -> None:
+    limiter = CountingLimiter()
+    paced = PacedSends(limiter)
+
+    async def make_request(bot: Bot, method: TelegramMethod[Any]) -> Any:
+        return True
+
+    bot = Bot("42:TEST-token")
+    await paced(make_request, bot, SendMessage(chat_id=7, text="你好"))
+    with in_bulk():
+        await paced(make_request, bot, SendMessage(chat_id=8, text="答题开始了"))
+    await paced(make_request, bot, SendMessage(chat_id=9, text="再见"))
+    assert limiter.bulk == [False, True, False]
