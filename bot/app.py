@@ -96,13 +96,15 @@ class BotApp:
             await service.stop()
 
     async def close(self) -> None:
-        await self.dp.storage.close()
-        await self.dp.fsm.events_isolation.close()
-        await self.bot.session.close()
-        await self.limiter.close()
-        if self.presses is not None:
-            await self.presses.close()
-        await self.engine.dispose()
+        try:
+            await self.dp.storage.close()
+            await self.dp.fsm.events_isolation.close()
+            await self.bot.session.close()
+            await self.limiter.close()
+        finally:  # the database's connections go whatever failed above
+            if self.presses is not None:
+                await self.presses.close()
+            await self.engine.dispose()
 
     def web_app(self) -> web.Application:
         """The aiohttp app: the webhook endpoint when configured, and tracked links."""

@@ -15,6 +15,7 @@ transaction, so either path stores the same thing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 # Connect arguments SQLAlchemy's asyncpg dialect takes for itself.
 _DIALECT_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
+# As long as the engine's pool waits for a connection (its pool_timeout), and as long as
+# a closing pool waits for statements in flight.
+_WAIT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +48,24 @@ class DriverStatement:
         compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
         names = tuple(compiled.positiontup or ())
-        return cls(compiled.string, names, dict(compiled.params))
+        fixed = {
+            name: value
+            for name, value in compiled.params.items()
+            if not compiled.binds[name].required
+        }
+        return cls(compiled.string, names, fixed)
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
-        return [
-            _bound(values[name] if name in values else self.fixed[name]) for name in self.names
-        ]
+        """The values in ``$n`` order; a missing one is an error, as in the session."""
+        arguments = []
+        for name in self.names:
+            if name in values:
+                arguments.append(_bound(values[name]))
+            elif name in self.fixed:
+                arguments.append(self.fixed[name])
+            else:
+                raise KeyError(f"a value is required for bind parameter {name!r}")
+        return arguments
 
 
 def _bound(value: Any) -> Any:
@@ -89,9 +105,8 @@ async def _setup(connection: asyncpg.Connection) -> None:
 
 async def _keep(connection: asyncpg.Connection) -> None:
     """Release without asyncpg's reset query (a round trip): these statements leave no
-    session state behind. A transaction left open by a cancelled statement is ended."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
+    session state behind. (asyncpg itself ends a transaction a cancelled statement left
+    open before it calls this.)"""
 
 
 class DirectPresses:
@@ -129,14 +144,22 @@ class DirectPresses:
         self, statement: ClauseElement, values: Mapping[str, Any]
     ) -> Sequence[Any] | None:
         compiled = self.compiled(statement)
-        row = await self.pool.fetchrow(compiled.sql, *compiled.arguments(values))
+        arguments = compiled.arguments(values)
+        async with self.pool.acquire(timeout=_WAIT_S) as connection:
+            row = await connection.fetchrow(compiled.sql, *arguments)
         return tuple(row) if row is not None else None
 
     async def execute(self, statement: ClauseElement, values: Mapping[str, Any]) -> int:
         """Run ``statement``; the number of rows it changed."""
         compiled = self.compiled(statement)
-        status = await self.pool.execute(compiled.sql, *compiled.arguments(values))
+        arguments = compiled.arguments(values)
+        async with self.pool.acquire(timeout=_WAIT_S) as connection:
+            status = await connection.execute(compiled.sql, *arguments)
         return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
 
     async def close(self) -> None:
-        await self.pool.close()
+        """Close the pool; presses still running get a while, then their connections go."""
+        try:
+            await asyncio.wait_for(self.pool.close(), _WAIT_S)
+        except TimeoutError:
+            self.pool.terminate()

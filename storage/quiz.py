@@ -408,10 +408,12 @@ class AttemptRepository:
     def __init__(self, session: AsyncSession, presses: DirectPresses | None = None) -> None:
         self.session = session
         self.presses = presses
+        self._together = False
 
     def _direct(self) -> DirectPresses | None:
-        """The driver path, unless the unit of work has a transaction these must join."""
-        if self.presses is None or self.session.in_transaction():
+        """The driver path, unless the unit of work has a transaction these must join
+        (or is about to: inside :meth:`together`)."""
+        if self.presses is None or self._together or self.session.in_transaction():
             return None
         return self.presses
 
@@ -579,7 +581,11 @@ class AttemptRepository:
     async def together(self) -> AsyncIterator[None]:
         """The writes made inside share one transaction (committed by the unit of work)."""
         await end_outside_transaction(self.session)
-        yield
+        self._together = True
+        try:
+            yield
+        finally:
+            self._together = False
 
     async def record_and_advance(
         self,

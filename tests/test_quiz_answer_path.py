@@ -401,29 +401,40 @@ async def test_a_press_on_postgresql_runs_on_the_driver_not_the_session(
     world: World,
 ) -> None:
     """The snapshot and the one-statement write go to the driver's pool, ticks too; the
-    session sends nothing and begins nothing."""
+    session sends nothing and begins nothing. (All five questions of the bank are asked,
+    so a multiple-choice question's ticks are among them.)"""
     assert presses is not None
     bot = MockedBot()
     campaign = await open_campaign(session_factory, questions=5)
     student = await registered(session_factory, 410, world.classes["七年级1班"].id)
     attempt = await started(direct_dp, bot, session_factory, 410, campaign.id, student.id)
-    for seq in range(1, 5):
+    ticks = 0
+    for seq in range(1, 6):
         right = await right_positions(session_factory, attempt.id, seq)
-        presses_of_seq = [AnswerCb(attempt=attempt.id, seq=seq, option=p).pack() for p in right]
         if len(right) > 1:
-            presses_of_seq.append(SubmitCb(attempt=attempt.id, seq=seq).pack())
-        await presses.pool.execute("SELECT 1")  # a connection exists, so it is watched
-        for press in presses_of_seq:
-            with round_trips(engine) as through_session, driver_queries(presses) as on_driver:
-                await direct_dp.feed_update(bot, callback_update(user(410), press))
-            assert through_session == []
-            assert on_driver[0] == "SELECT" and "BEGIN" not in on_driver
-        assert on_driver == ["SELECT", "WITH"]  # the answering press
-        edit = bot.recorder.requests[-1]
-        assert isinstance(edit, EditMessageText) and f"第 {seq + 1}/5 题" in edit.text
+            for position in right:
+                tick = AnswerCb(attempt=attempt.id, seq=seq, option=position).pack()
+                await presses.pool.execute("SELECT 1")  # a connection exists, so it is watched
+                with round_trips(engine) as through_session, driver_queries(presses) as on_driver:
+                    await direct_dp.feed_update(bot, callback_update(user(410), tick))
+                assert through_session == [] and on_driver == ["SELECT", "UPDATE"]
+                ticks += 1
+            press = SubmitCb(attempt=attempt.id, seq=seq).pack()
+        else:
+            press = AnswerCb(attempt=attempt.id, seq=seq, option=right[0]).pack()
+        await presses.pool.execute("SELECT 1")
+        with round_trips(engine) as through_session, driver_queries(presses) as on_driver:
+            await direct_dp.feed_update(bot, callback_update(user(410), press))
+        if seq < 5:
+            assert through_session == [] and on_driver == ["SELECT", "WITH"]
+            edit = bot.recorder.requests[-1]
+            assert isinstance(edit, EditMessageText) and f"第 {seq + 1}/5 题" in edit.text
+        else:  # the last answer and the finish: the session's, in one transaction
+            assert on_driver == ["SELECT"] and "UPDATE" in through_session
+    assert ticks >= 2
     async with session_factory() as session:
         stored = await session.get(AttemptRow, attempt.id)
-    assert stored is not None and stored.current_seq == 5 and stored.points == 4.0
+    assert stored is not None and stored.finished_at is not None and stored.points == 5.0
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -471,6 +482,10 @@ async def test_the_driver_path_reads_and_writes_what_the_session_does(
         after = await on_driver.snapshot(attempt.id, 2)
         assert not session.in_transaction()
         assert after is not None and await through_session.snapshot(attempt.id, 2) == after
+        await session.commit()
+        async with on_driver.together():  # inside, even the first statement is the session's
+            assert await on_driver.set_draft(attempt.id, 2, frozenset({3, 1}))
+            assert session.in_transaction()
         answered = await through_session.question(attempt.id, 1)
         await session.commit()
     assert again is None
@@ -512,3 +527,19 @@ async def test_with_the_driver_path_the_last_answer_still_shares_one_transaction
     async with session_factory() as session:
         finished = await session.get(AttemptRow, attempt.id)
     assert finished is not None and finished.finished_at is not None
+
+
+def test_a_driver_statement_wants_every_value_the_session_would() -> None:
+    """A value left out is an error, as it is in the session, not a NULL; a value the
+    statement binds itself (``timed_out = false``) is filled in."""
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+    from storage.presses import DriverStatement
+    from storage.quiz import _answer_statements
+
+    write = DriverStatement.of(_answer_statements().record_advance_show, dialect())
+    values = {name: 1 for name in write.names if name.startswith("p_")}
+    assert False in write.arguments(values)  # timed_out
+    del values["p_chosen"]
+    with pytest.raises(KeyError, match="p_chosen"):
+        write.arguments(values)
