@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +27,10 @@ from bot.lectures import (
 )
 from handlers.dialogue import replier
 from handlers.publicity_keyboards import (
+    ROLES,
     CheckinCb,
     article_markup,
+    role_choice_keyboard,
 )
 from handlers.stats_command import StatsOf
 from quizzes.lectures import (
@@ -43,7 +46,7 @@ from quizzes.lectures import (
     may_cancel,
     parse_minutes,
 )
-from quizzes.participants import Participant
+from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
     TIME_FORMAT,
@@ -84,7 +87,8 @@ class NewLectureCb(CallbackData, prefix="lnw"):
 
 
 class AudienceCb(CallbackData, prefix="lna"):
-    """The audience of /newlecture: ``all``, a ``school`` (id), a ``page`` of schools."""
+    """The audience of /newlecture: ``all``, a ``school`` (id), a ``page`` of schools;
+    then ``role`` (index into the roles) toggles and ``roles_done``."""
 
     action: str
     id: int = 0
@@ -371,11 +375,9 @@ async def receive_link(
     await state.set_state(NewLecture.audience)
     schools = await _schools(permissions, repo)
     if not permissions.is_admin and len(schools) == 1:
-        # A coordinator of one school: it is their audience.
-        await state.update_data(units=[schools[0].id])
-        await _ask_confirmation(
-            bot, message.chat.id, participant, permissions, repo, state, settings, _
-        )
+        # A coordinator of one school: it is their audience; who in it is still theirs to say.
+        await state.update_data(units=[schools[0].id], roles=[])
+        await message.answer(_("lecture.compose.ask_roles"), reply_markup=_roles_keyboard((), _))
         return
     await message.answer(
         _("lecture.compose.ask_audience"),
@@ -460,23 +462,42 @@ async def audience_step(
             markup = audience_keyboard(schools, callback_data.id, _, everyone=permissions.is_admin)
             await message.edit_reply_markup(reply_markup=markup)
         return
+    data = await state.get_data()
+    roles = [Role(r) for r in data.get("roles") or []]
     if action == "all" and permissions.is_admin:
         units: list[int] = []
     elif action == "school" and callback_data.id in {s.id for s in schools}:
         units = [callback_data.id]
+    elif action == "role" and 0 <= callback_data.id < len(ROLES) and "roles" in data:
+        toggled = ROLES[callback_data.id]
+        roles = [r for r in roles if r != toggled] if toggled in roles else [*roles, toggled]
+        await state.update_data(roles=[r.value for r in roles])
+        await callback.answer()
+        if message is not None:
+            await message.edit_reply_markup(reply_markup=_roles_keyboard(roles, _))
+        return
+    elif action == "roles_done" and "roles" in data:
+        await callback.answer()
+        await say(_("lecture.compose.audience_chosen"), None)
+        await _ask_confirmation(
+            bot, callback.from_user.id, participant, permissions, repo, state, settings, _
+        )
+        return
     else:
         await callback.answer(_.plain("errors.stale_button"))
         return
-    await state.update_data(units=units)
+    await state.update_data(units=units, roles=[])
     await callback.answer()
-    await say(_("lecture.compose.audience_chosen"), None)
-    await _ask_confirmation(
-        bot, callback.from_user.id, participant, permissions, repo, state, settings, _
-    )
+    await say(_("lecture.compose.ask_roles"), _roles_keyboard((), _))
+
+
+def _roles_keyboard(chosen: Collection[Role], _: Gettext) -> InlineKeyboardMarkup:
+    return role_choice_keyboard(chosen, _, callback=AudienceCb)
 
 
 def _audience(data: dict[str, Any]) -> Audience:
-    return Audience(frozenset(int(u) for u in data.get("units") or []))
+    units = frozenset(int(u) for u in data.get("units") or [])
+    return Audience(units, frozenset(Role(r) for r in data.get("roles") or []))
 
 
 async def _audience_problem(
@@ -500,7 +521,11 @@ async def _describe(audience: Audience, repo: Repositories, _: Gettext) -> str:
         unit = await repo.units.get(unit_id)
         if unit is not None:
             names.append(unit.name)
-    return "、".join(names) if names else _.plain("lecture.compose.everyone")
+    described = "、".join(names) if names else _.plain("lecture.compose.everyone")
+    if audience.roles:
+        roles = "、".join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles)
+        described += f" · {roles}"
+    return described
 
 
 def _draft(data: dict[str, Any], created_by: int) -> Lecture:

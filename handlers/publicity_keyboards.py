@@ -3,7 +3,7 @@ broadcast controls and the composer's audience and time choices."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
@@ -204,22 +204,27 @@ def unit_choice_keyboard(
 ROLES = tuple(Role)
 
 
-def role_choice_keyboard(chosen: Collection[Role], _: Gettext) -> InlineKeyboardMarkup:
+def role_choice_keyboard(
+    chosen: Collection[Role], _: Gettext, callback: Callable[..., CallbackData] = PostCb
+) -> InlineKeyboardMarkup:
+    """Toggle roles (none chosen: every role), then next or cancel; ``callback`` builds
+    the buttons' data (``role`` with the role's index, ``roles_done``, ``cancel``)."""
     builder = InlineKeyboardBuilder()
     for index, role in enumerate(ROLES):
         mark = "✅ " if role in chosen else ""
         builder.button(
             text=f"{mark}{_.plain(f'role.{role.value}')}",
-            callback_data=PostCb(action="role", id=index),
+            callback_data=callback(action="role", id=index),
         )
     builder.adjust(3)
     builder.row(
         InlineKeyboardButton(
             text=_.plain("publicity.compose.next"),
-            callback_data=PostCb(action="roles_done").pack(),
+            callback_data=callback(action="roles_done").pack(),
         ),
         InlineKeyboardButton(
-            text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel").pack()
+            text=_.plain("publicity.compose.cancel"),
+            callback_data=callback(action="cancel").pack(),
         ),
     )
     return builder.as_markup()

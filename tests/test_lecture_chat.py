@@ -31,9 +31,10 @@ from handlers.lectures import (
     audience_keyboard,
 )
 from handlers.publicity_keyboards import CheckinCb
-from quizzes.participants import GrantKind
+from quizzes.participants import GrantKind, Role
 from quizzes.publicity import Audience
 from quizzes.units import Unit, UnitKind
+from storage.models import ParticipantRow
 from storage.models_publicity import ArticleRow, BroadcastRow, DeliveryRow, LectureRow
 from storage.publicity import PublicityRepository
 from storage.repositories import Repositories
@@ -163,8 +164,15 @@ async def test_an_admin_schedules_a_lecture_in_chat(chat: Chat) -> None:
         AudienceCb(action="cancel").pack(),
     ]
     assert AudienceCb(action="school", id=first.id).pack() in chat.bot.last_markup_data()
-    chat.bot.clear()
     await chat.press(ADMIN, AudienceCb(action="all").pack())
+    assert "面向哪些身份" in chat.last_text(ADMIN)
+    assert chat.bot.last_markup_data() == [
+        *(AudienceCb(action="role", id=n).pack() for n in range(len(Role))),
+        AudienceCb(action="roles_done").pack(),
+        AudienceCb(action="cancel").pack(),
+    ]
+    chat.bot.clear()
+    await chat.press(ADMIN, AudienceCb(action="roles_done").pack())
     sent = [m for m in chat.bot.recorder.requests if isinstance(m, SendMessage)]
     preview, summary = sent[-2], sent[-1]
     assert preview.text.startswith("<b>网络公开课：宪法与生活</b>")
@@ -238,6 +246,12 @@ async def test_cancel_leaves_the_dialogue_at_any_step(chat: Chat) -> None:
 
     await fill_in(chat, ADMIN, in_two_days())
     await chat.press(ADMIN, AudienceCb(action="all").pack())
+    await chat.press(ADMIN, AudienceCb(action="cancel").pack())  # at the roles
+    assert "已退出" in chat.last_text(ADMIN)
+
+    await fill_in(chat, ADMIN, in_two_days())
+    await chat.press(ADMIN, AudienceCb(action="all").pack())
+    await chat.press(ADMIN, AudienceCb(action="roles_done").pack())
     await chat.press(ADMIN, NewLectureCb(action="cancel").pack())
     assert "已退出" in chat.last_text(ADMIN)
     answer = await chat.press(ADMIN, NewLectureCb(action="go").pack())
@@ -270,8 +284,10 @@ async def test_a_coordinator_reaches_only_their_own_school(chat: Chat) -> None:
     first = chat.world.schools["胡杨河市第一中学"]
     other = chat.world.schools["一三一团中学"]
     third = chat.world.schools["一三七团第一小学"]
-    # One school: it is fixed, straight to the preview.
+    # One school: it is fixed, straight to who in it.
     await fill_in(chat, COORDINATOR, in_two_days())
+    assert "面向哪些身份" in chat.last_text(COORDINATOR)
+    await chat.press(COORDINATOR, AudienceCb(action="roles_done").pack())
     assert first.name in chat.last_text(COORDINATOR)
     assert "人数：5" in chat.last_text(COORDINATOR)
     for forged in (AudienceCb(action="all"), AudienceCb(action="school", id=other.id)):
@@ -302,12 +318,46 @@ async def test_a_coordinator_reaches_only_their_own_school(chat: Chat) -> None:
         answer = await chat.press(COORDINATOR, forged.pack())
         assert answer.text is not None and "过期" in answer.text
     await chat.press(COORDINATOR, AudienceCb(action="school", id=other.id).pack())
+    await chat.press(COORDINATOR, AudienceCb(action="roles_done").pack())
     assert other.name in chat.last_text(COORDINATOR) and "人数：2" in chat.last_text(COORDINATOR)
     await chat.press(COORDINATOR, NewLectureCb(action="go").pack())
     assert [row.audience for row in await lectures(chat)][-1] == {
         "units": [other.id],
         "roles": [],
     }
+
+
+async def test_a_lecture_for_teachers_is_announced_to_teachers_only(chat: Chat) -> None:
+    teacher = list(Role).index(Role.TEACHER)
+    student = list(Role).index(Role.STUDENT)
+    await fill_in(chat, ADMIN, in_two_days())
+    answer = await chat.press(ADMIN, AudienceCb(action="role", id=teacher).pack())
+    assert answer.text is not None and "过期" in answer.text  # no audience chosen yet
+    await chat.press(ADMIN, AudienceCb(action="all").pack())
+    for index in (teacher, student, student):  # students on, then off again
+        await chat.press(ADMIN, AudienceCb(action="role", id=index).pack())
+    assert "✅ 教师" in chat.bot.last_buttons() and "✅ 学生" not in chat.bot.last_buttons()
+    answer = await chat.press(ADMIN, AudienceCb(action="role", id=len(Role)).pack())
+    assert answer.text is not None and "过期" in answer.text  # a forged role
+    await chat.press(ADMIN, AudienceCb(action="roles_done").pack())
+    assert "全体订阅者 · 教师" in chat.last_text(ADMIN)
+    await chat.press(ADMIN, NewLectureCb(action="go").pack())
+
+    [lecture] = await lectures(chat)
+    assert lecture.audience == {"units": [], "roles": ["teacher"]}
+    announcement, _reminder = await articles_of(chat, lecture.id)
+    async with chat.session_factory() as session:
+        roles = list(
+            await session.scalars(
+                select(ParticipantRow.role)
+                .join(DeliveryRow, DeliveryRow.participant_id == ParticipantRow.id)
+                .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
+                .where(BroadcastRow.article_id == announcement.id)
+            )
+        )
+    assert roles and set(roles) == {"teacher"}
+    summary = chat.bot.sent_texts(ADMIN)[-2]
+    assert f"人数：{len(roles)}" in summary
 
 
 async def test_cancelling_an_upcoming_lecture(chat: Chat) -> None:
@@ -406,6 +456,7 @@ async def test_cancelling_an_upcoming_lecture(chat: Chat) -> None:
 async def test_a_start_time_passed_while_confirming_is_asked_again(chat: Chat) -> None:
     await fill_in(chat, ADMIN, in_two_days())
     await chat.press(ADMIN, AudienceCb(action="all").pack())
+    await chat.press(ADMIN, AudienceCb(action="roles_done").pack())
     # The admin left the preview open past the start time.
     state = chat.dp.fsm.get_context(chat.bot, chat_id=ADMIN, user_id=ADMIN)
     await state.update_data(starts_at=(datetime.now(UTC) - timedelta(minutes=1)).isoformat())
