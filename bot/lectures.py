@@ -6,13 +6,14 @@ carry the check-in button. The reminder is a scheduled article at ``starts_at - 
 published by the scheduler's job or, failing that, by the broadcaster's own loop.
 
 Cancelling withdraws the reminder (its job finds nothing scheduled to publish), stops
-the broadcasts under way, closes check-in, and tells whoever the announcement reached,
-paced like any bulk message.
+the broadcasts under way, closes check-in, and tells whoever the announcement reached.
+The notice is an article of the lecture too (without the check-in button), written in
+the cancelling transaction with a delivery per person to tell, so a crash between the
+cancelling and the last notice leaves the rest to the broadcaster, not lost.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
@@ -20,15 +21,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Gettext
-from quizzes.lectures import Cancellation, Lecture, LectureStatus, lecture_window
+from quizzes.lectures import Cancellation, Lecture, lecture_window
 from quizzes.publicity import Article, ArticleStatus, Audience, Broadcast
 from storage.publicity import LectureRepository, PublicityRepository
 
 if TYPE_CHECKING:
     from bot.scheduler import Scheduler
-    from bot.services import ServiceContext
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -144,43 +142,46 @@ def plan_reminder(scheduler: Scheduler, scheduled: ScheduledLecture) -> None:
         )
 
 
-def notice_job_id(lecture_id: int) -> str:
-    return f"lecture-{lecture_id}-cancelled"
-
-
 async def cancel_lecture(
-    session: AsyncSession, lecture_id: int, now: datetime
+    session: AsyncSession,
+    lecture_id: int,
+    now: datetime,
+    *,
+    cancelled_by: int,
+    zone: tzinfo,
+    _: Gettext,
 ) -> Cancellation | None:
-    """Cancel a scheduled lecture (one transaction; the caller commits, then calls
+    """Cancel a scheduled lecture and start its notice to everyone the announcement or
+    reminder reached (one transaction; the caller commits, then calls
     :func:`after_cancel`). ``None`` when it was not scheduled any more."""
-    return await LectureRepository(session).cancel(lecture_id, now)
+    lectures = LectureRepository(session)
+    cancellation = await lectures.cancel(lecture_id, now)
+    if cancellation is None:
+        return None
+    lecture = cancellation.lecture
+    publicity = PublicityRepository(session)
+    notice = await publicity.create_article(
+        title=_.plain("lecture.cancel.notice_title", title=lecture.title),
+        body=_("lecture.cancel.notice", title=lecture.title, time=when_text(lecture, zone)),
+        author_id=cancelled_by,
+        audience=lecture.audience,
+        lecture_id=lecture.id,
+        cancels_lecture=True,
+    )
+    await publicity.start_broadcast(
+        notice.id,
+        created_by=cancelled_by,
+        locale=_.locale,
+        progress_chat_id=None,
+        now=now,
+        recipients=lectures.told(lecture.id),
+    )
+    return cancellation
 
 
-def after_cancel(scheduler: Scheduler, cancellation: Cancellation, now: datetime) -> None:
-    """Drop the withdrawn reminders' jobs and tell the audience, in the background."""
+def after_cancel(scheduler: Scheduler, cancellation: Cancellation) -> None:
+    """Drop the withdrawn reminders' jobs (the notice is the broadcaster's)."""
     from bot.publicity_jobs import job_id
 
     for reminder_id in cancellation.reminder_ids:
         scheduler.cancel(job_id(reminder_id))
-    lecture_id = cancellation.lecture.id
-    scheduler.at(notice_job_id(lecture_id), now, notify_cancelled, lecture_id=lecture_id)
-
-
-async def notify_cancelled(context: ServiceContext, lecture_id: int) -> None:
-    """Tell everyone the announcement (or reminder) reached that the lecture is off."""
-    from bot.announcements import announce
-
-    async with context.session_factory() as session:
-        lectures = LectureRepository(session)
-        lecture = await lectures.get(lecture_id)
-        if lecture is None or lecture.status is not LectureStatus.CANCELLED:
-            return
-        chats = await lectures.announced_chats(lecture_id)
-    log.info("lecture %s cancelled; telling %s participants", lecture_id, len(chats))
-    await announce(
-        context,
-        chats,
-        "lecture.cancel.notice",
-        title=lecture.title,
-        time=when_text(lecture, context.settings.zone),
-    )

@@ -259,13 +259,20 @@ async def cancel_step(
         await callback.answer()
         await say(_("lecture.cancel.kept", title=lecture.title), None)
         return
-    cancellation = await cancel_lecture(repo.session, lecture.id, now)
+    cancellation = await cancel_lecture(
+        repo.session,
+        lecture.id,
+        now,
+        cancelled_by=callback.from_user.id,
+        zone=settings.zone,
+        _=_,
+    )
     if cancellation is None:
         await callback.answer(_.plain("errors.stale_button"))
         return
     await repo.commit()
-    after_cancel(scheduler, cancellation, now)
-    if broadcaster is not None and cancellation.broadcast_ids:
+    after_cancel(scheduler, cancellation)
+    if broadcaster is not None:  # the announcement stops, the notice starts
         broadcaster.wake()
     await callback.answer(_.plain("lecture.cancel.toast"))
     await say(_("lecture.cancel.done", title=lecture.title, time=when), None)

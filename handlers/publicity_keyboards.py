@@ -69,7 +69,7 @@ def article_markup(
             }
         ]
     ]
-    if article.lecture_id is not None:
+    if article.lecture_id is not None and not article.cancels_lecture:
         rows[0].append(
             {
                 "text": _.plain("lecture.checkin"),

@@ -130,8 +130,9 @@ class Article:
     publish_at: datetime | None
     status: ArticleStatus
     link_secret: str
-    lecture_id: int | None = None  # an online lecture's announcement or reminder
+    lecture_id: int | None = None  # an online lecture's announcement, reminder or notice
     to_channel: bool = False  # also posted to the configured channel
+    cancels_lecture: bool = False  # the lecture's cancellation notice
 
     @property
     def text(self) -> str:

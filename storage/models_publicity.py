@@ -57,6 +57,8 @@ class ArticleRow(Base):
     )
     # Also posted to the configured channel (PUFA_PUBLICITY_CHANNEL).
     to_channel: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A lecture's cancellation notice (lecture_id set): no check-in button.
+    cancels_lecture: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Clicks on the channel post's link: its readers are anonymous, so only a count.
     channel_clicks: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 

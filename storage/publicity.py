@@ -83,6 +83,7 @@ def _article(row: ArticleRow) -> Article:
         link_secret=row.link_secret,
         lecture_id=row.lecture_id,
         to_channel=row.to_channel,
+        cancels_lecture=row.cancels_lecture,
     )
 
 
@@ -155,6 +156,7 @@ class PublicityRepository:
         status: ArticleStatus = ArticleStatus.DRAFT,
         lecture_id: int | None = None,
         to_channel: bool = False,
+        cancels_lecture: bool = False,
     ) -> Article:
         row = ArticleRow(
             title=title,
@@ -170,6 +172,7 @@ class PublicityRepository:
             created_at=utcnow(),
             lecture_id=lecture_id,
             to_channel=to_channel,
+            cancels_lecture=cancels_lecture,
         )
         self.session.add(row)
         await self.session.flush()
@@ -281,11 +284,14 @@ class PublicityRepository:
         test_participant_id: int | None = None,
         now: datetime | None = None,
         channel: str | None = None,
+        recipients: Select[int] | None = None,
     ) -> Broadcast:
         """Create the broadcast and one pending delivery per recipient, in this transaction.
 
         The recipients are chosen by one ``INSERT ... SELECT`` from participants: joined,
-        subscribed, not blocked, in the audience. A test send goes to one participant.
+        subscribed, not blocked, in the audience; or the participant ids ``recipients``
+        selects (a lecture's cancellation goes to those its announcement reached). A test
+        send goes to one participant.
         An article meant for the channel also gets its pending :class:`ChannelPost` to
         ``channel`` (the configured one), or a failed one when none is configured; a
         test send never goes to the channel.
@@ -308,6 +314,8 @@ class PublicityRepository:
         await self.session.flush()
         if test_participant_id is not None:
             chosen = select(ParticipantRow.id).where(ParticipantRow.id == test_participant_id)
+        elif recipients is not None:
+            chosen = recipients
         else:
             audience = Audience.from_json(article.audience)
             chosen = self._recipients(audience, await self._unit_paths(audience))
@@ -936,25 +944,23 @@ class LectureRepository:
         assert row is not None
         return Cancellation(_lecture(row), reminder_ids, broadcast_ids)
 
-    async def announced_chats(self, lecture_id: int) -> list[tuple[int, str]]:
-        """``(chat id, locale)`` of everyone the lecture's announcement or reminder
-        reached (a test send aside) who has not blocked the bot, once each."""
+    def told(self, lecture_id: int) -> Select[int]:
+        """The participants the lecture's announcement or reminder reached (a test send
+        aside) who have not blocked the bot: those to tell if it is cancelled."""
         reached = (
             select(DeliveryRow.participant_id)
             .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
             .join(ArticleRow, ArticleRow.id == BroadcastRow.article_id)
             .where(
                 ArticleRow.lecture_id == lecture_id,
+                ArticleRow.cancels_lecture.is_(False),
                 BroadcastRow.test_send.is_(False),
                 DeliveryRow.status == DeliveryStatus.SENT.value,
             )
         )
-        rows = await self.session.execute(
-            select(ParticipantRow.telegram_id, ParticipantRow.locale)
-            .where(ParticipantRow.id.in_(reached), ParticipantRow.blocked_at.is_(None))
-            .order_by(ParticipantRow.telegram_id)
+        return select(ParticipantRow.id).where(
+            ParticipantRow.id.in_(reached), ParticipantRow.blocked_at.is_(None)
         )
-        return [(int(chat_id), str(locale)) for chat_id, locale in rows]
 
     async def check_in(self, lecture_id: int, participant_id: int, now: datetime) -> bool:
         """Record attendance; ``False`` when the participant had checked in already."""

@@ -3,9 +3,11 @@ updates are fed to the dispatcher and the Bot API calls recorded."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,10 +17,11 @@ from aiogram.methods import AnswerCallbackQuery, SendMessage
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.broadcaster import Broadcaster
 from bot.config import Settings
 from bot.factory import create_dispatcher
 from bot.i18n import Translator
-from bot.lectures import notice_job_id, schedule_lecture
+from bot.lectures import schedule_lecture
 from bot.middlewares import ThrottlingMiddleware
 from bot.publicity_jobs import job_id, plan_articles, publish_article
 from bot.scheduler import Scheduler
@@ -418,20 +421,52 @@ async def test_cancelling_an_upcoming_lecture(chat: Chat) -> None:
     assert "已取消" in chat.last_text(ADMIN)
     [row] = await lectures(chat)
     assert row.status == "cancelled"
-    announcement, reminder = await articles_of(chat, lecture_id)
+    announcement, reminder, notice = await articles_of(chat, lecture_id)
     assert reminder.status == "cancelled"
+    assert notice.cancels_lecture and notice.status == "published"
+    assert notice.title == "网络公开课取消：民法典"
     async with chat.session_factory() as session:
-        states = list(await session.scalars(select(BroadcastRow.state)))
-    assert states == ["cancelled"]  # the announcement stops where it was
+        states = dict(
+            (await session.execute(select(BroadcastRow.article_id, BroadcastRow.state))).all()
+        )
+        told = list(
+            await session.scalars(
+                select(DeliveryRow.chat_id)
+                .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
+                .where(BroadcastRow.article_id == notice.id, DeliveryRow.status == "pending")
+                .order_by(DeliveryRow.chat_id)
+            )
+        )
+    # The announcement stops where it was; the notice waits in the outbox, written with
+    # the cancelling, for those the announcement reached and nobody else.
+    assert states == {announcement.id: "cancelled", notice.id: "running"}
+    assert told == sorted(reached)
     assert not chat.scheduler.scheduled(job_id(reminder_id))
+    assert chat.bot.sent_texts(STUDENT) == []  # nothing sent yet: the broadcaster's job
 
-    # Those the announcement reached are told, once; nobody else is.
-    await chat.scheduler.wait_idle(10)
-    assert not chat.scheduler.scheduled(notice_job_id(lecture_id))
+    # The broadcaster (here, or after a restart) tells each of them once.
+    broadcaster = Broadcaster(chat.context, bot=chat.bot, rate=1000.0, poll_s=0.05)
+    await broadcaster.start()
+    try:
+        for _ in range(200):
+            async with chat.session_factory() as session:
+                state = await session.scalar(
+                    select(BroadcastRow.state).where(BroadcastRow.article_id == notice.id)
+                )
+            if state == "done":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await broadcaster.stop()
+    assert state == "done"
     for telegram_id in reached:
-        [notice] = chat.bot.sent_texts(telegram_id)
-        assert "《民法典》" in notice and "已取消" in notice
+        [text] = chat.bot.sent_texts(telegram_id)
+        assert "网络公开课取消：民法典" in text and "已取消" in text
     assert chat.bot.sent_texts(3001) == []
+    sent = [m for m in chat.bot.recorder.requests if isinstance(m, SendMessage)]
+    markup: Any = sent[-1].reply_markup
+    buttons = [b.text for row in markup.inline_keyboard for b in row]
+    assert buttons == ["✅ 已阅读"]  # no check-in for a cancelled lecture
 
     # No reminder fires afterwards: not planned again, and its job, should it run, sends
     # nothing.
