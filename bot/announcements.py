@@ -1,5 +1,5 @@
-"""Best-effort messages to an audience: campaign openings, closings and reminders, a
-lecture's cancellation. Paced under Telegram's bulk limit by the shared limiter.
+"""Best-effort messages to an audience: campaign openings, closings and reminders.
+Paced under Telegram's bulk limit by the shared limiter, giving way to replies.
 
 Articles do not come here: they go through the broadcaster's outbox, which survives a
 crash; an announcement lost to a crash is not sent again.

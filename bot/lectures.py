@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Gettext
+from bot.i18n import Gettext, Translator
 from quizzes.lectures import Cancellation, Lecture, lecture_window
 from quizzes.publicity import Article, ArticleStatus, Audience, Broadcast
 from storage.publicity import LectureRepository, PublicityRepository
@@ -149,33 +149,36 @@ async def cancel_lecture(
     *,
     cancelled_by: int,
     zone: tzinfo,
-    _: Gettext,
+    translator: Translator,
 ) -> Cancellation | None:
     """Cancel a scheduled lecture and start its notice to everyone the announcement or
-    reminder reached (one transaction; the caller commits, then calls
-    :func:`after_cancel`). ``None`` when it was not scheduled any more."""
+    reminder reached, in each one's language: a notice per language among them (one
+    transaction; the caller commits, then calls :func:`after_cancel`). ``None`` when it
+    was not scheduled any more."""
     lectures = LectureRepository(session)
     cancellation = await lectures.cancel(lecture_id, now)
     if cancellation is None:
         return None
     lecture = cancellation.lecture
     publicity = PublicityRepository(session)
-    notice = await publicity.create_article(
-        title=_.plain("lecture.cancel.notice_title", title=lecture.title),
-        body=_("lecture.cancel.notice", title=lecture.title, time=when_text(lecture, zone)),
-        author_id=cancelled_by,
-        audience=lecture.audience,
-        lecture_id=lecture.id,
-        cancels_lecture=True,
-    )
-    await publicity.start_broadcast(
-        notice.id,
-        created_by=cancelled_by,
-        locale=_.locale,
-        progress_chat_id=None,
-        now=now,
-        recipients=lectures.told(lecture.id),
-    )
+    for locale in await lectures.told_locales(lecture.id):
+        _ = translator.bind(locale)
+        notice = await publicity.create_article(
+            title=_.plain("lecture.cancel.notice_title", title=lecture.title),
+            body=_("lecture.cancel.notice", title=lecture.title, time=when_text(lecture, zone)),
+            author_id=cancelled_by,
+            audience=lecture.audience,
+            lecture_id=lecture.id,
+            cancels_lecture=True,
+        )
+        await publicity.start_broadcast(
+            notice.id,
+            created_by=cancelled_by,
+            locale=locale,
+            progress_chat_id=None,
+            now=now,
+            recipients=lectures.told(lecture.id, locale),
+        )
     return cancellation
 
 

@@ -16,7 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
-from bot.i18n import Gettext
+from bot.i18n import Gettext, Translator
 from bot.lectures import (
     after_cancel,
     cancel_lecture,
@@ -227,6 +227,7 @@ async def cancel_step(
     settings: Settings,
     bot: Bot,
     scheduler: Scheduler,
+    translator: Translator,
     _: Gettext,
     broadcaster: Broadcaster | None = None,
 ) -> None:
@@ -265,7 +266,7 @@ async def cancel_step(
         now,
         cancelled_by=callback.from_user.id,
         zone=settings.zone,
-        _=_,
+        translator=translator,
     )
     if cancellation is None:
         await callback.answer(_.plain("errors.stale_button"))

@@ -944,9 +944,12 @@ class LectureRepository:
         assert row is not None
         return Cancellation(_lecture(row), reminder_ids, broadcast_ids)
 
-    def told(self, lecture_id: int) -> Select[int]:
-        """The participants the lecture's announcement or reminder reached (a test send
-        aside) who have not blocked the bot: those to tell if it is cancelled."""
+    def told(self, lecture_id: int, locale: str | None = None) -> Select[int]:
+        """The participants the lecture's announcement or reminder reached, or is
+        reaching right now (a test send aside), who have not blocked the bot: those to
+        tell if it is cancelled; with ``locale``, those of them who speak it. A message
+        being sent as the lecture is cancelled may still arrive, so its recipient is
+        told too."""
         reached = (
             select(DeliveryRow.participant_id)
             .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
@@ -955,12 +958,24 @@ class LectureRepository:
                 ArticleRow.lecture_id == lecture_id,
                 ArticleRow.cancels_lecture.is_(False),
                 BroadcastRow.test_send.is_(False),
-                DeliveryRow.status == DeliveryStatus.SENT.value,
+                DeliveryRow.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.SENDING.value]),
             )
         )
-        return select(ParticipantRow.id).where(
+        told = select(ParticipantRow.id).where(
             ParticipantRow.id.in_(reached), ParticipantRow.blocked_at.is_(None)
         )
+        return told if locale is None else told.where(ParticipantRow.locale == locale)
+
+    async def told_locales(self, lecture_id: int) -> list[str]:
+        """The languages of :meth:`told`, each once."""
+        told = self.told(lecture_id).subquery()
+        rows = await self.session.scalars(
+            select(ParticipantRow.locale)
+            .where(ParticipantRow.id.in_(select(told.c.id)))
+            .distinct()
+            .order_by(ParticipantRow.locale)
+        )
+        return list(rows)
 
     async def check_in(self, lecture_id: int, participant_id: int, now: datetime) -> bool:
         """Record attendance; ``False`` when the participant had checked in already."""

@@ -17,10 +17,10 @@ participant, and because a person belongs to exactly one unit the per-school fig
 add up to the total. Figures that count events rather than people say so and are
 labelled 人次 in the report (a delivery, a read, a check-in).
 
-An online lecture's announcement and reminder are articles tied to the lecture
-(``articles.lecture_id`` set) so that they go through the broadcaster; they are the
-lecture's notices, not publicity articles, and count in none of the article figures
-(published, delivered, people reached, read, clicked). The lecture counts under
+An online lecture's announcement, reminder and cancellation notice are articles tied to
+the lecture (``articles.lecture_id`` set) so that they go through the broadcaster; they
+are the lecture's notices, not publicity articles, and count in none of the article
+figures (published, delivered, people reached, read, clicked). The lecture counts under
 :func:`lectures_held` and :func:`lecture_attendance`.
 
 The large tables (attempts, deliveries, reads, clicks) are first folded per person or

@@ -14,7 +14,7 @@ import pytest
 from aiogram import Dispatcher
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.methods import AnswerCallbackQuery, SendMessage
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.broadcaster import Broadcaster
@@ -383,13 +383,20 @@ async def test_cancelling_an_upcoming_lecture(chat: Chat) -> None:
     lecture_id = scheduled.lecture.id
     assert scheduled.reminder is not None
     reminder_id = scheduled.reminder.id
-    # The announcement reached two people so far; the rest are still pending.
-    reached = [STUDENT, 3100]
+    # The announcement reached two people so far (one of them chose English), is being
+    # sent to a third, and the rest are still pending.
+    reached, in_flight = [STUDENT, 3100], 3101
     async with chat.session_factory() as session:
         await session.execute(
             update(DeliveryRow)
             .where(DeliveryRow.chat_id.in_(reached))
             .values(status="sent", sent_at=datetime.now(UTC))
+        )
+        await session.execute(
+            update(DeliveryRow).where(DeliveryRow.chat_id == in_flight).values(status="sending")
+        )
+        await session.execute(
+            update(ParticipantRow).where(ParticipantRow.telegram_id == 3100).values(locale="en")
         )
         await session.commit()
     chat.scheduler.add_planner(plan_articles)
@@ -421,10 +428,14 @@ async def test_cancelling_an_upcoming_lecture(chat: Chat) -> None:
     assert "已取消" in chat.last_text(ADMIN)
     [row] = await lectures(chat)
     assert row.status == "cancelled"
-    announcement, reminder, notice = await articles_of(chat, lecture_id)
+    announcement, reminder, *notices = await articles_of(chat, lecture_id)
     assert reminder.status == "cancelled"
-    assert notice.cancels_lecture and notice.status == "published"
-    assert notice.title == "网络公开课取消：民法典"
+    assert all(n.cancels_lecture and n.status == "published" for n in notices)
+    # One notice per language of those to tell.
+    assert sorted(n.title for n in notices) == [
+        "Lecture cancelled: 民法典",
+        "网络公开课取消：民法典",
+    ]
     async with chat.session_factory() as session:
         states = dict(
             (await session.execute(select(BroadcastRow.article_id, BroadcastRow.state))).all()
@@ -433,40 +444,50 @@ async def test_cancelling_an_upcoming_lecture(chat: Chat) -> None:
             await session.scalars(
                 select(DeliveryRow.chat_id)
                 .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
-                .where(BroadcastRow.article_id == notice.id, DeliveryRow.status == "pending")
+                .where(
+                    BroadcastRow.article_id.in_([n.id for n in notices]),
+                    DeliveryRow.status == "pending",
+                )
                 .order_by(DeliveryRow.chat_id)
             )
         )
-    # The announcement stops where it was; the notice waits in the outbox, written with
-    # the cancelling, for those the announcement reached and nobody else.
-    assert states == {announcement.id: "cancelled", notice.id: "running"}
-    assert told == sorted(reached)
+    # The announcement stops where it was; the notices wait in the outbox, written with
+    # the cancelling, for those the announcement reached or was reaching, nobody else.
+    assert states == {
+        announcement.id: "cancelled",
+        **{n.id: "running" for n in notices},
+    }
+    assert told == sorted([*reached, in_flight])
     assert not chat.scheduler.scheduled(job_id(reminder_id))
     assert chat.bot.sent_texts(STUDENT) == []  # nothing sent yet: the broadcaster's job
 
-    # The broadcaster (here, or after a restart) tells each of them once.
+    # The broadcaster (here, or after a restart) tells each of them once, in their language.
     broadcaster = Broadcaster(chat.context, bot=chat.bot, rate=1000.0, poll_s=0.05)
     await broadcaster.start()
     try:
         for _ in range(200):
             async with chat.session_factory() as session:
-                state = await session.scalar(
-                    select(BroadcastRow.state).where(BroadcastRow.article_id == notice.id)
+                running = await session.scalar(
+                    select(func.count()).where(
+                        BroadcastRow.article_id.in_([n.id for n in notices]),
+                        BroadcastRow.state != "done",
+                    )
                 )
-            if state == "done":
+            if running == 0:
                 break
             await asyncio.sleep(0.05)
     finally:
         await broadcaster.stop()
-    assert state == "done"
-    for telegram_id in reached:
+    assert running == 0
+    for telegram_id in (STUDENT, in_flight):
         [text] = chat.bot.sent_texts(telegram_id)
         assert "网络公开课取消：民法典" in text and "已取消" in text
+    [english] = chat.bot.sent_texts(3100)
+    assert "Lecture cancelled: 民法典" in english and "is cancelled" in english
     assert chat.bot.sent_texts(3001) == []
     sent = [m for m in chat.bot.recorder.requests if isinstance(m, SendMessage)]
     markup: Any = sent[-1].reply_markup
-    buttons = [b.text for row in markup.inline_keyboard for b in row]
-    assert buttons == ["✅ 已阅读"]  # no check-in for a cancelled lecture
+    assert len(markup.inline_keyboard) == 1 == len(markup.inline_keyboard[0])  # no check-in
 
     # No reminder fires afterwards: not planned again, and its job, should it run, sends
     # nothing.
