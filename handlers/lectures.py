@@ -77,6 +77,7 @@ class NewLecture(StatesGroup):
     minutes = State()
     link = State()
     audience = State()
+    roles = State()
     confirm = State()
 
 
@@ -385,6 +386,7 @@ async def receive_link(
     if not permissions.is_admin and len(schools) == 1:
         # A coordinator of one school: it is their audience; who in it is still theirs to say.
         await state.update_data(units=[schools[0].id], roles=[])
+        await state.set_state(NewLecture.roles)
         await message.answer(_("lecture.compose.ask_roles"), reply_markup=_roles_keyboard((), _))
         return
     await message.answer(
@@ -452,10 +454,15 @@ async def audience_step(
     bot: Bot,
     _: Gettext,
 ) -> None:
-    if not permissions.is_staff or await state.get_state() != NewLecture.audience.state:
+    step = await state.get_state()
+    action = callback_data.action
+    if not permissions.is_staff or step not in (
+        NewLecture.audience.state,
+        NewLecture.roles.state,
+    ):
         await callback.answer(_.plain("errors.stale_button"))
         return
-    action = callback_data.action
+    choosing_roles = step == NewLecture.roles.state
     message = callback.message if isinstance(callback.message, Message) else None
     say = replier(bot, callback.from_user.id, message)
     schools = await _schools(permissions, repo)
@@ -464,7 +471,11 @@ async def audience_step(
         await callback.answer()
         await say(_("lecture.compose.cancelled"), None)
         return
-    if action == "page" and 0 <= callback_data.id * SCHOOLS_PER_PAGE < len(schools):
+    if (
+        action == "page"
+        and not choosing_roles
+        and 0 <= callback_data.id * SCHOOLS_PER_PAGE < len(schools)
+    ):
         await callback.answer()
         if message is not None:
             markup = audience_keyboard(schools, callback_data.id, _, everyone=permissions.is_admin)
@@ -472,11 +483,11 @@ async def audience_step(
         return
     data = await state.get_data()
     roles = [Role(r) for r in data.get("roles") or []]
-    if action == "all" and permissions.is_admin:
+    if action == "all" and permissions.is_admin and not choosing_roles:
         units: list[int] = []
-    elif action == "school" and callback_data.id in {s.id for s in schools}:
+    elif action == "school" and callback_data.id in {s.id for s in schools} and not choosing_roles:
         units = [callback_data.id]
-    elif action == "role" and 0 <= callback_data.id < len(ROLES) and "roles" in data:
+    elif action == "role" and 0 <= callback_data.id < len(ROLES) and choosing_roles:
         toggled = ROLES[callback_data.id]
         roles = [r for r in roles if r != toggled] if toggled in roles else [*roles, toggled]
         await state.update_data(roles=[r.value for r in roles])
@@ -484,7 +495,7 @@ async def audience_step(
         if message is not None:
             await message.edit_reply_markup(reply_markup=_roles_keyboard(roles, _))
         return
-    elif action == "roles_done" and "roles" in data:
+    elif action == "roles_done" and choosing_roles:
         await callback.answer()
         await say(_("lecture.compose.audience_chosen"), None)
         await _ask_confirmation(
@@ -495,6 +506,7 @@ async def audience_step(
         await callback.answer(_.plain("errors.stale_button"))
         return
     await state.update_data(units=units, roles=[])
+    await state.set_state(NewLecture.roles)
     await callback.answer()
     await say(_("lecture.compose.ask_roles"), _roles_keyboard((), _))
 

@@ -337,6 +337,9 @@ async def test_a_lecture_for_teachers_is_announced_to_teachers_only(chat: Chat) 
     answer = await chat.press(ADMIN, AudienceCb(action="role", id=teacher).pack())
     assert answer.text is not None and "过期" in answer.text  # no audience chosen yet
     await chat.press(ADMIN, AudienceCb(action="all").pack())
+    for stale in (AudienceCb(action="page", id=0), AudienceCb(action="all")):
+        answer = await chat.press(ADMIN, stale.pack())  # the audience is behind us now
+        assert answer.text is not None and "过期" in answer.text
     for index in (teacher, student, student):  # students on, then off again
         await chat.press(ADMIN, AudienceCb(action="role", id=index).pack())
     assert "✅ 教师" in chat.bot.last_buttons() and "✅ 学生" not in chat.bot.last_buttons()
