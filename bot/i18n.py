@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -109,6 +109,10 @@ class Gettext:
 
     def plain(self, key: str, /, **params: object) -> str:
         return self.translator.get(self.locale, key, **params)
+
+    def join(self, items: Iterable[str]) -> str:
+        """A list as the language writes one: "甲、乙" or "A, B"."""
+        return self.plain("list.separator").join(items)
 
 
 @lru_cache(maxsize=1)

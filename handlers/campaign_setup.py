@@ -328,15 +328,15 @@ async def _summary(
         return _.plain("campaign.setup.seconds", seconds=value)
 
     units = [u.name for u in await _top_units(repo) if u.id in set(data.get("unit_ids") or [])]
-    audience = "、".join(units) if units else _.plain("campaign.setup.everyone")
+    audience = _.join(units) if units else _.plain("campaign.setup.everyone")
     if spec.roles:
-        audience += " · " + "、".join(_.plain(f"role.{r.value}") for r in spec.roles)
+        audience += " · " + _.join(_.plain(f"role.{r.value}") for r in spec.roles)
     yes_no = {True: _.plain("campaign.setup.yes"), False: _.plain("campaign.setup.no")}
     partial = "partial_yes" if rules.partial_credit else "partial_no"
     return _(
         "campaign.setup.summary",
         name=spec.name,
-        banks="、".join(spec.bank_names),
+        banks=_.join(spec.bank_names),
         pool=int(data.get("pool") or 0),
         questions=rules.questions,
         per_question=seconds(rules.seconds_per_question),

@@ -541,9 +541,9 @@ async def _describe(audience: Audience, repo: Repositories, _: Gettext) -> str:
         unit = await repo.units.get(unit_id)
         if unit is not None:
             names.append(unit.name)
-    described = "、".join(names) if names else _.plain("lecture.compose.everyone")
+    described = _.join(names) if names else _.plain("lecture.compose.everyone")
     if audience.roles:
-        roles = "、".join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles)
+        roles = _.join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles)
         described += f" · {roles}"
     return described
 

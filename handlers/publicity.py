@@ -550,11 +550,11 @@ async def _describe(audience: Audience, repo: Repositories, _: Gettext) -> str:
                 continue
             school = await repo.units.school_of(unit) if unit.kind is UnitKind.CLASS else None
             names.append(f"{school.name} {unit.name}" if school else unit.name)
-        parts.append("、".join(names))
+        parts.append(_.join(names))
     else:
         parts.append(_.plain("publicity.audience.everyone"))
     if audience.roles:
-        parts.append("、".join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles))
+        parts.append(_.join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles))
     return " · ".join(parts)
 
 

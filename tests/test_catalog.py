@@ -66,3 +66,9 @@ def test_missing_key_is_an_error_not_a_blank_message() -> None:
 )
 def test_telegram_language_codes_map_to_our_locales(code: str | None, locale: str) -> None:
     assert normalize_locale(code) == locale
+
+
+def test_lists_are_written_as_each_language_writes_them() -> None:
+    translator = Translator.load()
+    assert translator.bind("zh-CN").join(["教师", "家长"]) == "教师、家长"
+    assert translator.bind("en").join(["teacher", "parent"]) == "teacher, parent"
