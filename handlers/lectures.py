@@ -387,7 +387,10 @@ async def receive_link(
         # A coordinator of one school: it is their audience; who in it is still theirs to say.
         await state.update_data(units=[schools[0].id], roles=[])
         await state.set_state(NewLecture.roles)
-        await message.answer(_("lecture.compose.ask_roles"), reply_markup=_roles_keyboard((), _))
+        await message.answer(
+            await _ask_roles(Audience(frozenset({schools[0].id})), repo, _),
+            reply_markup=_roles_keyboard((), _),
+        )
         return
     await message.answer(
         _("lecture.compose.ask_audience"),
@@ -508,7 +511,11 @@ async def audience_step(
     await state.update_data(units=units, roles=[])
     await state.set_state(NewLecture.roles)
     await callback.answer()
-    await say(_("lecture.compose.ask_roles"), _roles_keyboard((), _))
+    await say(await _ask_roles(Audience(frozenset(units)), repo, _), _roles_keyboard((), _))
+
+
+async def _ask_roles(audience: Audience, repo: Repositories, _: Gettext) -> str:
+    return _("lecture.compose.ask_roles", audience=await _describe(audience, repo, _))
 
 
 def _roles_keyboard(chosen: Collection[Role], _: Gettext) -> InlineKeyboardMarkup:

@@ -289,7 +289,7 @@ async def test_a_coordinator_reaches_only_their_own_school(chat: Chat) -> None:
     third = chat.world.schools["一三七团第一小学"]
     # One school: it is fixed, straight to who in it.
     await fill_in(chat, COORDINATOR, in_two_days())
-    assert "面向哪些身份" in chat.last_text(COORDINATOR)
+    assert f"通知范围：{first.name}。面向哪些身份" in chat.last_text(COORDINATOR)
     await chat.press(COORDINATOR, AudienceCb(action="roles_done").pack())
     assert first.name in chat.last_text(COORDINATOR)
     assert "人数：5" in chat.last_text(COORDINATOR)
