@@ -19,7 +19,7 @@ import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -27,6 +27,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from storage.models import UTCDateTime
 
 # Connect arguments SQLAlchemy's asyncpg dialect takes for itself.
 _DIALECT_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
@@ -68,12 +70,13 @@ class DriverStatement:
         return arguments
 
 
+_TIMES = UTCDateTime()
+
+
 def _bound(value: Any) -> Any:
     """As the column types bind it through the session (``UTCDateTime`` for times)."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use an aware one")
-        return value.astimezone(UTC)
+        return _TIMES.process_bind_param(value, None)
     return value
 
 
