@@ -484,13 +484,12 @@ async def audience_step(
             markup = audience_keyboard(schools, callback_data.id, _, everyone=permissions.is_admin)
             await message.edit_reply_markup(reply_markup=markup)
         return
-    data = await state.get_data()
-    roles = [Role(r) for r in data.get("roles") or []]
     if action == "all" and permissions.is_admin and not choosing_roles:
         units: list[int] = []
     elif action == "school" and callback_data.id in {s.id for s in schools} and not choosing_roles:
         units = [callback_data.id]
     elif action == "role" and 0 <= callback_data.id < len(ROLES) and choosing_roles:
+        roles = [Role(r) for r in (await state.get_data()).get("roles") or []]
         toggled = ROLES[callback_data.id]
         roles = [r for r in roles if r != toggled] if toggled in roles else [*roles, toggled]
         await state.update_data(roles=[r.value for r in roles])

@@ -968,10 +968,9 @@ class LectureRepository:
 
     async def told_locales(self, lecture_id: int) -> list[str]:
         """The languages of :meth:`told`, each once."""
-        told = self.told(lecture_id).subquery()
         rows = await self.session.scalars(
-            select(ParticipantRow.locale)
-            .where(ParticipantRow.id.in_(select(told.c.id)))
+            self.told(lecture_id)
+            .with_only_columns(ParticipantRow.locale)
             .distinct()
             .order_by(ParticipantRow.locale)
         )
