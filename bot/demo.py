@@ -7,7 +7,6 @@ per-school counts in the database against what the simulated people did.
 
 from __future__ import annotations
 
-import csv
 import socket
 import time
 from collections import Counter
@@ -27,6 +26,7 @@ from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import run_sandbox
 from bot.simulation import SimulatedParticipant, plan_participants, register_all
 from quizzes.roster import parse_roster
+from quizzes.spreadsheet_safety import SafeCsvWriter
 from quizzes.units import UnitKind
 from storage.database import create_engine, create_session_factory
 from storage.repositories import Repositories
@@ -181,7 +181,7 @@ async def _check_counts(
     table = out_dir / "registrations-by-school.csv"
     ok = True
     with table.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = SafeCsvWriter(handle)
         writer.writerow(["学校", "在册学生", "在册教师", "已登记", "模拟登记"])
         for school_id, school in sorted(schools.items()):
             got, want = counted.get(school_id, 0), expected.get(school_id, 0)

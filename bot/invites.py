@@ -7,7 +7,6 @@ printing, one school per page.
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import re
@@ -22,6 +21,7 @@ import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.fonts import FontMissingError, load_font, missing_glyphs, require_cjk_font
+from quizzes.spreadsheet_safety import SafeCsvWriter
 
 __all__ = [
     "ROLE_LABELS",
@@ -231,11 +231,6 @@ def _png_relative_path(card: InviteCard, used: set[str]) -> str:
     return candidate
 
 
-def _csv_cell(value: str) -> str:
-    # Keep spreadsheet programs from running a value as a formula.
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
-
-
 _PAGE_CSS = """
 @page { size: A4; margin: 12mm; }
 * { box-sizing: border-box; }
@@ -343,17 +338,17 @@ def write_invite_pack(
 
     csv_path = out_dir / "invites.csv"
     with csv_path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = SafeCsvWriter(handle)
         writer.writerow(CSV_COLUMNS)
         for card, relative in zip(cards, relative_paths, strict=True):
             writer.writerow(
                 [
-                    _csv_cell(card.regiment),
-                    _csv_cell(card.school),
-                    _csv_cell(card.class_name or ""),
+                    card.regiment,
+                    card.school,
+                    card.class_name or "",
                     role_label(card.role),
-                    _csv_cell(card.code),
-                    _csv_cell(card.link),
+                    card.code,
+                    card.link,
                     relative,
                 ]
             )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+
+from quizzes.spreadsheet_safety import workbook_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,4 @@ def shortlist_xlsx(
     for column, width in zip("ABCDEFGHI", (8, 16, 22, 30, 10, 10, 12, 20, 12), strict=True):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A3"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(book)

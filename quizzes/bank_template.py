@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from quizzes.bank import LETTERS, MAX_EXPLANATION_LENGTH, MAX_OPTION_LENGTH, MAX_STEM_LENGTH
+from quizzes.spreadsheet_safety import workbook_bytes
 
 __all__ = ["TEMPLATE_HEADER", "bank_template_xlsx"]
 
@@ -138,6 +138,4 @@ def bank_template_xlsx() -> bytes:
     for row in notes.iter_rows():
         row[1].alignment = Alignment(wrap_text=True, vertical="top")
 
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)

@@ -11,7 +11,6 @@ This module is pure Python plus openpyxl: it knows nothing about Telegram or the
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import unicodedata
@@ -21,6 +20,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
+from quizzes.spreadsheet_safety import workbook_bytes
 from quizzes.tabular import Cell, TabularError, read_csv, read_xlsx
 from quizzes.tabular import clean_text as _clean_text
 from quizzes.tabular import normalize_header as _normalize_header
@@ -562,6 +562,4 @@ def roster_template_xlsx() -> bytes:
     for row in notes.iter_rows():
         row[1].alignment = Alignment(wrap_text=True, vertical="top")
 
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.reports.format import display_width
+from quizzes.spreadsheet_safety import SafeCsvWriter, workbook_bytes
 from quizzes.statistics import Section, Statistics, UnitFigures
 
 Text = Callable[[str], str]
@@ -97,7 +97,7 @@ def participation_csv(stats: Statistics, _: Text) -> bytes:
     """
     columns = columns_for(stats)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeCsvWriter(out, lineterminator="\r\n")
     writer.writerow(
         [_(f"report.column.{c.key}") + (" (%)" if c.kind == "rate" else "") for c in columns]
     )
@@ -280,6 +280,4 @@ def participation_xlsx(
     )
     finish(ws, ["text", "text"], wrap=90)
 
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(book)
