@@ -12,6 +12,7 @@ from handlers import (
     admin,
     banks,
     campaign_setup,
+    certificates,
     errors,
     fallback,
     lectures,
@@ -22,6 +23,7 @@ from handlers import (
     quiz,
     reports,
     results,
+    shortlist,
     start,
 )
 
@@ -34,6 +36,8 @@ def get_routers() -> list[Router]:
         membership,
         start,
         profile,
+        certificates,
+        shortlist,
         results,
         livequiz,
         banks,

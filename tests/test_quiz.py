@@ -343,7 +343,7 @@ async def test_certificate_asks_the_name_once_with_consent_and_renders_chinese(
 ) -> None:
     from aiogram.methods import SendDocument
 
-    from handlers.results import CertificateCb
+    from handlers.certificates import CertificateCb
 
     campaign = await open_campaign(session_factory, questions=2, feedback=Feedback.END)
     student = await registered(session_factory, 311, world.classes["七年级1班"].id)

@@ -1,0 +1,21 @@
+"""reserved: a schema change of this round (filled in, renamed or removed before it lands)
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-07 03:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0019"
+down_revision: str | None = "0018"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
