@@ -137,6 +137,26 @@ class SandboxClient:
         )
         return SentUpdate(result["update_id"], result["message_id"], result["chat_id"])
 
+    async def send_photo(
+        self,
+        user_id: int,
+        content: bytes,
+        *,
+        caption: str | None = None,
+        caption_entities: list[dict[str, Any]] | None = None,
+        chat_id: int | None = None,
+    ) -> SentUpdate:
+        """The user sends a picture as a photo; Telegram stores it in several sizes."""
+        result = await self._call(
+            "send_photo",
+            user_id=user_id,
+            content_b64=base64.b64encode(content).decode("ascii"),
+            caption=caption,
+            caption_entities=caption_entities,
+            chat_id=chat_id,
+        )
+        return SentUpdate(result["update_id"], result["message_id"], result["chat_id"])
+
     async def press(
         self,
         user_id: int,

@@ -125,6 +125,26 @@ async def _c_send_text(s: Sandbox, b: dict[str, Any]) -> Any:
     return _sent(info)
 
 
+async def _c_send_photo(s: Sandbox, b: dict[str, Any]) -> Any:
+    try:
+        content = base64.b64decode(_arg(b, "content_b64", str), validate=True)
+    except ValueError:
+        raise ControlError(400, "content_b64 is not valid base64") from None
+    entities = b.get("caption_entities")
+    if entities is not None and not (
+        isinstance(entities, list) and all(isinstance(e, dict) for e in entities)
+    ):
+        raise ControlError(400, "caption_entities must be a list of MessageEntity objects")
+    info = s.user_photo(
+        _arg(b, "user_id", int),
+        content,
+        caption=_arg(b, "caption", str, None),
+        caption_entities=entities,
+        chat_id=_arg(b, "chat_id", int, None),
+    )
+    return _sent(info)
+
+
 async def _c_send_document(s: Sandbox, b: dict[str, Any]) -> Any:
     try:
         content = base64.b64decode(_arg(b, "content_b64", str), validate=True)
@@ -310,6 +330,7 @@ class _Timeout(Exception):
 CONTROL: dict[str, Control] = {
     "send_text": _c_send_text,
     "send_document": _c_send_document,
+    "send_photo": _c_send_photo,
     "press": _c_press,
     "press_button": _c_press_button,
     "answer_poll": _c_answer_poll,

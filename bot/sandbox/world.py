@@ -284,6 +284,34 @@ def _image_size(data: bytes) -> tuple[int, int]:
     return 512, 512
 
 
+# Telegram's photo sizes: the longest side of each thumbnail, then the photo itself.
+PHOTO_SIDES = (90, 320, 800, 1280)
+
+
+def _photo_sizes(data: bytes) -> list[tuple[bytes, int, int]]:
+    """``(jpeg, width, height)`` for each size Telegram keeps of a user's photo, smallest
+    first: the thumbnails smaller than the picture, then the picture at most 1280 px."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            picture = opened.convert("RGB")
+    except (UnidentifiedImageError, OSError):
+        raise ControlError(400, "the photo is not an image Telegram can read") from None
+    longest = max(picture.size)
+    sides = [side for side in PHOTO_SIDES if side < longest] + [min(longest, PHOTO_SIDES[-1])]
+    sizes = []
+    for side in dict.fromkeys(sides):
+        scale = side / longest
+        size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+        out = io.BytesIO()
+        picture.resize(size).save(out, format="JPEG", quality=87)
+        sizes.append((out.getvalue(), size[0], size[1]))
+    return sizes
+
+
 class Sandbox:
     """An in-memory Telegram for one bot. All methods run on the event loop thread."""
 
@@ -678,6 +706,50 @@ class Sandbox:
         if caption:
             body["caption"] = caption
         return self._user_post(user, chat, body)
+
+    def user_photo(
+        self,
+        user_id: int,
+        content: bytes,
+        *,
+        caption: str | None = None,
+        caption_entities: list[dict[str, Any]] | None = None,
+        chat_id: int | None = None,
+    ) -> SentUpdateInfo:
+        """A user sends a picture as a photo (not as a file), as the Telegram apps do:
+        Telegram re-encodes it as JPEG and the message carries several sizes, smallest
+        first, each with a file_id of its own that getFile and sendPhoto accept."""
+        if len(content) > MAX_PHOTO:
+            raise ControlError(400, "a photo is at most 10 MB; send it as a file")
+        if caption is not None and len(caption) > MAX_CAPTION:
+            raise ControlError(400, f"a caption is at most {MAX_CAPTION} characters")
+        user = self.touch_user(user_id)
+        chat = self._user_chat(user, chat_id)
+        sizes = [
+            self._store_photo_size(jpeg, width, height)
+            for jpeg, width, height in _photo_sizes(content)
+        ]
+        body: dict[str, Any] = {"photo": [self._photo_size_json(r) for r in sizes]}
+        if caption:
+            body["caption"] = caption
+            if caption_entities:
+                body["caption_entities"] = caption_entities
+        return self._user_post(user, chat, body)
+
+    def _store_photo_size(self, jpeg: bytes, width: int, height: int) -> FileRecord:
+        record = self._store_file(jpeg, None, "image/jpeg", "photo")
+        record.width, record.height = width, height
+        return record
+
+    @staticmethod
+    def _photo_size_json(record: FileRecord) -> dict[str, Any]:
+        return {
+            "file_id": record.file_id,
+            "file_unique_id": record.file_unique_id,
+            "file_size": len(record.data),
+            "width": record.width,
+            "height": record.height,
+        }
 
     def _control_message(self, chat_id: int, message_id: int) -> StoredMessage:
         chat = self.chats.get(chat_id)

@@ -111,3 +111,63 @@ async def test_stats_and_reset(bot: Bot, sandbox: RunningSandbox) -> None:
     await sandbox.client.reset_stats()
     stats = await sandbox.client.stats()
     assert stats["calls"] == {} and stats["messages_sent"] == 0
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_a_user_photo_comes_in_telegrams_sizes(bot: Bot, sandbox: RunningSandbox) -> None:
+    """A picture sent as a photo arrives as JPEG sizes, smallest first, each fetchable
+    with getFile and the file download URL, and the bot can send it on by file_id."""
+    import io
+
+    from PIL import Image
+
+    await sandbox.client.send_text(USER, "/start")
+    bold = [{"type": "bold", "offset": 0, "length": 4}]
+    await sandbox.client.send_photo(
+        USER, _png(2000, 1000), caption="宪法日海报 12月4日", caption_entities=bold
+    )
+    updates = await bot.get_updates()
+    message = updates[-1].message
+    assert message is not None and message.photo is not None
+    assert message.caption == "宪法日海报 12月4日"
+    assert message.caption_entities is not None
+    assert message.caption_entities[0].type == "bold"
+    sides = [(size.width, size.height) for size in message.photo]
+    assert sides == [(90, 45), (320, 160), (800, 400), (1280, 640)]
+    assert len({size.file_id for size in message.photo}) == 4
+
+    largest = message.photo[-1]
+    file = await bot.get_file(largest.file_id)
+    assert file.file_path is not None and file.file_path.endswith(".jpg")
+    data = await bot.download_file(file.file_path)
+    assert data is not None
+    with Image.open(io.BytesIO(data.read())) as picture:
+        assert picture.format == "JPEG" and picture.size == (1280, 640)
+
+    sent = await bot.send_photo(USER, largest.file_id, caption="转发")
+    assert sent.photo is not None
+    assert await sandbox.client.sent_file(USER, sent.message_id) == await sandbox.client.download(
+        largest.file_id
+    )
+
+
+async def test_a_small_photo_is_not_enlarged(bot: Bot, sandbox: RunningSandbox) -> None:
+    await sandbox.client.send_text(USER, "/start")
+    await sandbox.client.send_photo(USER, _png(300, 200))
+    message = (await bot.get_updates())[-1].message
+    assert message is not None and message.photo is not None
+    assert [(size.width, size.height) for size in message.photo] == [(90, 60), (300, 200)]
+
+
+async def test_a_photo_must_be_an_image(sandbox: RunningSandbox) -> None:
+    with pytest.raises(SandboxError, match="not an image"):
+        await sandbox.client.send_photo(USER, b"%PDF-1.4 not a picture")
