@@ -75,6 +75,7 @@ from handlers.publicity_keyboards import (
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
     Article,
+    Audience,
     Broadcast,
     BroadcastAction,
     BroadcastState,
@@ -92,6 +93,7 @@ from quizzes.publicity import (
 )
 from storage.models import utcnow
 from storage.publicity import SENDING_FIRST, PublicityRepository
+from storage.repositories import UnitRepository
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +347,10 @@ class Broadcaster:
             broadcast = await repo.broadcast(broadcast_id)
             if broadcast is None:
                 return ControlResult.NOT_FOUND
-            if not may_control(broadcast, telegram_id, permissions):
+            article = await repo.article(broadcast.article_id)
+            audience = article.audience if article is not None else Audience()
+            units = await UnitRepository(session).by_ids(audience.unit_ids)
+            if not may_control(broadcast, telegram_id, permissions, audience, units):
                 return ControlResult.NOT_ALLOWED
             new = next_state(broadcast.state, action)
             if new is None or not await repo.set_state(

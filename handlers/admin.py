@@ -12,8 +12,9 @@ from quizzes.permissions import Permissions
 from storage.repositories import Repositories
 
 
-def _parse(args: str | None) -> tuple[GrantKind, int, str | None] | None:
-    """``admin <telegram id>`` or ``coordinator <telegram id> <school name or id>``."""
+def _parse(args: str | None, *, revoke: bool) -> tuple[GrantKind, int, str | None] | None:
+    """``admin <telegram id>`` or ``coordinator <telegram id> <school name or id>``; a
+    revoke may leave the school out (every school the person coordinates)."""
     parts = (args or "").split(maxsplit=2)
     if len(parts) < 2 or not parts[1].isdigit():
         return None
@@ -22,7 +23,9 @@ def _parse(args: str | None) -> tuple[GrantKind, int, str | None] | None:
     except ValueError:
         return None
     school = parts[2].strip() if len(parts) == 3 else None
-    if (kind is GrantKind.COORDINATOR) != (school is not None):
+    if kind is GrantKind.ADMIN and school is not None:
+        return None
+    if kind is GrantKind.COORDINATOR and school is None and not revoke:
         return None
     return kind, int(parts[1]), school
 
@@ -38,7 +41,7 @@ async def grant_or_revoke(
     if not permissions.is_admin:
         await message.answer(_("errors.admins_only"))
         return
-    parsed = _parse(command.args)
+    parsed = _parse(command.args, revoke=command.command == "revoke")
     if parsed is None:
         await message.answer(_(f"grant.usage_{command.command}"))
         return
@@ -48,12 +51,6 @@ async def grant_or_revoke(
         await message.answer(_("grant.unknown_user", id=telegram_id))
         return
     who = target.display_name or str(telegram_id)
-    if command.command == "revoke":
-        removed = await repo.grants.revoke(target.id, kind)
-        await repo.commit()
-        key = "grant.revoked" if removed else "grant.nothing_to_revoke"
-        await message.answer(_(key, who=who, kind=_(f"grant.kind.{kind.value}")))
-        return
     unit_id = None
     where = ""
     if school_name is not None:
@@ -63,6 +60,14 @@ async def grant_or_revoke(
             await message.answer(_(key, school=school_name))
             return
         unit_id, where = schools[0].id, schools[0].name
+    if command.command == "revoke":
+        removed = await repo.grants.revoke(target.id, kind, unit_id)
+        await repo.commit()
+        key = "grant.revoked" if removed else "grant.nothing_to_revoke"
+        if unit_id is not None:
+            key += "_school"
+        await message.answer(_(key, who=who, kind=_(f"grant.kind.{kind.value}"), school=where))
+        return
     added = await repo.grants.grant(target.id, kind, unit_id, granted_by=participant.telegram_id)
     await repo.commit()
     key = "grant.granted" if added else "grant.already"

@@ -158,7 +158,7 @@ async def list_lectures(
                 when=when_text(lecture, settings.zone),
             )
         )
-        if permissions.is_staff and _may_cancel(lecture, message, permissions, now):
+        if permissions.is_staff and await _may_cancel(lecture, message, permissions, repo, now):
             builder.button(
                 text=_.plain("lecture.cancel.button", id=lecture.id, title=lecture.title),
                 callback_data=CancelLectureCb(lecture=lecture.id, action="ask"),
@@ -168,11 +168,16 @@ async def list_lectures(
     await message.answer("\n".join(lines), reply_markup=markup)
 
 
-def _may_cancel(
-    lecture: Lecture, event: Message | CallbackQuery, permissions: Permissions, now: datetime
+async def _may_cancel(
+    lecture: Lecture,
+    event: Message | CallbackQuery,
+    permissions: Permissions,
+    repo: Repositories,
+    now: datetime,
 ) -> bool:
     telegram_id = event.from_user.id if event.from_user else 0
-    return may_cancel(lecture, telegram_id, permissions.is_admin, now)
+    units = await repo.units.by_ids(lecture.audience.unit_ids)
+    return may_cancel(lecture, telegram_id, permissions, units, now)
 
 
 async def lecture_stats(
@@ -243,7 +248,9 @@ async def cancel_step(
     ):
         await callback.answer(_.plain("errors.stale_button"))
         return
-    if not permissions.is_staff or not _may_cancel(lecture, callback, permissions, now):
+    if not permissions.is_staff or not await _may_cancel(
+        lecture, callback, permissions, repo, now
+    ):
         await callback.answer(_.plain("lecture.cancel.not_allowed"), show_alert=True)
         return
     message = callback.message if isinstance(callback.message, Message) else None

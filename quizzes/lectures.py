@@ -7,11 +7,14 @@ check-in button, which works while the lecture runs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from quizzes.publicity import Audience
+from quizzes.permissions import Permissions
+from quizzes.publicity import Audience, may_address
+from quizzes.units import Unit
 
 REMIND_BEFORE = timedelta(hours=1)
 # Latecomers may still check in a little after the end; early birds a little before.
@@ -109,11 +112,21 @@ def parse_minutes(text: str) -> int:
     return minutes
 
 
-def may_cancel(lecture: Lecture, telegram_id: int, is_admin: bool, now: datetime) -> bool:
-    """Admins, and the staff member who scheduled it, may cancel a lecture not over yet."""
+def may_cancel(
+    lecture: Lecture,
+    telegram_id: int,
+    permissions: Permissions,
+    units: Mapping[int, Unit],
+    now: datetime,
+) -> bool:
+    """Admins, and the staff member who scheduled it while they may still address its
+    audience (not once their rights are revoked), may cancel a lecture not over yet.
+    ``units`` maps each audience unit id to its unit."""
     if lecture.status is not LectureStatus.SCHEDULED or lecture.ends_at <= now:
         return False
-    return is_admin or lecture.created_by == telegram_id
+    if permissions.is_admin:
+        return True
+    return lecture.created_by == telegram_id and may_address(permissions, lecture.audience, units)
 
 
 @dataclass(frozen=True, slots=True)

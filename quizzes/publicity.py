@@ -311,9 +311,30 @@ def coordinator_schools(permissions: Permissions, schools: Iterable[Unit]) -> li
     return [s for s in schools if s.kind is UnitKind.SCHOOL and permissions.may_manage(s)]
 
 
-def may_control(broadcast: Broadcast, telegram_id: int, permissions: Permissions) -> bool:
-    """Only the broadcast's creator or an admin may pause, resume or cancel it."""
-    return permissions.is_admin or broadcast.created_by == telegram_id
+def may_address(permissions: Permissions, audience: Audience, units: Mapping[int, Unit]) -> bool:
+    """Whether these permissions may send to ``audience`` now (see :func:`check_audience`)."""
+    try:
+        check_audience(permissions, audience, units)
+    except AudienceError:
+        return False
+    return True
+
+
+def may_control(
+    broadcast: Broadcast,
+    telegram_id: int,
+    permissions: Permissions,
+    audience: Audience,
+    units: Mapping[int, Unit],
+) -> bool:
+    """Admins may pause, resume or cancel any broadcast; its creator only while they may
+    still address its audience: a coordinator whose rights were revoked loses control.
+    A test send (to its creator alone) stays theirs while they are staff."""
+    if permissions.is_admin:
+        return True
+    if broadcast.created_by != telegram_id or not permissions.is_staff:
+        return False
+    return broadcast.test_send or may_address(permissions, audience, units)
 
 
 # ---------------------------------------------------------------------- composing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,6 +93,14 @@ class UnitRepository:
     async def get(self, unit_id: int) -> Unit | None:
         row = await self.session.get(UnitRow, unit_id)
         return _unit(row) if row else None
+
+    async def by_ids(self, unit_ids: Iterable[int]) -> dict[int, Unit]:
+        """The units of these ids that exist, by id."""
+        wanted = set(unit_ids)
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(select(UnitRow).where(UnitRow.id.in_(wanted)))
+        return {row.id: _unit(row) for row in rows}
 
     async def roots(self) -> list[Unit]:
         return await self._list(select(UnitRow).where(UnitRow.parent_id.is_(None)))
@@ -293,12 +302,17 @@ class GrantRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def revoke(self, participant_id: int, kind: GrantKind) -> int:
-        rows = await self.session.scalars(
-            select(GrantRow).where(
-                GrantRow.participant_id == participant_id, GrantRow.kind == kind.value
-            )
+    async def revoke(
+        self, participant_id: int, kind: GrantKind, unit_id: int | None = None
+    ) -> int:
+        """Remove the participant's grants of ``kind`` (only the one for ``unit_id`` when
+        given); how many there were."""
+        query = select(GrantRow).where(
+            GrantRow.participant_id == participant_id, GrantRow.kind == kind.value
         )
+        if unit_id is not None:
+            query = query.where(GrantRow.unit_id == unit_id)
+        rows = await self.session.scalars(query)
         found = list(rows)
         for row in found:
             await self.session.delete(row)
