@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,13 @@ WIDTH, HEIGHT = 1600, 1130
 RED = (170, 20, 30)
 GOLD = (196, 154, 60)
 INK = (40, 30, 30)
-NO_LINE_START = frozenset("，。、；：！？）》”’,.;:!?)")
+NO_LINE_START = frozenset("，。、；：！？）》”’,.;:!?)·")
+TEXT_LEFT = 170
+TEXT_WIDTH = WIDTH - 2 * TEXT_LEFT
+# The name line shrinks from the first size to the last before it wraps: long Uyghur names
+# (阿卜杜热合曼·…·伊力哈木) and long Latin ones must stay inside the frame.
+NAME_SIZES = (64, 58, 52, 48)
+NAME_LINE_GAP = 66
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +52,15 @@ def render_certificate(text: CertificateText, font_path: Path | None = None) -> 
     draw.rectangle((30, 30, WIDTH - 30, HEIGHT - 30), outline=GOLD, width=12)
     draw.rectangle((60, 60, WIDTH - 60, HEIGHT - 60), outline=RED, width=3)
     title_font = load_font(font_file, 110)
-    name_font = load_font(font_file, 64)
     body_font = load_font(font_file, 46)
     small_font = load_font(font_file, 40)
     draw.text((WIDTH / 2, 210), text.title, font=title_font, fill=RED, anchor="mm")
-    draw.text((170, 400), text.name_line, font=name_font, fill=INK, anchor="lm")
-    y = 510
+    name_font, name_lines = _fit_name(text.name_line, font_file)
+    y = 400 - (len(name_lines) - 1) * NAME_LINE_GAP // 2
+    for line in name_lines:
+        draw.text((TEXT_LEFT, y), line, font=name_font, fill=INK, anchor="lm")
+        y += NAME_LINE_GAP
+    y = max(510, y + 30)
     for line in _wrap(text.body, body_font, WIDTH - 340):
         draw.text((230, y), line, font=body_font, fill=INK, anchor="lm")
         y += 78
@@ -61,13 +71,22 @@ def render_certificate(text: CertificateText, font_path: Path | None = None) -> 
     return out.getvalue()
 
 
+def _fit_name(name_line: str, font_file: Path) -> tuple[ImageFont.FreeTypeFont, list[str]]:
+    """The largest size at which the name line fits on one line; else the smallest, wrapped."""
+    for size in NAME_SIZES:
+        font = load_font(font_file, size)
+        if font.getlength(name_line) <= TEXT_WIDTH:
+            return font, [name_line]
+    return font, _wrap(name_line, font, TEXT_WIDTH)
+
+
 def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     """Break Chinese (no spaces) or English text into lines that fit ``width`` pixels."""
     measure = font.getlength
     lines: list[str] = []
     for paragraph in text.split("\n"):
         current = ""
-        for token in _tokens(paragraph):
+        for token in _tokens(paragraph, lambda word: measure(word) > width):
             # Chinese typesetting never starts a line with closing punctuation.
             if current and measure(current + token) > width and token not in NO_LINE_START:
                 lines.append(current.rstrip())
@@ -78,18 +97,22 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     return lines
 
 
-def _tokens(text: str) -> list[str]:
-    """Words for Latin text, single characters for CJK."""
+def _tokens(text: str, too_wide: Callable[[str], bool]) -> list[str]:
+    """Words for Latin text, single characters for CJK and for a word too wide for a line."""
     tokens: list[str] = []
     word = ""
+
+    def end_word() -> None:
+        tokens.extend(list(word) if too_wide(word) else [word])
+
     for char in text:
         if char.isascii() and not char.isspace():
             word += char
             continue
         if word:
-            tokens.append(word)
+            end_word()
             word = ""
         tokens.append(char)
     if word:
-        tokens.append(word)
+        end_word()
     return tokens
