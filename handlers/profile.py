@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -12,11 +12,10 @@ from handlers.keyboards import (
     LocaleCb,
     ProfileCb,
     locale_keyboard,
-    name_keyboard,
     profile_keyboard,
     role_keyboard,
 )
-from handlers.start import Joining, profile_text, show_level, telegram_name
+from handlers.start import Joining, ask_name, profile_text, show_level
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from storage.repositories import Repositories
@@ -33,6 +32,7 @@ async def show_profile(
 async def edit_profile(
     callback: CallbackQuery,
     callback_data: ProfileCb,
+    participant: Participant,
     repo: Repositories,
     state: FSMContext,
     bot: Bot,
@@ -46,9 +46,7 @@ async def edit_profile(
         await state.set_state(Joining.role)
         await bot.send_message(chat_id, _("join.ask_role"), reply_markup=role_keyboard(_))
     elif callback_data.field == "name":
-        await state.set_state(Joining.name)
-        markup = name_keyboard(telegram_name(callback.from_user), _)
-        await bot.send_message(chat_id, _("join.ask_name"), reply_markup=markup)
+        await ask_name(bot, chat_id, participant, callback.from_user, state, _)
     else:
         await bot.send_message(chat_id, _("errors.stale_button"))
 
@@ -88,6 +86,11 @@ async def show_help(
     await message.answer("\n\n".join(parts))
 
 
+async def subscription_in_a_group(message: Message, _: Gettext) -> None:
+    """/stop and /subscribe are a person's own setting: a group's command changes nothing."""
+    await message.answer(_("subscription.private_only"))
+
+
 async def unsubscribe(
     message: Message, participant: Participant, repo: Repositories, _: Gettext
 ) -> None:
@@ -111,6 +114,8 @@ def create_router() -> Router:
     router.message.register(choose_language, Command("language"))
     router.callback_query.register(set_language, LocaleCb.filter())
     router.message.register(show_help, Command("help"))
-    router.message.register(unsubscribe, Command("stop"))
-    router.message.register(subscribe, Command("subscribe"))
+    private = F.chat.type == "private"
+    router.message.register(unsubscribe, Command("stop"), private)
+    router.message.register(subscribe, Command("subscribe"), private)
+    router.message.register(subscription_in_a_group, Command("stop", "subscribe"))
     return router

@@ -10,7 +10,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 
 from bot.i18n import Gettext
 from handlers.keyboards import NameCb, RoleCb, UnitCb, name_keyboard, role_keyboard, unit_keyboard
-from quizzes.participants import MissingField, Participant, clean_display_name, missing_fields
+from quizzes.participants import (
+    MissingField,
+    Participant,
+    clean_display_name,
+    missing_fields,
+    name_looks_like_formula,
+)
 from quizzes.registration import JOINABLE_KINDS, JoinStatus, Registration
 from quizzes.units import UnitKind
 from storage.repositories import Repositories
@@ -46,7 +52,16 @@ async def start_with_code(
     label = (await repo.units.label(outcome.unit)).text()
     await message.answer(_(f"join.status.{outcome.status.value}", unit=label))
     assert message.from_user is not None
-    await ask_next(bot, message.chat.id, outcome.participant, message.from_user, repo, state, _)
+    await ask_next(
+        bot,
+        message.chat.id,
+        outcome.participant,
+        message.from_user,
+        repo,
+        state,
+        _,
+        updated=participant.registered,
+    )
 
 
 async def start_plain(
@@ -74,8 +89,14 @@ async def ask_next(
     repo: Repositories,
     state: FSMContext,
     _: Gettext,
+    *,
+    updated: bool = False,
 ) -> None:
-    """Ask for the first thing still missing, or say that registration is complete."""
+    """Ask for the first thing still missing, or say that registration is complete.
+
+    ``updated``: the person was registered before this change (from /me, or a second
+    invite link), so the answer is their updated profile, not a welcome.
+    """
     missing = missing_fields(participant)
     if MissingField.UNIT in missing:
         await show_level(bot, chat_id, 0, repo, state, _)
@@ -83,22 +104,34 @@ async def ask_next(
         await state.set_state(Joining.role)
         await bot.send_message(chat_id, _("join.ask_role"), reply_markup=role_keyboard(_))
     elif MissingField.DISPLAY_NAME in missing:
-        await state.set_state(Joining.name)
-        await bot.send_message(
-            chat_id, _("join.ask_name"), reply_markup=name_keyboard(telegram_name(user), _)
-        )
+        await ask_name(bot, chat_id, participant, user, state, _)
     else:
         await state.clear()
-        await bot.send_message(chat_id, await profile_text(participant, repo, _, done=True))
+        text = await profile_text(participant, repo, _, done=not updated, updated=updated)
+        await bot.send_message(chat_id, text)
+
+
+async def ask_name(
+    bot: Bot, chat_id: int, participant: Participant, user: User, state: FSMContext, _: Gettext
+) -> None:
+    """The name question, with an example that fits the person's role."""
+    await state.set_state(Joining.name)
+    key = f"join.ask_name_{participant.role.value}" if participant.role else "join.ask_name"
+    await bot.send_message(chat_id, _(key), reply_markup=name_keyboard(telegram_name(user), _))
 
 
 async def profile_text(
-    participant: Participant, repo: Repositories, _: Gettext, *, done: bool = False
+    participant: Participant,
+    repo: Repositories,
+    _: Gettext,
+    *,
+    done: bool = False,
+    updated: bool = False,
 ) -> str:
     unit = await repo.units.get(participant.unit_id) if participant.unit_id else None
     label = (await repo.units.label(unit)).text() if unit else _("profile.no_unit")
     role = _(f"role.{participant.role.value}") if participant.role else _("profile.no_role")
-    key = "join.done" if done else "profile.show"
+    key = "join.done" if done else "profile.updated" if updated else "profile.show"
     return _(
         key,
         name=participant.display_name or _("profile.no_name"),
@@ -176,13 +209,16 @@ async def pick_unit(
     if unit.kind not in JOINABLE_KINDS:
         await callback.answer(_("join.empty_unit", unit=unit.name), show_alert=True)
         return
+    was_registered = participant.registered
     participant = await registration.choose_unit(participant, unit)
     await repo.commit()
     await callback.answer()
     label = (await repo.units.label(unit)).text()
     if message is not None:
         await message.edit_text(_("join.unit_chosen", unit=label))
-    await ask_next(bot, chat_id, participant, callback.from_user, repo, state, _)
+    await ask_next(
+        bot, chat_id, participant, callback.from_user, repo, state, _, updated=was_registered
+    )
 
 
 async def pick_role(
@@ -195,6 +231,7 @@ async def pick_role(
     bot: Bot,
     _: Gettext,
 ) -> None:
+    was_registered = participant.registered
     participant = await registration.choose_role(participant, callback_data.role)
     await repo.commit()
     await callback.answer()
@@ -203,7 +240,16 @@ async def pick_role(
             _("join.role_chosen", role=_(f"role.{callback_data.role.value}"))
         )
     await state.set_state(None)
-    await ask_next(bot, callback.from_user.id, participant, callback.from_user, repo, state, _)
+    await ask_next(
+        bot,
+        callback.from_user.id,
+        participant,
+        callback.from_user,
+        repo,
+        state,
+        _,
+        updated=was_registered,
+    )
 
 
 async def use_telegram_name(
@@ -215,14 +261,34 @@ async def use_telegram_name(
     bot: Bot,
     _: Gettext,
 ) -> None:
-    name = clean_display_name(telegram_name(callback.from_user)) or str(callback.from_user.id)
+    shown = telegram_name(callback.from_user)
+    name = clean_display_name(shown)
+    if name is None:
+        # A Telegram name that may not be a display name: ask for one typed instead.
+        await callback.answer()
+        await bot.send_message(callback.from_user.id, _(_bad_name_key(shown)))
+        return
+    was_registered = participant.registered
     participant = await registration.set_display_name(participant, name)
     await repo.commit()
     await callback.answer()
     if isinstance(callback.message, Message):
         await callback.message.edit_reply_markup(reply_markup=None)
     await state.set_state(None)
-    await ask_next(bot, callback.from_user.id, participant, callback.from_user, repo, state, _)
+    await ask_next(
+        bot,
+        callback.from_user.id,
+        participant,
+        callback.from_user,
+        repo,
+        state,
+        _,
+        updated=was_registered,
+    )
+
+
+def _bad_name_key(text: str) -> str:
+    return "join.formula_name" if name_looks_like_formula(text) else "join.bad_name"
 
 
 async def type_name(
@@ -237,12 +303,22 @@ async def type_name(
     assert message.text is not None and message.from_user is not None
     name = clean_display_name(message.text)
     if name is None:
-        await message.answer(_("join.bad_name"))
+        await message.answer(_(_bad_name_key(message.text)))
         return
+    was_registered = participant.registered
     participant = await registration.set_display_name(participant, name)
     await repo.commit()
     await state.set_state(None)
-    await ask_next(bot, message.chat.id, participant, message.from_user, repo, state, _)
+    await ask_next(
+        bot,
+        message.chat.id,
+        participant,
+        message.from_user,
+        repo,
+        state,
+        _,
+        updated=was_registered,
+    )
 
 
 async def expected_a_button(message: Message, _: Gettext) -> None:

@@ -17,7 +17,7 @@ from quizzes.participants import (
     MissingField,
     Participant,
     Role,
-    looks_like_invite_code,
+    invite_code_candidates,
     missing_fields,
 )
 from quizzes.units import Unit, UnitKind
@@ -76,7 +76,11 @@ class Registration:
         self.clock = clock
 
     async def join_with_code(self, participant: Participant, code: str) -> JoinOutcome:
-        invite = await self.invites.resolve(code) if looks_like_invite_code(code) else None
+        invite = None
+        for candidate in invite_code_candidates(code):
+            invite = await self.invites.resolve(candidate)
+            if invite is not None:
+                break
         if invite is None:
             return JoinOutcome(JoinStatus.UNKNOWN_CODE, participant)
         if not invite.active:
@@ -88,10 +92,10 @@ class Registration:
             status = JoinStatus.ALREADY
         elif participant.unit_id is None:
             status = JoinStatus.JOINED
-            await self.invites.count_use(code)
+            await self.invites.count_use(invite.code)
         else:
             status = JoinStatus.MOVED
-            await self.invites.count_use(code)
+            await self.invites.count_use(invite.code)
         participant = await self.participants.update(
             participant, unit_id=unit.id, role=participant.role or invite.role
         )

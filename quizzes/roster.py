@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from quizzes.spreadsheet_safety import workbook_bytes
+from quizzes.spreadsheet_safety import looks_like_formula, workbook_bytes
 from quizzes.tabular import Cell, TabularError, read_csv, read_xlsx
 from quizzes.tabular import clean_text as _clean_text
 from quizzes.tabular import normalize_header as _normalize_header
@@ -35,6 +35,7 @@ __all__ = [
     "RosterProblem",
     "RosterRow",
     "SchoolSummary",
+    "is_template_example",
     "parse_roster",
     "roster_template_xlsx",
     "summarize_schools",
@@ -295,6 +296,17 @@ def _find_header(
     return None
 
 
+# A row that totals the others ("合计", "129团小计", "Total"): the import adds up by itself.
+_TOTAL_WORDS = ("合计", "总计", "小计", "总数", "共计", "汇总")
+_TOTAL_NAMES = frozenset({"total", "totals", "subtotal", "grandtotal", "sum"})
+
+
+def _is_total_name(text: str) -> bool:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = re.sub(r"[\s:：()（）]+", "", folded)
+    return folded in _TOTAL_NAMES or folded.endswith(_TOTAL_WORDS)
+
+
 def _parse_data_row(
     header: _Header, line: int, cells: list[Cell], problems: list[RosterProblem]
 ) -> RosterRow | None:
@@ -304,12 +316,20 @@ def _parse_data_row(
             return None
         return cells[position]
 
+    raw_names: dict[str, str] = {
+        key: _clean_text(cell(key))
+        for key in ("regiment", "school", "class")
+        if key in header.positions
+    }
+    for key, text in raw_names.items():
+        if _is_total_name(text):
+            # Whatever else is wrong with it, the row has to go.
+            problems.append(_problem("total_row", line, header.titles[key], value=_preview(text)))
+            return None
+
     ok = True
     names: dict[str, str] = {}
-    for key in ("regiment", "school", "class"):
-        if key not in header.positions:
-            continue
-        text = _clean_text(cell(key))
+    for key, text in raw_names.items():
         title = header.titles[key]
         if not text and key != "class":
             problems.append(_problem("empty_value", line, title))
@@ -317,6 +337,11 @@ def _parse_data_row(
         elif len(text) > MAX_NAME_LENGTH:
             problems.append(
                 _problem("value_too_long", line, title, length=len(text), max=MAX_NAME_LENGTH)
+            )
+            ok = False
+        elif looks_like_formula(text):
+            problems.append(
+                _problem("formula_like", line, title, value=_preview(text), first=text[0])
             )
             ok = False
         names[key] = text
@@ -337,7 +362,7 @@ def _parse_data_row(
             counts[key] = parsed
     if not ok:
         return None
-    return RosterRow(
+    row = RosterRow(
         line=line,
         regiment=names["regiment"],
         school=names["school"],
@@ -345,6 +370,10 @@ def _parse_data_row(
         students=counts["students"],
         teachers=counts["teachers"],
     )
+    if is_template_example(row):
+        problems.append(_problem("template_example", line))
+        return None
+    return row
 
 
 def _unit(row: RosterRow) -> str:
@@ -379,33 +408,8 @@ def _check_structure(
         first_seen[key] = row
         unique.append(row)
 
-    # A school belongs to one regiment: its school row decides, else its first class row.
-    home: dict[str, RosterRow] = {}
-    for row in unique:
-        if row.is_school and row.school not in home:
-            home[row.school] = row
-    for row in unique:
-        if not row.is_school and row.school not in home:
-            home[row.school] = row
-    regiment_title = header.titles["regiment"]
-    consistent: list[RosterRow] = []
-    for row in unique:
-        owner = home[row.school]
-        if owner.regiment == row.regiment:
-            consistent.append(row)
-            continue
-        code = "school_regiment_conflict" if row.is_school else "unknown_parent"
-        problems.append(
-            _problem(
-                code,
-                row.line,
-                regiment_title,
-                school=row.school,
-                regiment=row.regiment,
-                expected_regiment=owner.regiment,
-                other_line=owner.line,
-            )
-        )
+    # Schools are known by regiment and name: two 中心小学 in two regiments are two schools.
+    consistent = unique
 
     # A school row's counts must cover the sum of its classes.
     sums: dict[tuple[str, str], list[int]] = {}
@@ -506,10 +510,25 @@ def summarize_schools(rows: Iterable[RosterRow]) -> list[SchoolSummary]:
 
 # --------------------------------------------------------------------------- template
 
+EXAMPLE_MARK = "【示例】"
 _TEMPLATE_EXAMPLES: tuple[tuple[str, str, str, int, int], ...] = (
+    (f"{EXAMPLE_MARK}129团", f"{EXAMPLE_MARK}某某中学", "", 1200, 96),
+    (f"{EXAMPLE_MARK}129团", f"{EXAMPLE_MARK}某某中学", f"{EXAMPLE_MARK}七年级1班", 45, 4),
+)
+# The example rows of templates handed out before the examples were marked.
+_EARLIER_EXAMPLES: tuple[tuple[str, str, str, int, int], ...] = (
     ("129团", "胡杨河市第一中学", "", 1200, 96),
     ("129团", "胡杨河市第一中学", "七年级1班", 45, 4),
 )
+
+
+def is_template_example(row: RosterRow) -> bool:
+    """The row is one of a template's example rows (or keeps an example's mark)."""
+    values = (row.regiment, row.school, row.class_name or "", row.students, row.teachers)
+    if values in _TEMPLATE_EXAMPLES or values in _EARLIER_EXAMPLES:
+        return True
+    return any(name.startswith(EXAMPLE_MARK) for name in values[:3] if isinstance(name, str))
+
 
 _TEMPLATE_NOTES: tuple[tuple[str, str], ...] = (
     ("列名", "说明"),
@@ -524,10 +543,20 @@ _TEMPLATE_NOTES: tuple[tuple[str, str], ...] = (
     ("", ""),
     ("填写规则", ""),
     ("1", "第一行是表头，请勿修改列名；每所学校、每个班级各占一行，空行会被忽略。"),
-    ("2", "同一团场、学校、班级的组合不能重复出现。"),
+    (
+        "2",
+        "同一团场、学校、班级的组合不能重复出现。不同团场可以有同名学校（如两所“中心小学”），"
+        "同一团场内学校不能重名。",
+    ),
     ("3", "学校行的人数应不少于其各班级人数之和；没有学校行时，学校人数按各班级合计。"),
-    ("4", "示例行（第 2、3 行）请替换为本单位的实际数据后再上传。"),
-    ("5", "支持 .xlsx 文件，或 UTF-8 / GB18030 编码的 .csv 文件，大小不超过 5 MB。"),
+    (
+        "4",
+        "第 2、3 行是灰色的示例行，名称带有“【示例】”，仅供参考，请删除后再填写；"
+        "带有“【示例】”的行不会被导入。",
+    ),
+    ("5", "不要填写“合计”“小计”行，各校、各团场的合计由系统自动计算。"),
+    ("6", "名称不能以 =、+、-、@ 开头（表格软件会把这样的内容当作公式）。"),
+    ("7", "支持 .xlsx 文件，或 UTF-8 / GB18030 编码的 .csv 文件，大小不超过 5 MB。"),
 )
 
 
@@ -540,14 +569,19 @@ def roster_template_xlsx() -> bytes:
     sheet: Any = workbook.active
     sheet.title = "名册"
     sheet.append([column.zh for column in COLUMNS])
+    example_font = Font(italic=True, color="808080")
+    example_fill = PatternFill("solid", fgColor="F2F2F2")
     for example in _TEMPLATE_EXAMPLES:
         sheet.append(list(example))
+        for cell in sheet[sheet.max_row]:
+            cell.font = example_font
+            cell.fill = example_fill
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = header_fill
         cell.alignment = Alignment(horizontal="center")
-    for letter, width in zip("ABCDE", (12, 28, 16, 12, 12), strict=True):
+    for letter, width in zip("ABCDE", (16, 28, 20, 12, 12), strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "A2"
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import pytest
 from aiogram import Dispatcher
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.types import Chat, Message, MessageEntity, Update, User
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.factory import create_dispatcher
-from handlers.keyboards import NameCb, RoleCb, UnitCb
+from handlers.keyboards import NameCb, ProfileCb, RoleCb, UnitCb
 from quizzes.participants import Role
-from storage.models import ParticipantRow
+from storage.models import InviteCodeRow, ParticipantRow
 from storage.repositories import Repositories
 from tests.factories import World, build_world
 from tests.mocked_bot import MockedBot, callback_update, text_update, user
@@ -265,3 +270,165 @@ async def test_message_flood_is_cut_with_one_warning(dp: Dispatcher, bot: Mocked
     texts = bot.sent_texts(113)
     assert sum("太快" in t for t in texts) == 1
     assert len(texts) == 11  # ten answered, one warning, the rest dropped
+
+
+def group_update(from_user: User, text: str, chat_id: int = -100500) -> Update:
+    command = text.split()[0]
+    message = Message(
+        message_id=next(_group_message_ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=chat_id, type="group", title="七年级1班"),
+        from_user=from_user,
+        text=text,
+        entities=[MessageEntity(type="bot_command", offset=0, length=len(command))],
+    )
+    return Update(update_id=next(_group_message_ids), message=message)
+
+
+_group_message_ids = itertools.count(900_000)
+
+
+async def register(dp: Dispatcher, bot: MockedBot, who: User, code: str, name: str) -> None:
+    await dp.feed_update(bot, text_update(who, f"/start {code}"))
+    await dp.feed_update(bot, text_update(who, name))
+
+
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("http://x.example","点击领取证书")', "-1+2", "+8613900000000", "@all"]
+)
+async def test_formula_like_name_is_refused_with_the_reason(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+    name: str,
+) -> None:
+    student = user(120)
+    await register(dp, bot, student, world.codes[("七年级1班", Role.STUDENT)], name)
+    assert "不能以 =、+、-、@ 开头" in bot.sent_texts(120)[-1]
+    row = await participant_row(session_factory, 120)
+    assert row is not None and row.display_name is None and row.joined_at is None
+
+    # The same rule when the name is changed later from /me.
+    await dp.feed_update(bot, text_update(student, "李华"))
+    await dp.feed_update(bot, callback_update(student, ProfileCb(field="name").pack()))
+    await dp.feed_update(bot, text_update(student, "\t" + name))
+    assert "不能以 =、+、-、@ 开头" in bot.sent_texts(120)[-1]
+    row = await participant_row(session_factory, 120)
+    assert row is not None and row.display_name == "李华"
+
+
+async def test_formula_like_telegram_name_is_not_taken_by_the_button(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    student = user(121, first_name="=1+1")
+    await dp.feed_update(
+        bot, text_update(student, f"/start {world.codes[('七年级1班', Role.STUDENT)]}")
+    )
+    await dp.feed_update(bot, callback_update(student, NameCb().pack()))
+    assert "不能以 =、+、-、@ 开头" in bot.sent_texts(121)[-1]
+    row = await participant_row(session_factory, 121)
+    assert row is not None and row.display_name is None
+
+
+async def test_changing_only_the_name_in_me_says_updated_not_registered(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    student = user(122)
+    await register(dp, bot, student, world.codes[("七年级1班", Role.STUDENT)], "小明")
+    assert "登记完成" in bot.sent_texts(122)[-1]
+    first = await participant_row(session_factory, 122)
+
+    await dp.feed_update(bot, text_update(student, "/me"))
+    await dp.feed_update(bot, callback_update(student, ProfileCb(field="name").pack()))
+    await dp.feed_update(bot, text_update(student, "李小明"))
+
+    reply = bot.sent_texts(122)[-1]
+    assert "登记完成" not in reply
+    assert "资料已更新" in reply and "李小明" in reply
+    second = await participant_row(session_factory, 122)
+    assert first is not None and second is not None
+    assert second.display_name == "李小明" and second.joined_at == first.joined_at
+
+    await dp.feed_update(bot, callback_update(student, ProfileCb(field="role").pack()))
+    await dp.feed_update(bot, callback_update(student, RoleCb(role=Role.PARENT).pack()))
+    assert "资料已更新" in bot.sent_texts(122)[-1]
+
+
+@pytest.mark.parametrize(
+    ("role", "example", "not_shown"),
+    [(Role.TEACHER, "张老师", "张同学"), (Role.STUDENT, "张同学", "张老师")],
+)
+async def test_name_prompt_example_fits_the_role(
+    dp: Dispatcher, bot: MockedBot, world: World, role: Role, example: str, not_shown: str
+) -> None:
+    unit = "胡杨河市第一中学" if role is Role.TEACHER else "七年级1班"
+    await dp.feed_update(bot, text_update(user(123), f"/start {world.codes[(unit, role)]}"))
+    prompt = bot.sent_texts(123)[-1]
+    assert example in prompt and not_shown not in prompt
+
+    # /me → change name asks the same way.
+    await dp.feed_update(bot, text_update(user(123), "王芳"))
+    await dp.feed_update(bot, callback_update(user(123), ProfileCb(field="name").pack()))
+    prompt = bot.sent_texts(123)[-1]
+    assert example in prompt and not_shown not in prompt
+
+
+async def test_stop_in_a_group_never_touches_anyones_subscription(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    teacher = user(124, first_name="王老师")
+    await register(dp, bot, teacher, world.codes[("胡杨河市第一中学", Role.TEACHER)], "王老师")
+
+    await dp.feed_update(bot, group_update(teacher, "/stop"))
+    await dp.feed_update(bot, group_update(teacher, "/stop@pufa_test_bot"))
+
+    row = await participant_row(session_factory, 124)
+    assert row is not None and row.subscribed is True
+    assert "私聊" in bot.sent_texts(-100500)[-1]
+
+    await dp.feed_update(bot, text_update(teacher, "/stop"))
+    await dp.feed_update(bot, group_update(teacher, "/subscribe"))
+    row = await participant_row(session_factory, 124)
+    assert row is not None and row.subscribed is False
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        lambda code: code.lower(),
+        lambda code: code.translate({ord(c): ord(c) + 0xFEE0 for c in code}),  # full-width
+        lambda code: f"{code[:4]} {code[4:8]}-{code[8:]}",
+        lambda code: code.replace("1", "l").replace("0", "O"),
+    ],
+    ids=["lower case", "full-width", "grouped", "l for 1, O for 0"],
+)
+async def test_printed_code_is_accepted_as_a_person_types_it(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+    typed: Callable[[str], str],
+) -> None:
+    code = world.codes[("七年级2班", Role.STUDENT)]
+    await dp.feed_update(bot, text_update(user(125), f"/start {typed(code)}"))
+    assert "你已加入：129团 · 胡杨河市第一中学 · 七年级2班" in bot.sent_texts(125)[0]
+    async with session_factory() as session:
+        uses = await session.scalar(select(InviteCodeRow.uses).where(InviteCodeRow.code == code))
+    assert uses == 1
+
+
+@pytest.mark.parametrize("typed", ["-Vy_IIoo9DA5", "'-Vy_IIoo9DA5", "－Ｖｙ＿ＩＩｏｏ９ＤＡ５"])
+async def test_codes_handed_out_before_keep_working(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+    typed: str,
+) -> None:
+    klass = world.classes["七年级1班"]
+    async with session_factory() as session:
+        session.add(InviteCodeRow(code="-Vy_IIoo9DA5", unit_id=klass.id, role="student"))
+        await session.commit()
+    await dp.feed_update(bot, text_update(user(126), f"/start {typed}"))
+    assert "你已加入：129团 · 胡杨河市第一中学 · 七年级1班" in bot.sent_texts(126)[0]

@@ -20,19 +20,20 @@ from quizzes.roster import (
     roster_template_xlsx,
     summarize_schools,
 )
+from quizzes.spreadsheet_safety import append_row, workbook_bytes
 
 SAMPLE_ROSTER = Path(__file__).resolve().parents[1] / "bot" / "data" / "sample_roster.csv"
 
 HEADER = ["团场", "学校", "班级", "学生人数", "教师人数"]
 ROWS: list[list[object]] = [
-    ["129团", "胡杨河市第一中学", "", 1200, 96],
-    ["129团", "胡杨河市第一中学", "七年级1班", 45, 4],
+    ["129团", "胡杨河市第一中学", "", 1180, 96],
+    ["129团", "胡杨河市第一中学", "七年级1班", 45, 5],
     ["129团", "胡杨河市第一中学", "七年级2班", 44, 3],
     ["131团", "一三一团第一小学", "三年级2班", 38, 2],
 ]
 EXPECTED = [
-    RosterRow(2, "129团", "胡杨河市第一中学", None, 1200, 96),
-    RosterRow(3, "129团", "胡杨河市第一中学", "七年级1班", 45, 4),
+    RosterRow(2, "129团", "胡杨河市第一中学", None, 1180, 96),
+    RosterRow(3, "129团", "胡杨河市第一中学", "七年级1班", 45, 5),
     RosterRow(4, "129团", "胡杨河市第一中学", "七年级2班", 44, 3),
     RosterRow(5, "131团", "一三一团第一小学", "三年级2班", 38, 2),
 ]
@@ -47,8 +48,9 @@ ALL_CODES = (
     "count_too_large",
     "value_too_long",
     "duplicate_row",
-    "unknown_parent",
-    "school_regiment_conflict",
+    "total_row",
+    "formula_like",
+    "template_example",
     "counts_below_classes",
     "bad_encoding",
     "empty_file",
@@ -122,11 +124,11 @@ def test_xlsx_parses_the_same_rows() -> None:
 
 def test_xlsx_float_and_text_counts() -> None:
     rows: list[list[object]] = [
-        ["129团", "胡杨河市第一中学", None, 1200.0, "96"],
-        ["129团", "胡杨河市第一中学", "七年级1班", "45.0", 4.0],
+        ["129团", "胡杨河市第一中学", None, 1180.0, "96"],
+        ["129团", "胡杨河市第一中学", "七年级1班", "45.0", 5.0],
     ]
     parsed = parse_roster(xlsx_bytes(rows), "r.xlsx")
-    assert [(row.students, row.teachers) for row in parsed] == [(1200, 96), (45, 4)]
+    assert [(row.students, row.teachers) for row in parsed] == [(1180, 96), (45, 5)]
     assert parsed[0].class_name is None
 
 
@@ -176,7 +178,7 @@ def test_columns_in_any_order_extra_columns_ignored_and_blank_lines_skipped() ->
     text = (
         "备注,教师人数,学生人数,班级,学校,团场\r\n"
         "\r\n"
-        "x,4,45,七年级1班,胡杨河市第一中学,129团\r\n"
+        "x,5,45,七年级1班,胡杨河市第一中学,129团\r\n"
         ",,,,,\r\n"
         "y,2,30,七年级2班,胡杨河市第一中学,129团\r\n"
     )
@@ -188,8 +190,8 @@ def test_columns_in_any_order_extra_columns_ignored_and_blank_lines_skipped() ->
 
 
 def test_quoted_fields_and_thousands_separators() -> None:
-    text = '团场,学校,班级,学生人数,教师人数\n129团,"胡杨河市第一中学",,"1,200",96\n'
-    assert parse_roster(text.encode(), "r.csv")[0].students == 1200
+    text = '团场,学校,班级,学生人数,教师人数\n129团,"胡杨河市第一中学",,"1,180",96\n'
+    assert parse_roster(text.encode(), "r.csv")[0].students == 1180
 
 
 def test_semicolon_and_tab_delimited_csv() -> None:
@@ -199,7 +201,7 @@ def test_semicolon_and_tab_delimited_csv() -> None:
 
 
 def test_whitespace_in_names_is_trimmed() -> None:
-    rows = [[" 129团 ", "\u3000胡杨河市第一中学\u200b ", "  七年级1班", 45, 4]]
+    rows = [[" 129团 ", "\u3000胡杨河市第一中学\u200b ", "  七年级1班", 45, 5]]
     row = parse_roster(csv_bytes(rows), "r.csv")[0]
     assert (row.regiment, row.school, row.class_name) == ("129团", "胡杨河市第一中学", "七年级1班")
 
@@ -303,40 +305,73 @@ def test_implied_school_is_fine_and_totals_its_classes() -> None:
     )
 
 
-def test_unknown_parent_class_under_other_regiment() -> None:
+def test_same_school_name_in_two_regiments_is_two_schools() -> None:
     rows = [
-        ["129团", "A校", "", 100, 10],
-        ["131团", "A校", "一年级1班", 30, 2],
+        ["129团", "中心小学", "", 300, 20],
+        ["129团", "中心小学", "一年级1班", 30, 2],
+        ["131团", "中心小学", "一年级1班", 28, 2],
+        ["131团", "中心小学", "", 250, 18],
     ]
-    problem = only(problems_of(csv_bytes(rows)), "unknown_parent")
-    assert (problem.row, problem.column) == (3, "团场")
-    assert problem.params["expected_regiment"] == "129团"
-    assert problem.params["other_line"] == 2
-
-
-def test_unknown_parent_when_school_row_comes_later() -> None:
-    rows = [
-        ["131团", "A校", "一年级1班", 30, 2],
-        ["129团", "A校", "", 100, 10],
+    parsed = parse_roster(csv_bytes(rows), "r.csv")
+    schools = summarize_schools(parsed)
+    assert [(s.regiment, s.school, s.students, s.classes) for s in schools] == [
+        ("129团", "中心小学", 300, 1),
+        ("131团", "中心小学", 250, 1),
     ]
-    problem = only(problems_of(csv_bytes(rows)), "unknown_parent")
-    assert problem.row == 2
-    assert problem.params["other_line"] == 3
 
 
-def test_unknown_parent_between_implied_schools() -> None:
-    rows = [
-        ["129团", "A校", "一年级1班", 30, 2],
-        ["131团", "A校", "一年级2班", 30, 2],
-    ]
-    problem = only(problems_of(csv_bytes(rows)), "unknown_parent")
-    assert (problem.row, problem.params["other_line"]) == (3, 2)
+def test_same_school_name_twice_in_one_regiment_is_still_a_duplicate() -> None:
+    rows = [["129团", "中心小学", "", 300, 20], ["129团", "中心小学", "", 250, 18]]
+    problem = only(problems_of(csv_bytes(rows)), "duplicate_row")
+    assert (problem.row, problem.params["first_line"]) == (3, 2)
 
 
-def test_school_listed_under_two_regiments() -> None:
-    rows = [["129团", "A校", "", 100, 10], ["131团", "A校", "", 90, 9]]
-    problem = only(problems_of(csv_bytes(rows)), "school_regiment_conflict")
-    assert (problem.row, problem.column, problem.params["other_line"]) == (3, "团场", 2)
+@pytest.mark.parametrize(
+    ("row", "column"),
+    [
+        (["合计", "", "", 1529, 118], "团场"),
+        (["129团", "合计", "", 1529, 118], "学校"),
+        (["129团", "胡杨河市第一中学", "小计", 90, 8], "班级"),
+        (["129团合计", "", "", 1529, 118], "团场"),
+        (["Total", "", "", 1529, 118], "团场"),
+    ],
+)
+def test_a_total_row_says_to_delete_it(row: list[object], column: str) -> None:
+    rows = [["129团", "胡杨河市第一中学", "七年级2班", 44, 3], row]
+    problems = problems_of(csv_bytes(rows))
+    assert [(p.row, p.column, p.code) for p in problems] == [(3, column, "total_row")]
+    text = describe_problem(problems[0], Translator.load().bind("zh-CN"))
+    assert text.startswith(f"第 3 行，“{column}”列：") and "请删除这一行" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "first"),
+    [
+        ('=HYPERLINK("http://x.example")', "="),
+        ("+1校", "+"),
+        ("-129团", "-"),
+        ("@中心小学", "@"),
+        ("\t=1+1", "="),
+    ],
+)
+@pytest.mark.parametrize("column", ["团场", "学校", "班级"])
+def test_formula_like_names_are_refused_by_row_and_column(
+    value: str, first: str, column: str
+) -> None:
+    row: list[object] = ["129团", "中心小学", "一年级1班", 30, 2]
+    row[HEADER.index(column)] = value
+    # In a workbook the name is text (Excel's quote prefix), as a typed '=… would be.
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    append_row(sheet, HEADER)
+    append_row(sheet, row)
+    xlsx = workbook_bytes(workbook)
+    for content, name in ((csv_bytes([row]), "r.csv"), (xlsx, "r.xlsx")):
+        problems = problems_of(content, name)
+        assert [(p.row, p.column, p.code) for p in problems] == [(2, column, "formula_like")]
+        assert problems[0].params["first"] == first
+        text = describe_problem(problems[0], Translator.load().bind("zh-CN"))
+        assert f"第 2 行，“{column}”列：" in text and "公式" in text
 
 
 def test_counts_below_classes() -> None:
@@ -406,7 +441,7 @@ def test_several_problems_at_once_are_all_reported_in_row_order() -> None:
         ["129团", "A校", "", 10, 1],  # 2: below its classes (students)
         ["129团", "A校", "一年级1班", "abc", 2],  # 3: not a number
         ["129团", "", "一年级2班", 30, -1],  # 4: empty school, negative teachers
-        ["131团", "A校", "一年级3班", 30, 2],  # 5: unknown parent
+        ["131团", "A校", "一年级3班", 30, 2],  # 5: another regiment's A校: fine
         ["129团", "A校", "一年级4班", 31, 1.5],  # 6: not an integer
         ["129团", "A校", "一年级5班", 20, 1],  # 7
         ["129团", "A校", "一年级5班", 20, 1],  # 8: duplicate of 7
@@ -417,7 +452,6 @@ def test_several_problems_at_once_are_all_reported_in_row_order() -> None:
         (3, "学生人数", "not_a_number"),
         (4, "学校", "empty_value"),
         (4, "教师人数", "negative_count"),
-        (5, "团场", "unknown_parent"),
         (6, "教师人数", "not_an_integer"),
         (8, None, "duplicate_row"),
     ]
@@ -446,12 +480,42 @@ def test_sample_roster() -> None:
             assert 2 <= row.teachers <= 6
 
 
-def test_template_round_trips_to_its_example_rows() -> None:
+def test_template_example_rows_are_refused_when_filled_in_below() -> None:
     content = roster_template_xlsx()
-    assert parse_roster(content, "名册模板.xlsx") == [
-        RosterRow(2, "129团", "胡杨河市第一中学", None, 1200, 96),
-        RosterRow(3, "129团", "胡杨河市第一中学", "七年级1班", 45, 4),
+    workbook = openpyxl.load_workbook(io.BytesIO(content))
+    sheet = workbook.worksheets[0]
+    examples = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
+    assert all("示例" in str(row[0]) and "示例" in str(row[1]) for row in examples)
+    sheet.append(["131团", "一三一团中学", None, 800, 60])
+    filled = io.BytesIO()
+    workbook.save(filled)
+
+    problems = problems_of(filled.getvalue(), "名册.xlsx")
+    assert [(p.row, p.code) for p in problems] == [
+        (2, "template_example"),
+        (3, "template_example"),
     ]
+    text = describe_problem(problems[0], Translator.load().bind("zh-CN"))
+    assert text.startswith("第 2 行：") and "示例行" in text and "删除" in text
+
+
+@pytest.mark.parametrize("to_csv", [False, True])
+def test_example_rows_of_earlier_templates_are_refused_too(to_csv: bool) -> None:
+    rows: list[list[object]] = [
+        ["129团", "胡杨河市第一中学", "", 1200, 96],
+        ["129团", "胡杨河市第一中学", "七年级1班", 45, 4],
+        ["131团", "一三一团中学", "", 800, 60],
+    ]
+    content = csv_bytes(rows) if to_csv else xlsx_bytes(rows)
+    problems = problems_of(content, "r.csv" if to_csv else "r.xlsx")
+    assert [(p.row, p.code) for p in problems] == [
+        (2, "template_example"),
+        (3, "template_example"),
+    ]
+
+
+def test_template_explains_its_columns() -> None:
+    content = roster_template_xlsx()
     workbook = openpyxl.load_workbook(io.BytesIO(content))
     assert workbook.sheetnames[1] == "说明"
     first = workbook.worksheets[0]
@@ -483,6 +547,9 @@ def test_describe_real_problems_in_both_locales(translator: Translator, locale: 
         ["129团", "A校", "", 10, 1],
         ["129团", "A校", "一年级1班", "abc", 2],
         ["131团", "A校", "一年级3班", 30, 2],
+        ["131团", "合计", "", 30, 2],
+        ["131团", "=A1", "", 30, 2],
+        ["131团", "【示例】某某中学", "", 30, 2],
         ["129团", "A校", "一年级3班", 30, 2],
         ["129团", "A校", "一年级3班", 30, 2],
         ["129团", "B校", "", 30, 2],
