@@ -13,6 +13,7 @@ from handlers import (
     banks,
     campaign_setup,
     certificates,
+    dialogue,
     errors,
     fallback,
     lectures,
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
     modules = (
         errors,
         quiz,
+        dialogue,
         admin,
         membership,
         start,

@@ -29,7 +29,7 @@ from bot.campaign_jobs import schedule_campaign
 from bot.config import Settings
 from bot.i18n import Gettext
 from bot.scheduler import Scheduler
-from handlers.dialogue import Say, replier
+from handlers.dialogue import Say, on_leaving, replier
 from quizzes.campaigns import (
     CampaignSpec,
     SpecError,
@@ -73,6 +73,8 @@ class Setup(StatesGroup):
     certificate = State()
     confirm = State()
 
+
+on_leaving(Setup, "campaign.setup.cancelled")
 
 ORDER: tuple[State, ...] = (
     Setup.name,
@@ -375,11 +377,6 @@ async def start_setup(
     await _ask(Setup.name, replier(bot, message.chat.id, None), state, repo, settings, _)
 
 
-async def cancel_setup(message: Message, state: FSMContext, _: Gettext) -> None:
-    await state.clear()
-    await message.answer(_("campaign.setup.cancelled"))
-
-
 async def not_text(message: Message, _: Gettext) -> None:
     await message.answer(_("campaign.setup.use_buttons"))
 
@@ -591,7 +588,6 @@ async def _create(
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(start_setup, Command("newcampaign"), F.chat.type == "private")
-    router.message.register(cancel_setup, Command("cancel"), StateFilter(Setup))
     router.callback_query.register(press, SetupCb.filter())
     router.message.register(
         receive_text,

@@ -1,15 +1,39 @@
-"""What the step-by-step dialogues (/post, /newcampaign, /newlecture) share."""
+"""What the step-by-step dialogues (/post, /newcampaign, /newlecture...) share: showing
+the next step, and one way out of every one of them (``/cancel`` or a 取消 button)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from aiogram import Bot
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.i18n import Gettext
 
 # Shows one step of a dialogue: its text and, optionally, its buttons.
 Say = Callable[[str, InlineKeyboardMarkup | None], Awaitable[object]]
+
+# What leaving a dialogue says, by its state group (a dialogue not named here gets the
+# general "left" message).
+_LEFT: dict[str, str] = {}
+
+
+def on_leaving(group: type[StatesGroup], key: str) -> None:
+    """Say the catalog message ``key`` when someone leaves the dialogue ``group``."""
+    _LEFT[group.__full_group_name__] = key
+
+
+class LeaveCb(CallbackData, prefix="dq"):
+    """The 取消 button of any dialogue's step."""
+
+
+def leave_button(_: Gettext) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=_.plain("dialogue.cancel"), callback_data=LeaveCb().pack())
 
 
 def replier(bot: Bot, chat_id: int, message: Message | None) -> Say:
@@ -26,3 +50,50 @@ def replier(bot: Bot, chat_id: int, message: Message | None) -> Say:
         return await bot.send_message(chat_id, text, reply_markup=markup)
 
     return say
+
+
+async def leave(state: FSMContext, _: Gettext) -> str:
+    """End whatever dialogue is open; what to tell the person."""
+    current = await state.get_state()
+    if current is None:
+        return _("dialogue.nothing_to_cancel")
+    await state.clear()
+    return _(_LEFT.get(current.split(":", 1)[0], "dialogue.left"))
+
+
+async def leave_by_command(message: Message, state: FSMContext, _: Gettext) -> None:
+    await message.answer(await leave(state, _))
+
+
+async def leave_by_button(
+    callback: CallbackQuery, state: FSMContext, bot: Bot, _: Gettext
+) -> None:
+    if await state.get_state() is None:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    text = await leave(state, _)
+    await callback.answer()
+    message = callback.message if isinstance(callback.message, Message) else None
+    await replier(bot, callback.from_user.id, message)(text, None)
+
+
+async def not_this_step(message: Message, _: Gettext) -> None:
+    """Something a dialogue's step does not take (a file, a sticker, a photo where text
+    is asked for...): say so, and how to leave, rather than "not understood"."""
+    key = "dialogue.no_file_here" if message.document else "dialogue.not_this_step"
+    await message.answer(_(key))
+
+
+def create_router() -> Router:
+    """Early in the order: ``/cancel`` wins over any dialogue's own handlers."""
+    router = Router(name=__name__)
+    router.message.register(leave_by_command, Command("cancel"))
+    router.callback_query.register(leave_by_button, LeaveCb.filter())
+    return router
+
+
+def register_fallback(router: Router) -> None:
+    """Late in the order (the fallback router): what no step of an open dialogue took."""
+    router.message.register(
+        not_this_step, ~StateFilter(None), F.chat.type == "private", ~F.text.startswith("/")
+    )

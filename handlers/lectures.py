@@ -25,7 +25,7 @@ from bot.lectures import (
     schedule_lecture,
     when_text,
 )
-from handlers.dialogue import replier
+from handlers.dialogue import on_leaving, replier
 from handlers.publicity_keyboards import (
     ROLES,
     CheckinCb,
@@ -79,6 +79,9 @@ class NewLecture(StatesGroup):
     audience = State()
     roles = State()
     confirm = State()
+
+
+on_leaving(NewLecture, "lecture.compose.cancelled")
 
 
 class NewLectureCb(CallbackData, prefix="lnw"):
@@ -299,11 +302,6 @@ async def start_new_lecture(
     await state.clear()
     await state.set_state(NewLecture.title)
     await message.answer(_("lecture.compose.ask_title", limit=TITLE_MAX))
-
-
-async def quit_new_lecture(message: Message, state: FSMContext, _: Gettext) -> None:
-    await state.clear()
-    await message.answer(_("lecture.compose.cancelled"))
 
 
 def _problem(problem: str, _: Gettext) -> str:
@@ -728,7 +726,6 @@ def create_router() -> Router:
     router.message.register(list_lectures, Command("lectures"))
     router.message.register(lecture_stats, Command("stats"), StatsOf("lecture"))
     router.message.register(start_new_lecture, Command("newlecture"))
-    router.message.register(quit_new_lecture, Command("cancel"), StateFilter(NewLecture))
     typed = (F.chat.type == "private", F.text, ~F.text.startswith("/"))
     router.message.register(receive_title, StateFilter(NewLecture.title), *typed)
     router.message.register(receive_speaker, StateFilter(NewLecture.speaker), *typed)

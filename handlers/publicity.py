@@ -17,7 +17,7 @@ from aiogram.utils.text_decorations import html_decoration
 from bot.article_format import FormatProblem, check_article
 from bot.config import Settings
 from bot.i18n import Gettext
-from handlers.dialogue import Say, replier
+from handlers.dialogue import Say, leave_button, on_leaving, replier
 from handlers.publicity_keyboards import (
     ROLES,
     BroadcastCb,
@@ -65,6 +65,9 @@ class Composing(StatesGroup):
     audience = State()
     when = State()
     confirm = State()
+
+
+on_leaving(Composing, "publicity.compose.cancelled")
 
 
 # ---------------------------------------------------------------------- reading
@@ -253,7 +256,8 @@ async def start_post(
         return
     await state.clear()
     await state.set_state(Composing.post)
-    await message.answer(_("publicity.compose.ask_post"))
+    leave = InlineKeyboardMarkup(inline_keyboard=[[leave_button(_)]])
+    await message.answer(_("publicity.compose.ask_post"), reply_markup=leave)
 
 
 async def receive_post(

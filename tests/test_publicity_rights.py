@@ -3,93 +3,21 @@ coordinator may still do with the broadcasts and lectures they created (nothing)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-from aiogram import Dispatcher
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.methods import AnswerCallbackQuery
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from bot.broadcaster import Broadcaster
-from bot.config import Settings
-from bot.factory import create_dispatcher
 from bot.i18n import Translator
 from bot.lectures import schedule_lecture
-from bot.scheduler import Scheduler
-from bot.services import ServiceContext
 from handlers.lectures import CancelLectureCb
 from handlers.publicity_keyboards import BroadcastCb
-from quizzes.participants import GrantKind
 from quizzes.publicity import Audience, BroadcastAction, BroadcastState
 from storage.publicity import PublicityRepository
-from storage.repositories import Repositories
-from tests.factories import World, build_world
-from tests.mocked_bot import MockedBot, callback_update, text_update, user
-from tests.publicity_factories import add_people, make_article
+from tests.publicity_chat import ADMIN, COORDINATOR, Chat, chat
+from tests.publicity_factories import make_article
 
-ADMIN = 1
-COORDINATOR = 2
+__all__ = ["chat"]  # the fixture
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@dataclass
-class Chat:
-    dp: Dispatcher
-    bot: MockedBot
-    broadcaster: Broadcaster
-    world: World
-    session_factory: async_sessionmaker[AsyncSession]
-
-    async def say(self, telegram_id: int, text: str) -> str:
-        await self.dp.feed_update(self.bot, text_update(user(telegram_id), text))
-        return self.bot.sent_texts(telegram_id)[-1]
-
-    async def press(self, telegram_id: int, data: str) -> AnswerCallbackQuery:
-        await self.dp.feed_update(self.bot, callback_update(user(telegram_id), data))
-        answers = [m for m in self.bot.recorder.requests if isinstance(m, AnswerCallbackQuery)]
-        return answers[-1]
-
-    async def grants_of(self, telegram_id: int) -> list[tuple[str, int | None]]:
-        async with self.session_factory() as session:
-            repo = Repositories.over(session)
-            person = await repo.participants.by_telegram_id(telegram_id)
-            assert person is not None
-            return sorted((g.kind.value, g.unit_id) for g in await repo.grants.of(person.id))
-
-
-@pytest.fixture
-async def chat(
-    session_factory: async_sessionmaker[AsyncSession], database_url: str
-) -> AsyncIterator[Chat]:
-    world = await build_world(session_factory)
-    first, other = world.schools["胡杨河市第一中学"], world.schools["一三一团中学"]
-    await add_people(session_factory, [3000, 3001], world.classes["七年级1班"].id)
-    await add_people(session_factory, [ADMIN, COORDINATOR], first.id, "teacher")
-    async with session_factory() as session:
-        repo = Repositories.over(session)
-        coordinator = await repo.participants.by_telegram_id(COORDINATOR)
-        assert coordinator is not None
-        for school in (first, other):
-            await repo.grants.grant(coordinator.id, GrantKind.COORDINATOR, school.id, ADMIN)
-        await session.commit()
-    settings = Settings(
-        bot_token="42:TEST-token", database_url=database_url, admin_ids=frozenset({ADMIN})
-    )
-    dp = create_dispatcher(
-        settings, session_factory, storage=MemoryStorage(), events_isolation=SimpleEventIsolation()
-    )
-    bot = MockedBot()
-    context = ServiceContext(settings, session_factory, bot, Translator.load())
-    broadcaster = Broadcaster(context, bot=bot)  # not started: nothing is sent
-    scheduler = Scheduler(context, replan_every=timedelta(0))
-    dp["broadcaster"] = broadcaster
-    dp["scheduler"] = scheduler
-    yield Chat(dp, bot, broadcaster, world, session_factory)
-    await scheduler.stop()
 
 
 async def test_revoke_coordinator_without_a_school_takes_every_school(chat: Chat) -> None:

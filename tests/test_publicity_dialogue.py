@@ -1,0 +1,64 @@
+"""The way out of every step-by-step dialogue (/cancel and the 取消 button), and what a
+dialogue's step says to something it does not take."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from handlers.dialogue import LeaveCb
+from handlers.publicity_keyboards import PostCb
+from storage.models_publicity import ArticleRow
+from tests.mocked_bot import user
+from tests.publicity_chat import ADMIN, COORDINATOR, Chat, chat, document_update
+
+__all__ = ["chat"]  # the fixture
+
+
+async def articles(chat: Chat) -> int:
+    async with chat.session_factory() as session:
+        return int(await session.scalar(select(func.count()).select_from(ArticleRow)) or 0)
+
+
+async def test_cancel_leaves_post_at_its_first_step(chat: Chat) -> None:
+    asked = await chat.say(COORDINATOR, "/post")
+    assert "请发送要推送的文章" in asked
+    assert LeaveCb().pack() in chat.bot.last_markup_data()
+    assert "已取消" in await chat.say(COORDINATOR, "/cancel")
+    # The next message is no longer taken as the article.
+    reply = await chat.say(COORDINATOR, "宪法宣传周\n学习宪法。")
+    assert "预览" not in reply and "推送给谁" not in reply
+    assert await articles(chat) == 0
+
+    await chat.say(COORDINATOR, "/post")
+    answer = await chat.press(COORDINATOR, LeaveCb().pack())
+    assert answer.show_alert is not True
+    assert "已取消" in chat.bot.sent_texts(COORDINATOR)[-1]
+    await chat.say(COORDINATOR, "宪法宣传周\n学习宪法。")
+    assert await articles(chat) == 0
+    answer = await chat.press(COORDINATOR, LeaveCb().pack())  # nothing to leave any more
+    assert answer.text is not None and "过期" in answer.text
+
+
+async def test_cancel_leaves_post_after_the_article_is_in(chat: Chat) -> None:
+    await chat.say(ADMIN, "/post")
+    assert "推送给谁" in await chat.say(ADMIN, "宪法宣传周\n学习宪法。")
+    assert "已取消" in await chat.say(ADMIN, "/cancel")
+    answer = await chat.press(ADMIN, PostCb(action="all").pack())
+    assert answer.text is not None and "过期" in answer.text
+
+
+async def test_cancel_works_in_every_dialogue_and_says_so_outside_one(chat: Chat) -> None:
+    assert "没有需要取消" in await chat.say(ADMIN, "/cancel")
+    await chat.say(ADMIN, "/newlecture")
+    assert "没有安排公开课" in await chat.say(ADMIN, "/cancel")
+    # /newcampaign's own test leaves it with /cancel too (tests/test_campaign_dialogue.py).
+    assert "没有需要取消" in await chat.say(ADMIN, "/cancel")
+
+
+async def test_a_file_in_a_dialogue_step_is_answered_by_the_dialogue(chat: Chat) -> None:
+    await chat.say(ADMIN, "/newlecture")
+    await chat.feed(document_update(user(ADMIN), "宪法.pdf", "application/pdf"))
+    reply = chat.bot.sent_texts(ADMIN)[-1]
+    assert "不需要发送文件" in reply and "/cancel" in reply
+    # Still at the title: a title is taken.
+    assert "主讲" in await chat.say(ADMIN, "宪法与生活")
