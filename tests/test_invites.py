@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import math
 import re
 import subprocess
 from pathlib import Path
@@ -11,9 +12,11 @@ from urllib.parse import unquote
 import pytest
 import qrcode
 from PIL import Image, ImageChops, ImageDraw
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import fonts
 from bot.fonts import FontMissingError, find_cjk_font, load_font, missing_glyphs
+from bot.invite_export import invite_cards
 from bot.invites import (
     CSV_COLUMNS,
     InviteCard,
@@ -21,6 +24,15 @@ from bot.invites import (
     safe_path_piece,
     write_invite_pack,
 )
+from quizzes.participants import (
+    INVITE_CODE_ALPHABET,
+    INVITE_CODE_LENGTH,
+    invite_code_candidates,
+    new_invite_code,
+)
+from quizzes.spreadsheet_safety import csv_cell
+from storage.repositories import Repositories
+from tests.factories import build_world
 
 LINK = "https://t.me/pufa_bot?start=AB12CD34"
 
@@ -320,3 +332,41 @@ def test_empty_pack(tmp_path: Path, cjk_font: Path) -> None:
 )
 def test_safe_path_piece(raw: str, safe: str) -> None:
     assert safe_path_piece(raw) == safe
+
+
+# --------------------------------------------------------------------------- codes
+
+
+def test_new_codes_have_no_punctuation_or_confusable_characters() -> None:
+    codes = [new_invite_code() for _ in range(2000)]
+    assert len(set(codes)) == len(codes)
+    for code in codes:
+        assert len(code) == INVITE_CODE_LENGTH
+        assert set(code) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ"), code
+        assert csv_cell(code) == code
+    # At least 60 bits: 32 symbols are 5 bits each.
+    assert INVITE_CODE_LENGTH * math.log2(len(INVITE_CODE_ALPHABET)) >= 60
+    assert not set("ILOU-_") & set(INVITE_CODE_ALPHABET)
+
+
+async def test_printed_code_is_the_code_of_the_link_and_joins_as_read(
+    session_factory: async_sessionmaker[AsyncSession], cjk_font: Path, tmp_path: Path
+) -> None:
+    await build_world(session_factory)
+    async with session_factory() as session:
+        cards = await invite_cards(Repositories.over(session), "pufa_bot")
+        await session.commit()
+    pack = write_invite_pack(cards, tmp_path)
+    rows = list(csv.DictReader(io.StringIO(pack.csv_path.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == len(cards) == 6
+    page = pack.html_path.read_text(encoding="utf-8")
+    for row in rows:
+        code = row["邀请码"]
+        assert row["链接"] == f"https://t.me/pufa_bot?start={code}"
+        assert set(code) <= set(INVITE_CODE_ALPHABET) and len(code) == INVITE_CODE_LENGTH
+        assert f"邀请码：{code}" in page
+        # What a teacher copies from the cell, or reads out in lower case, opens the class.
+        async with session_factory() as session:
+            invites = Repositories.over(session).invites
+            found = [await invites.resolve(c) for c in invite_code_candidates(code.lower())]
+        assert any(invite is not None and invite.code == code for invite in found)
