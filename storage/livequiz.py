@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quizzes.livequiz import BoardLine, LiveQuiz
+from quizzes.livequiz import BoardLine, LivePoll, LiveQuiz, PlannedPoll
 from storage.models import ParticipantRow
 from storage.models_livequiz import LiveAnswerRow, LivePollRow, LiveQuizRow
 from storage.repositories import insert_ignoring_conflicts
@@ -24,6 +24,7 @@ def _live(row: LiveQuizRow) -> LiveQuiz:
         question_count=row.question_count,
         current_seq=row.current_seq,
         board_message_id=row.board_message_id,
+        failures=row.failures,
     )
 
 
@@ -46,15 +47,17 @@ class LiveQuizRepository:
         return [_live(row) for row in rows]
 
     async def create(
-        self, chat_id: int, started_by: int, seconds: int, question_ids: list[int]
+        self, chat_id: int, started_by: int, seconds: int, plan: list[PlannedPoll]
     ) -> LiveQuiz:
         row = LiveQuizRow(
             chat_id=chat_id,
             started_by=started_by,
             seconds_per_question=seconds,
-            question_count=len(question_ids),
-            question_ids=list(question_ids),
+            question_count=len(plan),
+            question_ids=[poll.question_id for poll in plan],
+            option_orders=[list(poll.order) for poll in plan],
             current_seq=0,
+            failures=0,
         )
         self.session.add(row)
         await self.session.flush()
@@ -96,14 +99,62 @@ class LiveQuizRepository:
         )
         await self.session.flush()
 
-    async def poll(self, poll_id: str) -> LivePollRow | None:
-        return await self.session.get(LivePollRow, poll_id)
+    async def poll(self, poll_id: str) -> LivePoll | None:
+        found = (
+            await self.session.execute(
+                select(LivePollRow, LiveQuizRow.option_orders)
+                .join(LiveQuizRow, LiveQuizRow.id == LivePollRow.live_quiz_id)
+                .where(LivePollRow.poll_id == poll_id)
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        row, orders = found
+        return LivePoll(
+            poll_id=row.poll_id,
+            live_quiz_id=row.live_quiz_id,
+            seq=row.seq,
+            question_id=row.question_id,
+            correct_option=row.correct_option,
+            order=tuple(orders[row.seq - 1]) if orders else None,
+        )
 
-    async def question_id(self, live_quiz_id: int, seq: int) -> int:
-        """The question drawn for poll ``seq`` (1-based) when the quiz started."""
+    async def planned(self, live_quiz_id: int, seq: int) -> tuple[int, tuple[int, ...] | None]:
+        """The question drawn for poll ``seq`` (1-based) when the quiz started, and the
+        order of its options (None for a quiz started before options were shuffled)."""
         row = await self.session.get(LiveQuizRow, live_quiz_id)
         assert row is not None
-        return int(row.question_ids[seq - 1])
+        order = tuple(row.option_orders[seq - 1]) if row.option_orders else None
+        return int(row.question_ids[seq - 1]), order
+
+    async def open_poll_message(self, live_quiz_id: int) -> int | None:
+        """The message of the quiz's latest poll, which may still be open."""
+        return await self.session.scalar(
+            select(LivePollRow.message_id)
+            .where(LivePollRow.live_quiz_id == live_quiz_id)
+            .order_by(LivePollRow.seq.desc())
+            .limit(1)
+        )
+
+    async def failed(self, live_quiz_id: int, seq: int) -> int:
+        """Give back the claim on step ``seq`` so the next tick tries it again, and count
+        the failure; returns the failures in a row so far."""
+        await self.session.execute(
+            update(LiveQuizRow)
+            .where(LiveQuizRow.id == live_quiz_id, LiveQuizRow.current_seq == seq + 1)
+            .values(current_seq=seq, failures=LiveQuizRow.failures + 1)
+        )
+        failures = await self.session.scalar(
+            select(LiveQuizRow.failures).where(LiveQuizRow.id == live_quiz_id)
+        )
+        return int(failures or 0)
+
+    async def succeeded(self, live_quiz_id: int) -> None:
+        await self.session.execute(
+            update(LiveQuizRow)
+            .where(LiveQuizRow.id == live_quiz_id, LiveQuizRow.failures != 0)
+            .values(failures=0)
+        )
 
     async def due(self, now: datetime, gap_s: float) -> list[tuple[int, int]]:
         """(live quiz id, seq) of quizzes whose current poll is over, or that must start."""
@@ -154,19 +205,32 @@ class LiveQuizRepository:
         return bool(getattr(result, "rowcount", 0))
 
     async def board(self, live_quiz_id: int) -> list[BoardLine]:
+        """Answers per person; a name only for people who registered (and so chose one)."""
         rows = await self.session.execute(
             select(
                 LiveAnswerRow.participant_id,
                 ParticipantRow.display_name,
+                ParticipantRow.joined_at,
                 func.sum(case((LiveAnswerRow.correct, 1), else_=0)),
                 func.count(),
+                func.min(LiveAnswerRow.answered_at),
             )
             .join(LivePollRow, LivePollRow.poll_id == LiveAnswerRow.poll_id)
             .join(ParticipantRow, ParticipantRow.id == LiveAnswerRow.participant_id)
             .where(LivePollRow.live_quiz_id == live_quiz_id)
-            .group_by(LiveAnswerRow.participant_id, ParticipantRow.display_name)
+            .group_by(
+                LiveAnswerRow.participant_id,
+                ParticipantRow.display_name,
+                ParticipantRow.joined_at,
+            )
         )
         return [
-            BoardLine(pid, name or str(pid), int(right or 0), int(answered))
-            for pid, name, right, answered in rows
+            BoardLine(
+                pid,
+                name if name and joined_at is not None else None,
+                int(right or 0),
+                int(answered),
+                first,
+            )
+            for pid, name, joined_at, right, answered, first in rows
         ]

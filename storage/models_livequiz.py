@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, utcnow
@@ -21,8 +21,12 @@ class LiveQuizRow(Base):
     seconds_per_question: Mapped[int]
     question_count: Mapped[int]
     question_ids: Mapped[list[int]] = mapped_column(JSON)  # drawn when it started, in order
+    # Per question, display position -> bank option index; NULL: quizzes before shuffling.
+    option_orders: Mapped[list[list[int]] | None] = mapped_column(JSON)
     current_seq: Mapped[int] = mapped_column(default=0)
     board_message_id: Mapped[int | None]
+    # Failed sends to the group in a row; the quiz ends at quizzes.livequiz.MAX_SEND_FAILURES.
+    failures: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
 class LivePollRow(Base):
@@ -34,7 +38,7 @@ class LivePollRow(Base):
     )
     seq: Mapped[int]
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="RESTRICT"))
-    correct_option: Mapped[int]
+    correct_option: Mapped[int]  # the display position, as the poll was sent
     message_id: Mapped[int]
     closes_at: Mapped[datetime]
 
@@ -48,6 +52,6 @@ class LiveAnswerRow(Base):
     participant_id: Mapped[int] = mapped_column(
         ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
     )
-    option: Mapped[int]
+    option: Mapped[int]  # the bank's index of the option chosen
     correct: Mapped[bool]
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
