@@ -167,7 +167,16 @@ def _read_rows(content: bytes, filename: str) -> list[tuple[int, list[Cell]]]:
 
 def _read_xlsx(content: bytes) -> list[tuple[int, list[Cell]]]:
     try:
-        return read_xlsx(content, max_lines=MAX_RAW_LINES, max_columns=MAX_COLUMNS)
+        return read_xlsx(
+            content,
+            max_lines=MAX_RAW_LINES,
+            max_columns=MAX_COLUMNS,
+            # The first sheet with the header, whatever sheet the teacher put the data on.
+            is_header=lambda cells: any(
+                _normalize_header(_clean_text(cell)) in _COLUMN_BY_ALIAS for cell in cells
+            ),
+            header_rows=HEADER_SEARCH_ROWS,
+        )
     except TabularError as error:
         raise _table_error(error) from error
 

@@ -14,16 +14,22 @@ import math
 import re
 import unicodedata
 import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "Cell",
+    "HeaderTest",
+    "SheetTable",
     "TabularError",
     "clean_text",
     "decode_text",
     "normalize_header",
     "read_csv",
     "read_xlsx",
+    "read_xlsx_table",
     "sniff_delimiter",
 ]
 
@@ -91,8 +97,107 @@ def _excel_cell(value: object) -> Cell:
     return str(value)
 
 
-def read_xlsx(content: bytes, *, max_lines: int, max_columns: int) -> list[tuple[int, list[Cell]]]:
-    """``(line, cells)`` for every row of the first sheet, blank rows included."""
+@dataclass(frozen=True)
+class SheetTable:
+    """The rows read from a workbook, and which of its sheets they come from.
+
+    ``uncached`` lists the cells (line, column index from 0) holding a formula whose result
+    the file does not store: a program wrote the formula and nobody has opened and saved
+    the file in Excel or WPS since, so its value cannot be read.
+    """
+
+    rows: list[tuple[int, list[Cell]]]
+    sheet: str
+    sheets: tuple[str, ...]
+    has_header: bool
+    uncached: tuple[tuple[int, int], ...] = ()
+
+
+HeaderTest = Callable[[list[Cell]], bool]
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def _is_blank(cells: Iterable[object]) -> bool:
+    return not any(clean_text(_excel_cell(value)) for value in cells)
+
+
+def _sheet_rows(sheet: Any, *, max_lines: int, max_columns: int) -> Iterator[list[Cell]]:
+    if hasattr(sheet, "reset_dimensions"):
+        # Excel and other writers sometimes store a wrong sheet size; read every row.
+        sheet.reset_dimensions()
+    for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if line > max_lines:
+            raise TabularError("too_many_rows")
+        yield [_excel_cell(value) for value in values[:max_columns]]
+
+
+def _header_within(
+    sheet: Any, is_header: HeaderTest, header_rows: int, *, max_lines: int, max_columns: int
+) -> bool:
+    """Whether one of the sheet's first ``header_rows`` non-blank rows is a header."""
+    seen = 0
+    for cells in _sheet_rows(sheet, max_lines=max_lines, max_columns=max_columns):
+        if _is_blank(cells):
+            continue
+        if is_header(cells):
+            return True
+        seen += 1
+        if seen >= header_rows:
+            return False
+    return False
+
+
+def _has_formulas(content: bytes) -> bool:
+    """Whether any worksheet of the (zip) workbook holds a formula; cheap, no parsing."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        for name in archive.namelist():
+            if not name.startswith("xl/worksheets/"):
+                continue
+            tail = b""
+            with archive.open(name) as member:
+                while chunk := member.read(1 << 20):
+                    if _FORMULA_TAG.search(tail + chunk):
+                        return True
+                    tail = chunk[-64:]
+    return False
+
+
+def _uncached_formulas(
+    content: bytes, title: str, rows: list[tuple[int, list[Cell]]], max_columns: int
+) -> tuple[tuple[int, int], ...]:
+    """Cells that read as empty but hold a formula: the formula's result was never stored."""
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    found: list[tuple[int, int]] = []
+    try:
+        formulas = _sheet_rows(workbook[title], max_lines=len(rows), max_columns=max_columns)
+        for (line, values), written in zip(rows, formulas, strict=False):
+            for position, formula in enumerate(written):
+                value = values[position] if position < len(values) else None
+                if value is None and formula is not None:
+                    found.append((line, position))
+    finally:
+        workbook.close()
+    return tuple(found)
+
+
+def read_xlsx_table(
+    content: bytes,
+    *,
+    max_lines: int,
+    max_columns: int,
+    is_header: HeaderTest | None = None,
+    header_rows: int = 10,
+) -> SheetTable:
+    """The rows of the first sheet with a header (``is_header`` true for one of its first
+    ``header_rows`` non-blank rows), else of the first sheet that is not blank.
+
+    Visible sheets are tried before hidden ones, so a teacher's data on "Sheet2" is found
+    behind an empty or explanatory first sheet.
+    """
     import openpyxl
 
     try:
@@ -101,27 +206,61 @@ def read_xlsx(content: bytes, *, max_lines: int, max_columns: int) -> list[tuple
             workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
         raise TabularError("unreadable_file") from exc
-    rows: list[tuple[int, list[Cell]]] = []
     try:
-        if not workbook.worksheets:
-            raise TabularError("empty_file")
-        sheet: Any = workbook.worksheets[0]
-        if hasattr(sheet, "reset_dimensions"):
-            # Excel and other writers sometimes store a wrong sheet size; read every row.
-            sheet.reset_dimensions()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                if line > max_lines:
-                    raise TabularError("too_many_rows")
-                rows.append((line, [_excel_cell(value) for value in values[:max_columns]]))
+            sheets = list(workbook.worksheets)
+            if not sheets:
+                raise TabularError("empty_file")
+            titles = tuple(str(sheet.title) for sheet in sheets)
+            ordered = sorted(sheets, key=lambda sheet: sheet.sheet_state != "visible")
+            chosen: Any = None
+            has_header = False
+            if is_header is not None:
+                for sheet in ordered:
+                    if _header_within(
+                        sheet, is_header, header_rows, max_lines=max_lines, max_columns=max_columns
+                    ):
+                        chosen, has_header = sheet, True
+                        break
+            if chosen is None:
+                for sheet in ordered:
+                    cells = _sheet_rows(sheet, max_lines=max_lines, max_columns=max_columns)
+                    if not all(_is_blank(row) for row in cells):
+                        chosen = sheet
+                        break
+            chosen = chosen if chosen is not None else sheets[0]
+            rows = list(
+                enumerate(_sheet_rows(chosen, max_lines=max_lines, max_columns=max_columns), 1)
+            )
+            uncached: tuple[tuple[int, int], ...] = ()
+            if _has_formulas(content):
+                uncached = _uncached_formulas(content, str(chosen.title), rows, max_columns)
     except TabularError:
         raise
     except Exception as exc:
         raise TabularError("unreadable_file") from exc
     finally:
         workbook.close()
-    return rows
+    return SheetTable(rows, str(chosen.title), titles, has_header, uncached)
+
+
+def read_xlsx(
+    content: bytes,
+    *,
+    max_lines: int,
+    max_columns: int,
+    is_header: HeaderTest | None = None,
+    header_rows: int = 10,
+) -> list[tuple[int, list[Cell]]]:
+    """``(line, cells)`` for every row of the sheet :func:`read_xlsx_table` picks."""
+    return read_xlsx_table(
+        content,
+        max_lines=max_lines,
+        max_columns=max_columns,
+        is_header=is_header,
+        header_rows=header_rows,
+    ).rows
 
 
 def read_csv(content: bytes, *, max_lines: int, max_columns: int) -> list[tuple[int, list[Cell]]]:
