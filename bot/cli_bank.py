@@ -44,7 +44,7 @@ def _report(
 
 @click.group()
 def bank() -> None:
-    """Question banks for quiz campaigns: .xlsx, .csv or .yaml files."""
+    """Question banks for quiz campaigns: .xlsx, .csv, .yaml, .txt or .docx files."""
 
 
 @bank.command("template")
@@ -65,14 +65,18 @@ def bank_template(out: Path) -> None:
 def bank_check(file: Path) -> None:
     """Check a bank file, listing every problem.
 
-    Exits with 1 when there is any problem; otherwise prints a summary by type and tag.
+    Exits with 1 when there is any problem; otherwise prints a summary by type and tag, and
+    the questions worth a look (one that refers to a picture the quiz cannot show).
     """
-    from bot.bank_messages import bank_summary
+    from bot.bank_messages import bank_summary, describe_problems
 
     _ = terminal_gettext(settings_or_exit())
     parsed = _parse(file, _, "bank.cli.check_failed")
     click.echo(_("bank.cli.check_ok", name=parsed.name, count=len(parsed.questions)))
     click.echo(bank_summary(parsed.questions, _))
+    if parsed.warnings:
+        click.echo(_("bank.cli.warnings", count=len(parsed.warnings)))
+        click.echo(describe_problems(parsed.warnings, _, numbering=parsed.numbering, limit=1000))
 
 
 @bank.command("import")

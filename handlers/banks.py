@@ -15,6 +15,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -23,7 +24,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.bank_messages import bank_summary, describe_problems
 from bot.i18n import Gettext
 from quizzes.bank import BankError, QuestionBank
-from quizzes.bank_parsers import parse_bank, precheck_upload
+from quizzes.bank_parsers import is_bank_filename, parse_bank, precheck_upload
 from quizzes.permissions import Permissions
 from storage.banks import BankRepository
 from storage.repositories import Repositories
@@ -118,6 +119,11 @@ async def receive_bank(
         lines.append(_("bank.chat.same_content"))
     elif existing is not None:
         lines.append(_("bank.chat.will_replace", count=existing.question_count))
+    if bank.warnings:
+        lines += ["", _("bank.chat.warnings", count=len(bank.warnings))]
+        lines.append(
+            describe_problems(bank.warnings, _, numbering=bank.numbering, limit=PROBLEMS_SHOWN)
+        )
     lines += ["", _("bank.chat.confirm_question")]
     await message.answer("\n".join(lines), reply_markup=confirm_keyboard(token, _))
 
@@ -192,6 +198,14 @@ async def _import(
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(receive_bank, F.chat.type == "private", F.document)
+    # A file sent during a dialogue (a poster during /post) belongs to that dialogue; outside
+    # one, only files that can be banks are taken, so a photo sent as a file is not refused
+    # as a bad bank.
+    router.message.register(
+        receive_bank,
+        F.chat.type == "private",
+        StateFilter(None),
+        F.document.file_name.func(is_bank_filename),
+    )
     router.callback_query.register(answer_upload, BankCb.filter())
     return router

@@ -26,6 +26,7 @@ __all__ = [
     "MAX_OPTIONS",
     "MAX_OPTION_LENGTH",
     "MAX_STEM_LENGTH",
+    "MESSAGE_MAX",
     "MIN_OPTIONS",
     "POLL_MAX_EXPLANATION",
     "POLL_MAX_OPTIONS",
@@ -44,8 +45,12 @@ __all__ = [
     "StoredQuestion",
     "build_question",
     "check_bank",
+    "fits_one_message",
+    "message_length",
     "normalize_stem",
     "parse_question_type",
+    "parse_truth",
+    "picture_reference",
     "poll_compatible",
     "split_tags",
 ]
@@ -68,6 +73,15 @@ POLL_MAX_STEM = 300
 POLL_MAX_OPTION_LENGTH = 100
 POLL_MAX_OPTIONS = 10
 POLL_MAX_EXPLANATION = 200
+# One Telegram message, counted as Telegram counts it (UTF-16 code units), and what the quiz
+# puts around a question: the campaign's name (up to 100 characters), number, type, time limit.
+MESSAGE_MAX = 4096
+MESSAGE_FRAME = 300
+# Words that point at a picture the bot cannot show: the question makes no sense without it.
+_PICTURE_WORDS = re.compile(
+    r"<\s*img\b|!\[|如下图|见下图|如上图|见上图|如图|见图|下图|上图|左图|右图|图示|图片|看图",
+    re.IGNORECASE,
+)
 
 TRUE_FALSE_OPTIONS = ("正确", "错误")
 _PREVIEW = 30
@@ -95,9 +109,14 @@ class Question:
 
 @dataclass(frozen=True, slots=True)
 class QuestionBank:
+    """A checked bank. ``warnings`` are things worth a look that do not stop the import;
+    ``numbering`` says what their ``row`` counts, as in :class:`BankError`."""
+
     name: str
     questions: tuple[Question, ...]
     version_note: str = ""
+    warnings: tuple[BankProblem, ...] = ()
+    numbering: Literal["row", "question"] = "row"
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +236,19 @@ def _normalize_option(text: str) -> str:
 _TYPE_WORDS: dict[str, QuestionType] = {}
 for _type, _words in (
     (QuestionType.SINGLE, ("单选", "单选题", "单项选择", "单项选择题", "single", "singlechoice")),
-    (QuestionType.MULTIPLE, ("多选", "多选题", "多项选择", "多项选择题", "multiple", "multi")),
+    (
+        QuestionType.MULTIPLE,
+        (
+            "多选",
+            "多选题",
+            "多项选择",
+            "多项选择题",
+            "不定项选择",
+            "不定项选择题",
+            "multiple",
+            "multi",
+        ),
+    ),
     (
         QuestionType.TRUE_FALSE,
         ("判断", "判断题", "是非题", "truefalse", "true/false", "tf", "judge"),
@@ -245,6 +276,11 @@ def _truth(text: str) -> bool | None:
     if key in _FALSE_WORDS:
         return False
     return None
+
+
+def parse_truth(text: str) -> bool | None:
+    """``对``/``正确``/``√``/``T`` and kin: true; ``错``/``错误``/``×``: false; else ``None``."""
+    return _truth(text)
 
 
 def split_tags(text: str) -> tuple[str, ...]:
@@ -534,13 +570,66 @@ def _choice(
 # --------------------------------------------------------------------------- the whole file
 
 
-def check_bank(drafts: Iterable[QuestionDraft], problems: list[BankProblem]) -> list[Question]:
-    """Build every question, adding its problems and duplicate stems to ``problems``."""
+def picture_reference(text: str) -> str | None:
+    """The words by which ``text`` refers to a picture (``如下图``, ``<img``), if it does."""
+    match = _PICTURE_WORDS.search(text)
+    return match.group(0) if match else None
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def message_length(question: Question) -> int:
+    """The question as the quiz shows it (stem, then ``A. option`` lines), in UTF-16 units."""
+    return (
+        _utf16_length(question.stem)
+        + 2
+        + sum(_utf16_length(option) + 4 for option in question.options)
+        + MESSAGE_FRAME
+    )
+
+
+def fits_one_message(question: Question) -> bool:
+    """Whether the question with its options and the quiz's frame fits one Telegram message."""
+    return message_length(question) <= MESSAGE_MAX
+
+
+def _check_display(draft: QuestionDraft, question: Question, warnings: list[BankProblem]) -> None:
+    for column, text in (
+        (draft.column("stem"), question.stem),
+        *((draft.options_column, option) for option in question.options),
+    ):
+        word = picture_reference(text)
+        if word is not None:
+            warnings.append(problem("refers_to_picture", draft.row, column, word=word))
+            break
+    if not fits_one_message(question):
+        warnings.append(
+            problem(
+                "too_long_for_message",
+                draft.row,
+                draft.column("stem"),
+                length=message_length(question) - MESSAGE_FRAME,
+                max=MESSAGE_MAX - MESSAGE_FRAME,
+            )
+        )
+
+
+def check_bank(
+    drafts: Iterable[QuestionDraft],
+    problems: list[BankProblem],
+    warnings: list[BankProblem] | None = None,
+) -> list[Question]:
+    """Build every question, adding its problems and duplicate stems to ``problems``, and
+    what a student could not answer as shown (a picture it refers to) to ``warnings``."""
     questions: list[Question] = []
     first_row: dict[str, int] = {}
     for draft in drafts:
         question, found = build_question(draft)
         problems.extend(found)
+        if question is not None and warnings is not None:
+            _check_display(draft, question, warnings)
         key = normalize_stem(draft.stem)
         if key:
             if key in first_row:

@@ -1,4 +1,5 @@
-"""Read a question bank from an uploaded file: ``.xlsx``, ``.csv`` or ``.yaml``/``.yml``.
+"""Read a question bank from an uploaded file: ``.xlsx``/``.xlsm``, ``.csv``, ``.yaml``/``.yml``,
+or the plain-text exam format (``.txt``, ``.docx``) that 问卷星 and Word-made banks use.
 
 :func:`parse_bank` either returns the whole :class:`~quizzes.bank.QuestionBank` or raises
 :class:`~quizzes.bank.BankError` listing every problem in the file, each with its row (or,
@@ -6,7 +7,16 @@ in YAML, the question's number) and column; it never raises anything else.
 
 Spreadsheets have one question per row under a header such as
 ``题型 | 题干 | 选项A … 选项H | 答案 | 解析 | 标签 | 难度 | 出处`` (English headers work too);
-the header may follow a few title rows. A YAML file looks like::
+the header may follow a few title rows, on any sheet of a workbook. The options may also
+share one ``选项`` cell, one per line or as ``A.… B.…``. A text or Word file looks like::
+
+    一、单选题
+    1. 我国的根本制度是（ ）。
+    A. 社会主义制度   B. 人民代表大会制度
+    答案：A
+    解析：宪法第一条。
+
+A YAML file looks like::
 
     name: 宪法知识题库
     version_note: 依据 2018 年修正的宪法
@@ -23,8 +33,9 @@ the header may follow a few title rows. A YAML file looks like::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
 from pathlib import PurePath
@@ -38,18 +49,20 @@ from quizzes.bank import (
     QuestionBank,
     QuestionDraft,
     check_bank,
+    parse_truth,
     preview,
     problem,
     split_tags,
 )
 from quizzes.tabular import (
     Cell,
+    SheetTable,
     TabularError,
     clean_text,
     decode_text,
     normalize_header,
     read_csv,
-    read_xlsx,
+    read_xlsx_table,
 )
 
 __all__ = [
@@ -59,9 +72,11 @@ __all__ = [
     "MAX_QUESTIONS",
     "SUPPORTED_SUFFIXES",
     "bank_name_from_filename",
+    "is_bank_filename",
     "load_bundled_bank",
     "parse_bank",
     "precheck_upload",
+    "split_option_cell",
 ]
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -70,7 +85,12 @@ MAX_VERSION_NOTE_LENGTH = 500
 MAX_COLUMNS = 100
 MAX_RAW_LINES = 100_000
 HEADER_SEARCH_ROWS = 10
-SUPPORTED_SUFFIXES = (".xlsx", ".csv", ".yaml", ".yml")
+SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".yaml", ".yml", ".txt", ".docx")
+# Files that are banks in a format to convert first: taken as banks, refused with the way out.
+CONVERTIBLE_SUFFIXES = (".xls", ".et", ".doc", ".wps")
+# A YAML file's values counted with every alias (``*name``) expanded: no bank comes near it,
+# a "billion laughs" file passes it at once.
+MAX_YAML_NODES = 300_000
 BUNDLED_BANKS = ("constitution.zh",)
 
 
@@ -101,6 +121,13 @@ COLUMNS: tuple[_Column, ...] = (
     _Column("type", "题型", "type", _aliases("题型", "题目类型", "类型", "type"), True),
     _Column("stem", "题干", "stem", _aliases("题干", "题目", "问题", "stem", "question"), True),
     *(_option_column(letter) for letter in LETTERS),
+    _Column(
+        "options",
+        "选项",
+        "options",
+        _aliases("选项", "选项内容", "备选项", "备选答案", "options", "choices"),
+        False,
+    ),
     _Column(
         "answer",
         "答案",
@@ -146,6 +173,18 @@ def bank_name_from_filename(filename: str) -> str:
     return name[:MAX_NAME_LENGTH] or "bank"
 
 
+def _suffix(filename: str) -> str:
+    return PurePath(filename.strip()).suffix.lower()
+
+
+def is_bank_filename(filename: str | None) -> bool:
+    """Whether a file of this name is meant as a bank: a spreadsheet, YAML or text file
+    (``.xls``/``.doc`` too, to be told to convert them); not a picture or a PDF."""
+    if not filename:
+        return False
+    return _suffix(filename) in SUPPORTED_SUFFIXES + CONVERTIBLE_SUFFIXES
+
+
 def precheck_upload(filename: str, size: int | None) -> BankError | None:
     """What can be said before reading the file: too large, or not a bank file at all."""
     if size is not None and size > MAX_FILE_BYTES:
@@ -154,7 +193,7 @@ def precheck_upload(filename: str, size: int | None) -> BankError | None:
             size_mb=f"{size / 1024 / 1024:.1f}",
             max_mb=MAX_FILE_BYTES // (1024 * 1024),
         )
-    if PurePath(filename.strip()).suffix.lower() not in SUPPORTED_SUFFIXES:
+    if _suffix(filename) not in SUPPORTED_SUFFIXES:
         return _file_error("unsupported_format", filename=preview(filename.strip()))
     return None
 
@@ -164,12 +203,22 @@ def parse_bank(content: bytes, filename: str) -> QuestionBank:
     refused = precheck_upload(filename, len(content))
     if refused is not None:
         raise refused
-    suffix = PurePath(filename.strip()).suffix.lower()
+    suffix = _suffix(filename)
     if not content.strip():
         raise _file_error("empty_file")
+    zipped = content[:4] == b"PK\x03\x04"
     if suffix in (".yaml", ".yml"):
         return _parse_yaml(content, filename)
-    return _parse_table(content, filename, xlsx=suffix == ".xlsx" or content[:4] == b"PK\x03\x04")
+    if suffix == ".docx":
+        if not zipped:
+            raise _file_error("unreadable_file")
+        return _parse_text_lines(_docx_lines(content), filename)
+    if suffix == ".txt" and not zipped:
+        text = _decode(content)
+        if _looks_like_a_table(text):  # Excel's "Text (Tab delimited)" is a .txt too
+            return _parse_table(content, filename, xlsx=False)
+        return _parse_text_lines(text.splitlines(), filename)
+    return _parse_table(content, filename, xlsx=suffix in (".xlsx", ".xlsm") or zipped)
 
 
 # --------------------------------------------------------------------------- spreadsheets
@@ -182,14 +231,71 @@ class _Header:
     titles: dict[str, str]
 
 
-def _table_rows(content: bytes, *, xlsx: bool) -> list[tuple[int, list[Cell]]]:
-    reader = read_xlsx if xlsx else read_csv
+def _is_header(cells: list[Cell]) -> bool:
+    """Two known headers make a header row; one lone "A" in a title row does not."""
+    known = (_COLUMN_BY_ALIAS.get(normalize_header(clean_text(cell))) for cell in cells)
+    return sum(column is not None for column in known) >= 2
+
+
+def _decode(content: bytes) -> str:
     try:
-        return reader(content, max_lines=MAX_RAW_LINES, max_columns=MAX_COLUMNS)
+        text = decode_text(content)
     except TabularError as error:
-        if error.code == "too_many_rows":
-            raise _file_error("too_many_rows", max=MAX_QUESTIONS) from error
         raise _file_error(error.code) from error
+    if "\x00" in text:
+        raise _file_error("unreadable_file")
+    return text
+
+
+def _table_error(error: TabularError) -> BankError:
+    if error.code == "too_many_rows":
+        return _file_error("too_many_rows", max=MAX_QUESTIONS)
+    return _file_error(error.code)
+
+
+def _read_table(content: bytes, *, xlsx: bool) -> SheetTable:
+    try:
+        if xlsx:
+            return read_xlsx_table(
+                content,
+                max_lines=MAX_RAW_LINES,
+                max_columns=MAX_COLUMNS,
+                is_header=_is_header,
+                header_rows=HEADER_SEARCH_ROWS,
+            )
+        rows = read_csv(content, max_lines=MAX_RAW_LINES, max_columns=MAX_COLUMNS)
+    except TabularError as error:
+        raise _table_error(error) from error
+    return SheetTable(rows, "", (), has_header=False)
+
+
+def _looks_like_a_table(text: str) -> bool:
+    lines = [line for line in text.splitlines() if line.strip()][:HEADER_SEARCH_ROWS]
+    return any(_is_header(list(line.split("\t"))) for line in lines)
+
+
+def _column_letters(position: int) -> str:
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _formula_problem(table: SheetTable, header: _Header | None) -> BankProblem | None:
+    """The first formula whose result the file does not store, if any: its value is unknown,
+    so any other message about the file would mislead."""
+    if not table.uncached:
+        return None
+    line, position = table.uncached[0]
+    column = _column_letters(position)
+    if header is not None:
+        column = next(
+            (title for key, title in header.titles.items() if header.positions[key] == position),
+            column,
+        )
+    return problem("formula_without_value", line, column, count=len(table.uncached))
 
 
 def _find_header(
@@ -204,26 +310,22 @@ def _find_header(
         if first_line is None:
             first_line = line
         seen += 1
-        matches = [
-            (position, _COLUMN_BY_ALIAS.get(normalize_header(text)), text)
-            for position, text in enumerate(texts)
-        ]
-        # Two known headers make a header row; one lone "A" in a title row does not.
-        if sum(column is not None for _, column, _ in matches) >= 2:
+        if _is_header(cells):
             positions: dict[str, int] = {}
             titles: dict[str, str] = {}
             ok = True
-            for position, column, title in matches:
+            for position, text in enumerate(texts):
+                column = _COLUMN_BY_ALIAS.get(normalize_header(text))
                 if column is None:
                     continue
                 if column.key in positions:
                     ok = False
                     problems.append(
-                        problem("duplicate_column", line, title, column=titles[column.key])
+                        problem("duplicate_column", line, text, column=titles[column.key])
                     )
                     continue
                 positions[column.key] = position
-                titles[column.key] = title
+                titles[column.key] = text
             for column in COLUMNS:
                 if column.required and column.key not in positions:
                     ok = False
@@ -242,12 +344,76 @@ def _find_header(
     return None
 
 
-def _draft_from_row(header: _Header, line: int, cells: list[Cell]) -> QuestionDraft:
-    def cell(key: str) -> str:
+def _letter_class(letter: str) -> str:
+    return f"[{letter}{chr(ord(letter) + 0xFEE0)}]"  # A and its full-width Ａ
+
+
+def _mark(letters: str) -> str:
+    """An option's letter as teachers write it: ``A.`` ``A．`` ``A、`` ``A:`` ``(A)`` ``（A）``."""
+    return rf"(?:[(（]\s*{letters}\s*[)）]|{letters}\s*[.．、:：)）])"
+
+
+# A mark only counts where a word does not go on: "USB.接口" holds no option B.
+_MARKS = tuple(
+    re.compile(rf"(?<![A-Za-z0-9Ａ-Ｚａ-ｚ０-９]){_mark(_letter_class(letter))}")
+    for letter in LETTERS
+)
+_LEADING_MARK = re.compile(rf"^\s*{_mark('([A-HＡ-Ｈ])')}")
+_SEPARATORS = re.compile(r"[|｜┋]")
+
+
+def _marked_options(text: str, first: int = 0, minimum: int = 2) -> list[str] | None:
+    """``A.甲 B.乙 C.丙`` (marks from letter ``first`` on, in order) split at its marks;
+    ``None`` unless it starts with a mark and has at least ``minimum`` of them."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for pattern in _MARKS[first:]:
+        match = pattern.search(text, position)
+        if match is None:
+            break
+        if not spans and text[: match.start()].strip():
+            return None  # text before the first mark: not a list of options
+        spans.append((match.start(), match.end()))
+        position = match.end()
+    if len(spans) < minimum:
+        return None
+    ends = [start for start, _ in spans[1:]] + [len(text)]
+    pieces = zip(spans, ends, strict=True)
+    return [text[end:until].strip(" \t\n;；,，|｜┋") for (_, end), until in pieces]
+
+
+def split_option_cell(text: str) -> list[str]:
+    """The options written in one cell: ``A.甲 B.乙``, one per line, or ``甲|乙``."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        return []
+    marked = _marked_options(text)
+    if marked is not None:
+        return marked
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if len(lines) > 1:
+        return [_LEADING_MARK.sub("", line).strip() for line in lines]
+    if _SEPARATORS.search(text):
+        return [part.strip() for part in _SEPARATORS.split(text)]
+    return [text]
+
+
+def _raw_text(value: Cell) -> str:
+    """A cell's text with its line breaks, which :func:`clean_text` would fold away."""
+    return value if isinstance(value, str) else clean_text(value)
+
+
+def _draft_from_row(
+    header: _Header, line: int, cells: list[Cell], problems: list[BankProblem]
+) -> QuestionDraft:
+    def raw(key: str) -> Cell:
         position = header.positions.get(key)
         if position is None or position >= len(cells):
-            return ""
-        return clean_text(cells[position])
+            return None
+        return cells[position]
+
+    def cell(key: str) -> str:
+        return clean_text(raw(key))
 
     option_letters = [letter for letter in LETTERS if letter in header.positions]
     last = LETTERS.index(option_letters[-1]) + 1 if option_letters else 0
@@ -255,6 +421,21 @@ def _draft_from_row(header: _Header, line: int, cells: list[Cell]) -> QuestionDr
         (header.titles.get(letter, f"选项{letter}"), cell(letter)) for letter in LETTERS[:last]
     )
     options_column = header.titles[option_letters[0]] if option_letters else "选项A"
+    together = _raw_text(raw("options")) if "options" in header.positions else ""
+    if together.strip():
+        title = header.titles["options"]
+        if any(text for _, text in options):
+            problems.append(problem("options_twice", line, title, letter_column=options_column))
+        else:
+            parts = split_option_cell(together)
+            options = tuple(
+                (
+                    f"{title}（{LETTERS[index]}）" if index < len(LETTERS) else title,
+                    clean_text(part),
+                )
+                for index, part in enumerate(parts)
+            )
+            options_column = title
     return QuestionDraft(
         row=line,
         type=cell("type"),
@@ -265,16 +446,27 @@ def _draft_from_row(header: _Header, line: int, cells: list[Cell]) -> QuestionDr
         tags=split_tags(cell("tags")),
         difficulty=cell("difficulty"),
         source=cell("source"),
-        columns={key: title for key, title in header.titles.items() if key not in LETTERS},
+        columns={
+            key: title
+            for key, title in header.titles.items()
+            if key not in LETTERS and key != "options"
+        },
         options_column=options_column,
     )
 
 
 def _parse_table(content: bytes, filename: str, *, xlsx: bool) -> QuestionBank:
-    rows = _table_rows(content, xlsx=xlsx)
+    table = _read_table(content, xlsx=xlsx)
+    rows = table.rows
     problems: list[BankProblem] = []
     found = _find_header(rows, problems)
+    formula = _formula_problem(table, found[0] if found else None)
+    if formula is not None:
+        raise BankError([formula])
     if found is None:
+        if xlsx and len(table.sheets) > 1 and not table.has_header:
+            sheets = "、".join(f"“{preview(title)}”" for title in table.sheets)
+            raise _file_error("no_header_in_sheets", sheets=sheets, count=len(table.sheets))
         raise BankError(problems)
     header, start = found
 
@@ -286,15 +478,287 @@ def _parse_table(content: bytes, filename: str, *, xlsx: bool) -> QuestionBank:
             count += 1
             if count > MAX_QUESTIONS:
                 raise _file_error("too_many_rows", max=MAX_QUESTIONS)
-            yield _draft_from_row(header, line, cells)
+            yield _draft_from_row(header, line, cells, problems)
 
-    questions = check_bank(drafts(), problems)
+    warnings: list[BankProblem] = []
+    questions = check_bank(drafts(), problems, warnings)
     if not questions and not problems:
         problems.append(problem("no_questions", header.line))
     if problems:
         problems.sort(key=_sort_key)
         raise BankError(problems)
-    return QuestionBank(bank_name_from_filename(filename), tuple(questions))
+    return QuestionBank(bank_name_from_filename(filename), tuple(questions), "", tuple(warnings))
+
+
+# --------------------------------------------------------------------------- text and Word
+
+# "1." "1、" "1．" "(1)" "（1）" "1)" "第1题": a question begins. "1.5 亿" does not.
+_QUESTION_NUMBER = re.compile(r"^\s*(?:第\s*)?[(（]?\s*\d{1,4}\s*(?:[)）]|[.．、:：](?!\d)|题)\s*")
+_TYPE_WORDS = r"(单项选择题|多项选择题|不定项选择题|单选题|多选题|判断题|是非题|单选|多选|判断)"
+_TYPE_TAG = re.compile(rf"[\[【（(]\s*{_TYPE_WORDS}\s*[\]】）)]")
+# "一、单项选择题（每题 2 分）", "第一部分 判断题": the questions after it have that type.
+_SECTION = re.compile(
+    rf"^\s*(?:[一二三四五六七八九十]+\s*[、.．]\s*|第[一二三四五六七八九十]+(?:部分|大题)\s*)?"
+    rf"{_TYPE_WORDS}"
+)
+_LABELS = {
+    "正确答案": "answer",
+    "参考答案": "answer",
+    "标准答案": "answer",
+    "答案": "answer",
+    "答案解析": "explanation",
+    "试题解析": "explanation",
+    "解析": "explanation",
+    "难度": "difficulty",
+    "标签": "tags",
+    "知识点": "tags",
+    "出处": "source",
+    "来源": "source",
+    "依据": "source",
+}
+_LABEL = re.compile(
+    r"^\s*[【\[]?\s*("
+    + "|".join(sorted(_LABELS, key=len, reverse=True))
+    + r")\s*(?:[】\]]\s*[:：]?|[:：])\s*(.*)$"
+)
+# The answer in the stem's brackets, as Word-made banks often give it: "……是（ A ）。"
+_ANSWER_IN_STEM = re.compile(r"[(（]\s*([A-HＡ-Ｈ](?:\s*[、,，]?\s*[A-HＡ-Ｈ])*|[√×✓✗])\s*[)）]")
+_TEXT_FIELDS = {
+    "type": "题型",
+    "stem": "题干",
+    "options": "选项",
+    "answer": "答案",
+    "explanation": "解析",
+    "tags": "标签",
+    "difficulty": "难度",
+    "source": "出处",
+}
+
+
+def _join(lines: list[str]) -> str:
+    """Lines of one field as one text: Chinese runs on, English words keep a space."""
+    text = ""
+    for line in lines:
+        if text and text[-1].isascii() and text[-1].isalnum() and line[:1].isascii():
+            text += " "
+        text += line
+    return clean_text(text)
+
+
+@dataclass
+class _TextQuestion:
+    number: int
+    type: str
+    stem: list[str]
+    options: list[tuple[str, list[str]]] = field(default_factory=list)
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    part: str = "stem"
+
+
+def _infer_type(options: list[str], answer: str) -> str:
+    """The type of a question without a ``[单选题]`` tag or heading, from its answer."""
+    truths = [parse_truth(option) for option in options]
+    if parse_truth(answer) is not None and (not options or None not in truths):
+        return "判断"
+    letters = re.sub(r"[\s,，、;；/]+", "", normalize_header(answer)).upper()
+    if letters and all(letter in LETTERS for letter in letters):
+        if len(options) == 2 and set(truths) == {True, False}:
+            return "判断"
+        return "多选" if len(set(letters)) > 1 else "单选"
+    # No answer to go by: the problem to report is the answer, not the type.
+    return "单选" if options else "判断"
+
+
+def _text_draft(question: _TextQuestion, problems: list[BankProblem]) -> QuestionDraft:
+    letters = "".join(letter for letter, _ in question.options)
+    if letters != LETTERS[: len(letters)]:
+        problems.append(
+            problem(
+                "option_letters",
+                question.number,
+                _TEXT_FIELDS["options"],
+                letters="、".join(letters),
+            )
+        )
+    options = [_join(lines) for _, lines in question.options]
+    stem = _join(question.stem)
+    answer = _join(question.fields.get("answer", []))
+    if not answer:
+        found = _ANSWER_IN_STEM.search(stem)
+        if found is not None and (options or found.group(1) in "√×✓✗"):
+            answer = found.group(1)
+            stem = clean_text(stem[: found.start()] + "（ ）" + stem[found.end() :])
+    kind = question.type or _infer_type(options, answer)
+    return QuestionDraft(
+        row=question.number,
+        type=kind,
+        stem=stem,
+        options=tuple(
+            (f"{_TEXT_FIELDS['options']}{letter}", text)
+            for (letter, _), text in zip(question.options, options, strict=True)
+        ),
+        answer=answer,
+        explanation=_join(question.fields.get("explanation", [])),
+        tags=split_tags(_join(question.fields.get("tags", []))),
+        difficulty=_join(question.fields.get("difficulty", [])),
+        source=_join(question.fields.get("source", [])),
+        columns={key: title for key, title in _TEXT_FIELDS.items() if key != "options"},
+        options_column=_TEXT_FIELDS["options"],
+    )
+
+
+def _read_text_questions(lines: list[str], problems: list[BankProblem]) -> list[_TextQuestion]:
+    questions: list[_TextQuestion] = []
+    section = ""
+    current: _TextQuestion | None = None
+    for raw in lines:
+        text = raw.strip()
+        if not text:
+            continue
+        number = _QUESTION_NUMBER.match(text)
+        if number is not None:
+            stem = text[number.end() :]
+            tag = _TYPE_TAG.search(stem)
+            kind = section
+            if tag is not None:
+                kind = tag.group(1)
+                stem = (stem[: tag.start()] + stem[tag.end() :]).strip()
+            current = _TextQuestion(len(questions) + 1, kind, [stem] if stem else [])
+            questions.append(current)
+            continue
+        heading = _SECTION.match(text)
+        if heading is not None and len(text) <= 40:
+            section, current = heading.group(1), None
+            continue
+        if current is None:
+            continue  # the title and notes above the first question
+        label = _LABEL.match(text)
+        if label is not None:
+            key = _LABELS[label.group(1)]
+            current.fields[key] = [label.group(2).strip()] if label.group(2).strip() else []
+            current.part = key
+            continue
+        lead = _LEADING_MARK.match(text)
+        if lead is not None and current.part in ("stem", "option"):
+            letter = lead.group(1) or lead.group(2)
+            first = LETTERS.index(normalize_header(letter).upper())
+            parts = _marked_options(text, first, minimum=1)
+            if parts is not None:
+                for offset, part in enumerate(parts):
+                    current.options.append((LETTERS[first + offset], [part] if part else []))
+                current.part = "option"
+                continue
+        if current.part == "stem":
+            current.stem.append(text)
+        elif current.part == "option":
+            current.options[-1][1].append(text)
+        elif current.part == "explanation":
+            current.fields["explanation"].append(text)
+        else:
+            problems.append(problem("unlabelled_line", current.number, None, text=preview(text)))
+    return questions
+
+
+def _parse_text_lines(lines: list[str], filename: str) -> QuestionBank:
+    problems: list[BankProblem] = []
+    questions = _read_text_questions(lines, problems)
+    if not questions:
+        raise BankError([problem("no_numbered_questions")], numbering="question")
+    if len(questions) > MAX_QUESTIONS:
+        raise _file_error("too_many_rows", max=MAX_QUESTIONS)
+    drafts = [_text_draft(question, problems) for question in questions]
+    warnings: list[BankProblem] = []
+    checked = check_bank(drafts, problems, warnings)
+    if problems:
+        problems.sort(key=_sort_key)
+        raise BankError(problems, numbering="question")
+    name = bank_name_from_filename(filename)
+    return QuestionBank(name, tuple(checked), "", tuple(warnings), "question")
+
+
+_LETTER_FORMATS = frozenset({"upperLetter", "lowerLetter"})
+_CHINESE_FORMATS = frozenset(
+    {
+        "chineseCounting",
+        "chineseCountingThousand",
+        "ideographTraditional",
+        "chineseLegalSimplified",
+    }
+)
+
+
+def _list_formats(document: Any) -> dict[tuple[str, str], str]:
+    """``(numId, ilvl)`` -> the number format of Word's automatic numbering (``decimal``…)."""
+    from docx.oxml.ns import qn
+
+    try:
+        numbering = document.part.numbering_part.element
+    except (KeyError, NotImplementedError, AttributeError):
+        return {}
+    abstract: dict[str | None, dict[str | None, str]] = {}
+    for node in numbering.findall(qn("w:abstractNum")):
+        levels: dict[str | None, str] = {}
+        for level in node.findall(qn("w:lvl")):
+            number_format = level.find(qn("w:numFmt"))
+            levels[level.get(qn("w:ilvl"))] = (
+                "decimal" if number_format is None else str(number_format.get(qn("w:val")))
+            )
+        abstract[node.get(qn("w:abstractNumId"))] = levels
+    formats: dict[tuple[str, str], str] = {}
+    for num in numbering.findall(qn("w:num")):
+        reference = num.find(qn("w:abstractNumId"))
+        if reference is None:
+            continue
+        for level_id, number_format in abstract.get(reference.get(qn("w:val")), {}).items():
+            formats[(str(num.get(qn("w:numId"))), str(level_id))] = number_format
+    return formats
+
+
+def _list_key(paragraph: Any) -> tuple[str, str] | None:
+    from docx.oxml.ns import qn
+
+    style = paragraph.style
+    for properties in (paragraph._p.pPr, style.element.pPr if style is not None else None):
+        numbered = None if properties is None else properties.find(qn("w:numPr"))
+        if numbered is None:
+            continue
+        num_id = numbered.find(qn("w:numId"))
+        level = numbered.find(qn("w:ilvl"))
+        if num_id is None or num_id.get(qn("w:val")) == "0":
+            return None
+        return str(num_id.get(qn("w:val"))), "0" if level is None else str(level.get(qn("w:val")))
+    return None
+
+
+def _docx_lines(content: bytes) -> list[str]:
+    """The paragraphs of a Word file as lines, with Word's automatic numbers written out."""
+    import io
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(content))
+        formats = _list_formats(document)
+        lines: list[str] = []
+        letter = 0
+        for paragraph in document.paragraphs:
+            text = paragraph.text
+            key = _list_key(paragraph) if text.strip() else None
+            number_format = formats.get(key, "decimal") if key is not None else None
+            if number_format in _LETTER_FORMATS and letter < len(LETTERS):
+                text, letter = f"{LETTERS[letter]}. {text}", letter + 1
+            elif number_format in _CHINESE_FORMATS:
+                text = f"一、{text}"
+            elif number_format is not None and number_format != "bullet":
+                text, letter = f"1. {text}", 0
+            elif _QUESTION_NUMBER.match(text):
+                letter = 0
+            lines.extend(text.split("\n"))
+    except BankError:
+        raise
+    except Exception as error:  # python-docx raises many kinds on a damaged file
+        raise _file_error("unreadable_file") from error
+    return lines
 
 
 # --------------------------------------------------------------------------- YAML
@@ -322,17 +786,35 @@ def _scalars(value: object) -> tuple[str, ...] | None:
     return tuple(text for text in texts if text is not None)
 
 
+def _too_big(data: object, limit: int) -> bool:
+    """Whether ``data`` holds more than ``limit`` values with aliases expanded (or a loop)."""
+    pending = [data]
+    count = 0
+    while pending:
+        item = pending.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def _load_yaml(content: bytes) -> object:
     import yaml
 
+    text = _decode(content)
     try:
-        text = decode_text(content)
-    except TabularError as error:
-        raise _file_error(error.code) from error
-    if "\x00" in text:
-        raise _file_error("unreadable_file")
-    try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
+        if _too_big(data, MAX_YAML_NODES):
+            # An alias "bomb": what it would expand to is the whole answer, in one line.
+            raise _file_error("yaml_too_big")
+        return data
+    except BankError:
+        raise
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         if mark is None:
@@ -457,12 +939,13 @@ def _parse_yaml(content: bytes, filename: str) -> QuestionBank:
             problems.append(problem("bad_structure", index, None, expected="mapping"))
             continue
         drafts.append(_yaml_draft(index, item, problems))
-    questions = check_bank(drafts, problems)
+    warnings: list[BankProblem] = []
+    questions = check_bank(drafts, problems, warnings)
     if not items:
         problems.append(problem("no_questions", None, "questions"))
     if problems:
         raise fail()
-    return QuestionBank(name, tuple(questions), version_note)
+    return QuestionBank(name, tuple(questions), version_note, tuple(warnings), "question")
 
 
 # --------------------------------------------------------------------------- bundled banks

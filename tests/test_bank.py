@@ -287,3 +287,24 @@ def test_cli_template_check_import_and_list(
     result = runner.invoke(main, ["bank", "list"])
     assert result.exit_code == 0
     assert "宪法题库" in result.output and "constitution.zh.yaml" in result.output
+
+
+def test_cli_check_flags_a_question_that_refers_to_a_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUFA_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("PUFA_DEFAULT_LOCALE", "zh-CN")
+    bank = tmp_path / "图片题.csv"
+    bank.write_text(
+        "题型,题干,选项A,选项B,答案\n"
+        "单选,我国的根本制度是？,社会主义制度,人民代表大会制度,A\n"
+        "单选,见图，图中的标志是？,国徽,国旗,A\n"
+        '单选,下列哪一个是国旗？,<img src="a.png">,<img src="b.png">,A\n',
+        "utf-8",
+    )
+    result = CliRunner().invoke(main, ["bank", "check", str(bank)])
+    assert result.exit_code == 0, result.output  # a warning does not fail the check
+    assert "检查通过：题库《图片题》共 3 题" in result.output
+    assert "另有 2 处需要留意（不影响导入）" in result.output
+    assert "第 3 行，“题干”列：题目提到了图片（“见图”）" in result.output
+    assert "第 4 行，“选项A”列：题目提到了图片（“<img”）" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+import docx
 import openpyxl
 import pytest
 import yaml
@@ -14,8 +15,14 @@ from hypothesis import strategies as st
 from bot.bank_messages import bank_summary, describe_problem, describe_problems
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from quizzes import bank_parsers
-from quizzes.bank import BankError, BankProblem, Question, QuestionType
-from quizzes.bank_parsers import MAX_FILE_BYTES, parse_bank, precheck_upload
+from quizzes.bank import BankError, BankProblem, Question, QuestionType, fits_one_message
+from quizzes.bank_parsers import (
+    MAX_FILE_BYTES,
+    is_bank_filename,
+    parse_bank,
+    precheck_upload,
+    split_option_cell,
+)
 from quizzes.bank_template import TEMPLATE_HEADER, bank_template_xlsx
 
 HEADER = [
@@ -343,6 +350,10 @@ def test_a_broken_question_reports_its_answer_too() -> None:
         (b"", "empty.csv", "empty_file"),
         (b"\r\n\r\n", "blank.csv", "empty_file"),
         (b"whatever", "bank.xls", "unsupported_format"),
+        (b"whatever", "bank.doc", "unsupported_format"),
+        (b"not a zip", "bank.docx", "unreadable_file"),
+        (b"PK\x03\x04 not really a zip", "bank.docx", "unreadable_file"),
+        ("只有一个标题\n随便写点\n".encode(), "bank.txt", "no_numbered_questions"),
         (b"whatever", "bank", "unsupported_format"),
         (b"PK\x03\x04 not really a zip", "bank.xlsx", "unreadable_file"),
         (b"\xff\xfe\xfa\xff" * 10, "bank.csv", "bad_encoding"),
@@ -470,6 +481,15 @@ ALL_CODES = [
     "answer_not_in_options",
     "single_with_many_answers",
     "duplicate_question",
+    "no_header_in_sheets",
+    "formula_without_value",
+    "options_twice",
+    "option_letters",
+    "unlabelled_line",
+    "no_numbered_questions",
+    "yaml_too_big",
+    "refers_to_picture",
+    "too_long_for_message",
 ]
 
 
@@ -529,7 +549,7 @@ def parse_or_bank_error(content: bytes, filename: str) -> None:
 @FUZZ
 @given(
     content=st.binary(max_size=2000),
-    suffix=st.sampled_from([".csv", ".xlsx", ".yaml", ".yml", ".txt"]),
+    suffix=st.sampled_from([".csv", ".xlsx", ".yaml", ".yml", ".txt", ".docx"]),
 )
 def test_arbitrary_bytes_never_raise_anything_but_bank_error(content: bytes, suffix: str) -> None:
     parse_or_bank_error(content, "fuzz" + suffix)
@@ -612,3 +632,335 @@ def test_arbitrary_yaml_never_raises_anything_but_bank_error(document: object) -
 @given(st.text(max_size=300))
 def test_arbitrary_yaml_text_never_raises_anything_but_bank_error(text: str) -> None:
     parse_or_bank_error(text.encode("utf-8"), "fuzz.yml")
+
+
+@FUZZ
+@given(st.lists(st.text(max_size=40), max_size=30))
+def test_arbitrary_text_lines_never_raise_anything_but_bank_error(lines: list[str]) -> None:
+    parse_or_bank_error("\n".join(lines).encode("utf-8"), "fuzz.txt")
+
+
+# --------------------------------------------------------------------------- other sheets
+
+
+def workbook_bytes(workbook: openpyxl.Workbook) -> bytes:
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("first_sheet", [[], [["填表说明：每行一题，答案填字母。"]]])
+def test_a_workbook_with_its_questions_on_the_second_sheet(
+    first_sheet: list[list[object]],
+) -> None:
+    # Regression: the first sheet (empty, or the teacher's notes) was read, "文件是空的".
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    assert notes is not None
+    notes.title = "说明"
+    for line in first_sheet:
+        notes.append(line)
+    questions = workbook.create_sheet("题库")
+    questions.append(["2024 年宪法知识竞赛"])
+    questions.append(HEADER)
+    for cells in ROWS:
+        questions.append(cells)
+    bank = parse_bank(workbook_bytes(workbook), "sample.xlsx")
+    assert bank.questions == EXPECTED
+
+
+def test_a_workbook_without_a_header_names_its_sheets() -> None:
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    assert first is not None
+    first.title = "Sheet1"
+    workbook.create_sheet("题目").append(["我国的根本制度是？", "社会主义制度"])
+    problem = only(problems_of(workbook_bytes(workbook), "bank.xlsx"))
+    assert problem.code == "no_header_in_sheets"
+    assert problem.params == {"sheets": "“Sheet1”、“题目”", "count": 2}
+    _ = Translator.load().bind("zh-CN")
+    assert "2 个工作表（“Sheet1”、“题目”）都找不到表头" in describe_problem(problem, _.plain)
+
+
+# --------------------------------------------------------------------------- options in one cell
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "A.社会主义制度\nB.人民代表大会制度\nC.民族区域自治制度",
+        "A．社会主义制度 B．人民代表大会制度 C．民族区域自治制度",
+        "A、社会主义制度B、人民代表大会制度C、民族区域自治制度",
+        "（A）社会主义制度（B）人民代表大会制度（C）民族区域自治制度",
+        "(A) 社会主义制度 (B) 人民代表大会制度 (C) 民族区域自治制度",
+        "A:社会主义制度；B:人民代表大会制度；C:民族区域自治制度",
+        "社会主义制度\r\n人民代表大会制度\r\n民族区域自治制度",
+        "社会主义制度|人民代表大会制度|民族区域自治制度",
+    ],
+)
+def test_options_written_in_one_cell(cell: str) -> None:
+    # Regression: a "选项" column was ignored, then "只有 0 个选项".
+    header = ["题型", "题干", "选项", "答案"]
+    rows = [["单选", "中华人民共和国的根本制度是（ ）。", cell, "A"]]
+    for content, name in (
+        (xlsx_bytes(rows, header), "b.xlsx"),
+        (csv_bytes(rows, header), "b.csv"),
+    ):
+        question = parse_bank(content, name).questions[0]
+        assert question.options == ("社会主义制度", "人民代表大会制度", "民族区域自治制度")
+        assert question.correct == frozenset({0})
+
+
+def test_a_letter_inside_an_option_is_not_a_new_option() -> None:
+    assert split_option_cell("A.USB.接口 B.网线") == ["USB.接口", "网线"]
+    assert split_option_cell("A. Windows B. Linux") == ["Windows", "Linux"]
+
+
+def test_problems_in_a_one_cell_option_list_name_the_option() -> None:
+    header = ["题型", "题干", "选项", "答案"]
+    problems = problems_of(csv_bytes([["单选", "问？", "A.甲\nB.甲\nC.乙", "D"]], header))
+    found = {(p.row, p.column, p.code) for p in problems}
+    assert found == {
+        (2, "选项（B）", "duplicate_option"),
+        (2, "答案", "answer_not_in_options"),
+    }
+    only_one = only(problems_of(csv_bytes([["单选", "问？", "甲", "A"]], header)))
+    assert (only_one.column, only_one.code, only_one.params["count"]) == (
+        "选项",
+        "too_few_options",
+        1,
+    )
+
+
+def test_options_in_one_cell_and_in_letter_columns_is_a_problem() -> None:
+    header = ["题型", "题干", "选项", "选项A", "选项B", "答案"]
+    rows = [["单选", "问？", "A.甲 B.乙", "甲", "乙", "A"]]
+    problem = only(problems_of(csv_bytes(rows, header)))
+    assert (problem.row, problem.column, problem.code) == (2, "选项", "options_twice")
+
+
+# --------------------------------------------------------------------------- text and Word
+
+WENJUANXING = """2024年“宪法卫士”知识竞赛题库
+一、单选题（每题 2 分）
+1．中华人民共和国的根本制度是（ ）。
+A．社会主义制度
+B．人民代表大会制度
+C．民族区域自治制度
+D．基层群众自治制度
+答案：A
+解析：《宪法》第一条第二款：社会主义制度是中华人民共和国的根本制度。
+
+二、多选题
+2、下列既是公民的权利又是公民的义务的有（ ）。
+A、劳动    B、受教育    C、纳税
+答案:A、B
+解析:《宪法》第四十二条、第四十六条。
+三、判断题
+3. 中华人民共和国公民在法律面前一律平等。
+答案：正确
+解析：《宪法》第三十三条第二款。
+"""
+WENJUANXING_EXPECTED = tuple(
+    Question(q.type, q.stem, q.options, q.correct, q.explanation) for q in EXPECTED
+)
+
+
+def docx_bytes(paragraphs: Sequence[tuple[str, str | None]]) -> bytes:
+    document = docx.Document()
+    for text, style in paragraphs:
+        document.add_paragraph(text, style=style)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_the_wenjuanxing_text_format_in_a_gb18030_txt() -> None:
+    # Regression: .txt was "不支持该文件类型".
+    bank = parse_bank(WENJUANXING.replace("\n", "\r\n").encode("gb18030"), "宪法竞赛.txt")
+    assert bank.name == "宪法竞赛"
+    assert bank.questions == WENJUANXING_EXPECTED
+
+
+def test_the_same_bank_typed_in_word() -> None:
+    content = docx_bytes([(line, None) for line in WENJUANXING.splitlines()])
+    assert parse_bank(content, "宪法竞赛.docx").questions == WENJUANXING_EXPECTED
+
+
+def test_word_automatic_numbering_and_answers_in_the_brackets() -> None:
+    # Questions numbered by Word itself (the number is not in the text), options typed
+    # two to a line, the answer written in the stem's brackets as many Word banks do.
+    content = docx_bytes(
+        [
+            ("宪法知识练习", "Title"),
+            ("中华人民共和国的根本制度是（ A ）。", "List Number"),
+            ("A．社会主义制度  B．人民代表大会制度", None),
+            ("C．民族区域自治制度  D．基层群众自治制度", None),
+            ("公民在法律面前一律平等。（√）", "List Number"),
+        ]
+    )
+    bank = parse_bank(content, "练习.docx")
+    first, second = bank.questions
+    assert first.stem == "中华人民共和国的根本制度是（ ）。"
+    assert first.options[3] == "基层群众自治制度" and first.correct == frozenset({0})
+    assert (second.type, second.correct) == (QuestionType.TRUE_FALSE, frozenset({0}))
+
+
+@pytest.mark.parametrize(
+    ("lines", "kind", "options", "correct"),
+    [
+        (["1. 问？[多选题]", "A.甲", "B.乙", "C.丙", "答案：AB"], "multiple", 3, {0, 1}),
+        (["1. 问？", "A.甲", "B.乙", "C.丙", "答案：A、C"], "multiple", 3, {0, 2}),
+        (["1. 问？", "（A）甲 （B）乙", "【答案】B"], "single", 2, {1}),
+        (["1) 问？（单选题）", "A)甲", "B)乙", "答案:Ｂ"], "single", 2, {1}),
+        (["第1题 问？", "A．甲", "B．乙", "参考答案：A"], "single", 2, {0}),
+        (["1. 判断：宪法是根本法。", "答案：对"], "true_false", 2, {0}),
+        (["1. 宪法可以随意修改。", "答案：错"], "true_false", 2, {1}),
+        (["1. 宪法可以随意修改。", "答案：错误"], "true_false", 2, {1}),
+        (["1. 宪法是根本法。[判断题]", "A.正确", "B.错误", "答案：A"], "true_false", 2, {0}),
+        (["一、多选题", "1. 问？", "A.甲", "B.乙", "答案：A"], "multiple", 2, {0}),
+    ],
+)
+def test_text_questions_in_the_spellings_teachers_type(
+    lines: list[str], kind: str, options: int, correct: set[int]
+) -> None:
+    question = only_question("\n".join(lines))
+    assert (question.type.value, len(question.options), question.correct) == (
+        kind,
+        options,
+        frozenset(correct),
+    )
+
+
+def only_question(text: str) -> Question:
+    (question,) = parse_bank(text.encode("utf-8"), "q.txt").questions
+    return question
+
+
+def test_text_problems_are_numbered_by_question_and_field() -> None:
+    text = "\n".join(
+        [
+            "1. 好题？",
+            "A.甲",
+            "B.乙",
+            "答案：A",
+            "2. 少了答案？",
+            "A.甲",
+            "C.乙",
+            "3. 答案之后多了一行？",
+            "A.甲",
+            "B.乙",
+            "答案：B",
+            "这一行没有标明是什么",
+        ]
+    )
+    with pytest.raises(BankError) as caught:
+        parse_bank(text.encode(), "q.txt")
+    assert caught.value.numbering == "question"
+    found = {(p.row, p.column, p.code) for p in caught.value.problems}
+    assert found == {
+        (2, "选项", "option_letters"),
+        (2, "答案", "empty_answer"),
+        (3, None, "unlabelled_line"),
+    }
+    _ = Translator.load().bind("zh-CN")
+    text_of = describe_problems(caught.value.problems, _.plain, numbering="question")
+    assert "第 2 题，“选项”字段：选项字母应从 A 开始依次排列，这里是“A、C”。" in text_of
+
+
+def test_a_tab_separated_txt_from_excel_is_read_as_a_table() -> None:
+    content = csv_text(ROWS).replace(",", "\t").encode("gb18030")
+    assert parse_bank(content, "sample.txt").questions == EXPECTED
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def test_questions_that_refer_to_a_picture_are_flagged_with_their_row() -> None:
+    rows = [
+        row(),
+        row(题干="如下图所示，图中的标志是（ ）。", 选项A="国徽"),
+        row(题干="观察国旗，正确的说法是（ ）。", 选项B='<img src="flag.png">'),
+    ]
+    bank = parse_bank(csv_bytes(rows), "b.csv")
+    assert len(bank.questions) == 3  # a warning does not stop the import
+    found = [(w.row, w.column, w.code, w.params) for w in bank.warnings]
+    assert found == [
+        (3, "题干", "refers_to_picture", {"word": "如下图"}),
+        (4, "选项A", "refers_to_picture", {"word": "<img"}),
+    ]
+    text = "1. 见图，这是什么？\nA.国旗\nB.国徽\n答案：A\n"
+    warned = parse_bank(text.encode(), "q.txt")
+    assert [(w.row, w.column) for w in warned.warnings] == [(1, "题干")]
+    assert warned.numbering == "question"
+
+
+def test_a_question_too_long_for_one_message_does_not_fit() -> None:
+    base = EXPECTED[0]
+    assert fits_one_message(base)
+    # Telegram counts UTF-16 units: characters outside the BMP (a rare name) count twice.
+    assert not fits_one_message(Question(base.type, "𠀀" * 1900, base.options, base.correct))
+
+
+# --------------------------------------------------------------------------- messages to act on
+
+
+def test_a_file_too_large_says_how_to_split_it() -> None:
+    _ = Translator.load().bind("zh-CN")
+    refused = precheck_upload("bank.xlsx", MAX_FILE_BYTES + 1)
+    assert refused is not None
+    text = describe_problem(refused.problems[0], _.plain)
+    assert "超过了 5 MB 的上限" in text and "分成几个文件分别上传" in text
+
+
+def test_a_formula_without_a_stored_result_says_to_open_and_save() -> None:
+    # openpyxl, like many programs, writes formulas without their results.
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    sheet.append(row(答案='=IF(1=1,"A","B")'))
+    sheet.append(row(题干="另一道题？", 难度="=1+1"))
+    problem = only(problems_of(workbook_bytes(workbook), "formula.xlsx"))
+    assert (problem.row, problem.column, problem.code) == (2, "答案", "formula_without_value")
+    assert problem.params == {"count": 2}
+    _ = Translator.load().bind("zh-CN")
+    assert "请用 Excel 或 WPS 打开这个文件，保存后重新上传" in describe_problem(problem, _.plain)
+
+
+def test_a_formula_with_its_stored_result_is_read() -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    sheet.append(row())
+    content = workbook_bytes(workbook)
+    assert parse_bank(content, "saved.xlsx").questions[0] == EXPECTED[0]
+
+
+YAML_BOMB = "\n".join(
+    [
+        'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+        *(
+            f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]"
+            for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+        "questions: *i",
+    ]
+)
+
+
+def test_a_yaml_bomb_is_refused_in_one_line() -> None:
+    with pytest.raises(BankError) as caught:
+        parse_bank(YAML_BOMB.encode(), "bomb.yaml")
+    _ = Translator.load().bind("zh-CN")
+    text = describe_problems(caught.value.problems, _.plain, numbering=caught.value.numbering)
+    assert [p.code for p in caught.value.problems] == ["yaml_too_big"]
+    assert len(text.splitlines()) == 1
+
+
+def test_only_spreadsheet_yaml_and_text_files_are_banks() -> None:
+    for name in ("题库.xlsx", "题库.XLSM", "b.csv", "b.yaml", "b.yml", "b.txt", "b.docx", "b.xls"):
+        assert is_bank_filename(name), name
+    for name in ("宪法日海报.jpg", "海报.png", "通知.pdf", "题库", "", None):
+        assert not is_bank_filename(name), name
