@@ -14,6 +14,7 @@ from typing import ParamSpec, TypeVar
 import click
 
 from bot.cli_bank import bank
+from bot.cli_participant import participant
 from bot.cli_support import settings_or_exit, terminal_gettext
 from bot.config import SettingsError
 
@@ -315,3 +316,4 @@ from bot.cli_article import article, lecture  # noqa: E402
 
 main.add_command(article)
 main.add_command(lecture)
+main.add_command(participant)

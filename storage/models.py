@@ -108,6 +108,8 @@ class ParticipantRow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set once, when the last missing field is filled in: the moment a participant counts.
     joined_at: Mapped[datetime | None]
+    # Set when the person's data was erased: the row keeps only what the figures count.
+    erased_at: Mapped[datetime | None]
 
 
 class InviteCodeRow(Base):

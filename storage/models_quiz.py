@@ -130,3 +130,7 @@ class CertificateNameRow(Base):
     )
     real_name: Mapped[str] = mapped_column(String(32))
     consented_at: Mapped[datetime]
+    # The teacher or coordinator who confirmed a guardian's consent (a student under 14).
+    confirmed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL")
+    )

@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    delete,
     exists,
     func,
     select,
@@ -35,10 +36,12 @@ from quizzes.bank import StoredQuestion
 from quizzes.campaigns import Audience, Campaign, CampaignStatus, Rules
 from quizzes.engine import Candidate, Feedback, Standing, best_per_participant
 from quizzes.participants import Role
+from quizzes.privacy import PendingConsent, new_consent_code
 from quizzes.units import UnitKind
 from storage.banks import stored_question
 from storage.database import end_outside_transaction, read_outside_transaction
 from storage.models import ParticipantRow, UnitRow
+from storage.models_privacy import GuardianConsentCodeRow
 from storage.models_quiz import (
     AttemptQuestionRow,
     AttemptRow,
@@ -897,6 +900,8 @@ class ShortlistRepository:
 
 
 class CertificateNames:
+    """Real names for certificates, and the guardian-consent codes of students under 14."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -912,14 +917,66 @@ class CertificateNames:
         row = await self.session.get(CertificateNameRow, participant_id)
         return row.real_name if row else None
 
-    async def set(self, participant_id: int, real_name: str, when: datetime) -> None:
+    async def set(
+        self,
+        participant_id: int,
+        real_name: str,
+        when: datetime,
+        confirmed_by: int | None = None,
+    ) -> None:
+        """``confirmed_by``: the teacher who confirmed a guardian's consent, if one did."""
         row = await self.session.get(CertificateNameRow, participant_id)
         if row is None:
-            self.session.add(
-                CertificateNameRow(
-                    participant_id=participant_id, real_name=real_name, consented_at=when
-                )
-            )
-        else:
-            row.real_name, row.consented_at = real_name, when
+            row = CertificateNameRow(participant_id=participant_id)
+            self.session.add(row)
+        row.real_name, row.consented_at, row.confirmed_by = real_name, when, confirmed_by
         await self.session.flush()
+
+    async def consent_code(self, participant_id: int, attempt_id: int, now: datetime) -> str:
+        """The student's live consent code (a new one if there is none, or it is too old);
+        the certificate of ``attempt_id`` is the one to send once it is confirmed."""
+        row = await self.session.scalar(
+            select(GuardianConsentCodeRow).where(
+                GuardianConsentCodeRow.participant_id == participant_id
+            )
+        )
+        if row is not None and _pending(row).live(now):
+            row.attempt_id = attempt_id
+            await self.session.flush()
+            return row.code
+        if row is not None:
+            await self.session.delete(row)
+            await self.session.flush()
+        while True:
+            code = new_consent_code()
+            if await self.session.get(GuardianConsentCodeRow, code) is None:
+                break
+        self.session.add(
+            GuardianConsentCodeRow(
+                code=code, participant_id=participant_id, attempt_id=attempt_id, created_at=now
+            )
+        )
+        await self.session.flush()
+        return code
+
+    async def pending(self, code: str, now: datetime) -> PendingConsent | None:
+        row = await self.session.get(GuardianConsentCodeRow, code)
+        found = _pending(row) if row else None
+        return found if found and found.live(now) else None
+
+    async def confirm(
+        self, consent: PendingConsent, real_name: str, confirmed_by: int, now: datetime
+    ) -> bool:
+        """Use the code once: store the name with who confirmed it. ``False`` when the code
+        was used (or replaced) in the meantime."""
+        result = await self.session.execute(
+            delete(GuardianConsentCodeRow).where(GuardianConsentCodeRow.code == consent.code)
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        await self.set(consent.participant_id, real_name, now, confirmed_by=confirmed_by)
+        return True
+
+
+def _pending(row: GuardianConsentCodeRow) -> PendingConsent:
+    return PendingConsent(row.code, row.participant_id, row.attempt_id, row.created_at)

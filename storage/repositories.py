@@ -21,6 +21,7 @@ from quizzes.participants import (
 )
 from quizzes.units import Unit, UnitKind, UnitLabel
 from storage.banks import BankRepository
+from storage.erasure import ParticipantErasure
 from storage.models import GrantRow, InviteCodeRow, ParticipantRow, UnitRow, utcnow
 from storage.presses import DirectPresses
 from storage.quiz import (
@@ -334,6 +335,7 @@ class Repositories:
     attempts: AttemptRepository
     shortlists: ShortlistRepository
     certificate_names: CertificateNames
+    erasure: ParticipantErasure
 
     @classmethod
     def over(cls, session: AsyncSession, presses: DirectPresses | None = None) -> Repositories:
@@ -349,6 +351,7 @@ class Repositories:
             AttemptRepository(session, presses),
             ShortlistRepository(session),
             CertificateNames(session),
+            ParticipantErasure(session),
         )
 
     async def commit(self) -> None:
