@@ -1,11 +1,18 @@
-"""Certificates: a PNG for each passed attempt, with the real name asked once with consent."""
+"""Certificates: a PNG for each passed attempt, with the real name given with consent.
+
+A student says first whether they are 14 or older. Under 14 (个人信息保护法 art. 31) the
+real name needs a guardian's consent: the student gets a one-time code, and a teacher of
+their class or a coordinator of their school, having checked with a parent, confirms it
+with ``/consent CODE 姓名``; until then the certificate carries the display name. Teachers
+and parents are adults and give their own name.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -14,9 +21,17 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.certificates import CertificateText, render_certificate
 from bot.config import Settings
-from bot.i18n import Gettext
+from bot.i18n import Gettext, Translator
+from handlers.dialogue import on_leaving
 from quizzes.engine import Outcome
 from quizzes.participants import Participant, clean_display_name
+from quizzes.permissions import Permissions
+from quizzes.privacy import (
+    CONSENT_CODE_VALID,
+    may_confirm,
+    needs_age_question,
+    normalize_consent_code,
+)
 from storage.repositories import Repositories
 
 
@@ -24,8 +39,24 @@ class CertificateCb(CallbackData, prefix="ct"):
     attempt: int
 
 
+class AgeCb(CallbackData, prefix="cta"):
+    """The student's answer to "are you 14 or older?" for the certificate of ``attempt``."""
+
+    attempt: int
+    under_14: bool
+
+
+class DisplayNameCb(CallbackData, prefix="ctd"):
+    """A certificate with the display name, while a guardian's consent is pending."""
+
+    attempt: int
+
+
 class Certifying(StatesGroup):
     real_name = State()
+
+
+on_leaving(Certifying, "certificate.name_cancelled")
 
 
 async def list_certificates(
@@ -45,6 +76,13 @@ async def list_certificates(
     await message.answer(_("certificate.choose"), reply_markup=builder.as_markup())
 
 
+async def _own_passed_attempt(
+    repo: Repositories, participant: Participant, attempt_id: int
+) -> bool:
+    attempt = await repo.attempts.get(attempt_id)
+    return bool(attempt and attempt.participant_id == participant.id and attempt.passed)
+
+
 async def want_certificate(
     callback: CallbackQuery,
     callback_data: CertificateCb,
@@ -55,18 +93,99 @@ async def want_certificate(
     settings: Settings,
     _: Gettext,
 ) -> None:
-    attempt = await repo.attempts.get(callback_data.attempt)
-    if attempt is None or attempt.participant_id != participant.id or not attempt.passed:
+    if not await _own_passed_attempt(repo, participant, callback_data.attempt):
         await callback.answer(_.plain("errors.stale_button"))
         return
     await callback.answer()
+    chat_id = callback.from_user.id
     real_name = await repo.certificate_names.get(participant.id)
-    if real_name is None:
-        await state.set_state(Certifying.real_name)
-        await state.update_data(attempt=attempt.id)
-        await bot.send_message(callback.from_user.id, _("certificate.ask_name"))
+    if real_name is not None:
+        await send_certificate(bot, chat_id, callback_data.attempt, real_name, repo, settings, _)
         return
-    await send_certificate(bot, callback.from_user.id, attempt.id, real_name, repo, settings, _)
+    if not needs_age_question(participant):
+        await _ask_real_name(bot, chat_id, callback_data.attempt, state, _)
+        return
+    builder = InlineKeyboardBuilder()
+    for under_14 in (False, True):
+        builder.button(
+            text=_.plain("certificate.age_child" if under_14 else "certificate.age_adult"),
+            callback_data=AgeCb(attempt=callback_data.attempt, under_14=under_14),
+        )
+    builder.adjust(1)
+    await bot.send_message(chat_id, _("certificate.ask_age"), reply_markup=builder.as_markup())
+
+
+async def _ask_real_name(
+    bot: Bot, chat_id: int, attempt_id: int, state: FSMContext, _: Gettext
+) -> None:
+    await state.set_state(Certifying.real_name)
+    await state.update_data(attempt=attempt_id)
+    await bot.send_message(chat_id, _("certificate.ask_name"))
+
+
+async def answer_age(
+    callback: CallbackQuery,
+    callback_data: AgeCb,
+    participant: Participant,
+    repo: Repositories,
+    state: FSMContext,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    if not await _own_passed_attempt(repo, participant, callback_data.attempt):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    chat_id = callback.from_user.id
+    if not callback_data.under_14:
+        await callback.answer()
+        await _ask_real_name(bot, chat_id, callback_data.attempt, state, _)
+        return
+    code = await repo.certificate_names.consent_code(
+        participant.id, callback_data.attempt, datetime.now(UTC)
+    )
+    await repo.commit()
+    await callback.answer()
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_.plain("certificate.display_name_now"),
+        callback_data=DisplayNameCb(attempt=callback_data.attempt),
+    )
+    await bot.send_message(
+        chat_id,
+        _(
+            "certificate.guardian_needed",
+            code=code,
+            days=CONSENT_CODE_VALID.days,
+            display=participant.display_name or "",
+        ),
+        reply_markup=builder.as_markup(),
+    )
+
+
+async def certificate_with_display_name(
+    callback: CallbackQuery,
+    callback_data: DisplayNameCb,
+    participant: Participant,
+    repo: Repositories,
+    bot: Bot,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    if not participant.display_name or not await _own_passed_attempt(
+        repo, participant, callback_data.attempt
+    ):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await callback.answer()
+    await send_certificate(
+        bot,
+        callback.from_user.id,
+        callback_data.attempt,
+        participant.display_name,
+        repo,
+        settings,
+        _,
+    )
 
 
 async def give_real_name(
@@ -91,6 +210,59 @@ async def give_real_name(
     attempt_id = data.get("attempt")
     if isinstance(attempt_id, int):
         await send_certificate(bot, message.chat.id, attempt_id, name, repo, settings, _)
+
+
+async def confirm_consent(
+    message: Message,
+    command: CommandObject,
+    participant: Participant,
+    permissions: Permissions,
+    repo: Repositories,
+    bot: Bot,
+    settings: Settings,
+    translator: Translator,
+    _: Gettext,
+) -> None:
+    """``/consent CODE``: whose code it is; ``/consent CODE 姓名``: confirm the name."""
+    code_text, _space, name_text = (command.args or "").strip().partition(" ")
+    code = normalize_consent_code(code_text)
+    if code is None:
+        await message.answer(_("certificate.consent_usage"))
+        return
+    now = datetime.now(UTC)
+    pending = await repo.certificate_names.pending(code, now)
+    student = await repo.participants.by_id(pending.participant_id) if pending else None
+    if pending is None or student is None:
+        await message.answer(_("certificate.consent_unknown", code=code))
+        return
+    unit = await repo.units.get(student.unit_id) if student.unit_id is not None else None
+    if not may_confirm(participant, permissions, student, unit):
+        await message.answer(_("certificate.consent_not_yours"))
+        return
+    where = (await repo.units.label(unit)).text() if unit else ""
+    display = student.display_name or ""
+    if not name_text.strip():
+        await message.answer(
+            _("certificate.consent_whose", code=code, unit=where, display=display)
+        )
+        return
+    name = clean_display_name(name_text)
+    if name is None:
+        await message.answer(_("certificate.bad_name"))
+        return
+    if not await repo.certificate_names.confirm(pending, name, participant.id, now):
+        await message.answer(_("certificate.consent_unknown", code=code))
+        return
+    await repo.commit()
+    await message.answer(_("certificate.consent_done", unit=where, display=display, name=name))
+    theirs = translator.bind(student.locale)
+    await bot.send_message(student.telegram_id, theirs("certificate.consent_confirmed", name=name))
+    if pending.attempt_id is not None and await _own_passed_attempt(
+        repo, student, pending.attempt_id
+    ):
+        await send_certificate(
+            bot, student.telegram_id, pending.attempt_id, name, repo, settings, theirs
+        )
 
 
 async def forget_name(
@@ -137,7 +309,10 @@ def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(list_certificates, Command("certificate"))
     router.message.register(forget_name, Command("forgetname"))
+    router.message.register(confirm_consent, Command("consent"), F.chat.type == "private")
     router.callback_query.register(want_certificate, CertificateCb.filter())
+    router.callback_query.register(answer_age, AgeCb.filter())
+    router.callback_query.register(certificate_with_display_name, DisplayNameCb.filter())
     router.message.register(
         give_real_name, StateFilter(Certifying.real_name), F.text, ~F.text.startswith("/")
     )

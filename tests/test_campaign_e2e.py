@@ -150,9 +150,11 @@ audience:
             listing["message_id"],
             listing["reply_markup"]["inline_keyboard"][0][0]["text"],
         )
-        await client.wait_for_messages(passed.telegram_id, count + 2)
+        age = (await client.wait_for_messages(passed.telegram_id, count + 2))[-1]
+        await client.press_button(passed.telegram_id, age["message_id"], "我已满 14 周岁")
+        await client.wait_for_messages(passed.telegram_id, count + 3)
         await client.send_text(passed.telegram_id, "王小明")
-        arrived = await client.wait_for_messages(passed.telegram_id, count + 4)
+        arrived = await client.wait_for_messages(passed.telegram_id, count + 5)
         document = next(m for m in arrived if "document" in m)
         png = await client.sent_file(passed.telegram_id, document["message_id"])
         assert Image.open(io.BytesIO(png)).size == (1600, 1130)

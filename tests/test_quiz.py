@@ -343,7 +343,7 @@ async def test_certificate_asks_the_name_once_with_consent_and_renders_chinese(
 ) -> None:
     from aiogram.methods import SendDocument
 
-    from handlers.certificates import CertificateCb
+    from handlers.certificates import AgeCb, CertificateCb
 
     campaign = await open_campaign(session_factory, questions=2, feedback=Feedback.END)
     student = await registered(session_factory, 311, world.classes["七年级1班"].id)
@@ -355,6 +355,9 @@ async def test_certificate_asks_the_name_once_with_consent_and_renders_chinese(
     await dp.feed_update(bot, text_update(user(311), "/certificate"))
     assert CertificateCb(attempt=attempt.id).pack() in bot.last_markup_data()
     await dp.feed_update(bot, callback_update(user(311), CertificateCb(attempt=attempt.id).pack()))
+    assert "满 14 周岁" in bot.sent_texts(311)[-1]
+    adult = AgeCb(attempt=attempt.id, under_14=False).pack()
+    await dp.feed_update(bot, callback_update(user(311), adult))
     assert "真实姓名" in bot.sent_texts(311)[-1]
     await dp.feed_update(bot, text_update(user(311), "李华"))
 
