@@ -110,8 +110,6 @@ class ParticipantRow(Base):
     joined_at: Mapped[datetime | None]
     # Set when the person's data was erased: the row keeps only what the figures count.
     erased_at: Mapped[datetime | None]
-    # Set when the person's data was erased: the row keeps only what the figures count.
-    erased_at: Mapped[datetime | None]
 
 
 class InviteCodeRow(Base):

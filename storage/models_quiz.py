@@ -134,7 +134,3 @@ class CertificateNameRow(Base):
     confirmed_by: Mapped[int | None] = mapped_column(
         ForeignKey("participants.id", ondelete="SET NULL")
     )
-    # The teacher or coordinator who confirmed a guardian's consent (a student under 14).
-    confirmed_by: Mapped[int | None] = mapped_column(
-        ForeignKey("participants.id", ondelete="SET NULL")
-    )
