@@ -120,13 +120,20 @@ def units() -> None:
 @units.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--division", default="第七师", show_default=True, help="Name of the root unit.")
-def units_import(file: Path, division: str) -> None:
+@click.option(
+    "--retire-missing",
+    is_flag=True,
+    help="Retire the classes and schools the file no longer lists (participants are kept).",
+)
+def units_import(file: Path, division: str, retire_missing: bool) -> None:
     """Import or update a roster (.xlsx or .csv): regiment, school, class, enrolment."""
-    _run(_import_units(file.read_bytes(), file.name, division))
+    _run(_import_units(file.read_bytes(), file.name, division, retire_missing))
 
 
-async def _import_units(content: bytes, filename: str, division: str) -> None:
-    from bot.roster_messages import describe_problems
+async def _import_units(
+    content: bytes, filename: str, division: str, retire_missing: bool = False
+) -> None:
+    from bot.roster_messages import describe_import, describe_problems
     from quizzes.roster import RosterError, parse_roster
     from storage.database import create_engine, create_session_factory
     from storage.roster_import import import_roster
@@ -145,13 +152,11 @@ async def _import_units(content: bytes, filename: str, division: str) -> None:
 
         await prepare_database(engine)
         async with create_session_factory(engine)() as session:
-            result = await import_roster(session, rows, division)
+            result = await import_roster(session, rows, division, retire_missing=retire_missing)
             await session.commit()
     finally:
         await engine.dispose()
-    created = sum(result.created.values())
-    updated = sum(result.updated.values())
-    click.echo(_("units.import.done", rows=len(rows), created=created, updated=updated))
+    click.echo(describe_import(result, len(rows), _))
 
 
 @units.command("template")

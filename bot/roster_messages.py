@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from quizzes.roster import RosterProblem
+from quizzes.units import UnitKind
+from storage.roster_import import RosterImport
 
-__all__ = ["describe_problem", "describe_problems"]
+__all__ = ["describe_import", "describe_problem", "describe_problems"]
 
 
 def describe_problem(problem: RosterProblem, gettext: Callable[..., str]) -> str:
@@ -40,3 +42,42 @@ def describe_problems(
     if hidden > 0:
         shown.append(gettext("roster.more_problems", count=hidden))
     return "\n".join(shown)
+
+
+def describe_import(result: RosterImport, rows: int, gettext: Callable[..., str]) -> str:
+    """What an import did, then every unit the file left out and what became of it."""
+    lines = [
+        gettext(
+            "units.import.done",
+            rows=rows,
+            created=sum(result.created.values()),
+            updated=sum(result.updated.values()),
+        )
+    ]
+    if result.missing:
+        key = "units.import.missing_retired" if result.retired else "units.import.missing_kept"
+        lines.append(gettext(key, count=len(result.missing)))
+        for missing in result.missing:
+            kind = gettext(f"units.kind.{missing.unit.kind.value}")
+            if missing.unit.kind is UnitKind.CLASS:
+                lines.append(
+                    gettext(
+                        "units.import.missing_class",
+                        kind=kind,
+                        unit=missing.label,
+                        participants=missing.participants,
+                    )
+                )
+            else:
+                lines.append(
+                    gettext(
+                        "units.import.missing_unit",
+                        kind=kind,
+                        unit=missing.label,
+                        classes=missing.classes,
+                        participants=missing.participants,
+                    )
+                )
+        if not result.retired:
+            lines.append(gettext("units.import.how_to_retire"))
+    return "\n".join(lines)

@@ -18,7 +18,7 @@ async def unit_tree_lines(session: AsyncSession, locale: str | None = None) -> l
     async def walk(unit: Unit, depth: int) -> None:
         lines.append(
             _(
-                "units.tree.line",
+                "units.tree.retired_line" if unit.retired else "units.tree.line",
                 indent="  " * depth,
                 name=unit.name,
                 kind=_(f"units.kind.{unit.kind.value}"),
@@ -27,7 +27,7 @@ async def unit_tree_lines(session: AsyncSession, locale: str | None = None) -> l
                 registered=registered.get(unit.id, "-"),
             )
         )
-        for child in await repo.units.children(unit.id):
+        for child in await repo.units.children(unit.id, retired=True):
             await walk(child, depth + 1)
 
     for root in await repo.units.roots():

@@ -173,7 +173,7 @@ async def show_level(
             back = 0 if grand is None or grand.kind is UnitKind.DIVISION else grand.id
         join_here = parent if parent.kind is UnitKind.SCHOOL else None
         key = "join.ask_class" if parent.kind is UnitKind.SCHOOL else "join.ask_school"
-        text = _(key, unit=parent.name)
+        text = _(key, unit=await repo.units.display_label(parent))
         markup = unit_keyboard(units, _, back_to=back, join_here=join_here)
     if edit is not None:
         await edit.edit_text(text, reply_markup=markup)
@@ -207,7 +207,8 @@ async def pick_unit(
         await show_level(bot, chat_id, unit.id, repo, state, _, edit=message)
         return
     if unit.kind not in JOINABLE_KINDS:
-        await callback.answer(_("join.empty_unit", unit=unit.name), show_alert=True)
+        unit_name = await repo.units.display_label(unit)
+        await callback.answer(_("join.empty_unit", unit=unit_name), show_alert=True)
         return
     was_registered = participant.registered
     participant = await registration.choose_unit(participant, unit)

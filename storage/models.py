@@ -88,6 +88,8 @@ class UnitRow(Base):
     teachers_enrolled: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Left out of a re-imported roster and retired: kept for its participants' history.
+    retired_at: Mapped[datetime | None]
 
 
 class ParticipantRow(Base):

@@ -19,7 +19,7 @@ from quizzes.participants import (
     Role,
     new_invite_code,
 )
-from quizzes.units import Unit, UnitKind, UnitLabel
+from quizzes.units import Unit, UnitKind, UnitLabel, display_label
 from storage.banks import BankRepository
 from storage.erasure import ParticipantErasure
 from storage.models import GrantRow, InviteCodeRow, ParticipantRow, UnitRow, utcnow
@@ -48,6 +48,7 @@ def _unit(row: UnitRow) -> Unit:
         path=row.path,
         students_enrolled=row.students_enrolled,
         teachers_enrolled=row.teachers_enrolled,
+        retired=row.retired_at is not None,
     )
 
 
@@ -106,11 +107,51 @@ class UnitRepository:
     async def roots(self) -> list[Unit]:
         return await self._list(select(UnitRow).where(UnitRow.parent_id.is_(None)))
 
-    async def children(self, parent_id: int) -> list[Unit]:
-        return await self._list(select(UnitRow).where(UnitRow.parent_id == parent_id))
+    async def children(self, parent_id: int, *, retired: bool = False) -> list[Unit]:
+        """The units under ``parent_id``; retired ones only when asked for."""
+        query = select(UnitRow).where(UnitRow.parent_id == parent_id)
+        if not retired:
+            query = query.where(UnitRow.retired_at.is_(None))
+        return await self._list(query)
 
     async def of_kind(self, kind: UnitKind) -> list[Unit]:
-        return await self._list(select(UnitRow).where(UnitRow.kind == kind.value))
+        """The units of a kind that are not retired (what may be chosen or printed)."""
+        return await self._list(
+            select(UnitRow).where(UnitRow.kind == kind.value, UnitRow.retired_at.is_(None))
+        )
+
+    async def within(self, unit: Unit) -> list[Unit]:
+        """The unit's whole subtree below it, retired units included, in creation order."""
+        return await self._list(
+            select(UnitRow).where(
+                UnitRow.path.startswith(unit.path, autoescape=False), UnitRow.id != unit.id
+            )
+        )
+
+    async def display_label(self, unit: Unit) -> str:
+        """:func:`quizzes.units.display_label`: the regiment only where a name is shared."""
+        ancestors = await self.by_ids(unit.ancestor_ids)
+        school = next((u for u in ancestors.values() if u.kind is UnitKind.SCHOOL), None)
+        tree = dict(ancestors)
+        if school is not None:
+            namesakes = select(UnitRow).where(
+                UnitRow.kind == UnitKind.SCHOOL.value, UnitRow.name == school.name
+            )
+            tree.update({u.id: u for u in await self._list(namesakes)})
+            tree.update(await self.by_ids(u.parent_id for u in tree.values() if u.parent_id))
+        return display_label(unit, tree)
+
+    async def retire(self, units: Iterable[Unit], when: datetime) -> None:
+        """Retire units left out of the roster: offered to nobody, enrolment 0 (so no rate
+        counts it), participants kept where they are."""
+        ids = [unit.id for unit in units]
+        if ids:
+            await self.session.execute(
+                update(UnitRow)
+                .where(UnitRow.id.in_(ids), UnitRow.retired_at.is_(None))
+                .values(retired_at=when, students_enrolled=0, teachers_enrolled=0)
+                .execution_options(synchronize_session="fetch")
+            )
 
     async def find_school(self, name_or_id: str) -> list[Unit]:
         query = select(UnitRow).where(UnitRow.kind == UnitKind.SCHOOL.value)
@@ -162,6 +203,7 @@ class UnitRepository:
             row.students_enrolled = students
         if teachers is not None:
             row.teachers_enrolled = teachers
+        row.retired_at = None  # listed again: back in use
         await self.session.flush()
         return _unit(row), created
 
@@ -220,6 +262,17 @@ class ParticipantRepository:
             .values(blocked_at=when)
         )
 
+    async def count_within(self, unit: Unit) -> int:
+        """Participants who belong to the unit or a unit below it."""
+        member = UnitRow.__table__.alias("member")
+        query = (
+            select(func.count(ParticipantRow.id))
+            .select_from(ParticipantRow)
+            .join(member, member.c.id == ParticipantRow.unit_id)
+            .where(member.c.path.startswith(unit.path, autoescape=False))
+        )
+        return int(await self.session.scalar(query) or 0)
+
     async def count_registered_by_school(self) -> dict[int, int]:
         """Registered participants (``joined_at`` set) per school, classes counted in."""
         school = (
@@ -267,6 +320,16 @@ class InviteRepository:
             .where(InviteCodeRow.code == code)
             .values(uses=InviteCodeRow.uses + 1)
         )
+
+    async def revoke_for(self, units: Iterable[Unit], when: datetime) -> None:
+        """Switch off the live codes of these units (retired from the roster)."""
+        ids = [unit.id for unit in units]
+        if ids:
+            await self.session.execute(
+                update(InviteCodeRow)
+                .where(InviteCodeRow.unit_id.in_(ids), InviteCodeRow.revoked_at.is_(None))
+                .values(revoked_at=when)
+            )
 
     async def revoke(self, code: str) -> InviteCode | None:
         row = await self.session.get(InviteCodeRow, code)

@@ -17,8 +17,11 @@ from bot.config import Settings
 from bot.factory import create_dispatcher
 from handlers.keyboards import NameCb, ProfileCb, RoleCb, UnitCb
 from quizzes.participants import Role
+from quizzes.roster import RosterRow
+from quizzes.units import UnitKind
 from storage.models import InviteCodeRow, ParticipantRow
 from storage.repositories import Repositories
+from storage.roster_import import import_roster
 from tests.factories import World, build_world
 from tests.mocked_bot import MockedBot, callback_update, text_update, user
 
@@ -432,3 +435,28 @@ async def test_codes_handed_out_before_keep_working(
         await session.commit()
     await dp.feed_update(bot, text_update(user(126), f"/start {typed}"))
     assert "你已加入：129团 · 胡杨河市第一中学 · 七年级1班" in bot.sent_texts(126)[0]
+
+
+async def test_two_schools_of_one_name_are_shown_with_their_regiment(
+    dp: Dispatcher, bot: MockedBot, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    rows = [
+        RosterRow(2, "129团", "中心小学", "一年级1班", 30, 2),
+        RosterRow(3, "131团", "中心小学", "一年级1班", 28, 2),
+    ]
+    async with session_factory() as session:
+        await import_roster(session, rows, "第七师")
+        repo = Repositories.over(session)
+        regiment = next(
+            r for r in await repo.units.of_kind(UnitKind.REGIMENT) if r.name == "131团"
+        )
+        [school] = await repo.units.children(regiment.id)
+        [klass] = await repo.units.children(school.id)
+        await session.commit()
+    parent = user(127)
+    await dp.feed_update(bot, text_update(parent, "/start"))
+    await dp.feed_update(bot, callback_update(parent, UnitCb(id=regiment.id).pack()))
+    await dp.feed_update(bot, callback_update(parent, UnitCb(id=school.id).pack()))
+    assert bot.sent_texts(127)[-1].startswith("131团 · 中心小学：请选择班级")
+    await dp.feed_update(bot, callback_update(parent, UnitCb(id=klass.id).pack()))
+    assert "131团 · 中心小学 · 一年级1班" in bot.sent_texts(127)[-2]

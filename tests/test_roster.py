@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cli import main
 from bot.i18n import Translator
 from bot.roster_messages import describe_problem, describe_problems
+from quizzes.participants import Role
 from quizzes.roster import (
     MAX_FILE_BYTES,
     RosterError,
@@ -21,6 +29,13 @@ from quizzes.roster import (
     summarize_schools,
 )
 from quizzes.spreadsheet_safety import append_row, workbook_bytes
+from quizzes.statistics import Period
+from quizzes.units import Unit, UnitKind, display_label
+from storage.database import create_engine, create_session_factory
+from storage.models import InviteCodeRow
+from storage.repositories import Repositories
+from storage.roster_import import import_roster
+from storage.statistics import StatisticsRepository
 
 SAMPLE_ROSTER = Path(__file__).resolve().parents[1] / "bot" / "data" / "sample_roster.csv"
 
@@ -665,3 +680,170 @@ def test_structured_csv_only_raises_roster_error(rows: list[list[str]]) -> None:
 )
 def test_structured_xlsx_only_raises_roster_error(rows: list[list[object]]) -> None:
     _parse_or_roster_error(xlsx_bytes(rows), "r.xlsx")
+
+
+# --------------------------------------------------------------------------- into the tree
+
+TWO_CENTRAL_SCHOOLS = [
+    ["129团", "中心小学", "", 300, 20],
+    ["129团", "中心小学", "一年级1班", 30, 2],
+    ["131团", "中心小学", "", 250, 18],
+    ["131团", "中心小学", "一年级1班", 28, 2],
+    ["131团", "一三一团中学", "", 800, 60],
+]
+
+
+async def test_two_schools_of_one_name_import_and_are_told_apart_by_regiment(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    rows = parse_roster(csv_bytes(TWO_CENTRAL_SCHOOLS), "r.csv")
+    async with session_factory() as session:
+        await import_roster(session, rows, "第七师")
+        await session.commit()
+        repo = Repositories.over(session)
+        schools = await repo.units.of_kind(UnitKind.SCHOOL)
+        central = [s for s in schools if s.name == "中心小学"]
+        assert len(central) == 2 and central[0].parent_id != central[1].parent_id
+        assert [s.students_enrolled for s in central] == [300, 250]
+        labels = [await repo.units.display_label(s) for s in central]
+        klass = (await repo.units.children(central[1].id))[0]
+        class_label = await repo.units.display_label(klass)
+        unique = next(s for s in schools if s.name == "一三一团中学")
+        unique_label = await repo.units.display_label(unique)
+    assert labels == ["129团 · 中心小学", "131团 · 中心小学"]
+    assert class_label == "131团 · 中心小学 · 一年级1班"
+    assert unique_label == "一三一团中学"
+
+
+def test_display_label_adds_the_regiment_only_to_a_shared_school_name() -> None:
+    tree = {
+        unit.id: unit
+        for unit in (
+            Unit(1, UnitKind.DIVISION, "第七师", None, "/1/"),
+            Unit(2, UnitKind.REGIMENT, "129团", 1, "/1/2/"),
+            Unit(3, UnitKind.REGIMENT, "131团", 1, "/1/3/"),
+            Unit(4, UnitKind.SCHOOL, "中心小学", 2, "/1/2/4/"),
+            Unit(5, UnitKind.SCHOOL, "中心小学", 3, "/1/3/5/"),
+            Unit(6, UnitKind.SCHOOL, "一三一团中学", 3, "/1/3/6/"),
+            Unit(7, UnitKind.CLASS, "七年级1班", 6, "/1/3/6/7/"),
+            Unit(8, UnitKind.CLASS, "一年级1班", 4, "/1/2/4/8/"),
+        )
+    }
+    assert display_label(tree[4], tree) == "129团 · 中心小学"
+    assert display_label(tree[8], tree) == "129团 · 中心小学 · 一年级1班"
+    assert display_label(tree[6], tree) == "一三一团中学"
+    assert display_label(tree[7], tree) == "一三一团中学 · 七年级1班"
+    assert display_label(tree[3], tree) == "131团"
+
+
+SCHOOL_A = ["129团", "胡杨河市第一中学", "", 1400, 110]
+CLASS_1 = ["129团", "胡杨河市第一中学", "七年级1班", 45, 5]
+CLASS_2 = ["129团", "胡杨河市第一中学", "七年级2班", 44, 4]
+SCHOOL_B = ["131团", "一三一团中学", "", 800, 60]
+SCHOOL_C = ["131团", "一三一团第二小学", "", 300, 20]
+CLASS_C = ["131团", "一三一团第二小学", "三年级1班", 40, 3]
+
+
+async def _join(
+    session_factory: async_sessionmaker[AsyncSession], telegram_id: int, unit_id: int
+) -> None:
+    async with session_factory() as session:
+        participants = Repositories.over(session).participants
+        person = await participants.get_or_create(telegram_id, "zh-CN")
+        await participants.update(
+            person,
+            unit_id=unit_id,
+            role="student",
+            display_name="小明",
+            joined_at=datetime.now(UTC),
+        )
+        await session.commit()
+
+
+def _invoke(runner: CliRunner, path: Path, rows: list[list[object]], *options: str) -> str:
+    path.write_bytes(csv_bytes(rows))
+    result = runner.invoke(main, ["units", "import", str(path), *options])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_reimport_tells_what_the_file_left_out_and_retires_it_on_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "cli.db"
+    monkeypatch.setenv("PUFA_DATABASE_URL", f"sqlite+aiosqlite:///{database}")
+    monkeypatch.setenv("PUFA_DEFAULT_LOCALE", "zh-CN")
+    runner = CliRunner()
+    roster = tmp_path / "名册.csv"
+    output = _invoke(runner, roster, [SCHOOL_A, CLASS_1, CLASS_2, SCHOOL_B, SCHOOL_C, CLASS_C])
+    assert "文件中没有" not in output
+
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    factory = create_session_factory(engine)
+
+    async def tree() -> dict[str, Unit]:
+        async with factory() as session:
+            repo = Repositories.over(session)
+            units = await repo.units.within((await repo.units.roots())[0])
+            return {unit.name: unit for unit in units}
+
+    async def scenario() -> None:
+        before = await tree()
+        await _join(factory, 501, before["七年级2班"].id)
+        await _join(factory, 502, before["三年级1班"].id)
+
+    asyncio.run(scenario())
+
+    # Without the flag: kept, and the importer is told so, with the people in them.
+    output = _invoke(runner, roster, [SCHOOL_A, CLASS_1, SCHOOL_B])
+    assert "文件中没有以下 2 个单位，已原样保留" in output
+    assert "班级：胡杨河市第一中学 · 七年级2班（1 人）" in output
+    assert "学校：一三一团第二小学（1 个班级，1 人）" in output
+    assert "--retire-missing" in output
+    kept = asyncio.run(tree())
+    assert not kept["七年级2班"].retired and kept["七年级2班"].students_enrolled == 44
+
+    # With it: retired, out of the rates and the pickers, the people still in their school.
+    output = _invoke(runner, roster, [SCHOOL_A, CLASS_1, SCHOOL_B], "--retire-missing")
+    assert "文件中没有以下 2 个单位，已停用" in output
+    assert "其中的人员保留，仍计入所在学校" in output
+
+    async def after_retiring() -> None:
+        units = await tree()
+        async with factory() as session:
+            repo = Repositories.over(session)
+            for name in ("七年级2班", "一三一团第二小学", "三年级1班"):
+                assert units[name].retired, name
+                assert (units[name].students_enrolled, units[name].teachers_enrolled) == (0, 0)
+            school = units["胡杨河市第一中学"]
+            assert [c.name for c in await repo.units.children(school.id)] == ["七年级1班"]
+            assert "一三一团第二小学" not in {
+                s.name for s in await repo.units.of_kind(UnitKind.SCHOOL)
+            }
+            registered = await repo.participants.count_registered_by_school()
+            assert registered[school.id] == 1
+            code = (await repo.invites.active_for(units["七年级1班"].id, Role.STUDENT)).code
+            assert code
+            revoked = await session.scalars(
+                select(InviteCodeRow).where(InviteCodeRow.unit_id == units["七年级2班"].id)
+            )
+            assert all(row.revoked_at is not None for row in revoked)
+            root = (await repo.units.roots())[0]
+            period = Period(date(2020, 1, 1), date(2099, 12, 31))
+            figures = await StatisticsRepository(session, concurrent=False).compile(
+                root, period, ZoneInfo("Asia/Shanghai")
+            )
+        # The retired school's 300 are out of the rates; both of its people still count.
+        assert figures.total.students_enrolled == 1400 + 800
+        assert figures.total.registered.total == 2
+
+    asyncio.run(after_retiring())
+    result = runner.invoke(main, ["units", "list"])
+    assert "七年级2班（班级，已停用）" in result.output
+
+    # Listed again: back in use, and nothing is reported missing.
+    output = _invoke(runner, roster, [SCHOOL_A, CLASS_1, CLASS_2, SCHOOL_B, SCHOOL_C, CLASS_C])
+    assert "文件中没有" not in output
+    back = asyncio.run(tree())
+    assert not back["七年级2班"].retired and back["七年级2班"].students_enrolled == 44
+    asyncio.run(engine.dispose())
