@@ -30,8 +30,8 @@ from aiogram.types import (
     Update,
     User,
 )
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.factory import create_dispatcher
@@ -41,7 +41,9 @@ from bot.services import ServiceContext
 from quizzes.bank import Question, QuestionBank, QuestionType, StoredQuestion
 from quizzes.livequiz import MAX_SEND_FAILURES, BoardLine, plan_polls, unregistered_numbers
 from quizzes.participants import GrantKind, Role
-from storage.models import ParticipantRow
+from storage.livequiz import LiveQuizRepository
+from storage.migrate import downgrade, upgrade
+from storage.models import ParticipantRow, UTCDateTime
 from storage.models_livequiz import LiveAnswerRow, LivePollRow, LiveQuizRow
 from storage.repositories import Repositories
 from tests.factories import World, build_world
@@ -421,3 +423,79 @@ async def test_livequiz_in_a_private_chat_says_where_it_works(
     [reply] = sent_to(bot, TEACHER)
     assert "没有这个命令" not in reply
     assert "班级群" in reply and "@pufa_test_bot" in reply and "添加成员" in reply
+
+
+async def test_the_migration_forgets_telegram_names_and_keeps_every_live_answer(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        await repo.banks.import_bank(
+            ALWAYS_A, source_filename="a.yaml", content_sha256="a", imported_by=None
+        )
+        question_id = (await repo.banks.questions([b.id for b in await repo.banks.list()]))[0].id
+        await session.commit()
+    await downgrade(engine, "0017")
+    try:
+        ids = await old_live_quiz(engine, question_id)
+    finally:
+        await upgrade(engine)
+    async with session_factory() as session:
+        names = dict(
+            (await session.execute(select(ParticipantRow.id, ParticipantRow.display_name))).all()
+        )
+        live = await LiveQuizRepository(session).get(1)
+        answers = len(list(await session.scalars(select(LiveAnswerRow))))
+    assert names == {ids["Tom Lee"]: None, ids["Amy"]: "Amy", ids["李华"]: "李华"}
+    assert live is not None and live.failures == 0 and live.current_seq == 1
+    assert answers == 2  # SQLite must not cascade a table copy into the answers
+    await downgrade(engine, "0017")
+    try:
+        async with engine.connect() as connection:
+            kept = (await connection.execute(text("SELECT count(*) FROM live_answers"))).scalar()
+    finally:
+        await upgrade(engine)
+    assert kept == 2
+
+
+async def old_live_quiz(engine: AsyncEngine, question_id: int) -> dict[str, int]:
+    """A live quiz as the schema before 0018 held it, answered by a registered student and
+    by someone whose Telegram name the old code stored."""
+    now = datetime.now(UTC)
+    at = {"now": now}
+    typed = [bindparam("now", type_=UTCDateTime())]
+    ids = {}
+    async with engine.begin() as connection:
+        people = {"Tom Lee": None, "Amy": None, "李华": now}  # Amy never answered a live poll
+        for telegram_id, (name, joined_at) in enumerate(people.items(), start=1):
+            ids[name] = (
+                await connection.execute(
+                    insert(ParticipantRow)
+                    .values(telegram_id=telegram_id, display_name=name, joined_at=joined_at)
+                    .returning(ParticipantRow.id)
+                )
+            ).scalar_one()
+        await connection.execute(
+            text(
+                "INSERT INTO live_quizzes (id, chat_id, started_by, started_at,"
+                " seconds_per_question, question_count, question_ids, current_seq)"
+                " VALUES (1, :chat, 1, :now, 30, 1, :ids, 1)"
+            ).bindparams(*typed),
+            {"chat": GROUP, "ids": f"[{question_id}]", **at},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO live_polls (poll_id, live_quiz_id, seq, question_id,"
+                " correct_option, message_id, closes_at) VALUES ('p', 1, 1, :q, 0, 5, :now)"
+            ).bindparams(*typed),
+            {"q": question_id, **at},
+        )
+        for name in ("Tom Lee", "李华"):
+            await connection.execute(
+                text(
+                    "INSERT INTO live_answers (poll_id, participant_id, option, correct,"
+                    " answered_at) VALUES ('p', :p, 0, :c, :now)"
+                ).bindparams(*typed),
+                {"p": ids[name], "c": True, **at},
+            )
+    return ids

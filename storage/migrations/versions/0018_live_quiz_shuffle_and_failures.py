@@ -16,17 +16,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = "0009"  # live_quizzes and live_answers
 
 
+# Plain ALTER TABLE ADD/DROP COLUMN, also on SQLite: a batch copy of live_quizzes would
+# drop the table, and with foreign keys on, SQLite would cascade that to every poll and
+# answer of every live quiz. A constant server default keeps ADD COLUMN possible there.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("live_quizzes", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("option_orders", sa.JSON(), nullable=True))
-        batch_op.add_column(
-            sa.Column(
-                "failures",
-                sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-                server_default=sa.text("0"),
-                nullable=False,
-            )
-        )
+    op.add_column("live_quizzes", sa.Column("option_orders", sa.JSON(), nullable=True))
+    op.add_column(
+        "live_quizzes",
+        sa.Column(
+            "failures",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            server_default="0",
+            nullable=False,
+        ),
+    )
     # A live-quiz answer used to name people who never registered after their Telegram
     # name. Registration asks the name last, so a name on someone not joined came from
     # there; nobody not joined is counted in any figure.
@@ -38,6 +43,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("live_quizzes", schema=None) as batch_op:
-        batch_op.drop_column("failures")
-        batch_op.drop_column("option_orders")
+    op.drop_column("live_quizzes", "failures")
+    op.drop_column("live_quizzes", "option_orders")
