@@ -3,7 +3,7 @@ or the plain-text exam format (``.txt``, ``.docx``) that 问卷星 and Word-made
 
 :func:`parse_bank` either returns the whole :class:`~quizzes.bank.QuestionBank` or raises
 :class:`~quizzes.bank.BankError` listing every problem in the file, each with its row (or,
-in YAML, the question's number) and column; it never raises anything else.
+in YAML and text files, the question's number) and column; it never raises anything else.
 
 Spreadsheets have one question per row under a header such as
 ``题型 | 题干 | 选项A … 选项H | 答案 | 解析 | 标签 | 难度 | 出处`` (English headers work too);
@@ -16,7 +16,8 @@ share one ``选项`` cell, one per line or as ``A.… B.…``. A text or Word fi
     答案：A
     解析：宪法第一条。
 
-A YAML file looks like::
+(a Word file may instead hold a table with the spreadsheet's header). A YAML file looks
+like::
 
     name: 宪法知识题库
     version_note: 依据 2018 年修正的宪法
@@ -212,7 +213,10 @@ def parse_bank(content: bytes, filename: str) -> QuestionBank:
     if suffix == ".docx":
         if not zipped:
             raise _file_error("unreadable_file")
-        return _parse_text_lines(_docx_lines(content), filename)
+        lines, grid = _read_docx(content)
+        if grid is not None:  # a Word table with a header row, like a spreadsheet
+            return _parse_rows(SheetTable(grid, "", (), has_header=True), filename, xlsx=False)
+        return _parse_text_lines(lines, filename)
     if suffix == ".txt" and not zipped:
         text = _decode(content)
         if _looks_like_a_table(text):  # Excel's "Text (Tab delimited)" is a .txt too
@@ -456,7 +460,10 @@ def _draft_from_row(
 
 
 def _parse_table(content: bytes, filename: str, *, xlsx: bool) -> QuestionBank:
-    table = _read_table(content, xlsx=xlsx)
+    return _parse_rows(_read_table(content, xlsx=xlsx), filename, xlsx=xlsx)
+
+
+def _parse_rows(table: SheetTable, filename: str, *, xlsx: bool) -> QuestionBank:
     rows = table.rows
     problems: list[BankProblem] = []
     found = _find_header(rows, problems)
@@ -499,7 +506,9 @@ _TYPE_TAG = re.compile(rf"[\[【（(]\s*{_TYPE_WORDS}\s*[\]】）)]")
 # "一、单项选择题（每题 2 分）", "第一部分 判断题": the questions after it have that type.
 _SECTION = re.compile(
     rf"^\s*(?:[一二三四五六七八九十]+\s*[、.．]\s*|第[一二三四五六七八九十]+(?:部分|大题)\s*)?"
-    rf"{_TYPE_WORDS}"
+    # The type word ends the line, but for a note in brackets or after a colon: a stem line
+    # such as "判断下列说法是否正确" is no heading.
+    rf"{_TYPE_WORDS}\s*(?:[(（][^)）]*[)）])?\s*(?:[:：].*)?$"
 )
 _LABELS = {
     "正确答案": "answer",
@@ -730,14 +739,31 @@ def _list_key(paragraph: Any) -> tuple[str, str] | None:
     return None
 
 
-def _docx_lines(content: bytes) -> list[str]:
-    """The paragraphs of a Word file as lines, with Word's automatic numbers written out."""
+def _docx_grid(document: Any) -> list[tuple[int, list[Cell]]] | None:
+    """The rows of the first table whose first rows hold a bank's header, if there is one."""
+    for table in document.tables:
+        rows: list[tuple[int, list[Cell]]] = []
+        for line, row in enumerate(table.rows, start=1):
+            if line > MAX_RAW_LINES:
+                raise _file_error("too_many_rows", max=MAX_QUESTIONS)
+            rows.append((line, [cell.text for cell in row.cells][:MAX_COLUMNS]))
+        if any(_is_header(cells) for _, cells in rows[:HEADER_SEARCH_ROWS]):
+            return rows
+    return None
+
+
+def _read_docx(content: bytes) -> tuple[list[str], list[tuple[int, list[Cell]]] | None]:
+    """A Word file's paragraphs as lines, Word's automatic numbers written out; and the rows
+    of a table with a header, when the questions are in a table instead."""
     import io
 
     import docx
 
     try:
         document = docx.Document(io.BytesIO(content))
+        grid = _docx_grid(document)
+        if grid is not None:
+            return [], grid
         formats = _list_formats(document)
         lines: list[str] = []
         letter = 0
@@ -758,7 +784,7 @@ def _docx_lines(content: bytes) -> list[str]:
         raise
     except Exception as error:  # python-docx raises many kinds on a damaged file
         raise _file_error("unreadable_file") from error
-    return lines
+    return lines, None
 
 
 # --------------------------------------------------------------------------- YAML

@@ -195,13 +195,14 @@ def row(**changes: object) -> list[object]:
     ("content", "filename"),
     [
         (xlsx_bytes(ROWS), "sample.xlsx"),
+        (xlsx_bytes(ROWS), "sample.xlsm"),
         (csv_bytes(ROWS, encoding="utf-8"), "sample.csv"),
         (csv_bytes(ROWS, encoding="utf-8-sig"), "sample.csv"),
         (csv_bytes(ROWS, encoding="gb18030"), "sample.CSV"),
         (YAML_SAMPLE.encode("utf-8"), "other-name.yaml"),
         (YAML_SAMPLE.encode("gb18030"), "other-name.yml"),
     ],
-    ids=["xlsx", "utf-8", "utf-8-bom", "gb18030", "yaml", "yaml-gb18030"],
+    ids=["xlsx", "xlsm", "utf-8", "utf-8-bom", "gb18030", "yaml", "yaml-gb18030"],
 )
 def test_every_format_parses_to_the_same_bank(content: bytes, filename: str) -> None:
     bank = parse_bank(content, filename)
@@ -806,6 +807,37 @@ def test_word_automatic_numbering_and_answers_in_the_brackets() -> None:
     assert (second.type, second.correct) == (QuestionType.TRUE_FALSE, frozenset({0}))
 
 
+def test_a_word_table_with_a_header_is_read_like_a_spreadsheet() -> None:
+    document = docx.Document()
+    document.add_paragraph("宪法知识题库（表格版）")
+    table = document.add_table(rows=1, cols=5)
+    for cell, title in zip(
+        table.rows[0].cells, ["题型", "题干", "选项", "答案", "解析"], strict=True
+    ):
+        cell.text = title
+    for cells in (
+        [
+            "单选",
+            "中华人民共和国的根本制度是（ ）。",
+            "A．社会主义制度\nB．人民代表大会制度",
+            "A",
+            "",
+        ],
+        ["判断", "宪法是国家的根本法。", "", "正确", "宪法序言。"],
+    ):
+        for cell, text in zip(table.add_row().cells, cells, strict=True):
+            cell.text = text
+    buffer = io.BytesIO()
+    document.save(buffer)
+    first, second = parse_bank(buffer.getvalue(), "表格.docx").questions
+    assert first.options == ("社会主义制度", "人民代表大会制度")
+    assert (second.type, second.correct, second.explanation) == (
+        QuestionType.TRUE_FALSE,
+        frozenset({0}),
+        "宪法序言。",
+    )
+
+
 @pytest.mark.parametrize(
     ("lines", "kind", "options", "correct"),
     [
@@ -830,6 +862,14 @@ def test_text_questions_in_the_spellings_teachers_type(
         options,
         frozenset(correct),
     )
+
+
+def test_a_stem_line_that_starts_with_a_type_word_is_no_heading() -> None:
+    question = only_question(
+        "1. 阅读下面的材料，\n判断下列说法是否正确：\n宪法是根本法。\n答案：对"
+    )
+    assert question.stem == "阅读下面的材料，判断下列说法是否正确：宪法是根本法。"
+    assert question.type is QuestionType.TRUE_FALSE
 
 
 def only_question(text: str) -> Question:
