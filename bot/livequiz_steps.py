@@ -105,6 +105,10 @@ async def _take_step(
         await lives.succeeded(live.id)
         await repo.commit()
         return
+    current = await lives.get(live.id)
+    if current is None or current.finished:  # stopped by its teacher meanwhile
+        await repo.commit()
+        return
     question_id, order = await lives.planned(live.id, seq + 1)
     question = (await repo.attempts.questions([question_id]))[question_id]
     options, correct = shown_options(question.options, min(question.correct), order)

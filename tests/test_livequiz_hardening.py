@@ -39,8 +39,17 @@ from bot.i18n import Translator
 from bot.livequiz_steps import LiveQuizCb, step, step_due
 from bot.services import ServiceContext
 from quizzes.bank import Question, QuestionBank, QuestionType, StoredQuestion
-from quizzes.livequiz import MAX_SEND_FAILURES, BoardLine, plan_polls, unregistered_numbers
+from quizzes.livequiz import (
+    MAX_SEND_FAILURES,
+    BoardLine,
+    LiveQuiz,
+    may_stop,
+    plan_polls,
+    unregistered_numbers,
+)
 from quizzes.participants import GrantKind, Role
+from quizzes.permissions import Permissions
+from quizzes.units import Unit, UnitKind
 from storage.livequiz import LiveQuizRepository
 from storage.migrate import downgrade, upgrade
 from storage.models import ParticipantRow, UTCDateTime
@@ -499,3 +508,14 @@ async def old_live_quiz(engine: AsyncEngine, question_id: int) -> dict[str, int]
                 {"p": ids[name], "c": True, **at},
             )
     return ids
+
+
+def test_who_may_stop_a_live_quiz() -> None:
+    klass = Unit(3, UnitKind.CLASS, "七年级1班", 2, "/1/2/3/")
+    live = LiveQuiz(1, GROUP, TEACHER, datetime.now(UTC), None, 30, 5, 1, None)
+    assert may_stop(live, TEACHER, Permissions(), klass)
+    assert not may_stop(live, OTHER_TEACHER, Permissions(), klass)
+    assert may_stop(live, COORDINATOR, Permissions(coordinator_of=frozenset({2})), klass)
+    assert not may_stop(live, COORDINATOR, Permissions(coordinator_of=frozenset({9})), klass)
+    assert may_stop(live, 1, Permissions(is_admin=True), None)
+    assert not may_stop(live, COORDINATOR, Permissions(coordinator_of=frozenset({2})), None)
