@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.campaign_messages import option_text
 from bot.cli_support import terminal_gettext
 from bot.config import Settings
 from bot.shortlist_export import ShortlistLine, shortlist_xlsx
-from quizzes.bank import LETTERS
 from quizzes.campaigns import Campaign
 from quizzes.engine import best_per_participant
 from quizzes.units import Unit
@@ -102,16 +102,29 @@ async def draw_shortlist(
         await engine.dispose()
 
 
+STEM_SHOWN = 40  # characters of a question's stem in the per-question statistics
+
+
 async def question_lines(repo: Repositories, campaign_id: int, _: Callable[..., str]) -> list[str]:
+    """One line per question, lowest correct rate first. Each participant saw the options
+    in an order of their own, so the most chosen wrong answer is named by its text."""
     lines = []
     for stat in await repo.attempts.question_stats(campaign_id):
-        wrong = "".join(LETTERS[i] for i in stat.most_chosen_wrong) or "—"
+        stem = stat.question.stem
+        stem = stem if len(stem) <= STEM_SHOWN else stem[: STEM_SHOWN - 1] + "…"
+        rate = f"{100 * stat.rate:.0f}"
+        if not stat.most_chosen_wrong:
+            lines.append(_("qstats.line_no_wrong", stem=stem, answers=stat.answers, rate=rate))
+            continue
+        wrong = _("quiz.answer_separator").join(
+            option_text(stat.question, original, _) for original in stat.most_chosen_wrong
+        )
         lines.append(
             _(
-                "campaign.stats.line",
-                stem=stat.question.stem[:40],
+                "qstats.line",
+                stem=stem,
                 answers=stat.answers,
-                rate=f"{100 * stat.rate:.0f}",
+                rate=rate,
                 wrong=wrong,
                 wrong_count=stat.most_chosen_wrong_count,
             )

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, tzinfo
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.campaign_messages import option_text, options_shown
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
+from bot.message_parts import split_message
 from quizzes.attempts import Attempt, AttemptQuestion, Attempts, Step, Verdict
 from quizzes.bank import QuestionType
 from quizzes.campaigns import Campaign
-from quizzes.engine import LETTERS, Feedback, Outcome
+from quizzes.engine import LETTERS, Feedback, Outcome, shows_deadline
 from quizzes.participants import Participant
 from storage.repositories import Repositories
 
-MAX_TEXT = 4096
+MAX_TOAST = 200  # characters of a callback query's answer
 
 
 class CampaignCb(CallbackData, prefix="qz"):
@@ -44,6 +48,7 @@ def question_text(
     _: Gettext,
     zone: tzinfo,
     note: str = "",
+    now: datetime | None = None,
 ) -> str:
     stored = question.question
     lines = [note] if note else []
@@ -56,30 +61,47 @@ def question_text(
             kind=_(f"quiz.kind.{stored.type.value}"),
         )
     )
-    lines += ["", _("quiz.question.stem", stem=stored.stem), ""]
-    for position, original in enumerate(question.order):
-        lines.append(
-            _("quiz.question.option", letter=LETTERS[position], text=stored.options[original])
-        )
-    if question.deadline is not None:
-        local = question.deadline.astimezone(zone)
-        lines += ["", _("quiz.question.deadline", time=local.strftime("%H:%M:%S"))]
+    lines += ["", _("quiz.question.stem", stem=stored.stem)]
+    if stored.type is not QuestionType.TRUE_FALSE:  # its buttons say 正确 and 错误
+        lines.append("")
+        for position, original in enumerate(question.order):
+            lines.append(
+                _("quiz.question.option", letter=LETTERS[position], text=stored.options[original])
+            )
+    now = now or datetime.now(UTC)
+    deadline = question.deadline
+    if deadline is not None and shows_deadline(
+        deadline, timed=campaign.rules.timed, now=now, zone=zone
+    ):
+        local = deadline.astimezone(zone)
+        time = local.strftime("%H:%M:%S")
+        if local.date() == now.astimezone(zone).date():
+            lines += ["", _("quiz.question.deadline", time=time)]
+        else:
+            lines += [
+                "",
+                _("quiz.question.deadline_on", month=local.month, day=local.day, time=time),
+            ]
     return "\n".join(lines)
 
 
 def question_keyboard(question: AttemptQuestion, _: Gettext) -> InlineKeyboardMarkup:
-    """Option buttons, four to a row, then Submit for multiple choice.
+    """Option buttons, four to a row, then Submit for multiple choice; true/false says
+    正确 and 错误 on its two buttons.
 
     Built directly: on every answer, ``InlineKeyboardBuilder`` would deep-copy its buttons.
     """
-    multiple = question.question.type is QuestionType.MULTIPLE
+    stored = question.question
+    multiple = stored.type is QuestionType.MULTIPLE
     buttons = []
-    for position in range(len(question.order)):
-        letter = LETTERS[position]
-        if multiple:
-            letter = ("☑ " if position in question.draft else "☐ ") + letter
+    for position, original in enumerate(question.order):
+        label = LETTERS[position]
+        if stored.type is QuestionType.TRUE_FALSE:
+            label = option_text(stored, original, _)
+        elif multiple:
+            label = ("☑ " if position in question.draft else "☐ ") + label
         data = AnswerCb(attempt=question.attempt_id, seq=question.seq, option=position)
-        buttons.append(InlineKeyboardButton(text=letter, callback_data=data.pack()))
+        buttons.append(InlineKeyboardButton(text=label, callback_data=data.pack()))
     rows = [buttons[start : start + 4] for start in range(0, len(buttons), 4)]
     if multiple:
         submit = SubmitCb(attempt=question.attempt_id, seq=question.seq)
@@ -168,6 +190,20 @@ async def start_campaign(
     )
     await repo.attempts.set_message(attempt.id, sent.message_id)
     await repo.commit()
+    if started.resumed and attempt.message_id not in (None, sent.message_id):
+        await retire_message(bot, attempt.chat_id, attempt.message_id, _)
+
+
+async def retire_message(bot: Bot, chat_id: int, message_id: int | None, _: Gettext) -> None:
+    """The attempt's earlier question message, its buttons taken off: one message per
+    attempt answers (a double tap on Start, or a resume, sent a newer one below)."""
+    if message_id is None:
+        return
+    # Deleted by the user, or too old to edit: either way nothing is left to press.
+    with contextlib.suppress(TelegramBadRequest):
+        await bot.edit_message_text(
+            text=_("quiz.moved_below"), chat_id=chat_id, message_id=message_id, reply_markup=None
+        )
 
 
 # The two answer handlers take no ``participant`` (nor ``_``): the attempt's snapshot
@@ -257,10 +293,13 @@ def feedback_toast(campaign: Campaign, step: Step, _: Gettext) -> str:
         return _.plain("quiz.verdict.recorded")
     if step.correct:
         return _.plain("quiz.feedback.right")
-    answer = "".join(
-        LETTERS[step.answered.order.index(i)] for i in sorted(step.answered.question.correct)
-    )
-    return _.plain("quiz.feedback.wrong", answer=answer)
+    answered = step.answered
+    answer = options_shown(answered.question, answered.order, answered.question.correct, _.plain)
+    toast = _.plain("quiz.feedback.wrong", answer=answer)
+    if len(toast) > MAX_TOAST:  # long options: the result lists them in full
+        cut = max(0, len(answer) - (len(toast) - MAX_TOAST) - 1)
+        toast = _.plain("quiz.feedback.wrong", answer=answer[:cut] + "…")
+    return toast
 
 
 async def show_next(
@@ -307,7 +346,7 @@ async def send_result(
     bot: Bot, campaign: Campaign, attempt: Attempt, repo: Repositories, _: Gettext
 ) -> None:
     outcome = Outcome(attempt.points, attempt.question_count, campaign.rules.pass_mark)
-    rank, ranked = await repo.attempts.rank_in_school(attempt)
+    standing = await repo.attempts.rank_in_school(attempt)
     parts = [
         _(
             "quiz.result.summary",
@@ -319,23 +358,23 @@ async def send_result(
             pass_mark=campaign.rules.pass_mark,
         )
     ]
-    if rank is not None:
-        parts.append(_("quiz.result.rank", rank=rank, total=ranked))
+    if standing is not None and standing.place is not None:
+        group = _(f"quiz.result.among.{standing.role.value}")
+        parts.append(_("quiz.result.rank", group=group, rank=standing.place, total=standing.of))
     if outcome.passed and campaign.rules.certificate:
         parts.append(_("quiz.result.certificate_hint"))
     missed = [q for q in await repo.attempts.all_questions(attempt.id) if (q.points or 0) < 1]
     if missed:
         parts.append(_("quiz.result.missed_header"))
         for question in missed:
-            answer = "".join(
-                LETTERS[question.order.index(i)] for i in sorted(question.question.correct)
-            )
+            stored, order = question.question, question.order
+            answer = options_shown(stored, order, stored.correct, _.plain)
             if question.timed_out:
-                yours = _("quiz.result.yours_timed_out")
+                yours = _.plain("quiz.result.yours_timed_out")
             elif question.chosen:
-                yours = "".join(LETTERS[question.order.index(i)] for i in sorted(question.chosen))
+                yours = options_shown(stored, order, question.chosen, _.plain)
             else:  # the window closed on it
-                yours = _("quiz.result.yours_unanswered")
+                yours = _.plain("quiz.result.yours_unanswered")
             parts.append(
                 _(
                     "quiz.result.missed_item",
@@ -347,25 +386,8 @@ async def send_result(
                 )
             )
     await repo.commit()  # end the reads: hold no connection while waiting to send
-    for chunk in split_message(parts):
+    for chunk in split_message(parts, separator="\n\n"):
         await bot.send_message(attempt.chat_id, chunk)
-
-
-def split_message(parts: list[str], limit: int = MAX_TEXT) -> list[str]:
-    """Join paragraphs into as few messages as Telegram's 4,096 characters allow."""
-    chunks: list[str] = []
-    current = ""
-    for part in parts:
-        candidate = f"{current}\n\n{part}" if current else part
-        if len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            chunks.append(current)
-        current = part[:limit]
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 def create_router() -> Router:

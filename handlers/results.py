@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.i18n import Gettext
+from bot.message_parts import split_message
 from bot.shortlists import question_lines
 from quizzes.campaigns import Campaign
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from storage.repositories import Repositories
 
+CAMPAIGN_NUMBER = re.compile(r"[0-9]+")
+LONGEST_NUMBER = 18  # digits: any longer is past every id (and BIGINT)
+
 
 async def latest_campaign(repo: Repositories, args: list[str]) -> Campaign | None:
+    """The campaign numbered by the first argument, else the latest (``/top``)."""
     if args and args[0].isdigit():
         return await repo.campaigns.get(int(args[0]))
     campaigns = await repo.campaigns.all()
@@ -29,17 +36,34 @@ async def question_stats(
     repo: Repositories,
     _: Gettext,
 ) -> None:
-    """``/qstats [campaign id]``: for teachers and staff, no personal data."""
+    """``/qstats [campaign number]``: for teachers and staff, no personal data."""
     if not permissions.may_teach(participant.role):
         await message.answer(_("errors.teachers_only"))
         return
-    campaign = await latest_campaign(repo, (command.args or "").split())
-    if campaign is None:
-        await message.answer(_("shortlist.no_campaign"))
+    args = (command.args or "").split()
+    if len(args) > 1 or (args and not CAMPAIGN_NUMBER.fullmatch(args[0])):
+        await message.answer(_("qstats.usage"))
         return
+    if args:
+        number = args[0].lstrip("0") or "0"
+        found = await repo.campaigns.get(int(number)) if len(number) <= LONGEST_NUMBER else None
+        if found is None:
+            await message.answer(_("qstats.unknown", id=number))
+            return
+        campaign = found
+    else:
+        campaigns = await repo.campaigns.all()
+        if not campaigns:
+            await message.answer(_("shortlist.no_campaign"))
+            return
+        campaign = campaigns[-1]
     lines = await question_lines(repo, campaign.id, _)
-    header = _("campaign.stats.header", campaign=campaign.name)
-    await message.answer("\n".join([header, *lines]) if lines else _("campaign.stats.none"))
+    await repo.commit()  # end the reads: hold no connection while waiting to send
+    if not lines:
+        await message.answer(_("qstats.none", campaign=campaign.name))
+        return
+    for part in split_message([_("qstats.header", campaign=campaign.name), *lines]):
+        await message.answer(part)
 
 
 def create_router() -> Router:

@@ -50,6 +50,11 @@ class Rules:
     partial_credit: bool = False
     certificate: bool = True
 
+    @property
+    def timed(self) -> bool:
+        """A time limit per question or per attempt (not just the campaign's window)."""
+        return bool(self.seconds_per_question or self.seconds_per_attempt)
+
 
 @dataclass(frozen=True, slots=True)
 class Campaign:

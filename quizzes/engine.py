@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 LETTERS = "ABCDEFGH"
@@ -112,6 +112,14 @@ def question_deadline(
     if per_question_seconds:
         limits.append(shown_at + timedelta(seconds=per_question_seconds))
     return min(limits) if limits else None
+
+
+def shows_deadline(deadline: datetime | None, *, timed: bool, now: datetime, zone: tzinfo) -> bool:
+    """Whether a question states when it must be answered: always under a time limit;
+    with none, only when the campaign closes on it today (a close days away is no news)."""
+    if deadline is None:
+        return False
+    return timed or deadline.astimezone(zone).date() == now.astimezone(zone).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,15 @@ class Ranked:
 
 
 @dataclass(frozen=True, slots=True)
+class SchoolRank:
+    """A participant's place among those of their role in their school."""
+
+    role: Role
+    place: int | None  # None: no finished attempt of theirs yet
+    of: int
+
+
+@dataclass(frozen=True, slots=True)
 class QuestionStat:
     question: StoredQuestion
     answers: int
@@ -747,8 +756,11 @@ class AttemptRepository:
         found = [await self.question(attempt_id, seq) for seq in seqs]
         return [question for question in found if question is not None]
 
-    async def standings(self, campaign_id: int, scope_path: str | None = None) -> list[Ranked]:
-        """Every finished attempt in the campaign (within a unit subtree), with who and where."""
+    async def standings(
+        self, campaign_id: int, scope_path: str | None = None, role: Role | None = None
+    ) -> list[Ranked]:
+        """Every finished attempt in the campaign (within a unit subtree, by participants
+        of one role), with who and where."""
         member = UnitRow.__table__.alias("member")
         query = (
             select(
@@ -770,6 +782,8 @@ class AttemptRepository:
         )
         if scope_path is not None:
             query = query.where(member.c.path.startswith(scope_path, autoescape=True))
+        if role is not None:
+            query = query.where(ParticipantRow.role == role.value)
         rows = await self.session.execute(query)
         return [
             Ranked(
@@ -782,29 +796,37 @@ class AttemptRepository:
             for aid, pid, points, total_ms, finished_at, name, path, flagged in rows
         ]
 
-    async def rank_in_school(self, attempt: Attempt) -> tuple[int | None, int]:
-        """The attempt's participant's place among their school's best attempts."""
-        school = await self._school_path(attempt.participant_id)
-        if school is None:
-            return None, 0
+    async def rank_in_school(self, attempt: Attempt) -> SchoolRank | None:
+        """The attempt's participant's place among the best attempts of their school's
+        participants of the same role (students among students, teachers among teachers);
+        None outside a school or without a role."""
+        found = await self._school_and_role(attempt.participant_id)
+        if found is None:
+            return None
+        school, role = found
         ranked = best_per_participant(
-            [r.standing for r in await self.standings(attempt.campaign_id, school)]
+            [r.standing for r in await self.standings(attempt.campaign_id, school, role)]
         )
         for place, standing in enumerate(ranked, start=1):
             if standing.participant_id == attempt.participant_id:
-                return place, len(ranked)
-        return None, len(ranked)
+                return SchoolRank(role, place, len(ranked))
+        return SchoolRank(role, None, len(ranked))
 
-    async def _school_path(self, participant_id: int) -> str | None:
+    async def _school_and_role(self, participant_id: int) -> tuple[str, Role] | None:
         member = UnitRow.__table__.alias("member")
         school = UnitRow.__table__.alias("school")
-        return await self.session.scalar(
-            select(school.c.path)
-            .select_from(ParticipantRow)
-            .join(member, member.c.id == ParticipantRow.unit_id)
-            .join(school, member.c.path.startswith(school.c.path))
-            .where(ParticipantRow.id == participant_id, school.c.kind == UnitKind.SCHOOL.value)
-        )
+        found = (
+            await self.session.execute(
+                select(school.c.path, ParticipantRow.role)
+                .select_from(ParticipantRow)
+                .join(member, member.c.id == ParticipantRow.unit_id)
+                .join(school, member.c.path.startswith(school.c.path))
+                .where(ParticipantRow.id == participant_id, school.c.kind == UnitKind.SCHOOL.value)
+            )
+        ).first()
+        if found is None or found.role is None:
+            return None
+        return found.path, Role(found.role)
 
     async def question_stats(self, campaign_id: int) -> list[QuestionStat]:
         """Per question: answers, correct rate and the most chosen wrong option (in SQL)."""

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram import Dispatcher
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendMessage,
+)
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,8 +28,9 @@ from bot.i18n import Translator
 from bot.quiz_clock import QuizClock
 from bot.services import ServiceContext
 from handlers.quiz import AnswerCb, CampaignCb, SubmitCb
-from quizzes.engine import Feedback
-from quizzes.participants import Participant
+from quizzes.bank import LETTERS, QuestionType
+from quizzes.engine import Feedback, shows_deadline
+from quizzes.participants import Participant, Role
 from storage.models_quiz import AttemptQuestionRow, AttemptRow, CampaignRow
 from storage.repositories import Repositories
 from tests.factories import World, build_world
@@ -131,10 +140,10 @@ async def test_a_whole_attempt_scores_ranks_and_explains(
     texts = bot.sent_texts(301)
     result = next(t for t in texts if "答题完成" in t)
     assert "得分：4 / 5（80%）" in result and "合格" in result
-    assert "本校排名：第 1 名（共 1 人）" in result
+    assert "本校学生排名：第 1 名（共 1 人）" in result
     assert "答错或未答的题目" in result
-    # The missed question shows what was pressed next to the right answer.
-    shown = re.search(r"^2\. .*\n你的答案：([A-H]+)\n正确答案：([A-H]+)$", result, re.M)
+    # The missed question shows what was pressed next to the right answer, with the text.
+    shown = re.search(r"^2\. .*\n你的答案：([A-H]\. .+)\n正确答案：([A-H]\. .+)$", result, re.M)
     assert shown is not None and shown.group(1) != shown.group(2), result
     assert "❌ 回答错误" in " ".join(toasts(bot))
 
@@ -280,7 +289,7 @@ async def test_interrupted_attempt_resumes_where_it_was(
 
     await start(dp, bot, 307, campaign.id)
 
-    resumed = bot.sent_texts(307)[-1]
+    resumed = [m.text for m in bot.recorder.requests if isinstance(m, SendMessage)][-1]
     assert "继续上次未完成的答题" in resumed and "第 2/5 题" in resumed
     async with session_factory() as session:
         count = len(
@@ -521,3 +530,234 @@ def test_certificate_text_renders_with_real_glyphs_not_boxes() -> None:
     band = image.crop((400, 150, 1200, 270))
     darkest, _lightest = band.getextrema()
     assert isinstance(darkest, int) and darkest < 128
+
+
+def live_question_messages(bot: MockedBot, attempt_id: int) -> list[int]:
+    """Ids of the messages whose buttons still answer the attempt, replaying what was sent
+    and edited (the recording bot numbers the messages it sends from 1000)."""
+    numbers = itertools.count(1000)
+    markups: dict[int, Any] = {}
+    for method in bot.recorder.requests:
+        if isinstance(method, SendMessage):
+            markups[next(numbers)] = method.reply_markup
+        elif (
+            isinstance(method, EditMessageText | EditMessageReplyMarkup)
+            and method.message_id in markups
+        ):
+            markups[method.message_id] = method.reply_markup
+    prefix = f"a:{attempt_id}:"
+    return [
+        message_id
+        for message_id, markup in markups.items()
+        if markup is not None
+        and any(
+            (button.callback_data or "").startswith(prefix)
+            for row in markup.inline_keyboard
+            for button in row
+        )
+    ]
+
+
+async def test_a_double_tap_on_start_leaves_one_live_question(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory)
+    student = await registered(session_factory, 341, world.classes["七年级1班"].id)
+    await dp.feed_update(bot, text_update(user(341), "/quiz"))
+    tap = CampaignCb(campaign=campaign.id).pack()
+
+    await asyncio.gather(
+        dp.feed_update(bot, callback_update(user(341), tap)),
+        dp.feed_update(bot, callback_update(user(341), tap)),
+    )
+
+    attempt = await attempt_row(session_factory, student.id)
+    assert live_question_messages(bot, attempt.id) == [attempt.message_id]
+    retired = [m for m in bot.recorder.requests if isinstance(m, EditMessageText)]
+    assert len(retired) == 1 and retired[0].message_id != attempt.message_id
+    assert "在下方的新消息中继续" in retired[0].text and retired[0].reply_markup is None
+
+
+async def test_a_resumed_attempt_takes_the_buttons_off_the_old_message(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory)
+    student = await registered(session_factory, 342, world.classes["七年级1班"].id)
+    await start(dp, bot, 342, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    first_message = attempt.message_id
+    assert first_message is not None
+    right = await right_positions(session_factory, attempt.id, 1)
+    for position in right:  # ticks first if it is the multiple-choice question
+        press = AnswerCb(attempt=attempt.id, seq=1, option=position).pack()
+        await dp.feed_update(bot, callback_update(user(342), press, message_id=first_message))
+    if len(right) > 1:
+        submit = SubmitCb(attempt=attempt.id, seq=1).pack()
+        await dp.feed_update(bot, callback_update(user(342), submit, message_id=first_message))
+    assert live_question_messages(bot, attempt.id) == [first_message]  # now question 2
+
+    await start(dp, bot, 342, campaign.id)  # days later, from /quiz
+
+    attempt = await attempt_row(session_factory, student.id)
+    assert attempt.message_id != first_message
+    assert live_question_messages(bot, attempt.id) == [attempt.message_id]
+    assert "第 2/5 题" in bot.sent_texts(342)[-2]  # the new message
+    assert "在下方的新消息中继续" in bot.sent_texts(342)[-1]  # the old one, retired
+
+
+async def test_without_a_time_limit_a_question_names_no_deadline(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory, closes_in=timedelta(days=30))
+    await registered(session_factory, 343, world.classes["七年级1班"].id)
+
+    await start(dp, bot, 343, campaign.id)
+
+    question = bot.sent_texts(343)[-1]
+    assert "第 1/5 题" in question and "⏱" not in question
+
+
+async def test_a_deadline_on_another_day_gives_its_date(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    campaign = await open_campaign(session_factory, closes_in=timedelta(days=30))
+    async with session_factory() as session:
+        row = await session.get(CampaignRow, campaign.id)
+        assert row is not None
+        row.seconds_per_attempt = 3 * 24 * 3600  # three days for the whole attempt
+        await session.commit()
+    student = await registered(session_factory, 344, world.classes["七年级1班"].id)
+
+    await start(dp, bot, 344, campaign.id)
+
+    attempt = await attempt_row(session_factory, student.id)
+    assert attempt.deadline is not None
+    local = attempt.deadline.astimezone(settings.zone)
+    expected = f"⏱ 请在 {local.month}月{local.day}日 {local:%H:%M:%S} 前作答"
+    assert expected in bot.sent_texts(344)[-1]
+
+
+def test_a_deadline_is_stated_under_a_time_limit_or_when_the_close_is_today() -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 12, 4, 10, 0, tzinfo=zone)
+    tonight = datetime(2026, 12, 4, 18, 0, tzinfo=zone)
+    next_month = datetime(2027, 1, 4, 9, 24, tzinfo=zone)
+    assert shows_deadline(tonight, timed=False, now=now, zone=zone)
+    assert not shows_deadline(next_month, timed=False, now=now, zone=zone)
+    assert shows_deadline(next_month, timed=True, now=now, zone=zone)
+    assert not shows_deadline(None, timed=True, now=now, zone=zone)
+    # "Today" is Beijing's day: 01:00 in Beijing is still the day before in UTC.
+    early = datetime(2026, 12, 5, 1, 0, tzinfo=zone)
+    assert not shows_deadline(tonight, timed=False, now=early, zone=zone)
+
+
+async def walk_questions(
+    dp: Dispatcher,
+    bot: MockedBot,
+    session_factory: async_sessionmaker[AsyncSession],
+    telegram_id: int,
+    attempt_id: int,
+    count: int,
+) -> dict[str, list[str]]:
+    """Answer every question rightly; the buttons each kind of question was shown with."""
+    buttons: dict[str, list[str]] = {}
+    for seq in range(1, count + 1):
+        text = bot.sent_texts(telegram_id)[-1]
+        kinds = ("判断题", "单选题", "多选题", "true or false", "single choice", "multiple")
+        kind = next(k for k in kinds if k in text)
+        buttons.setdefault(kind, bot.last_buttons())
+        await answer_rightly(dp, bot, session_factory, telegram_id, attempt_id, seq)
+    return buttons
+
+
+async def answer_rightly(
+    dp: Dispatcher,
+    bot: MockedBot,
+    session_factory: async_sessionmaker[AsyncSession],
+    telegram_id: int,
+    attempt_id: int,
+    seq: int,
+) -> None:
+    right = await right_positions(session_factory, attempt_id, seq)
+    for position in right:
+        data = AnswerCb(attempt=attempt_id, seq=seq, option=position).pack()
+        await dp.feed_update(bot, callback_update(user(telegram_id), data))
+    if len(right) > 1:
+        submit = SubmitCb(attempt=attempt_id, seq=seq).pack()
+        await dp.feed_update(bot, callback_update(user(telegram_id), submit))
+
+
+async def test_true_false_buttons_say_right_and_wrong(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory)
+    student = await registered(session_factory, 345, world.classes["七年级1班"].id)
+    english = await registered(session_factory, 346, world.classes["七年级1班"].id)
+    async with session_factory() as session:
+        await Repositories.over(session).participants.update(english, locale="en")
+        await session.commit()
+
+    await start(dp, bot, 345, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    shown = await walk_questions(dp, bot, session_factory, 345, attempt.id, 5)
+    await start(dp, bot, 346, campaign.id)
+    attempt = await attempt_row(session_factory, english.id)
+    shown_in_english = await walk_questions(dp, bot, session_factory, 346, attempt.id, 5)
+
+    assert shown["判断题"] == ["正确", "错误"]
+    assert shown["单选题"] == ["A", "B", "C", "D"]
+    assert shown_in_english["true or false"] == ["Right", "Wrong"]
+
+
+async def test_a_result_names_the_options_in_the_order_they_were_shown(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory)
+    student = await registered(session_factory, 347, world.classes["七年级1班"].id)
+    await start(dp, bot, 347, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+
+    await answer_all(dp, bot, session_factory, 347, attempt.id, 5, wrong={1, 2, 3, 4, 5})
+
+    result = next(t for t in bot.sent_texts(347) if "答题完成" in t)
+    async with session_factory() as session:
+        asked = await Repositories.over(session).attempts.all_questions(attempt.id)
+    for question in asked:
+        stored, order = question.question, question.order
+        if stored.type is QuestionType.TRUE_FALSE:
+            assert "你的答案：错误\n正确答案：正确" in result
+            continue
+        positions = sorted(order.index(i) for i in stored.correct)
+        answer = "；".join(f"{LETTERS[p]}. {stored.options[order[p]]}" for p in positions)
+        assert f"正确答案：{answer}\n" in result, result
+        if stored.type is QuestionType.MULTIPLE:  # the toast named the three, in order
+            assert f"❌ 回答错误，正确答案：{answer}" in toasts(bot)
+            assert len(positions) == 3
+
+
+async def test_a_student_is_ranked_among_students_and_a_teacher_among_teachers(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    campaign = await open_campaign(session_factory, feedback=Feedback.END)
+    school = world.schools["胡杨河市第一中学"]
+    people = [
+        (351, world.classes["七年级1班"].id, Role.STUDENT, {2}),
+        (352, world.classes["七年级2班"].id, Role.STUDENT, {2, 3}),
+        (353, school.id, Role.TEACHER, set()),  # the best score of all
+    ]
+    for telegram_id, unit_id, role, wrong in people:
+        person = await registered(session_factory, telegram_id, unit_id, role=role)
+        await start(dp, bot, telegram_id, campaign.id)
+        attempt = await attempt_row(session_factory, person.id)
+        await answer_all(dp, bot, session_factory, telegram_id, attempt.id, 5, wrong=wrong)
+
+    def result(telegram_id: int) -> str:
+        return next(t for t in bot.sent_texts(telegram_id) if "答题完成" in t)
+
+    assert "本校学生排名：第 1 名（共 1 人）" in result(351)
+    assert "本校学生排名：第 2 名（共 2 人）" in result(352)
+    assert "本校教师排名：第 1 名（共 1 人）" in result(353)
