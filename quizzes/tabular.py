@@ -147,40 +147,51 @@ def _header_within(
     return False
 
 
-def _has_formulas(content: bytes) -> bool:
-    """Whether any worksheet of the (zip) workbook holds a formula; cheap, no parsing."""
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        for name in archive.namelist():
-            if not name.startswith("xl/worksheets/"):
-                continue
-            tail = b""
-            with archive.open(name) as member:
-                while chunk := member.read(1 << 20):
-                    if _FORMULA_TAG.search(tail + chunk):
-                        return True
-                    tail = chunk[-64:]
+def _member_has_formulas(archive: zipfile.ZipFile, path: str) -> bool:
+    """A quick look for a formula tag in a sheet's XML, before parsing it."""
+    tail = b""
+    with archive.open(path) as member:
+        while chunk := member.read(1 << 20):
+            if _FORMULA_TAG.search(tail + chunk):
+                return True
+            tail = chunk[-64:]
     return False
 
 
-def _uncached_formulas(
-    content: bytes, title: str, rows: list[tuple[int, list[Cell]]], max_columns: int
-) -> tuple[tuple[int, int], ...]:
-    """Cells that read as empty but hold a formula: the formula's result was never stored."""
-    import openpyxl
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+
+def _uncached_formulas(content: bytes, sheet: Any) -> tuple[tuple[int, int], ...]:
+    """Cells (row, column from 0) with a formula and no stored result: written by a program,
+    never opened and saved in Excel or WPS. A formula whose stored result is an empty text
+    (``t="str"``) is not one of them."""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    path = getattr(sheet, "_worksheet_path", None)  # read-only sheets know their XML part
+    if not isinstance(path, str):
+        return ()
     found: list[tuple[int, int]] = []
-    try:
-        formulas = _sheet_rows(workbook[title], max_lines=len(rows), max_columns=max_columns)
-        for (line, values), written in zip(rows, formulas, strict=False):
-            for position, formula in enumerate(written):
-                value = values[position] if position < len(values) else None
-                if value is None and formula is not None:
-                    found.append((line, position))
-    finally:
-        workbook.close()
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        if path not in archive.namelist() or not _member_has_formulas(archive, path):
+            return ()
+        with archive.open(path) as member:
+            for _event, element in iterparse(member):
+                name = _local(element.tag)
+                if name == "c":
+                    parts = {_local(child.tag): child.text for child in element}
+                    # Only a text result may be empty (t="str"): openpyxl and others write an
+                    # empty <v/> where no result was ever computed.
+                    stored = bool(parts.get("v")) or element.get("t") == "str" or "is" in parts
+                    reference = element.get("r")
+                    if "f" in parts and not stored and reference:
+                        row, column = coordinate_to_tuple(reference)
+                        found.append((row, column - 1))
+                    element.clear()
+                elif name == "row":
+                    element.clear()
     return tuple(found)
 
 
@@ -233,9 +244,11 @@ def read_xlsx_table(
             rows = list(
                 enumerate(_sheet_rows(chosen, max_lines=max_lines, max_columns=max_columns), 1)
             )
-            uncached: tuple[tuple[int, int], ...] = ()
-            if _has_formulas(content):
-                uncached = _uncached_formulas(content, str(chosen.title), rows, max_columns)
+            uncached = tuple(
+                (line, column)
+                for line, column in _uncached_formulas(content, chosen)
+                if line <= len(rows) and column < max_columns
+            )
     except TabularError:
         raise
     except Exception as exc:

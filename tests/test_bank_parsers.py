@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from collections.abc import Sequence
+from dataclasses import replace
 
 import docx
 import openpyxl
@@ -968,14 +971,34 @@ def test_a_formula_without_a_stored_result_says_to_open_and_save() -> None:
     assert "请用 Excel 或 WPS 打开这个文件，保存后重新上传" in describe_problem(problem, _.plain)
 
 
-def test_a_formula_with_its_stored_result_is_read() -> None:
+def saved_by_excel(content: bytes, results: dict[str, str]) -> bytes:
+    """The workbook as Excel saves it: each formula cell (by reference) with its text result."""
+    source = zipfile.ZipFile(io.BytesIO(content))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                for reference, result in results.items():
+                    text = re.sub(
+                        rf'<c r="{reference}"([^>]*)>(<f>.*?</f>)<v\s*(?:/>|></v>)',
+                        rf'<c r="{reference}"\1 t="str">\2<v>{result}</v>',
+                        text,
+                    )
+                data = text.encode()
+            target.writestr(item, data)
+    return buffer.getvalue()
+
+
+def test_formulas_with_their_stored_results_are_read() -> None:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None
     sheet.append(HEADER)
-    sheet.append(row())
-    content = workbook_bytes(workbook)
-    assert parse_bank(content, "saved.xlsx").questions[0] == EXPECTED[0]
+    sheet.append(row(答案='=IF(1=1,"A","B")', 出处='=IF(1=1,"","x")'))
+    saved = saved_by_excel(workbook_bytes(workbook), {"G2": "A", "K2": ""})
+    assert parse_bank(saved, "saved.xlsx").questions[0] == replace(EXPECTED[0], source=None)
 
 
 YAML_BOMB = "\n".join(
