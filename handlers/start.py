@@ -198,7 +198,7 @@ async def pick_unit(
         await show_level(bot, chat_id, 0, repo, state, _, edit=message)
         return
     unit = await repo.units.get(callback_data.id)
-    if unit is None:
+    if unit is None or unit.retired:
         await callback.answer(_("errors.stale_button"), show_alert=False)
         return
     children = await repo.units.children(unit.id) if not callback_data.final else []

@@ -460,3 +460,25 @@ async def test_two_schools_of_one_name_are_shown_with_their_regiment(
     assert bot.sent_texts(127)[-1].startswith("131团 · 中心小学：请选择班级")
     await dp.feed_update(bot, callback_update(parent, UnitCb(id=klass.id).pack()))
     assert "131团 · 中心小学 · 一年级1班" in bot.sent_texts(127)[-2]
+
+
+async def test_a_retired_class_is_not_offered_and_its_old_button_is_stale(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    klass, school = world.classes["七年级2班"], world.schools["胡杨河市第一中学"]
+    async with session_factory() as session:
+        await Repositories.over(session).units.retire([klass], datetime.now(UTC))
+        await session.commit()
+    student = user(128)
+    await dp.feed_update(bot, text_update(student, "/start"))
+    assert school.parent_id is not None
+    await dp.feed_update(bot, callback_update(student, UnitCb(id=school.parent_id).pack()))
+    await dp.feed_update(bot, callback_update(student, UnitCb(id=school.id).pack()))
+    assert UnitCb(id=klass.id).pack() not in bot.last_markup_data()
+    assert UnitCb(id=world.classes["七年级1班"].id).pack() in bot.last_markup_data()
+
+    await dp.feed_update(bot, callback_update(student, UnitCb(id=klass.id).pack()))
+    answers = [m for m in bot.recorder.requests if type(m).__name__ == "AnswerCallbackQuery"]
+    assert "过期" in (answers[-1].text or "")  # type: ignore[attr-defined]
+    row = await participant_row(session_factory, 128)
+    assert row is not None and row.unit_id is None
