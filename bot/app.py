@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -20,6 +20,7 @@ from bot.i18n import Translator
 from bot.links import add_publicity_routes
 from bot.pacing import PacedSends, SendLimiter
 from bot.services import Service, ServiceContext, create_services
+from bot.webhook import MAX_UPDATE_BYTES, WebhookEndpoint
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.presses import DirectPresses
@@ -108,14 +109,11 @@ class BotApp:
 
     def web_app(self) -> web.Application:
         """The aiohttp app: the webhook endpoint when configured, and tracked links."""
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_UPDATE_BYTES)
         if self.settings.uses_webhook:
-            secret = self.settings.webhook_secret
-            SimpleRequestHandler(
-                dispatcher=self.dp,
-                bot=self.bot,
-                secret_token=secret.get_secret_value() if secret else None,
-            ).register(app, path=self.settings.webhook_path)
+            WebhookEndpoint(self.dp, self.bot, self.settings.webhook_secret_token).register(
+                app, self.settings.webhook_path
+            )
             setup_application(app, self.dp, bot=self.bot)
         add_publicity_routes(app, self.session_factory)
         return app
@@ -141,19 +139,18 @@ class BotApp:
 async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncIterator[BotApp]:
     """Start the bot in this event loop (polling or webhook) and stop it on exit."""
     app = await BotApp.create(settings, migrate=migrate)
-    await set_commands(app.bot, app.translator)
     runner: web.AppRunner | None = None
     polling: asyncio.Task[None] | None = None
     try:
+        await set_commands(app.bot, app.translator)
         if settings.uses_webhook:
             runner = web.AppRunner(app.web_app())
             await runner.setup()
             site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
             await site.start()
-            secret = settings.webhook_secret
             await app.bot.set_webhook(
                 f"{settings.webhook_url}{settings.webhook_path}",
-                secret_token=secret.get_secret_value() if secret else None,
+                secret_token=settings.webhook_secret_token,
                 allowed_updates=app.dp.resolve_used_update_types(),
             )
         else:

@@ -6,6 +6,9 @@ A missing or malformed setting stops start-up with one line naming it
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +22,8 @@ TELEGRAM_API_URL = "https://api.telegram.org"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _CHANNEL_RE = re.compile(r"^(-\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
+# Derives the webhook secret from the token (HMAC-SHA256): a fixed label, never changed.
+_WEBHOOK_SECRET_LABEL = b"pufa-bot webhook secret v1"
 
 
 class SettingsError(Exception):
@@ -155,6 +160,15 @@ class Settings(BaseSettings):
         if self.bot_token is None:
             raise SettingsError("PUFA_BOT_TOKEN is not set")
         return self.bot_token.get_secret_value()
+
+    @property
+    def webhook_secret_token(self) -> str:
+        """What Telegram must send in ``X-Telegram-Bot-Api-Secret-Token``: the configured
+        secret, else one derived from the bot token, the same in every process."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        digest = hmac.new(self.token.encode(), _WEBHOOK_SECRET_LABEL, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
     @property
     def zone(self) -> ZoneInfo:
