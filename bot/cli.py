@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from pathlib import Path
@@ -15,8 +16,9 @@ import click
 
 from bot.cli_bank import bank
 from bot.cli_participant import participant
-from bot.cli_support import settings_or_exit, terminal_gettext
+from bot.cli_support import failure_line, settings_or_exit, terminal_gettext
 from bot.config import SettingsError
+from bot.log_limits import limit_tracebacks
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -37,27 +39,53 @@ def _async_command(func: Callable[P, Awaitable[T]]) -> Callable[P, T]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+class _Commands(click.Group):
+    """Ends a command that failed for a reason its user can fix (a setting, a server that
+    cannot be reached) with one line naming it, not a traceback (``-v`` shows that too)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            line = failure_line(error)
+            if line is None:
+                raise
+            if ctx.params.get("verbose"):
+                traceback.print_exception(error)
+            raise click.ClickException(line) from None
+
+
+# This project's own loggers speak at INFO; libraries only from WARNING, unless -v.
+_OWN_LOGGERS = ("bot", "handlers", "quizzes", "storage")
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages, and tracebacks.")
 def main(verbose: bool) -> None:
     """Pufa Bot: legal-education campaigns for schools, in Telegram."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("aiogram.dispatcher").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if not verbose:
+        for name in _OWN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
+        # An outage fails every update alike: one traceback a minute tells it.
+        limit_tracebacks()
 
 
 @main.command(short_help="Run the bot (long polling, or a webhook server).")
 def run() -> None:
     """Run the bot: long polling, or a webhook server when PUFA_WEBHOOK_URL is set."""
-    from bot.app import serve
-
     settings = settings_or_exit()
     settings.token  # noqa: B018  (fail now, with one line, if the token is missing)
+    from bot.app import serve
+
     with contextlib.suppress(KeyboardInterrupt):
         _run(serve(settings))
 
@@ -237,17 +265,24 @@ async def jobs(runs: int) -> None:
     click.echo(f"next run ({settings.timezone})  job")
     for job_id, when in plan:
         click.echo(f"{when:%Y-%m-%d %H:%M:%S %a}        {job_id}")
-    if not runs:
-        return
     from storage.database import create_engine, create_session_factory
+    from storage.publicity import PublicityRepository
     from storage.scheduler import JobRunRepository
 
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session:
-            recent = await JobRunRepository(session).recent(runs)
+            missed = await PublicityRepository(session).missed_articles()
+            recent = await JobRunRepository(session).recent(runs) if runs else []
     finally:
         await engine.dispose()
+    if missed:
+        click.echo("\nmissed (due beyond the grace, not sent; `pufa article send ID` sends it)")
+        for article in missed:
+            due = article.publish_at.astimezone(settings.zone) if article.publish_at else None
+            click.echo(f"{due:%Y-%m-%d %H:%M:%S %a}        article {article.id}  {article.title}")
+    if not runs:
+        return
     click.echo("\ndue                        job  (outcome)")
     for run in recent:
         due = run.due_at.astimezone(settings.zone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -19,8 +20,19 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened for a reason its URL already tells."""
+
+
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
+        path = make_url(url).database
+        # Checked here: the driver's failure to open it leaves a thread behind that
+        # writes a traceback after the command has already reported the error.
+        if path and path != ":memory:" and not Path(path).parent.is_dir():
+            raise DatabaseUnavailable(
+                f"cannot open the SQLite database {path}: no folder {Path(path).parent}"
+            )
         engine = create_async_engine(
             url, echo=echo, connect_args={"timeout": 30}, pool_pre_ping=False
         )
