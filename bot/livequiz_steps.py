@@ -149,7 +149,14 @@ async def give_up(
     try:
         await context.bot.send_message(
             live.started_by,
-            _("livequiz.gave_up", started=started, failures=MAX_SEND_FAILURES),
+            _(
+                "livequiz.gave_up",
+                started=started,
+                where=_.plain("livequiz.in_group", title=live.chat_title)
+                if live.chat_title
+                else _.plain("livequiz.in_a_group"),
+                failures=MAX_SEND_FAILURES,
+            ),
         )
     except TelegramAPIError as error:  # the teacher blocked the bot or never opened it
         log.info(

@@ -50,7 +50,9 @@ async def start_live_quiz(
         await message.answer(_("livequiz.no_questions"))
         return
     assert message.from_user is not None
-    live = await lives.create(message.chat.id, message.from_user.id, seconds, plan)
+    live = await lives.create(
+        message.chat.id, message.chat.title, message.from_user.id, seconds, plan
+    )
     await repo.commit()
     # The quiz clock sends the first poll within a second and drives the rest.
     await message.answer(

@@ -33,6 +33,7 @@ class LiveQuiz:
     current_seq: int
     board_message_id: int | None
     failures: int = 0
+    chat_title: str | None = None
 
     @property
     def finished(self) -> bool:

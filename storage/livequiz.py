@@ -17,6 +17,7 @@ def _live(row: LiveQuizRow) -> LiveQuiz:
     return LiveQuiz(
         id=row.id,
         chat_id=row.chat_id,
+        chat_title=row.chat_title,
         started_by=row.started_by,
         started_at=row.started_at,
         finished_at=row.finished_at,
@@ -47,10 +48,16 @@ class LiveQuizRepository:
         return [_live(row) for row in rows]
 
     async def create(
-        self, chat_id: int, started_by: int, seconds: int, plan: list[PlannedPoll]
+        self,
+        chat_id: int,
+        chat_title: str | None,
+        started_by: int,
+        seconds: int,
+        plan: list[PlannedPoll],
     ) -> LiveQuiz:
         row = LiveQuizRow(
             chat_id=chat_id,
+            chat_title=chat_title[:128] if chat_title else None,
             started_by=started_by,
             seconds_per_question=seconds,
             question_count=len(plan),

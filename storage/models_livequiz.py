@@ -15,6 +15,7 @@ class LiveQuizRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     chat_id: Mapped[int]
+    chat_title: Mapped[str | None] = mapped_column(String(128))  # to tell the teacher which
     started_by: Mapped[int]  # Telegram id of the teacher
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

@@ -362,7 +362,7 @@ async def test_a_live_quiz_the_bot_cannot_post_to_ends_and_tells_the_teacher(
     [ended] = await live_quizzes(session_factory)
     assert ended.id == live.id and ended.finished_at is not None
     [told] = sent_to(bot, TEACHER)
-    assert "课堂竞答已自动结束" in told and "/livequiz" in told
+    assert "课堂竞答已自动结束" in told and "在“七年级1班”群里" in told and "/livequiz" in told
     del session_recorder.failing[GROUP]  # the bot is back in the group
     await dp.feed_update(bot, group_update(TEACHER, "/livequiz 2 30"))
     assert "课堂竞答开始" in sent_to(bot, GROUP)[-1]

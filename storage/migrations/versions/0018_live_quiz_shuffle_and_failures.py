@@ -22,6 +22,7 @@ depends_on: str | Sequence[str] | None = "0009"  # live_quizzes and live_answers
 
 
 def upgrade() -> None:
+    op.add_column("live_quizzes", sa.Column("chat_title", sa.String(length=128), nullable=True))
     op.add_column("live_quizzes", sa.Column("option_orders", sa.JSON(), nullable=True))
     op.add_column(
         "live_quizzes",
@@ -45,3 +46,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("live_quizzes", "failures")
     op.drop_column("live_quizzes", "option_orders")
+    op.drop_column("live_quizzes", "chat_title")
