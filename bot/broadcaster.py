@@ -38,8 +38,9 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -105,6 +106,9 @@ _ERROR_METHODS: dict[str, type[TelegramMethod[Any]]] = {
 # aiogram reads error answers with ``Response[Message]``, a generic model pydantic caches
 # only weakly; holding it here spares rebuilding it (milliseconds) for every 403.
 _RESPONSE_MODELS = (Response[Message],)
+# A progress message refused for a passing reason (429, 5xx, network) is tried again at
+# the next looks, this many times in all.
+_REPORT_TRIES = 20
 
 
 # ---------------------------------------------------------------------- claims
@@ -208,6 +212,8 @@ class Broadcaster:
         self._flush = asyncio.Event()
         self._wake = asyncio.Event()
         self._force_report: set[int] = set()
+        self._report_again: set[int] = set()  # a progress message to try again
+        self._report_tries: dict[int, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._channel_tasks: set[asyncio.Task[None]] = set()
@@ -363,6 +369,46 @@ class Broadcaster:
         self.wake()
         return ControlResult.DONE
 
+    async def publish_overdue(self, now: datetime) -> None:
+        """The fallback for a lost publishing job: articles due ``publish_fallback_s``
+        ago are published, under the same rule as the job (beyond the scheduler's grace:
+        missed, the author told)."""
+        from bot.publicity_jobs import grace_of, publish_or_miss
+
+        fallback = timedelta(seconds=self.publish_fallback_s or 0.0)
+        for broadcast in await publish_or_miss(
+            self.session_factory,
+            self.bot,
+            self.translator,
+            self.settings,
+            now,
+            grace=grace_of(self.settings),
+            due_before=now - fallback,
+        ):
+            log.info(
+                "broadcaster: article %d is due, broadcast %d started",
+                broadcast.article_id,
+                broadcast.id,
+            )
+            self._force_report.add(broadcast.id)
+
+    async def send_missed(self, article_id: int) -> Broadcast | None:
+        """Send a missed article now (its author's or an admin's choice); ``None`` when
+        it is not missed (any more)."""
+        async with self.session_factory() as session:
+            repo = PublicityRepository(session)
+            broadcast = await repo.send_missed(
+                article_id,
+                utcnow(),
+                self.settings.default_locale,
+                channel=self.settings.publicity_channel,
+            )
+            await repo.commit()
+        if broadcast is not None:
+            self._force_report.add(broadcast.id)
+            self.wake()
+        return broadcast
+
     async def progress(self, broadcast_id: int) -> Progress:
         async with self.session_factory() as session:
             return await PublicityRepository(session).progress(broadcast_id)
@@ -435,21 +481,10 @@ class Broadcaster:
                     )
                 self._last_recovery = time.monotonic()
                 await repo.commit()
-            if self.publish_fallback_s is not None:
-                due_before = now - timedelta(seconds=self.publish_fallback_s)
-                for broadcast in await repo.publish_due(
-                    now,
-                    self.settings.default_locale,
-                    due_before=due_before,
-                    channel=self.settings.publicity_channel,
-                ):
-                    log.info(
-                        "broadcaster: article %d is due, broadcast %d started",
-                        broadcast.article_id,
-                        broadcast.id,
-                    )
-                    self._force_report.add(broadcast.id)
-                await repo.commit()
+        if self.publish_fallback_s is not None:
+            await self.publish_overdue(now)
+        async with self.session_factory() as session:
+            repo = PublicityRepository(session)
             active = await repo.active_broadcasts()
             for broadcast in active:
                 if broadcast.id not in self._active:
@@ -467,7 +502,9 @@ class Broadcaster:
             task = asyncio.create_task(self._post_to_channel(post), name=f"channel-{post.id}")
             self._channel_tasks.add(task)
             task.add_done_callback(self._channel_tasks.discard)
-        forced_now = set(self._force_report)  # requests arriving from here on wait
+        # Requests arriving from here on wait; reports to try again are forced.
+        again, self._report_again = self._report_again, set()
+        forced_now = set(self._force_report) | again
         current = {b.id for b in active}
         self._states = {b.id: b.state for b in active}
         finished = [bid for bid in list(self._active) if bid not in current]
@@ -492,6 +529,8 @@ class Broadcaster:
             await self._report(broadcast_id, force=True)
             self._active.pop(broadcast_id, None)
             self._last_report.pop(broadcast_id, None)
+        for broadcast_id in sorted(again - current - set(finished)):
+            await self._report(broadcast_id, force=True)  # finished at an earlier look
         if finished:
             sending = {active.article.id for active in self._active.values()}
             self._bodies = {k: v for k, v in self._bodies.items() if k[0] in sending}
@@ -840,18 +879,20 @@ class Broadcaster:
             article = await repo.article(broadcast.article_id)
             progress = await repo.progress(broadcast_id)
             channel = await repo.channel_post(broadcast_id)
+            reasons = await repo.failure_reasons(broadcast_id) if progress.failed else []
             await repo.commit()
         if article is None:
             return
         _ = self.translator.bind(broadcast.locale)
-        text = self.progress_text(broadcast, article, progress, channel)
+        text = self.progress_text(broadcast, article, progress, channel, reasons)
         markup = control_keyboard(broadcast.id, broadcast.state, _)
         chat_id = broadcast.progress_chat_id
         assert chat_id is not None
+        first = message_id in (None, SENDING_FIRST)
         try:
             await self.limiter.acquire(chat_id)
             # SENDING_FIRST at a later turn: its sender is gone; show the progress anew.
-            if message_id not in (None, SENDING_FIRST):
+            if not first:
                 try:
                     await self.bot.edit_message_text(
                         text=text,
@@ -859,21 +900,36 @@ class Broadcaster:
                         message_id=message_id,
                         reply_markup=markup,
                     )
+                    self._report_tries.pop(broadcast_id, None)
                     return
                 except TelegramBadRequest as error:
                     if "not modified" in error.message:
                         return
-                    if "not found" not in error.message:
-                        raise
+                    # Deleted, too old to edit...: the progress goes on in a new message.
+                    log.info("broadcaster: progress of %d anew: %s", broadcast_id, error)
             message = await self.bot.send_message(chat_id, text, reply_markup=markup)
             async with self.session_factory() as session:
                 repo = PublicityRepository(session)
                 await repo.set_progress_message(broadcast_id, message.message_id)
                 await repo.commit()
-        except TelegramRetryAfter as error:
-            self.limiter.hold(error.retry_after)
+            self._report_tries.pop(broadcast_id, None)
         except TelegramAPIError as error:
-            log.warning("broadcaster: progress of %d not shown: %s", broadcast_id, error)
+            if isinstance(error, TelegramRetryAfter):
+                self.limiter.hold(error.retry_after)
+            if first:  # let the next turn send it, in this process or another
+                async with self.session_factory() as session:
+                    repo = PublicityRepository(session)
+                    await repo.release_progress_message(broadcast_id)
+                    await repo.commit()
+            tries = self._report_tries[broadcast_id] = self._report_tries.get(broadcast_id, 0) + 1
+            if tries < _REPORT_TRIES and isinstance(
+                error, TelegramRetryAfter | TelegramServerError | TelegramNetworkError
+            ):
+                log.warning("broadcaster: progress of %d not shown yet: %s", broadcast_id, error)
+                self._report_again.add(broadcast_id)
+            else:
+                log.error("broadcaster: progress of %d not shown: %s", broadcast_id, error)
+                self._report_tries.pop(broadcast_id, None)
 
     def progress_text(
         self,
@@ -881,12 +937,18 @@ class Broadcaster:
         article: Article,
         progress: Progress,
         channel: ChannelPost | None = None,
+        reasons: Sequence[tuple[str, int]] = (),
     ) -> str:
+        """The progress message; once some deliveries failed, why (the people who blocked
+        the bot, and Telegram's most frequent answers to the others)."""
         _ = self.translator.bind(broadcast.locale)
         elapsed = ((broadcast.finished_at or utcnow()) - broadcast.started_at).total_seconds()
         hours, minutes, seconds = format_duration(eta_seconds(progress, elapsed, self.rate))
+        state = broadcast.state.value
+        if broadcast.state is BroadcastState.DONE and progress.total and not progress.sent:
+            state = "none_delivered"
         lines = [
-            _(f"publicity.progress.{broadcast.state.value}", title=article.title),
+            _(f"publicity.progress.{state}", title=article.title),
             _(
                 "publicity.progress.counts",
                 sent=progress.sent,
@@ -896,6 +958,10 @@ class Broadcaster:
                 total=progress.total,
             ),
         ]
+        if progress.blocked:
+            lines.append(_("publicity.progress.blocked", count=progress.blocked))
+        for error, count in reasons:
+            lines.append(_("publicity.progress.failed_reason", reason=error or "?", count=count))
         if channel is not None:
             lines.append(channel_line(channel, broadcast, _))
         if broadcast.state is BroadcastState.RUNNING:

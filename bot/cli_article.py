@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.cli_support import settings_or_exit
+from bot.config import Settings
 from quizzes.participants import Role
 
 __all__ = ["article"]
@@ -70,6 +71,46 @@ def create(file: Path, author: int | None, dry_run: bool) -> None:
             f"article {created.article_id}: scheduled for {when} ({settings.timezone}), "
             f"{created.recipients} recipients now{also}"
         )
+
+
+@article.command("send")
+@click.argument("article_id", type=int)
+def send(article_id: int) -> None:
+    """Send now an article that was missed (due while the bot was down, beyond
+    PUFA_SCHEDULER_GRACE_S); the running bot sends it, progress to its author."""
+    settings = settings_or_exit()
+    sent = asyncio.run(_send_missed(settings.database_url, article_id, settings))
+    if sent is None:
+        click.echo(f"article {article_id}: not a missed article (see pufa jobs)", err=True)
+        raise SystemExit(1)
+    broadcast_id, total = sent
+    click.echo(
+        f"article {article_id}: broadcast {broadcast_id} to {total} recipients started "
+        "(the running bot sends it)"
+    )
+
+
+async def _send_missed(
+    database_url: str, article_id: int, settings: Settings
+) -> tuple[int, int] | None:
+    from storage.database import create_engine, create_session_factory
+    from storage.models import utcnow
+    from storage.publicity import PublicityRepository
+
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            repo = PublicityRepository(session)
+            broadcast = await repo.send_missed(
+                article_id,
+                utcnow(),
+                settings.default_locale,
+                channel=settings.publicity_channel,
+            )
+            await repo.commit()
+    finally:
+        await engine.dispose()
+    return None if broadcast is None else (broadcast.id, broadcast.total)
 
 
 @click.group()

@@ -21,6 +21,7 @@ from handlers.dialogue import Say, leave_button, on_leaving, replier
 from handlers.publicity_keyboards import (
     ROLES,
     BroadcastCb,
+    MissedCb,
     OpenArticleCb,
     PostCb,
     ReadCb,
@@ -44,6 +45,7 @@ from quizzes.publicity import (
     AudienceError,
     ControlResult,
     check_audience,
+    may_send_missed,
     parse_publish_at,
     valid_link,
 )
@@ -149,6 +151,37 @@ async def control_broadcast(
         await callback.answer(_.plain("publicity.control.not_allowed"), show_alert=True)
     else:
         await callback.answer(_.plain("errors.stale_button"))
+
+
+async def send_missed_now(
+    callback: CallbackQuery,
+    callback_data: MissedCb,
+    permissions: Permissions,
+    repo: Repositories,
+    broadcaster: Broadcaster,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    """The button on a missed article's notice: send it now after all."""
+    article = await PublicityRepository(repo.session).article(callback_data.article)
+    if article is None or article.status is not ArticleStatus.MISSED:
+        await callback.answer(_.plain("publicity.missed.gone"), show_alert=True)
+        return
+    units = await repo.units.by_ids(article.audience.unit_ids)
+    await repo.commit()  # no transaction held while the broadcast is written and sent
+    if not may_send_missed(article, callback.from_user.id, permissions, units):
+        await callback.answer(_.plain("publicity.control.not_allowed"), show_alert=True)
+        return
+    broadcast = await broadcaster.send_missed(article.id)
+    if broadcast is None:
+        await callback.answer(_.plain("publicity.missed.gone"), show_alert=True)
+        return
+    await callback.answer()
+    message = callback.message if isinstance(callback.message, Message) else None
+    key = "publicity.missed.sent" if broadcast.total else "publicity.compose.nobody"
+    await replier(bot, callback.from_user.id, message)(
+        _(key, title=article.title, count=broadcast.total), None
+    )
 
 
 # ---------------------------------------------------------------------- figures
@@ -702,6 +735,7 @@ def create_router() -> Router:
     router.callback_query.register(mark_read, ReadCb.filter())
     router.callback_query.register(open_article, OpenArticleCb.filter())
     router.callback_query.register(control_broadcast, BroadcastCb.filter())
+    router.callback_query.register(send_missed_now, MissedCb.filter())
     router.callback_query.register(post_step, PostCb.filter(), StateFilter(Composing))
     router.message.register(list_articles, Command("articles"))
     router.message.register(article_stats, Command("stats"), StatsOf("article"))

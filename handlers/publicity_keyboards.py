@@ -52,6 +52,20 @@ class PostCb(CallbackData, prefix="pp"):
     id: int = 0
 
 
+class MissedCb(CallbackData, prefix="am"):
+    """Send now an article that was missed (found beyond the scheduler's grace)."""
+
+    article: int
+
+
+def missed_keyboard(article_id: int, _: Gettext) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_.plain("publicity.missed.send_now"), callback_data=MissedCb(article=article_id)
+    )
+    return builder.as_markup()
+
+
 def tracked_url(link_base: str, article: Article, participant_id: int) -> str:
     return f"{link_base}/r/{link_token(article.link_secret, article.id, participant_id)}"
 

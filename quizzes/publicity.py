@@ -42,6 +42,7 @@ class ArticleStatus(StrEnum):
     SCHEDULED = "scheduled"
     PUBLISHED = "published"
     CANCELLED = "cancelled"
+    MISSED = "missed"  # found beyond the scheduler's grace: not sent late, the author told
 
 
 class BroadcastState(StrEnum):
@@ -335,6 +336,16 @@ def may_control(
     if broadcast.created_by != telegram_id or not permissions.is_staff:
         return False
     return broadcast.test_send or may_address(permissions, audience, units)
+
+
+def may_send_missed(
+    article: Article, telegram_id: int, permissions: Permissions, units: Mapping[int, Unit]
+) -> bool:
+    """A missed article may be sent late by an admin, or by its author while they may
+    still address its audience."""
+    if permissions.is_admin:
+        return True
+    return article.author_id == telegram_id and may_address(permissions, article.audience, units)
 
 
 # ---------------------------------------------------------------------- composing

@@ -32,7 +32,7 @@ class ArticleRow(Base):
     __tablename__ = "articles"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('draft', 'scheduled', 'published', 'cancelled')", name="status"
+            "status IN ('draft', 'scheduled', 'published', 'cancelled', 'missed')", name="status"
         ),
         Index("ix_articles_status_publish_at", "status", "publish_at"),
     )

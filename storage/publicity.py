@@ -366,17 +366,75 @@ class PublicityRepository:
         )
         return [_article(row) for row in rows]
 
+    async def miss_overdue(
+        self, now: datetime, grace: timedelta, *, article_id: int | None = None
+    ) -> list[Article]:
+        """Mark missed every scheduled article (or only ``article_id``) due more than
+        ``grace`` before ``now``: such an article is not sent late. Claimed by the status
+        flip, so each is returned (and its author told) once."""
+        query = update(ArticleRow).where(
+            ArticleRow.status == ArticleStatus.SCHEDULED.value,
+            ArticleRow.publish_at < now - grace,
+        )
+        if article_id is not None:
+            query = query.where(ArticleRow.id == article_id)
+        ids = await self.session.scalars(
+            query.values(status=ArticleStatus.MISSED.value)
+            .returning(ArticleRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        missed = []
+        for missed_id in sorted(ids):
+            article = await self.article(missed_id)
+            if article is not None:
+                missed.append(article)
+        return missed
+
+    async def missed_articles(self) -> list[Article]:
+        rows = await self.session.scalars(
+            select(ArticleRow)
+            .where(ArticleRow.status == ArticleStatus.MISSED.value)
+            .order_by(ArticleRow.publish_at, ArticleRow.id)
+        )
+        return [_article(row) for row in rows]
+
+    async def send_missed(
+        self, article_id: int, now: datetime, locale: str, *, channel: str | None = None
+    ) -> Broadcast | None:
+        """Send a missed article now, as its author's broadcast; ``None`` when it is not
+        (or no longer) missed."""
+        claimed = await self.session.execute(
+            update(ArticleRow)
+            .where(ArticleRow.id == article_id, ArticleRow.status == ArticleStatus.MISSED.value)
+            .values(status=ArticleStatus.PUBLISHED.value)
+            .returning(ArticleRow.author_id)
+            .execution_options(synchronize_session=False)
+        )
+        author = claimed.scalar_one_or_none()
+        if author is None:
+            return None
+        return await self.start_broadcast(
+            article_id,
+            created_by=author,
+            locale=locale,
+            progress_chat_id=author or None,
+            now=now,
+            channel=channel,
+        )
+
     async def publish_due(
         self,
         now: datetime,
         locale: str,
         *,
+        grace: timedelta | None = None,
         due_before: datetime | None = None,
         article_id: int | None = None,
         channel: str | None = None,
     ) -> list[Broadcast]:
         """Start a broadcast for every scheduled article due by ``due_before`` (``now``
-        by default), or only for ``article_id``.
+        by default), or only for ``article_id``; with ``grace``, none due more than that
+        before ``now`` (those are :meth:`miss_overdue`'s).
 
         The article is claimed by flipping its status in the same transaction that writes
         the deliveries, so however many processes look, each article goes out once.
@@ -385,6 +443,8 @@ class PublicityRepository:
             ArticleRow.status == ArticleStatus.SCHEDULED.value,
             ArticleRow.publish_at <= (due_before or now),
         )
+        if grace is not None:
+            query = query.where(ArticleRow.publish_at >= now - grace)
         if article_id is not None:
             query = query.where(ArticleRow.id == article_id)
         claimed = await self.session.execute(
@@ -495,6 +555,35 @@ class PublicityRepository:
             .execution_options(synchronize_session=False)
         )
         return result.first() is not None
+
+    async def release_progress_message(self, broadcast_id: int) -> None:
+        """Give up the claim of :meth:`claim_progress_message` (the send failed), so
+        that the next turn sends the first progress message again."""
+        await self.session.execute(
+            update(BroadcastRow)
+            .where(
+                BroadcastRow.id == broadcast_id,
+                BroadcastRow.progress_message_id == SENDING_FIRST,
+            )
+            .values(progress_message_id=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def failure_reasons(self, broadcast_id: int, limit: int = 3) -> list[tuple[str, int]]:
+        """What Telegram answered to the failed deliveries (blocked ones aside), the most
+        frequent first: ``(error, how many)``."""
+        count = func.count().label("n")
+        rows = await self.session.execute(
+            select(DeliveryRow.error, count)
+            .where(
+                DeliveryRow.broadcast_id == broadcast_id,
+                DeliveryRow.status == DeliveryStatus.FAILED.value,
+            )
+            .group_by(DeliveryRow.error)
+            .order_by(count.desc(), DeliveryRow.error)
+            .limit(limit)
+        )
+        return [(error or "", int(n)) for error, n in rows]
 
     async def set_progress_message(self, broadcast_id: int, message_id: int) -> None:
         await self.session.execute(

@@ -41,6 +41,7 @@ class Chat:
     broadcaster: Broadcaster
     world: World
     session_factory: async_sessionmaker[AsyncSession]
+    context: ServiceContext
 
     async def say(self, telegram_id: int, text: str) -> str:
         await self.dp.feed_update(self.bot, text_update(user(telegram_id), text))
@@ -92,7 +93,7 @@ async def chat(
     scheduler = Scheduler(context, replan_every=timedelta(0))
     dp["broadcaster"] = broadcaster
     dp["scheduler"] = scheduler
-    yield Chat(dp, bot, broadcaster, world, session_factory)
+    yield Chat(dp, bot, broadcaster, world, session_factory, context)
     await scheduler.stop()
 
 
