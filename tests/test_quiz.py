@@ -142,8 +142,8 @@ async def test_a_whole_attempt_scores_ranks_and_explains(
     assert "得分：4 / 5（80%）" in result and "合格" in result
     assert "本校学生排名：第 1 名（共 1 人）" in result
     assert "答错或未答的题目" in result
-    # The missed question shows what was pressed next to the right answer, with the text.
-    shown = re.search(r"^2\. .*\n你的答案：([A-H]\. .+)\n正确答案：([A-H]\. .+)$", result, re.M)
+    # The missed question shows what was pressed next to the right answer.
+    shown = re.search(r"^2\. .*\n你的答案：(.+)\n正确答案：(.+)$", result, re.M)
     assert shown is not None and shown.group(1) != shown.group(2), result
     assert "❌ 回答错误" in " ".join(toasts(bot))
 
