@@ -81,12 +81,15 @@ async def step(context: ServiceContext, live_quiz_id: int, seq: int) -> None:
             failures = await lives.failed(live.id, seq)
             await repo.commit()
             log.warning(
-                "live quiz %s step %s failed (%s in a row): %s", live.id, seq, failures, error
+                "live quiz %s step %s failed (%s in a row): %s",
+                live.id,
+                seq,
+                failures,
+                error,
+                exc_info=not isinstance(error, TelegramAPIError),  # a bug: keep its traceback
             )
             if failures >= MAX_SEND_FAILURES:
                 await give_up(context, repo, lives, live)
-            elif not isinstance(error, TelegramAPIError):
-                raise
 
 
 async def _take_step(
@@ -215,6 +218,11 @@ async def show_board(
         text.append(_("livequiz.board_empty"))
     body = "\n".join(text)
     markup = None if final else stop_keyboard(live.id, _)
+    if final and live.board_message_id is not None:  # its stop button has nothing to stop
+        with contextlib.suppress(TelegramAPIError):
+            await bot.edit_message_reply_markup(
+                chat_id=live.chat_id, message_id=live.board_message_id, reply_markup=None
+            )
     if live.board_message_id is not None and not final:
         try:
             await bot.edit_message_text(
