@@ -96,18 +96,58 @@ async def _list(settings: Settings) -> None:
         )
 
 
+ROLES = ("student", "teacher", "parent")
+
+
 @campaign.command("shortlist")
 @click.argument("campaign_id", type=int)
-@click.option("--top", "top_n", default=9, show_default=True, help="How many to select.")
+@click.option("--top", "top_n", default=9, show_default=True, help="How many to rank.")
 @click.option("--school", help="Rank within one school (name or number) instead of overall.")
+@click.option(
+    "--roles",
+    default="student",
+    show_default=True,
+    help="Who is ranked: student, teacher, parent, comma-separated (the report counts "
+    "students only).",
+)
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Keep the list as a selection (counted in the report); without it, only look.",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="XLSX to write.")
-def shortlist(campaign_id: int, top_n: int, school: str | None, out: Path | None) -> None:
-    """Rank participants (score, then total time, then finishing time) and record the list."""
+def shortlist(
+    campaign_id: int,
+    top_n: int,
+    school: str | None,
+    roles: str,
+    record: bool,
+    out: Path | None,
+) -> None:
+    """Rank those who passed (score, then total time, then finishing time); --record keeps
+    the list as a selection."""
     settings = settings_or_exit()
     from bot.shortlists import draw_shortlist
+    from quizzes.participants import Role
+    from quizzes.statistics import rounded_percent
 
-    result = asyncio.run(draw_shortlist(settings, campaign_id, top_n, school, created_by=None))
     _ = terminal_gettext(settings)
+    chosen = tuple(dict.fromkeys(r.strip() for r in roles.split(",") if r.strip()))
+    if not chosen or any(role not in ROLES for role in chosen):
+        raise click.BadParameter(
+            _("campaign.cli.bad_roles", roles=roles, known=",".join(ROLES)), param_hint="--roles"
+        )
+    result = asyncio.run(
+        draw_shortlist(
+            settings,
+            campaign_id,
+            top_n,
+            school,
+            created_by=None,
+            roles=tuple(Role(role) for role in chosen),
+            record=record,
+        )
+    )
     for line in result.lines:
         click.echo(
             _(
@@ -115,13 +155,18 @@ def shortlist(campaign_id: int, top_n: int, school: str | None, out: Path | None
                 rank=line.rank,
                 name=line.name,
                 school=line.school,
-                percent=f"{line.percent:.0f}",
+                percent=str(rounded_percent(line.percent / 100, 0)),
                 seconds=f"{line.total_ms / 1000:.1f}",
             )
         )
     target = out or Path(f"shortlist-{campaign_id}.xlsx")
     target.write_bytes(result.xlsx)
-    click.echo(_("campaign.cli.shortlist_saved", id=result.shortlist_id, path=str(target)))
+    if result.shortlist_id is not None:
+        click.echo(_("campaign.cli.shortlist_saved", id=result.shortlist_id, path=str(target)))
+    elif result.lines:
+        click.echo(_("campaign.cli.shortlist_viewed", path=str(target)))
+    else:
+        click.echo(_("campaign.cli.shortlist_empty", path=str(target)))
 
 
 @campaign.command("stats")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import BotApp
 from bot.sandbox.client import SandboxClient
 from bot.scheduler import Scheduler
-from bot.shortlists import shortlist_for
+from bot.shortlists import Keep, shortlist_for
 from bot.simulation import QuizBehaviour, QuizRun, knowledge_of, take_quiz
 from quizzes.bank_parsers import load_bundled_bank
 from quizzes.campaigns import parse_campaign_spec
@@ -138,12 +138,23 @@ closes: {(opens + timedelta(hours=1)).astimezone(zone):%Y-%m-%d %H:%M:%S}
             f"{passed} of {len(runs)} passed; "
             f"{sum(r.second_presses_refused for r in runs)} second presses refused"
         )
+        # The bureau confirms the best nine students as its selection (the report counts it).
         result = await shortlist_for(
-            repo, campaign, 9, None, None, app.settings, app.translator.bind(None).plain
+            repo,
+            campaign,
+            9,
+            None,
+            None,
+            app.settings,
+            app.translator.bind(None).plain,
+            keep=Keep.SELECTION,
         )
         await repo.commit()
     (out_dir / "shortlist.xlsx").write_bytes(result.xlsx)
-    say(f"  shortlist #{result.shortlist_id} of the best 9 recorded: {out_dir / 'shortlist.xlsx'}")
+    say(
+        f"  selection #{result.shortlist_id}: the best {len(result.lines)} students who passed: "
+        f"{out_dir / 'shortlist.xlsx'}"
+    )
     for line in result.lines[:3]:
         say(f"    {line.rank}. {line.name} ({line.school}) {line.percent:.0f}%")
     return ok

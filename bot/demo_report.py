@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import BotApp
 from bot.reports.compile import REPORT_MD, compile_report, resolve_scope
 from quizzes.statistics import Period, Statistics
+from storage.models import ParticipantRow
 from storage.models_publicity import (
     ArticleRow,
     BroadcastRow,
@@ -22,6 +23,7 @@ from storage.models_publicity import (
     LectureCheckinRow,
     LectureRow,
 )
+from storage.models_quiz import ShortlistEntryRow, ShortlistRow
 from storage.publicity import LectureRepository, PublicityRepository
 
 
@@ -61,7 +63,7 @@ async def check_report(
     lecture rows and ``/stats lecture`` (attendance by school), and ``/stats article``
     for the one publicity article the demo sends. Everything in the demo happened this
     year, in a scope (the root) that every audience reaches."""
-    begin, _end = stats.period.bounds(zone)
+    begin, end = stats.period.bounds(zone)
     now = datetime.now(UTC)
     held = set(
         await session.scalars(
@@ -124,6 +126,21 @@ async def check_report(
             f"  article: {stats.total.deliveries} deliveries to {stats.total.people_reached} "
             f"people, /stats article says {total.delivered}"
         )
+
+    # 入选学生: students on the selections confirmed this year, each once (the demo
+    # confirms one list; a view with /top would not count).
+    selected = await session.scalar(
+        select(func.count(func.distinct(ShortlistEntryRow.participant_id)))
+        .join(ShortlistRow, ShortlistRow.id == ShortlistEntryRow.shortlist_id)
+        .join(ParticipantRow, ParticipantRow.id == ShortlistEntryRow.participant_id)
+        .where(
+            ShortlistRow.confirmed_at >= begin,
+            ShortlistRow.confirmed_at < end,
+            ParticipantRow.role == "student",
+        )
+    )
+    ok &= stats.total.shortlisted == int(selected or 0)
+    say(f"  {stats.total.shortlisted} students selected, {int(selected or 0)} in the database")
     return ok
 
 

@@ -10,6 +10,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from quizzes.spreadsheet_safety import workbook_bytes
+from quizzes.statistics import rounded_percent
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ def shortlist_xlsx(
             "percent",
             "seconds",
             "finished_at",
+            "flagged",
         )
     ]
     sheet.append([title])
@@ -58,7 +60,7 @@ def shortlist_xlsx(
                 line.school,
                 line.unit,
                 round(line.points, 2),
-                round(line.percent, 1),
+                float(rounded_percent(line.percent / 100)),
                 round(line.total_ms / 1000, 1),
                 line.finished_at.astimezone(zone).replace(tzinfo=None),
                 line.flagged,

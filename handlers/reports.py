@@ -7,7 +7,7 @@ comes from :mod:`storage.statistics`, the same definitions the command line uses
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -25,7 +25,7 @@ from bot.reports.tables import participation_csv
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.reports import ReportVersion, Trigger
-from quizzes.statistics import Period
+from quizzes.statistics import Period, PeriodError, parse_period
 from quizzes.units import Unit
 from storage.reports import ReportRepository
 from storage.repositories import Repositories
@@ -40,24 +40,15 @@ class ReportCb(CallbackData, prefix="rv"):
     id: int
 
 
-class PeriodError(ValueError):
-    pass
-
-
-def parse_period(args: str | None, today: date) -> Period:
-    """Nothing (1 January to today), a year (``2022``) or two dates (``2022-01-01 2022-12-31``)."""
-    parts = (args or "").split()
-    try:
-        if not parts:
-            return Period.year_to_date(today)
-        if len(parts) == 1 and parts[0].isdigit() and len(parts[0]) == 4:
-            year = int(parts[0])
-            return Period(date(year, 1, 1), date(year, 12, 31))
-        if len(parts) == 2:
-            return Period(date.fromisoformat(parts[0]), date.fromisoformat(parts[1]))
-    except ValueError as error:
-        raise PeriodError(str(error)) from None
-    raise PeriodError(" ".join(parts))
+def period_problem(error: PeriodError, command: str, _: Gettext) -> str:
+    """What was wrong with the dates, in the person's language (never Python's words)."""
+    return _(
+        f"report.period.{error.problem.value}",
+        text=error.text,
+        start=fmt.day(error.start, _.locale) if error.start else "",
+        end=fmt.day(error.end, _.locale) if error.end else "",
+        command=command,
+    )
 
 
 async def scopes_of(permissions: Permissions, repo: Repositories) -> list[Unit]:
@@ -82,7 +73,7 @@ async def _prepare(
     try:
         period = parse_period(command.args, datetime.now(settings.zone).date())
     except PeriodError as error:
-        await message.answer(_("report.chat.bad_period", problem=str(error)))
+        await message.answer(period_problem(error, f"/{command.command}", _))
         return None
     scopes = await scopes_of(permissions, repo)
     await repo.commit()

@@ -1,21 +1,47 @@
-"""The shortlist: ``/top`` ranks the best of a campaign, as text and XLSX."""
+"""The shortlist: ``/top`` ranks the best students of a campaign (text and XLSX); a
+button under the list makes it a selection, which the report counts."""
 
 from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 
 from bot.config import Settings
 from bot.i18n import Gettext
-from bot.shortlists import shortlist_for
-from handlers.results import latest_campaign
+from bot.shortlists import Confirmation, confirm_shortlist, shortlist_for
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
+from quizzes.statistics import rounded_percent
 from storage.repositories import Repositories
 
 TOP_DEFAULT = 9  # the bureau selected nine students for the corps-wide contest
 TOP_MAX = 200
+
+
+class ConfirmShortlistCb(CallbackData, prefix="slc"):
+    """Make the list /top showed (kept under this id) a selection."""
+
+    id: int
+
+
+def top_arguments(args: str | None) -> tuple[int, int | None] | None:
+    """``[N] [campaign id]`` as ``(N, campaign id or None)``; None when anything else is
+    written (a word, a third number, N outside 1..TOP_MAX)."""
+    parts = (args or "").split()
+    if len(parts) > 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    top_n = int(parts[0]) if parts else TOP_DEFAULT
+    if not 1 <= top_n <= TOP_MAX:
+        return None
+    return top_n, int(parts[1]) if len(parts) == 2 else None
 
 
 async def top(
@@ -28,18 +54,27 @@ async def top(
     settings: Settings,
     _: Gettext,
 ) -> None:
-    """``/top [N] [campaign id]``: admins rank everyone, coordinators their own school."""
+    """``/top [N] [campaign id]``: admins rank every school, coordinators their own.
+    Looking is not selecting: the list is kept as shown, and counts once confirmed."""
     if not permissions.is_staff:
         await message.answer(_("errors.staff_only"))
         return
-    args = (command.args or "").split()
-    top_n = TOP_DEFAULT
-    if args and args[0].isdigit():
-        top_n = max(1, min(TOP_MAX, int(args.pop(0))))
-    campaign = await latest_campaign(repo, args)
-    if campaign is None:
-        await message.answer(_("shortlist.no_campaign"))
+    arguments = top_arguments(command.args)
+    if arguments is None:
+        await message.answer(_("shortlist.usage", top=TOP_DEFAULT, most=TOP_MAX))
         return
+    top_n, campaign_id = arguments
+    if campaign_id is not None:
+        campaign = await repo.campaigns.get(campaign_id)
+        if campaign is None:
+            await message.answer(_("shortlist.unknown_campaign", id=campaign_id))
+            return
+    else:
+        campaigns = await repo.campaigns.all()
+        if not campaigns:
+            await message.answer(_("shortlist.no_campaign"))
+            return
+        campaign = campaigns[-1]
     scope = None
     if not permissions.is_admin:
         scope = await repo.units.get(sorted(permissions.coordinator_of)[0])
@@ -47,7 +82,7 @@ async def top(
         repo, campaign, top_n, scope, participant.telegram_id, settings, _.plain
     )
     await repo.commit()
-    if not result.lines:
+    if not result.lines or result.shortlist_id is None:
         await message.answer(_("shortlist.empty", campaign=campaign.name))
         return
     lines = [
@@ -64,23 +99,62 @@ async def top(
             rank=line.rank,
             name=line.name,
             school=line.school,
-            percent=f"{line.percent:.0f}",
+            percent=str(rounded_percent(line.percent / 100, 0)),
             seconds=f"{line.total_ms / 1000:.0f}",
         )
         + (_("shortlist.flagged", count=line.flagged) if line.flagged else "")
         for line in result.lines
     ]
-    await message.answer("\n".join(lines))
+    confirm = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_.plain("shortlist.confirm_button", count=len(result.lines)),
+                    callback_data=ConfirmShortlistCb(id=result.shortlist_id).pack(),
+                )
+            ]
+        ]
+    )
+    await message.answer("\n".join(lines), reply_markup=confirm)
     await bot.send_document(
         message.chat.id,
         BufferedInputFile(
             result.xlsx, filename=f"shortlist-{campaign.id}-{result.shortlist_id}.xlsx"
         ),
-        caption=_("shortlist.recorded", id=result.shortlist_id),
+        caption=_("shortlist.viewed", id=result.shortlist_id),
     )
+
+
+async def confirm_selection(
+    callback: CallbackQuery,
+    callback_data: ConfirmShortlistCb,
+    participant: Participant,
+    permissions: Permissions,
+    repo: Repositories,
+    _: Gettext,
+) -> None:
+    """The button under /top's list: checked against the presser's rights and against
+    the ranking as it is now."""
+    outcome, kept = await confirm_shortlist(
+        repo, callback_data.id, permissions, participant.telegram_id
+    )
+    await repo.commit()
+    message = callback.message if isinstance(callback.message, Message) else None
+    if outcome is not Confirmation.CONFIRMED or kept is None:
+        await callback.answer(_.plain(f"shortlist.confirm.{outcome.value}"), show_alert=True)
+        if outcome is Confirmation.ALREADY and message is not None:
+            await message.edit_reply_markup(reply_markup=None)
+        return
+    await callback.answer()
+    if message is not None:
+        await message.edit_reply_markup(reply_markup=None)
+        await message.answer(
+            _("shortlist.confirm.confirmed", id=kept.id, count=len(kept.participant_ids))
+        )
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(top, Command("top"))
+    router.callback_query.register(confirm_selection, ConfirmShortlistCb.filter())
     return router

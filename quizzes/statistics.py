@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -61,6 +62,61 @@ class Period:
         return cls(today - timedelta(days=days), today - timedelta(days=1))
 
 
+class PeriodProblem(StrEnum):
+    """Why a period typed by a person cannot be used (each has its message in the catalog,
+    ``report.period.<value>``)."""
+
+    USAGE = "usage"  # neither nothing, a year, nor two dates
+    BAD_DATE = "bad_date"  # not a date of the calendar, as YYYY-MM-DD
+    REVERSED = "reversed"  # ends before it starts
+    NOT_STARTED = "not_started"  # starts after today
+
+
+class PeriodError(ValueError):
+    def __init__(
+        self,
+        problem: PeriodProblem,
+        *,
+        text: str = "",
+        start: date | None = None,
+        end: date | None = None,
+    ) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.text = text
+        self.start = start
+        self.end = end
+
+
+def _day_of(text: str) -> date:
+    try:
+        if not (len(text) == 10 and text.isascii()):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PeriodError(PeriodProblem.BAD_DATE, text=text) from None
+
+
+def parse_period(args: str | None, today: date) -> Period:
+    """Nothing (1 January to today), a year (``2022``) or two dates (``2022-01-01
+    2022-12-31``). A period cannot end after today: the figures stop there, and so does
+    what the report says ("截至" today, not 31 December)."""
+    parts = (args or "").split()
+    if not parts:
+        return Period.year_to_date(today)
+    if len(parts) == 1 and parts[0].isascii() and parts[0].isdigit() and len(parts[0]) == 4:
+        start, end = date(int(parts[0]), 1, 1), date(int(parts[0]), 12, 31)
+    elif len(parts) == 2:
+        start, end = _day_of(parts[0]), _day_of(parts[1])
+    else:
+        raise PeriodError(PeriodProblem.USAGE, text=" ".join(parts))
+    if end < start:
+        raise PeriodError(PeriodProblem.REVERSED, start=start, end=end)
+    if start > today:
+        raise PeriodError(PeriodProblem.NOT_STARTED, start=start, end=end)
+    return Period(start, min(end, today))
+
+
 @dataclass(frozen=True, slots=True)
 class RoleCounts:
     """People counted by role; parents are counted but are not enrolled anywhere."""
@@ -95,6 +151,28 @@ class RoleCounts:
 def rate(part: int, whole: int) -> float | None:
     """``part / whole`` as a fraction, or ``None`` when there is no enrolment to compare."""
     return part / whole if whole > 0 else None
+
+
+def rounded_percent(fraction: float, digits: int = 1) -> Decimal:
+    """``fraction`` (0.8125) as a percentage (81.3) rounded half up (四舍五入), the one
+    rounding of every output: documents, tables, spreadsheets, chat and the command line.
+
+    The fraction goes through its shortest decimal form, so 0.8125 is rounded as written
+    rather than as the binary float nearest to it."""
+    return (Decimal(str(fraction)) * 100).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+
+
+def percent_text(fraction: float | None, digits: int = 1) -> str:
+    """``81.3%`` (see :func:`rounded_percent`), or ``—`` when there is nothing to compare."""
+    return "—" if fraction is None else f"{rounded_percent(fraction, digits)}%"
+
+
+def stored_percent(fraction: float | None, digits: int = 1) -> float | None:
+    """The fraction rounded as :func:`rounded_percent` rounds it (0.813 for 0.8125), for a
+    spreadsheet cell formatted as a percentage: Excel then shows the text's digits."""
+    if fraction is None:
+        return None
+    return float(rounded_percent(fraction, digits) / 100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +211,8 @@ class UnitFigures:
 
     @property
     def pass_rate(self) -> float | None:
-        """Passed over took part (everyone who started an attempt in the period)."""
-        return rate(self.passed, self.took_part.total)
+        """Passed over completed: the sentence reads "完成答题N人，成绩合格M人，合格率M÷N"."""
+        return rate(self.passed, self.completed)
 
     def __add__(self, other: UnitFigures) -> UnitFigures:
         return replace(
@@ -216,17 +294,34 @@ class Statistics:
         rated = [s for s in self.schools if s.participation_rate is not None]
         return sorted(rated, key=lambda s: (-(s.participation_rate or 0.0), s.name))
 
-    def highest(self, count: int = 3) -> list[UnitFigures]:
-        """Up to ``count`` schools with the highest rate, never more than half of them
-        (so that no school is both among the highest and the lowest)."""
-        ranked = self.ranked()
-        return ranked[: min(count, len(ranked) // 2)]
-
-    def lowest(self, count: int = 3) -> list[UnitFigures]:
-        """Up to ``count`` schools with the lowest rate, lowest first."""
+    def _ends(self, count: int) -> tuple[list[UnitFigures], list[UnitFigures]]:
+        """Up to ``count`` schools from each end of the ranking, never more than half of
+        them (so that no school is both among the highest and the lowest)."""
         ranked = self.ranked()
         shown = min(count, len(ranked) // 2)
-        return list(reversed(ranked[len(ranked) - shown :]))
+        return ranked[:shown], list(reversed(ranked[len(ranked) - shown :]))
+
+    def highest(self, count: int = 3) -> list[UnitFigures]:
+        """Schools that stand out upwards: among the top ``count`` (see :meth:`_ends`),
+        those whose rate is above zero and above every school named among the lowest."""
+        top, bottom = self._ends(count)
+        floor = max((_rate_of(s) for s in bottom), default=0.0)
+        return [s for s in top if _rate_of(s) > 0 and _rate_of(s) > floor]
+
+    def lowest(self, count: int = 3) -> list[UnitFigures]:
+        """Schools that stand out downwards, lowest first: among the bottom ``count``,
+        those whose rate is below every school named among the highest (none when no
+        school stands out upwards: then all are alike, or all at zero)."""
+        _top, bottom = self._ends(count)
+        named = self.highest(count)
+        if not named:
+            return []
+        ceiling = min(_rate_of(s) for s in named)
+        return [s for s in bottom if _rate_of(s) < ceiling]
+
+
+def _rate_of(school: UnitFigures) -> float:
+    return school.participation_rate or 0.0
 
 
 def total_of(

@@ -104,6 +104,11 @@ class ShortlistRow(Base):
     top_n: Mapped[int]
     created_by: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "student" or "student,teacher": who the list ranked (NULL: drawn before it was kept).
+    roles: Mapped[str | None] = mapped_column(String(64))
+    # A list is a selection once staff confirm it; until then it is what /top showed.
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by: Mapped[int | None]
 
 
 class ShortlistEntryRow(Base):

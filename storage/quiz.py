@@ -884,9 +884,60 @@ class AttemptRepository:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class KeptShortlist:
+    """A list as it was drawn: a selection once ``confirmed_at`` is set."""
+
+    id: int
+    campaign_id: int
+    scope_unit_id: int | None
+    top_n: int
+    roles: tuple[Role, ...]  # empty: drawn before the roles were kept
+    participant_ids: tuple[int, ...]  # in rank order
+    confirmed_at: datetime | None
+
+
 class ShortlistRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def roles_of(self, participant_ids: Iterable[int]) -> dict[int, Role | None]:
+        """The role of each participant (None: registration not finished)."""
+        wanted = sorted(set(participant_ids))
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            select(ParticipantRow.id, ParticipantRow.role).where(ParticipantRow.id.in_(wanted))
+        )
+        return {pid: Role(role) if role else None for pid, role in rows}
+
+    async def get(self, shortlist_id: int) -> KeptShortlist | None:
+        row = await self.session.get(ShortlistRow, shortlist_id)
+        if row is None:
+            return None
+        entries = await self.session.scalars(
+            select(ShortlistEntryRow.participant_id)
+            .where(ShortlistEntryRow.shortlist_id == shortlist_id)
+            .order_by(ShortlistEntryRow.rank)
+        )
+        return KeptShortlist(
+            row.id,
+            row.campaign_id,
+            row.scope_unit_id,
+            row.top_n,
+            tuple(Role(r) for r in (row.roles or "").split(",") if r),
+            tuple(entries),
+            row.confirmed_at,
+        )
+
+    async def confirm(self, shortlist_id: int, confirmed_by: int | None, at: datetime) -> bool:
+        """Make the list a selection; False when it already was one (a second press)."""
+        done = await self.session.execute(
+            update(ShortlistRow)
+            .where(ShortlistRow.id == shortlist_id, ShortlistRow.confirmed_at.is_(None))
+            .values(confirmed_at=at, confirmed_by=confirmed_by)
+        )
+        return bool(getattr(done, "rowcount", 0))
 
     async def record(
         self,
@@ -895,13 +946,20 @@ class ShortlistRepository:
         top_n: int,
         entries: Sequence[Ranked],
         created_by: int | None,
+        *,
+        roles: Sequence[Role] = (Role.STUDENT,),
+        confirmed_at: datetime | None = None,
     ) -> int:
-        """Keep the list as it was drawn, so that the selection can be audited later."""
+        """Keep the list as it was drawn, so that the selection can be audited later: as
+        what ``/top`` showed, or (``confirmed_at``) as a selection."""
         row = ShortlistRow(
             campaign_id=campaign_id,
             scope_unit_id=scope_unit_id,
             top_n=top_n,
             created_by=created_by,
+            roles=",".join(role.value for role in roles),
+            confirmed_at=confirmed_at,
+            confirmed_by=created_by if confirmed_at is not None else None,
         )
         self.session.add(row)
         await self.session.flush()

@@ -55,6 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from quizzes.participants import Role
 from quizzes.publicity import Audience
 from quizzes.statistics import (
     CampaignFigures,
@@ -498,10 +499,11 @@ def lecture_attendance(scope: Scope, bounds: tuple[datetime, datetime], now: dat
 
 
 def shortlisted(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
-    """Students shortlisted from quizzes, by row: distinct participants on a shortlist.
+    """Students selected from quizzes (入选学生), by row: distinct students on a selection.
 
-    A shortlist counts when it was drawn (``shortlists.created_at``) in the period; a
-    student on two shortlists counts once.
+    A selection is a shortlist that staff confirmed (``shortlists.confirmed_at``, in the
+    period); a list only looked at with ``/top`` is not one. Students only: a teacher on
+    a list drawn with other roles is not counted. A student on two selections counts once.
     """
     return (
         select(scope.map.c.row_id, func.count(func.distinct(ShortlistEntryRow.participant_id)))
@@ -509,7 +511,11 @@ def shortlisted(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
         .join(ShortlistRow, ShortlistRow.id == ShortlistEntryRow.shortlist_id)
         .join(ParticipantRow, ParticipantRow.id == ShortlistEntryRow.participant_id)
         .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
-        .where(_in(ShortlistRow.created_at, bounds))
+        .where(
+            ShortlistRow.confirmed_at.is_not(None),
+            _in(ShortlistRow.confirmed_at, bounds),
+            ParticipantRow.role == Role.STUDENT.value,
+        )
         .group_by(scope.map.c.row_id)
     )
 

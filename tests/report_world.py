@@ -68,7 +68,8 @@ class Expected:
     deliveries: list[tuple[int, int, str, bool, datetime | None]] = field(default_factory=list)
     reads: list[tuple[int, int, datetime]] = field(default_factory=list)
     clicks: list[tuple[int, int, datetime]] = field(default_factory=list)
-    shortlisted: list[tuple[int, datetime]] = field(default_factory=list)
+    # (participant, when the list was confirmed: None for a list only looked at)
+    shortlisted: list[tuple[int, datetime | None]] = field(default_factory=list)
     campaigns: dict[int, str] = field(default_factory=dict)
     # An online lecture's announcements: articles, but not publicity articles.
     lecture_articles: set[int] = field(default_factory=set)
@@ -192,11 +193,15 @@ class Expected:
         return found
 
     def shortlist(self, school: str | None) -> int:
+        """Students on a list confirmed in the period, each once; teachers and parents on
+        such a list, and lists only looked at, do not count."""
         return len(
             {
                 pid
-                for pid, at in self.shortlisted
-                if (school == ALL or self.school_of(pid) == school) and self.inside(at)
+                for pid, confirmed_at in self.shortlisted
+                if (school == ALL or self.school_of(pid) == school)
+                and self.role_of(pid) == "student"
+                and self.inside(confirmed_at)
             }
         )
 
@@ -438,8 +443,22 @@ async def build_history(
         finished = [
             (pid, cid) for pid, cid, _s, status, _p in expected.attempts if status == "finished"
         ]
-        for created_at in (sh(2022, 12, 20), sh(2023, 2, 1)):
-            shortlist = ShortlistRow(campaign_id=campaigns[0].id, top_n=5, created_at=created_at)
+        # Lists drawn with every role (a teacher among them counts nowhere): confirmed in
+        # the period, drawn before it and confirmed in it, only looked at, confirmed after.
+        shortlist_plan: list[tuple[datetime, datetime | None]] = [
+            (sh(2022, 12, 20), sh(2022, 12, 21)),
+            (sh(2021, 12, 30), sh(2022, 1, 3)),
+            (sh(2022, 6, 1), None),
+            (sh(2023, 2, 1), sh(2023, 2, 1)),
+        ]
+        for created_at, confirmed_at in shortlist_plan:
+            shortlist = ShortlistRow(
+                campaign_id=campaigns[0].id,
+                top_n=5,
+                created_at=created_at,
+                roles="student,teacher,parent",
+                confirmed_at=confirmed_at,
+            )
             session.add(shortlist)
             await session.flush()
             chosen = rng.sample(finished, min(5, len(finished)))
@@ -458,7 +477,7 @@ async def build_history(
                         finished_at=created_at,
                     )
                 )
-                expected.shortlisted.append((pid, created_at))
+                expected.shortlisted.append((pid, confirmed_at))
         await session.commit()
     return expected
 

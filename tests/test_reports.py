@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import warnings
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -29,23 +30,31 @@ from bot.config import Settings
 from bot.factory import create_dispatcher
 from bot.fonts import missing_glyphs
 from bot.i18n import Translator
+from bot.reports import format as fmt
 from bot.reports.chart import chart_font, participation_chart
+from bot.reports.compile import CSV, REPORT_MD, XLSX, render_files
 from bot.reports.jobs import compile_scheduled_report, plan_reports
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
 from handlers.reports import ReportCb, parse_period
 from quizzes.participants import GrantKind
-from quizzes.statistics import Period, RoleCounts, Statistics, UnitFigures
+from quizzes.statistics import Period, RoleCounts, Statistics, UnitFigures, total_of
 from storage.models_reports import ReportVersionRow
 from storage.repositories import Repositories
+from storage.statistics import SECTIONS
 from tests.mocked_bot import MockedBot, callback_update, text_update, user
 from tests.report_world import ALL, NAME_PREFIX, SHANGHAI, Expected, build_history
 
 ADMIN_ID = 9000
 
 
+def half_up(part: int, whole: int) -> float:
+    """``part / whole`` as a percentage with one decimal, 四舍五入, in integers only."""
+    return (part * 2000 + whole) // (2 * whole) / 10
+
+
 def pct(part: int, whole: int) -> str:
-    return f"{part / whole * 100:.1f}%" if whole else "—"
+    return f"{half_up(part, whole):.1f}%" if whole else "—"
 
 
 def lecture_start(history: Expected) -> Callable[[int], tuple[datetime, int]]:
@@ -106,7 +115,9 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
         f"组织开展“宪法卫士”网络答题{took}人，覆盖{covered}所学校，参与率{pct(staff, enrolled)}"
         in md
     )
-    assert f"完成答题{len(quiz['completed'])}人，成绩合格{len(quiz['passed'])}人" in md
+    completed, passed_ = len(quiz["completed"]), len(quiz["passed"])
+    assert completed != took  # so that the rate below tells the two denominators apart
+    assert f"完成答题{completed}人，成绩合格{passed_}人，合格率{pct(passed_, completed)}。" in md
     registered = [history.registered(ALL, role) for role in ("student", "teacher", "parent")]
     assert "注册的学生{}人、教职工{}人、家长{}人".format(*registered) in md
     students = sum(u.students_enrolled for u in history.schools.values())
@@ -138,6 +149,12 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
         assert row.endswith(f"| {count} |")
     assert "取消的公开课" not in md and "去年的公开课" not in md
     assert f"遴选优秀学生{history.shortlist(ALL)}名" in md
+    # Teachers are on the lists confirmed in the period but not counted, and a student
+    # on a list only looked at is not counted either.
+    confirmed = {pid for pid, at in history.shortlisted if history.inside(at)}
+    assert any(history.role_of(pid) != "student" for pid in confirmed)
+    viewed = {pid for pid, at in history.shortlisted if at is None}
+    assert any(history.role_of(pid) == "student" for pid in viewed - confirmed)
     for name in history.schools:
         enrolled_, took_, _staff, rate, passed = expected_row(history, name)
         assert f"| {name} | {enrolled_} | {took_} | {rate} | {passed} |" in md
@@ -181,7 +198,7 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
         enrolled_, took_, staff_, _rate, passed = expected_row(history, name)
         assert row["在册学生"] == unit.students_enrolled and isinstance(row["在册学生"], int)
         assert row["参与人数"] == took_ and row["合格人数"] == passed
-        assert row["参与率"] == pytest.approx(staff_ / enrolled_)
+        assert row["参与率"] == half_up(staff_, enrolled_) / 100
         assert row["送达（人次）"] == history.delivered(name)
         assert row["阅读（人次）"] == history.count(history.reads, name)
         assert row["点击链接（人次）"] == history.count(history.clicks, name)
@@ -217,7 +234,7 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
     for name in history.schools:
         enrolled_, took_, staff_, _rate, passed = expected_row(history, name)
         assert int(by_name[name]["参与人数"]) == took_
-        assert float(by_name[name]["参与率 (%)"]) == round(staff_ / enrolled_ * 100, 1)
+        assert float(by_name[name]["参与率 (%)"]) == half_up(staff_, enrolled_)
         assert int(by_name[name]["送达（人次）"]) == history.delivered(name)
         assert int(by_name[name]["覆盖人数"]) == history.reached(name)
         assert int(by_name[name]["公开课签到（人次）"]) == len(history.lecture_checkins(name))
@@ -423,6 +440,149 @@ def test_periods_from_chat() -> None:
     for bad in ("2022-13-01 2022-12-31", "yesterday", "2022-02-01 2022-01-01"):
         with pytest.raises(ValueError):
             parse_period(bad, today)
+
+
+def test_a_report_on_this_year_ends_today_not_on_31_december() -> None:
+    december_7 = date(2026, 12, 7)
+    assert parse_period("2026", december_7) == Period(date(2026, 1, 1), december_7)
+    assert parse_period("2026-11-01 2027-01-31", december_7).end == december_7
+    with pytest.raises(ValueError):
+        parse_period("2027", december_7)  # nothing to count yet
+    # Even a period given by the command line says "截至" the day it was compiled.
+    stats = _school_statistics([(16, 13)], period=Period(date(2026, 1, 1), date(2026, 12, 31)))
+    md = render(stats, compiled_at=datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI))
+    assert "截至2026年12月7日，" in md and "截至2026年12月31日" not in md
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        "2022-13-01 2022-12-31",  # "month must be in 1..12"
+        "2022-02-30 2022-03-01",  # "day is out of range for month"
+        "2022-02-01 2022-01-01",  # "the period ends … before it starts"
+        "2022-1-1 2022-12-31",
+        "2022 2023 2024",
+        "2099",
+    ],
+)
+async def test_bad_dates_are_explained_in_chinese_without_english(
+    dp: Dispatcher, history: Expected, args: str
+) -> None:
+    bot = MockedBot()
+    for command in ("/report", "/export"):
+        bot.clear()
+        await dp.feed_update(bot, text_update(user(ADMIN_ID), f"{command} {args}"))
+        (reply,) = bot.sent_texts(ADMIN_ID)
+        assert documents(bot, ADMIN_ID) == []
+        words = reply.replace(command, "")
+        assert re.search(r"[A-Za-z]", words) is None, reply
+        assert re.search(r"[\u4e00-\u9fff]", words), reply
+
+
+def _school_statistics(rows: list[tuple[int, int]], *, period: Period | None = None) -> Statistics:
+    """Schools 甲校, 乙校... with (enrolled students, students who took part) each; all
+    who took part completed, and all but one passed."""
+    schools = tuple(
+        UnitFigures(
+            n,
+            f"{'甲乙丙丁戊己'[n - 1]}校",
+            students_enrolled=enrolled,
+            took_part=RoleCounts(student=took),
+            completed=took,
+            passed=max(took - 1, 0),
+        )
+        for n, (enrolled, took) in enumerate(rows, start=1)
+    )
+    period = period or Period(date(2022, 1, 1), date(2022, 12, 31))
+    total = total_of("合计", schools)
+    return Statistics(period, 1, "第七师", schools, None, total, sections=SECTIONS)
+
+
+def render(stats: Statistics, *, compiled_at: datetime | None = None) -> str:
+    return render_files_of(stats, compiled_at=compiled_at)[REPORT_MD].decode("utf-8")
+
+
+def render_files_of(stats: Statistics, *, compiled_at: datetime | None = None) -> dict[str, bytes]:
+    _ = Translator.load().bind("zh-CN").plain
+    moment = compiled_at or datetime(2023, 1, 5, 9, 0, tzinfo=SHANGHAI)
+    return render_files(stats, "zh-CN", _, SHANGHAI, moment, "division", None, lambda _k: None)
+
+
+def test_every_output_rounds_half_up_the_same_way() -> None:
+    # 13 of 16 is 81.25%: rounded half to even that is 81.2, half up (四舍五入) 81.3.
+    assert fmt.percent(0.8125) == "81.3%" and fmt.percent(0.8125, 0) == "81%"
+    assert fmt.percent(0.625, 0) == "63%" and fmt.percent(None) == "—"
+    stats = _school_statistics([(16, 13), (16, 3)])
+    files = render_files_of(stats)
+    md = files[REPORT_MD].decode("utf-8")
+    assert "| 甲校 | 16 | 13 | 81.3% | 12 |" in md and "81.2%" not in md
+    assert "| 乙校 | 16 | 3 | 18.8% | 2 |" in md
+    table = list(csv.DictReader(io.StringIO(files[CSV].decode("utf-8-sig"))))
+    assert [row["参与率 (%)"] for row in table] == ["81.3", "18.8", "50.0"]
+    book = load_workbook(io.BytesIO(files[XLSX]))
+    sheet = book["按学校"]
+    header = [cell.value for cell in sheet[1]]
+    column = header.index("参与率") + 1
+    cells = [sheet.cell(row, column) for row in (2, 3, 4)]
+    # Stored rounded, so that Excel's "0.0%" shows 81.3% as the text does.
+    assert [cell.value for cell in cells] == [0.813, 0.188, 0.5]
+    assert all(cell.number_format == "0.0%" for cell in cells)
+    summary = {r[0]: r[1] for r in book["概要"].iter_rows(min_row=2, values_only=True)}
+    assert summary["参与率"] == 0.5
+    text = docx_text_of(files["report.docx"])
+    assert "81.3%" in text and "81.2%" not in text
+
+
+def docx_text_of(content: bytes) -> str:
+    document = docx.Document(io.BytesIO(content))
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        parts.extend(cell.text for row in table.rows for cell in row.cells)
+    return "\n".join(parts)
+
+
+def test_pass_rate_is_passed_over_completed_and_is_defined() -> None:
+    figures = UnitFigures(1, "甲校", took_part=RoleCounts(student=80), completed=73, passed=62)
+    assert figures.pass_rate == pytest.approx(62 / 73)
+    school = UnitFigures(
+        1,
+        "甲校",
+        students_enrolled=100,
+        took_part=RoleCounts(student=80),
+        completed=73,
+        passed=62,
+    )
+    stats = Statistics(
+        Period(date(2022, 1, 1), date(2022, 12, 31)),
+        1,
+        "第七师",
+        (school,),
+        None,
+        total_of("合计", [school]),
+        sections=SECTIONS,
+    )
+    md = render(stats)
+    assert "完成答题73人，成绩合格62人，合格率84.9%。" in md
+    definitions = md.split("## 三、统计口径")[1]
+    assert "- 合格率：合格人数 ÷ 完成人数" in definitions
+
+
+def test_a_school_with_no_one_taking_part_is_not_among_the_higher() -> None:
+    # One school took part, three did not: only the one is "higher".
+    md = render(_school_statistics([(10, 5), (10, 0), (10, 0), (10, 0)]))
+    (sentence,) = [line for line in md.splitlines() if line.startswith("从各学校情况看")]
+    assert "参与率较高的是甲校（50.0%）；参与率较低的是" in sentence
+    higher = sentence.split("；")[0]
+    assert "乙校" not in higher and "丙校" not in higher and "（0.0%）" not in higher
+    # Nobody anywhere: no school is named as higher or lower.
+    md = render(_school_statistics([(10, 0), (10, 0)]))
+    assert "参与率较高" not in md and "参与率较低" not in md
+    # All the same: nobody stands out either way.
+    md = render(_school_statistics([(10, 5), (10, 5), (10, 5), (10, 5)]))
+    assert "参与率较高" not in md and "参与率较低" not in md
+    # Every school took part, none at zero: the sentence reads as before.
+    md = render(_school_statistics([(10, 9), (10, 5)]))
+    assert "参与率较高的是甲校（90.0%）；参与率较低的是乙校（50.0%），下一步" in md
 
 
 # -- on a schedule ----------------------------------------------------------------------

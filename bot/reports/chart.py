@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.fonts import missing_glyphs, require_cjk_font
-from quizzes.statistics import Statistics
+from quizzes.statistics import Statistics, percent_text
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ def participation_chart(stats: Statistics, _: Text, *, font_path: Path | None = 
         if ranked:
             rates = [(school.participation_rate or 0.0) * 100 for school in ranked]
             bars = axes.barh(labels, rates, color="#c0392b", height=0.6)
-            axes.bar_label(bars, labels=[f"{rate:.1f}%" for rate in rates], padding=3, fontsize=8)
+            shown = [percent_text(school.participation_rate) for school in ranked]
+            axes.bar_label(bars, labels=shown, padding=3, fontsize=8)
             axes.set_xlim(0, max(100.0, max(rates) * 1.12))
             axes.xaxis.set_major_formatter(PercentFormatter(decimals=0))
         else:

@@ -78,6 +78,8 @@ def render_markdown(
         "ranked": stats.ranked(),
         "sections": {section.value for section in stats.sections},
         "compiled_at": compiled_at,
+        # "截至…": the period's last day, or the day compiled if that is earlier.
+        "as_of": min(stats.period.end, compiled_at.date()),
         "chart": chart,
         "t": _,
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from quizzes.statistics import percent_text
+
 _MONTHS = [
     "January",
     "February",
@@ -25,7 +27,8 @@ def number(value: int, locale: str) -> str:
 
 
 def percent(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
+    """A fraction as a percentage, rounded half up (the one rounding of every output)."""
+    return percent_text(value, digits)
 
 
 def day(value: date, locale: str) -> str:

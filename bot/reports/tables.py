@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo
 
 from bot.reports.format import display_width
 from quizzes.spreadsheet_safety import SafeCsvWriter, workbook_bytes
-from quizzes.statistics import Section, Statistics, UnitFigures
+from quizzes.statistics import (
+    Section,
+    Statistics,
+    UnitFigures,
+    rounded_percent,
+    stored_percent,
+)
 
 Text = Callable[[str], str]
 
@@ -109,11 +115,18 @@ def participation_csv(stats: Statistics, _: Text) -> bytes:
 def _csv_value(column: Column, figures: UnitFigures) -> object:
     value = column.value(figures)
     if column.kind == "rate":
-        return "" if value is None else round(value * 100, 1)
+        return "" if value is None else rounded_percent(value)
     return value
 
 
 # -- XLSX ---------------------------------------------------------------------------------
+
+
+def _cell_value(column: Column, figures: UnitFigures) -> Any:
+    """A rate is stored already rounded (0.813), so that Excel's "0.0%" shows the digits
+    the report and the CSV show (81.3%) instead of rounding the float again."""
+    value = column.value(figures)
+    return stored_percent(value) if column.kind == "rate" else value
 
 
 def participation_xlsx(
@@ -173,7 +186,7 @@ def participation_xlsx(
     if Section.LECTURES in stats.sections:
         summary_rows.append((_("report.column.lectures_held"), stats.lectures_held))
     for column in columns_for(stats)[1:]:
-        summary_rows.append((_(f"report.column.{column.key}"), column.value(stats.total)))
+        summary_rows.append((_(f"report.column.{column.key}"), _cell_value(column, stats.total)))
     ws = sheet(
         _("report.sheet.summary"),
         [_("report.column.figure"), _("report.column.value")],
@@ -193,7 +206,7 @@ def participation_xlsx(
     ws = sheet(
         _("report.sheet.schools"),
         [_(f"report.column.{c.key}") for c in columns],
-        [[c.value(f) for c in columns] for f in school_rows(stats, _)],
+        [[_cell_value(c, f) for c in columns] for f in school_rows(stats, _)],
     )
     for cell in ws[ws.max_row]:
         cell.font = bold
@@ -245,7 +258,7 @@ def participation_xlsx(
                     c.took_part.total,
                     c.completed,
                     c.passed,
-                    c.participation_rate,
+                    stored_percent(c.participation_rate),
                 ]
                 for c in stats.campaigns
             ],
