@@ -39,6 +39,7 @@ ACTOR_COLUMNS: tuple[Any, ...] = (
     QuestionBankRow.imported_by,
     CampaignRow.created_by,
     ShortlistRow.created_by,
+    ShortlistRow.confirmed_by,
 )
 # Columns that keep the private chat (= Telegram id) of the participant's own rows.
 OWN_CHAT_COLUMNS: tuple[Any, ...] = (DeliveryRow.chat_id, AttemptRow.chat_id)

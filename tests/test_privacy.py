@@ -35,7 +35,7 @@ from storage.database import create_engine, create_session_factory
 from storage.models import GrantRow, ParticipantRow
 from storage.models_privacy import GuardianConsentCodeRow
 from storage.models_publicity import BroadcastRow, LectureRow
-from storage.models_quiz import CampaignRow, CertificateNameRow
+from storage.models_quiz import CampaignRow, CertificateNameRow, ShortlistRow
 from storage.repositories import Repositories
 from storage.schema import metadata
 from storage.statistics import StatisticsRepository
@@ -357,6 +357,7 @@ async def give_personal_data(session: AsyncSession) -> None:
     await session.execute(update(BroadcastRow).values(created_by=10_041, progress_chat_id=10_041))
     await session.execute(update(LectureRow).values(created_by=10_042))
     await session.execute(update(CampaignRow).values(created_by=10_043))
+    await session.execute(update(ShortlistRow).values(created_by=10_048, confirmed_by=10_048))
     await session.commit()
 
 
