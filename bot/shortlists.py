@@ -15,6 +15,7 @@ from quizzes.campaigns import Campaign
 from quizzes.engine import Outcome, best_per_participant
 from quizzes.participants import Role
 from quizzes.permissions import Permissions
+from quizzes.statistics import rounded_percent
 from quizzes.units import Unit
 from storage.database import create_engine, create_session_factory
 from storage.quiz import KeptShortlist, Ranked
@@ -210,7 +211,7 @@ async def question_lines(repo: Repositories, campaign_id: int, _: Callable[..., 
     for stat in await repo.attempts.question_stats(campaign_id):
         stem = stat.question.stem
         stem = stem if len(stem) <= STEM_SHOWN else stem[: STEM_SHOWN - 1] + "…"
-        rate = f"{100 * stat.rate:.0f}"
+        rate = str(rounded_percent(stat.rate, 0))
         if not stat.most_chosen_wrong:
             lines.append(_("qstats.line_no_wrong", stem=stem, answers=stat.answers, rate=rate))
             continue

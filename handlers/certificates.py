@@ -32,6 +32,7 @@ from quizzes.privacy import (
     needs_age_question,
     normalize_consent_code,
 )
+from quizzes.statistics import rounded_percent
 from storage.repositories import Repositories
 
 
@@ -293,7 +294,11 @@ async def send_certificate(
     text = CertificateText(
         title=_.plain("certificate.title"),
         name_line=_.plain("certificate.name_line", name=real_name),
-        body=_.plain("certificate.body", campaign=campaign.name, percent=f"{percent:.0f}"),
+        body=_.plain(
+            "certificate.body",
+            campaign=campaign.name,
+            percent=str(rounded_percent(percent / 100, 0)),
+        ),
         issuer=_.plain("certificate.issuer"),
         date_line=_.plain("certificate.date", year=day.year, month=day.month, day=day.day),
     )
