@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +56,11 @@ local following = tonumber(redis.call('GET', KEYS[1]) or '0')
 local held = tonumber(redis.call('GET', KEYS[2]) or '0')
 local slot = math.max(now, following, held)
 redis.call('SET', KEYS[1], string.format('%.0f', slot + tonumber(ARGV[1])), 'PX', 600000)
-return {string.format('%.0f', slot), string.format('%.0f', now)}
+redis.call('ZADD', KEYS[3], now, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60000000)
+redis.call('PEXPIRE', KEYS[3], 120000)
+local processes = redis.call('ZCARD', KEYS[3])
+return {string.format('%.0f', slot), string.format('%.0f', now), processes}
 """
 
 _HOLD = """
@@ -74,25 +81,37 @@ class SharedRate:
     live in Redis, so several processes sending with one token share Telegram's limit
     instead of each taking all of it. Times are Redis's own clock (microseconds), so the
     processes' clocks need not agree.
+
+    Each reservation also marks this process as sending; :attr:`processes` is how many
+    did in the last minute, which tells the process its share should Redis go away.
+    Every call gives up after ``timeout_s``: a Redis that hangs must not hold the sends.
     """
 
-    def __init__(self, redis: Redis, key: str) -> None:
+    def __init__(self, redis: Redis, key: str, *, timeout_s: float = 0.25) -> None:
         self.redis = redis
         self.slot_key = f"{key}:next"
         self.hold_key = f"{key}:hold"
+        self.processes_key = f"{key}:processes"
+        self.timeout_s = timeout_s
+        self.processes = 1
+        self._me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._reserve = redis.register_script(_RESERVE)
         self._hold = redis.register_script(_HOLD)
 
     async def reserve(self, interval_s: float) -> tuple[int, int]:
         """Reserve the next slot ``interval_s`` after the last one (and after any hold):
         ``(slot, now)`` in microseconds of Redis's clock."""
-        slot, now = await self._reserve(
-            keys=[self.slot_key, self.hold_key], args=[round(interval_s * 1_000_000)]
-        )
+        async with asyncio.timeout(self.timeout_s):
+            slot, now, processes = await self._reserve(
+                keys=[self.slot_key, self.hold_key, self.processes_key],
+                args=[round(interval_s * 1_000_000), self._me],
+            )
+        self.processes = max(1, int(processes))
         return int(slot), int(now)
 
     async def hold(self, seconds: float) -> None:
-        await self._hold(keys=[self.hold_key], args=[round(seconds * 1_000_000)])
+        async with asyncio.timeout(self.timeout_s):
+            await self._hold(keys=[self.hold_key], args=[round(seconds * 1_000_000)])
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -105,6 +124,12 @@ class SendLimiter:
 
     Slots are reserved in order, ``1/rate`` apart, so any number of workers together
     never exceed the rate, and a late wake-up does not shift the slots after it.
+
+    With ``shared`` (Redis), the slots come from Redis. When Redis refuses or does not
+    answer in time, the process paces alone at its share of the rate (``rate`` divided by
+    the processes seen sending in the last minute), says so once, and asks Redis again
+    every ``retry_s`` (one reservation, the others keep pacing locally meanwhile), until
+    it answers; then it says that too.
     """
 
     def __init__(
@@ -114,10 +139,16 @@ class SendLimiter:
         per_chat_s: float = 1.0,
         group_per_minute: int = 20,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         shared: SharedRate | None = None,
+        retry_s: float = 5.0,
     ) -> None:
         self.interval = 1.0 / rate
         self.shared = shared
+        self.retry_s = retry_s
+        self.sleep = sleep
+        self._shared_down_since: float | None = None  # when Redis stopped answering
+        self._shared_retry_at = 0.0
         self._propagating: set[asyncio.Task[None]] = set()
         self.per_chat_s = per_chat_s
         self.group_per_minute = group_per_minute
@@ -140,7 +171,9 @@ class SendLimiter:
             self._hold_until = until
             self._holds += 1
         self._next = max(self._next, self._hold_until)
-        if self.shared is not None:  # the other processes learn of it a moment later
+        if self.shared is not None and self._shared_down_since is None:
+            # The other processes learn of it a moment later (while Redis is away, only
+            # this process holds).
             task = asyncio.get_running_loop().create_task(self._share_hold(seconds))
             self._propagating.add(task)
             task.add_done_callback(self._propagating.discard)
@@ -149,20 +182,52 @@ class SendLimiter:
         assert self.shared is not None
         try:
             await self.shared.hold(seconds)
-        except Exception:  # Redis gone: this process still holds
-            log.warning("could not share a hold of %.1f s", seconds, exc_info=True)
+        except Exception as error:  # Redis gone: this process still holds
+            self._shared_failed(self.clock(), error)
+
+    @property
+    def pacing_alone(self) -> bool:
+        """Whether Redis is away and this process paces at its own share."""
+        return self._shared_down_since is not None
+
+    def _shared_failed(self, now: float, error: BaseException) -> None:
+        self._shared_retry_at = now + self.retry_s
+        if self._shared_down_since is not None:
+            return  # said once per outage
+        self._shared_down_since = now
+        assert self.shared is not None
+        log.warning(
+            "shared send rate unavailable (%s); pacing this process alone at %.3g/s "
+            "(%d process(es) were sending), asking Redis again every %g s",
+            _reason(error),
+            1.0 / (self.interval * self.shared.processes),
+            self.shared.processes,
+            self.retry_s,
+        )
+        log.debug("shared send rate failure", exc_info=error)
 
     async def _reserve(self, now: float) -> float:
         """The time of this process's next slot: from Redis when shared, else local."""
-        if self.shared is not None:
-            try:
-                slot, shared_now = await self.shared.reserve(self.interval)
-            except Exception:  # Redis gone: pace this process alone rather than stop
-                log.warning("shared send rate unavailable; pacing locally", exc_info=True)
-            else:
-                return max(now + (slot - shared_now) / 1_000_000, self._hold_until)
+        shared = self.shared
+        interval = self.interval
+        if shared is not None:
+            if self._shared_down_since is None or now >= self._shared_retry_at:
+                self._shared_retry_at = now + self.retry_s  # one asks; the others go on
+                try:
+                    slot, shared_now = await shared.reserve(self.interval)
+                except Exception as error:  # Redis gone: pace alone rather than stop
+                    self._shared_failed(now, error)
+                else:
+                    if self._shared_down_since is not None:
+                        log.info(
+                            "shared send rate is back after %.0f s",
+                            self.clock() - self._shared_down_since,
+                        )
+                        self._shared_down_since = None
+                    return max(now + (slot - shared_now) / 1_000_000, self._hold_until)
+            interval = self.interval * shared.processes  # this process's share
         local = max(now, self._next, self._hold_until)
-        self._next = local + self.interval
+        self._next = local + interval
         return local
 
     async def close(self) -> None:
@@ -207,12 +272,12 @@ class SendLimiter:
             now = self.clock()
             ready = self._chat_ready(chat_id, now) if chat_id is not None else now
             if ready > now:
-                await asyncio.sleep(ready - now)
+                await self.sleep(ready - now)
                 continue
             holds = self._holds
             slot = await self._reserve(now)
             if slot > now:
-                await asyncio.sleep(slot - now)
+                await self.sleep(slot - now)
             now = self.clock()
             if self._holds != holds and now < self._hold_until:
                 continue  # a 429 came in while we waited: queue up behind it
@@ -232,8 +297,13 @@ class SendLimiter:
         turn = max(now, self._bulk_next, self._hold_until)
         self._bulk_next = turn + self.interval
         if turn > now:
-            await asyncio.sleep(turn - now)
+            await self.sleep(turn - now)
         return turn
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 @contextlib.contextmanager
