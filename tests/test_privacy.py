@@ -452,3 +452,24 @@ def test_erasure_keeps_every_report_figure_and_leaves_no_trace_of_the_person(
         return fresh.id
 
     assert in_database(database_url, rejoin) not in {p.id for p in history.people}
+
+
+def test_every_column_that_may_hold_a_telegram_id_is_cleared_on_erasure() -> None:
+    """A new ``*_by``, ``*chat_id`` or ``author_id`` column must be named in
+    storage.erasure, or here with the reason it holds no person's Telegram id."""
+    from storage.erasure import ACTOR_COLUMNS, OWN_CHAT_COLUMNS
+
+    not_a_person = {
+        "participants.telegram_id",  # replaced with the placeholder by the erasure itself
+        "live_quizzes.chat_id",  # a class group
+        "certificate_names.confirmed_by",  # a participant id, which stays anonymous
+    }
+    handled = {str(column.expression) for column in (*ACTOR_COLUMNS, *OWN_CHAT_COLUMNS)}
+    suspects = {
+        f"{table.name}.{column.name}"
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if column.type.python_type is int
+        and (column.name.endswith(("_by", "chat_id", "author_id")) or "telegram" in column.name)
+    }
+    assert suspects - handled - not_a_person == set()
