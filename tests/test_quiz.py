@@ -744,10 +744,10 @@ async def test_a_student_is_ranked_among_students_and_a_teacher_among_teachers(
 ) -> None:
     campaign = await open_campaign(session_factory, feedback=Feedback.END)
     school = world.schools["胡杨河市第一中学"]
-    people = [
+    people = [  # the teacher first, with the best score of all
+        (353, school.id, Role.TEACHER, set()),
         (351, world.classes["七年级1班"].id, Role.STUDENT, {2}),
         (352, world.classes["七年级2班"].id, Role.STUDENT, {2, 3}),
-        (353, school.id, Role.TEACHER, set()),  # the best score of all
     ]
     for telegram_id, unit_id, role, wrong in people:
         person = await registered(session_factory, telegram_id, unit_id, role=role)
