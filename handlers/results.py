@@ -11,21 +11,12 @@ from aiogram.types import Message
 from bot.i18n import Gettext
 from bot.message_parts import split_message
 from bot.shortlists import question_lines
-from quizzes.campaigns import Campaign
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from storage.repositories import Repositories
 
 CAMPAIGN_NUMBER = re.compile(r"[0-9]+")
 LONGEST_NUMBER = 18  # digits: any longer is past every id (and BIGINT)
-
-
-async def latest_campaign(repo: Repositories, args: list[str]) -> Campaign | None:
-    """The campaign numbered by the first argument, else the latest (``/top``)."""
-    if args and args[0].isdigit():
-        return await repo.campaigns.get(int(args[0]))
-    campaigns = await repo.campaigns.all()
-    return campaigns[-1] if campaigns else None
 
 
 async def question_stats(
