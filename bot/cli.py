@@ -314,18 +314,18 @@ async def report(
     start: str, end: str, unit: str, out_dir: Path, locale: str, templates: Path | None
 ) -> None:
     """Write the report section (MD, DOCX), participation XLSX, CSV and chart to --out."""
-    from datetime import date
-
     from bot.reports import compile_report, resolve_scope
     from bot.reports.compile import ScopeError
-    from quizzes.statistics import Period
+    from bot.reports.format import period_problem
+    from quizzes.statistics import PeriodError, period_between
     from storage.database import create_engine, create_session_factory
 
     settings = settings_or_exit()
     try:
-        period = Period(date.fromisoformat(start), date.fromisoformat(end))
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+        period = period_between(start, end)
+    except PeriodError as error:
+        _ = terminal_gettext(settings)
+        raise click.BadParameter(period_problem(error, _, settings.default_locale)) from None
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
 

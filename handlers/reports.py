@@ -40,17 +40,6 @@ class ReportCb(CallbackData, prefix="rv"):
     id: int
 
 
-def period_problem(error: PeriodError, command: str, _: Gettext) -> str:
-    """What was wrong with the dates, in the person's language (never Python's words)."""
-    return _(
-        f"report.period.{error.problem.value}",
-        text=error.text,
-        start=fmt.day(error.start, _.locale) if error.start else "",
-        end=fmt.day(error.end, _.locale) if error.end else "",
-        command=command,
-    )
-
-
 async def scopes_of(permissions: Permissions, repo: Repositories) -> list[Unit]:
     """The units this person may report on: the tree's root(s), or their own schools."""
     if permissions.is_admin:
@@ -73,7 +62,7 @@ async def _prepare(
     try:
         period = parse_period(command.args, datetime.now(settings.zone).date())
     except PeriodError as error:
-        await message.answer(period_problem(error, f"/{command.command}", _))
+        await message.answer(fmt.period_problem(error, _, _.locale, command=f"/{command.command}"))
         return None
     scopes = await scopes_of(permissions, repo)
     await repo.commit()

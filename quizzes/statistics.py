@@ -105,16 +105,22 @@ def parse_period(args: str | None, today: date) -> Period:
     if not parts:
         return Period.year_to_date(today)
     if len(parts) == 1 and parts[0].isascii() and parts[0].isdigit() and len(parts[0]) == 4:
-        start, end = date(int(parts[0]), 1, 1), date(int(parts[0]), 12, 31)
+        period = Period(date(int(parts[0]), 1, 1), date(int(parts[0]), 12, 31))
     elif len(parts) == 2:
-        start, end = _day_of(parts[0]), _day_of(parts[1])
+        period = period_between(parts[0], parts[1])
     else:
         raise PeriodError(PeriodProblem.USAGE, text=" ".join(parts))
+    if period.start > today:
+        raise PeriodError(PeriodProblem.NOT_STARTED, start=period.start, end=period.end)
+    return Period(period.start, min(period.end, today))
+
+
+def period_between(first: str, last: str) -> Period:
+    """Two dates typed as ``YYYY-MM-DD``, first to last, both included."""
+    start, end = _day_of(first), _day_of(last)
     if end < start:
         raise PeriodError(PeriodProblem.REVERSED, start=start, end=end)
-    if start > today:
-        raise PeriodError(PeriodProblem.NOT_STARTED, start=start, end=end)
-    return Period(start, min(end, today))
+    return Period(start, end)
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,6 +282,27 @@ def test_unknown_unit_is_a_clear_error(database_url: str, history: Expected) -> 
     assert result.exit_code != 0 and "没有这个学校" in result.output
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "said"),
+    [
+        ("2022-13-01", "2022-12-31", "“2022-13-01”不是有效的日期"),
+        ("2022-02-01", "2022-01-01", "结束日期（2022年1月1日）早于开始日期（2022年2月1日）"),
+    ],
+)
+def test_the_report_command_line_explains_bad_dates_from_the_catalog(
+    database_url: str, start: str, end: str, said: str
+) -> None:
+    from bot.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        ["report", "--from", start, "--to", end, "--out", "x"],
+        env={"PUFA_DATABASE_URL": database_url},
+    )
+    assert result.exit_code != 0 and said in result.output
+    assert "month" not in result.output and "before it starts" not in result.output
+
+
 def _statistics(names: list[str]) -> Statistics:
     schools = tuple(
         UnitFigures(n, name, students_enrolled=100, took_part=RoleCounts(student=n * 10))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
-from quizzes.statistics import percent_text
+from quizzes.statistics import PeriodError, percent_text
 
 _MONTHS = [
     "January",
@@ -46,3 +47,16 @@ def moment(value: datetime, locale: str) -> str:
 def display_width(text: str) -> int:
     """Columns a text takes in a spreadsheet: CJK characters are two wide."""
     return sum(2 if ord(char) > 0x2E80 else 1 for char in text)
+
+
+def period_problem(
+    error: PeriodError, _: Callable[..., str], locale: str, *, command: str = ""
+) -> str:
+    """What was wrong with the dates typed, from the catalog (never Python's words)."""
+    return _(
+        f"report.period.{error.problem.value}",
+        text=error.text,
+        start=day(error.start, locale) if error.start else "",
+        end=day(error.end, locale) if error.end else "",
+        command=command,
+    )
