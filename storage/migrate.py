@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,20 +28,53 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
 
-    def _upgrade(connection: object) -> None:
+    def _upgrade(connection: Connection) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    await _migrate(engine, _upgrade)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
 
-    def _downgrade(connection: object) -> None:
+    def _downgrade(connection: Connection) -> None:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(_downgrade)
+    await _migrate(engine, _downgrade)
+
+
+class ForeignKeyViolation(RuntimeError):
+    """A migration left rows pointing at rows that are gone; it was rolled back."""
+
+
+async def _migrate(engine: AsyncEngine, step: Callable[[Connection], None]) -> None:
+    """Run ``step`` in one transaction; on SQLite with foreign keys off meanwhile.
+
+    SQLite alters most things by rebuilding a table (``batch_alter_table``): the old
+    table is dropped, and with foreign keys on, dropping it deletes every row of every
+    table that references it ``ON DELETE CASCADE`` (or refuses to). SQLite's own recipe
+    for schema changes is to switch the checks off around them (the pragma is ignored
+    inside a transaction), then verify with ``foreign_key_check`` before committing.
+    """
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        try:
+            async with connection.begin():
+                await connection.run_sync(step)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        tables = sorted({str(row[0]) for row in broken})
+                        raise ForeignKeyViolation(
+                            f"the migration would leave {len(broken)} rows of "
+                            f"{', '.join(tables)} pointing at rows that are gone"
+                        )
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
