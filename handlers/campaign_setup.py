@@ -38,6 +38,7 @@ from quizzes.campaigns import (
     parse_local_time,
 )
 from quizzes.engine import Feedback
+from quizzes.ordering import by_name
 from quizzes.participants import Role
 from quizzes.permissions import Permissions
 from quizzes.units import Unit
@@ -272,8 +273,8 @@ async def _keyboard(
 async def _top_units(repo: Repositories) -> list[Unit]:
     """The units right below the roots (the regiments): an audience is some of them."""
     units: list[Unit] = []
-    for root in await repo.units.roots():
-        units += await repo.units.children(root.id)
+    for root in by_name(await repo.units.roots()):
+        units += by_name(await repo.units.children(root.id))
     return units
 
 

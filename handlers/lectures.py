@@ -46,6 +46,7 @@ from quizzes.lectures import (
     may_cancel,
     parse_minutes,
 )
+from quizzes.ordering import by_name
 from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
@@ -409,7 +410,7 @@ SCHOOLS_PER_PAGE = 20
 async def _schools(permissions: Permissions, repo: Repositories) -> list[Unit]:
     """The schools these permissions may tell (every one for an admin)."""
     schools = await repo.units.of_kind(UnitKind.SCHOOL)
-    return [s for s in schools if permissions.may_manage(s)]
+    return by_name(s for s in schools if permissions.may_manage(s))
 
 
 def audience_keyboard(

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,13 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+)
 from aiogram.utils.text_decorations import html_decoration
 
 from bot.article_format import FormatProblem, check_article
@@ -35,9 +42,11 @@ from handlers.publicity_keyboards import (
     when_keyboard,
 )
 from handlers.stats_command import StatsOf
+from quizzes.ordering import by_name
 from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
+    PHOTO_MAX_BYTES,
     TIME_FORMAT,
     Article,
     ArticleStatus,
@@ -45,6 +54,7 @@ from quizzes.publicity import (
     AudienceError,
     ControlResult,
     check_audience,
+    is_photo_file,
     may_send_missed,
     parse_publish_at,
     valid_link,
@@ -306,12 +316,27 @@ async def receive_post(
     if not permissions.is_staff:
         await state.clear()
         return
+    document = message.document
+    if document is not None and not is_photo_file(document.file_name, document.mime_type):
+        await message.answer(_("publicity.compose.not_a_photo"))
+        return  # still waiting for a post
+    if document is not None and (document.file_size or 0) > PHOTO_MAX_BYTES:
+        await message.answer(_("publicity.compose.photo_too_big", mb=PHOTO_MAX_BYTES >> 20))
+        return
+    if not (message.text or message.caption or message.photo or document):
+        await message.answer(_("publicity.compose.not_a_post"))
+        return
     title, body, link = parse_post(message)
     photo = message.photo[-1].file_id if message.photo else None
-    problem = check_article(title, body, has_photo=photo is not None)
+    problem = check_article(title, body, has_photo=photo is not None or document is not None)
     if problem is not None:
         await message.answer(describe_problem(problem, _))
         return  # still waiting for a post: send a corrected one
+    photo_bytes = None
+    if document is not None:  # a picture sent as a file: uploaded again as a photo
+        downloaded = io.BytesIO()
+        await bot.download(document, destination=downloaded)
+        photo_bytes = downloaded.getvalue()
     publicity = PublicityRepository(repo.session)
     article = await publicity.create_article(
         title=title,
@@ -319,13 +344,26 @@ async def receive_post(
         author_id=participant.telegram_id,
         link=link,
         photo_file_id=photo,
+        photo_bytes=photo_bytes,
     )
     await repo.commit()
     await state.update_data(article=article.id, units=[], roles=[], kind="", when=None)
     await state.set_state(Composing.audience)
     # The preview is the article exactly as recipients will get it, buttons included.
     markup = article_keyboard(article, participant.id, _, settings.link_base)
-    await send_article(bot, article, message.chat.id, markup)
+    if photo_bytes is not None:
+        # The preview uploads the picture; recipients get it by the file id it was given.
+        preview = await bot.send_photo(
+            message.chat.id,
+            BufferedInputFile(photo_bytes, filename=(document and document.file_name) or "photo"),
+            caption=article.text,
+            reply_markup=markup,
+        )
+        if preview.photo:
+            await publicity.set_photo_file_id(article.id, preview.photo[-1].file_id)
+            await repo.commit()
+    else:
+        await send_article(bot, article, message.chat.id, markup)
     say = replier(bot, message.chat.id, None)
     await say(
         _("publicity.compose.preview") + "\n" + _("publicity.compose.ask_audience"),
@@ -339,7 +377,7 @@ async def receive_post(
 
 async def _coordinated_schools(permissions: Permissions, repo: Repositories) -> list[Unit]:
     schools = await repo.units.of_kind(UnitKind.SCHOOL)
-    return sorted((s for s in schools if permissions.may_manage(s)), key=lambda s: (s.name, s.id))
+    return by_name(s for s in schools if permissions.may_manage(s))
 
 
 async def _own_school(permissions: Permissions, repo: Repositories) -> Unit | None:
@@ -360,7 +398,7 @@ async def _classes_of(
     if school is None or school.kind is not UnitKind.SCHOOL or not permissions.may_manage(school):
         return []
     children = await repo.units.children(school.id)
-    return sorted((u for u in children if u.kind is UnitKind.CLASS), key=lambda u: (u.name, u.id))
+    return by_name(u for u in children if u.kind is UnitKind.CLASS)
 
 
 async def _choices(
@@ -368,7 +406,7 @@ async def _choices(
 ) -> list[Unit]:
     kind = data.get("kind")
     if kind == "regs" and permissions.is_admin:
-        return await repo.units.of_kind(UnitKind.REGIMENT)
+        return by_name(await repo.units.of_kind(UnitKind.REGIMENT))
     if kind == "schools":
         return await _coordinated_schools(permissions, repo)
     if kind == "classes":

@@ -338,6 +338,19 @@ def may_control(
     return broadcast.test_send or may_address(permissions, audience, units)
 
 
+# What Telegram accepts as a photo: JPEG and PNG, up to 10 MB.
+PHOTO_TYPES = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+
+
+def is_photo_file(file_name: str | None, mime_type: str | None) -> bool:
+    """A file (sent as a document) that can be an article's photo: JPEG or PNG."""
+    if mime_type in PHOTO_TYPES:
+        return True
+    name = (file_name or "").lower()
+    return name.endswith(tuple(end for ends in PHOTO_TYPES.values() for end in ends))
+
+
 def may_send_missed(
     article: Article, telegram_id: int, permissions: Permissions, units: Mapping[int, Unit]
 ) -> bool:

@@ -5,16 +5,18 @@ coordinator of two schools and a few students; a broadcaster that is not started
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from aiogram import Dispatcher
+from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.methods import AnswerCallbackQuery
+from aiogram.methods import AnswerCallbackQuery, GetFile, SendPhoto, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import Chat as TelegramChat
-from aiogram.types import Document, Message, Update, User
+from aiogram.types import Document, File, Message, PhotoSize, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.broadcaster import Broadcaster
@@ -27,11 +29,75 @@ from bot.services import ServiceContext
 from quizzes.participants import GrantKind
 from storage.repositories import Repositories
 from tests.factories import World, build_world
-from tests.mocked_bot import MockedBot, callback_update, text_update, user
+from tests.mocked_bot import (
+    BOT_USER,
+    MockedBot,
+    RecordingSession,
+    callback_update,
+    text_update,
+    user,
+)
 from tests.publicity_factories import add_people
 
 ADMIN = 1
 COORDINATOR = 2
+# What every file sent as a document holds, as this chat's bot downloads it.
+FILE_BYTES = b"\xff\xd8\xff\xe0 a JPEG, as far as these tests go"
+
+
+class FilesSession(RecordingSession):
+    """Also answers getFile, downloads and sendPhoto (with a photo file id), as Telegram
+    would."""
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        if isinstance(method, GetFile):
+            self.requests.append(method)
+            file = File(
+                file_id=method.file_id,
+                file_unique_id=f"u-{method.file_id}",
+                file_size=len(FILE_BYTES),
+                file_path=f"documents/{method.file_id}",
+            )
+            return file  # type: ignore[return-value]
+        if isinstance(method, SendPhoto):
+            self.requests.append(method)
+            number = next(self._ids)
+            sent = Message(
+                message_id=number,
+                date=datetime.now(UTC),
+                chat=TelegramChat(id=int(method.chat_id), type="private"),
+                from_user=BOT_USER,
+                photo=[
+                    PhotoSize(
+                        file_id=f"photo-{number}",
+                        file_unique_id=f"p{number}",
+                        width=800,
+                        height=600,
+                    )
+                ],
+                caption=method.caption,
+                reply_markup=method.reply_markup,
+            )
+            return sent  # type: ignore[return-value]
+        return await super().make_request(bot, method, timeout)
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        yield FILE_BYTES
+
+
+class FilesBot(MockedBot):
+    def __init__(self) -> None:
+        super().__init__()
+        self.session = FilesSession()
 
 
 @dataclass
@@ -87,7 +153,7 @@ async def chat(
     for middleware in dp.message.outer_middleware:
         if isinstance(middleware, ThrottlingMiddleware):  # a dialogue is many messages
             middleware.rate = 1000
-    bot = MockedBot()
+    bot = FilesBot()
     context = ServiceContext(settings, session_factory, bot, Translator.load())
     broadcaster = Broadcaster(context, bot=bot)  # not started: nothing is sent
     scheduler = Scheduler(context, replan_every=timedelta(0))

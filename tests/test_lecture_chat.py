@@ -34,6 +34,7 @@ from handlers.lectures import (
     audience_keyboard,
 )
 from handlers.publicity_keyboards import CheckinCb
+from quizzes.ordering import by_name
 from quizzes.participants import GrantKind, Role
 from quizzes.publicity import Audience
 from quizzes.units import Unit, UnitKind
@@ -163,7 +164,11 @@ async def test_an_admin_schedules_a_lecture_in_chat(chat: Chat) -> None:
     first = chat.world.schools["胡杨河市第一中学"]
     assert chat.bot.last_markup_data() == [
         AudienceCb(action="all").pack(),
-        *(AudienceCb(action="school", id=s.id).pack() for s in chat.world.schools.values()),
+        # In natural order (quizzes.ordering): 一三一团中学, 一三七团第一小学, 胡杨河市第一中学.
+        *(
+            AudienceCb(action="school", id=s.id).pack()
+            for s in by_name(chat.world.schools.values())
+        ),
         AudienceCb(action="cancel").pack(),
     ]
     assert AudienceCb(action="school", id=first.id).pack() in chat.bot.last_markup_data()
@@ -313,8 +318,8 @@ async def test_a_coordinator_reaches_only_their_own_school(chat: Chat) -> None:
         await session.commit()
     await fill_in(chat, COORDINATOR, in_two_days())
     assert chat.bot.last_markup_data() == [
+        AudienceCb(action="school", id=other.id).pack(),  # 一三一团中学 before 胡杨河市第一中学
         AudienceCb(action="school", id=first.id).pack(),
-        AudienceCb(action="school", id=other.id).pack(),
         AudienceCb(action="cancel").pack(),
     ]
     for forged in (AudienceCb(action="all"), AudienceCb(action="school", id=third.id)):

@@ -3,13 +3,21 @@ dialogue's step says to something it does not take."""
 
 from __future__ import annotations
 
+from aiogram.methods import SendPhoto
 from sqlalchemy import func, select
 
 from handlers.dialogue import LeaveCb
 from handlers.publicity_keyboards import PostCb
 from storage.models_publicity import ArticleRow
 from tests.mocked_bot import user
-from tests.publicity_chat import ADMIN, COORDINATOR, Chat, chat, document_update
+from tests.publicity_chat import (
+    ADMIN,
+    COORDINATOR,
+    FILE_BYTES,
+    Chat,
+    chat,
+    document_update,
+)
 
 __all__ = ["chat"]  # the fixture
 
@@ -62,3 +70,36 @@ async def test_a_file_in_a_dialogue_step_is_answered_by_the_dialogue(chat: Chat)
     assert "不需要发送文件" in reply and "/cancel" in reply
     # Still at the title: a title is taken.
     assert "主讲" in await chat.say(ADMIN, "宪法与生活")
+
+
+async def test_a_picture_sent_as_a_file_during_post_is_the_articles_photo(chat: Chat) -> None:
+    await chat.say(ADMIN, "/post")
+    caption = "宪法宣传周\n学习宪法，争做守法小公民。"
+    await chat.feed(document_update(user(ADMIN), "海报.jpg", "image/jpeg", caption))
+    # Not taken as a question bank: the preview is the article with the picture as photo.
+    previews = [m for m in chat.bot.recorder.requests if isinstance(m, SendPhoto)]
+    assert len(previews) == 1 and previews[0].caption is not None
+    assert "宪法宣传周" in previews[0].caption
+    assert "推送给谁" in chat.bot.sent_texts(ADMIN)[-1]
+    async with chat.session_factory() as session:
+        [row] = await session.scalars(select(ArticleRow))
+    # Recipients get the photo by the file id its upload with the preview was given.
+    assert row.photo_bytes == FILE_BYTES
+    assert row.photo_file_id is not None and row.photo_file_id.startswith("photo-")
+    assert "题库" not in "".join(chat.bot.sent_texts(ADMIN))
+
+    # A file at a step that takes buttons or a time: the dialogue answers it.
+    await chat.feed(document_update(user(ADMIN), "名单.xlsx", "application/vnd.ms-excel"))
+    reply = chat.bot.sent_texts(ADMIN)[-1]
+    assert "不需要发送文件" in reply and "/cancel" in reply
+
+
+async def test_post_refuses_other_files_clearly_and_waits_for_the_article(chat: Chat) -> None:
+    await chat.say(ADMIN, "/post")
+    await chat.feed(document_update(user(ADMIN), "宪法.pdf", "application/pdf", "宪法\n正文"))
+    reply = chat.bot.sent_texts(ADMIN)[-1]
+    assert "JPG 或 PNG" in reply and "/cancel" in reply
+    assert await articles(chat) == 0
+    await chat.feed(document_update(user(ADMIN), "海报.PNG", "application/octet-stream", "宪法"))
+    assert "推送给谁" in chat.bot.sent_texts(ADMIN)[-1]
+    assert await articles(chat) == 1
