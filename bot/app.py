@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, set_commands
 from bot.i18n import Translator
 from bot.links import add_publicity_routes
+from bot.log_limits import limit_logger
 from bot.pacing import PacedSends, SendLimiter
 from bot.services import Service, ServiceContext, create_services
 from bot.webhook import MAX_UPDATE_BYTES, WebhookEndpoint
@@ -62,6 +63,10 @@ class BotApp:
 
     @classmethod
     async def create(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
+        # While the database or Redis is down every update fails alike: a traceback a
+        # minute says so, not one per update.
+        for name in ("aiogram.event", "handlers.errors"):
+            limit_logger(name)
         engine = create_engine(settings.database_url)
         if migrate:
             await prepare_database(engine)

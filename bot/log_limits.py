@@ -12,7 +12,8 @@ traceback for each of them buries the one line that says what happened. Two ways
               log.warning("Redis unreachable (%s)%s", error, left_out_note(left_out))
 
 - For every record that carries a traceback, whoever logs it: :class:`OncePerMinute`, a
-  :class:`logging.Filter` that ``pufa`` puts on its log handlers. Records are grouped by
+  :class:`logging.Filter` that ``pufa`` puts on its log handlers (:func:`limit_tracebacks`)
+  and the bot on aiogram's logger of failed updates (:func:`limit_logger`). Records are grouped by
   logger, message template and exception type; the first of a group in a minute passes,
   the rest are counted and the next one that passes says how many were left out.
 
@@ -90,6 +91,14 @@ class OncePerMinute(logging.Filter):
             record.msg = f"{record.msg}{left_out_note(left_out)}"
         setattr(record, "pufa_once", left_out is not None)  # noqa: B010
         return left_out is not None
+
+
+def limit_logger(name: str) -> None:
+    """Put a :class:`OncePerMinute` on the logger ``name`` itself (once), so that its
+    records are limited before any handler sees them, whoever configured logging."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, OncePerMinute) for f in logger.filters):
+        logger.addFilter(OncePerMinute())
 
 
 def limit_tracebacks(logger: logging.Logger | None = None) -> OncePerMinute:

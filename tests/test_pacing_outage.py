@@ -19,10 +19,17 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from bot.app import running_bot
+from bot.log_limits import OncePerMinute
 from bot.pacing import SendLimiter, SharedRate
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.server import run_sandbox
 from tests.conftest import REDIS_URL
-from tests.test_end_to_end import free_port
+from tests.factories import World
+from tests.test_end_to_end import free_port, settings_for
+from tests.test_end_to_end import world as world  # a fixture
 
 RATE = 25.0
 
@@ -162,3 +169,31 @@ async def test_redis_refusing_paces_at_this_process_share_and_recovers(
 async def test_redis_hanging_does_not_hold_the_sends(caplog: pytest.LogCaptureFixture) -> None:
     async with hanging_server() as port:
         await outage_and_recovery(Redis.from_url(f"redis://127.0.0.1:{port}/0"), caplog)
+
+
+async def test_updates_failing_while_redis_is_down_log_one_traceback_a_minute(
+    database_url: str, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot's state lives in Redis and Redis refuses: every update fails the same way;
+    each person is told, and the log says so once (with a count later), not per update."""
+    closed_port = free_port()
+    for name in ("aiogram.event", "handlers.errors"):  # a fresh minute for this test
+        logger = logging.getLogger(name)
+        for once in [f for f in logger.filters if isinstance(f, OncePerMinute)]:
+            logger.removeFilter(once)
+    async with run_sandbox(SandboxConfig()) as sandbox:
+        settings = settings_for(
+            sandbox, database_url, redis_url=f"redis://127.0.0.1:{closed_port}/0"
+        )
+        async with running_bot(settings, migrate=False):
+            people = range(801, 821)
+            for user_id in people:
+                await sandbox.client.send_text(user_id, "/help")
+            for user_id in people:  # each failed update has been answered with an apology
+                await sandbox.client.wait_for_messages(user_id, 1)
+    failures = [r for r in caplog.records if r.exc_info]
+    assert len(failures) == 1
+    assert failures[0].exc_info is not None
+    assert failures[0].exc_info[0] is RedisConnectionError
+    # The replies found the shared send rate down too: said once.
+    assert len([r for r in caplog.records if r.name == "bot.pacing"]) == 1
