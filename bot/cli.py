@@ -258,8 +258,12 @@ async def invites_revoke(code: str) -> None:
 @click.option("--runs", default=0, show_default=True, help="Also show the N latest job runs.")
 @_async_command
 async def jobs(runs: int) -> None:
-    """List upcoming scheduled jobs, planned from the database as the bot would."""
+    """List upcoming scheduled jobs, planned from the database as the bot would, and the
+    articles missed (due beyond PUFA_SCHEDULER_GRACE_S: `pufa article send ID`)."""
+    from datetime import timedelta
+
     from bot.scheduler import planned_jobs
+    from storage.models import utcnow
 
     settings = settings_or_exit()
     plan = await planned_jobs(settings)
@@ -273,7 +277,13 @@ async def jobs(runs: int) -> None:
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session:
-            missed = await PublicityRepository(session).missed_articles()
+            publicity = PublicityRepository(session)
+            beyond = utcnow() - timedelta(seconds=settings.scheduler_grace_s)
+            missed = await publicity.missed_articles() + [
+                article  # the bot marks it missed at its next look
+                for article in await publicity.scheduled_articles()
+                if article.publish_at is not None and article.publish_at < beyond
+            ]
             recent = await JobRunRepository(session).recent(runs) if runs else []
     finally:
         await engine.dispose()

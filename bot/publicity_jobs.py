@@ -45,19 +45,21 @@ def grace_of(settings: Settings) -> timedelta:
 
 async def plan_articles(scheduler: Scheduler) -> None:
     context = scheduler.context
-    await publish_or_miss(
-        context.session_factory,
-        context.bot,
-        context.translator,
-        context.settings,
-        scheduler.now(),
-        grace=scheduler.grace,
-        publish=False,  # the jobs planned below publish the rest on time
-    )
+    now = scheduler.now()
+    if scheduler.running:  # not when only listing the plan (`pufa jobs`)
+        await publish_or_miss(
+            context.session_factory,
+            context.bot,
+            context.translator,
+            context.settings,
+            now,
+            grace=scheduler.grace,
+            publish=False,  # the jobs planned below publish the rest on time
+        )
     async with scheduler.session_factory() as session:
         articles = await PublicityRepository(session).scheduled_articles()
     for article in articles:
-        if article.publish_at is not None:
+        if article.publish_at is not None and now - article.publish_at <= scheduler.grace:
             scheduler.at(
                 job_id(article.id), article.publish_at, publish_article, article_id=article.id
             )

@@ -128,8 +128,17 @@ def test_pufa_jobs_lists_a_missed_article_and_article_send_sends_it(
     runner = CliRunner()
     result = runner.invoke(main, ["article", "create", str(source)])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(database) as connection:  # as if the bot had found it too late
-        connection.execute("UPDATE articles SET status = 'missed', publish_at = '2025-01-01'")
+    with sqlite3.connect(database) as connection:  # due while the bot was down
+        connection.execute("UPDATE articles SET publish_at = '2025-01-01 01:00:00.000000'")
+    # Listed as missed before the bot has looked, and listing it changes nothing.
+    result = runner.invoke(main, ["jobs"])
+    assert result.exit_code == 0, result.output
+    assert "missed" in result.output and "article 1  宪法日" in result.output
+    assert "article-1-publish" not in result.output
+    with sqlite3.connect(database) as connection:
+        [(status,)] = connection.execute("SELECT status FROM articles").fetchall()
+        assert status == "scheduled"
+        connection.execute("UPDATE articles SET status = 'missed'")  # as the bot marks it
 
     result = runner.invoke(main, ["jobs"])
     assert result.exit_code == 0, result.output
