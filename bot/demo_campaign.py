@@ -18,6 +18,7 @@ from bot.shortlists import Keep, shortlist_for
 from bot.simulation import QuizBehaviour, QuizRun, knowledge_of, take_quiz
 from quizzes.bank_parsers import load_bundled_bank
 from quizzes.campaigns import parse_campaign_spec
+from quizzes.statistics import percent_text
 from storage.campaign_setup import create_campaign
 from storage.repositories import Repositories
 
@@ -156,5 +157,5 @@ closes: {(opens + timedelta(hours=1)).astimezone(zone):%Y-%m-%d %H:%M:%S}
         f"{out_dir / 'shortlist.xlsx'}"
     )
     for line in result.lines[:3]:
-        say(f"    {line.rank}. {line.name} ({line.school}) {line.percent:.0f}%")
+        say(f"    {line.rank}. {line.name} ({line.school}) {percent_text(line.percent / 100, 0)}")
     return ok

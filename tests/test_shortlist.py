@@ -338,3 +338,56 @@ async def test_nobody_passed_means_nothing_to_confirm(
     assert bot.last_markup_data() == [] and await kept(session_factory) == []
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(ShortlistRow)) == 0
+
+
+async def test_lists_kept_before_the_upgrade_stay_selections(tmp_path: Path) -> None:
+    """Every list kept before confirmation existed was kept as a selection: after the
+    upgrade the report counts its students as it did, on the day the list was drawn."""
+    from sqlalchemy import text
+
+    from storage.migrate import upgrade
+    from storage.repositories import UnitRepository
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade(engine, "0018")
+        drawn = "2022-03-04 05:06:07.000000"
+        async with engine.begin() as connection:
+            for statement in (
+                "INSERT INTO units (id, kind, name, path, students_enrolled, teachers_enrolled,"
+                " created_at, updated_at) VALUES (1, 'division', '第七师', '/1/', 0, 0, :at, :at),"
+                " (2, 'school', '一中', '/1/2/', 100, 10, :at, :at)",
+                "INSERT INTO participants (id, telegram_id, role, unit_id, locale, subscribed,"
+                " first_seen_at) VALUES (1, 501, 'student', 2, 'zh-CN', 1, :at),"
+                " (2, 502, 'teacher', 2, 'zh-CN', 1, :at)",
+                "INSERT INTO campaigns (id, name, status, bank_ids, questions, per_tag,"
+                " attempts_allowed, pass_mark, feedback, partial_credit, certificate, opens_at,"
+                " closes_at, audience_units, audience_roles, created_at) VALUES (1, '宪法卫士',"
+                " 'closed', '[]', 5, '{}', 1, 60, 'each', 0, 1, :at, :closes, '[]', '[]', :at)",
+                "INSERT INTO attempts (id, campaign_id, participant_id, number, status,"
+                " started_at, current_seq, question_count, points, flagged, chat_id) VALUES"
+                " (1, 1, 1, 1, 'finished', :at, 1, 5, 5, 0, 501),"
+                " (2, 1, 2, 1, 'finished', :at, 1, 5, 5, 0, 502)",
+                "INSERT INTO shortlists (id, campaign_id, top_n, created_by, created_at)"
+                " VALUES (1, 1, 9, 77, :at)",
+                "INSERT INTO shortlist_entries (shortlist_id, rank, participant_id, attempt_id,"
+                " points, total_ms, finished_at) VALUES (1, 1, 1, 1, 5, 1000, :at),"
+                " (1, 2, 2, 2, 5, 2000, :at)",
+            ):
+                await connection.execute(
+                    text(statement), {"at": drawn, "closes": "2022-04-01 00:00:00.000000"}
+                )
+        await upgrade(engine)
+        async with create_session_factory(engine)() as session:
+            root = await UnitRepository(session).get(1)
+            assert root is not None
+            stats = await StatisticsRepository(session).compile(
+                root, Period(datetime(2022, 1, 1).date(), datetime(2022, 12, 31).date()), SHANGHAI
+            )
+            kept_rows = list(await session.scalars(select(ShortlistRow)))
+    finally:
+        await engine.dispose()
+    assert stats.total.shortlisted == 1  # the student; the teacher never counts now
+    assert [(row.confirmed_by, row.confirmed_at == row.created_at) for row in kept_rows] == [
+        (77, True)
+    ]
