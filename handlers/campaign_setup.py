@@ -261,7 +261,7 @@ async def _keyboard(
     if step == Setup.confirm:
         _cancel_row(builder, token, _)
         widths[-1] += 1
-    elif step != Setup.name:
+    else:
         _cancel_row(builder, token, _)
         widths.append(1)
     if not widths:

@@ -25,7 +25,7 @@ from bot.lectures import (
     schedule_lecture,
     when_text,
 )
-from handlers.dialogue import on_leaving, replier
+from handlers.dialogue import leave_button, on_leaving, replier
 from handlers.publicity_keyboards import (
     ROLES,
     CheckinCb,
@@ -302,7 +302,12 @@ async def start_new_lecture(
         return
     await state.clear()
     await state.set_state(NewLecture.title)
-    await message.answer(_("lecture.compose.ask_title", limit=TITLE_MAX))
+    await message.answer(_("lecture.compose.ask_title", limit=TITLE_MAX), reply_markup=_leave(_))
+
+
+def _leave(_: Gettext) -> InlineKeyboardMarkup:
+    """The 取消 button under each step that asks for text."""
+    return InlineKeyboardMarkup(inline_keyboard=[[leave_button(_)]])
 
 
 def _problem(problem: str, _: Gettext) -> str:
@@ -322,7 +327,7 @@ async def receive_title(message: Message, state: FSMContext, _: Gettext) -> None
         return
     await state.update_data(title=title)
     await state.set_state(NewLecture.speaker)
-    await message.answer(_("lecture.compose.ask_speaker"))
+    await message.answer(_("lecture.compose.ask_speaker"), reply_markup=_leave(_))
 
 
 async def receive_speaker(message: Message, state: FSMContext, _: Gettext) -> None:
@@ -333,7 +338,9 @@ async def receive_speaker(message: Message, state: FSMContext, _: Gettext) -> No
         return
     await state.update_data(speaker=speaker)
     await state.set_state(NewLecture.starts)
-    await message.answer(_("lecture.compose.ask_start", format=EXAMPLE_TIME))
+    await message.answer(
+        _("lecture.compose.ask_start", format=EXAMPLE_TIME), reply_markup=_leave(_)
+    )
 
 
 async def receive_start(
@@ -358,7 +365,7 @@ async def receive_start(
         )
         return
     await state.set_state(NewLecture.minutes)
-    await message.answer(_("lecture.compose.ask_minutes", max=MAX_MINUTES))
+    await message.answer(_("lecture.compose.ask_minutes", max=MAX_MINUTES), reply_markup=_leave(_))
 
 
 async def receive_minutes(message: Message, state: FSMContext, _: Gettext) -> None:
@@ -369,7 +376,7 @@ async def receive_minutes(message: Message, state: FSMContext, _: Gettext) -> No
         return
     await state.update_data(minutes=minutes)
     await state.set_state(NewLecture.link)
-    await message.answer(_("lecture.compose.ask_link", none=NO_LINK))
+    await message.answer(_("lecture.compose.ask_link", none=NO_LINK), reply_markup=_leave(_))
 
 
 async def receive_link(

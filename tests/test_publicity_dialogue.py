@@ -59,6 +59,13 @@ async def test_cancel_works_in_every_dialogue_and_says_so_outside_one(chat: Chat
     assert "没有需要取消" in await chat.say(ADMIN, "/cancel")
     await chat.say(ADMIN, "/newlecture")
     assert "没有安排公开课" in await chat.say(ADMIN, "/cancel")
+    # Each step that asks for text has the 取消 button too.
+    await chat.say(ADMIN, "/newlecture")
+    assert "主讲" in await chat.say(ADMIN, "宪法与生活")
+    assert chat.bot.last_markup_data() == [LeaveCb().pack()]
+    await chat.press(ADMIN, LeaveCb().pack())
+    assert "没有安排公开课" in chat.bot.sent_texts(ADMIN)[-1]
+    assert "主讲" not in await chat.say(ADMIN, "李老师")
     # /newcampaign's own test leaves it with /cancel too (tests/test_campaign_dialogue.py).
     assert "没有需要取消" in await chat.say(ADMIN, "/cancel")
 
