@@ -19,6 +19,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from quizzes.law_text import check_citations
+
 __all__ = [
     "LETTERS",
     "MAX_EXPLANATION_LENGTH",
@@ -616,13 +618,26 @@ def _check_display(draft: QuestionDraft, question: Question, warnings: list[Bank
         )
 
 
+def _check_citations(
+    draft: QuestionDraft, question: Question, warnings: list[BankProblem]
+) -> None:
+    """A cited article of the Constitution that does not exist, a quotation not in it."""
+    for finding in check_citations(question.explanation, question.source or ""):
+        column = draft.column("explanation")
+        if finding.code == "cites_missing_article":
+            written = str(finding.params["article"])
+            column = draft.column("explanation" if written in question.explanation else "source")
+        warnings.append(problem(finding.code, draft.row, column, **finding.params))
+
+
 def check_bank(
     drafts: Iterable[QuestionDraft],
     problems: list[BankProblem],
     warnings: list[BankProblem] | None = None,
 ) -> list[Question]:
     """Build every question, adding its problems and duplicate stems to ``problems``, and
-    what a student could not answer as shown (a picture it refers to) to ``warnings``."""
+    what a student could not answer as shown (a picture it refers to) and what does not
+    match the Constitution's text (a missing article, a misquotation) to ``warnings``."""
     questions: list[Question] = []
     first_row: dict[str, int] = {}
     for draft in drafts:
@@ -630,6 +645,7 @@ def check_bank(
         problems.extend(found)
         if question is not None and warnings is not None:
             _check_display(draft, question, warnings)
+            _check_citations(draft, question, warnings)
         key = normalize_stem(draft.stem)
         if key:
             if key in first_row:

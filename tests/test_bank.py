@@ -151,7 +151,7 @@ def test_the_bundled_bank_states_the_facts_we_rely_on() -> None:
         return {found[0].options[i] for i in found[0].correct}
 
     assert answer_to("根本制度") == {"社会主义制度"}
-    assert answer_to("选举权和被选举权，须年满") == {"十八"}
+    assert answer_to("周岁的中华人民共和国公民有选举权和被选举权") == {"十八"}
     assert answer_to("可以被选为中华人民共和国主席") == {"四十五"}
     assert answer_to("全国人民代表大会每届任期") == {"五"}
     assert answer_to("国家宪法日是每年的") == {"12月4日"}
