@@ -318,7 +318,13 @@ async def show_next(
         if step.verdict is Verdict.TIME_UP:
             note = _("quiz.time_up_note")
         elif campaign.rules.feedback is Feedback.EACH and step.answered is not None:
-            note = _("quiz.feedback.right_note") if step.correct else _("quiz.feedback.wrong_note")
+            note = _("quiz.feedback.right_note")
+            if not step.correct:  # the toast fades: the answer stays above the next question
+                answered = step.answered
+                answer = options_shown(
+                    answered.question, answered.order, answered.question.correct, _.plain
+                )
+                note = _("quiz.feedback.wrong_note", answer=answer)
         text = question_text(campaign, attempt, step.next, _, zone, note)
         markup = question_keyboard(step.next, _)
         if message_id is not None:

@@ -737,6 +737,9 @@ async def test_a_result_names_the_options_in_the_order_they_were_shown(
         if stored.type is QuestionType.MULTIPLE:  # the toast named the three, in order
             assert f"❌ 回答错误，正确答案：{answer}" in toasts(bot)
             assert len(positions) == 3
+        if question.seq < 5:  # and so does the note above the next question
+            following = next(t for t in bot.sent_texts(347) if f"第 {question.seq + 1}/5 题" in t)
+            assert following.startswith(f"❌ 上一题回答错误，正确答案：{answer}\n")
 
 
 async def test_a_student_is_ranked_among_students_and_a_teacher_among_teachers(
