@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.links import add_publicity_routes
 from quizzes.publicity import Article, link_token
+from storage.database import create_engine, create_session_factory
 from storage.models import ParticipantRow
 from storage.models_publicity import LinkClickRow
 from tests.publicity_factories import add_people, make_article
+from tests.test_end_to_end import free_port
 
 LINK = "https://www.moe.gov.cn/"
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -99,3 +101,20 @@ async def test_only_the_ascii_token_the_bot_wrote_opens_the_link(
     records = [r for r in caplog.records if r.name == "bot.links"]
     assert not [r for r in records if r.exc_info]
     assert len(records) <= 2
+
+
+async def test_a_database_outage_is_a_503_and_a_line_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = create_engine(f"postgresql+asyncpg://pufa@127.0.0.1:{free_port()}/pufa")
+    app = web.Application()
+    add_publicity_routes(app, create_session_factory(engine))
+    caplog.set_level(logging.INFO, logger="bot.links")
+    try:
+        async with TestClient(TestServer(app)) as client:
+            for _ in range(20):
+                assert await status(client, "1.2.AAAAAAAAAAAAAAAA") == 503
+    finally:
+        await engine.dispose()
+    records = [r for r in caplog.records if r.name == "bot.links"]
+    assert len(records) == 1 and records[0].exc_info
