@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -150,9 +151,18 @@ def enrolment(scope: Scope) -> Query:
     rows when the roster gave only classes); classes are not added on top. Not dated:
     the roster as it is now.
     """
-    return select(
-        UnitRow.id, UnitRow.name, UnitRow.students_enrolled, UnitRow.teachers_enrolled
-    ).join(scope.rows, scope.rows.c.id == UnitRow.id)
+    parent = UnitRow.__table__.alias("parent")
+    return (
+        select(
+            UnitRow.id,
+            UnitRow.name,
+            UnitRow.students_enrolled,
+            UnitRow.teachers_enrolled,
+            parent.c.name.label("parent_name"),
+        )
+        .join(scope.rows, scope.rows.c.id == UnitRow.id)
+        .outerjoin(parent, parent.c.id == UnitRow.parent_id)
+    )
 
 
 def registered(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
@@ -523,6 +533,19 @@ def shortlisted(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
 # -- putting them together --------------------------------------------------------------
 
 
+def told_apart(names: dict[int, str], parents: dict[int, str | None]) -> dict[int, str]:
+    """Row names as people tell them apart: two schools of one name (two 中心小学 in two
+    regiments) are each shown after their regiment, as :func:`quizzes.units.display_label`
+    shows them in chat."""
+    counts = Counter(names.values())
+    return {
+        unit_id: (
+            f"{parents[unit_id]} · {name}" if counts[name] > 1 and parents.get(unit_id) else name
+        )
+        for unit_id, name in names.items()
+    }
+
+
 class StatisticsRepository:
     def __init__(self, session: AsyncSession, *, concurrent: bool = True, lanes: int = 4) -> None:
         self.session = session
@@ -610,10 +633,12 @@ class StatisticsRepository:
             counts[role] = counts.get(role, 0) + int(count)
 
         names: dict[int, str] = {}
-        for unit_id, name, students, teachers in results["enrolment"]:
-            names[unit_id] = name
+        parents: dict[int, str | None] = {}
+        for unit_id, name, students, teachers, parent_name in results["enrolment"]:
+            names[unit_id], parents[unit_id] = name, parent_name
             add(unit_id, "students_enrolled", students)
             add(unit_id, "teachers_enrolled", teachers)
+        names = told_apart(names, parents)
         for row_id, role, count in results["registration"]:
             roles(row_id, "registered", role, count)
         for row_id, role, took, completed, passed in results["quiz"]:

@@ -199,3 +199,27 @@ def test_period_bounds_are_whole_days_in_shanghai() -> None:
     assert end.isoformat() == "2022-12-31T16:00:00+00:00"
     with pytest.raises(ValueError):
         Period(date(2022, 2, 1), date(2022, 1, 1))
+
+
+async def test_two_schools_of_one_name_are_told_apart_by_regiment_in_the_report(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two 中心小学 in two regiments are two rows, each named after its regiment; a school
+    whose name is its own keeps its plain name."""
+    from quizzes.roster import RosterRow
+    from storage.roster_import import import_roster
+
+    rows = [
+        RosterRow(2, "129团", "中心小学", "一年级1班", 30, 2),
+        RosterRow(3, "131团", "中心小学", "一年级1班", 28, 2),
+        RosterRow(4, "131团", "一三一团中学", "七年级1班", 40, 3),
+    ]
+    async with session_factory() as session:
+        await import_roster(session, rows, "第七师")
+        await session.commit()
+        repo = StatisticsRepository(session)
+        root = await repo.root()
+        assert root is not None
+        stats = await repo.compile(root, Period(*PERIOD), SHANGHAI)
+    by_name = {school.name: school.students_enrolled for school in stats.schools}
+    assert by_name == {"129团 · 中心小学": 30, "131团 · 中心小学": 28, "一三一团中学": 40}
