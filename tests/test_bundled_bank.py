@@ -5,13 +5,19 @@ its article, every quotation word for word, and `pufa bank check` finding nothin
 from __future__ import annotations
 
 import re
+import socket
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from bot.app import running_bot
 from bot.cli import main
+from bot.config import Settings
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.server import RunningSandbox, run_sandbox
 from quizzes.bank import Question, QuestionType, normalize_stem
 from quizzes.bank_parsers import load_bundled_bank, parse_bank
 from quizzes.law_text import (
@@ -298,3 +304,50 @@ questions:
     assert "第 3 题，“source”字段：解析或出处引用了《中华人民共和国宪法》第一百四十四条" in (
         result.output
     )
+
+
+# --------------------------------------------------------------------------- in chat
+
+ADMIN = 1
+MISQUOTED_CSV = (
+    "题型,题干,选项A,选项B,答案,解析,出处\n"
+    "单选,全国人民代表大会的常设机关是（ ）。,国务院,全国人民代表大会常务委员会,B,"
+    "《宪法》第五十七条规定：「全国人民代表大会的常设机关是全国人民代表大会常务委员会。」,"
+    "宪法第五十七条\n"
+    "判断,国家推广全国通用的普通话。,,,对,《宪法》第十九条第五款规定：「国家推广全国通用的普通话。」,"
+    "宪法第十九条\n"
+).encode("utf-8-sig")
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[RunningSandbox]:
+    async with run_sandbox(SandboxConfig()) as running:
+        yield running
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_an_uploaded_bank_with_a_misquotation_is_flagged_before_import(
+    sandbox: RunningSandbox, database_url: str
+) -> None:
+    settings = Settings(
+        bot_token=sandbox.config.token,
+        bot_api_url=sandbox.url,
+        database_url=database_url,
+        admin_ids=frozenset({ADMIN}),
+        listen_port=_free_port(),
+    )
+    client = sandbox.client
+    async with running_bot(settings, migrate=False):
+        await client.send_document(ADMIN, "常设机关.csv", MISQUOTED_CSV)
+        summary = (await client.wait_for_messages(ADMIN, 1))[-1]
+    text = summary["text"]
+    assert "题库《常设机关》检查通过，共 2 题" in text
+    assert "有 1 处需要留意（不影响导入）" in text
+    assert "第 2 行，“解析”列：解析中用引号标出的" in text
+    assert "在所引的《中华人民共和国宪法》条文中找不到原文" in text
