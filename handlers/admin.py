@@ -55,11 +55,23 @@ async def grant_or_revoke(
     where = ""
     if school_name is not None:
         schools = await repo.units.find_school(school_name)
-        if len(schools) != 1:
-            key = "grant.unknown_school" if not schools else "grant.ambiguous_school"
-            await message.answer(_(key, school=school_name))
+        labels = await repo.units.display_labels(schools)
+        if not schools:
+            await message.answer(_("grant.unknown_school", school=school_name))
             return
-        unit_id, where = schools[0].id, schools[0].name
+        if len(schools) > 1:
+            choices = [labels[school.id] for school in schools]
+            example = choices[0].replace(" · ", " ")
+            await message.answer(
+                _(
+                    "grant.ambiguous_school",
+                    school=school_name,
+                    choices=_.join(choices),
+                    example=example,
+                )
+            )
+            return
+        unit_id, where = schools[0].id, labels[schools[0].id]
     if command.command == "revoke":
         removed = await repo.grants.revoke(target.id, kind, unit_id)
         await repo.commit()

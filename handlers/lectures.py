@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -407,7 +407,13 @@ async def receive_link(
         return
     await message.answer(
         _("lecture.compose.ask_audience"),
-        reply_markup=audience_keyboard(schools, 0, _, everyone=permissions.is_admin),
+        reply_markup=audience_keyboard(
+            schools,
+            0,
+            _,
+            everyone=permissions.is_admin,
+            labels=await repo.units.display_labels(schools),
+        ),
     )
 
 
@@ -421,8 +427,15 @@ async def _schools(permissions: Permissions, repo: Repositories) -> list[Unit]:
 
 
 def audience_keyboard(
-    schools: list[Unit], page: int, _: Gettext, *, everyone: bool
+    schools: list[Unit],
+    page: int,
+    _: Gettext,
+    *,
+    everyone: bool,
+    labels: Mapping[int, str] | None = None,
 ) -> InlineKeyboardMarkup:
+    """Everyone (admins), then the schools a page at a time (``labels``: names told
+    apart, two 中心小学 after their regiments)."""
     builder = InlineKeyboardBuilder()
     if everyone:
         builder.row(
@@ -436,7 +449,7 @@ def audience_keyboard(
         builder.row(
             *(
                 InlineKeyboardButton(
-                    text=school.name,
+                    text=(labels or {}).get(school.id, school.name),
                     callback_data=AudienceCb(action="school", id=school.id).pack(),
                 )
                 for school in shown[pair : pair + 2]
@@ -494,7 +507,13 @@ async def audience_step(
     ):
         await callback.answer()
         if message is not None:
-            markup = audience_keyboard(schools, callback_data.id, _, everyone=permissions.is_admin)
+            markup = audience_keyboard(
+                schools,
+                callback_data.id,
+                _,
+                everyone=permissions.is_admin,
+                labels=await repo.units.display_labels(schools),
+            )
             await message.edit_reply_markup(reply_markup=markup)
         return
     if action == "all" and permissions.is_admin and not choosing_roles:
@@ -559,7 +578,7 @@ async def _describe(audience: Audience, repo: Repositories, _: Gettext) -> str:
     for unit_id in sorted(audience.unit_ids):
         unit = await repo.units.get(unit_id)
         if unit is not None:
-            names.append(unit.name)
+            names.append(await repo.units.display_label(unit))
     described = _.join(names) if names else _.plain("lecture.compose.everyone")
     if audience.roles:
         roles = _.join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles)

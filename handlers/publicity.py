@@ -365,12 +365,14 @@ async def receive_post(
     else:
         await send_article(bot, article, message.chat.id, markup)
     say = replier(bot, message.chat.id, None)
+    own_school = await _own_school(permissions, repo)
     await say(
         _("publicity.compose.preview") + "\n" + _("publicity.compose.ask_audience"),
         audience_kind_keyboard(
             _,
             admin=permissions.is_admin,
-            own_school=await _own_school(permissions, repo),
+            own_school=own_school,
+            own_label=await repo.units.display_label(own_school) if own_school else None,
         ),
     )
 
@@ -444,7 +446,10 @@ async def _show_classes(
     await callback.answer()
     several = len(await _coordinated_schools(permissions, repo)) > 1
     await say(
-        _("publicity.compose.choose_classes", school=school.name if school else ""),
+        _(
+            "publicity.compose.choose_classes",
+            school=await repo.units.display_label(school) if school else "",
+        ),
         unit_choice_keyboard(classes, units, _, other_schools=several),
     )
 
@@ -487,7 +492,11 @@ async def post_step(
             return
         await state.update_data(units=[], kind=action)
         await callback.answer()
-        await say(_(f"publicity.compose.choose_{action}"), unit_choice_keyboard(choices, (), _))
+        labels = await repo.units.display_labels(choices)
+        await say(
+            _(f"publicity.compose.choose_{action}"),
+            unit_choice_keyboard(choices, (), _, labels=labels),
+        )
     elif action == "myschool":
         own = await _own_school(permissions, repo)
         if own is None:
@@ -507,7 +516,10 @@ async def post_step(
             return
         await state.update_data(units=kept, kind="classes", school=None)
         await callback.answer()
-        await say(_("publicity.compose.choose_class_school"), class_school_keyboard(schools, _))
+        labels = await repo.units.display_labels(schools)
+        await say(
+            _("publicity.compose.choose_class_school"), class_school_keyboard(schools, _, labels)
+        )
     elif action == "cschool":
         if data.get("kind") != "classes":
             await callback.answer(_.plain("errors.stale_button"))
@@ -532,8 +544,11 @@ async def post_step(
                 data.get("kind") == "classes"
                 and len(await _coordinated_schools(permissions, repo)) > 1
             )
+            labels = await repo.units.display_labels(choices)
             await message.edit_reply_markup(
-                reply_markup=unit_choice_keyboard(choices, units, _, other_schools=several)
+                reply_markup=unit_choice_keyboard(
+                    choices, units, _, other_schools=several, labels=labels
+                )
             )
     elif action == "units_done":
         if not units:
@@ -623,8 +638,7 @@ async def _describe(audience: Audience, repo: Repositories, _: Gettext) -> str:
             unit = await repo.units.get(unit_id)
             if unit is None:
                 continue
-            school = await repo.units.school_of(unit) if unit.kind is UnitKind.CLASS else None
-            names.append(f"{school.name} {unit.name}" if school else unit.name)
+            names.append(await repo.units.display_label(unit))
         parts.append(_.join(names))
     else:
         parts.append(_.plain("publicity.audience.everyone"))

@@ -3,7 +3,7 @@ broadcast controls and the composer's audience and time choices."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
@@ -143,7 +143,7 @@ def control_keyboard(
 
 
 def audience_kind_keyboard(
-    _: Gettext, *, admin: bool, own_school: Unit | None = None
+    _: Gettext, *, admin: bool, own_school: Unit | None = None, own_label: str | None = None
 ) -> InlineKeyboardMarkup:
     """Everyone, regiments (admins), schools, classes; a coordinator of one school gets
     "the whole school" in place of a list of one."""
@@ -157,7 +157,7 @@ def audience_kind_keyboard(
         )
     if own_school is not None:
         builder.button(
-            text=_.plain("publicity.compose.whole_school", school=own_school.name),
+            text=_.plain("publicity.compose.whole_school", school=own_label or own_school.name),
             callback_data=PostCb(action="myschool"),
         )
     else:
@@ -172,11 +172,14 @@ def audience_kind_keyboard(
     return builder.as_markup()
 
 
-def class_school_keyboard(schools: Sequence[Unit], _: Gettext) -> InlineKeyboardMarkup:
-    """Choosing classes, first step: whose school."""
+def class_school_keyboard(
+    schools: Sequence[Unit], _: Gettext, labels: Mapping[int, str] | None = None
+) -> InlineKeyboardMarkup:
+    """Choosing classes, first step: whose school (``labels``: names told apart)."""
     builder = InlineKeyboardBuilder()
     for school in schools:
-        builder.button(text=school.name, callback_data=PostCb(action="cschool", id=school.id))
+        text = (labels or {}).get(school.id, school.name)
+        builder.button(text=text, callback_data=PostCb(action="cschool", id=school.id))
     builder.adjust(2)
     builder.row(
         InlineKeyboardButton(
@@ -187,14 +190,20 @@ def class_school_keyboard(schools: Sequence[Unit], _: Gettext) -> InlineKeyboard
 
 
 def unit_choice_keyboard(
-    units: Sequence[Unit], chosen: Collection[int], _: Gettext, *, other_schools: bool = False
+    units: Sequence[Unit],
+    chosen: Collection[int],
+    _: Gettext,
+    *,
+    other_schools: bool = False,
+    labels: Mapping[int, str] | None = None,
 ) -> InlineKeyboardMarkup:
     """Toggle units; with ``other_schools`` (choosing classes) a way back to the schools,
-    keeping what was chosen."""
+    keeping what was chosen; ``labels``: names told apart (two 中心小学)."""
     builder = InlineKeyboardBuilder()
     for unit in units:
         mark = "✅ " if unit.id in chosen else ""
-        builder.button(text=f"{mark}{unit.name}", callback_data=PostCb(action="unit", id=unit.id))
+        text = mark + (labels or {}).get(unit.id, unit.name)
+        builder.button(text=text, callback_data=PostCb(action="unit", id=unit.id))
     builder.adjust(2)
     if other_schools:
         builder.row(

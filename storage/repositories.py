@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -130,16 +131,23 @@ class UnitRepository:
 
     async def display_label(self, unit: Unit) -> str:
         """:func:`quizzes.units.display_label`: the regiment only where a name is shared."""
-        ancestors = await self.by_ids(unit.ancestor_ids)
-        school = next((u for u in ancestors.values() if u.kind is UnitKind.SCHOOL), None)
-        tree = dict(ancestors)
-        if school is not None:
+        return (await self.display_labels([unit]))[unit.id]
+
+    async def display_labels(self, units: Iterable[Unit]) -> dict[int, str]:
+        """:func:`quizzes.units.display_label` of each unit, by id, in three queries
+        whatever their number (a picker shows every school of the tree)."""
+        units = list(units)
+        tree = await self.by_ids({a for unit in units for a in unit.ancestor_ids})
+        tree.update({unit.id: unit for unit in units})
+        school_names = {u.name for u in tree.values() if u.kind is UnitKind.SCHOOL}
+        if school_names:
             namesakes = select(UnitRow).where(
-                UnitRow.kind == UnitKind.SCHOOL.value, UnitRow.name == school.name
+                UnitRow.kind == UnitKind.SCHOOL.value, UnitRow.name.in_(school_names)
             )
             tree.update({u.id: u for u in await self._list(namesakes)})
-            tree.update(await self.by_ids(u.parent_id for u in tree.values() if u.parent_id))
-        return display_label(unit, tree)
+            missing = {u.parent_id for u in tree.values() if u.parent_id} - tree.keys()
+            tree.update(await self.by_ids(missing))
+        return {unit.id: display_label(unit, tree) for unit in units}
 
     async def retire(self, units: Iterable[Unit], when: datetime) -> None:
         """Retire units left out of the roster: offered to nobody, enrolment 0 (so no rate
@@ -154,12 +162,20 @@ class UnitRepository:
             )
 
     async def find_school(self, name_or_id: str) -> list[Unit]:
+        """Schools by id, by name, or by regiment and name (``131团 中心小学``,
+        ``131团·中心小学``, ``131团中心小学``) where two regiments have a school of that name."""
         query = select(UnitRow).where(UnitRow.kind == UnitKind.SCHOOL.value)
         if name_or_id.isdigit():
-            query = query.where(UnitRow.id == int(name_or_id))
-        else:
-            query = query.where(UnitRow.name == name_or_id)
-        return await self._list(query)
+            return await self._list(query.where(UnitRow.id == int(name_or_id)))
+        found = await self._list(query.where(UnitRow.name == name_or_id))
+        if found:
+            return found
+        wanted = _squeezed(name_or_id)
+        parent = UnitRow.__table__.alias("parent")
+        rows = await self.session.execute(
+            query.add_columns(parent.c.name).join(parent, parent.c.id == UnitRow.parent_id)
+        )
+        return [_unit(row) for row, regiment in rows if _squeezed(regiment + row.name) == wanted]
 
     async def label(self, unit: Unit) -> UnitLabel:
         """The unit's names below the root: ``129团 · 胡杨河市第一中学 · 七年级1班``."""
@@ -210,6 +226,11 @@ class UnitRepository:
     async def _list(self, query: Select[UnitRow]) -> list[Unit]:
         rows = await self.session.scalars(query.order_by(UnitRow.id))
         return [_unit(row) for row in rows]
+
+
+def _squeezed(text: str) -> str:
+    """A unit path as people type it, without the separators they put between names."""
+    return re.sub(r"[\s·・•/|>＞\-—]+", "", text)
 
 
 class ParticipantRepository:

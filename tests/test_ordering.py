@@ -108,3 +108,38 @@ async def test_the_post_and_lecture_pickers_show_schools_and_classes_in_natural_
     shown = [t for t in button_texts(chat) if "中学" in t or "小学" in t]
     assert shown == schools
     assert AudienceCb(action="all").pack() in chat.bot.last_markup_data()
+
+
+async def test_two_schools_of_one_name_are_told_apart_in_pickers_and_grants(
+    chat: Chat,
+) -> None:
+    """Two 中心小学 in two regiments: every picker shows each after its regiment, and
+    /grant takes the school written with its regiment."""
+    async with chat.session_factory() as session:
+        repo = Repositories.over(session)
+        regiments = {u.name: u for u in await repo.units.of_kind(UnitKind.REGIMENT)}
+        first, _ = await repo.units.ensure(regiments["129团"], UnitKind.SCHOOL, "中心小学")
+        second, _ = await repo.units.ensure(regiments["131团"], UnitKind.SCHOOL, "中心小学")
+        await session.commit()
+    await chat.say(ADMIN, "/post")
+    await chat.say(ADMIN, "宪法宣传周\n学习宪法。")
+    await chat.press(ADMIN, PostCb(action="schools").pack())
+    shown = [t for t in button_texts(chat) if "中心小学" in t]
+    assert shown == ["129团 · 中心小学", "131团 · 中心小学"]
+    await chat.press(ADMIN, PostCb(action="unit", id=second.id).pack())
+    assert "✅ 131团 · 中心小学" in button_texts(chat)
+    await chat.say(ADMIN, "/cancel")
+
+    await chat.say(ADMIN, "/newlecture")
+    for answer in ("宪法与生活", "李老师", "2099-01-01 09:00", "90", "-"):
+        await chat.say(ADMIN, answer)
+    assert [t for t in button_texts(chat) if "中心小学" in t] == shown
+    await chat.say(ADMIN, "/cancel")
+
+    ambiguous = await chat.say(ADMIN, f"/grant coordinator {ADMIN} 中心小学")
+    assert "129团 · 中心小学" in ambiguous and "131团 · 中心小学" in ambiguous
+    assert "131团" in ambiguous or "129团" in ambiguous
+    granted = await chat.say(ADMIN, f"/grant coordinator {ADMIN} 131团 中心小学")
+    assert "131团 · 中心小学" in granted
+    assert ("coordinator", second.id) in await chat.grants_of(ADMIN)
+    assert ("coordinator", first.id) not in await chat.grants_of(ADMIN)

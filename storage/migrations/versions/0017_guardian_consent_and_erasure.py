@@ -1,7 +1,7 @@
 """guardian consent codes for a child's real name; erased participants
 
 Revision ID: 0017
-Revises: 0016
+Revises: 0015
 Create Date: 2026-12-07 03:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 # certificate_names and attempts come from the quiz branch.
 depends_on: str | Sequence[str] | None = "0003"
