@@ -129,7 +129,7 @@ def shortlist(
     settings = settings_or_exit()
     from bot.shortlists import draw_shortlist
     from quizzes.participants import Role
-    from quizzes.statistics import rounded_percent
+    from quizzes.statistics import score_percent
 
     _ = terminal_gettext(settings)
     chosen = tuple(dict.fromkeys(r.strip() for r in roles.split(",") if r.strip()))
@@ -155,7 +155,7 @@ def shortlist(
                 rank=line.rank,
                 name=line.name,
                 school=line.school,
-                percent=str(rounded_percent(line.percent / 100, 0)),
+                percent=score_percent(line.percent),
                 seconds=f"{line.total_ms / 1000:.1f}",
             )
         )

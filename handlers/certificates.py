@@ -32,7 +32,7 @@ from quizzes.privacy import (
     needs_age_question,
     normalize_consent_code,
 )
-from quizzes.statistics import rounded_percent
+from quizzes.statistics import score_percent
 from storage.repositories import Repositories
 
 
@@ -297,7 +297,7 @@ async def send_certificate(
         body=_.plain(
             "certificate.body",
             campaign=campaign.name,
-            percent=str(rounded_percent(percent / 100, 0)),
+            percent=score_percent(percent),
         ),
         issuer=_.plain("certificate.issuer"),
         date_line=_.plain("certificate.date", year=day.year, month=day.month, day=day.day),

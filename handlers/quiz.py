@@ -21,7 +21,7 @@ from quizzes.bank import QuestionType
 from quizzes.campaigns import Campaign
 from quizzes.engine import LETTERS, Feedback, Outcome, shows_deadline
 from quizzes.participants import Participant
-from quizzes.statistics import rounded_percent
+from quizzes.statistics import score_percent
 from storage.repositories import Repositories
 
 MAX_TOAST = 200  # characters of a callback query's answer
@@ -360,7 +360,7 @@ async def send_result(
             campaign=campaign.name,
             points=f"{attempt.points:g}",
             count=attempt.question_count,
-            percent=str(rounded_percent(outcome.percent / 100, 0)),
+            percent=score_percent(outcome.percent),
             verdict=_("quiz.result.passed" if outcome.passed else "quiz.result.failed"),
             pass_mark=campaign.rules.pass_mark,
         )

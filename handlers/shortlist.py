@@ -19,7 +19,7 @@ from bot.i18n import Gettext
 from bot.shortlists import Confirmation, confirm_shortlist, shortlist_for
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
-from quizzes.statistics import rounded_percent
+from quizzes.statistics import score_percent
 from storage.repositories import Repositories
 
 TOP_DEFAULT = 9  # the bureau selected nine students for the corps-wide contest
@@ -99,7 +99,7 @@ async def top(
             rank=line.rank,
             name=line.name,
             school=line.school,
-            percent=str(rounded_percent(line.percent / 100, 0)),
+            percent=score_percent(line.percent),
             seconds=f"{line.total_ms / 1000:.0f}",
         )
         + (_("shortlist.flagged", count=line.flagged) if line.flagged else "")

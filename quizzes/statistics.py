@@ -168,6 +168,14 @@ def rounded_percent(fraction: float, digits: int = 1) -> Decimal:
     return (Decimal(str(fraction)) * 100).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
 
 
+def score_percent(percent: float) -> str:
+    """A person's score (0-100) as shown to them: whole when it is whole (``60``), else
+    one decimal (``59.5``), so that a score just under the pass mark never reads as the
+    pass mark next to 未合格, as rounding it to a whole number would."""
+    shown = rounded_percent(percent / 100, 1)
+    return str(shown.quantize(Decimal(1))) if shown == shown.to_integral_value() else str(shown)
+
+
 def percent_text(fraction: float | None, digits: int = 1) -> str:
     """``81.3%`` (see :func:`rounded_percent`), or ``—`` when there is nothing to compare."""
     return "—" if fraction is None else f"{rounded_percent(fraction, digits)}%"

@@ -223,3 +223,23 @@ async def test_two_schools_of_one_name_are_told_apart_by_regiment_in_the_report(
         stats = await repo.compile(root, Period(*PERIOD), SHANGHAI)
     by_name = {school.name: school.students_enrolled for school in stats.schools}
     assert by_name == {"129团 · 中心小学": 30, "131团 · 中心小学": 28, "一三一团中学": 40}
+
+
+@pytest.mark.parametrize(
+    ("percent", "shown"),
+    [
+        (60.0, "60"),
+        (59.5, "59.5"),
+        (100 * 2 / 3, "66.7"),
+        (81.25, "81.3"),
+        (0.0, "0"),
+        (100.0, "100"),
+    ],
+)
+def test_a_score_just_under_the_pass_mark_never_reads_as_the_pass_mark(
+    percent: float, shown: str
+) -> None:
+    """Regression: a 59.5% result showed "60%" beside 未合格 (rounded to a whole number)."""
+    from quizzes.statistics import score_percent
+
+    assert score_percent(percent) == shown
