@@ -544,7 +544,9 @@ async def post_step(
                 data.get("kind") == "classes"
                 and len(await _coordinated_schools(permissions, repo)) > 1
             )
-            labels = await repo.units.display_labels(choices)
+            # Classes are shown under their school's name already: by their own names.
+            schools = data.get("kind") == "schools"
+            labels = await repo.units.display_labels(choices) if schools else None
             await message.edit_reply_markup(
                 reply_markup=unit_choice_keyboard(
                     choices, units, _, other_schools=several, labels=labels

@@ -347,7 +347,7 @@ async def test_classes_the_channel_toggle_and_stats_usage(
         when = await message_where(client, COORDINATOR, lambda m: "什么时候" in m.get("text", ""))
         await press(client, COORDINATOR, when, "立即推送")
         summary = await message_where(client, COORDINATOR, lambda m: "请确认" in m.get("text", ""))
-        assert "胡杨河市第一中学 七年级2班" in summary["text"] and "人数：4" in summary["text"]
+        assert "胡杨河市第一中学 · 七年级2班" in summary["text"] and "人数：4" in summary["text"]
         assert button_texts(summary) == ["✅ 确认推送", "先发给我测试", "取消"]
         query = await client.press(
             COORDINATOR, summary["message_id"], PostCb(action="channel").pack(), forge=True

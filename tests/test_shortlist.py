@@ -90,7 +90,7 @@ async def contest(session_factory: async_sessionmaker[AsyncSession]) -> Contest:
         ("满分老师", 20003, world.schools[FIRST].id, Role.TEACHER, 5.0, 30),
         ("零分学生", 20004, first_class, Role.STUDENT, 0.0, 20),
         ("两分学生", 20005, first_class, Role.STUDENT, 2.0, 40),
-        # 3.125 of 5 is 62.5%: 四舍五入 shows 63%, rounding half to even 62%.
+        # 3.125 of 5 is 62.5%: shown as it is, never rounded to 63% or 62%.
         ("外校学生", 20006, world.schools[SECOND].id, Role.STUDENT, 3.125, 70),
     ]
     ids = {}
@@ -179,7 +179,7 @@ async def test_looking_selects_nobody_and_a_confirmed_list_counts_students_once(
     # Students who passed only: not the teacher with full marks, not 0% nor 40%.
     assert "1. 满分学生" in listing and "2. 四分学生" in listing and "3. 外校学生" in listing
     assert "满分老师" not in listing and "零分学生" not in listing and "两分学生" not in listing
-    assert "外校学生（一三一团中学）63%" in listing  # 62.5% rounded half up
+    assert "外校学生（一三一团中学）62.5%" in listing  # a score is whole only when it is
     (view,) = await kept(session_factory)
     assert view.confirmed_at is None and view.roles == "student"
     assert bot.last_markup_data() == [ConfirmShortlistCb(id=view.id).pack()]
