@@ -545,11 +545,12 @@ async def post_step(
                 and len(await _coordinated_schools(permissions, repo)) > 1
             )
             # Classes are shown under their school's name already: by their own names.
-            schools = data.get("kind") == "schools"
-            labels = await repo.units.display_labels(choices) if schools else None
+            shown = (
+                await repo.units.display_labels(choices) if data.get("kind") == "schools" else {}
+            )
             await message.edit_reply_markup(
                 reply_markup=unit_choice_keyboard(
-                    choices, units, _, other_schools=several, labels=labels
+                    choices, units, _, other_schools=several, labels=shown
                 )
             )
     elif action == "units_done":
