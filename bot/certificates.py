@@ -1,4 +1,5 @@
-"""Certificates: a PNG with the participant's name, the campaign, the score and the date."""
+"""Certificates: a PNG with the name, the campaign, the score, the issuer, the date, the serial
+number and how to verify it."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ class CertificateText:
     body: str
     issuer: str
     date_line: str
+    serial_line: str = ""
+    verify_line: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,10 @@ def render_certificate(text: CertificateText, font_path: Path | None = None) -> 
         y += 78
     draw.text((WIDTH - 170, HEIGHT - 250), text.issuer, font=small_font, fill=INK, anchor="rm")
     draw.text((WIDTH - 170, HEIGHT - 180), text.date_line, font=small_font, fill=INK, anchor="rm")
+    note_font = load_font(font_file, 30)
+    draw.text((TEXT_LEFT, HEIGHT - 180), text.serial_line, font=note_font, fill=INK, anchor="lm")
+    verify_font = load_font(font_file, 26)
+    draw.text((WIDTH / 2, HEIGHT - 105), text.verify_line, font=verify_font, fill=INK, anchor="mm")
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # A channel articles may also be posted to (chosen per article): -100123... or
     # @username, with the bot an admin there. Unset: no channel.
     publicity_channel: str | None = None
+    # Who issues certificates, as printed on them (the bureau or the school); unset: the
+    # name of the top unit.
+    issuer: str | None = Field(default=None, max_length=40)
     # Scheduler: a job missed while the bot was down still fires at start-up this late.
     scheduler_grace_s: int = Field(default=6 * 3600, ge=0)
     # How often each process re-reads the tables to rebuild its plan (0: only at start).

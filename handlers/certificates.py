@@ -23,8 +23,9 @@ from bot.certificates import CertificateText, render_certificate
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
 from handlers.dialogue import on_leaving
+from quizzes.certificates import band_for, grouped, normalize_verification_code
 from quizzes.engine import Outcome
-from quizzes.participants import Participant, clean_display_name
+from quizzes.participants import Participant, Role, clean_display_name
 from quizzes.permissions import Permissions
 from quizzes.privacy import (
     CONSENT_CODE_VALID,
@@ -289,24 +290,85 @@ async def send_certificate(
     assert attempt is not None and attempt.finished_at is not None
     campaign = await repo.campaigns.get(attempt.campaign_id)
     assert campaign is not None
+    holder = await repo.participants.by_id(attempt.participant_id)
     percent = Outcome(attempt.points, attempt.question_count, campaign.rules.pass_mark).percent
     day = attempt.finished_at.astimezone(settings.zone).date()
+    now = datetime.now(UTC)
+    issued = await repo.certificate_names.issue(
+        attempt.id, band_for(percent, campaign.rules), now.astimezone(settings.zone).year, now
+    )
+    await repo.commit()
+    band = issued.band.value
+    code = grouped(issued.code)
+    me = await bot.me()
+    # Students are 同学; teachers and parents are named without a title.
+    student = holder is not None and holder.role is Role.STUDENT
     text = CertificateText(
-        title=_.plain("certificate.title"),
-        name_line=_.plain("certificate.name_line", name=real_name),
-        body=_.plain(
-            "certificate.body",
-            campaign=campaign.name,
-            percent=score_percent(percent),
+        title=_.plain(f"certificate.title_{band}"),
+        name_line=_.plain(
+            "certificate.name_line" if student else "certificate.name_line_adult", name=real_name
         ),
-        issuer=_.plain("certificate.issuer"),
+        body=_.plain(
+            f"certificate.body_{band}", campaign=campaign.name, percent=score_percent(percent)
+        ),
+        issuer=await _issuer(repo, settings),
         date_line=_.plain("certificate.date", year=day.year, month=day.month, day=day.day),
+        serial_line=_.plain("certificate.serial", serial=issued.serial),
+        verify_line=_.plain("certificate.verify_line", bot=me.username or "", code=code),
     )
     png = render_certificate(text)
     await bot.send_document(
         chat_id,
-        BufferedInputFile(png, filename=f"certificate-{attempt.id}.png"),
-        caption=_("certificate.caption", campaign=campaign.name),
+        BufferedInputFile(png, filename=f"certificate-{issued.serial}.png"),
+        caption=_(
+            "certificate.caption",
+            campaign=campaign.name,
+            title=_.plain(f"certificate.title_{band}"),
+            serial=issued.serial,
+            code=code,
+        ),
+    )
+
+
+async def _issuer(repo: Repositories, settings: Settings) -> str:
+    """``PUFA_ISSUER``, else the top unit (the bureau), as it is named."""
+    if settings.issuer and settings.issuer.strip():
+        return settings.issuer.strip()
+    roots = sorted(await repo.units.roots(), key=lambda unit: unit.id)
+    return roots[0].name if roots else ""
+
+
+async def verify(
+    message: Message,
+    command: CommandObject,
+    permissions: Permissions,
+    repo: Repositories,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    """``/verify CODE``: whether a certificate is genuine, and what it says."""
+    code = normalize_verification_code(command.args or "")
+    if code is None:
+        await message.answer(_("certificate.verify_usage"))
+        return
+    found = await repo.certificate_names.verify(code)
+    if found is None:
+        await message.answer(_("certificate.verify_unknown", code=grouped(code)))
+        return
+    name = found.display_name or _.plain("certificate.verify_no_name")
+    # The real name is personal data (often a minor's): only staff see it.
+    if permissions.is_staff and found.real_name:
+        name = _.plain("certificate.verify_staff_name", real=found.real_name, display=name)
+    day = found.passed_at.astimezone(settings.zone).date()
+    await message.answer(
+        _(
+            "certificate.verify_found",
+            serial=found.certificate.serial,
+            campaign=found.campaign,
+            name=name,
+            band=_.plain(f"certificate.band_{found.certificate.band.value}"),
+            date=_.plain("certificate.date", year=day.year, month=day.month, day=day.day),
+        )
     )
 
 
@@ -314,6 +376,7 @@ def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(list_certificates, Command("certificate"))
     router.message.register(forget_name, Command("forgetname"))
+    router.message.register(verify, Command("verify"))
     router.message.register(confirm_consent, Command("consent"), F.chat.type == "private")
     router.callback_query.register(want_certificate, CertificateCb.filter())
     router.callback_query.register(answer_age, AgeCb.filter())

@@ -46,6 +46,8 @@ class Rules:
     seconds_per_attempt: int | None = None
     attempts_allowed: int = 1
     pass_mark: int = 60
+    # A certificate says 优秀 from this percent on (合格 from ``pass_mark``); None: never.
+    distinction: int | None = None
     feedback: Feedback = Feedback.EACH
     partial_credit: bool = False
     certificate: bool = True
@@ -215,6 +217,9 @@ def campaign_spec_from_mapping(raw: Mapping[str, Any], zone: ZoneInfo) -> Campai
     per_attempt = _int(raw, "time_per_attempt", problems, low=30, high=6 * 3600)
     attempts = _int(raw, "attempts", problems, low=1, high=100)
     pass_mark = _int(raw, "pass_mark", problems, low=0, high=100)
+    distinction = _int(raw, "distinction", problems, low=1, high=100)
+    if distinction is not None and distinction <= (60 if pass_mark is None else pass_mark):
+        problems.append(SpecProblem("distinction", "not_above_pass_mark"))
     try:
         feedback = Feedback(str(raw.get("feedback", "each")))
     except ValueError:
@@ -250,6 +255,7 @@ def campaign_spec_from_mapping(raw: Mapping[str, Any], zone: ZoneInfo) -> Campai
         seconds_per_attempt=per_attempt,
         attempts_allowed=attempts or 1,
         pass_mark=60 if pass_mark is None else pass_mark,
+        distinction=distinction,
         feedback=feedback,
         partial_credit=bool(raw.get("partial_credit", False)),
         certificate=bool(raw.get("certificate", True)),

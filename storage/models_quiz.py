@@ -28,6 +28,8 @@ class CampaignRow(Base):
     seconds_per_attempt: Mapped[int | None]
     attempts_allowed: Mapped[int] = mapped_column(default=1)
     pass_mark: Mapped[int] = mapped_column(default=60)
+    # The percent from which a certificate says 优秀 instead of 合格; None: never.
+    distinction: Mapped[int | None]
     feedback: Mapped[str] = mapped_column(String(8), default="each")
     partial_credit: Mapped[bool] = mapped_column(default=False)
     certificate: Mapped[bool] = mapped_column(default=True)

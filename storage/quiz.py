@@ -34,6 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quizzes.attempts import Attempt, AttemptQuestion, AttemptStatus, Owner, Snapshot
 from quizzes.bank import StoredQuestion
 from quizzes.campaigns import Audience, Campaign, CampaignStatus, Rules
+from quizzes.certificates import (
+    Band,
+    IssuedCertificate,
+    VerifiedCertificate,
+    new_verification_code,
+)
 from quizzes.engine import Candidate, Feedback, Standing, best_per_participant
 from quizzes.participants import Role
 from quizzes.privacy import PendingConsent, new_consent_code
@@ -41,6 +47,7 @@ from quizzes.units import UnitKind
 from storage.banks import stored_question
 from storage.database import end_outside_transaction, read_outside_transaction
 from storage.models import ParticipantRow, UnitRow
+from storage.models_certificates import CertificateRow
 from storage.models_privacy import GuardianConsentCodeRow
 from storage.models_quiz import (
     AttemptQuestionRow,
@@ -102,6 +109,7 @@ def _campaign(row: Any) -> Campaign:
             seconds_per_attempt=row.seconds_per_attempt,
             attempts_allowed=row.attempts_allowed,
             pass_mark=row.pass_mark,
+            distinction=row.distinction,
             feedback=Feedback(row.feedback),
             partial_credit=row.partial_credit,
             certificate=row.certificate,
@@ -333,6 +341,7 @@ class CampaignRepository:
             seconds_per_attempt=rules.seconds_per_attempt,
             attempts_allowed=rules.attempts_allowed,
             pass_mark=rules.pass_mark,
+            distinction=rules.distinction,
             feedback=rules.feedback.value,
             partial_credit=rules.partial_credit,
             certificate=rules.certificate,
@@ -1056,6 +1065,80 @@ class CertificateNames:
             return False
         await self.set(consent.participant_id, real_name, now, confirmed_by=confirmed_by)
         return True
+
+    async def issue(
+        self, attempt_id: int, band: Band, year: int, now: datetime
+    ) -> IssuedCertificate:
+        """The attempt's certificate: its first issue, or the one issued before (same serial
+        and code, however often and however concurrently it is asked for)."""
+        found = await self._issued(attempt_id)
+        if found is not None:
+            return found
+        while True:
+            code = new_verification_code()
+            taken = await self.session.scalar(
+                select(CertificateRow.id).where(CertificateRow.code == code)
+            )
+            if taken is None:
+                break
+        try:
+            async with self.session.begin_nested():
+                self.session.add(
+                    CertificateRow(
+                        attempt_id=attempt_id, year=year, code=code, band=band.value, issued_at=now
+                    )
+                )
+        except IntegrityError:  # issued at the same moment by another press
+            pass
+        found = await self._issued(attempt_id)
+        assert found is not None
+        return found
+
+    async def _issued(self, attempt_id: int) -> IssuedCertificate | None:
+        row = await self.session.scalar(
+            select(CertificateRow).where(CertificateRow.attempt_id == attempt_id)
+        )
+        return _issued(row) if row else None
+
+    async def verify(self, code: str) -> VerifiedCertificate | None:
+        row = await self.session.execute(
+            select(
+                CertificateRow,
+                CampaignRow.name,
+                ParticipantRow,
+                CertificateNameRow.real_name,
+                AttemptRow.finished_at,
+            )
+            .join(AttemptRow, AttemptRow.id == CertificateRow.attempt_id)
+            .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
+            .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
+            .outerjoin(CertificateNameRow, CertificateNameRow.participant_id == ParticipantRow.id)
+            .where(CertificateRow.code == code)
+        )
+        found = row.first()
+        if found is None:
+            return None
+        certificate, campaign, participant, real_name, finished_at = found
+        assert finished_at is not None  # only a finished, passed attempt has a certificate
+        return VerifiedCertificate(
+            certificate=_issued(certificate),
+            campaign=campaign,
+            display_name=participant.display_name,
+            real_name=real_name,
+            participant_id=participant.id,
+            passed_at=finished_at,
+        )
+
+
+def _issued(row: CertificateRow) -> IssuedCertificate:
+    return IssuedCertificate(
+        id=row.id,
+        attempt_id=row.attempt_id,
+        year=row.year,
+        code=row.code,
+        band=Band(row.band),
+        issued_at=row.issued_at,
+    )
 
 
 def _pending(row: GuardianConsentCodeRow) -> PendingConsent:

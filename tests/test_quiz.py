@@ -513,14 +513,19 @@ def test_certificate_text_renders_with_real_glyphs_not_boxes() -> None:
     from bot.fonts import missing_glyphs, require_cjk_font
 
     text = CertificateText(
-        title="荣誉证书",
+        title="合格证书",
         name_line="李华 同学：",
-        body="在“2026年“宪法卫士”网络答题”活动中成绩合格，得分率 95%，特发此证，以资鼓励。",
-        issuer="普法助手",
+        body="在“2026年“宪法卫士”网络答题”活动中成绩合格，得分率 95%，特发此证。",
+        issuer="兵团第一师教育局",
         date_line="2026年12月4日",
+        serial_line="证书编号：2026-000123",
+        verify_line="查验方法：在 Telegram 中向 @pufa_bot 发送 /verify 7KQ2M-X9PTA",
     )
     font = require_cjk_font()
-    everything = "".join((text.title, text.name_line, text.body, text.issuer, text.date_line))
+    everything = "".join(
+        (text.title, text.name_line, text.body, text.issuer, text.date_line)
+        + (text.serial_line, text.verify_line)
+    )
     assert missing_glyphs(font, everything) == []
     png = render_certificate(text)
     from PIL import Image
