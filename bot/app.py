@@ -21,6 +21,7 @@ from bot.links import add_publicity_routes
 from bot.log_limits import limit_logger
 from bot.pacing import PacedSends, SendLimiter
 from bot.services import Service, ServiceContext, create_services
+from bot.verification import add_verification_routes
 from bot.webhook import MAX_UPDATE_BYTES, WebhookEndpoint
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
@@ -121,6 +122,12 @@ class BotApp:
             )
             setup_application(app, self.dp, bot=self.bot)
         add_publicity_routes(app, self.session_factory)
+        add_verification_routes(
+            app,
+            self.session_factory,
+            self.translator.bind(self.settings.default_locale),
+            self.settings.zone,
+        )
         return app
 
     async def run_polling(self) -> None:

@@ -24,6 +24,8 @@ TEXT_WIDTH = WIDTH - 2 * TEXT_LEFT
 # (阿卜杜热合曼·…·伊力哈木) and long Latin ones must stay inside the frame.
 NAME_SIZES = (64, 58, 52, 48)
 NAME_LINE_GAP = 66
+# The verification line (a web address may be long) shrinks, then wraps onto two lines.
+VERIFY_SIZES = (26, 24, 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +73,29 @@ def render_certificate(text: CertificateText, font_path: Path | None = None) -> 
     draw.text((WIDTH - 170, HEIGHT - 180), text.date_line, font=small_font, fill=INK, anchor="rm")
     note_font = load_font(font_file, 30)
     draw.text((TEXT_LEFT, HEIGHT - 180), text.serial_line, font=note_font, fill=INK, anchor="lm")
-    verify_font = load_font(font_file, 26)
-    draw.text((WIDTH / 2, HEIGHT - 105), text.verify_line, font=verify_font, fill=INK, anchor="mm")
+    verify_font, verify_lines = _fit(text.verify_line, font_file, VERIFY_SIZES, WIDTH - 200)
+    y = HEIGHT - 105 - (len(verify_lines) - 1) * 28
+    for line in verify_lines:
+        draw.text((WIDTH / 2, y), line, font=verify_font, fill=INK, anchor="mm")
+        y += 28
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
 def _fit_name(name_line: str, font_file: Path) -> tuple[ImageFont.FreeTypeFont, list[str]]:
-    """The largest size at which the name line fits on one line; else the smallest, wrapped."""
-    for size in NAME_SIZES:
+    return _fit(name_line, font_file, NAME_SIZES, TEXT_WIDTH)
+
+
+def _fit(
+    line: str, font_file: Path, sizes: tuple[int, ...], width: int
+) -> tuple[ImageFont.FreeTypeFont, list[str]]:
+    """The largest size at which the line fits on one line; else the smallest, wrapped."""
+    for size in sizes:
         font = load_font(font_file, size)
-        if font.getlength(name_line) <= TEXT_WIDTH:
-            return font, [name_line]
-    return font, _wrap(name_line, font, TEXT_WIDTH)
+        if font.getlength(line) <= width:
+            return font, [line]
+    return font, _wrap(line, font, width)
 
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:

@@ -9,6 +9,7 @@ and parents are adults and give their own name.
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
@@ -22,6 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.certificates import CertificateText, render_certificate
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
+from bot.verification import describe, verify_url
 from handlers.dialogue import on_leaving
 from quizzes.certificates import band_for, grouped, normalize_verification_code
 from quizzes.engine import Outcome
@@ -314,7 +316,14 @@ async def send_certificate(
         issuer=await _issuer(repo, settings),
         date_line=_.plain("certificate.date", year=day.year, month=day.month, day=day.day),
         serial_line=_.plain("certificate.serial", serial=issued.serial),
-        verify_line=_.plain("certificate.verify_line", bot=me.username or "", code=code),
+        verify_line=_.plain("certificate.verify_line", bot=me.username or "", code=code)
+        if not settings.public_url
+        else _.plain(
+            "certificate.verify_line_url",
+            url=verify_url(settings.public_url, issued.code),
+            bot=me.username or "",
+            code=code,
+        ),
     )
     png = render_certificate(text)
     await bot.send_document(
@@ -355,21 +364,9 @@ async def verify(
     if found is None:
         await message.answer(_("certificate.verify_unknown", code=grouped(code)))
         return
-    name = found.display_name or _.plain("certificate.verify_no_name")
     # The real name is personal data (often a minor's): only staff see it.
-    if permissions.is_staff and found.real_name:
-        name = _.plain("certificate.verify_staff_name", real=found.real_name, display=name)
-    day = found.passed_at.astimezone(settings.zone).date()
-    await message.answer(
-        _(
-            "certificate.verify_found",
-            serial=found.certificate.serial,
-            campaign=found.campaign,
-            name=name,
-            band=_.plain(f"certificate.band_{found.certificate.band.value}"),
-            date=_.plain("certificate.date", year=day.year, month=day.month, day=day.day),
-        )
-    )
+    text = describe(found, _, settings.zone, real_name=permissions.is_staff)
+    await message.answer(html.escape(text, quote=False))
 
 
 def create_router() -> Router:

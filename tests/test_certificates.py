@@ -13,6 +13,8 @@ from aiogram import Dispatcher
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.methods import SendDocument
 from aiogram.types import BufferedInputFile
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image, ImageChops
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +23,7 @@ from bot.certificates import HEIGHT, WIDTH, CertificateText, render_certificate
 from bot.config import Settings
 from bot.factory import create_dispatcher
 from bot.i18n import Translator
+from bot.verification import add_verification_routes
 from handlers.certificates import AgeCb, CertificateCb
 from quizzes.campaigns import SpecError, parse_campaign_spec
 from quizzes.certificates import VERIFY_CODE_LENGTH
@@ -158,9 +161,16 @@ async def world(session_factory: async_sessionmaker[AsyncSession]) -> World:
 
 
 def make_dp(
-    session_factory: async_sessionmaker[AsyncSession], issuer: str | None = None
+    session_factory: async_sessionmaker[AsyncSession],
+    issuer: str | None = None,
+    public_url: str | None = None,
 ) -> Dispatcher:
-    settings = Settings(bot_token="42:TEST-token", admin_ids=frozenset({ADMIN}), issuer=issuer)
+    settings = Settings(
+        bot_token="42:TEST-token",
+        admin_ids=frozenset({ADMIN}),
+        issuer=issuer,
+        public_url=public_url,
+    )
     return create_dispatcher(
         settings, session_factory, storage=MemoryStorage(), events_isolation=SimpleEventIsolation()
     )
@@ -262,6 +272,19 @@ async def test_verify_confirms_a_certificate_and_shows_the_real_name_only_to_sta
     await registered(session_factory, ADMIN, class_1, role=Role.TEACHER, name="管理员")
     await dp.feed_update(bot, text_update(user(ADMIN), f"/verify {code}"))
     assert "李小华" in bot.sent_texts(ADMIN)[-1]
+    # The printed web address says the same, without the real name.
+    app = web.Application()
+    add_verification_routes(app, session_factory, Translator.load().bind("zh-CN"), SHANGHAI)
+    async with TestClient(TestServer(app)) as http:
+        async with http.get(f"/v/{code}") as response:
+            page = await response.text()
+            assert response.status == 200, page
+        assert "证书真实有效" in page and serial in page and "小华" in page
+        assert "李小华" not in page and "合格" in page
+        async with http.get("/v/0000000000") as response:
+            assert response.status == 404 and "查无此证书" in await response.text()
+        async with http.get("/v/%3Cscript%3E") as response:
+            assert response.status == 404 and "<script>" not in await response.text()
     # A code no certificate has, and no code at all.
     unknown = "0" * VERIFY_CODE_LENGTH if code.replace("-", "") != "0" * 10 else "1" * 10
     await dp.feed_update(bot, text_update(user(403), f"/verify {unknown}"))
@@ -275,8 +298,9 @@ async def test_a_teacher_is_not_called_a_student_and_the_issuer_is_the_bureau(
 ) -> None:
     campaign = await open_campaign(session_factory, questions=5)
     class_1 = world.classes["七年级1班"].id
-    for issuer, telegram_id in ((None, 411), ("第七师教育局", 412)):
-        dp, bot = make_dp(session_factory, issuer=issuer), MockedBot()
+    site = "https://pufa.example.cn"
+    for issuer, telegram_id, url in ((None, 411, None), ("第七师教育局", 412, site)):
+        dp, bot = make_dp(session_factory, issuer=issuer, public_url=url), MockedBot()
         attempt = await passed(
             dp, bot, session_factory, campaign.id, telegram_id, class_1, role=Role.TEACHER
         )
@@ -303,8 +327,33 @@ async def test_a_teacher_is_not_called_a_student_and_the_issuer_is_the_bureau(
             issuer=issuer or "第七师",
             date_line=_.plain("certificate.date", year=day.year, month=day.month, day=day.day),
             serial_line=_.plain("certificate.serial", serial=serial),
-            verify_line=_.plain("certificate.verify_line", bot="pufa_test_bot", code=code),
+            verify_line=_.plain("certificate.verify_line", bot="pufa_test_bot", code=code)
+            if url is None
+            else _.plain(
+                "certificate.verify_line_url",
+                url=f"{site}/v/{code.replace('-', '')}",
+                bot="pufa_test_bot",
+                code=code,
+            ),
         )
         # Exactly this certificate: 王芳 without 同学, the bureau (not the bot) as issuer.
         assert ImageChops.difference(png_of(sent), image(expected)).getbbox() is None
         assert "同学" not in expected.name_line and "普法助手" not in expected.issuer
+
+
+def test_a_long_verification_address_wraps_inside_the_frame_below_the_date() -> None:
+    _ = Translator.load().bind("zh-CN")
+    long_line = _.plain(
+        "certificate.verify_line_url",
+        url="https://pufa-bot.bingtuan-qishi-jiaoyu.example.cn/v/7KQ2MX9PTA",
+        bot="pufa_qishi_jiaoyuju_bot",
+        code="7KQ2M-X9PTA",
+    )
+    with_line = image(certificate_text("zh-CN", "李华", verify_line=long_line))
+    without = image(certificate_text("zh-CN", "李华", verify_line=""))
+    box = ImageChops.difference(with_line, without).getbbox()
+    assert box is not None
+    left, top, right, bottom = box
+    assert left >= INSIDE[0] and right <= INSIDE[2] and bottom <= INSIDE[3], box
+    # Below the date line (centred at HEIGHT - 180, 40 px high).
+    assert top > HEIGHT - 160, box
