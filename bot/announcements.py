@@ -14,6 +14,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, Telegra
 
 from bot.pacing import in_bulk
 from bot.services import ServiceContext
+from bot.when import short_when
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,17 @@ async def announce(
 
     Announcements are best effort: one lost to a crash is not sent again (the quiz itself
     is listed by /quiz either way), unlike articles, which go through the outbox.
+    A datetime parameter is written as the reader's language writes a date.
     """
     for chat_id, locale in audience:  # each send takes its slot in the bot's session
-        text = context.translator.bind(locale)(key, **params)
+        _ = context.translator.bind(locale)
+        values = {
+            name: short_when(value, context.settings.zone, _)
+            if isinstance(value, datetime)
+            else value
+            for name, value in params.items()
+        }
+        text = _(key, **values)
         try:
             with in_bulk():  # replies go first
                 await context.bot.send_message(chat_id, text)

@@ -84,14 +84,13 @@ async def open_campaign(context: ServiceContext, campaign_id: int) -> None:
         await repo.commit()
         audience = await repo.campaigns.audience_chats(campaign)
     log.info("campaign %s opened; announcing to %s participants", campaign_id, len(audience))
-    closes = campaign.closes_at.astimezone(context.settings.zone)
     await announce(
         context,
         audience,
         "campaign.announce.opened",
         name=campaign.name,
         questions=campaign.rules.questions,
-        closes=f"{closes:%m-%d %H:%M}",
+        closes=campaign.closes_at,
     )
 
 
@@ -112,13 +111,12 @@ async def remind_campaign(context: ServiceContext, campaign_id: int) -> None:
             return
         audience = await repo.campaigns.audience_without_finished_attempt(campaign)
     log.info("campaign %s: reminding %s participants", campaign_id, len(audience))
-    closes = campaign.closes_at.astimezone(context.settings.zone)
     await announce(
         context,
         audience,
         "campaign.announce.reminder",
         name=campaign.name,
-        closes=f"{closes:%m-%d %H:%M}",
+        closes=campaign.closes_at,
     )
 
 
@@ -135,5 +133,10 @@ async def close_campaign(context: ServiceContext, campaign_id: int) -> None:
         await repo.campaigns.set_status(campaign_id, CampaignStatus.CLOSED)
         await repo.commit()
         audience = await repo.campaigns.audience_chats(campaign)
+        passed = await repo.campaigns.audience_passed(campaign)
     log.info("campaign %s closed", campaign_id)
-    await announce(context, audience, "campaign.announce.closed", name=campaign.name)
+    # Only those who passed have a certificate to fetch; the others are thanked.
+    winners = [chat for chat in audience if chat[0] in passed]
+    others = [chat for chat in audience if chat[0] not in passed]
+    await announce(context, winners, "campaign.announce.closed_passed", name=campaign.name)
+    await announce(context, others, "campaign.announce.closed", name=campaign.name)

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Gettext, Translator
-from quizzes.lectures import Cancellation, Lecture, lecture_window
+from bot.when import minutes, span_when
+from quizzes.lectures import CHECKIN_EARLY, Cancellation, Lecture, lecture_window
 from quizzes.publicity import Article, ArticleStatus, Audience, Broadcast
 from storage.publicity import LectureRepository, PublicityRepository
 
@@ -36,15 +37,14 @@ class ScheduledLecture:
     reminder: Article | None  # None: the lecture starts within the hour
 
 
-def when_text(lecture: Lecture, zone: tzinfo) -> str:
-    start = lecture.starts_at.astimezone(zone)
-    end = lecture.ends_at.astimezone(zone)
-    return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}"
+def when_text(lecture: Lecture, zone: tzinfo, _: Gettext) -> str:
+    return span_when(lecture.starts_at, lecture.ends_at, zone, _.plain)
 
 
 def lecture_body(lecture: Lecture, zone: tzinfo, _: Gettext) -> str:
     key = "lecture.body_link" if lecture.link else "lecture.body"
-    return _(key, speaker=lecture.speaker, when=when_text(lecture, zone))
+    early = minutes(CHECKIN_EARLY)
+    return _(key, speaker=lecture.speaker, when=when_text(lecture, zone, _), early=early)
 
 
 def announcement_title(lecture: Lecture, _: Gettext) -> str:
@@ -165,7 +165,7 @@ async def cancel_lecture(
         _ = translator.bind(locale)
         notice = await publicity.create_article(
             title=_.plain("lecture.cancel.notice_title", title=lecture.title),
-            body=_("lecture.cancel.notice", title=lecture.title, time=when_text(lecture, zone)),
+            body=_("lecture.cancel.notice", title=lecture.title, time=when_text(lecture, zone, _)),
             author_id=cancelled_by,
             audience=lecture.audience,
             lecture_id=lecture.id,

@@ -22,6 +22,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputPollO
 
 from bot.i18n import Gettext
 from bot.services import ServiceContext
+from bot.when import short_when
 from quizzes.livequiz import (
     MAX_SEND_FAILURES,
     LiveQuiz,
@@ -148,7 +149,7 @@ async def give_up(
     teacher = await repo.participants.by_telegram_id(live.started_by)
     await repo.commit()
     _ = context.translator.bind(teacher.locale if teacher else None)
-    started = live.started_at.astimezone(context.settings.zone).strftime("%m-%d %H:%M")
+    started = short_when(live.started_at, context.settings.zone, _.plain)
     try:
         await context.bot.send_message(
             live.started_by,

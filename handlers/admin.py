@@ -83,6 +83,8 @@ async def grant_or_revoke(
     added = await repo.grants.grant(target.id, kind, unit_id, granted_by=participant.telegram_id)
     await repo.commit()
     key = "grant.granted" if added else "grant.already"
+    if unit_id is not None:
+        key += "_school"
     await message.answer(_(key, who=who, kind=_(f"grant.kind.{kind.value}"), school=where))
 
 

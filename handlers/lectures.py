@@ -25,6 +25,7 @@ from bot.lectures import (
     schedule_lecture,
     when_text,
 )
+from bot.when import minutes, short_when
 from handlers.dialogue import leave_button, on_leaving, replier
 from handlers.publicity_keyboards import (
     ROLES,
@@ -122,13 +123,13 @@ async def check_in(
     now = utcnow()
     problem = lecture.checkin_problem(now)
     if problem is not None:
-        opens = (lecture.starts_at - CHECKIN_EARLY).astimezone(settings.zone)
-        closes = (lecture.ends_at + CHECKIN_LATE).astimezone(settings.zone)
+        opens = lecture.starts_at - CHECKIN_EARLY
+        closes = lecture.ends_at + CHECKIN_LATE
         await callback.answer(
             _.plain(
                 f"lecture.checkin_{problem.value}",
-                opens=f"{opens:%m-%d %H:%M}",
-                closes=f"{closes:%m-%d %H:%M}",
+                opens=short_when(opens, settings.zone, _.plain),
+                closes=short_when(closes, settings.zone, _.plain),
             ),
             show_alert=True,
         )
@@ -159,7 +160,7 @@ async def list_lectures(
                 "lecture.item",
                 title=lecture.title,
                 speaker=lecture.speaker,
-                when=when_text(lecture, settings.zone),
+                when=when_text(lecture, settings.zone, _),
             )
         )
         if permissions.is_staff and await _may_cancel(lecture, message, permissions, repo, now):
@@ -259,7 +260,7 @@ async def cancel_step(
         return
     message = callback.message if isinstance(callback.message, Message) else None
     say = replier(bot, callback.from_user.id, message)
-    when = when_text(lecture, settings.zone)
+    when = when_text(lecture, settings.zone, _)
     if action == "ask":
         await callback.answer()
         await bot.send_message(
@@ -365,7 +366,15 @@ async def receive_start(
         )
         return
     await state.set_state(NewLecture.minutes)
-    await message.answer(_("lecture.compose.ask_minutes", max=MAX_MINUTES), reply_markup=_leave(_))
+    await message.answer(
+        _(
+            "lecture.compose.ask_minutes",
+            max=MAX_MINUTES,
+            early=minutes(CHECKIN_EARLY),
+            late=minutes(CHECKIN_LATE),
+        ),
+        reply_markup=_leave(_),
+    )
 
 
 async def receive_minutes(message: Message, state: FSMContext, _: Gettext) -> None:
@@ -738,7 +747,7 @@ async def confirm_step(
             id=scheduled.lecture.id,
             title=scheduled.lecture.title,
             count=scheduled.announcement.total,
-            when=when_text(scheduled.lecture, settings.zone),
+            when=when_text(scheduled.lecture, settings.zone, _),
         ),
         None,
     )

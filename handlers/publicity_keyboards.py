@@ -94,7 +94,7 @@ def article_markup(
         rows.append(
             [
                 {
-                    "text": _.plain("publicity.button.open_link"),
+                    "text": _.plain(_link_label(article)),
                     "url": tracked_url(link_base, article, participant_id),
                 }
             ]
@@ -108,7 +108,12 @@ def channel_markup(article: Article, _: Gettext, link_base: str) -> dict[str, An
     if not article.link:
         return None
     url = tracked_url(link_base, article, CHANNEL_PARTICIPANT)
-    return {"inline_keyboard": [[{"text": _.plain("publicity.button.open_link"), "url": url}]]}
+    return {"inline_keyboard": [[{"text": _.plain(_link_label(article)), "url": url}]]}
+
+
+def _link_label(article: Article) -> str:
+    """A lecture's link enters the classroom; an article's opens the original."""
+    return "lecture.enter" if article.lecture_id is not None else "publicity.button.open_link"
 
 
 def article_keyboard(

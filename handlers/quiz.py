@@ -16,6 +16,7 @@ from bot.campaign_messages import option_text, options_shown
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
 from bot.message_parts import split_message
+from bot.when import short_when
 from quizzes.attempts import Attempt, AttemptQuestion, Attempts, Step, Verdict
 from quizzes.bank import QuestionType
 from quizzes.campaigns import Campaign
@@ -81,7 +82,7 @@ def question_text(
         else:
             lines += [
                 "",
-                _("quiz.question.deadline_on", month=local.month, day=local.day, time=time),
+                _("quiz.question.deadline_on", when=local, time=time),
             ]
     return "\n".join(lines)
 
@@ -137,7 +138,7 @@ async def list_open(
     for campaign in campaigns:
         used = await repo.attempts.attempts_used(campaign.id, participant.id)
         active = await repo.attempts.active_attempt(campaign.id, participant.id)
-        closes = campaign.closes_at.astimezone(settings.zone).strftime("%m-%d %H:%M")
+        closes = short_when(campaign.closes_at, settings.zone, _)
         lines.append(
             _(
                 "quiz.open_item",

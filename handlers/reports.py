@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
@@ -56,8 +57,11 @@ async def _prepare(
     settings: Settings,
     _: Gettext,
 ) -> tuple[list[Unit], Period] | None:
-    if not permissions.is_staff:
-        await message.answer(_("report.chat.staff_only"))
+    if not permissions.is_staff:  # the refusal names what the command does
+        key = "report.chat.staff_only"
+        if command.command == "export":
+            key = "report.chat.export_staff_only"
+        await message.answer(_(key))
         return None
     try:
         period = parse_period(command.args, datetime.now(settings.zone).date())
@@ -141,7 +145,12 @@ async def report_command(
             )
             await reports.commit()
         documents = {name: report.files[name] for name in (REPORT_DOCX, XLSX)}
-        await send_files(bot, message.chat.id, documents, period, _caption(report, _))
+        try:
+            await send_files(bot, message.chat.id, documents, period, _caption(report, _))
+        except TelegramAPIError:  # the report is kept: /reports sends it again
+            log.exception("report files for unit %s were not sent", scope.id)
+            await message.answer(_("report.chat.send_failed"))
+            return
 
 
 async def export_command(
@@ -197,7 +206,7 @@ async def reports_command(
     _: Gettext,
 ) -> None:
     if not permissions.is_staff:
-        await message.answer(_("report.chat.staff_only"))
+        await message.answer(_("report.chat.reports_staff_only"))
         return
     async with session_factory() as session:
         versions = await ReportRepository(session).latest(

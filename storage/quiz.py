@@ -385,6 +385,20 @@ class CampaignRepository:
         query = _audience_query(campaign)
         return [(chat_id, locale) for chat_id, locale in await self.session.execute(query)]
 
+    async def audience_passed(self, campaign: Campaign) -> set[int]:
+        """Chat ids in :meth:`audience_chats` with a passed attempt in the campaign."""
+        passed = (
+            select(AttemptRow.id)
+            .where(
+                AttemptRow.campaign_id == campaign.id,
+                AttemptRow.participant_id == ParticipantRow.id,
+                AttemptRow.passed.is_(True),
+            )
+            .exists()
+        )
+        query = _audience_query(campaign).where(passed)
+        return {chat_id for chat_id, _locale in await self.session.execute(query)}
+
     async def audience_without_finished_attempt(self, campaign: Campaign) -> list[tuple[int, str]]:
         """:meth:`audience_chats` less those with a finished attempt in the campaign.
 

@@ -185,7 +185,7 @@ audience:
         await client.send_text(late, "/quiz")
         for _ in range(20):  # the closing announcement may arrive in between
             arrived = await client.wait_for_messages(late, count + 1)
-            if any("没有正在进行" in (m.get("text") or "") for m in arrived[count:]):
+            if any("没有你可以参加的答题活动" in (m.get("text") or "") for m in arrived[count:]):
                 break
             count = len(arrived)
         else:

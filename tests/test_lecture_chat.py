@@ -186,7 +186,7 @@ async def test_an_admin_schedules_a_lecture_in_chat(chat: Chat) -> None:
     assert preview.text.startswith("<b>网络公开课：宪法与生活</b>")
     assert "主讲：李老师" in preview.text
     buttons = preview.reply_markup.inline_keyboard  # type: ignore[union-attr]
-    assert [b.text for row in buttons for b in row] == ["✅ 已阅读", "📝 签到", "🔗 阅读原文"]
+    assert [b.text for row in buttons for b in row] == ["✅ 已阅读", "📝 签到", "🎥 进入课堂"]
     assert buttons[1][0].url == LINK
     assert "全体订阅者" in summary.text and "人数：7" in summary.text
     assert local(starts_at - timedelta(hours=1)) in summary.text

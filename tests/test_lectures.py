@@ -180,7 +180,7 @@ async def test_checking_in_from_the_announcement(
         by_title = {m["text"].split("\n")[0]: m for m in messages}
         current = by_title["网络公开课：宪法与我们"]
         buttons = [b["text"] for row in current["reply_markup"]["inline_keyboard"] for b in row]
-        assert buttons == ["✅ 已阅读", "📝 签到", "🔗 阅读原文"]
+        assert buttons == ["✅ 已阅读", "📝 签到", "🎥 进入课堂"]
 
         async def press(message_id: int) -> str:
             query = await client.press_button(people[0], message_id, "📝 签到")

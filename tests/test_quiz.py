@@ -145,7 +145,7 @@ async def test_a_whole_attempt_scores_ranks_and_explains(
     # The missed question shows what was pressed next to the right answer.
     shown = re.search(r"^2\. .*\n你的答案：(.+)\n正确答案：(.+)$", result, re.M)
     assert shown is not None and shown.group(1) != shown.group(2), result
-    assert "❌ 回答错误" in " ".join(toasts(bot))
+    assert "❌ 答错了" in " ".join(toasts(bot))
 
 
 async def test_double_press_records_one_answer(
@@ -202,7 +202,7 @@ async def test_someone_elses_attempt_and_forged_data_change_nothing(
     )
     await dp.feed_update(bot, callback_update(user(303), "a:notanumber:1:1"))
 
-    assert "这不是你的答题" in toasts(bot)[-4]
+    assert "这道题不是发给你的" in toasts(bot)[-4]
     assert all("过期" in t or "过去了" in t for t in toasts(bot)[-3:])
     attempt = await attempt_row(session_factory, owner.id)
     assert attempt.current_seq == 1 and attempt.points == 0.0
@@ -317,9 +317,9 @@ async def test_attempts_allowed_and_audience_are_enforced(
     insider = await registered(session_factory, 309, school.id)
 
     await dp.feed_update(bot, text_update(user(308), "/quiz"))
-    assert "没有正在进行" in bot.sent_texts(308)[-1]
+    assert "没有你可以参加的答题活动" in bot.sent_texts(308)[-1]
     await dp.feed_update(bot, callback_update(user(308), CampaignCb(campaign=campaign.id).pack()))
-    assert "不面向你" in toasts(bot)[-1]
+    assert "不对你所在的学校（班级）或身份开放" in toasts(bot)[-1]
 
     await start(dp, bot, 309, campaign.id)
     attempt = await attempt_row(session_factory, insider.id)
@@ -740,11 +740,11 @@ async def test_a_result_names_the_options_in_the_order_they_were_shown(
         answer = "；".join(f"{LETTERS[p]}. {stored.options[order[p]]}" for p in positions)
         assert f"正确答案：{answer}\n" in result, result
         if stored.type is QuestionType.MULTIPLE:  # the toast named the three, in order
-            assert f"❌ 回答错误，正确答案：{answer}" in toasts(bot)
+            assert f"❌ 答错了，正确答案是 {answer}。" in toasts(bot)
             assert len(positions) == 3
         if question.seq < 5:  # and so does the note above the next question
             following = next(t for t in bot.sent_texts(347) if f"第 {question.seq + 1}/5 题" in t)
-            assert following.startswith(f"❌ 上一题回答错误，正确答案：{answer}\n")
+            assert following.startswith(f"❌ 上一题答错了，正确答案是 {answer}。继续加油！\n")
 
 
 async def test_a_student_is_ranked_among_students_and_a_teacher_among_teachers(
