@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from quizzes.participants import Role
@@ -291,6 +292,8 @@ class Statistics:
     campaigns: tuple[CampaignFigures, ...] = ()
     sections: frozenset[Section] = field(default_factory=frozenset)
     lectures: tuple[LectureFigures, ...] = ()
+    # Took part per day of the campaigns' window (see ``took_part_by_day`` in storage).
+    daily: tuple[tuple[date, int], ...] = ()
 
     @property
     def lectures_held(self) -> int:
@@ -308,30 +311,53 @@ class Statistics:
         rated = [s for s in self.schools if s.participation_rate is not None]
         return sorted(rated, key=lambda s: (-(s.participation_rate or 0.0), s.name))
 
-    def _ends(self, count: int) -> tuple[list[UnitFigures], list[UnitFigures]]:
-        """Up to ``count`` schools from each end of the ranking, never more than half of
-        them (so that no school is both among the highest and the lowest)."""
+    def highest(self, count: int = 3) -> list[UnitFigures]:
+        """Schools that stand out upwards: among the top ``count``, never more than half of
+        the schools (so that none is both among the highest and the lowest) nor part of a
+        tie, those whose rate is above zero and above every school of the bottom ``count``."""
         ranked = self.ranked()
         shown = min(count, len(ranked) // 2)
-        return ranked[:shown], list(reversed(ranked[len(ranked) - shown :]))
-
-    def highest(self, count: int = 3) -> list[UnitFigures]:
-        """Schools that stand out upwards: among the top ``count`` (see :meth:`_ends`),
-        those whose rate is above zero and above every school named among the lowest."""
-        top, bottom = self._ends(count)
-        floor = max((_rate_of(s) for s in bottom), default=0.0)
-        return [s for s in top if _rate_of(s) > 0 and _rate_of(s) > floor]
+        floor = max((_rate_of(s) for s in ranked[len(ranked) - shown :]), default=0.0)
+        return [s for s in _whole_ties(ranked, shown) if _rate_of(s) > 0 and floor < _rate_of(s)]
 
     def lowest(self, count: int = 3) -> list[UnitFigures]:
-        """Schools that stand out downwards, lowest first: among the bottom ``count``,
-        those whose rate is below every school named among the highest (none when no
-        school stands out upwards: then all are alike, or all at zero)."""
-        _top, bottom = self._ends(count)
+        """Schools that stand out downwards, lowest first: among the schools where someone
+        took part (the others are :meth:`not_started`), up to ``count`` below every school
+        named among the highest, whole ties only (none when no school stands out upwards:
+        then all are alike)."""
         named = self.highest(count)
         if not named:
             return []
         ceiling = min(_rate_of(s) for s in named)
-        return [s for s in bottom if _rate_of(s) < ceiling]
+        below = [s for s in reversed(self.ranked()) if 0 < _rate_of(s) < ceiling]
+        return sorted(_whole_ties(below, count), key=lambda s: (_rate_of(s), s.name))
+
+    def not_started(self) -> list[UnitFigures]:
+        """Schools where no student or teacher took part, in roster order: all of them, never
+        a few picked from a tie at 0.0% (none for a scope of one school)."""
+        rated = [s for s in self.schools if s.participation_rate is not None]
+        if len(rated) < 2:
+            return []
+        return [s for s in rated if s.took_part.enrolled_roles == 0]
+
+
+def _whole_ties(ordered: list[UnitFigures], count: int) -> list[UnitFigures]:
+    """The first ``count`` of ``ordered`` by whole ties (schools showing the same rate, to
+    one decimal): a tie the cut would split is left out, unless it is the first, which is
+    then named whole rather than a few of it picked at random."""
+    taken: list[UnitFigures] = []
+    for _rate, tie in groupby(ordered, key=_shown):
+        group = list(tie)
+        if taken and len(taken) + len(group) > count:
+            break
+        taken.extend(group)
+        if len(taken) >= count:
+            break
+    return taken if count > 0 else []
+
+
+def _shown(school: UnitFigures) -> Decimal:
+    return rounded_percent(_rate_of(school))
 
 
 def _rate_of(school: UnitFigures) -> float:

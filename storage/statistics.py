@@ -35,7 +35,7 @@ import asyncio
 import re
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -289,6 +289,34 @@ def took_part_by_row(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
         .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
         .where(_in(AttemptRow.started_at, bounds))
         .group_by(scope.map.c.row_id)
+    )
+
+
+def took_part_by_day(
+    scope: Scope, bounds: tuple[datetime, datetime], zone: ZoneInfo, dialect: str
+) -> Query:
+    """Took part per calendar day in the bureau's time zone: distinct participants of the
+    scope who started an attempt that day (a person who took the quiz on two days counts
+    on both, so the days do not add up to the period's figure). ``(day, count)``, days
+    with nobody left out; on SQLite ``day`` is ``YYYY-MM-DD`` text.
+
+    SQLite keeps no zone: the day is shifted by the zone's offset at the period's start,
+    exact for zones without daylight saving time such as Asia/Shanghai.
+    """
+    if dialect == "postgresql":
+        day = func.date(func.timezone(zone.key, AttemptRow.started_at))
+    else:
+        offset = bounds[0].astimezone(zone).utcoffset() or timedelta()
+        day = func.date(AttemptRow.started_at, f"{int(offset.total_seconds()) // 60:+d} minutes")
+    return (
+        select(day.label("day"), func.count(func.distinct(AttemptRow.participant_id)))
+        .select_from(AttemptRow)
+        .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
+        .where(
+            _in(AttemptRow.started_at, bounds),
+            ParticipantRow.unit_id.in_(select(scope.map.c.unit_id)),
+        )
+        .group_by(day)
     )
 
 
@@ -609,6 +637,7 @@ class StatisticsRepository:
         queries: dict[str, Query] = {
             "quiz": quiz_participation(scope, bounds),
             "quiz_campaigns": quiz_by_campaign(scope, bounds),
+            "daily": took_part_by_day(scope, bounds, zone, self.session.get_bind().dialect.name),
             "reach": people_reached(scope, bounds),
             "publicity": publicity_reach(scope, bounds),
             "engagement": engagement(scope, bounds),
@@ -694,6 +723,7 @@ class StatisticsRepository:
         elsewhere = unit_figures(None, "") if None in figures else None
         parts = [*schools, *([elsewhere] if elsewhere else [])]
         total = total_of(total_name or scope_unit.name, parts, articles_published=len(articles))
+        shown = _campaigns(results["campaigns"], by_campaign, total.enrolled)
         return Statistics(
             period=period,
             scope_id=scope_unit.id,
@@ -701,9 +731,10 @@ class StatisticsRepository:
             schools=schools,
             elsewhere=elsewhere,
             total=total,
-            campaigns=_campaigns(results["campaigns"], by_campaign, total.enrolled),
+            campaigns=shown,
             sections=SECTIONS,
             lectures=lectures,
+            daily=_daily(results["daily"], shown, period, zone),
         )
 
     async def _lectures_for(
@@ -793,3 +824,23 @@ def _campaigns(
         if campaign_id in counts
     ]
     return tuple(sorted(result, key=lambda c: (c.opens_at, c.campaign_id)))
+
+
+def _daily(
+    rows: list[tuple[Any, ...]],
+    shown: tuple[CampaignFigures, ...],
+    period: Period,
+    zone: ZoneInfo,
+) -> tuple[tuple[date, int], ...]:
+    """Every day of the campaigns' window (first opening to last closing, within the
+    period), with the people who took part that day; none without a campaign."""
+    if not shown:
+        return ()
+    counts = {
+        day if isinstance(day, date) else date.fromisoformat(str(day)): int(count)
+        for day, count in rows
+    }
+    first = max(period.start, min(c.opens_at.astimezone(zone).date() for c in shown))
+    last = min(period.end, max(c.closes_at.astimezone(zone).date() for c in shown))
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return tuple((day, counts.get(day, 0)) for day in days)

@@ -119,6 +119,14 @@ class Expected:
                 found["passed"].add(pid)
         return found
 
+    def took_part_by_day(self, school: str | None) -> dict[date, int]:
+        """People who started an attempt each day (in Shanghai) of the period, by hand."""
+        people: dict[date, set[int]] = defaultdict(set)
+        for pid, _campaign, started, _status, _passed in self.attempts:
+            if self.inside(started) and (school == ALL or self.school_of(pid) == school):
+                people[started.astimezone(SHANGHAI).date()].add(pid)
+        return {day: len(pids) for day, pids in people.items()}
+
     def _delivered(self, school: str | None) -> list[int]:
         """Who got each publicity article delivered in the period, one entry each."""
         return [

@@ -12,6 +12,7 @@ import io
 import re
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -38,7 +39,15 @@ from bot.scheduler import Scheduler
 from bot.services import ServiceContext
 from handlers.reports import ReportCb, parse_period
 from quizzes.participants import GrantKind
-from quizzes.statistics import Period, RoleCounts, Statistics, UnitFigures, total_of
+from quizzes.statistics import (
+    CampaignFigures,
+    LectureFigures,
+    Period,
+    RoleCounts,
+    Statistics,
+    UnitFigures,
+    total_of,
+)
 from storage.models_reports import ReportVersionRow
 from storage.repositories import Repositories
 from storage.statistics import SECTIONS
@@ -98,6 +107,7 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
     run_report(database_url, tmp_path, "--unit", "ROOT")
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
+        "participation-by-day.png",
         "participation.csv",
         "participation.png",
         "participation.xlsx",
@@ -110,15 +120,24 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
     staff = len(quiz["took_part_student"]) + len(quiz["took_part_teacher"])
     covered = sum(1 for name in history.schools if history.quiz(name)["took_part"])
     took = len(quiz["took_part"])
-    # The headline sentence, in the bureau's own words.
+    # The headline sentence, in the bureau's own words: people take part in a quiz (not
+    # "开展…答题N人"), and 覆盖 is kept for whom the articles reached.
+    who = "师生和家长" if quiz["took_part_parent"] else "师生"
     assert (
-        f"组织开展“宪法卫士”网络答题{took}人，覆盖{covered}所学校，参与率{pct(staff, enrolled)}"
-        in md
-    )
+        f"组织{who}{took}人参加“宪法卫士”网络答题，涉及{covered}所学校，"
+        f"参与率{pct(staff, enrolled)}"
+    ) in md
+    assert "组织开展" not in md and md.count("覆盖") == md.count("覆盖人数") + 1
+    # A division's title; the date of the figures in a footnote at the end, not the body.
+    assert md.startswith("# 第七师中小学法治宣传教育工作情况\n")
+    assert "本节数据由" not in md and "生成（" not in md
+    assert md.rstrip().endswith("（数据来源：“普法助手”系统统计，截至2022年12月31日。）")
+    assert "“宪法卫士2022春”、“宪法卫士2022秋”" in md
     completed, passed_ = len(quiz["completed"]), len(quiz["passed"])
     assert completed != took  # so that the rate below tells the two denominators apart
     assert f"完成答题{completed}人，成绩合格{passed_}人，合格率{pct(passed_, completed)}。" in md
     registered = [history.registered(ALL, role) for role in ("student", "teacher", "parent")]
+    assert registered[2] > 0
     assert "注册的学生{}人、教职工{}人、家长{}人".format(*registered) in md
     students = sum(u.students_enrolled for u in history.schools.values())
     assert f"在册学生{students}人" in md
@@ -134,7 +153,7 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
         + "、".join(
             f"“{history.lectures[lid][0]}”" for lid in sorted(held, key=lecture_start(history))
         )
-        + f"），{checkins}人次参加，共{history.attendees(ALL)}人，"
+        + f"），累计签到{checkins}人次（{history.attendees(ALL)}人），"
         f"其中学生{history.attendees(ALL, 'student')}人、"
         f"教职工{history.attendees(ALL, 'teacher')}人"
     ) in md
@@ -183,7 +202,7 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
         enrolled_, took_, _staff, rate, passed = expected_row(history, name)
         assert body[name] == [str(enrolled_), str(took_), rate, str(passed)]
     assert body["合计"][1] == str(took)
-    assert len(document.inline_shapes) == 1
+    assert len(document.inline_shapes) == 2  # participation by school, and by day
     assert "参与率" in docx_text(tmp_path / "report.docx")
 
     # XLSX: one sheet per breakdown, frozen header, widths set, numbers as numbers.
@@ -219,7 +238,7 @@ def test_every_figure_in_every_file(database_url: str, history: Expected, tmp_pa
     assert summary["网络公开课（场）"] == len(held)
     role_rows = list(book["按身份"].iter_rows(min_row=2, values_only=True))
     for name in history.schools:
-        for role, label in (("student", "学生"), ("teacher", "教师"), ("parent", "家长")):
+        for role, label in (("student", "学生"), ("teacher", "教职工"), ("parent", "家长")):
             (found,) = [r for r in role_rows if r[0] == name and r[1] == label]
             assert found[4] == history.attendees(name, role)
     rate_cell = sheet.cell(2, header.index("参与率") + 1)
@@ -257,7 +276,16 @@ def test_english_report(database_url: str, history: Expected, tmp_path: Path) ->
     run_report(database_url, tmp_path, "--locale", "en")
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     took = len(history.quiz(ALL)["took_part"])
-    assert f'{took} people took part in the "Constitution Guardian" online quiz' in md
+    covered = sum(1 for name in history.schools if history.quiz(name)["took_part"])
+    assert (
+        f'{took} people from {covered} schools took part in the "Constitution Guardian" online'
+        in md
+    )
+    # One noun agrees with its number; the title and the date as in the Chinese report.
+    assert md.startswith("# Legal education in the schools of 第七师\n")
+    assert "articles: " in md and "Period: 1 January 2022 to 31 December 2022.\n" in md
+    assert md.rstrip().endswith("(Source: Pufa Bot's records, as of 31 December 2022.)")
+    assert "In no school" not in md and "No school assigned" in md
     assert "Table 1." in md and "## 3. What is counted" in md
     held = history.lectures_for(ALL)
     assert (
@@ -519,14 +547,27 @@ def _school_statistics(rows: list[tuple[int, int]], *, period: Period | None = N
     return Statistics(period, 1, "第七师", schools, None, total, sections=SECTIONS)
 
 
-def render(stats: Statistics, *, compiled_at: datetime | None = None) -> str:
-    return render_files_of(stats, compiled_at=compiled_at)[REPORT_MD].decode("utf-8")
+def render(
+    stats: Statistics,
+    *,
+    compiled_at: datetime | None = None,
+    locale: str = "zh-CN",
+    scope_kind: str = "division",
+) -> str:
+    files = render_files_of(stats, compiled_at=compiled_at, locale=locale, scope_kind=scope_kind)
+    return files[REPORT_MD].decode("utf-8")
 
 
-def render_files_of(stats: Statistics, *, compiled_at: datetime | None = None) -> dict[str, bytes]:
-    _ = Translator.load().bind("zh-CN").plain
+def render_files_of(
+    stats: Statistics,
+    *,
+    compiled_at: datetime | None = None,
+    locale: str = "zh-CN",
+    scope_kind: str = "division",
+) -> dict[str, bytes]:
+    _ = Translator.load().bind(locale).plain
     moment = compiled_at or datetime(2023, 1, 5, 9, 0, tzinfo=SHANGHAI)
-    return render_files(stats, "zh-CN", _, SHANGHAI, moment, "division", None, lambda _k: None)
+    return render_files(stats, locale, _, SHANGHAI, moment, scope_kind, None, lambda _k: None)
 
 
 def test_every_output_rounds_half_up_the_same_way() -> None:
@@ -592,18 +633,164 @@ def test_a_school_with_no_one_taking_part_is_not_among_the_higher() -> None:
     # One school took part, three did not: only the one is "higher".
     md = render(_school_statistics([(10, 5), (10, 0), (10, 0), (10, 0)]))
     (sentence,) = [line for line in md.splitlines() if line.startswith("从各学校情况看")]
-    assert "参与率较高的是甲校（50.0%）；参与率较低的是" in sentence
-    higher = sentence.split("；")[0]
-    assert "乙校" not in higher and "丙校" not in higher and "（0.0%）" not in higher
-    # Nobody anywhere: no school is named as higher or lower.
+    assert sentence == (
+        "从各学校情况看，参与率较高的是甲校（50.0%）；3所学校尚未参与（乙校、丙校、丁校）。"
+        "下一步将加强对尚未参与学校的督促指导。"
+    )
+    # Nobody anywhere: no school is named as higher or lower, and all as not yet taking part.
     md = render(_school_statistics([(10, 0), (10, 0)]))
     assert "参与率较高" not in md and "参与率较低" not in md
+    assert "2所学校尚未参与（甲校、乙校）" in md
     # All the same: nobody stands out either way.
     md = render(_school_statistics([(10, 5), (10, 5), (10, 5), (10, 5)]))
     assert "参与率较高" not in md and "参与率较低" not in md
     # Every school took part, none at zero: the sentence reads as before.
     md = render(_school_statistics([(10, 9), (10, 5)]))
-    assert "参与率较高的是甲校（90.0%）；参与率较低的是乙校（50.0%），下一步" in md
+    assert (
+        "参与率较高的是甲校（90.0%）；参与率较低的是乙校（50.0%）。"
+        "下一步将加强对参与率较低学校的督促指导。"
+    ) in md
+
+
+def _many_schools(rates: list[tuple[int, int]]) -> Statistics:
+    """Schools 学校01, 学校02... with (enrolled students, students who took part) each."""
+    schools = tuple(
+        UnitFigures(n, f"学校{n:02}", students_enrolled=enrolled, took_part=RoleCounts(took))
+        for n, (enrolled, took) in enumerate(rates, start=1)
+    )
+    period = Period(date(2022, 1, 1), date(2022, 12, 31))
+    return Statistics(period, 1, "第七师", schools, None, total_of("合计", schools))
+
+
+def test_nine_schools_tied_at_zero_are_all_named_as_not_yet_taking_part() -> None:
+    """Regression: nine schools at 0.0% and "参与率较低的是" named three of them, picked by
+    name from the tie."""
+    stats = _many_schools([(100, 30), (100, 20), (100, 15), (100, 10), (100, 5), *[(100, 0)] * 9])
+    md = render(stats)
+    (sentence,) = [line for line in md.splitlines() if line.startswith("从各学校情况看")]
+    zero = "、".join(f"学校{n:02}" for n in range(6, 15))
+    assert f"9所学校尚未参与（{zero}）" in sentence
+    assert "（0.0%）" not in sentence
+    assert "参与率较高的是学校01（30.0%）" in sentence
+    assert "参与率较低的是学校05（5.0%）、学校04（10.0%）；" in sentence
+    assert sentence.endswith("下一步将加强对参与率较低和尚未参与学校的督促指导。")
+    english = render(stats, locale="en")
+    assert f"9 schools have not taken part yet: {zero.replace('、', ', ')}." in english
+
+
+def test_a_tie_at_the_cut_is_named_whole_or_not_at_all() -> None:
+    # Four schools tie at 10%: "the lowest three" would be three of the four at random.
+    stats = _many_schools([(100, 50), (100, 40), (100, 30), *[(100, 10)] * 4])
+    assert [s.name for s in stats.lowest(3)] == ["学校04", "学校05", "学校06", "学校07"]
+    assert [s.name for s in stats.highest(3)] == ["学校01", "学校02", "学校03"]
+    # A tie across the cut behind a lower school is left out, not cut in two.
+    stats = _many_schools([(100, 90), (100, 80), (100, 70), (100, 60), (100, 5), *[(100, 8)] * 3])
+    assert [s.name for s in stats.lowest(3)] == ["学校05"]
+
+
+def test_the_rate_axis_ends_near_the_highest_rate() -> None:
+    """Regression: the axis ran to 100% whatever the rates, so 2% and 7% were slivers."""
+    from bot.reports.chart import rate_ceiling
+
+    assert rate_ceiling([7.3, 2.0, 0.4]) == 10.0
+    assert rate_ceiling([1.2]) == 5.0 and rate_ceiling([]) == 5.0
+    assert rate_ceiling([45.0, 3.0]) == 60.0
+    assert rate_ceiling([81.3]) == 100.0 and rate_ceiling([100.0]) > 100.0
+
+
+def test_the_report_reads_as_a_bureau_writes_it() -> None:
+    school = UnitFigures(
+        1,
+        "胡杨河市第一中学",
+        students_enrolled=100,
+        teachers_enrolled=10,
+        registered=RoleCounts(student=60, teacher=8),
+        took_part=RoleCounts(student=40, teacher=5),
+        completed=45,
+        passed=40,
+        lecture_checkins=12,
+        lecture_attendees=RoleCounts(student=10, teacher=2),
+    )
+    campaign = CampaignFigures(
+        7,
+        "2026年“宪法卫士”网络答题",
+        datetime(2026, 12, 1, tzinfo=SHANGHAI),
+        datetime(2026, 12, 20, tzinfo=SHANGHAI),
+        RoleCounts(student=40, teacher=5),
+        45,
+        40,
+        110,
+    )
+    lecture = LectureFigures(
+        3, "宪法与未成年人保护", "法治副校长", datetime(2026, 12, 4, 15, 0), 12
+    )
+    stats = Statistics(
+        Period(date(2026, 1, 1), date(2026, 12, 31)),
+        1,
+        "胡杨河市第一中学",
+        (school,),
+        None,
+        total_of("合计", [school]),
+        campaigns=(campaign,),
+        sections=SECTIONS,
+        lectures=(lecture,),
+    )
+    md = render(
+        stats, compiled_at=datetime(2026, 12, 7, 8, 55, tzinfo=SHANGHAI), scope_kind="school"
+    )
+    # A school's title says 学校 once; a division's says 中小学.
+    assert md.startswith("# 胡杨河市第一中学法治宣传教育工作情况\n")
+    # People take part in a quiz; a name with its own quotation marks gets no more.
+    assert "活动1场（2026年“宪法卫士”网络答题），组织师生45人参加“宪法卫士”网络答题" in md
+    assert "“2026年“" not in md
+    # No category at zero; check-ins as a bureau counts them.
+    assert "家长" not in md.split("## 二")[0]
+    assert "，共12人签到参加，其中学生10人、教职工2人。" in md and "人次参加" not in md
+    # The date of the figures in a footnote, not the minute in the body.
+    assert "08:55" not in md and "本节数据由" not in md
+    assert md.rstrip().endswith("（数据来源：“普法助手”系统统计，截至2026年12月7日。）")
+    # 覆盖 is what the articles reached, never the quiz's schools.
+    assert "覆盖1所学校" not in md and "涉及1所学校" in md
+
+
+def test_the_english_report_agrees_in_number() -> None:
+    """Regression: "The school enrol …" and "published 1 legal-education articles"."""
+    school = UnitFigures(
+        1,
+        "School One",
+        students_enrolled=1,
+        teachers_enrolled=1,
+        registered=RoleCounts(student=1, teacher=1),
+        took_part=RoleCounts(student=1),
+        completed=1,
+        passed=1,
+        articles_published=1,
+        deliveries=1,
+        people_reached=1,
+        reads=1,
+        clicks=1,
+    )
+    lecture = LectureFigures(3, "The Constitution", "A judge", datetime(2022, 5, 4, 15, 0), 1)
+    stats = Statistics(
+        Period(date(2022, 1, 1), date(2022, 12, 31)),
+        1,
+        "School One",
+        (school,),
+        None,
+        replace(total_of("Total", [school]), lecture_checkins=1, lecture_attendees=RoleCounts(1)),
+        sections=SECTIONS,
+        lectures=(lecture,),
+    )
+    md = render(stats, locale="en", scope_kind="school")
+    assert md.startswith("# Legal education at School One\n")
+    assert "The school enrols 1 student and 1 teacher." in md
+    assert "1 student and 1 teacher had registered" in md
+    assert "1 person from 1 school took part" in md
+    assert "1 student and 0 teachers." in md
+    assert "published 1 legal-education article: 1 delivery reaching 1 person, 1 read and" in md
+    assert "1 read and 1 link click." in md
+    assert '1 online lecture was held ("The Constitution"), with 1 check-in by 1 person' in md
+    assert " 1 students" not in md and " 1 articles" not in md and " 1 people" not in md
 
 
 # -- on a schedule ----------------------------------------------------------------------

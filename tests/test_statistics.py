@@ -243,3 +243,33 @@ def test_a_score_just_under_the_pass_mark_never_reads_as_the_pass_mark(
     from quizzes.statistics import score_percent
 
     assert score_percent(percent) == shown
+
+
+async def test_took_part_per_day_is_counted_on_shanghai_days_across_the_campaigns(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    """The second chart's figure: people who took part each day, on the bureau's calendar
+    (an attempt at 00:10 on 1 January in Shanghai is still 31 December in UTC)."""
+    stats = await compile_for(session_factory)
+    by_hand = history.took_part_by_day(ALL)
+    assert by_hand[date(2022, 1, 1)] > 0 and by_hand[date(2022, 12, 31)] > 0
+    # Every day of the campaigns' window within the period, a day without anyone as 0.
+    days = [day for day, _count in stats.daily]
+    assert days[0] == date(2022, 1, 1) and days[-1] == date(2022, 12, 31)
+    assert len(days) == 365
+    assert {day: count for day, count in stats.daily if count} == by_hand
+    # A school's report counts its own people only.
+    school = await compile_for(session_factory, "胡杨河市第一中学")
+    own = history.took_part_by_day("胡杨河市第一中学")
+    assert {day: count for day, count in school.daily if count} == own
+
+
+async def test_no_campaign_in_the_period_means_no_days_to_chart(
+    session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    async with session_factory() as session:
+        repo = StatisticsRepository(session)
+        root = await repo.root()
+        assert root is not None
+        stats = await repo.compile(root, Period(date(2019, 1, 1), date(2019, 1, 31)), SHANGHAI)
+    assert stats.daily == ()

@@ -1,4 +1,5 @@
-"""``participation.png``: participation rate by school, with Chinese labels that render.
+"""``participation.png`` (participation rate by school) and ``participation-by-day.png``
+(people who took part each day of the campaigns), with Chinese labels that render.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global figure state,
 safe in a worker thread) in the CJK font :mod:`bot.fonts` finds; without one it stops
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from bot.fonts import missing_glyphs, require_cjk_font
@@ -17,7 +19,17 @@ from quizzes.statistics import Statistics, percent_text
 
 log = logging.getLogger(__name__)
 
-Text = Callable[[str], str]
+Text = Callable[..., str]
+
+# Where the rate axis may end (percent): the first that leaves room for the bar labels.
+_CEILINGS = (5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0)
+
+
+def rate_ceiling(rates: Sequence[float]) -> float:
+    """The end of the rate axis (percent) for these rates: close enough above the highest
+    that a rate of a few percent is seen, never below 5% nor, unless needed, above 100%."""
+    wanted = max(rates, default=0.0) * 1.15
+    return next((ceiling for ceiling in _CEILINGS if ceiling >= wanted), wanted)
 
 
 def chart_font(font_path: Path | None = None) -> tuple[Path, str]:
@@ -32,7 +44,7 @@ def chart_font(font_path: Path | None = None) -> tuple[Path, str]:
 def participation_chart(stats: Statistics, _: Text, *, font_path: Path | None = None) -> bytes:
     from matplotlib import rc_context
     from matplotlib.figure import Figure
-    from matplotlib.ticker import PercentFormatter
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     path, family = chart_font(font_path)
     ranked = list(reversed(stats.ranked()))  # barh draws bottom-up: highest on top
@@ -51,7 +63,9 @@ def participation_chart(stats: Statistics, _: Text, *, font_path: Path | None = 
             bars = axes.barh(labels, rates, color="#c0392b", height=0.6)
             shown = [percent_text(school.participation_rate) for school in ranked]
             axes.bar_label(bars, labels=shown, padding=3, fontsize=8)
-            axes.set_xlim(0, max(100.0, max(rates) * 1.12))
+            axes.set_xlim(0, rate_ceiling(rates))
+            # Whole-percent ticks at round steps: never "2%" printed at 2.5%.
+            axes.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10], integer=True))
             axes.xaxis.set_major_formatter(PercentFormatter(decimals=0))
         else:
             axes.text(0.5, 0.5, _("report.chart.no_data"), ha="center", va="center")
@@ -65,3 +79,50 @@ def participation_chart(stats: Statistics, _: Text, *, font_path: Path | None = 
         out = io.BytesIO()
         figure.savefig(out, format="png")
     return out.getvalue()
+
+
+def timeline_chart(stats: Statistics, _: Text, *, font_path: Path | None = None) -> bytes | None:
+    """People who took part each day of the campaigns' window; ``None`` without one."""
+    if not stats.daily:
+        return None
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    _path, family = chart_font(font_path)
+    days = [day for day, _count in stats.daily]
+    counts = [count for _day, count in stats.daily]
+    with rc_context({"font.family": [family], "axes.unicode_minus": False}):
+        figure = Figure(figsize=(8.0, 3.6), dpi=150)
+        axes = figure.add_subplot()
+        axes.bar(range(len(days)), counts, width=0.9, color="#c0392b")
+        axes.set_xlim(-0.5, len(days) - 0.5)
+        axes.set_ylim(0, max(max(counts) * 1.15, 1))
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ticks = _date_ticks(days)
+        axes.set_xticks([index for index, _day in ticks])
+        axes.set_xticklabels(
+            [_("report.timeline.day", month=day.month, day=day.day) for _i, day in ticks],
+            fontsize=8,
+        )
+        axes.set_title(_("report.timeline.title"), fontsize=12)
+        axes.set_ylabel(_("report.timeline.axis"))
+        for side in ("top", "right"):
+            axes.spines[side].set_visible(False)
+        figure.tight_layout()
+        out = io.BytesIO()
+        figure.savefig(out, format="png")
+    return out.getvalue()
+
+
+def _date_ticks(days: list[date], most: int = 12) -> list[tuple[int, date]]:
+    """At most ``most`` evenly spaced labelled days, the first and the last among them
+    (the last in place of the one before it when the two would crowd each other)."""
+    step = max(1, -(-(len(days) - 1) // (most - 1))) if len(days) > 1 else 1
+    ticks = [(index, days[index]) for index in range(0, len(days), step)]
+    last = len(days) - 1
+    if ticks[-1][0] != last:
+        if last - ticks[-1][0] < step * 0.8 and len(ticks) > 1:
+            ticks.pop()
+        ticks.append((last, days[last]))
+    return ticks

@@ -21,13 +21,15 @@ REPORT_DOCX = "report.docx"
 XLSX = "participation.xlsx"
 CSV = "participation.csv"
 PNG = "participation.png"
-FILE_NAMES = (REPORT_MD, REPORT_DOCX, XLSX, CSV, PNG)
+TIMELINE_PNG = "participation-by-day.png"  # only when a campaign ran in the period
+FILE_NAMES = (REPORT_MD, REPORT_DOCX, XLSX, CSV, PNG, TIMELINE_PNG)
 
 # step key (report.progress.<key>), steps done, steps in all
 Progress = Callable[[str, int, int], None]
 _STEPS = (
     "quiz",
     "quiz_campaigns",
+    "daily",
     "reach",
     "publicity",
     "engagement",
@@ -127,12 +129,14 @@ def render_files(
 ) -> dict[str, bytes]:
     """Every file of the report, from the statistics alone (no database here)."""
     from bot.reports import format as fmt
-    from bot.reports.chart import participation_chart
+    from bot.reports.chart import participation_chart, timeline_chart
     from bot.reports.document import markdown_to_docx, render_markdown
     from bot.reports.tables import participation_csv, participation_xlsx
 
     local = compiled_at.astimezone(zone)
     png = participation_chart(stats, _)
+    timeline = timeline_chart(stats, _)
+    images = {PNG: png, **({TIMELINE_PNG: timeline} if timeline is not None else {})}
     step("chart")
     markdown = render_markdown(
         stats,
@@ -141,9 +145,10 @@ def render_files(
         compiled_at=local,
         scope_kind=scope_kind,
         chart=PNG,
+        timeline=TIMELINE_PNG if timeline is not None else None,
         templates=templates,
     )
-    docx = markdown_to_docx(markdown, {PNG: png}, east_asian_font=_EAST_ASIAN_FONT)
+    docx = markdown_to_docx(markdown, images, east_asian_font=_EAST_ASIAN_FONT)
     step("document")
     period_text = f"{fmt.day(stats.period.start, locale)} – {fmt.day(stats.period.end, locale)}"
     xlsx = participation_xlsx(
@@ -156,5 +161,5 @@ def render_files(
         REPORT_DOCX: docx,
         XLSX: xlsx,
         CSV: csv,
-        PNG: png,
+        **images,
     }

@@ -44,6 +44,8 @@ def environment(locale: str, extra: Path | None = None) -> Environment:
     env.filters["pct"] = fmt.percent
     env.filters["day"] = lambda value: fmt.day(value, locale)
     env.filters["moment"] = lambda value: fmt.moment(value, locale)
+    env.filters["quoted"] = lambda value: fmt.quoted(str(value), locale)
+    env.filters["count"] = lambda value, one, many: fmt.count(int(value), one, many, locale)
     return env
 
 
@@ -55,6 +57,7 @@ def render_markdown(
     compiled_at: datetime,
     scope_kind: str,
     chart: str,
+    timeline: str | None = None,
     templates: Path | None = None,
 ) -> str:
     template = environment(locale, templates).get_template(f"report.{locale}.md.j2")
@@ -75,12 +78,14 @@ def render_markdown(
         "schools_covered": stats.schools_covered,
         "highest": stats.highest(3),
         "lowest": stats.lowest(3),
+        "not_started": stats.not_started(),
         "ranked": stats.ranked(),
         "sections": {section.value for section in stats.sections},
         "compiled_at": compiled_at,
         # "截至…": the period's last day, or the day compiled if that is earlier.
         "as_of": min(stats.period.end, compiled_at.date()),
         "chart": chart,
+        "timeline": timeline,
         "t": _,
     }
     return template.render(context)

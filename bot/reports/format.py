@@ -60,3 +60,19 @@ def period_problem(
         end=day(error.end, locale) if error.end else "",
         command=command,
     )
+
+
+_QUOTES = '“”"‘’「」『』'
+
+
+def quoted(name: str, locale: str) -> str:
+    """A campaign or lecture name in quotation marks, unless it already has some: the
+    report never nests “…“…”…”."""
+    if any(mark in name for mark in _QUOTES):
+        return name
+    return f'"{name}"' if locale == "en" else f"“{name}”"
+
+
+def count(value: int, one: str, many: str, locale: str) -> str:
+    """``1 article`` or ``3 articles``: the number with the noun that agrees with it."""
+    return f"{number(value, locale)} {one if value == 1 else many}"
