@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,6 +31,7 @@ from quizzes.certificates import VERIFY_CODE_LENGTH
 from quizzes.participants import DISPLAY_NAME_MAX, Role, clean_display_name
 from storage.models_certificates import CertificateRow
 from storage.models_quiz import AttemptRow, CampaignRow
+from storage.repositories import Repositories
 from tests.factories import World, build_world
 from tests.mocked_bot import MockedBot, callback_update, text_update, user
 from tests.quiz_world import open_campaign, registered
@@ -357,3 +359,25 @@ def test_a_long_verification_address_wraps_inside_the_frame_below_the_date() -> 
     assert left >= INSIDE[0] and right <= INSIDE[2] and bottom <= INSIDE[3], box
     # Below the date line (centred at HEIGHT - 180, 40 px high).
     assert top > HEIGHT - 160, box
+
+
+async def test_a_campaigns_distinction_mark_is_kept_in_the_database(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    made = await open_campaign(session_factory)
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        campaign = await repo.campaigns.create(
+            name="宪法卫士（优秀线）",
+            bank_ids=list(made.bank_ids),
+            rules=replace(made.rules, distinction=90),
+            opens_at=made.opens_at,
+            closes_at=made.closes_at,
+            audience=made.audience,
+            created_by=None,
+        )
+        await session.commit()
+    async with session_factory() as session:
+        stored = await Repositories.over(session).campaigns.get(campaign.id)
+    assert stored is not None and stored.rules.distinction == 90
+    assert made.rules.distinction is None
