@@ -182,7 +182,7 @@ async def _check_counts(
     ok = True
     with table.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = SafeCsvWriter(handle)
-        writer.writerow(["学校", "在册学生", "在册教师", "已登记", "模拟登记"])
+        writer.writerow(["学校", "在册学生", "在册教职工", "已注册", "模拟注册"])
         for school_id, school in sorted(schools.items()):
             got, want = counted.get(school_id, 0), expected.get(school_id, 0)
             ok &= got == want

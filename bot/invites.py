@@ -36,7 +36,7 @@ __all__ = [
 
 ROLE_LABELS: dict[str, str] = {
     "student": "学生",
-    "teacher": "教师",
+    "teacher": "教职工",
     "parent": "家长",
     "admin": "管理员",
 }

@@ -68,7 +68,7 @@ async def register(client: SandboxClient, person: SimulatedParticipant, timeout:
     else:
         await client.press(chat, asked[1]["message_id"], NameCb().pack())
     done = await client.wait_for_messages(chat, 3, timeout=timeout)
-    if "登记完成" not in (done[2].get("text") or ""):
+    if "注册完成" not in (done[2].get("text") or ""):
         raise RuntimeError(f"participant {chat} did not finish: {done[2].get('text')!r}")
     return time.perf_counter() - started
 

@@ -281,7 +281,7 @@ def test_pack_csv_has_bom_and_all_cards(cjk_font: Path, tmp_path: Path) -> None:
         "https://t.me/pufa_bot?start=S1",
         "129团/胡杨河市第一中学/七年级1班-student.png",
     ]
-    assert rows[3][2:4] == ["", "教师"]
+    assert rows[3][2:4] == ["", "教职工"]
     for row in rows[1:]:
         assert (tmp_path / row[6]).is_file()
 
@@ -298,7 +298,7 @@ def test_pack_html_is_printable_and_escaped(cjk_font: Path, tmp_path: Path) -> N
         assert html.escape(item.label) in page
         assert html.escape(item.link) in page
     assert "<中学>" not in page
-    assert "学生" in page and "教师" in page
+    assert "学生" in page and "教职工" in page
     sources = re.findall(r'<img src="([^"]+)"', page)
     assert len(sources) == len(cards)
     for source in sources:

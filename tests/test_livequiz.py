@@ -61,7 +61,7 @@ async def test_live_quiz_polls_record_answers_and_keep_a_leaderboard(
     async with running_bot(settings, migrate=False):
         await client.send_text(702, "/livequiz 2 5", chat_id=GROUP)  # a student may not
         messages = await client.wait_for_messages(GROUP, 1)
-        assert "只有教师" in messages[-1]["text"]
+        assert "只有教职工" in messages[-1]["text"]
         await client.send_text(701, "/livequiz 2 5", chat_id=GROUP)
         first = await wait_for_poll(sandbox, 1)
         poll = first["poll"]

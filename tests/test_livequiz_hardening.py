@@ -328,8 +328,8 @@ async def test_a_poll_answer_from_someone_who_never_registered_stores_no_name(
     board = next(t for t in sent_to(bot, GROUP) if "实时排行榜" in t)
     assert "陈小雨" not in all_texts(bot) and "Tom Lee" not in all_texts(bot)
     assert "1. 李华 — 答对 1 题" in board
-    assert "2. 未登记的同学 1 — 答对 1 题" in board
-    assert "3. 未登记的同学 2 — 答对 0 题" in board
+    assert "2. 未注册的同学 1 — 答对 1 题" in board
+    assert "3. 未注册的同学 2 — 答对 0 题" in board
 
 
 def test_unregistered_numbers_follow_the_first_answer() -> None:

@@ -768,4 +768,4 @@ async def test_a_student_is_ranked_among_students_and_a_teacher_among_teachers(
 
     assert "本校学生排名：第 1 名（共 1 人）" in result(351)
     assert "本校学生排名：第 2 名（共 2 人）" in result(352)
-    assert "本校教师排名：第 1 名（共 1 人）" in result(353)
+    assert "本校教职工排名：第 1 名（共 1 人）" in result(353)

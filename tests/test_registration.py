@@ -74,7 +74,7 @@ async def test_invite_link_joins_class_and_asks_only_the_name(
 
     await dp.feed_update(bot, text_update(student, "李同学"))
 
-    assert "登记完成" in bot.sent_texts(101)[-1]
+    assert "注册完成" in bot.sent_texts(101)[-1]
     assert "李同学" in bot.sent_texts(101)[-1]
     row = await participant_row(session_factory, 101)
     assert row is not None and row.display_name == "李同学" and row.joined_at is not None
@@ -339,7 +339,7 @@ async def test_changing_only_the_name_in_me_says_updated_not_registered(
 ) -> None:
     student = user(122)
     await register(dp, bot, student, world.codes[("七年级1班", Role.STUDENT)], "小明")
-    assert "登记完成" in bot.sent_texts(122)[-1]
+    assert "注册完成" in bot.sent_texts(122)[-1]
     first = await participant_row(session_factory, 122)
 
     await dp.feed_update(bot, text_update(student, "/me"))
@@ -347,7 +347,7 @@ async def test_changing_only_the_name_in_me_says_updated_not_registered(
     await dp.feed_update(bot, text_update(student, "李小明"))
 
     reply = bot.sent_texts(122)[-1]
-    assert "登记完成" not in reply
+    assert "注册完成" not in reply
     assert "资料已更新" in reply and "李小明" in reply
     second = await participant_row(session_factory, 122)
     assert first is not None and second is not None

@@ -410,7 +410,7 @@ async def test_report_and_reports_in_chat(
     assert (
         f"送达{history.delivered(ALL)}人次、覆盖{history.reached(ALL)}人；"
         f"举办网络公开课{len(history.lectures_for(ALL))}场，"
-        f"{len(history.lecture_checkins(ALL))}人次参加"
+        f"累计签到{len(history.lecture_checkins(ALL))}人次。"
     ) in sent[0].caption
     # The DOCX sent is a real document with the school table.
     content = sent[0].document.data  # type: ignore[union-attr]

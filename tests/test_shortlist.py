@@ -210,7 +210,7 @@ async def test_looking_selects_nobody_and_a_confirmed_list_counts_students_once(
     bot.clear()
     await dp.feed_update(bot, callback_update(admin, button))
     assert bot.sent_texts(ADMIN) == [
-        f"已确认遴选名单（编号 {view.id}）：共 3 名学生，计入工作报告的“入选学生”。"
+        f"已确认推荐名单（编号 {view.id}）：共 3 名学生，计入工作报告的“入选学生”。"
     ]
     assert await selected_students(session_factory) == 3
     (confirmed, _second_view) = await kept(session_factory)
@@ -304,7 +304,7 @@ def test_the_command_line_records_a_selection_only_when_asked(
     campaign = str(contest.campaign.id)
     out = str(tmp_path / "list.xlsx")
     looked = _cli(database_url, campaign, "--out", out)
-    assert "满分学生" in looked and "满分老师" not in looked and "未记为遴选名单" in looked
+    assert "满分学生" in looked and "满分老师" not in looked and "未记为推荐名单" in looked
     assert _kept_rows(database_url) == []
 
     widened = _cli(database_url, campaign, "--roles", "student,teacher", "--out", out)
@@ -312,7 +312,7 @@ def test_the_command_line_records_a_selection_only_when_asked(
     assert _kept_rows(database_url) == []
 
     recorded = _cli(database_url, campaign, "--record", "--out", out)
-    assert "已记为遴选名单" in recorded
+    assert "已记为推荐名单" in recorded
     assert _kept_rows(database_url) == [("student", True)]
 
     from bot.cli import main
