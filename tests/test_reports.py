@@ -698,6 +698,20 @@ def test_the_rate_axis_ends_near_the_highest_rate() -> None:
     assert rate_ceiling([81.3]) == 100.0 and rate_ceiling([100.0]) > 100.0
 
 
+def test_the_second_chart_shows_each_day_of_a_campaign_of_several_days() -> None:
+    two_days = ((date(2022, 5, 4), 3), (date(2022, 5, 5), 0))
+    files = render_files_of(replace(_school_statistics([(10, 3), (10, 1)]), daily=two_days))
+    assert files["participation-by-day.png"].startswith(b"\x89PNG")
+    md = files[REPORT_MD].decode("utf-8")
+    assert "![图2　“宪法卫士”网络答题每日参与人数](participation-by-day.png)" in md
+    assert len(docx.Document(io.BytesIO(files["report.docx"])).inline_shapes) == 2
+    # One day is the headline figure again: no chart of it.
+    one_day = replace(_school_statistics([(10, 3), (10, 1)]), daily=two_days[:1])
+    files = render_files_of(one_day)
+    assert "participation-by-day.png" not in files
+    assert "图2" not in files[REPORT_MD].decode("utf-8")
+
+
 def test_the_report_reads_as_a_bureau_writes_it() -> None:
     school = UnitFigures(
         1,

@@ -82,8 +82,9 @@ def participation_chart(stats: Statistics, _: Text, *, font_path: Path | None = 
 
 
 def timeline_chart(stats: Statistics, _: Text, *, font_path: Path | None = None) -> bytes | None:
-    """People who took part each day of the campaigns' window; ``None`` without one."""
-    if not stats.daily:
+    """People who took part each day of the campaigns' window; ``None`` without one, or
+    when it is a single day (the headline figure already says it)."""
+    if len(stats.daily) < 2:
         return None
     from matplotlib import rc_context
     from matplotlib.figure import Figure
@@ -96,7 +97,9 @@ def timeline_chart(stats: Statistics, _: Text, *, font_path: Path | None = None)
         figure = Figure(figsize=(8.0, 3.6), dpi=150)
         axes = figure.add_subplot()
         axes.bar(range(len(days)), counts, width=0.9, color="#c0392b")
-        axes.set_xlim(-0.5, len(days) - 0.5)
+        # A window of a few days keeps bars of a day's width, centred, not a wall of red.
+        margin = max(0.0, (7 - len(days)) / 2)
+        axes.set_xlim(-0.5 - margin, len(days) - 0.5 + margin)
         axes.set_ylim(0, max(max(counts) * 1.15, 1))
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         ticks = _date_ticks(days)
