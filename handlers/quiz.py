@@ -366,6 +366,9 @@ async def send_result(
             pass_mark=campaign.rules.pass_mark,
         )
     ]
+    left = campaign.rules.attempts_allowed - attempt.number
+    if not outcome.passed and left > 0 and campaign.is_open(datetime.now(UTC)):
+        parts[0] += "\n" + _("quiz.result.attempts_left", left=left)
     if standing is not None and standing.place is not None:
         group = _(f"quiz.result.among.{standing.role.value}")
         parts.append(_("quiz.result.rank", group=group, rank=standing.place, total=standing.of))

@@ -20,6 +20,7 @@ from bot.factory import create_dispatcher
 from bot.i18n import Translator
 from bot.services import ServiceContext
 from quizzes.campaigns import Audience, CampaignStatus, Rules
+from quizzes.engine import Feedback
 from quizzes.lectures import CHECKIN_EARLY, CHECKIN_LATE
 from quizzes.participants import Participant
 from storage.models import ParticipantRow
@@ -30,6 +31,7 @@ from tests.mocked_bot import MockedBot, RecordingSession, text_update, user
 from tests.quiz_world import SMALL_BANK, registered
 from tests.quiz_world import open_campaign as add_open_campaign
 from tests.test_lecture_chat import ADMIN, Chat, chat, in_two_days, local  # noqa: F401
+from tests.test_quiz import answer_all, attempt_row, start
 
 REPORT_ADMIN = 9
 
@@ -251,3 +253,24 @@ async def test_grant_messages_read_as_sentences(
     assert bot.sent_texts(REPORT_ADMIN)[-1] == (
         "张老师 is already a school coordinator for 胡杨河市第一中学."
     )
+
+
+async def test_a_failed_attempt_encourages_and_counts_the_attempts_left(
+    world: World, session_factory: async_sessionmaker[AsyncSession], dp: Dispatcher
+) -> None:
+    """Regression: a failed attempt said only "未合格", with no word of another try."""
+    campaign = await add_open_campaign(
+        session_factory, questions=1, attempts_allowed=2, feedback=Feedback.END
+    )
+    student = await registered(session_factory, 651, world.classes["七年级1班"].id)
+    bot = MockedBot()
+    for tries_left in (1, 0):
+        await start(dp, bot, 651, campaign.id)
+        attempt = await attempt_row(session_factory, student.id)
+        await answer_all(dp, bot, session_factory, 651, attempt.id, 1, wrong={1})
+        result = next(t for t in reversed(bot.sent_texts(651)) if "答题完成" in t)
+        assert "未合格，再接再厉！" in result
+        if tries_left:
+            assert "你还可以再答 1 次，发送 /quiz 再试一次。" in result
+        else:
+            assert "还可以再答" not in result

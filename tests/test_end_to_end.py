@@ -143,7 +143,7 @@ async def test_webhook_mode_with_secret_and_fsm_on_redis(
         assert "choose your class" in classes["text"]
         await press_and_wait_edit(client, 501, walk, "七年级2班")
         messages = await client.wait_for_messages(501, 3)
-        assert "Who are you?" in messages[-1]["text"]
+        assert "Are you a student, a teacher or a parent?" in messages[-1]["text"]
         await client.press(501, messages[-1]["message_id"], RoleCb(role=Role.PARENT).pack())
         messages = await client.wait_for_messages(501, 4)
         await client.send_text(501, "Lily's mum", first_name="Lily", language_code="en")

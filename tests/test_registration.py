@@ -122,7 +122,7 @@ async def test_unknown_code_explains_and_offers_the_walk(
 ) -> None:
     await dp.feed_update(bot, text_update(user(104), f"/start {payload}"))
     texts = bot.sent_texts(104)
-    assert "邀请码无效" in texts[0]
+    assert "邀请链接无效" in texts[0]
     assert "请选择你所在的团场" in texts[1]
 
 
@@ -155,7 +155,7 @@ async def test_walk_regiment_school_class_role_name(
     klass = world.classes["七年级2班"]
     assert UnitCb(id=klass.id).pack() in bot.last_markup_data()
     await dp.feed_update(bot, callback_update(parent, UnitCb(id=klass.id).pack()))
-    assert "Who are you?" in bot.sent_texts(106)[-1]
+    assert "Are you a student, a teacher or a parent?" in bot.sent_texts(106)[-1]
     await dp.feed_update(bot, callback_update(parent, RoleCb(role=Role.PARENT).pack()))
     await dp.feed_update(bot, text_update(parent, "Mrs Li"))
 
