@@ -22,7 +22,9 @@ def describe_problem(
     ``gettext`` is called as ``gettext(key, **params)``, like :class:`bot.i18n.Gettext`;
     ``numbering`` says whether ``row`` counts spreadsheet rows or YAML questions.
     """
+    place = "question" if numbering == "question" else "row"
     params: dict[str, object] = dict(problem.params)
+    params.setdefault("unit", gettext(f"bank.unit.{place}"))  # 第 3 行 / 第 3 题
     if isinstance(params.get("expected"), str):
         params["expected"] = gettext(f"bank.expected.{params['expected']}")
     try:
@@ -32,7 +34,6 @@ def describe_problem(
         message = gettext("bank.problem.unknown", code=problem.code)
     # The place is a prefix, not a template around the message: with HTML escaping, passing
     # the message through a second template would escape it twice.
-    place = "question" if numbering == "question" else "row"
     if problem.row is not None and problem.column:
         prefix = gettext(f"bank.at.{place}_column", row=problem.row, column=problem.column)
     elif problem.row is not None:

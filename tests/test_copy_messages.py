@@ -14,11 +14,13 @@ from aiogram.methods import SendDocument, TelegramMethod
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bank_messages import describe_problem
 from bot.campaign_jobs import close_campaign, open_campaign
 from bot.config import Settings
 from bot.factory import create_dispatcher
 from bot.i18n import Translator
 from bot.services import ServiceContext
+from quizzes.bank import BankProblem
 from quizzes.campaigns import Audience, CampaignStatus, Rules
 from quizzes.engine import Feedback
 from quizzes.lectures import CHECKIN_EARLY, CHECKIN_LATE
@@ -274,3 +276,15 @@ async def test_a_failed_attempt_encourages_and_counts_the_attempts_left(
             assert "你还可以再答 1 次，发送 /quiz 再试一次。" in result
         else:
             assert "还可以再答" not in result
+
+
+def test_a_duplicate_stem_names_a_row_or_a_question_not_both() -> None:
+    """Regression: "与第 3 行（题）的题干重复" whatever the file was."""
+    _ = Translator.load().bind("zh-CN")
+    problem = BankProblem(
+        row=5, column="题干", code="duplicate_question", params={"first_row": 3, "stem": "国旗"}
+    )
+    assert describe_problem(problem, _, numbering="row").endswith("与第 3 行题干重复：“国旗”。")
+    assert describe_problem(problem, _, numbering="question").endswith(
+        "与第 3 题题干重复：“国旗”。"
+    )
