@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from storage.models_publicity import (
     LectureCheckinRow,
     LectureRow,
 )
-from storage.models_quiz import ShortlistEntryRow, ShortlistRow
+from storage.models_quiz import AttemptRow, ShortlistEntryRow, ShortlistRow
 from storage.publicity import LectureRepository, PublicityRepository
 
 
@@ -141,6 +141,19 @@ async def check_report(
     )
     ok &= stats.total.shortlisted == int(selected or 0)
     say(f"  {stats.total.shortlisted} students selected, {int(selected or 0)} in the database")
+
+    # The per-day chart: each attempt's day in the bureau's zone, counted here in Python.
+    started = await session.execute(
+        select(AttemptRow.participant_id, AttemptRow.started_at).where(
+            AttemptRow.started_at >= begin, AttemptRow.started_at < end
+        )
+    )
+    people: dict[date, set[int]] = {}
+    for participant_id, moment in started:
+        people.setdefault(moment.astimezone(zone).date(), set()).add(participant_id)
+    charted = {day: count for day, count in stats.daily if count}
+    ok &= charted == {day: len(ids) for day, ids in people.items()}
+    say(f"  took part per day: {len(charted)} day(s) with someone, as the attempts say")
     return ok
 
 
