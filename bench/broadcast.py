@@ -40,7 +40,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import postgres_database, sandbox_process
-from bot.app import prepare_database
 from bot.broadcaster import Broadcaster
 from bot.config import Settings
 from bot.i18n import Translator
@@ -48,6 +47,7 @@ from bot.sandbox.client import SandboxClient
 from bot.sandbox.config import SandboxConfig
 from bot.services import ServiceContext
 from storage.database import create_engine, create_session_factory
+from storage.migrate import prepare_database
 from storage.models import ParticipantRow
 from storage.models_publicity import DeliveryRow
 from storage.publicity import PublicityRepository

@@ -93,11 +93,11 @@ def bench_questions() -> list[tuple[str, tuple[str, ...], int]]:
 
 async def populate(database_url: str, participants: int, first_id: int) -> None:
     """Bank, open campaign and registered participants, written straight into the database."""
-    from bot.app import prepare_database
     from quizzes.bank import Question, QuestionBank, QuestionType
     from quizzes.campaigns import Audience, CampaignStatus, Rules
     from quizzes.engine import Feedback
     from storage.database import create_engine, create_session_factory
+    from storage.migrate import prepare_database
     from storage.models import ParticipantRow, UnitRow
     from storage.models_quiz import AttemptQuestionRow, AttemptRow
     from storage.repositories import Repositories

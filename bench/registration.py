@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import postgres_database, sandbox_process
-from bot.app import prepare_database, running_bot
+from bot.app import running_bot
 from bot.config import Settings
 from bot.invite_export import invite_cards
 from bot.sandbox.client import SandboxClient
@@ -35,6 +35,7 @@ from bot.sandbox.config import SandboxConfig
 from bot.simulation import percentile, plan_participants, register_all
 from quizzes.roster import parse_roster
 from storage.database import create_engine, create_session_factory
+from storage.migrate import prepare_database
 from storage.repositories import Repositories
 from storage.roster_import import import_roster
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -24,28 +23,10 @@ from bot.services import Service, ServiceContext, create_services
 from bot.verification import add_verification_routes
 from bot.webhook import MAX_UPDATE_BYTES, WebhookEndpoint
 from storage.database import create_engine, create_session_factory
-from storage.migrate import upgrade
+from storage.migrate import prepare_database
 from storage.presses import DirectPresses
 
 log = logging.getLogger(__name__)
-
-# Any constant works; it only has to be the same in every bot process.
-_MIGRATION_LOCK = 0x70756661
-
-
-async def prepare_database(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision; on PostgreSQL one process at a time."""
-    if engine.dialect.name != "postgresql":
-        await upgrade(engine)
-        return
-    async with engine.connect() as connection:
-        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
-        try:
-            await upgrade(engine)
-        finally:
-            await connection.execute(
-                text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK}
-            )
 
 
 @dataclass

@@ -326,9 +326,9 @@ async def store_article_file(
     ``channel`` is the configured channel; an article asking for it needs one."""
     if parsed.channel and channel is None:
         raise ArticleFileError(["channel: PUFA_PUBLICITY_CHANNEL is not set"])
-    from bot.app import prepare_database
     from quizzes.publicity import ArticleStatus
     from storage.database import create_engine, create_session_factory
+    from storage.migrate import prepare_database
     from storage.publicity import PublicityRepository
 
     engine = create_engine(database_url)

@@ -100,8 +100,8 @@ def db() -> None:
 @_async_command
 async def db_upgrade() -> None:
     """Apply migrations up to the newest revision."""
-    from bot.app import prepare_database
     from storage.database import create_engine
+    from storage.migrate import prepare_database
 
     engine = create_engine(settings_or_exit().database_url)
     try:
@@ -177,7 +177,7 @@ async def _import_units(
         raise SystemExit(1) from None
     engine = create_engine(settings.database_url)
     try:
-        from bot.app import prepare_database
+        from storage.migrate import prepare_database
 
         await prepare_database(engine)
         async with create_session_factory(engine)() as session:

@@ -193,11 +193,11 @@ async def _create_lecture(
     locale: str,
     zone: tzinfo,
 ) -> tuple[int, int, bool]:
-    from bot.app import prepare_database
     from bot.article_file import resolve_audience
     from bot.i18n import Translator
     from bot.lectures import schedule_lecture
     from storage.database import create_engine, create_session_factory
+    from storage.migrate import prepare_database
     from storage.models import utcnow
 
     engine = create_engine(database_url)

@@ -116,9 +116,9 @@ def bank_import(file: Path, name: str | None) -> None:
 async def _import(
     settings: Settings, parsed: QuestionBank, filename: str, digest: str
 ) -> BankImport:
-    from bot.app import prepare_database
     from storage.banks import BankRepository
     from storage.database import create_engine, create_session_factory
+    from storage.migrate import prepare_database
 
     engine = create_engine(settings.database_url)
     try:

@@ -27,11 +27,11 @@ def create(file: Path) -> None:
 
 
 async def _create(settings: Settings, text: str) -> None:
-    from bot.app import prepare_database
     from bot.campaign_messages import describe_spec_problems
     from quizzes.campaigns import SpecError, parse_campaign_spec
     from storage.campaign_setup import create_campaign
     from storage.database import create_engine, create_session_factory
+    from storage.migrate import prepare_database
 
     _ = terminal_gettext(settings)
     try:

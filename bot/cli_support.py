@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 import traceback
 from collections.abc import Callable
 
@@ -36,7 +37,6 @@ def failure_line(error: BaseException) -> str | None:
     that is down); ``None`` for anything else, which is a bug and keeps its traceback."""
     if isinstance(error, SettingsError):
         return str(error)
-    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -44,9 +44,12 @@ def failure_line(error: BaseException) -> str | None:
         settings: Settings | None = load_settings()
     except SettingsError:
         settings = None
-    if isinstance(error, TelegramUnauthorizedError):
+    # Only a command that talked to the Bot API has aiogram loaded; importing it here
+    # would cost every other command seconds.
+    telegram = sys.modules.get("aiogram.exceptions")
+    if telegram is not None and isinstance(error, telegram.TelegramUnauthorizedError):
         return "PUFA_BOT_TOKEN: the Bot API refused this token (Unauthorized)"
-    if isinstance(error, TelegramNetworkError):
+    if telegram is not None and isinstance(error, telegram.TelegramNetworkError):
         where = settings.bot_api_url if settings else "the Bot API"
         return f"PUFA_BOT_API_URL: cannot reach {where}: {_reason(error)}"
     if isinstance(error, RedisConnectionError | RedisTimeoutError):

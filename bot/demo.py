@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import prepare_database, running_bot
+from bot.app import running_bot
 from bot.config import Settings
 from bot.demo_campaign import run_campaign_chapter
 from bot.demo_publicity import run_publicity_chapter
@@ -29,6 +29,7 @@ from quizzes.roster import parse_roster
 from quizzes.spreadsheet_safety import SafeCsvWriter
 from quizzes.units import UnitKind
 from storage.database import create_engine, create_session_factory
+from storage.migrate import prepare_database
 from storage.repositories import Repositories
 from storage.roster_import import import_roster
 

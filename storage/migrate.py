@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -78,3 +78,22 @@ async def _migrate(engine: AsyncEngine, step: Callable[[Connection], None]) -> N
             if sqlite:
                 await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 await connection.commit()
+
+
+# Any constant works; it only has to be the same in every bot process.
+_MIGRATION_LOCK = 0x70756661
+
+
+async def prepare_database(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest revision; on PostgreSQL one process at a time."""
+    if engine.dialect.name != "postgresql":
+        await upgrade(engine)
+        return
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        try:
+            await upgrade(engine)
+        finally:
+            await connection.execute(
+                text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK}
+            )
