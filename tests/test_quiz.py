@@ -523,8 +523,15 @@ def test_certificate_text_renders_with_real_glyphs_not_boxes() -> None:
     )
     font = require_cjk_font()
     everything = "".join(
-        (text.title, text.name_line, text.body, text.issuer, text.date_line)
-        + (text.serial_line, text.verify_line)
+        (
+            text.title,
+            text.name_line,
+            text.body,
+            text.issuer,
+            text.date_line,
+            text.serial_line,
+            text.verify_line,
+        )
     )
     assert missing_glyphs(font, everything) == []
     png = render_certificate(text)
