@@ -190,7 +190,7 @@ audience:
             count = len(arrived)
         else:
             raise AssertionError("no answer to /quiz after the close")
-        assert any("已经结束" in (m.get("text") or "") for m in await client.messages(late))
+        assert any("已结束" in (m.get("text") or "") for m in await client.messages(late))
 
     # Figures in the database against what the simulated people saw.
     by_telegram = {p.telegram_id: p for p in people}

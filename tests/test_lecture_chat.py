@@ -347,11 +347,11 @@ async def test_a_lecture_for_teachers_is_announced_to_teachers_only(chat: Chat) 
         assert answer.text is not None and "过期" in answer.text
     for index in (teacher, student, student):  # students on, then off again
         await chat.press(ADMIN, AudienceCb(action="role", id=index).pack())
-    assert "✅ 教师" in chat.bot.last_buttons() and "✅ 学生" not in chat.bot.last_buttons()
+    assert "✅ 教职工" in chat.bot.last_buttons() and "✅ 学生" not in chat.bot.last_buttons()
     answer = await chat.press(ADMIN, AudienceCb(action="role", id=len(Role)).pack())
     assert answer.text is not None and "过期" in answer.text  # a forged role
     await chat.press(ADMIN, AudienceCb(action="roles_done").pack())
-    assert "全体订阅者 · 教师" in chat.last_text(ADMIN)
+    assert "全体订阅者 · 教职工" in chat.last_text(ADMIN)
     await chat.press(ADMIN, NewLectureCb(action="go").pack())
 
     [lecture] = await lectures(chat)
