@@ -17,6 +17,7 @@ from aiogram.types import (
 from bot.config import Settings
 from bot.i18n import Gettext
 from bot.shortlists import Confirmation, confirm_shortlist, shortlist_for
+from handlers.results import chosen_campaign
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.statistics import score_percent
@@ -64,17 +65,13 @@ async def top(
         await message.answer(_("shortlist.usage", top=TOP_DEFAULT, most=TOP_MAX))
         return
     top_n, campaign_id = arguments
-    if campaign_id is not None:
-        campaign = await repo.campaigns.get(campaign_id)
-        if campaign is None:
-            await message.answer(_("shortlist.unknown_campaign", id=campaign_id))
-            return
-    else:
-        campaigns = await repo.campaigns.all()
-        if not campaigns:
+    campaign = await chosen_campaign(repo, None if campaign_id is None else str(campaign_id))
+    if campaign is None:
+        if campaign_id is None:
             await message.answer(_("shortlist.no_campaign"))
-            return
-        campaign = campaigns[-1]
+        else:
+            await message.answer(_("shortlist.unknown_campaign", id=campaign_id))
+        return
     scope = None
     if not permissions.is_admin:
         scope = await repo.units.get(sorted(permissions.coordinator_of)[0])
