@@ -31,6 +31,7 @@ from bot.middlewares import (
 )
 from bot.retry import ExpiredCallbackMiddleware, RetryMiddleware
 from handlers import get_routers
+from quizzes.clock import Clock, system_clock
 from storage.presses import DirectPresses
 
 
@@ -87,7 +88,9 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
     presses: DirectPresses | None = None,
+    clock: Clock = system_clock,
 ) -> Dispatcher:
+    """``clock`` is handed to every handler that takes it (tests pass a fixed one)."""
     if storage is None or events_isolation is None:
         default_storage, default_isolation = create_fsm(settings)
         storage = storage or default_storage
@@ -99,6 +102,7 @@ def create_dispatcher(
         settings=settings,
         session_factory=session_factory,
         translator=translator,
+        clock=clock,
     )
     dp.update.outer_middleware(DatabaseMiddleware(session_factory, presses))
     participant = ParticipantMiddleware(translator)

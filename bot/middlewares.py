@@ -19,6 +19,7 @@ from quizzes.registration import Registration
 from storage.database import read_outside_transaction
 from storage.presses import DirectPresses
 from storage.repositories import Repositories
+from storage.unit_of_work import UnitOfWork
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -39,8 +40,9 @@ class DatabaseMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.session_factory() as session:
-            repo = Repositories.over(session, self.presses)
-            data["repo"] = repo
+            uow = UnitOfWork.over(session, self.presses)
+            data["uow"] = uow
+            data["repo"] = uow  # the name the handlers not yet moved to use cases still take
             result = await handler(event, data)
             await session.commit()
             return result
@@ -69,7 +71,7 @@ class ParticipantMiddleware(BaseMiddleware):
         ):
             return await handler(event, data)
         user: User | None = data.get("event_from_user")
-        repo: Repositories = data["repo"]
+        repo: Repositories = data["uow"]
         if user is None or user.is_bot:
             data["_"] = self.translator.bind(self.translator.default_locale)
             return await handler(event, data)
@@ -96,7 +98,7 @@ class PermissionsMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         wanted = _takes(data, "permissions")
         if wanted and participant is not None and user is not None and "permissions" not in data:
-            repo: Repositories = data["repo"]
+            repo: Repositories = data["uow"]
             await read_outside_transaction(repo.session)
             grants = await repo.grants.of(participant.id)
             await repo.commit()  # as above: hold nothing while the handler talks to Telegram
@@ -142,7 +144,7 @@ class ThrottlingMiddleware(BaseMiddleware):
     async def _language_of(user: User, data: dict[str, Any]) -> Gettext:
         """The flooder's chosen language (read once per window, so rarely)."""
         translator: Translator = data["translator"]
-        repo: Repositories = data["repo"]
+        repo: Repositories = data["uow"]
         await read_outside_transaction(repo.session)
         participant = await repo.participants.by_telegram_id(user.id)
         await repo.commit()

@@ -1,0 +1,48 @@
+"""The unit of work: every repository over one session.
+
+One is opened per update (and per web request or job); the application layer's use
+cases take it and reach the data only through its repositories. Repositories that an
+update rarely needs are built on first use, so a quiz press builds none of them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from storage.livequiz import LiveQuizRepository
+from storage.publicity import LectureRepository, PublicityRepository
+from storage.reports import ReportRepository
+from storage.repositories import Repositories
+from storage.scheduler import JobRunRepository
+from storage.statistics import StatisticsRepository
+
+
+class UnitOfWork(Repositories):
+    """:class:`Repositories` plus the feature repositories, committed as one."""
+
+    @cached_property
+    def publicity(self) -> PublicityRepository:
+        return PublicityRepository(self.session)
+
+    @cached_property
+    def lectures(self) -> LectureRepository:
+        return LectureRepository(self.session)
+
+    @cached_property
+    def live_quizzes(self) -> LiveQuizRepository:
+        return LiveQuizRepository(self.session)
+
+    @cached_property
+    def reports(self) -> ReportRepository:
+        return ReportRepository(self.session)
+
+    @cached_property
+    def statistics(self) -> StatisticsRepository:
+        return StatisticsRepository(self.session)
+
+    @cached_property
+    def job_runs(self) -> JobRunRepository:
+        return JobRunRepository(self.session)
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
