@@ -67,7 +67,7 @@ from bot.config import TELEGRAM_API_URL, Settings
 from bot.i18n import Gettext, Translator
 from bot.pacing import SendLimiter
 from bot.services import ServiceContext
-from handlers.publicity_keyboards import (
+from bot.views.publicity import (
     article_markup,
     channel_markup,
     control_keyboard,

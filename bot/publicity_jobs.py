@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.i18n import Translator
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
-from handlers.publicity_keyboards import missed_keyboard
+from bot.views.publicity import missed_keyboard
 from quizzes.publicity import TIME_FORMAT, Article, Broadcast
 from storage.models import utcnow
 from storage.publicity import PublicityRepository

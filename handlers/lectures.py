@@ -25,14 +25,14 @@ from bot.lectures import (
     schedule_lecture,
     when_text,
 )
-from bot.when import minutes, short_when
-from handlers.dialogue import leave_button, on_leaving, replier
-from handlers.publicity_keyboards import (
+from bot.views.publicity import (
     ROLES,
     CheckinCb,
     article_markup,
     role_choice_keyboard,
 )
+from bot.when import minutes, short_when
+from handlers.dialogue import leave_button, on_leaving, replier
 from handlers.stats_command import StatsOf
 from quizzes.lectures import (
     CHECKIN_EARLY,

@@ -24,8 +24,7 @@ from aiogram.utils.text_decorations import html_decoration
 from bot.article_format import FormatProblem, check_article
 from bot.config import Settings
 from bot.i18n import Gettext
-from handlers.dialogue import Say, leave_button, on_leaving, replier
-from handlers.publicity_keyboards import (
+from bot.views.publicity import (
     ROLES,
     BroadcastCb,
     MissedCb,
@@ -41,6 +40,7 @@ from handlers.publicity_keyboards import (
     unit_choice_keyboard,
     when_keyboard,
 )
+from handlers.dialogue import Say, leave_button, on_leaving, replier
 from handlers.stats_command import StatsOf
 from quizzes.ordering import by_name
 from quizzes.participants import Participant, Role

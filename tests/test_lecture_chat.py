@@ -26,6 +26,7 @@ from bot.middlewares import ThrottlingMiddleware
 from bot.publicity_jobs import job_id, plan_articles, publish_article
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
+from bot.views.publicity import CheckinCb
 from handlers.lectures import (
     SCHOOLS_PER_PAGE,
     AudienceCb,
@@ -33,7 +34,6 @@ from handlers.lectures import (
     NewLectureCb,
     audience_keyboard,
 )
-from handlers.publicity_keyboards import CheckinCb
 from quizzes.ordering import by_name
 from quizzes.participants import GrantKind, Role
 from quizzes.publicity import Audience

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.views.publicity import PostCb
 from handlers.lectures import AudienceCb
-from handlers.publicity_keyboards import PostCb
 from quizzes.ordering import by_name, chinese_number, natural_key
 from quizzes.units import Unit, UnitKind
 from storage.repositories import Repositories

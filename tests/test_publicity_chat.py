@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.sandbox.client import SandboxClient
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import RunningSandbox, run_sandbox
-from handlers.publicity_keyboards import BroadcastCb, PostCb
+from bot.views.publicity import BroadcastCb, PostCb
 from quizzes.participants import GrantKind
 from quizzes.publicity import Audience, BroadcastAction
 from storage.models import ParticipantRow

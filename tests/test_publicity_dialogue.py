@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiogram.methods import SendPhoto
 from sqlalchemy import func, select
 
+from bot.views.publicity import PostCb
 from handlers.dialogue import LeaveCb
-from handlers.publicity_keyboards import PostCb
 from storage.models_publicity import ArticleRow
 from tests.mocked_bot import user
 from tests.publicity_chat import (

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.publicity_jobs import plan_articles
 from bot.scheduler import Scheduler
-from handlers.publicity_keyboards import MissedCb
+from bot.views.publicity import MissedCb
 from quizzes.publicity import Article, ArticleStatus, Audience
 from storage.models_publicity import BroadcastRow
 from storage.publicity import PublicityRepository

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator
 from bot.lectures import schedule_lecture
+from bot.views.publicity import BroadcastCb
 from handlers.lectures import CancelLectureCb
-from handlers.publicity_keyboards import BroadcastCb
 from quizzes.publicity import Audience, BroadcastAction, BroadcastState
 from storage.publicity import PublicityRepository
 from tests.publicity_chat import ADMIN, COORDINATOR, Chat, chat
