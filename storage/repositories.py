@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -422,7 +422,7 @@ class Repositories:
     erasure: ParticipantErasure
 
     @classmethod
-    def over(cls, session: AsyncSession, presses: DirectPresses | None = None) -> Repositories:
+    def over(cls, session: AsyncSession, presses: DirectPresses | None = None) -> Self:
         """``presses``: the driver path for a quiz press's statements (PostgreSQL)."""
         return cls(
             session,
