@@ -21,6 +21,38 @@ from aiogram.types import (
 )
 from aiogram.utils.text_decorations import html_decoration
 
+from bot.application import Clock, UnitOfWork
+from bot.application.publicity import (
+    ArticleFigures,
+    FiguresRefusal,
+    MissedRefusal,
+    Publication,
+    PublishRefusal,
+    Reading,
+    UnitRefusal,
+    article_figures,
+    article_for,
+    articles_of,
+    audience_offer,
+    audience_summary,
+    classes_on_offer,
+    create_draft,
+    draft_exists,
+    keep_photo_file_id,
+    mark_read,
+    may_address_everyone,
+    may_compose,
+    may_see_figures,
+    may_use_channel,
+    missed_article_to_send,
+    own_school,
+    publish_draft,
+    regiments_on_offer,
+    schools_on_offer,
+    unit_label,
+    unit_labels,
+    unit_refusal,
+)
 from bot.article_format import FormatProblem, check_article
 from bot.config import Settings
 from bot.i18n import Gettext
@@ -42,27 +74,20 @@ from bot.views.publicity import (
 )
 from handlers.dialogue import Say, leave_button, on_leaving, replier
 from handlers.stats_command import StatsOf
-from quizzes.ordering import by_name
 from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
     PHOTO_MAX_BYTES,
     TIME_FORMAT,
     Article,
-    ArticleStatus,
     Audience,
-    AudienceError,
+    AudienceProblem,
     ControlResult,
-    check_audience,
     is_photo_file,
-    may_send_missed,
     parse_publish_at,
     valid_link,
 )
-from quizzes.units import Unit, UnitKind
-from storage.models import utcnow
-from storage.publicity import PublicityRepository
-from storage.repositories import Repositories
+from quizzes.units import Unit
 
 if TYPE_CHECKING:
     from bot.broadcaster import Broadcaster
@@ -85,27 +110,26 @@ on_leaving(Composing, "publicity.compose.cancelled")
 # ---------------------------------------------------------------------- reading
 
 
-async def mark_read(
+async def read_pressed(
     callback: CallbackQuery,
     callback_data: ReadCb,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
+    clock: Clock,
     _: Gettext,
 ) -> None:
-    publicity = PublicityRepository(repo.session)
-    if await publicity.article(callback_data.article) is None:
+    reading = await mark_read(uow, callback_data.article, participant.id, now=clock())
+    if reading is Reading.UNKNOWN:
         await callback.answer(_.plain("errors.stale_button"))
         return
-    first = await publicity.mark_read(callback_data.article, participant.id, utcnow())
-    await repo.commit()
-    key = "publicity.read.thanks" if first else "publicity.read.already"
+    key = "publicity.read.thanks" if reading is Reading.FIRST else "publicity.read.already"
     await callback.answer(_.plain(key))
 
 
 async def list_articles(
-    message: Message, participant: Participant, repo: Repositories, _: Gettext
+    message: Message, participant: Participant, uow: UnitOfWork, _: Gettext
 ) -> None:
-    articles = await PublicityRepository(repo.session).recent_for(participant.id)
+    articles = await articles_of(uow, participant.id)
     if not articles:
         await message.answer(_("publicity.articles.none"))
         return
@@ -116,14 +140,12 @@ async def open_article(
     callback: CallbackQuery,
     callback_data: OpenArticleCb,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
     bot: Bot,
     _: Gettext,
 ) -> None:
-    publicity = PublicityRepository(repo.session)
-    mine = {a.id: a for a in await publicity.recent_for(participant.id, limit=50)}
-    article = mine.get(callback_data.article)
+    article = await article_for(uow, callback_data.article, participant.id)
     if article is None:
         await callback.answer(_.plain("errors.stale_button"))
         return
@@ -167,19 +189,19 @@ async def send_missed_now(
     callback: CallbackQuery,
     callback_data: MissedCb,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     broadcaster: Broadcaster,
     bot: Bot,
     _: Gettext,
 ) -> None:
     """The button on a missed article's notice: send it now after all."""
-    article = await PublicityRepository(repo.session).article(callback_data.article)
-    if article is None or article.status is not ArticleStatus.MISSED:
+    article = await missed_article_to_send(
+        uow, callback_data.article, telegram_id=callback.from_user.id, viewer=permissions
+    )
+    if article is MissedRefusal.GONE:
         await callback.answer(_.plain("publicity.missed.gone"), show_alert=True)
         return
-    units = await repo.units.by_ids(article.audience.unit_ids)
-    await repo.commit()  # no transaction held while the broadcast is written and sent
-    if not may_send_missed(article, callback.from_user.id, permissions, units):
+    if article is MissedRefusal.NOT_ALLOWED:
         await callback.answer(_.plain("publicity.control.not_allowed"), show_alert=True)
         return
     broadcast = await broadcaster.send_missed(article.id)
@@ -201,23 +223,28 @@ async def article_stats(
     message: Message,
     target_id: int | None,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     _: Gettext,
 ) -> None:
-    if not permissions.is_admin:
+    if not may_see_figures(permissions):
         await message.answer(_("errors.admins_only"))
         return
     if target_id is None:
         await message.answer(_("publicity.stats.usage"))
         return
-    publicity = PublicityRepository(repo.session)
-    article = await publicity.article(target_id)
-    if article is None:
+    figures = await article_figures(uow, target_id, viewer=permissions)
+    if figures is FiguresRefusal.NOT_ALLOWED:
+        await message.answer(_("errors.admins_only"))
+    elif figures is FiguresRefusal.UNKNOWN:
         await message.answer(_("publicity.stats.unknown", id=target_id))
-        return
-    figures = await publicity.figures_by_school(article.id)
+    else:
+        await message.answer(_figures_text(figures, _))
+
+
+def _figures_text(figures: ArticleFigures, _: Gettext) -> str:
+    article = figures.article
     lines = [_("publicity.stats.title", id=article.id, title=article.title)]
-    for row in figures:
+    for row in figures.by_school:
         key = "publicity.stats.total" if row.school_id is None else "publicity.stats.school"
         lines.append(
             _(
@@ -228,15 +255,14 @@ async def article_stats(
                 clicked=row.clicked,
             )
         )
-    channel_clicks = await publicity.channel_clicks(article.id)
-    if channel_clicks is not None:
-        lines.append(_("publicity.stats.channel_clicks", clicks=channel_clicks))
-    await message.answer("\n".join(lines))
+    if figures.channel_clicks is not None:
+        lines.append(_("publicity.stats.channel_clicks", clicks=figures.channel_clicks))
+    return "\n".join(lines)
 
 
 async def stats_usage(message: Message, permissions: Permissions, _: Gettext) -> None:
     """``/stats`` alone or with something unknown: which figures there are."""
-    if not permissions.is_admin:
+    if not may_see_figures(permissions):
         await message.answer(_("errors.admins_only"))
         return
     await message.answer(_("publicity.stats.help"))
@@ -294,7 +320,7 @@ def describe_problem(problem: FormatProblem, _: Gettext) -> str:
 async def start_post(
     message: Message, permissions: Permissions, state: FSMContext, _: Gettext
 ) -> None:
-    if not permissions.is_staff:
+    if not may_compose(permissions):
         await message.answer(_("publicity.compose.staff_only"))
         return
     await state.clear()
@@ -307,13 +333,13 @@ async def receive_post(
     message: Message,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
     bot: Bot,
     _: Gettext,
 ) -> None:
-    if not permissions.is_staff:
+    if not may_compose(permissions):
         await state.clear()
         return
     document = message.document
@@ -337,16 +363,19 @@ async def receive_post(
         downloaded = io.BytesIO()
         await bot.download(document, destination=downloaded)
         photo_bytes = downloaded.getvalue()
-    publicity = PublicityRepository(repo.session)
-    article = await publicity.create_article(
+    article = await create_draft(
+        uow,
         title=title,
         body=body,
-        author_id=participant.telegram_id,
         link=link,
         photo_file_id=photo,
         photo_bytes=photo_bytes,
+        author_id=participant.telegram_id,
+        viewer=permissions,
     )
-    await repo.commit()
+    if article is None:
+        await state.clear()
+        return
     await state.update_data(article=article.id, units=[], roles=[], kind="", when=None)
     await state.set_state(Composing.audience)
     # The preview is the article exactly as recipients will get it, buttons included.
@@ -360,68 +389,36 @@ async def receive_post(
             reply_markup=markup,
         )
         if preview.photo:
-            await publicity.set_photo_file_id(article.id, preview.photo[-1].file_id)
-            await repo.commit()
+            await keep_photo_file_id(uow, article.id, preview.photo[-1].file_id)
     else:
         await send_article(bot, article, message.chat.id, markup)
     say = replier(bot, message.chat.id, None)
-    own_school = await _own_school(permissions, repo)
+    offer = await audience_offer(uow, permissions)
     await say(
         _("publicity.compose.preview") + "\n" + _("publicity.compose.ask_audience"),
         audience_kind_keyboard(
-            _,
-            admin=permissions.is_admin,
-            own_school=own_school,
-            own_label=await repo.units.display_label(own_school) if own_school else None,
+            _, admin=offer.everyone, own_school=offer.own_school, own_label=offer.own_label
         ),
     )
 
 
-async def _coordinated_schools(permissions: Permissions, repo: Repositories) -> list[Unit]:
-    schools = await repo.units.of_kind(UnitKind.SCHOOL)
-    return by_name(s for s in schools if permissions.may_manage(s))
-
-
-async def _own_school(permissions: Permissions, repo: Repositories) -> Unit | None:
-    """The school of a coordinator who coordinates exactly one (None for admins)."""
-    if permissions.is_admin:
-        return None
-    schools = await _coordinated_schools(permissions, repo)
-    return schools[0] if len(schools) == 1 else None
-
-
-async def _classes_of(
-    school_id: object, permissions: Permissions, repo: Repositories
-) -> list[Unit]:
-    """The classes of a school these permissions may address; none for any other."""
-    if not isinstance(school_id, int):
-        return []
-    school = await repo.units.get(school_id)
-    if school is None or school.kind is not UnitKind.SCHOOL or not permissions.may_manage(school):
-        return []
-    children = await repo.units.children(school.id)
-    return by_name(u for u in children if u.kind is UnitKind.CLASS)
-
-
-async def _choices(
-    data: dict[str, Any], permissions: Permissions, repo: Repositories
-) -> list[Unit]:
+async def _choices(data: dict[str, Any], permissions: Permissions, uow: UnitOfWork) -> list[Unit]:
+    """The units on offer at the dialogue's current step."""
     kind = data.get("kind")
-    if kind == "regs" and permissions.is_admin:
-        return by_name(await repo.units.of_kind(UnitKind.REGIMENT))
+    if kind == "regs":
+        return await regiments_on_offer(uow, permissions)
     if kind == "schools":
-        return await _coordinated_schools(permissions, repo)
+        return await schools_on_offer(uow, permissions)
     if kind == "classes":
-        return await _classes_of(data.get("school"), permissions, repo)
+        return await classes_on_offer(uow, permissions, data.get("school"))
     return []
 
 
 async def _refuse(
-    callback: CallbackQuery, unit_id: int, permissions: Permissions, repo: Repositories, _: Gettext
+    callback: CallbackQuery, unit_id: int, permissions: Permissions, uow: UnitOfWork, _: Gettext
 ) -> None:
     """A unit that is not on offer: someone else's (a forged button) or a stale one."""
-    unit = await repo.units.get(unit_id)
-    if unit is not None and not permissions.may_manage(unit):
+    if await unit_refusal(uow, unit_id, permissions) is UnitRefusal.OUTSIDE:
         await callback.answer(_.plain("publicity.audience.outside_school"), show_alert=True)
     else:
         await callback.answer(_.plain("errors.stale_button"))
@@ -432,24 +429,20 @@ async def _show_classes(
     school_id: int,
     units: list[int],
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     say: Say,
     _: Gettext,
 ) -> None:
-    classes = await _classes_of(school_id, permissions, repo)
+    classes = await classes_on_offer(uow, permissions, school_id)
     if not classes:
         await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
         return
-    school = await repo.units.get(school_id)
     await state.update_data(units=units, kind="classes", school=school_id)
     await callback.answer()
-    several = len(await _coordinated_schools(permissions, repo)) > 1
+    several = len(await schools_on_offer(uow, permissions)) > 1
     await say(
-        _(
-            "publicity.compose.choose_classes",
-            school=await repo.units.display_label(school) if school else "",
-        ),
+        _("publicity.compose.choose_classes", school=await unit_label(uow, school_id)),
         unit_choice_keyboard(classes, units, _, other_schools=several),
     )
 
@@ -459,17 +452,18 @@ async def post_step(
     callback_data: PostCb,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     broadcaster: Broadcaster,
     settings: Settings,
     bot: Bot,
+    clock: Clock,
     _: Gettext,
     scheduler: Scheduler | None = None,
 ) -> None:
     data: dict[str, Any] = await state.get_data()
     article_id = data.get("article")
-    if not permissions.is_staff or not isinstance(article_id, int):
+    if not may_compose(permissions) or not isinstance(article_id, int):
         await callback.answer(_.plain("errors.stale_button"))
         return
     action = callback_data.action
@@ -481,24 +475,24 @@ async def post_step(
         await state.clear()
         await callback.answer()
         await say(_("publicity.compose.cancelled"), None)
-    elif action == "all" and permissions.is_admin:
+    elif action == "all" and may_address_everyone(permissions):
         await state.update_data(units=[], kind="all")
         await callback.answer()
         await say(_("publicity.compose.ask_roles"), role_choice_keyboard((), _))
     elif action in ("regs", "schools"):
-        choices = await _choices({"kind": action}, permissions, repo)
+        choices = await _choices({"kind": action}, permissions, uow)
         if not choices:
             await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
             return
         await state.update_data(units=[], kind=action)
         await callback.answer()
-        labels = await repo.units.display_labels(choices)
+        labels = await unit_labels(uow, choices)
         await say(
             _(f"publicity.compose.choose_{action}"),
             unit_choice_keyboard(choices, (), _, labels=labels),
         )
     elif action == "myschool":
-        own = await _own_school(permissions, repo)
+        own = await own_school(uow, permissions)
         if own is None:
             await callback.answer(_.plain("errors.stale_button"))
             return
@@ -506,17 +500,17 @@ async def post_step(
         await callback.answer()
         await say(_("publicity.compose.ask_roles"), role_choice_keyboard((), _))
     elif action == "classes":
-        schools = await _coordinated_schools(permissions, repo)
+        schools = await schools_on_offer(uow, permissions)
         if not schools:
             await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
             return
         kept = units if data.get("kind") == "classes" else []  # back from a school's classes
         if len(schools) == 1:
-            await _show_classes(callback, schools[0].id, kept, permissions, repo, state, say, _)
+            await _show_classes(callback, schools[0].id, kept, permissions, uow, state, say, _)
             return
         await state.update_data(units=kept, kind="classes", school=None)
         await callback.answer()
-        labels = await repo.units.display_labels(schools)
+        labels = await unit_labels(uow, schools)
         await say(
             _("publicity.compose.choose_class_school"), class_school_keyboard(schools, _, labels)
         )
@@ -524,14 +518,14 @@ async def post_step(
         if data.get("kind") != "classes":
             await callback.answer(_.plain("errors.stale_button"))
             return
-        if not await _classes_of(callback_data.id, permissions, repo):
-            await _refuse(callback, callback_data.id, permissions, repo, _)
+        if not await classes_on_offer(uow, permissions, callback_data.id):
+            await _refuse(callback, callback_data.id, permissions, uow, _)
             return
-        await _show_classes(callback, callback_data.id, units, permissions, repo, state, say, _)
+        await _show_classes(callback, callback_data.id, units, permissions, uow, state, say, _)
     elif action == "unit":
-        choices = await _choices(data, permissions, repo)
+        choices = await _choices(data, permissions, uow)
         if callback_data.id not in {u.id for u in choices}:
-            await _refuse(callback, callback_data.id, permissions, repo, _)
+            await _refuse(callback, callback_data.id, permissions, uow, _)
             return
         if callback_data.id in units:
             units.remove(callback_data.id)
@@ -541,13 +535,10 @@ async def post_step(
         await callback.answer()
         if message is not None:
             several = (
-                data.get("kind") == "classes"
-                and len(await _coordinated_schools(permissions, repo)) > 1
+                data.get("kind") == "classes" and len(await schools_on_offer(uow, permissions)) > 1
             )
             # Classes are shown under their school's name already: by their own names.
-            shown = (
-                await repo.units.display_labels(choices) if data.get("kind") == "schools" else {}
-            )
+            shown = await unit_labels(uow, choices) if data.get("kind") == "schools" else {}
             await message.edit_reply_markup(
                 reply_markup=unit_choice_keyboard(
                     choices, units, _, other_schools=several, labels=shown
@@ -577,19 +568,18 @@ async def post_step(
     elif action == "now":
         await state.update_data(when=None)
         await callback.answer()
-        await _confirm(say, permissions, repo, state, settings, _)
+        await _confirm(say, permissions, uow, state, settings, _)
     elif action == "channel":
-        if not _may_use_channel(permissions, settings) or await state.get_state() != (
-            Composing.confirm.state
+        if not may_use_channel(permissions, settings.publicity_channel) or (
+            await state.get_state() != Composing.confirm.state
         ):
             await callback.answer(_.plain("errors.stale_button"))
             return
         await state.update_data(channel=not data.get("channel"))
         await callback.answer()
-        await _confirm(say, permissions, repo, state, settings, _)
+        await _confirm(say, permissions, uow, state, settings, _)
     elif action == "test":
-        publicity = PublicityRepository(repo.session)
-        if await publicity.article(article_id) is None:
+        if not await draft_exists(uow, article_id):
             await callback.answer(_.plain("errors.stale_button"))
             return
         await broadcaster.start_broadcast(
@@ -607,10 +597,11 @@ async def post_step(
             callback.from_user.id,
             participant,
             permissions,
-            repo,
+            uow,
             state,
             broadcaster,
             settings,
+            clock,
             _,
             scheduler,
         )
@@ -618,13 +609,8 @@ async def post_step(
         await callback.answer(_.plain("errors.stale_button"))
 
 
-def _may_use_channel(permissions: Permissions, settings: Settings) -> bool:
-    """The channel speaks for the bureau: admins may post there, when there is one."""
-    return permissions.is_admin and settings.publicity_channel is not None
-
-
 def _to_channel(data: dict[str, Any], permissions: Permissions, settings: Settings) -> bool:
-    return bool(data.get("channel")) and _may_use_channel(permissions, settings)
+    return bool(data.get("channel")) and may_use_channel(permissions, settings.publicity_channel)
 
 
 def _audience(data: dict[str, Any]) -> Audience:
@@ -633,54 +619,29 @@ def _audience(data: dict[str, Any]) -> Audience:
     return Audience(units, roles)
 
 
-async def _describe(audience: Audience, repo: Repositories, _: Gettext) -> str:
-    parts = []
-    if audience.unit_ids:
-        names = []
-        for unit_id in sorted(audience.unit_ids):
-            unit = await repo.units.get(unit_id)
-            if unit is None:
-                continue
-            names.append(await repo.units.display_label(unit))
-        parts.append(_.join(names))
-    else:
-        parts.append(_.plain("publicity.audience.everyone"))
+def _describe(audience: Audience, labels: list[str], _: Gettext) -> str:
+    """Who the article goes to, as the summary says it (``labels``: its units')."""
+    parts = [_.join(labels) if audience.unit_ids else _.plain("publicity.audience.everyone")]
     if audience.roles:
         parts.append(_.join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles))
     return " · ".join(parts)
 
 
-async def _check(
-    audience: Audience, permissions: Permissions, repo: Repositories
-) -> AudienceError | None:
-    units: dict[int, Unit] = {}
-    for unit_id in audience.unit_ids:
-        unit = await repo.units.get(unit_id)
-        if unit is not None:
-            units[unit_id] = unit
-    try:
-        check_audience(permissions, audience, units)
-    except AudienceError as error:
-        return error
-    return None
-
-
 async def _confirm(
     say: Say,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
     _: Gettext,
 ) -> None:
     data = await state.get_data()
     audience = _audience(data)
-    error = await _check(audience, permissions, repo)
-    if error is not None:
-        await say(_(f"publicity.audience.{error.problem.value}"), None)
+    summary = await audience_summary(uow, audience, viewer=permissions)
+    if isinstance(summary, AudienceProblem):
+        await say(_(f"publicity.audience.{summary.value}"), None)
         await state.clear()
         return
-    count = await PublicityRepository(repo.session).count_audience(audience)
     when_text = data.get("when")
     when = (
         datetime.fromisoformat(when_text).astimezone(settings.zone).strftime(TIME_FORMAT)
@@ -690,11 +651,11 @@ async def _confirm(
     await state.set_state(Composing.confirm)
     text = _(
         "publicity.compose.summary",
-        audience=await _describe(audience, repo, _),
-        count=count,
+        audience=_describe(audience, summary.labels, _),
+        count=summary.count,
         when=when,
     )
-    offer = _may_use_channel(permissions, settings)
+    offer = may_use_channel(permissions, settings.publicity_channel)
     to_channel = _to_channel(data, permissions, settings)
     if to_channel:
         text += "\n" + _("publicity.compose.summary_channel", channel=settings.publicity_channel)
@@ -704,19 +665,20 @@ async def _confirm(
 async def receive_time(
     message: Message,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
     bot: Bot,
+    clock: Clock,
     _: Gettext,
 ) -> None:
     try:
-        when = parse_publish_at(message.text or "", settings.zone, utcnow())
+        when = parse_publish_at(message.text or "", settings.zone, clock())
     except ValueError as error:
         await message.answer(_(f"publicity.compose.problem.{error}", format=EXAMPLE_TIME))
         return
     await state.update_data(when=when.isoformat())
-    await _confirm(replier(bot, message.chat.id, None), permissions, repo, state, settings, _)
+    await _confirm(replier(bot, message.chat.id, None), permissions, uow, state, settings, _)
 
 
 async def _publish(
@@ -724,56 +686,61 @@ async def _publish(
     chat_id: int,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     broadcaster: Broadcaster,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
     scheduler: Scheduler | None,
 ) -> None:
     data = await state.get_data()
-    article_id = int(data["article"])
-    audience = _audience(data)
-    error = await _check(audience, permissions, repo)
-    if error is not None:
-        await say(_(f"publicity.audience.{error.problem.value}"), None)
+    when_text = data.get("when")
+    published = await publish_draft(
+        uow,
+        int(data["article"]),
+        _audience(data),
+        viewer=permissions,
+        when=datetime.fromisoformat(when_text) if when_text else None,
+        to_channel=bool(data.get("channel")),
+        channel=settings.publicity_channel,
+        now=clock(),
+    )
+    if isinstance(published, AudienceProblem):
+        await say(_(f"publicity.audience.{published.value}"), None)
         await state.clear()
-        return
-    publicity = PublicityRepository(repo.session)
-    article = await publicity.article(article_id)
-    if article is None or article.status is not ArticleStatus.DRAFT:
+    elif published is PublishRefusal.ALREADY:
         await state.clear()
         await say(_("publicity.compose.already"), None)
-        return
-    to_channel = _to_channel(data, permissions, settings)
-    when_text = data.get("when")
-    if when_text:
-        when = datetime.fromisoformat(when_text)
-        if when <= utcnow():
-            await state.set_state(Composing.when)
-            await say(_("publicity.compose.problem.past_time"), None)
-            return
-        await publicity.update_article(
-            article_id,
-            audience=audience,
-            publish_at=when,
-            status=ArticleStatus.SCHEDULED,
-            to_channel=to_channel,
-        )
-        await repo.commit()
+    elif published is PublishRefusal.PAST_TIME:
+        await state.set_state(Composing.when)
+        await say(_("publicity.compose.problem.past_time"), None)
+    elif published.when is not None:
         await state.clear()
         if scheduler is not None:
             from bot.publicity_jobs import job_id, publish_article
 
-            scheduler.at(job_id(article_id), when, publish_article, article_id=article_id)
-        shown = when.astimezone(settings.zone).strftime(TIME_FORMAT)
+            article_id = published.article_id
+            scheduler.at(
+                job_id(article_id), published.when, publish_article, article_id=article_id
+            )
+        shown = published.when.astimezone(settings.zone).strftime(TIME_FORMAT)
         await say(_("publicity.compose.scheduled", when=shown), None)
-        return
-    await publicity.update_article(article_id, audience=audience, to_channel=to_channel)
-    await repo.commit()
-    await state.clear()
+    else:
+        await state.clear()
+        await _start_sending(say, chat_id, participant, published, broadcaster, _)
+
+
+async def _start_sending(
+    say: Say,
+    chat_id: int,
+    participant: Participant,
+    published: Publication,
+    broadcaster: Broadcaster,
+    _: Gettext,
+) -> None:
     broadcast = await broadcaster.start_broadcast(
-        article_id,
+        published.article_id,
         created_by=participant.telegram_id,
         locale=participant.locale,
         progress_chat_id=chat_id,
@@ -781,13 +748,17 @@ async def _publish(
     if broadcast.total:
         key = "publicity.compose.started"
     else:
-        key = "publicity.compose.channel_only" if to_channel else "publicity.compose.nobody"
+        key = (
+            "publicity.compose.channel_only"
+            if published.to_channel
+            else "publicity.compose.nobody"
+        )
     await say(_(key, count=broadcast.total), None)
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.register(mark_read, ReadCb.filter())
+    router.callback_query.register(read_pressed, ReadCb.filter())
     router.callback_query.register(open_article, OpenArticleCb.filter())
     router.callback_query.register(control_broadcast, BroadcastCb.filter())
     router.callback_query.register(send_missed_now, MissedCb.filter())
