@@ -14,6 +14,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from bot.cli_activity import activity, vice_principal
 from bot.cli_bank import bank
 from bot.cli_participant import participant
 from bot.cli_support import failure_line, settings_or_exit, terminal_gettext
@@ -368,3 +369,5 @@ from bot.cli_article import article, lecture  # noqa: E402
 main.add_command(article)
 main.add_command(lecture)
 main.add_command(participant)
+main.add_command(activity)
+main.add_command(vice_principal)

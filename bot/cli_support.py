@@ -11,12 +11,17 @@ import errno
 import socket
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.i18n import Translator
+
+if TYPE_CHECKING:
+    from storage.unit_of_work import UnitOfWork
 
 
 def settings_or_exit() -> Settings:
@@ -118,3 +123,19 @@ def _reason(error: BaseException) -> str:
         error = error.orig or error
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+@asynccontextmanager
+async def unit_of_work(settings: Settings) -> AsyncIterator[UnitOfWork]:
+    """A unit of work on the configured database (migrated first), for one command."""
+    from storage.database import create_engine, create_session_factory
+    from storage.migrate import prepare_database
+    from storage.unit_of_work import UnitOfWork
+
+    engine = create_engine(settings.database_url)
+    try:
+        await prepare_database(engine)
+        async with create_session_factory(engine)() as session:
+            yield UnitOfWork.over(session)
+    finally:
+        await engine.dispose()

@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
-from quizzes.roster import RosterProblem
 from quizzes.units import UnitKind
 from storage.roster_import import RosterImport
 
 __all__ = ["describe_import", "describe_problem", "describe_problems"]
 
 
-def describe_problem(problem: RosterProblem, gettext: Callable[..., str]) -> str:
+class Problem(Protocol):
+    """A problem found in a teacher's spreadsheet (roster, activities): where and why."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def row(self) -> int | None: ...
+    @property
+    def column(self) -> str | None: ...
+    @property
+    def params(self) -> Mapping[str, str | int]: ...
+
+
+def describe_problem(
+    problem: Problem, gettext: Callable[..., str], *, catalog: str = "roster.problem"
+) -> str:
     """One problem as a sentence with its location, e.g. "第 3 行，“学生人数”列：……".
 
-    ``gettext`` is called as ``gettext(key, **params)``, like :class:`bot.i18n.Gettext`.
+    ``gettext`` is called as ``gettext(key, **params)``, like :class:`bot.i18n.Gettext`;
+    ``catalog`` is where the problems' messages are (``<catalog>.<code>``).
     """
-    key = f"roster.problem.{problem.code}"
     try:
-        message = gettext(key, **problem.params)
+        message = gettext(f"{catalog}.{problem.code}", **problem.params)
     except KeyError:
         # A code without a catalog entry (or a message whose placeholders do not match).
-        message = gettext("roster.problem.unknown", code=problem.code)
+        message = gettext(f"{catalog}.unknown", code=problem.code)
     if problem.row is not None and problem.column:
         return gettext(
             "roster.problem_at", row=problem.row, column=problem.column, message=message
@@ -34,10 +49,17 @@ def describe_problem(problem: RosterProblem, gettext: Callable[..., str]) -> str
 
 
 def describe_problems(
-    problems: Sequence[RosterProblem], gettext: Callable[..., str], *, limit: int = 20
+    problems: Sequence[Problem],
+    gettext: Callable[..., str],
+    *,
+    limit: int = 20,
+    catalog: str = "roster.problem",
 ) -> str:
     """Up to ``limit`` problems, one per line, then a note saying how many were left out."""
-    shown = [describe_problem(problem, gettext) for problem in problems[: max(limit, 0)]]
+    shown = [
+        describe_problem(problem, gettext, catalog=catalog)
+        for problem in problems[: max(limit, 0)]
+    ]
     hidden = len(problems) - len(shown)
     if hidden > 0:
         shown.append(gettext("roster.more_problems", count=hidden))

@@ -209,7 +209,7 @@ _NUMBER = re.compile(r"([+-]?)(\d+)(?:\.(\d*))?", re.ASCII)
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
 
 
-def _parse_count(value: Cell) -> int | tuple[str, dict[str, str | int]]:
+def parse_count(value: Cell) -> int | tuple[str, dict[str, str | int]]:
     """Return the count, or ``(code, params)`` describing why it is not one."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = Decimal(value)
@@ -362,7 +362,7 @@ def _parse_data_row(
             problems.append(_problem("empty_value", line, title))
             ok = False
             continue
-        parsed = _parse_count(raw)
+        parsed = parse_count(raw)
         if isinstance(parsed, tuple):
             code, params = parsed
             problems.append(RosterProblem(line, title, code, params))

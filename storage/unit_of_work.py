@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from storage.activities import ActivityRepository, VicePrincipalRepository
 from storage.livequiz import LiveQuizRepository
 from storage.publicity import LectureRepository, PublicityRepository
 from storage.reports import ReportRepository
@@ -46,3 +47,11 @@ class UnitOfWork(Repositories):
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+    @cached_property
+    def activities(self) -> ActivityRepository:
+        return ActivityRepository(self.session)
+
+    @cached_property
+    def vice_principals(self) -> VicePrincipalRepository:
+        return VicePrincipalRepository(self.session)

@@ -1,0 +1,264 @@
+"""Use cases of offline activities: recording them (one at a time or from a school's
+spreadsheet), the bureau's review, and the 法治副校长 register.
+
+The rule of the report (:func:`quizzes.activities.counts_in_report`): what the bureau
+records is confirmed at once; what a school records waits for the bureau, which
+confirms or rejects it; the report counts confirmed activities only, and says how many
+are still waiting.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from quizzes.activities import (
+    Activity,
+    ActivityDraft,
+    ActivityStatus,
+    Source,
+    problems_of,
+    status_on_recording,
+)
+from quizzes.activity_import import (
+    ActivityImportError,
+    ActivityProblem,
+    ActivityRow,
+    parse_activities,
+)
+from quizzes.permissions import Permissions
+from quizzes.units import Unit, UnitKind
+from quizzes.vice_principals import VicePrincipal, organisation_kind_of
+from storage.unit_of_work import UnitOfWork
+
+
+def local_day(now: datetime) -> date:
+    """The day it is in Asia/Shanghai (no daylight saving), which is what "today" means
+    to a school recording an event."""
+    from zoneinfo import ZoneInfo
+
+    return now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
+def _key(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).replace(" ", "").casefold()
+
+
+class _Units:
+    """Schools by (团场, 学校) and classes by (school, 班级), as a spreadsheet names them."""
+
+    def __init__(self, regiments: list[Unit], schools: list[Unit], classes: list[Unit]) -> None:
+        regiment_names = {unit.id: _key(unit.name) for unit in regiments}
+        self.schools = {
+            (regiment_names.get(unit.parent_id or 0, ""), _key(unit.name)): unit
+            for unit in schools
+        }
+        self.classes = {(unit.parent_id, _key(unit.name)): unit for unit in classes}
+
+    @classmethod
+    async def load(cls, uow: UnitOfWork) -> _Units:
+        return cls(
+            await uow.units.of_kind(UnitKind.REGIMENT),
+            await uow.units.of_kind(UnitKind.SCHOOL),
+            await uow.units.of_kind(UnitKind.CLASS),
+        )
+
+    def find(self, row: ActivityRow) -> Unit | ActivityProblem:
+        school = self.schools.get((_key(row.regiment), _key(row.school)))
+        if school is None:
+            return ActivityProblem(
+                "unknown_school",
+                row.line,
+                "学校",
+                {"regiment": row.regiment, "school": row.school},
+            )
+        if not row.class_name:
+            return school
+        found = self.classes.get((school.id, _key(row.class_name)))
+        if found is None:
+            return ActivityProblem(
+                "unknown_class", row.line, "班级", {"school": row.school, "name": row.class_name}
+            )
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    recorded: int
+    already: int  # the same event was recorded before (the file was imported twice)
+    status: ActivityStatus
+
+
+async def import_activities(
+    uow: UnitOfWork,
+    content: bytes,
+    filename: str,
+    *,
+    by: int | None,
+    permissions: Permissions,
+    now: datetime,
+) -> ImportResult:
+    """Record every row of the file or none; :class:`ActivityImportError` lists why not.
+
+    ``by`` is the participant importing (``None`` from the command line, which is the
+    bureau's). A coordinator may import only their own schools' activities.
+    """
+    rows = parse_activities(content, filename, today=local_day(now))
+    units = await _Units.load(uow)
+    problems: list[ActivityProblem] = []
+    drafts: list[ActivityDraft] = []
+    for row in rows:
+        unit = units.find(row)
+        if isinstance(unit, ActivityProblem):
+            problems.append(unit)
+            continue
+        if not permissions.may_manage(unit):
+            problems.append(
+                ActivityProblem("not_your_school", row.line, "学校", {"school": row.school})
+            )
+            continue
+        drafts.append(
+            ActivityDraft(
+                row.kind,
+                row.theme,
+                row.held_on,
+                row.title,
+                unit.id,
+                row.headcount,
+                row.speaker,
+                row.speaker_organisation,
+            )
+        )
+    if problems:
+        raise ActivityImportError(problems)
+    status = status_on_recording(recorded_by_bureau=permissions.is_admin)
+    ids = await uow.activities.record(
+        drafts, status=status, source=Source.IMPORT, recorded_by=by, now=now
+    )
+    await uow.commit()
+    recorded = sum(1 for new in ids if new is not None)
+    return ImportResult(recorded, len(ids) - recorded, status)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    activity: Activity | None  # None: the same event was already recorded
+    problems: tuple[tuple[str, dict[str, str | int]], ...] = ()
+
+
+async def record_activity(
+    uow: UnitOfWork,
+    draft: ActivityDraft,
+    *,
+    by: int | None,
+    permissions: Permissions,
+    now: datetime,
+) -> Recorded:
+    """Record one event a coordinator, teacher or the bureau describes in chat."""
+    unit = await uow.units.get(draft.unit_id)
+    problems = problems_of(draft, today=local_day(now))
+    if unit is None or not permissions.may_manage(unit):
+        problems.append(("not_your_school", {}))
+    if problems:
+        return Recorded(None, tuple(problems))
+    status = status_on_recording(recorded_by_bureau=permissions.is_admin)
+    [new_id] = await uow.activities.record(
+        [draft], status=status, source=Source.CHAT, recorded_by=by, now=now
+    )
+    activity = await uow.activities.get(new_id) if new_id is not None else None
+    await uow.commit()
+    return Recorded(activity)
+
+
+async def add_photo(
+    uow: UnitOfWork, activity_id: int, *, telegram_file_id: str | None, content: bytes | None
+) -> int:
+    position = await uow.activities.add_photo(
+        activity_id, telegram_file_id=telegram_file_id, content=content
+    )
+    await uow.commit()
+    return position
+
+
+class ReviewOutcome(StrEnum):
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    NOT_ALLOWED = "not_allowed"
+
+
+async def review_activity(
+    uow: UnitOfWork,
+    activity_id: int,
+    *,
+    confirm: bool,
+    by: int | None,
+    permissions: Permissions,
+    note: str = "",
+    now: datetime,
+) -> tuple[ReviewOutcome, Activity | None]:
+    """The bureau confirms or rejects a school's entry (again, if it changes its mind)."""
+    if not permissions.is_admin:
+        return ReviewOutcome.NOT_ALLOWED, None
+    status = ActivityStatus.CONFIRMED if confirm else ActivityStatus.REJECTED
+    activity = await uow.activities.review(activity_id, status, by=by, note=note, now=now)
+    if activity is None:
+        return ReviewOutcome.NOT_FOUND, None
+    await uow.commit()
+    return ReviewOutcome.DONE, activity
+
+
+async def waiting_for_review(uow: UnitOfWork, scope: Unit) -> list[Activity]:
+    return await uow.activities.within(scope, status=ActivityStatus.PENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    activity: Activity
+    unit_label: str  # 129团 · 胡杨河市第一中学 · 七年级1班
+
+
+async def recent_activities(
+    uow: UnitOfWork, *, pending_only: bool = False, limit: int = 200
+) -> list[Listed]:
+    """The latest activities of the whole tree (the bureau's view), newest first."""
+    status = ActivityStatus.PENDING if pending_only else None
+    found: list[Activity] = []
+    for root in await uow.units.roots():
+        found += await uow.activities.within(root, status=status, limit=limit)
+    units = await uow.units.by_ids({item.unit_id for item in found})
+    labels = await uow.units.display_labels(units.values())
+    return [Listed(item, labels.get(item.unit_id, "")) for item in found[:limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class Appointment:
+    """What became of an appointment: recorded, recorded before, or which schools the
+    name could mean (none, or several)."""
+
+    added: bool
+    school_label: str = ""
+    candidates: tuple[str, ...] = ()
+
+
+async def appoint_vice_principal(
+    uow: UnitOfWork, school_name: str, name: str, organisation: str, appointed_on: date
+) -> Appointment:
+    """Record a school's 法治副校长 (again with a later date when replaced)."""
+    schools = await uow.units.find_school(school_name)
+    if len(schools) != 1:
+        labels = await uow.units.display_labels(schools)
+        return Appointment(False, candidates=tuple(labels[s.id] for s in schools))
+    [school] = schools
+    appointment = VicePrincipal(
+        school.id,
+        name.strip(),
+        organisation_kind_of(organisation),
+        organisation.strip(),
+        appointed_on,
+    )
+    added = await uow.vice_principals.appoint(appointment)
+    label = await uow.units.display_label(school)
+    await uow.commit()
+    return Appointment(added, label)

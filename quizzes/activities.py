@@ -1,0 +1,130 @@
+"""Activities: what the bureau or a school organised and people took part in.
+
+An activity has a kind (:mod:`quizzes.activity_kinds`), a theme, a day, an organising
+unit (a school, or one of its classes), a title, the people reached counted by role
+(offline events are counted by head, not by name) and, for lectures, a speaker. Schools
+record their own; the bureau confirms or rejects them, and the report counts only what
+is confirmed (:func:`counts_in_report`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from quizzes.activity_kinds import ActivityKind, kind_named
+from quizzes.themes import Theme
+
+
+class ActivityStatus(StrEnum):
+    """A school's entry waits for the bureau; the bureau's own entries are confirmed."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class Source(StrEnum):
+    CHAT = "chat"
+    IMPORT = "import"
+
+
+@dataclass(frozen=True, slots=True)
+class Headcount:
+    """People reached by an offline event, by role (人次: a person at two events counts
+    twice)."""
+
+    students: int = 0
+    teachers: int = 0
+    parents: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.students + self.teachers + self.parents
+
+    def __add__(self, other: Headcount) -> Headcount:
+        return Headcount(
+            self.students + other.students,
+            self.teachers + other.teachers,
+            self.parents + other.parents,
+        )
+
+
+# A school's headcount beyond this is a typing slip (one more zero), not an event.
+MAX_HEADCOUNT = 100_000
+MAX_TITLE = 100
+MAX_SPEAKER = 40
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDraft:
+    """What a recorder says about an event; checked by :func:`problems_of`."""
+
+    kind: str
+    theme: Theme
+    held_on: date
+    title: str
+    unit_id: int
+    headcount: Headcount
+    speaker: str = ""
+    speaker_organisation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    id: int
+    kind: str
+    theme: Theme
+    held_on: date
+    title: str
+    unit_id: int
+    headcount: Headcount
+    speaker: str
+    speaker_organisation: str
+    status: ActivityStatus
+    source: Source
+    recorded_by: int | None
+    recorded_at: datetime
+    reviewed_by: int | None = None
+    reviewed_at: datetime | None = None
+    review_note: str = ""
+    photos: int = 0
+
+    @property
+    def activity_kind(self) -> ActivityKind:
+        return kind_named(self.kind)
+
+
+def counts_in_report(activity: Activity) -> bool:
+    """The report's rule: an activity counts once the bureau has confirmed it."""
+    return activity.status is ActivityStatus.CONFIRMED
+
+
+def status_on_recording(*, recorded_by_bureau: bool) -> ActivityStatus:
+    """The bureau's own entries (chat or import) need nobody's confirmation."""
+    return ActivityStatus.CONFIRMED if recorded_by_bureau else ActivityStatus.PENDING
+
+
+def problems_of(draft: ActivityDraft, *, today: date) -> list[tuple[str, dict[str, str | int]]]:
+    """Why the draft cannot be recorded, as ``(code, params)``; empty when it can."""
+    problems: list[tuple[str, dict[str, str | int]]] = []
+    kind = kind_named(draft.kind)
+    if not draft.title.strip():
+        problems.append(("missing_title", {}))
+    elif len(draft.title) > MAX_TITLE:
+        problems.append(("title_too_long", {"max": MAX_TITLE}))
+    if draft.held_on > today:
+        problems.append(("date_in_future", {"date": draft.held_on.isoformat()}))
+    counts = (draft.headcount.students, draft.headcount.teachers, draft.headcount.parents)
+    if any(count < 0 for count in counts):
+        problems.append(("negative_count", {}))
+    elif any(count > MAX_HEADCOUNT for count in counts):
+        problems.append(("count_too_large", {"max": MAX_HEADCOUNT}))
+    elif draft.headcount.total == 0:
+        problems.append(("nobody_counted", {}))
+    if kind.needs_speaker and not draft.speaker.strip():
+        problems.append(("missing_speaker", {}))
+    if len(draft.speaker) > MAX_SPEAKER or len(draft.speaker_organisation) > MAX_SPEAKER:
+        problems.append(("speaker_too_long", {"max": MAX_SPEAKER}))
+    return problems

@@ -1,0 +1,283 @@
+"""Offline activities and 法治副校长 in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quizzes.activities import (
+    Activity,
+    ActivityDraft,
+    ActivityStatus,
+    Headcount,
+    Source,
+)
+from quizzes.statistics import Period
+from quizzes.themes import Theme
+from quizzes.units import Unit
+from quizzes.vice_principals import VicePrincipal
+from storage.models import UnitRow
+from storage.models_activities import ActivityPhotoRow, ActivityRow, VicePrincipalRow
+from storage.repositories import insert_ignoring_conflicts
+from storage.statistics import Scope
+
+__all__ = ["ActivityRepository", "KindTally", "VicePrincipalRepository"]
+
+
+def _activity(row: ActivityRow, photos: int = 0) -> Activity:
+    return Activity(
+        id=row.id,
+        kind=row.kind,
+        theme=Theme(row.theme),
+        held_on=row.held_on,
+        title=row.title,
+        unit_id=row.unit_id,
+        headcount=Headcount(row.students, row.teachers, row.parents),
+        speaker=row.speaker,
+        speaker_organisation=row.speaker_organisation,
+        status=ActivityStatus(row.status),
+        source=Source(row.source),
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+        reviewed_by=row.reviewed_by,
+        reviewed_at=row.reviewed_at,
+        review_note=row.review_note,
+        photos=photos,
+    )
+
+
+class KindTally:
+    """Confirmed events of one kind and theme at one school: the report's raw figures."""
+
+    __slots__ = ("events", "headcount", "kind", "school_id", "theme")
+
+    def __init__(
+        self, school_id: int, kind: str, theme: Theme, events: int, headcount: Headcount
+    ) -> None:
+        self.school_id, self.kind, self.theme = school_id, kind, theme
+        self.events, self.headcount = events, headcount
+
+
+class ActivityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _values(
+        self,
+        draft: ActivityDraft,
+        *,
+        status: ActivityStatus,
+        source: Source,
+        recorded_by: int | None,
+        now: datetime,
+    ) -> dict[str, object]:
+        return {
+            "kind": draft.kind,
+            "theme": draft.theme.value,
+            "held_on": draft.held_on,
+            "title": draft.title,
+            "unit_id": draft.unit_id,
+            "students": draft.headcount.students,
+            "teachers": draft.headcount.teachers,
+            "parents": draft.headcount.parents,
+            "speaker": draft.speaker,
+            "speaker_organisation": draft.speaker_organisation,
+            "status": status.value,
+            "source": source.value,
+            "recorded_by": recorded_by,
+            "recorded_at": now,
+            "reviewed_by": recorded_by if status is ActivityStatus.CONFIRMED else None,
+            "reviewed_at": now if status is ActivityStatus.CONFIRMED else None,
+            "review_note": "",
+        }
+
+    async def record(
+        self,
+        drafts: Sequence[ActivityDraft],
+        *,
+        status: ActivityStatus,
+        source: Source,
+        recorded_by: int | None,
+        now: datetime,
+    ) -> list[int | None]:
+        """Record each draft; its new id, or ``None`` where the same event (school or
+        class, day, kind, title) was already recorded."""
+        ids: list[int | None] = []
+        for draft in drafts:
+            values = self._values(
+                draft, status=status, source=source, recorded_by=recorded_by, now=now
+            )
+            result = await self.session.execute(
+                insert_ignoring_conflicts(self.session, ActivityRow)
+                .values(**values)
+                .returning(ActivityRow.id)
+            )
+            ids.append(result.scalar_one_or_none())
+        return ids
+
+    async def get(self, activity_id: int) -> Activity | None:
+        row = await self.session.get(ActivityRow, activity_id)
+        if row is None:
+            return None
+        return _activity(row, await self._photo_count(activity_id))
+
+    async def _photo_count(self, activity_id: int) -> int:
+        query = select(func.count()).where(ActivityPhotoRow.activity_id == activity_id)
+        return int(await self.session.scalar(query) or 0)
+
+    async def within(
+        self,
+        unit: Unit,
+        *,
+        status: ActivityStatus | None = None,
+        period: Period | None = None,
+        limit: int = 50,
+    ) -> list[Activity]:
+        """Activities organised in the unit or below it, latest first."""
+        member = UnitRow.__table__.alias("member")
+        query = (
+            select(ActivityRow)
+            .join(member, member.c.id == ActivityRow.unit_id)
+            .where(member.c.path.startswith(unit.path, autoescape=False))
+        )
+        if status is not None:
+            query = query.where(ActivityRow.status == status.value)
+        if period is not None:
+            query = query.where(ActivityRow.held_on.between(period.start, period.end))
+        query = query.order_by(ActivityRow.held_on.desc(), ActivityRow.id.desc()).limit(limit)
+        return [_activity(row) for row in await self.session.scalars(query)]
+
+    async def review(
+        self, activity_id: int, status: ActivityStatus, *, by: int | None, note: str, now: datetime
+    ) -> Activity | None:
+        row = await self.session.get(ActivityRow, activity_id)
+        if row is None:
+            return None
+        row.status = status.value
+        row.reviewed_by = by
+        row.reviewed_at = now
+        row.review_note = note
+        await self.session.flush()
+        return _activity(row)
+
+    async def add_photo(
+        self, activity_id: int, *, telegram_file_id: str | None, content: bytes | None
+    ) -> int:
+        """Append a photo; its position (0-based)."""
+        query = select(func.count()).where(ActivityPhotoRow.activity_id == activity_id)
+        position = int(await self.session.scalar(query) or 0)
+        self.session.add(
+            ActivityPhotoRow(
+                activity_id=activity_id,
+                position=position,
+                telegram_file_id=telegram_file_id,
+                content=content,
+            )
+        )
+        await self.session.flush()
+        return position
+
+    async def photos(self, activity_id: int) -> list[tuple[str | None, bytes | None]]:
+        query = (
+            select(ActivityPhotoRow.telegram_file_id, ActivityPhotoRow.content)
+            .where(ActivityPhotoRow.activity_id == activity_id)
+            .order_by(ActivityPhotoRow.position)
+        )
+        return [(file_id, content) for file_id, content in await self.session.execute(query)]
+
+    async def tallies(self, scope: Unit, period: Period) -> list[KindTally]:
+        """Confirmed events in the period per row of the scope (a school; the scope itself
+        for a school), kind and theme, GROUP BY in SQL. A class's event counts for its
+        school."""
+        rows = Scope(scope)
+        query = (
+            select(
+                rows.map.c.row_id,
+                ActivityRow.kind,
+                ActivityRow.theme,
+                func.count(ActivityRow.id),
+                func.sum(ActivityRow.students),
+                func.sum(ActivityRow.teachers),
+                func.sum(ActivityRow.parents),
+            )
+            .join(rows.map, rows.map.c.unit_id == ActivityRow.unit_id)
+            .where(
+                rows.map.c.row_id.is_not(None),
+                ActivityRow.status == ActivityStatus.CONFIRMED.value,
+                ActivityRow.held_on.between(period.start, period.end),
+            )
+            .group_by(rows.map.c.row_id, ActivityRow.kind, ActivityRow.theme)
+        )
+        return [
+            KindTally(
+                school_id,
+                kind,
+                Theme(theme),
+                int(events),
+                Headcount(int(students or 0), int(teachers or 0), int(parents or 0)),
+            )
+            for school_id, kind, theme, events, students, teachers, parents in (
+                await self.session.execute(query)
+            )
+        ]
+
+    async def pending_count(self, scope: Unit, period: Period) -> int:
+        member = UnitRow.__table__.alias("member")
+        query = (
+            select(func.count(ActivityRow.id))
+            .join(member, member.c.id == ActivityRow.unit_id)
+            .where(
+                member.c.path.startswith(scope.path, autoescape=False),
+                ActivityRow.status == ActivityStatus.PENDING.value,
+                ActivityRow.held_on.between(period.start, period.end),
+            )
+        )
+        return int(await self.session.scalar(query) or 0)
+
+
+class VicePrincipalRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def appoint(self, appointment: VicePrincipal) -> bool:
+        """Record an appointment; ``False`` when it was already recorded."""
+        result = await self.session.execute(
+            insert_ignoring_conflicts(self.session, VicePrincipalRow).values(
+                school_id=appointment.school_id,
+                name=appointment.name,
+                organisation_kind=appointment.organisation_kind,
+                organisation=appointment.organisation,
+                appointed_on=appointment.appointed_on,
+                ended_on=appointment.ended_on,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def serving(self, schools: Iterable[int], on: date) -> list[VicePrincipal]:
+        """Who serves each of these schools on the day (appointed by then, not ended)."""
+        ids = list(schools)
+        if not ids:
+            return []
+        query = (
+            select(VicePrincipalRow)
+            .where(
+                VicePrincipalRow.school_id.in_(ids),
+                VicePrincipalRow.appointed_on <= on,
+                (VicePrincipalRow.ended_on.is_(None)) | (VicePrincipalRow.ended_on > on),
+            )
+            .order_by(VicePrincipalRow.school_id, VicePrincipalRow.appointed_on)
+        )
+        return [
+            VicePrincipal(
+                row.school_id,
+                row.name,
+                row.organisation_kind,
+                row.organisation,
+                row.appointed_on,
+                row.ended_on,
+            )
+            for row in await self.session.scalars(query)
+        ]
