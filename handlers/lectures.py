@@ -15,16 +15,34 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.application import Clock, UnitOfWork
+from bot.application.lectures import (
+    CancelRefusal,
+    CheckinClosed,
+    CheckinRefusal,
+    FiguresRefusal,
+    LectureFigures,
+    ScheduleRefusal,
+    cancel_lecture,
+    check_in,
+    lecture_figures,
+    lecture_to_cancel,
+    schedule_lecture,
+    upcoming_lectures,
+)
+from bot.application.publicity import (
+    audience_labels,
+    audience_summary,
+    may_address_everyone,
+    may_compose,
+    may_see_figures,
+    own_school,
+    schools_on_offer,
+    unit_labels,
+)
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
-from bot.lectures import (
-    after_cancel,
-    cancel_lecture,
-    plan_reminder,
-    preview_announcement,
-    schedule_lecture,
-    when_text,
-)
+from bot.lectures import after_cancel, plan_reminder, preview_announcement, when_text
 from bot.views.publicity import (
     ROLES,
     CheckinCb,
@@ -44,25 +62,19 @@ from quizzes.lectures import (
     LectureStatus,
     clean_line,
     lecture_window,
-    may_cancel,
     parse_minutes,
 )
-from quizzes.ordering import by_name
 from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
     TIME_FORMAT,
     TITLE_MAX,
     Audience,
-    AudienceError,
-    check_audience,
+    AudienceProblem,
     parse_publish_at,
     valid_link,
 )
-from quizzes.units import Unit, UnitKind
-from storage.models import utcnow
-from storage.publicity import LectureRepository, PublicityRepository
-from storage.repositories import Repositories
+from quizzes.units import Unit
 
 if TYPE_CHECKING:
     from bot.broadcaster import Broadcaster
@@ -107,54 +119,49 @@ class CancelLectureCb(CallbackData, prefix="lcx"):
     action: str
 
 
-async def check_in(
+async def checkin_pressed(
     callback: CallbackQuery,
     callback_data: CheckinCb,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
 ) -> None:
-    lectures = LectureRepository(repo.session)
-    lecture = await lectures.get(callback_data.lecture)
-    if lecture is None:
+    checked = await check_in(uow, callback_data.lecture, participant.id, now=clock())
+    if checked is CheckinRefusal.UNKNOWN:
         await callback.answer(_.plain("errors.stale_button"))
-        return
-    now = utcnow()
-    problem = lecture.checkin_problem(now)
-    if problem is not None:
-        opens = lecture.starts_at - CHECKIN_EARLY
-        closes = lecture.ends_at + CHECKIN_LATE
+    elif isinstance(checked, CheckinClosed):
         await callback.answer(
             _.plain(
-                f"lecture.checkin_{problem.value}",
-                opens=short_when(opens, settings.zone, _.plain),
-                closes=short_when(closes, settings.zone, _.plain),
+                f"lecture.checkin_{checked.problem.value}",
+                opens=short_when(checked.opens, settings.zone, _.plain),
+                closes=short_when(checked.closes, settings.zone, _.plain),
             ),
             show_alert=True,
         )
-        return
-    first = await lectures.check_in(lecture.id, participant.id, now)
-    await repo.commit()
-    key = "lecture.checked_in" if first else "lecture.already_checked_in"
-    await callback.answer(_.plain(key, title=lecture.title))
+    else:
+        key = "lecture.checked_in" if checked.first else "lecture.already_checked_in"
+        await callback.answer(_.plain(key, title=checked.lecture.title))
 
 
 async def list_lectures(
     message: Message,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
 ) -> None:
-    now = utcnow()
-    lectures = await LectureRepository(repo.session).upcoming(now)
-    if not lectures:
+    telegram_id = message.from_user.id if message.from_user else 0
+    listed = await upcoming_lectures(uow, viewer=permissions, telegram_id=telegram_id, now=clock())
+    if not listed:
         await message.answer(_("lecture.none"))
         return
     lines = [_("lecture.list")]
     builder = InlineKeyboardBuilder()
-    for lecture in lectures:
+    for item in listed:
+        lecture = item.lecture
         lines.append(
             _(
                 "lecture.item",
@@ -163,7 +170,7 @@ async def list_lectures(
                 when=when_text(lecture, settings.zone, _),
             )
         )
-        if permissions.is_staff and await _may_cancel(lecture, message, permissions, repo, now):
+        if item.cancellable:
             builder.button(
                 text=_.plain("lecture.cancel.button", id=lecture.id, title=lecture.title),
                 callback_data=CancelLectureCb(lecture=lecture.id, action="ask"),
@@ -173,44 +180,37 @@ async def list_lectures(
     await message.answer("\n".join(lines), reply_markup=markup)
 
 
-async def _may_cancel(
-    lecture: Lecture,
-    event: Message | CallbackQuery,
-    permissions: Permissions,
-    repo: Repositories,
-    now: datetime,
-) -> bool:
-    telegram_id = event.from_user.id if event.from_user else 0
-    units = await repo.units.by_ids(lecture.audience.unit_ids)
-    return may_cancel(lecture, telegram_id, permissions, units, now)
-
-
 async def lecture_stats(
     message: Message,
     target_id: int | None,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     _: Gettext,
 ) -> None:
-    if not permissions.is_admin:
+    if not may_see_figures(permissions):
         await message.answer(_("errors.admins_only"))
         return
     if target_id is None:
         await message.answer(_("lecture.stats_usage"))
         return
-    lectures = LectureRepository(repo.session)
-    lecture = await lectures.get(target_id)
-    if lecture is None:
+    figures = await lecture_figures(uow, target_id, viewer=permissions)
+    if figures is FiguresRefusal.NOT_ALLOWED:
+        await message.answer(_("errors.admins_only"))
+    elif figures is FiguresRefusal.UNKNOWN:
         await message.answer(_("lecture.unknown", id=target_id))
-        return
-    rows = await lectures.attendance(lecture.id)
+    else:
+        await message.answer(_figures_text(figures, _))
+
+
+def _figures_text(figures: LectureFigures, _: Gettext) -> str:
+    lecture = figures.lecture
     lines = [_("lecture.stats_title", id=lecture.id, title=lecture.title)]
-    for row in rows:
+    for row in figures.attendance:
         school = row.school_name or _.plain("lecture.no_school")
         role = _.plain(f"role.{row.role}") if row.role else "-"
         lines.append(_("lecture.stats_row", school=school, role=role, count=row.count))
-    lines.append(_("lecture.stats_total", count=sum(row.count for row in rows)))
-    await message.answer("\n".join(lines))
+    lines.append(_("lecture.stats_total", count=figures.total))
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- cancelling
@@ -234,37 +234,34 @@ async def cancel_step(
     callback: CallbackQuery,
     callback_data: CancelLectureCb,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
     bot: Bot,
     scheduler: Scheduler,
     translator: Translator,
+    clock: Clock,
     _: Gettext,
     broadcaster: Broadcaster | None = None,
 ) -> None:
-    now = utcnow()
-    lecture = await LectureRepository(repo.session).get(callback_data.lecture)
     action = callback_data.action
-    if (
-        lecture is None
-        or lecture.status is not LectureStatus.SCHEDULED
-        or lecture.ends_at <= now
-        or action not in ("ask", "yes", "no")
-    ):
+    if action not in ("ask", "yes", "no"):
         await callback.answer(_.plain("errors.stale_button"))
         return
-    if not permissions.is_staff or not await _may_cancel(
-        lecture, callback, permissions, repo, now
-    ):
-        await callback.answer(_.plain("lecture.cancel.not_allowed"), show_alert=True)
+    now = clock()
+    asker = callback.from_user.id
+    lecture = await lecture_to_cancel(
+        uow, callback_data.lecture, viewer=permissions, telegram_id=asker, now=now
+    )
+    if isinstance(lecture, CancelRefusal):
+        await _refuse_cancelling(callback, lecture, _)
         return
     message = callback.message if isinstance(callback.message, Message) else None
-    say = replier(bot, callback.from_user.id, message)
+    say = replier(bot, asker, message)
     when = when_text(lecture, settings.zone, _)
     if action == "ask":
         await callback.answer()
         await bot.send_message(
-            callback.from_user.id,
+            asker,
             _("lecture.cancel.ask", title=lecture.title, time=when),
             reply_markup=_cancel_keyboard(lecture.id, _),
         )
@@ -274,22 +271,29 @@ async def cancel_step(
         await say(_("lecture.cancel.kept", title=lecture.title), None)
         return
     cancellation = await cancel_lecture(
-        repo.session,
+        uow,
         lecture.id,
-        now,
-        cancelled_by=callback.from_user.id,
+        viewer=permissions,
+        telegram_id=asker,
+        now=now,
         zone=settings.zone,
         translator=translator,
     )
-    if cancellation is None:
-        await callback.answer(_.plain("errors.stale_button"))
+    if isinstance(cancellation, CancelRefusal):
+        await _refuse_cancelling(callback, cancellation, _)
         return
-    await repo.commit()
     after_cancel(scheduler, cancellation)
     if broadcaster is not None:  # the announcement stops, the notice starts
         broadcaster.wake()
     await callback.answer(_.plain("lecture.cancel.toast"))
     await say(_("lecture.cancel.done", title=lecture.title, time=when), None)
+
+
+async def _refuse_cancelling(callback: CallbackQuery, refusal: CancelRefusal, _: Gettext) -> None:
+    if refusal is CancelRefusal.NOT_ALLOWED:
+        await callback.answer(_.plain("lecture.cancel.not_allowed"), show_alert=True)
+    else:
+        await callback.answer(_.plain("errors.stale_button"))
 
 
 # ---------------------------------------------------------------------- /newlecture
@@ -298,7 +302,7 @@ async def cancel_step(
 async def start_new_lecture(
     message: Message, permissions: Permissions, state: FSMContext, _: Gettext
 ) -> None:
-    if not permissions.is_staff:
+    if not may_compose(permissions):
         await message.answer(_("lecture.compose.staff_only"))
         return
     await state.clear()
@@ -348,21 +352,22 @@ async def receive_start(
     message: Message,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
     bot: Bot,
+    clock: Clock,
     _: Gettext,
 ) -> None:
     try:
-        starts_at = parse_publish_at(message.text or "", settings.zone, utcnow())
+        starts_at = parse_publish_at(message.text or "", settings.zone, clock())
     except ValueError as error:
         await message.answer(_problem(str(error), _))
         return
     await state.update_data(starts_at=starts_at.isoformat())
     if (await state.get_data()).get("again"):  # the time had passed at confirmation
         await _ask_confirmation(
-            bot, message.chat.id, participant, permissions, repo, state, settings, _
+            bot, message.chat.id, participant, permissions, uow, state, settings, clock, _
         )
         return
     await state.set_state(NewLecture.minutes)
@@ -392,7 +397,7 @@ async def receive_link(
     message: Message,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
     bot: Bot,
@@ -404,35 +409,30 @@ async def receive_link(
         return
     await state.update_data(link=None if link == NO_LINK else link, units=[])
     await state.set_state(NewLecture.audience)
-    schools = await _schools(permissions, repo)
-    if not permissions.is_admin and len(schools) == 1:
+    own = await own_school(uow, permissions)
+    if own is not None:
         # A coordinator of one school: it is their audience; who in it is still theirs to say.
-        await state.update_data(units=[schools[0].id], roles=[])
+        await state.update_data(units=[own.id], roles=[])
         await state.set_state(NewLecture.roles)
         await message.answer(
-            await _ask_roles(Audience(frozenset({schools[0].id})), repo, _),
+            await _ask_roles(Audience(frozenset({own.id})), uow, _),
             reply_markup=_roles_keyboard((), _),
         )
         return
+    schools = await schools_on_offer(uow, permissions)
     await message.answer(
         _("lecture.compose.ask_audience"),
         reply_markup=audience_keyboard(
             schools,
             0,
             _,
-            everyone=permissions.is_admin,
-            labels=await repo.units.display_labels(schools),
+            everyone=may_address_everyone(permissions),
+            labels=await unit_labels(uow, schools),
         ),
     )
 
 
 SCHOOLS_PER_PAGE = 20
-
-
-async def _schools(permissions: Permissions, repo: Repositories) -> list[Unit]:
-    """The schools these permissions may tell (every one for an admin)."""
-    schools = await repo.units.of_kind(UnitKind.SCHOOL)
-    return by_name(s for s in schools if permissions.may_manage(s))
 
 
 def audience_keyboard(
@@ -486,15 +486,16 @@ async def audience_step(
     callback_data: AudienceCb,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
     bot: Bot,
+    clock: Clock,
     _: Gettext,
 ) -> None:
     step = await state.get_state()
     action = callback_data.action
-    if not permissions.is_staff or step not in (
+    if not may_compose(permissions) or step not in (
         NewLecture.audience.state,
         NewLecture.roles.state,
     ):
@@ -503,7 +504,7 @@ async def audience_step(
     choosing_roles = step == NewLecture.roles.state
     message = callback.message if isinstance(callback.message, Message) else None
     say = replier(bot, callback.from_user.id, message)
-    schools = await _schools(permissions, repo)
+    schools = await schools_on_offer(uow, permissions)
     if action == "cancel":
         await state.clear()
         await callback.answer()
@@ -520,12 +521,12 @@ async def audience_step(
                 schools,
                 callback_data.id,
                 _,
-                everyone=permissions.is_admin,
-                labels=await repo.units.display_labels(schools),
+                everyone=may_address_everyone(permissions),
+                labels=await unit_labels(uow, schools),
             )
             await message.edit_reply_markup(reply_markup=markup)
         return
-    if action == "all" and permissions.is_admin and not choosing_roles:
+    if action == "all" and may_address_everyone(permissions) and not choosing_roles:
         units: list[int] = []
     elif action == "school" and callback_data.id in {s.id for s in schools} and not choosing_roles:
         units = [callback_data.id]
@@ -542,7 +543,7 @@ async def audience_step(
         await callback.answer()
         await say(_("lecture.compose.audience_chosen"), None)
         await _ask_confirmation(
-            bot, callback.from_user.id, participant, permissions, repo, state, settings, _
+            bot, callback.from_user.id, participant, permissions, uow, state, settings, clock, _
         )
         return
     else:
@@ -551,11 +552,12 @@ async def audience_step(
     await state.update_data(units=units, roles=[])
     await state.set_state(NewLecture.roles)
     await callback.answer()
-    await say(await _ask_roles(Audience(frozenset(units)), repo, _), _roles_keyboard((), _))
+    await say(await _ask_roles(Audience(frozenset(units)), uow, _), _roles_keyboard((), _))
 
 
-async def _ask_roles(audience: Audience, repo: Repositories, _: Gettext) -> str:
-    return _("lecture.compose.ask_roles", audience=await _describe(audience, repo, _))
+async def _ask_roles(audience: Audience, uow: UnitOfWork, _: Gettext) -> str:
+    labels = await audience_labels(uow, audience)
+    return _("lecture.compose.ask_roles", audience=_describe(audience, labels, _))
 
 
 def _roles_keyboard(chosen: Collection[Role], _: Gettext) -> InlineKeyboardMarkup:
@@ -567,28 +569,9 @@ def _audience(data: dict[str, Any]) -> Audience:
     return Audience(units, frozenset(Role(r) for r in data.get("roles") or []))
 
 
-async def _audience_problem(
-    audience: Audience, permissions: Permissions, repo: Repositories
-) -> AudienceError | None:
-    units: dict[int, Unit] = {}
-    for unit_id in audience.unit_ids:
-        unit = await repo.units.get(unit_id)
-        if unit is not None:
-            units[unit_id] = unit
-    try:
-        check_audience(permissions, audience, units)
-    except AudienceError as error:
-        return error
-    return None
-
-
-async def _describe(audience: Audience, repo: Repositories, _: Gettext) -> str:
-    names = []
-    for unit_id in sorted(audience.unit_ids):
-        unit = await repo.units.get(unit_id)
-        if unit is not None:
-            names.append(await repo.units.display_label(unit))
-    described = _.join(names) if names else _.plain("lecture.compose.everyone")
+def _describe(audience: Audience, labels: list[str], _: Gettext) -> str:
+    """Who the lecture is for, as the dialogue says it (``labels``: its units')."""
+    described = _.join(labels) if labels else _.plain("lecture.compose.everyone")
     if audience.roles:
         roles = _.join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles)
         described += f" · {roles}"
@@ -614,11 +597,11 @@ def _draft(data: dict[str, Any], created_by: int) -> Lecture:
 
 
 def _preview_markup(
-    lecture: Lecture, participant: Participant, settings: Settings, _: Gettext
+    lecture: Lecture, participant: Participant, settings: Settings, _: Gettext, now: datetime
 ) -> InlineKeyboardMarkup:
     """The recipients' buttons; the link goes straight to the lecture (a recipient's
     tracked link exists only once the announcement is stored)."""
-    article = preview_announcement(lecture, settings.zone, _, utcnow())
+    article = preview_announcement(lecture, settings.zone, _, now)
     markup = article_markup(article, participant.id, _, settings.link_base)
     for row in markup["inline_keyboard"]:
         for button in row:
@@ -644,24 +627,26 @@ async def _ask_confirmation(
     chat_id: int,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
 ) -> None:
     """The announcement exactly as recipients will get it, then who and when, to confirm."""
     data = await state.get_data()
     lecture = _draft(data, participant.telegram_id)
-    error = await _audience_problem(lecture.audience, permissions, repo)
-    if error is not None:
+    summary = await audience_summary(uow, lecture.audience, viewer=permissions)
+    if isinstance(summary, AudienceProblem):
         await state.clear()
-        await bot.send_message(chat_id, _(f"lecture.compose.audience.{error.problem.value}"))
+        await bot.send_message(chat_id, _(f"lecture.compose.audience.{summary.value}"))
         return
-    count = await PublicityRepository(repo.session).count_audience(lecture.audience)
-    now = utcnow()
+    now = clock()
     article = preview_announcement(lecture, settings.zone, _, now)
     await bot.send_message(
-        chat_id, article.text, reply_markup=_preview_markup(lecture, participant, settings, _)
+        chat_id,
+        article.text,
+        reply_markup=_preview_markup(lecture, participant, settings, _, now),
     )
     if lecture.remind_at > now:
         at = lecture.remind_at.astimezone(settings.zone).strftime(TIME_FORMAT)
@@ -674,8 +659,8 @@ async def _ask_confirmation(
         chat_id,
         _(
             "lecture.compose.summary",
-            audience=await _describe(lecture.audience, repo, _),
-            count=count,
+            audience=_describe(lecture.audience, summary.labels, _),
+            count=summary.count,
             remind=remind,
         ),
         reply_markup=_confirm_keyboard(_),
@@ -687,17 +672,18 @@ async def confirm_step(
     callback_data: NewLectureCb,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
     bot: Bot,
     scheduler: Scheduler,
+    clock: Clock,
     _: Gettext,
     broadcaster: Broadcaster | None = None,
 ) -> None:
     if (
         await state.get_state() != NewLecture.confirm.state
-        or not permissions.is_staff
+        or not may_compose(permissions)
         or callback_data.action not in ("go", "cancel")
     ):
         await callback.answer(_.plain("errors.stale_button"))
@@ -710,32 +696,24 @@ async def confirm_step(
         await say(_("lecture.compose.cancelled"), None)
         return
     data = await state.get_data()
-    lecture = _draft(data, participant.telegram_id)
-    now = utcnow()
-    if lecture.starts_at <= now:  # it waited too long for the button
+    scheduled = await schedule_lecture(
+        uow,
+        _draft(data, participant.telegram_id),
+        minutes=int(data["minutes"]),
+        viewer=permissions,
+        now=clock(),
+        zone=settings.zone,
+        _=_,
+    )
+    if isinstance(scheduled, ScheduleRefusal):  # it waited too long for the button
         await state.update_data(again=True)
         await state.set_state(NewLecture.starts)
         await say(_("lecture.compose.problem.past_time", format=EXAMPLE_TIME), None)
         return
-    error = await _audience_problem(lecture.audience, permissions, repo)
-    if error is not None:
+    if isinstance(scheduled, AudienceProblem):
         await state.clear()
-        await say(_(f"lecture.compose.audience.{error.problem.value}"), None)
+        await say(_(f"lecture.compose.audience.{scheduled.value}"), None)
         return
-    scheduled = await schedule_lecture(
-        repo.session,
-        title=lecture.title,
-        speaker=lecture.speaker,
-        starts_at=lecture.starts_at,
-        minutes=int(data["minutes"]),
-        link=lecture.link,
-        audience=lecture.audience,
-        created_by=participant.telegram_id,
-        zone=settings.zone,
-        now=now,
-        _=_,
-    )
-    await repo.commit()
     await state.clear()
     plan_reminder(scheduler, scheduled)
     if broadcaster is not None:
@@ -755,7 +733,7 @@ async def confirm_step(
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.register(check_in, CheckinCb.filter())
+    router.callback_query.register(checkin_pressed, CheckinCb.filter())
     router.callback_query.register(cancel_step, CancelLectureCb.filter())
     router.callback_query.register(confirm_step, NewLectureCb.filter())
     router.callback_query.register(audience_step, AudienceCb.filter())
