@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.sandbox.client import SandboxClient, SandboxError
-from handlers.keyboards import NameCb
+from bot.views.registration import NameCb
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶"
 GIVEN = "浩然子涵欣怡梓萱宇轩一诺雨桐俊杰思远佳琪明轩嘉怡晨曦天佑诗涵博文雅婷志强晓东"

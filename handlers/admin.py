@@ -6,13 +6,20 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.application import UnitOfWork
+from bot.application.administration import (
+    RightsChange,
+    RightsOutcome,
+    RightsStatus,
+    change_rights,
+    may_change_rights,
+)
 from bot.i18n import Gettext
 from quizzes.participants import GrantKind, Participant
 from quizzes.permissions import Permissions
-from storage.repositories import Repositories
 
 
-def _parse(args: str | None, *, revoke: bool) -> tuple[GrantKind, int, str | None] | None:
+def _parse(args: str | None, *, revoke: bool) -> RightsChange | None:
     """``admin <telegram id>`` or ``coordinator <telegram id> <school name or id>``; a
     revoke may leave the school out (every school the person coordinates)."""
     parts = (args or "").split(maxsplit=2)
@@ -27,7 +34,7 @@ def _parse(args: str | None, *, revoke: bool) -> tuple[GrantKind, int, str | Non
         return None
     if kind is GrantKind.COORDINATOR and school is None and not revoke:
         return None
-    return kind, int(parts[1]), school
+    return RightsChange(kind, int(parts[1]), school, revoke=revoke)
 
 
 async def grant_or_revoke(
@@ -35,57 +42,38 @@ async def grant_or_revoke(
     command: CommandObject,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     _: Gettext,
 ) -> None:
-    if not permissions.is_admin:
+    if not may_change_rights(permissions):
         await message.answer(_("errors.admins_only"))
         return
-    parsed = _parse(command.args, revoke=command.command == "revoke")
-    if parsed is None:
+    change = _parse(command.args, revoke=command.command == "revoke")
+    if change is None:
         await message.answer(_(f"grant.usage_{command.command}"))
         return
-    kind, telegram_id, school_name = parsed
-    target = await repo.participants.by_telegram_id(telegram_id)
-    if target is None:
-        await message.answer(_("grant.unknown_user", id=telegram_id))
-        return
-    who = target.display_name or str(telegram_id)
-    unit_id = None
-    where = ""
-    if school_name is not None:
-        schools = await repo.units.find_school(school_name)
-        labels = await repo.units.display_labels(schools)
-        if not schools:
-            await message.answer(_("grant.unknown_school", school=school_name))
-            return
-        if len(schools) > 1:
-            choices = [labels[school.id] for school in schools]
-            example = choices[0].replace(" · ", " ")
-            await message.answer(
-                _(
-                    "grant.ambiguous_school",
-                    school=school_name,
-                    choices=_.join(choices),
-                    example=example,
-                )
-            )
-            return
-        unit_id, where = schools[0].id, labels[schools[0].id]
-    if command.command == "revoke":
-        removed = await repo.grants.revoke(target.id, kind, unit_id)
-        await repo.commit()
-        key = "grant.revoked" if removed else "grant.nothing_to_revoke"
-        if unit_id is not None:
-            key += "_school"
-        await message.answer(_(key, who=who, kind=_(f"grant.kind.{kind.value}"), school=where))
-        return
-    added = await repo.grants.grant(target.id, kind, unit_id, granted_by=participant.telegram_id)
-    await repo.commit()
-    key = "grant.granted" if added else "grant.already"
-    if unit_id is not None:
-        key += "_school"
-    await message.answer(_(key, who=who, kind=_(f"grant.kind.{kind.value}"), school=where))
+    outcome = await change_rights(uow, change, by=participant, viewer=permissions)
+    await message.answer(_answer(change, outcome, _))
+
+
+def _answer(change: RightsChange, outcome: RightsOutcome, _: Gettext) -> str:
+    if outcome.status is RightsStatus.NOT_ALLOWED:
+        return _("errors.admins_only")
+    if outcome.status is RightsStatus.UNKNOWN_USER:
+        return _("grant.unknown_user", id=change.telegram_id)
+    if outcome.status is RightsStatus.UNKNOWN_SCHOOL:
+        return _("grant.unknown_school", school=change.school)
+    if outcome.status is RightsStatus.AMBIGUOUS_SCHOOL:
+        example = outcome.choices[0].replace(" · ", " ")
+        return _(
+            "grant.ambiguous_school",
+            school=change.school,
+            choices=_.join(outcome.choices),
+            example=example,
+        )
+    key = f"grant.{outcome.status.value}" + ("" if outcome.school is None else "_school")
+    kind = _(f"grant.kind.{change.kind.value}")
+    return _(key, who=outcome.who, kind=kind, school=outcome.school or "")
 
 
 def create_router() -> Router:

@@ -16,9 +16,8 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.application import Clock, UnitOfWork, roster
 from bot.i18n import Gettext, Translator
-from storage.models import utcnow
-from storage.repositories import ParticipantRepository
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +25,13 @@ log = logging.getLogger(__name__)
 async def user_blocked_us(
     event: ErrorEvent,
     session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
     event_from_user: User | None = None,
 ) -> None:
     if event_from_user is None:
         return
     async with session_factory() as session:
-        await ParticipantRepository(session).set_blocked(event_from_user.id, utcnow())
-        await session.commit()
+        await roster.mark_blocked(UnitOfWork.over(session), event_from_user.id, now=clock())
 
 
 async def bad_request(
@@ -72,8 +71,7 @@ async def _language(
     chosen = None
     try:
         async with session_factory() as session:
-            participant = await ParticipantRepository(session).by_telegram_id(user.id)
-        chosen = participant.locale if participant else None
+            chosen = await roster.chosen_language(UnitOfWork.over(session), user.id)
     except Exception:  # the database may be what failed
         log.warning("Could not read the language of %s", user.id, exc_info=True)
     return translator.bind_for(user.language_code, chosen)

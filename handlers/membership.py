@@ -6,16 +6,15 @@ from aiogram import F, Router
 from aiogram.filters import KICKED, MEMBER, ChatMemberUpdatedFilter
 from aiogram.types import ChatMemberUpdated
 
-from storage.models import utcnow
-from storage.repositories import Repositories
+from bot.application import Clock, UnitOfWork, roster
 
 
-async def blocked(event: ChatMemberUpdated, repo: Repositories) -> None:
-    await repo.participants.set_blocked(event.from_user.id, utcnow())
+async def blocked(event: ChatMemberUpdated, uow: UnitOfWork, clock: Clock) -> None:
+    await roster.mark_blocked(uow, event.from_user.id, now=clock())
 
 
-async def unblocked(event: ChatMemberUpdated, repo: Repositories) -> None:
-    await repo.participants.set_blocked(event.from_user.id, None)
+async def unblocked(event: ChatMemberUpdated, uow: UnitOfWork) -> None:
+    await roster.mark_unblocked(uow, event.from_user.id)
 
 
 def create_router() -> Router:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -11,9 +9,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.application import Clock, UnitOfWork, privacy
 from bot.i18n import Gettext
 from quizzes.participants import Participant
-from quizzes.privacy import PrivacyRepositories
 
 
 class ForgetMeCb(CallbackData, prefix="fme"):
@@ -31,12 +29,12 @@ async def ask_forget_me(message: Message, _: Gettext) -> None:
 async def forget_me(
     callback: CallbackQuery,
     participant: Participant,
-    repo: PrivacyRepositories,
+    uow: UnitOfWork,
+    clock: Clock,
     state: FSMContext,
     _: Gettext,
 ) -> None:
-    await repo.erasure.erase(participant.id, datetime.now(UTC))
-    await repo.commit()
+    await privacy.forget(uow, participant, now=clock())
     # A dialogue left open would otherwise carry what was typed into it.
     await state.clear()
     await callback.answer()

@@ -7,33 +7,33 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.i18n import SUPPORTED_LOCALES, Gettext, Translator
-from handlers.keyboards import (
+from bot.application import UnitOfWork, roster
+from bot.application.roster import TOP
+from bot.i18n import Gettext, Translator
+from bot.views.registration import (
     LocaleCb,
     ProfileCb,
     locale_keyboard,
     profile_keyboard,
-    role_keyboard,
+    profile_text,
 )
-from handlers.start import Joining, ask_name, profile_text, show_level
+from handlers.start import ask_name, ask_role, show_level
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
-from storage.repositories import Repositories
 
 
 async def show_profile(
-    message: Message, participant: Participant, repo: Repositories, _: Gettext
+    message: Message, participant: Participant, uow: UnitOfWork, _: Gettext
 ) -> None:
-    await message.answer(
-        await profile_text(participant, repo, _), reply_markup=profile_keyboard(_)
-    )
+    shown = await roster.profile(uow, participant)
+    await message.answer(profile_text(shown, _), reply_markup=profile_keyboard(_))
 
 
 async def edit_profile(
     callback: CallbackQuery,
     callback_data: ProfileCb,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     bot: Bot,
     _: Gettext,
@@ -41,10 +41,9 @@ async def edit_profile(
     chat_id = callback.from_user.id
     await callback.answer()
     if callback_data.field == "unit":
-        await show_level(bot, chat_id, 0, repo, state, _)
+        await show_level(bot, chat_id, TOP, uow, state, _)
     elif callback_data.field == "role":
-        await state.set_state(Joining.role)
-        await bot.send_message(chat_id, _("join.ask_role"), reply_markup=role_keyboard(_))
+        await ask_role(bot, chat_id, state, _)
     elif callback_data.field == "name":
         await ask_name(bot, chat_id, participant, callback.from_user, state, _)
     else:
@@ -59,15 +58,14 @@ async def set_language(
     callback: CallbackQuery,
     callback_data: LocaleCb,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
     translator: Translator,
 ) -> None:
-    if callback_data.locale not in SUPPORTED_LOCALES:
+    changed = await roster.choose_language(uow, participant, callback_data.locale)
+    if changed is None:
         await callback.answer(translator.get(participant.locale, "errors.stale_button"))
         return
-    await repo.participants.update(participant, locale=callback_data.locale)
-    await repo.commit()
-    _ = translator.bind(callback_data.locale)
+    _ = translator.bind(changed.locale)
     await callback.answer()
     if isinstance(callback.message, Message):
         await callback.message.edit_text(_("language.set"))
@@ -92,18 +90,16 @@ async def subscription_in_a_group(message: Message, _: Gettext) -> None:
 
 
 async def unsubscribe(
-    message: Message, participant: Participant, repo: Repositories, _: Gettext
+    message: Message, participant: Participant, uow: UnitOfWork, _: Gettext
 ) -> None:
-    await repo.participants.update(participant, subscribed=False)
-    await repo.commit()
+    await roster.set_subscription(uow, participant, subscribed=False)
     await message.answer(_("subscription.stopped"))
 
 
 async def subscribe(
-    message: Message, participant: Participant, repo: Repositories, _: Gettext
+    message: Message, participant: Participant, uow: UnitOfWork, _: Gettext
 ) -> None:
-    await repo.participants.update(participant, subscribed=True)
-    await repo.commit()
+    await roster.set_subscription(uow, participant, subscribed=True)
     await message.answer(_("subscription.started"))
 
 

@@ -6,10 +6,20 @@ from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
+from aiogram.types import CallbackQuery, Message, User
 
+from bot.application import Clock, UnitOfWork, roster
+from bot.application.roster import TOP, UnitPickStatus
 from bot.i18n import Gettext
-from handlers.keyboards import NameCb, RoleCb, UnitCb, name_keyboard, role_keyboard, unit_keyboard
+from bot.views.registration import (
+    NameCb,
+    RoleCb,
+    UnitCb,
+    name_keyboard,
+    profile_text,
+    role_keyboard,
+    unit_level_message,
+)
 from quizzes.participants import (
     MissingField,
     Participant,
@@ -17,9 +27,7 @@ from quizzes.participants import (
     missing_fields,
     name_looks_like_formula,
 )
-from quizzes.registration import JOINABLE_KINDS, JoinStatus, Registration
-from quizzes.units import UnitKind
-from storage.repositories import Repositories
+from quizzes.registration import JoinStatus
 
 
 class Joining(StatesGroup):
@@ -36,28 +44,26 @@ async def start_with_code(
     message: Message,
     command: CommandObject,
     participant: Participant,
-    registration: Registration,
-    repo: Repositories,
+    uow: UnitOfWork,
+    clock: Clock,
     state: FSMContext,
     bot: Bot,
     _: Gettext,
 ) -> None:
-    outcome = await registration.join_with_code(participant, command.args or "")
-    await repo.commit()
+    joined = await roster.join_with_code(uow, participant, command.args or "", clock=clock)
+    outcome = joined.outcome
     if outcome.status in (JoinStatus.UNKNOWN_CODE, JoinStatus.REVOKED_CODE):
         await message.answer(_(f"join.{outcome.status.value}"))
-        await show_level(bot, message.chat.id, 0, repo, state, _)
+        await show_level(bot, message.chat.id, TOP, uow, state, _)
         return
-    assert outcome.unit is not None
-    label = (await repo.units.label(outcome.unit)).text()
-    await message.answer(_(f"join.status.{outcome.status.value}", unit=label))
+    await message.answer(_(f"join.status.{outcome.status.value}", unit=joined.unit_label))
     assert message.from_user is not None
     await ask_next(
         bot,
         message.chat.id,
         outcome.participant,
         message.from_user,
-        repo,
+        uow,
         state,
         _,
         updated=participant.registered,
@@ -67,7 +73,7 @@ async def start_with_code(
 async def start_plain(
     message: Message,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     bot: Bot,
     _: Gettext,
@@ -78,7 +84,7 @@ async def start_plain(
         await message.answer(_("start.welcome_back", name=participant.display_name or ""))
         return
     await message.answer(_("start.welcome"))
-    await ask_next(bot, message.chat.id, participant, message.from_user, repo, state, _)
+    await ask_next(bot, message.chat.id, participant, message.from_user, uow, state, _)
 
 
 async def ask_next(
@@ -86,7 +92,7 @@ async def ask_next(
     chat_id: int,
     participant: Participant,
     user: User,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     _: Gettext,
     *,
@@ -99,16 +105,20 @@ async def ask_next(
     """
     missing = missing_fields(participant)
     if MissingField.UNIT in missing:
-        await show_level(bot, chat_id, 0, repo, state, _)
+        await show_level(bot, chat_id, TOP, uow, state, _)
     elif MissingField.ROLE in missing:
-        await state.set_state(Joining.role)
-        await bot.send_message(chat_id, _("join.ask_role"), reply_markup=role_keyboard(_))
+        await ask_role(bot, chat_id, state, _)
     elif MissingField.DISPLAY_NAME in missing:
         await ask_name(bot, chat_id, participant, user, state, _)
     else:
         await state.clear()
-        text = await profile_text(participant, repo, _, done=not updated, updated=updated)
-        await bot.send_message(chat_id, text)
+        shown = await roster.profile(uow, participant)
+        await bot.send_message(chat_id, profile_text(shown, _, done=not updated, updated=updated))
+
+
+async def ask_role(bot: Bot, chat_id: int, state: FSMContext, _: Gettext) -> None:
+    await state.set_state(Joining.role)
+    await bot.send_message(chat_id, _("join.ask_role"), reply_markup=role_keyboard(_))
 
 
 async def ask_name(
@@ -120,61 +130,19 @@ async def ask_name(
     await bot.send_message(chat_id, _(key), reply_markup=name_keyboard(telegram_name(user), _))
 
 
-async def profile_text(
-    participant: Participant,
-    repo: Repositories,
-    _: Gettext,
-    *,
-    done: bool = False,
-    updated: bool = False,
-) -> str:
-    unit = await repo.units.get(participant.unit_id) if participant.unit_id else None
-    label = (await repo.units.label(unit)).text() if unit else _("profile.no_unit")
-    role = _(f"role.{participant.role.value}") if participant.role else _("profile.no_role")
-    key = "join.done" if done else "profile.updated" if updated else "profile.show"
-    return _(
-        key,
-        name=participant.display_name or _("profile.no_name"),
-        role=role,
-        unit=label,
-        language=_(f"language.name.{participant.locale}"),
-        subscribed=_("profile.subscribed" if participant.subscribed else "profile.unsubscribed"),
-    )
-
-
 async def show_level(
     bot: Bot,
     chat_id: int,
     parent_id: int,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     _: Gettext,
     *,
     edit: Message | None = None,
 ) -> None:
-    """Show the children of ``parent_id`` (0: the top of the tree) as buttons."""
+    """Show the children of ``parent_id`` (``TOP``: the top of the tree) as buttons."""
     await state.set_state(Joining.unit)
-    markup: InlineKeyboardMarkup | None
-    if parent_id == 0:
-        roots = await repo.units.roots()
-        units = roots
-        # The division is the only root in practice: start at its regiments.
-        while len(units) == 1 and units[0].kind is UnitKind.DIVISION:
-            units = await repo.units.children(units[0].id)
-        text = _("join.ask_regiment") if units else _("join.no_units")
-        markup = unit_keyboard(units, _) if units else None
-    else:
-        parent = await repo.units.get(parent_id)
-        assert parent is not None
-        units = await repo.units.children(parent.id)
-        back = parent.parent_id or 0
-        if parent.parent_id is not None:
-            grand = await repo.units.get(parent.parent_id)
-            back = 0 if grand is None or grand.kind is UnitKind.DIVISION else grand.id
-        join_here = parent if parent.kind is UnitKind.SCHOOL else None
-        key = "join.ask_class" if parent.kind is UnitKind.SCHOOL else "join.ask_school"
-        text = _(key, unit=await repo.units.display_label(parent))
-        markup = unit_keyboard(units, _, back_to=back, join_here=join_here)
+    text, markup = unit_level_message(await roster.unit_level(uow, parent_id), _)
     if edit is not None:
         await edit.edit_text(text, reply_markup=markup)
     else:
@@ -185,40 +153,45 @@ async def pick_unit(
     callback: CallbackQuery,
     callback_data: UnitCb,
     participant: Participant,
-    registration: Registration,
-    repo: Repositories,
+    uow: UnitOfWork,
+    clock: Clock,
     state: FSMContext,
     bot: Bot,
     _: Gettext,
 ) -> None:
     message = callback.message if isinstance(callback.message, Message) else None
     chat_id = callback.from_user.id
-    if callback_data.id == 0:
+    if callback_data.id == TOP:
         await callback.answer()
-        await show_level(bot, chat_id, 0, repo, state, _, edit=message)
-        return
-    unit = await repo.units.get(callback_data.id)
-    if unit is None or unit.retired:
-        await callback.answer(_("errors.stale_button"), show_alert=False)
-        return
-    children = await repo.units.children(unit.id) if not callback_data.final else []
-    if children:
-        await callback.answer()
-        await show_level(bot, chat_id, unit.id, repo, state, _, edit=message)
-        return
-    if unit.kind not in JOINABLE_KINDS:
-        unit_name = await repo.units.display_label(unit)
-        await callback.answer(_("join.empty_unit", unit=unit_name), show_alert=True)
+        await show_level(bot, chat_id, TOP, uow, state, _, edit=message)
         return
     was_registered = participant.registered
-    participant = await registration.choose_unit(participant, unit)
-    await repo.commit()
+    picked = await roster.pick_unit(
+        uow, participant, callback_data.id, final=callback_data.final, clock=clock
+    )
+    if picked.status is UnitPickStatus.STALE:
+        await callback.answer(_("errors.stale_button"), show_alert=False)
+        return
+    assert picked.unit is not None
+    if picked.status is UnitPickStatus.DESCEND:
+        await callback.answer()
+        await show_level(bot, chat_id, picked.unit.id, uow, state, _, edit=message)
+        return
+    if picked.status is UnitPickStatus.NOT_JOINABLE:
+        await callback.answer(_("join.empty_unit", unit=picked.label), show_alert=True)
+        return
     await callback.answer()
-    label = (await repo.units.label(unit)).text()
     if message is not None:
-        await message.edit_text(_("join.unit_chosen", unit=label))
+        await message.edit_text(_("join.unit_chosen", unit=picked.label))
     await ask_next(
-        bot, chat_id, participant, callback.from_user, repo, state, _, updated=was_registered
+        bot,
+        chat_id,
+        picked.participant,
+        callback.from_user,
+        uow,
+        state,
+        _,
+        updated=was_registered,
     )
 
 
@@ -226,15 +199,14 @@ async def pick_role(
     callback: CallbackQuery,
     callback_data: RoleCb,
     participant: Participant,
-    registration: Registration,
-    repo: Repositories,
+    uow: UnitOfWork,
+    clock: Clock,
     state: FSMContext,
     bot: Bot,
     _: Gettext,
 ) -> None:
     was_registered = participant.registered
-    participant = await registration.choose_role(participant, callback_data.role)
-    await repo.commit()
+    participant = await roster.choose_role(uow, participant, callback_data.role, clock=clock)
     await callback.answer()
     if isinstance(callback.message, Message):
         await callback.message.edit_text(
@@ -246,7 +218,7 @@ async def pick_role(
         callback.from_user.id,
         participant,
         callback.from_user,
-        repo,
+        uow,
         state,
         _,
         updated=was_registered,
@@ -256,8 +228,8 @@ async def pick_role(
 async def use_telegram_name(
     callback: CallbackQuery,
     participant: Participant,
-    registration: Registration,
-    repo: Repositories,
+    uow: UnitOfWork,
+    clock: Clock,
     state: FSMContext,
     bot: Bot,
     _: Gettext,
@@ -270,8 +242,7 @@ async def use_telegram_name(
         await bot.send_message(callback.from_user.id, _(_bad_name_key(shown)))
         return
     was_registered = participant.registered
-    participant = await registration.set_display_name(participant, name)
-    await repo.commit()
+    participant = await roster.set_display_name(uow, participant, name, clock=clock)
     await callback.answer()
     if isinstance(callback.message, Message):
         await callback.message.edit_reply_markup(reply_markup=None)
@@ -281,7 +252,7 @@ async def use_telegram_name(
         callback.from_user.id,
         participant,
         callback.from_user,
-        repo,
+        uow,
         state,
         _,
         updated=was_registered,
@@ -295,8 +266,8 @@ def _bad_name_key(text: str) -> str:
 async def type_name(
     message: Message,
     participant: Participant,
-    registration: Registration,
-    repo: Repositories,
+    uow: UnitOfWork,
+    clock: Clock,
     state: FSMContext,
     bot: Bot,
     _: Gettext,
@@ -307,15 +278,14 @@ async def type_name(
         await message.answer(_(_bad_name_key(message.text)))
         return
     was_registered = participant.registered
-    participant = await registration.set_display_name(participant, name)
-    await repo.commit()
+    participant = await roster.set_display_name(uow, participant, name, clock=clock)
     await state.set_state(None)
     await ask_next(
         bot,
         message.chat.id,
         participant,
         message.from_user,
-        repo,
+        uow,
         state,
         _,
         updated=was_registered,

@@ -22,7 +22,7 @@ from bot.sandbox.client import SandboxClient
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import RunningSandbox, run_sandbox
 from bot.simulation import plan_participants, register_all
-from handlers.keyboards import RoleCb
+from bot.views.registration import RoleCb
 from quizzes.participants import Role
 from storage.models import ParticipantRow
 from tests.conftest import REDIS_URL

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.factory import create_dispatcher
-from handlers.keyboards import NameCb, ProfileCb, RoleCb, UnitCb
+from bot.views.registration import NameCb, ProfileCb, RoleCb, UnitCb
 from quizzes.participants import Role
 from quizzes.roster import RosterRow
 from quizzes.units import UnitKind

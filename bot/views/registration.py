@@ -1,4 +1,9 @@
-"""Callback data factories (ids only, short prefixes) and the keyboards built on them."""
+"""Registration and the profile in chat: callback data (ids only, short prefixes), the
+keyboards built on them, and the texts of the profile and of the walk down the unit tree.
+
+Here rather than in the handlers because the simulated participants of the demo and the
+benchmarks press the same buttons.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.application.roster import Profile, UnitLevel
 from bot.i18n import SUPPORTED_LOCALES, Gettext
 from quizzes.participants import Role
-from quizzes.units import Unit
+from quizzes.units import Unit, UnitKind
 
 
 class UnitCb(CallbackData, prefix="u"):
@@ -85,3 +91,31 @@ def profile_keyboard(_: Gettext) -> InlineKeyboardMarkup:
         builder.button(text=_(f"profile.edit.{field}"), callback_data=ProfileCb(field=field))
     builder.adjust(3)
     return builder.as_markup()
+
+
+def profile_text(
+    profile: Profile, _: Gettext, *, done: bool = False, updated: bool = False
+) -> str:
+    """/me's text; ``done``: registration just completed, ``updated``: a change to it."""
+    participant = profile.participant
+    role = _(f"role.{participant.role.value}") if participant.role else _("profile.no_role")
+    key = "join.done" if done else "profile.updated" if updated else "profile.show"
+    return _(
+        key,
+        name=participant.display_name or _("profile.no_name"),
+        role=role,
+        unit=_("profile.no_unit") if profile.unit_label is None else profile.unit_label,
+        language=_(f"language.name.{participant.locale}"),
+        subscribed=_("profile.subscribed" if participant.subscribed else "profile.unsubscribed"),
+    )
+
+
+def unit_level_message(level: UnitLevel, _: Gettext) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The question and the buttons of one level of the walk down the unit tree."""
+    if level.parent is None:
+        if not level.units:
+            return _("join.no_units"), None
+        return _("join.ask_regiment"), unit_keyboard(level.units, _)
+    key = "join.ask_class" if level.parent.kind is UnitKind.SCHOOL else "join.ask_school"
+    markup = unit_keyboard(level.units, _, back_to=level.back_to, join_here=level.join_here)
+    return _(key, unit=level.parent_label), markup
