@@ -128,3 +128,89 @@ def problems_of(draft: ActivityDraft, *, today: date) -> list[tuple[str, dict[st
     if len(draft.speaker) > MAX_SPEAKER or len(draft.speaker_organisation) > MAX_SPEAKER:
         problems.append(("speaker_too_long", {"max": MAX_SPEAKER}))
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityTally:
+    """Confirmed events of one kind and theme at one school in a period."""
+
+    school_id: int
+    kind: str
+    theme: Theme
+    events: int
+    headcount: Headcount
+
+
+@dataclass(frozen=True, slots=True)
+class KindFigures:
+    kind: ActivityKind
+    events: int
+    headcount: Headcount
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeFigures:
+    theme: Theme
+    events: int
+    headcount: Headcount
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFigures:
+    """The offline activities of a report: what the bureau confirmed, by school, kind and
+    theme; how many entries still wait; which schools have a 法治副校长.
+
+    Every figure is derived from the tallies, so a new kind needs no new field.
+    """
+
+    tallies: tuple[ActivityTally, ...] = ()
+    pending: int = 0
+    # Schools of the scope with a 法治副校长 serving on the period's last day.
+    with_vice_principal: frozenset[int] = frozenset()
+
+    @property
+    def recorded(self) -> bool:
+        """Anything to report: the section is left out of a report without it."""
+        return bool(self.tallies or self.pending or self.with_vice_principal)
+
+    @property
+    def events(self) -> int:
+        return sum(t.events for t in self.tallies)
+
+    @property
+    def headcount(self) -> Headcount:
+        return sum((t.headcount for t in self.tallies), Headcount())
+
+    def by_kind(self) -> tuple[KindFigures, ...]:
+        """Kinds with at least one event, in the registry's order."""
+        from quizzes.activity_kinds import KINDS
+
+        found = []
+        for kind in KINDS:
+            mine = [t for t in self.tallies if kind_named(t.kind) == kind]
+            if mine:
+                total = sum((t.headcount for t in mine), Headcount())
+                found.append(KindFigures(kind, sum(t.events for t in mine), total))
+        return tuple(found)
+
+    def by_theme(self) -> tuple[ThemeFigures, ...]:
+        found = []
+        for theme in Theme:
+            mine = [t for t in self.tallies if t.theme is theme]
+            if mine:
+                total = sum((t.headcount for t in mine), Headcount())
+                found.append(ThemeFigures(theme, sum(t.events for t in mine), total))
+        return tuple(found)
+
+    def of_school(self, school_id: int | None) -> tuple[int, Headcount]:
+        mine = [t for t in self.tallies if t.school_id == school_id]
+        return sum(t.events for t in mine), sum((t.headcount for t in mine), Headcount())
+
+    def vice_principal_lectures(self, school_id: int | None = None) -> int:
+        """Lectures given by 法治副校长 (all schools, or one)."""
+        return sum(
+            t.events
+            for t in self.tallies
+            if kind_named(t.kind).by_vice_principal
+            and (school_id is None or t.school_id == school_id)
+        )

@@ -45,7 +45,9 @@ KINDS: tuple[ActivityKind, ...] = (
         "contest",
         ("法治主题比赛", "比赛", "演讲比赛", "征文比赛", "手抄报比赛", "知识竞赛", "contest"),
     ),
-    ActivityKind("teacher_training", ("教师法治培训", "教师培训", "teacher training")),
+    ActivityKind(
+        "teacher_training", ("教职工法治培训", "教师法治培训", "教师培训", "teacher training")
+    ),
     ActivityKind("parent_session", ("家长法治课堂", "家长会", "家长课堂", "parent session")),
     ActivityKind("other", ("其他活动", "其他", "other"), default_theme=Theme.OTHER),
 )

@@ -15,6 +15,7 @@ from enum import StrEnum
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
+from quizzes.activities import ActivityFigures
 from quizzes.participants import Role
 
 
@@ -294,6 +295,8 @@ class Statistics:
     lectures: tuple[LectureFigures, ...] = ()
     # Took part per day of the campaigns' window (see ``took_part_by_day`` in storage).
     daily: tuple[tuple[date, int], ...] = ()
+    # Offline activities the bureau confirmed, and the schools' 法治副校长.
+    activities: ActivityFigures = field(default_factory=ActivityFigures)
 
     @property
     def lectures_held(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quizzes.activities import (
     Activity,
     ActivityDraft,
+    ActivityFigures,
     ActivityStatus,
+    ActivityTally,
     Headcount,
     Source,
 )
@@ -22,9 +25,16 @@ from quizzes.vice_principals import VicePrincipal
 from storage.models import UnitRow
 from storage.models_activities import ActivityPhotoRow, ActivityRow, VicePrincipalRow
 from storage.repositories import insert_ignoring_conflicts
-from storage.statistics import Scope
+from storage.scope import Query, Scope
 
-__all__ = ["ActivityRepository", "KindTally", "VicePrincipalRepository"]
+__all__ = [
+    "ActivityRepository",
+    "VicePrincipalRepository",
+    "activities_pending",
+    "activity_tallies",
+    "schools_with_vice_principal",
+    "tally_rows",
+]
 
 
 def _activity(row: ActivityRow, photos: int = 0) -> Activity:
@@ -49,16 +59,66 @@ def _activity(row: ActivityRow, photos: int = 0) -> Activity:
     )
 
 
-class KindTally:
-    """Confirmed events of one kind and theme at one school: the report's raw figures."""
+def activity_tallies(scope: Scope, period: Period) -> Query:
+    """``(row_id, kind, theme, events, students, teachers, parents)``: confirmed events
+    held in the period, per row of the scope (a class's event counts for its school)."""
+    return (
+        select(
+            scope.map.c.row_id,
+            ActivityRow.kind,
+            ActivityRow.theme,
+            func.count(ActivityRow.id),
+            func.sum(ActivityRow.students),
+            func.sum(ActivityRow.teachers),
+            func.sum(ActivityRow.parents),
+        )
+        .join(scope.map, scope.map.c.unit_id == ActivityRow.unit_id)
+        .where(
+            scope.map.c.row_id.is_not(None),
+            ActivityRow.status == ActivityStatus.CONFIRMED.value,
+            ActivityRow.held_on.between(period.start, period.end),
+        )
+        .group_by(scope.map.c.row_id, ActivityRow.kind, ActivityRow.theme)
+    )
 
-    __slots__ = ("events", "headcount", "kind", "school_id", "theme")
 
-    def __init__(
-        self, school_id: int, kind: str, theme: Theme, events: int, headcount: Headcount
-    ) -> None:
-        self.school_id, self.kind, self.theme = school_id, kind, theme
-        self.events, self.headcount = events, headcount
+def activities_pending(scope: Scope, period: Period) -> Query:
+    """``(count,)``: entries of the scope held in the period that wait for the bureau."""
+    return (
+        select(func.count(ActivityRow.id))
+        .join(scope.map, scope.map.c.unit_id == ActivityRow.unit_id)
+        .where(
+            ActivityRow.status == ActivityStatus.PENDING.value,
+            ActivityRow.held_on.between(period.start, period.end),
+        )
+    )
+
+
+def schools_with_vice_principal(scope: Scope, on: date) -> Query:
+    """``(row_id,)``: rows of the scope with a 法治副校长 serving on the day."""
+    return (
+        select(scope.map.c.row_id)
+        .join(VicePrincipalRow, VicePrincipalRow.school_id == scope.map.c.unit_id)
+        .where(
+            scope.map.c.row_id.is_not(None),
+            VicePrincipalRow.appointed_on <= on,
+            VicePrincipalRow.ended_on.is_(None) | (VicePrincipalRow.ended_on > on),
+        )
+        .distinct()
+    )
+
+
+def tally_rows(rows: Iterable[Sequence[Any]]) -> tuple[ActivityTally, ...]:
+    return tuple(
+        ActivityTally(
+            int(row_id),
+            kind,
+            Theme(theme),
+            int(events),
+            Headcount(int(students or 0), int(teachers or 0), int(parents or 0)),
+        )
+        for row_id, kind, theme, events, students, teachers, parents in rows
+    )
 
 
 class ActivityRepository:
@@ -188,54 +248,13 @@ class ActivityRepository:
         )
         return [(file_id, content) for file_id, content in await self.session.execute(query)]
 
-    async def tallies(self, scope: Unit, period: Period) -> list[KindTally]:
-        """Confirmed events in the period per row of the scope (a school; the scope itself
-        for a school), kind and theme, GROUP BY in SQL. A class's event counts for its
-        school."""
+    async def figures(self, scope: Unit, period: Period) -> ActivityFigures:
+        """The report's activity figures for the scope (the same queries it runs)."""
         rows = Scope(scope)
-        query = (
-            select(
-                rows.map.c.row_id,
-                ActivityRow.kind,
-                ActivityRow.theme,
-                func.count(ActivityRow.id),
-                func.sum(ActivityRow.students),
-                func.sum(ActivityRow.teachers),
-                func.sum(ActivityRow.parents),
-            )
-            .join(rows.map, rows.map.c.unit_id == ActivityRow.unit_id)
-            .where(
-                rows.map.c.row_id.is_not(None),
-                ActivityRow.status == ActivityStatus.CONFIRMED.value,
-                ActivityRow.held_on.between(period.start, period.end),
-            )
-            .group_by(rows.map.c.row_id, ActivityRow.kind, ActivityRow.theme)
-        )
-        return [
-            KindTally(
-                school_id,
-                kind,
-                Theme(theme),
-                int(events),
-                Headcount(int(students or 0), int(teachers or 0), int(parents or 0)),
-            )
-            for school_id, kind, theme, events, students, teachers, parents in (
-                await self.session.execute(query)
-            )
-        ]
-
-    async def pending_count(self, scope: Unit, period: Period) -> int:
-        member = UnitRow.__table__.alias("member")
-        query = (
-            select(func.count(ActivityRow.id))
-            .join(member, member.c.id == ActivityRow.unit_id)
-            .where(
-                member.c.path.startswith(scope.path, autoescape=False),
-                ActivityRow.status == ActivityStatus.PENDING.value,
-                ActivityRow.held_on.between(period.start, period.end),
-            )
-        )
-        return int(await self.session.scalar(query) or 0)
+        tallies = tally_rows(await self.session.execute(activity_tallies(rows, period)))
+        pending = await self.session.scalar(activities_pending(rows, period))
+        serving = await self.session.scalars(schools_with_vice_principal(rows, period.end))
+        return ActivityFigures(tallies, int(pending or 0), frozenset(serving))
 
 
 class VicePrincipalRepository:

@@ -40,9 +40,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    CTE,
-    Select,
-    Subquery,
     and_,
     case,
     false,
@@ -56,6 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from quizzes.activities import ActivityFigures
 from quizzes.participants import Role
 from quizzes.publicity import Audience
 from quizzes.statistics import (
@@ -68,7 +66,13 @@ from quizzes.statistics import (
     UnitFigures,
     total_of,
 )
-from quizzes.units import Unit, UnitKind
+from quizzes.units import Unit
+from storage.activities import (
+    activities_pending,
+    activity_tallies,
+    schools_with_vice_principal,
+    tally_rows,
+)
 from storage.models import ParticipantRow, UnitRow
 from storage.models_publicity import (
     ArticleReadRow,
@@ -80,6 +84,7 @@ from storage.models_publicity import (
     LinkClickRow,
 )
 from storage.models_quiz import AttemptRow, CampaignRow, ShortlistEntryRow, ShortlistRow
+from storage.scope import Query, Scope
 
 __all__ = ["SECTIONS", "Scope", "StatisticsRepository"]
 
@@ -92,49 +97,6 @@ _SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
 # Sorts and hash tables of a report fit in memory instead of spilling to disk; LOCAL: for
 # the report's own transactions only.
 _WORK_MEM = text("SET LOCAL work_mem = '64MB'")
-Query = Select[*tuple[Any, ...]]
-
-
-class Scope:
-    """The rows of a breakdown and the map from every unit in the scope to its row."""
-
-    def __init__(self, unit: Unit) -> None:
-        self.unit = unit
-        rows = select(UnitRow.id, UnitRow.path)
-        if unit.kind in (UnitKind.DIVISION, UnitKind.REGIMENT):
-            rows = rows.where(
-                UnitRow.kind == UnitKind.SCHOOL.value,
-                UnitRow.path.startswith(unit.path, autoescape=False),
-            )
-        else:
-            rows = rows.where(UnitRow.id == unit.id)
-        self.rows: Subquery = rows.subquery("row_unit")
-        member = UnitRow.__table__.alias("member")
-        # unit_id -> row_id (NULL: in the scope but under no row unit). A few hundred rows.
-        self.map: CTE = (
-            select(member.c.id.label("unit_id"), self.rows.c.id.label("row_id"))
-            .select_from(member)
-            .outerjoin(self.rows, member.c.path.startswith(self.rows.c.path, autoescape=False))
-            .where(member.c.path.startswith(unit.path, autoescape=False))
-            .cte("unit_map")
-            # Computed once per statement; inlined, SQLite would match every fact row
-            # against every school's path.
-            .prefix_with("MATERIALIZED")
-        )
-
-    def in_scope(self, unit_id: Any) -> Any:
-        """``unit_id`` is a unit of the scope: narrows a per-unit count before the map
-        is joined to it, so that a school's report does not count the whole tree first.
-        Not needed for a root of the tree (the map's join drops other trees' units)."""
-        if self.unit.parent_id is None:
-            return true()
-        return unit_id.in_(select(self.map.c.unit_id))
-
-    def per_row(self, per_unit: Subquery, *columns: Any) -> Query:
-        """``(row_id, *columns)`` of a query counted per unit (column ``unit_id``)."""
-        return select(self.map.c.row_id, *columns).join(
-            self.map, self.map.c.unit_id == per_unit.c.unit_id
-        )
 
 
 def _in(column: Any, bounds: tuple[datetime, datetime]) -> Any:
@@ -648,6 +610,9 @@ class StatisticsRepository:
             "campaigns": campaigns(),
             "broadcasts": broadcast_articles(bounds),
             "lectures": lectures_held(bounds, moment),
+            "activities": activity_tallies(scope, period),
+            "activities_pending": activities_pending(scope, period),
+            "vice_principals": schools_with_vice_principal(scope, period.end),
         }
         results = await self._fetch(queries, note)
 
@@ -735,6 +700,11 @@ class StatisticsRepository:
             sections=SECTIONS,
             lectures=lectures,
             daily=_daily(results["daily"], shown, period, zone),
+            activities=ActivityFigures(
+                tally_rows(results["activities"]),
+                int(results["activities_pending"][0][0] or 0),
+                frozenset(row_id for (row_id,) in results["vice_principals"]),
+            ),
         )
 
     async def _lectures_for(

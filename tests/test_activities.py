@@ -238,8 +238,8 @@ async def test_a_school_records_only_its_own_and_waits_for_the_bureau(
         assert recorded.activity.status is ActivityStatus.PENDING
         assert refused.activity is None and refused.problems == (("not_your_school", {}),)
         root = (await uow.units.roots())[0]
-        assert await uow.activities.tallies(root, YEAR) == []  # not counted yet
-        assert await uow.activities.pending_count(root, YEAR) == 1
+        waiting = await uow.activities.figures(root, YEAR)
+        assert (waiting.tallies, waiting.pending, waiting.events) == ((), 1, 0)  # not yet
 
         denied, _ = await review_activity(
             uow, recorded.activity.id, confirm=True, by=None, permissions=coordinator, now=NOW
@@ -249,7 +249,7 @@ async def test_a_school_records_only_its_own_and_waits_for_the_bureau(
         )
         assert denied is ReviewOutcome.NOT_ALLOWED
         assert outcome is ReviewOutcome.DONE and confirmed is not None
-        [tally] = await uow.activities.tallies(root, YEAR)
+        [tally] = (await uow.activities.figures(root, YEAR)).tallies
     assert (tally.school_id, tally.kind, tally.theme, tally.events) == (
         school.id,
         "class_meeting",
@@ -308,3 +308,83 @@ def test_every_problem_the_import_can_name_has_a_message_in_both_languages() -> 
     for locale in SUPPORTED_LOCALES:
         catalog = load_catalog(locale)
         assert sorted(c for c in codes if f"activity.problem.{c}" not in catalog) == []
+
+
+# --------------------------------------------------------------------------- the report
+
+
+async def test_the_report_counts_confirmed_activities_and_names_what_waits(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Counted by hand: two confirmed events at 第一中学 (45+2 and 420+30 attendances,
+    one a 法治副校长 lecture), one waiting at the same school, a 法治副校长 at 一三一团中学."""
+    from zoneinfo import ZoneInfo
+
+    from bot.reports.compile import XLSX, compile_report
+
+    world = await build_world(session_factory)
+    school = world.schools["胡杨河市第一中学"]
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        await import_activities(
+            uow,
+            filled_template(MORNING_READING, VICE_PRINCIPAL_LECTURE),
+            "a.xlsx",
+            by=None,
+            permissions=BUREAU,
+            now=NOW,
+        )
+        await record_activity(
+            uow,
+            ActivityDraft(
+                "contest",
+                Theme.CONSTITUTION,
+                date(2026, 12, 5),
+                "宪法手抄报比赛",
+                school.id,
+                Headcount(200),
+            ),
+            by=None,
+            permissions=Permissions(coordinator_of=frozenset({school.id})),
+            now=NOW,
+        )
+        await appoint_vice_principal(
+            uow, "一三一团中学", "李某", "一三一团派出所", date(2026, 3, 1)
+        )
+        root = (await uow.units.roots())[0]
+    files = await compile_report(
+        session_factory,
+        root,
+        YEAR,
+        zone=ZoneInfo("Asia/Shanghai"),
+        locale="zh-CN",
+        compiled_at=NOW,
+    )
+    md = files.files["report.md"].decode("utf-8")
+    assert "开展线下法治宣传教育活动2场，参与497人次，其中学生465人次、教职工32人次。" in md
+    assert "按活动类型分，法治副校长讲座1场（450人次）、宪法晨读1场（47人次）。" in md
+    assert "按主题分，宪法1场、未成年人保护1场。" in md
+    assert "另有学校录入的1项活动待教育局确认，未计入以上数字。" in md
+    assert "3所学校中，1所学校配备了法治副校长，统计期间法治副校长到校开展法治讲座1场。" in md
+    assert "| 胡杨河市第一中学 | 2 | 497 | 465 | 否 | 1 |" in md
+    assert "| 一三一团中学 | 0 | 0 | 0 | 是 | 0 |" in md
+    assert "- 线下活动：活动日期在统计期间内、经教育局确认" in md
+
+    book = load_workbook(io.BytesIO(files.files[XLSX]))
+    per_school = [[c.value for c in row] for row in book["线下活动"].iter_rows()]
+    assert per_school[1] == ["胡杨河市第一中学", 2, 497, 465, 32, 0, None, 1]
+    assert per_school[-1] == ["合计", 2, 497, 465, 32, 0, 1, 1]
+    kinds = [[c.value for c in row][:3] for row in book["线下活动类型"].iter_rows()]
+    assert kinds[1:] == [["法治副校长讲座", 1, 450], ["宪法晨读", 1, 47]]
+
+    english = await compile_report(
+        session_factory,
+        root,
+        YEAR,
+        zone=ZoneInfo("Asia/Shanghai"),
+        locale="en",
+        compiled_at=NOW,
+    )
+    text = english.files["report.md"].decode("utf-8")
+    assert "Schools held 2 confirmed offline legal-education activities, attended 497" in text
+    assert "1 school has a legal vice-principal (of 3); they gave 1 lecture" in text

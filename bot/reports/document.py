@@ -86,6 +86,7 @@ def render_markdown(
         "as_of": min(stats.period.end, compiled_at.date()),
         "chart": chart,
         "timeline": timeline,
+        "activities": stats.activities,
         "t": _,
     }
     return template.render(context)

@@ -71,6 +71,10 @@ DEFINED = (
     "lectures_held",
     "lecture_checkins",
     "lecture_attendees",
+    "activities_held",
+    "activity_headcount",
+    "with_vice_principal",
+    "vice_principal_lectures",
 )
 
 
@@ -286,6 +290,9 @@ def participation_xlsx(
         )
         finish(ws, ["text", "text", "datetime", "int"])
 
+    if stats.activities.recorded:
+        _activity_sheets(stats, _, sheet, finish)
+
     ws = sheet(
         _("report.sheet.definitions"),
         [_("report.column.figure"), _("report.column.definition")],
@@ -294,3 +301,70 @@ def participation_xlsx(
     finish(ws, ["text", "text"], wrap=90)
 
     return workbook_bytes(book)
+
+
+def _activity_sheets(stats: Statistics, _: Text, sheet: Any, finish: Any) -> None:
+    """Offline activities per school, then per kind: every figure from the tallies."""
+    figures = stats.activities
+    headcount = [
+        _("report.column.activity_headcount"),
+        _("report.column.took_part_student"),
+        _("report.column.took_part_teacher"),
+        _("report.column.took_part_parent"),
+    ]
+    rows: list[list[Any]] = []
+    for school in stats.schools:
+        events, people = figures.of_school(school.unit_id)
+        rows.append(
+            [
+                school.name,
+                events,
+                people.total,
+                people.students,
+                people.teachers,
+                people.parents,
+                _("report.value.yes") if school.unit_id in figures.with_vice_principal else "",
+                figures.vice_principal_lectures(school.unit_id),
+            ]
+        )
+    total = figures.headcount
+    rows.append(
+        [
+            _("report.column.total"),
+            figures.events,
+            total.total,
+            total.students,
+            total.teachers,
+            total.parents,
+            len(figures.with_vice_principal),
+            figures.vice_principal_lectures(),
+        ]
+    )
+    ws = sheet(
+        _("report.sheet.activities"),
+        [
+            _("report.column.school"),
+            _("report.column.activities_held"),
+            *headcount,
+            _("report.column.with_vice_principal"),
+            _("report.column.vice_principal_lectures"),
+        ],
+        rows,
+    )
+    finish(ws, ["text", "int", "int", "int", "int", "int", "text", "int"])
+    ws = sheet(
+        _("report.sheet.activity_kinds"),
+        [_("report.column.activity_kind"), _("report.column.activities_held"), *headcount],
+        [
+            [
+                _(f"activity.kind.{kind.kind.code}"),
+                kind.events,
+                kind.headcount.total,
+                kind.headcount.students,
+                kind.headcount.teachers,
+                kind.headcount.parents,
+            ]
+            for kind in figures.by_kind()
+        ],
+    )
+    finish(ws, ["text", "int", "int", "int", "int", "int"])
