@@ -463,6 +463,8 @@ def test_every_column_that_may_hold_a_telegram_id_is_cleared_on_erasure() -> Non
         "participants.telegram_id",  # replaced with the placeholder by the erasure itself
         "live_quizzes.chat_id",  # a class group
         "certificate_names.confirmed_by",  # a participant id, which stays anonymous
+        "activities.recorded_by",  # participant ids too
+        "activities.reviewed_by",
     }
     handled = {str(column.expression) for column in (*ACTOR_COLUMNS, *OWN_CHAT_COLUMNS)}
     suspects = {
