@@ -54,7 +54,7 @@ from sqlalchemy import select
 
 from bench.common import postgres_database
 from bench.quiz_load import QUESTIONS, populate
-from handlers.quiz import AnswerCb
+from bot.views.quiz import AnswerCb
 from storage.presses import DirectPresses
 
 FIRST_ID = 7_000_000

@@ -237,7 +237,7 @@ async def serve_bare(api_url: str, profile: str | None) -> None:
 
     from bot.config import Settings
     from bot.factory import create_bot
-    from handlers.quiz import AnswerCb
+    from bot.views.quiz import AnswerCb
 
     questions = bench_questions()
     bot = create_bot(Settings(bot_token=SandboxConfig().token, bot_api_url=api_url))

@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 
 from aiogram.exceptions import TelegramAPIError
 
+from bot.application.quiz import time_up
 from bot.livequiz_steps import step_due
 from bot.services import ServiceContext
-from handlers.quiz import attempts_service, show_next
-from quizzes.attempts import Verdict
+from bot.views.quiz import show_next
+from quizzes.clock import system_clock
 from storage.repositories import Repositories
+from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -74,28 +76,25 @@ class QuizClock:
 
     async def _time_out(self, attempt_id: int, seq: int) -> None:
         async with self.context.session_factory() as session:
-            repo = Repositories.over(session)
-            step = await attempts_service(repo).time_out(attempt_id, seq)
-            await repo.commit()
-            if step.verdict is not Verdict.TIME_UP or step.attempt is None:
+            uow = UnitOfWork.over(session)
+            assert isinstance(uow, UnitOfWork)  # ``over`` builds the class it is called on
+            timed_out = await time_up(uow, attempt_id, seq, clock=system_clock)
+            if timed_out is None:
                 return
-            attempt = step.attempt
-            campaign = await repo.campaigns.get(attempt.campaign_id)
-            participant = await repo.participants.by_id(attempt.participant_id)
-            assert campaign is not None
-            await repo.commit()  # end the reads: hold no connection while waiting to send
-            locale = participant.locale if participant else None
-            _ = self.context.translator.bind(locale)
+            step, attempt = timed_out.step, timed_out.step.attempt
+            assert attempt is not None
+            _ = self.context.translator.bind(timed_out.locale)
             try:
                 await show_next(
                     self.context.bot,
-                    campaign,
+                    timed_out.campaign,
                     attempt,
                     step,
                     attempt.message_id,
-                    repo,
+                    uow,
                     _,
                     self.context.settings.zone,
+                    system_clock(),
                 )
             except TelegramAPIError as error:  # blocked, message deleted...: the answer stands
                 log.info("could not show attempt %s after a timeout: %s", attempt_id, error)

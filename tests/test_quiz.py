@@ -27,7 +27,7 @@ from bot.factory import create_dispatcher
 from bot.i18n import Translator
 from bot.quiz_clock import QuizClock
 from bot.services import ServiceContext
-from handlers.quiz import AnswerCb, CampaignCb, SubmitCb
+from bot.views.quiz import AnswerCb, CampaignCb, SubmitCb
 from quizzes.bank import LETTERS, QuestionType
 from quizzes.engine import Feedback, shows_deadline
 from quizzes.participants import Participant, Role

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.factory import create_dispatcher
-from handlers.quiz import AnswerCb, CampaignCb, SubmitCb
+from bot.views.quiz import AnswerCb, CampaignCb, SubmitCb
 from quizzes.participants import GrantKind
 from storage.models_quiz import AttemptQuestionRow, AttemptRow
 from storage.presses import DirectPresses

@@ -1,0 +1,195 @@
+"""Taking a quiz: the campaigns open to a participant, starting or resuming an attempt,
+answering its questions, a question's time running out, and the result.
+
+The rules are the domain's (:class:`quizzes.attempts.Attempts` over the attempt and
+campaign stores); these use cases give it the request's unit of work and clock and
+commit what it wrote before the chat is answered, so no transaction is open while
+Telegram replies.
+
+An answer press is the bot's busiest request: :func:`choose_option` and
+:func:`submit_choices` build the domain service and call it, and nothing more (no
+participant look-up, no read-back), so a press stays one read and one write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from quizzes.attempts import Attempt, AttemptQuestion, Attempts, Started, Step, Verdict
+from quizzes.campaigns import Campaign
+from quizzes.clock import Clock
+from quizzes.engine import Outcome
+from quizzes.participants import Participant
+from storage.quiz import SchoolRank
+from storage.unit_of_work import UnitOfWork
+
+__all__ = [
+    "AttemptResult",
+    "Begun",
+    "OpenCampaign",
+    "OpenCampaigns",
+    "TimedOut",
+    "attempt_campaign",
+    "attempt_result",
+    "choose_option",
+    "open_campaigns",
+    "presser_locale",
+    "remember_question_message",
+    "start_attempt",
+    "submit_choices",
+    "time_up",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCampaign:
+    """A campaign open to the participant, with how far they are in it."""
+
+    campaign: Campaign
+    attempts_used: int
+    resumable: bool  # an attempt of theirs is under way
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCampaigns:
+    """What ``/quiz`` lists; nothing for a participant who has not registered yet."""
+
+    registered: bool
+    campaigns: tuple[OpenCampaign, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """A press on a campaign's Start button: the campaign and what became of the press."""
+
+    campaign: Campaign
+    started: Started
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """A question whose time ran out, recorded: what to show its owner, in their language."""
+
+    step: Step
+    campaign: Campaign
+    locale: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """A finished attempt's result, as its owner is told it."""
+
+    outcome: Outcome
+    attempts_left: int  # shown only when failed and the window is still open; else 0
+    standing: SchoolRank | None  # their place among their role in their school, if placed
+    certificate: bool  # passed a campaign that gives certificates
+    missed: tuple[AttemptQuestion, ...]  # questions not answered fully right, in order
+
+
+async def open_campaigns(
+    uow: UnitOfWork, participant: Participant, *, now: datetime
+) -> OpenCampaigns:
+    """The campaigns open now whose audience includes the participant, with their use."""
+    if not participant.registered:
+        return OpenCampaigns(registered=False)
+    unit = await uow.units.get(participant.unit_id) if participant.unit_id else None
+    found = []
+    for campaign in await uow.campaigns.open_at(now):
+        if not campaign.audience.includes(participant, unit):
+            continue
+        used = await uow.attempts.attempts_used(campaign.id, participant.id)
+        active = await uow.attempts.active_attempt(campaign.id, participant.id)
+        found.append(OpenCampaign(campaign, used, active is not None))
+    return OpenCampaigns(registered=True, campaigns=tuple(found))
+
+
+async def start_attempt(
+    uow: UnitOfWork, campaign_id: int, participant: Participant, *, chat_id: int, clock: Clock
+) -> Begun | None:
+    """Resume the participant's attempt at the campaign, or start their next one if the
+    rules allow (a refusal is in :attr:`Begun.started`); None: no such campaign."""
+    campaign = await uow.campaigns.get(campaign_id)
+    if campaign is None:
+        return None
+    unit = await uow.units.get(participant.unit_id) if participant.unit_id else None
+    started = await Attempts(uow.attempts, uow.campaigns, clock).start(
+        campaign, participant, unit, chat_id=chat_id
+    )
+    await uow.commit()
+    return Begun(campaign, started)
+
+
+async def remember_question_message(uow: UnitOfWork, attempt_id: int, message_id: int) -> None:
+    """The message that now shows the attempt's question: the one its buttons are on."""
+    await uow.attempts.set_message(attempt_id, message_id)
+    await uow.commit()
+
+
+async def choose_option(
+    uow: UnitOfWork, telegram_id: int, attempt_id: int, seq: int, position: int, *, clock: Clock
+) -> Step:
+    """A press on option ``position`` of question ``seq``: answers a single choice,
+    ticks or unticks a multiple choice. The presser is checked against the owner."""
+    step = await Attempts(uow.attempts, uow.campaigns, clock).choose(
+        telegram_id, attempt_id, seq, position
+    )
+    await uow.commit()
+    return step
+
+
+async def submit_choices(
+    uow: UnitOfWork, telegram_id: int, attempt_id: int, seq: int, *, clock: Clock
+) -> Step:
+    """Submit the options ticked on multiple-choice question ``seq``."""
+    step = await Attempts(uow.attempts, uow.campaigns, clock).submit(telegram_id, attempt_id, seq)
+    await uow.commit()
+    return step
+
+
+async def presser_locale(uow: UnitOfWork, telegram_id: int) -> str | None:
+    """The language a presser chose, for a press refused as not theirs (the owner's own
+    presses name it in their step); None for someone who never used the bot."""
+    presser = await uow.participants.by_telegram_id(telegram_id)
+    return presser.locale if presser else None
+
+
+async def attempt_campaign(uow: UnitOfWork, attempt: Attempt) -> Campaign:
+    """The attempt's campaign, for a step that did not read it."""
+    campaign = await uow.campaigns.get(attempt.campaign_id)
+    assert campaign is not None  # an attempt outlives no campaign
+    return campaign
+
+
+async def time_up(uow: UnitOfWork, attempt_id: int, seq: int, *, clock: Clock) -> TimedOut | None:
+    """Question ``seq`` went unanswered past its deadline: record it as such and move the
+    attempt on. None when there was nothing to do (answered meanwhile, not yet due...)."""
+    step = await Attempts(uow.attempts, uow.campaigns, clock).time_out(attempt_id, seq)
+    await uow.commit()
+    if step.verdict is not Verdict.TIME_UP or step.attempt is None:
+        return None
+    campaign = await attempt_campaign(uow, step.attempt)
+    owner = await uow.participants.by_id(step.attempt.participant_id)
+    await uow.commit()  # end the reads: hold no connection while waiting to send
+    return TimedOut(step, campaign, owner.locale if owner else None)
+
+
+async def attempt_result(
+    uow: UnitOfWork, campaign: Campaign, attempt: Attempt, *, now: datetime
+) -> AttemptResult:
+    """Score, pass or fail, attempts left, place in school and the questions missed."""
+    rules = campaign.rules
+    outcome = Outcome(attempt.points, attempt.question_count, rules.pass_mark)
+    standing = await uow.attempts.rank_in_school(attempt)
+    left = rules.attempts_allowed - attempt.number
+    if outcome.passed or left <= 0 or not campaign.is_open(now):
+        left = 0
+    missed = tuple(q for q in await uow.attempts.all_questions(attempt.id) if (q.points or 0) < 1)
+    await uow.commit()  # end the reads: hold no connection while waiting to send
+    return AttemptResult(
+        outcome=outcome,
+        attempts_left=left,
+        standing=standing if standing is not None and standing.place is not None else None,
+        certificate=outcome.passed and rules.certificate,
+        missed=missed,
+    )

@@ -1,0 +1,213 @@
+"""A quiz in chat: the question message and its buttons, the next question or the result
+after an answer, and the end of a live quiz.
+
+The answer handlers and the quiz clock (a question whose time ran out moves on by
+itself) both show what comes next, so it is rendered here rather than in a handler.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from aiogram import Bot
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.application.quiz import attempt_result, remember_question_message
+from bot.campaign_messages import option_text, options_shown
+from bot.i18n import Gettext
+from bot.livequiz_steps import stop
+from bot.message_parts import split_message
+from quizzes.attempts import Attempt, AttemptQuestion, Step, Verdict
+from quizzes.bank import QuestionType
+from quizzes.campaigns import Campaign
+from quizzes.engine import LETTERS, Feedback, shows_deadline
+from quizzes.livequiz import LiveQuiz
+from quizzes.statistics import score_percent
+from storage.unit_of_work import UnitOfWork
+
+
+class CampaignCb(CallbackData, prefix="qz"):
+    campaign: int
+
+
+class AnswerCb(CallbackData, prefix="a"):
+    attempt: int
+    seq: int
+    option: int
+
+
+class SubmitCb(CallbackData, prefix="as"):
+    attempt: int
+    seq: int
+
+
+def question_text(
+    campaign: Campaign,
+    attempt: Attempt,
+    question: AttemptQuestion,
+    _: Gettext,
+    zone: tzinfo,
+    note: str,
+    now: datetime,
+) -> str:
+    stored = question.question
+    lines = [note] if note else []
+    lines.append(
+        _(
+            "quiz.question.header",
+            campaign=campaign.name,
+            seq=question.seq,
+            count=attempt.question_count,
+            kind=_(f"quiz.kind.{stored.type.value}"),
+        )
+    )
+    lines += ["", _("quiz.question.stem", stem=stored.stem)]
+    if stored.type is not QuestionType.TRUE_FALSE:  # its buttons say 正确 and 错误
+        lines.append("")
+        for position, original in enumerate(question.order):
+            lines.append(
+                _("quiz.question.option", letter=LETTERS[position], text=stored.options[original])
+            )
+    deadline = question.deadline
+    if deadline is not None and shows_deadline(
+        deadline, timed=campaign.rules.timed, now=now, zone=zone
+    ):
+        local = deadline.astimezone(zone)
+        time = local.strftime("%H:%M:%S")
+        if local.date() == now.astimezone(zone).date():
+            lines += ["", _("quiz.question.deadline", time=time)]
+        else:
+            lines += [
+                "",
+                _("quiz.question.deadline_on", when=local, time=time),
+            ]
+    return "\n".join(lines)
+
+
+def question_keyboard(question: AttemptQuestion, _: Gettext) -> InlineKeyboardMarkup:
+    """Option buttons, four to a row, then Submit for multiple choice; true/false says
+    正确 and 错误 on its two buttons.
+
+    Built directly: on every answer, ``InlineKeyboardBuilder`` would deep-copy its buttons.
+    """
+    stored = question.question
+    multiple = stored.type is QuestionType.MULTIPLE
+    buttons = []
+    for position, original in enumerate(question.order):
+        label = LETTERS[position]
+        if stored.type is QuestionType.TRUE_FALSE:
+            label = option_text(stored, original, _)
+        elif multiple:
+            label = ("☑ " if position in question.draft else "☐ ") + label
+        data = AnswerCb(attempt=question.attempt_id, seq=question.seq, option=position)
+        buttons.append(InlineKeyboardButton(text=label, callback_data=data.pack()))
+    rows = [buttons[start : start + 4] for start in range(0, len(buttons), 4)]
+    if multiple:
+        submit = SubmitCb(attempt=question.attempt_id, seq=question.seq)
+        rows.append([InlineKeyboardButton(text=_("quiz.submit"), callback_data=submit.pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def show_next(
+    bot: Bot,
+    campaign: Campaign,
+    attempt: Attempt,
+    step: Step,
+    message_id: int | None,
+    uow: UnitOfWork,
+    _: Gettext,
+    zone: tzinfo,
+    now: datetime,
+) -> None:
+    """After an answer or a timeout: the quiz message turns into the next question (with
+    a note on the last one), or says the quiz is over and the result follows."""
+    if step.next is not None:
+        note = ""
+        if step.verdict is Verdict.TIME_UP:
+            note = _("quiz.time_up_note")
+        elif campaign.rules.feedback is Feedback.EACH and step.answered is not None:
+            note = _("quiz.feedback.right_note")
+            if not step.correct:  # the toast fades: the answer stays above the next question
+                answered = step.answered
+                answer = options_shown(
+                    answered.question, answered.order, answered.question.correct, _.plain
+                )
+                note = _("quiz.feedback.wrong_note", answer=answer)
+        text = question_text(campaign, attempt, step.next, _, zone, note, now)
+        markup = question_keyboard(step.next, _)
+        if message_id is not None:
+            await bot.edit_message_text(
+                text=text, chat_id=attempt.chat_id, message_id=message_id, reply_markup=markup
+            )
+        else:
+            sent = await bot.send_message(attempt.chat_id, text, reply_markup=markup)
+            await remember_question_message(uow, attempt.id, sent.message_id)
+        return
+    if message_id is not None:
+        finished = _("quiz.finished_note", campaign=campaign.name)
+        if step.verdict is Verdict.TIME_UP:
+            finished = _("quiz.time_up_note") + "\n" + finished
+        await bot.edit_message_text(
+            text=finished,
+            chat_id=attempt.chat_id,
+            message_id=message_id,
+            reply_markup=None,
+        )
+    await send_result(bot, campaign, attempt, uow, _, now)
+
+
+async def send_result(
+    bot: Bot, campaign: Campaign, attempt: Attempt, uow: UnitOfWork, _: Gettext, now: datetime
+) -> None:
+    """The result of a finished attempt, with each question missed and its explanation."""
+    result = await attempt_result(uow, campaign, attempt, now=now)
+    outcome = result.outcome
+    parts = [
+        _(
+            "quiz.result.summary",
+            campaign=campaign.name,
+            points=f"{attempt.points:g}",
+            count=attempt.question_count,
+            percent=score_percent(outcome.percent),
+            verdict=_("quiz.result.passed" if outcome.passed else "quiz.result.failed"),
+            pass_mark=campaign.rules.pass_mark,
+        )
+    ]
+    if result.attempts_left:
+        parts[0] += "\n" + _("quiz.result.attempts_left", left=result.attempts_left)
+    standing = result.standing
+    if standing is not None:
+        group = _(f"quiz.result.among.{standing.role.value}")
+        parts.append(_("quiz.result.rank", group=group, rank=standing.place, total=standing.of))
+    if result.certificate:
+        parts.append(_("quiz.result.certificate_hint"))
+    if result.missed:
+        parts.append(_("quiz.result.missed_header"))
+    for question in result.missed:
+        stored, order = question.question, question.order
+        answer = options_shown(stored, order, stored.correct, _.plain)
+        if question.timed_out:
+            yours = _.plain("quiz.result.yours_timed_out")
+        elif question.chosen:
+            yours = options_shown(stored, order, question.chosen, _.plain)
+        else:  # the window closed on it
+            yours = _.plain("quiz.result.yours_unanswered")
+        parts.append(
+            _(
+                "quiz.result.missed_item",
+                seq=question.seq,
+                stem=stored.stem,
+                yours=yours,
+                answer=answer,
+                explanation=stored.explanation or "—",
+            )
+        )
+    for chunk in split_message(parts, separator="\n\n"):
+        await bot.send_message(attempt.chat_id, chunk)
+
+
+async def stop_live_quiz(bot: Bot, uow: UnitOfWork, live: LiveQuiz, _: Gettext) -> bool:
+    """End a running live quiz now: close its poll and post the final board. False when
+    it had ended meanwhile."""
+    return await stop(bot, uow, uow.live_quizzes, live, _)
