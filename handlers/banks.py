@@ -7,8 +7,6 @@ buttons carry only the token.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import io
 import secrets
 from typing import Any
@@ -21,13 +19,18 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.application import UnitOfWork
+from bot.application.banks import (
+    UploadRefusal,
+    check_upload,
+    import_upload,
+    may_import_banks,
+)
 from bot.bank_messages import bank_summary, describe_problems
 from bot.i18n import Gettext
-from quizzes.bank import BankError, QuestionBank
-from quizzes.bank_parsers import is_bank_filename, parse_bank, precheck_upload
+from quizzes.bank import BankError
+from quizzes.bank_parsers import is_bank_filename, precheck_upload
 from quizzes.permissions import Permissions
-from storage.banks import BankRepository
-from storage.repositories import Repositories
 
 __all__ = ["BankCb", "create_router"]
 
@@ -64,21 +67,16 @@ async def _download(bot: Bot, file_id: str) -> bytes | None:
     return buffer.getvalue()
 
 
-async def _parse(content: bytes, filename: str) -> QuestionBank:
-    # A 5 MB workbook takes a moment to read: keep the event loop free meanwhile.
-    return await asyncio.to_thread(parse_bank, content, filename)
-
-
 async def receive_bank(
     message: Message,
     bot: Bot,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     _: Gettext,
 ) -> None:
     assert message.document is not None
-    if not permissions.is_admin:
+    if not may_import_banks(permissions):
         await message.answer(_("bank.chat.not_admin"))
         return
     document = message.document
@@ -91,14 +89,11 @@ async def receive_bank(
     if content is None:
         await message.answer(_("bank.chat.download_failed"))
         return
-    try:
-        bank = await _parse(content, filename)
-    except BankError as error:
-        await message.answer(rejection(filename, error, _))
+    checked = await check_upload(uow, content, filename)
+    if isinstance(checked, BankError):
+        await message.answer(rejection(filename, checked, _))
         return
-    digest = hashlib.sha256(content).hexdigest()
-    existing = await BankRepository(repo.session).by_name(bank.name)
-    await repo.commit()
+    bank = checked.bank
     token = secrets.token_urlsafe(6)
     await state.update_data(
         {
@@ -107,7 +102,7 @@ async def receive_bank(
                 "file_id": document.file_id,
                 "file_name": filename,
                 "name": bank.name,
-                "sha256": digest,
+                "sha256": checked.sha256,
             }
         }
     )
@@ -115,10 +110,10 @@ async def receive_bank(
         _("bank.chat.summary", name=bank.name, count=len(bank.questions)),
         bank_summary(bank.questions, _),
     ]
-    if existing is not None and existing.content_sha256 == digest:
+    if checked.same_content:
         lines.append(_("bank.chat.same_content"))
-    elif existing is not None:
-        lines.append(_("bank.chat.will_replace", count=existing.question_count))
+    elif checked.existing is not None:
+        lines.append(_("bank.chat.will_replace", count=checked.existing.question_count))
     if bank.warnings:
         lines += ["", _("bank.chat.warnings", count=len(bank.warnings))]
         lines.append(
@@ -144,11 +139,11 @@ async def answer_upload(
     callback_data: BankCb,
     bot: Bot,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     _: Gettext,
 ) -> None:
-    if not permissions.is_admin:
+    if not may_import_banks(permissions):
         await callback.answer(_.plain("errors.admins_only"))
         return
     pending = await _take_pending(state, callback_data.token)
@@ -163,7 +158,7 @@ async def answer_upload(
             await message.edit_text(_("bank.chat.cancelled", name=name), reply_markup=None)
         return
     await callback.answer()
-    text = await _import(bot, pending, callback.from_user.id, repo, _)
+    text = await _import(bot, pending, callback.from_user.id, permissions, uow, _)
     if message is not None:
         await message.edit_text(text, reply_markup=None)
     else:
@@ -171,22 +166,31 @@ async def answer_upload(
 
 
 async def _import(
-    bot: Bot, pending: dict[str, Any], user_id: int, repo: Repositories, _: Gettext
+    bot: Bot,
+    pending: dict[str, Any],
+    user_id: int,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    _: Gettext,
 ) -> str:
     filename = str(pending["file_name"])
     content = await _download(bot, str(pending["file_id"]))
     if content is None:
         return _("bank.chat.download_failed")
-    if hashlib.sha256(content).hexdigest() != pending["sha256"]:
-        return _("bank.chat.changed")
-    try:
-        bank = await _parse(content, filename)
-    except BankError as error:  # the file was checked a moment ago; still, never import it
-        return rejection(filename, error, _)
-    result = await BankRepository(repo.session).import_bank(
-        bank, source_filename=filename, content_sha256=pending["sha256"], imported_by=user_id
+    result = await import_upload(
+        uow,
+        content,
+        filename=filename,
+        checked_sha256=str(pending["sha256"]),
+        viewer=permissions,
+        imported_by=user_id,
     )
-    await repo.commit()
+    if result is UploadRefusal.NOT_ADMIN:
+        return _("errors.admins_only")
+    if isinstance(result, UploadRefusal):  # the file changed since it was checked
+        return _("bank.chat.changed")
+    if isinstance(result, BankError):
+        return rejection(filename, result, _)
     return _(
         f"bank.imported.{result.status.value}",
         name=result.bank.name,

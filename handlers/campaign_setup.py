@@ -4,7 +4,8 @@ The answers are collected as the very mapping a campaign YAML file holds, and ev
 is checked by the spec parser of :mod:`quizzes.campaigns` (the rules of
 ``pufa campaign create``, one definition): a bad answer gets that rule's message and the
 step is asked again. Confirming creates the campaign through
-:func:`storage.campaign_setup.create_campaign`, like the CLI, and schedules its jobs.
+:func:`bot.application.campaign_setup.create_from_answers`, like the CLI, and schedules
+its jobs.
 
 The FSM data holds the answers and a short token; the buttons carry the token and ids
 only, and a press that does not fit the current step (stale, forged) changes nothing.
@@ -14,7 +15,7 @@ Draws per tag are left to the YAML file.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -25,26 +26,25 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.campaign_jobs import schedule_campaign
+from bot.application import Clock, UnitOfWork
+from bot.application.campaign_setup import (
+    CampaignNotCreated,
+    SetupRefusal,
+    answer_problems,
+    audience_units,
+    banks_on_offer,
+    chosen_banks,
+    create_from_answers,
+    may_set_up_campaigns,
+)
 from bot.config import Settings
 from bot.i18n import Gettext
 from bot.scheduler import Scheduler
 from handlers.dialogue import Say, on_leaving, replier
-from quizzes.campaigns import (
-    CampaignSpec,
-    SpecError,
-    SpecProblem,
-    campaign_spec_from_mapping,
-    parse_local_time,
-)
+from quizzes.campaigns import SpecProblem, campaign_spec_from_mapping
 from quizzes.engine import Feedback
-from quizzes.ordering import by_name
 from quizzes.participants import Role
 from quizzes.permissions import Permissions
-from quizzes.units import Unit
-from storage.campaign_setup import create_campaign
-from storage.models import utcnow
-from storage.repositories import Repositories
 
 __all__ = ["Setup", "SetupCb", "create_router"]
 
@@ -54,8 +54,6 @@ MAX_QUESTIONS = 200  # the spec's limit for ``questions``
 NONE_WORDS = frozenset({"none", "no", "-", "无", "不限", "不限时"})
 NOW_WORDS = frozenset({"now", "现在", "立即", "立即开始"})
 ROLES = tuple(Role)
-# A time typed a moment ago may be a minute behind the clock.
-PAST_SLACK = timedelta(minutes=1)
 
 
 class Setup(StatesGroup):
@@ -144,23 +142,6 @@ class SetupCb(CallbackData, prefix="cs"):
 # ---------------------------------------------------------------------- checking
 
 
-def spec_problems(raw: dict[str, Any], settings: Settings) -> list[SpecProblem]:
-    """The spec parser's verdict on the answers so far (as the YAML file would hold them)."""
-    try:
-        campaign_spec_from_mapping(raw, settings.zone)
-    except SpecError as error:
-        return error.problems
-    return []
-
-
-def problems_for(key: str, raw: dict[str, Any], settings: Settings) -> list[SpecProblem]:
-    return [
-        problem
-        for problem in spec_problems(raw, settings)
-        if problem.key == key or problem.key.startswith(f"{key}.")
-    ]
-
-
 def describe(problems: list[SpecProblem], _: Gettext) -> str:
     return "\n".join(
         _("campaign.setup.invalid", message=_.plain(f"campaign.problem.{p.code}", **p.params))
@@ -180,9 +161,9 @@ def _local(moment: datetime, settings: Settings) -> str:
     return f"{moment.astimezone(settings.zone):{TIME_FORMAT}}"
 
 
-def _now_text(settings: Settings) -> str:
+def _now_text(settings: Settings, clock: Clock) -> str:
     """The present moment as a spec file would write it, to the second."""
-    return f"{utcnow().astimezone(settings.zone):%Y-%m-%d %H:%M:%S}"
+    return f"{clock().astimezone(settings.zone):%Y-%m-%d %H:%M:%S}"
 
 
 # ---------------------------------------------------------------------- keyboards
@@ -203,14 +184,14 @@ def _ticked(text: str, chosen: bool) -> str:
 
 
 async def _keyboard(
-    step: State, data: dict[str, Any], repo: Repositories, _: Gettext
+    step: State, data: dict[str, Any], uow: UnitOfWork, _: Gettext
 ) -> InlineKeyboardMarkup | None:
     token = str(data["token"])
     builder = InlineKeyboardBuilder()
     widths: list[int] = []
     if step == Setup.banks:
         chosen = set(data.get("bank_ids") or [])
-        for bank in await repo.banks.list():
+        for bank in await banks_on_offer(uow):
             label = _.plain(
                 "campaign.setup.bank_button", name=bank.name, count=bank.question_count
             )
@@ -241,7 +222,7 @@ async def _keyboard(
     elif step == Setup.audience:
         units = set(data.get("unit_ids") or [])
         roles = set(data.get("roles") or [])
-        top = await _top_units(repo)
+        top = await audience_units(uow)
         for unit in top:
             _button(builder, _ticked(unit.name, unit.id in units), token, "unit", unit.id)
         widths += [2] * ((len(top) + 1) // 2)
@@ -270,14 +251,6 @@ async def _keyboard(
     return builder.as_markup()
 
 
-async def _top_units(repo: Repositories) -> list[Unit]:
-    """The units right below the roots (the regiments): an audience is some of them."""
-    units: list[Unit] = []
-    for root in by_name(await repo.units.roots()):
-        units += by_name(await repo.units.children(root.id))
-    return units
-
-
 # ---------------------------------------------------------------------- asking
 
 
@@ -296,7 +269,7 @@ async def _ask(
     step: State,
     say: Say,
     state: FSMContext,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
     _: Gettext,
     *,
@@ -305,12 +278,12 @@ async def _ask(
     await state.set_state(step)
     data = await state.get_data()
     if step == Setup.confirm:
-        text = await _summary(data, repo, settings, _)
+        text = await _summary(data, uow, settings, _)
     else:
         text = _prompt(step, data, _)
     if before:
         text = f"{before}\n\n{text}"
-    await say(text, await _keyboard(step, data, repo, _))
+    await say(text, await _keyboard(step, data, uow, _))
 
 
 def _following(step: str | None) -> State:
@@ -318,9 +291,7 @@ def _following(step: str | None) -> State:
     return ORDER[names.index(step) + 1] if step in names else ORDER[0]
 
 
-async def _summary(
-    data: dict[str, Any], repo: Repositories, settings: Settings, _: Gettext
-) -> str:
+async def _summary(data: dict[str, Any], uow: UnitOfWork, settings: Settings, _: Gettext) -> str:
     raw: dict[str, Any] = data["spec"]
     spec = campaign_spec_from_mapping(raw, settings.zone)
     rules = spec.rules
@@ -330,7 +301,8 @@ async def _summary(
             return _.plain("campaign.setup.unlimited")
         return _.plain("campaign.setup.seconds", seconds=value)
 
-    units = [u.name for u in await _top_units(repo) if u.id in set(data.get("unit_ids") or [])]
+    chosen = set(data.get("unit_ids") or [])
+    units = [u.name for u in await audience_units(uow) if u.id in chosen]
     audience = _.join(units) if units else _.plain("campaign.setup.everyone")
     if spec.roles:
         audience += " · " + _.join(_.plain(f"role.{r.value}") for r in spec.roles)
@@ -361,21 +333,21 @@ async def _summary(
 async def start_setup(
     message: Message,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
     bot: Bot,
     _: Gettext,
 ) -> None:
-    if not permissions.is_admin:
+    if not may_set_up_campaigns(permissions):
         await message.answer(_("errors.admins_only"))
         return
     await state.clear()
-    if not await repo.banks.list():
+    if not await banks_on_offer(uow):
         await message.answer(_("campaign.setup.no_banks"))
         return
     await state.set_data({"token": secrets.token_urlsafe(6), "spec": {}})
-    await _ask(Setup.name, replier(bot, message.chat.id, None), state, repo, settings, _)
+    await _ask(Setup.name, replier(bot, message.chat.id, None), state, uow, settings, _)
 
 
 async def not_text(message: Message, _: Gettext) -> None:
@@ -385,15 +357,16 @@ async def not_text(message: Message, _: Gettext) -> None:
 async def receive_text(
     message: Message,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
+    clock: Clock,
     bot: Bot,
     _: Gettext,
 ) -> None:
     current = await state.get_state()
     key = _short(current)
-    if not permissions.is_admin or key not in TEXT_KEYS:
+    if not may_set_up_campaigns(permissions) or key not in TEXT_KEYS:
         await state.clear()
         await message.answer(_("errors.admins_only"))
         return
@@ -404,49 +377,31 @@ async def receive_text(
     if key in ("questions", "attempts", "pass_mark", "time_per_question", "time_per_attempt"):
         value = None if key.startswith("time_") and text.lower() in NONE_WORDS else _number(text)
     elif key == "opens" and text.lower() in NOW_WORDS:
-        value = _now_text(settings)
+        value = _now_text(settings, clock)
     raw[key] = value
-    problems = problems_for(key, raw, settings)
-    if not problems:
-        problems = await _dialogue_problems(key, raw, data, repo, settings)
+    problems = await answer_problems(
+        uow, key, raw, pool=int(data.get("pool") or 0), zone=settings.zone, clock=clock
+    )
     say = replier(bot, message.chat.id, None)
     if problems:  # the same step again, with what was wrong
-        await _ask(_step(current), say, state, repo, settings, _, before=describe(problems, _))
+        await _ask(_step(current), say, state, uow, settings, _, before=describe(problems, _))
         return
     await state.update_data(spec=raw)
-    await _ask(_following(current), say, state, repo, settings, _)
+    await _ask(_following(current), say, state, uow, settings, _)
 
 
 def _step(name: str | None) -> State:
     return next(s for s in ORDER if s.state == name)
 
 
-async def _dialogue_problems(
-    key: str, raw: dict[str, Any], data: dict[str, Any], repo: Repositories, settings: Settings
-) -> list[SpecProblem]:
-    """What the spec parser cannot know: the name in use, the pool, a time already past."""
-    if key == "name":
-        name = str(raw["name"]).strip()
-        if await repo.campaigns.by_name(name) is not None:
-            return [SpecProblem("name", "taken", {"name": name})]
-    if key == "questions":
-        pool = int(data.get("pool") or 0)
-        if isinstance(raw["questions"], int) and raw["questions"] > pool:
-            return [SpecProblem("questions", "pool_too_small", {"pool": pool, "asked": raw[key]})]
-    if key in ("opens", "closes"):
-        moment = parse_local_time(raw[key], settings.zone)
-        if moment is not None and moment < utcnow() - PAST_SLACK:
-            return [SpecProblem(key, "past_time")]
-    return []
-
-
 async def press(
     callback: CallbackQuery,
     callback_data: SetupCb,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
+    clock: Clock,
     bot: Bot,
     _: Gettext,
     scheduler: Scheduler | None = None,
@@ -455,7 +410,7 @@ async def press(
     current = await state.get_state()
     steps = ACTION_STEPS.get(callback_data.action, ())
     if (
-        not permissions.is_admin
+        not may_set_up_campaigns(permissions)
         or data.get("token") != callback_data.token
         or current not in {s.state for s in steps}
     ):
@@ -477,32 +432,30 @@ async def press(
         await state.update_data({field: chosen})
         await callback.answer()
         if message is not None:
-            await message.edit_reply_markup(reply_markup=await _keyboard(step, data, repo, _))
+            await message.edit_reply_markup(reply_markup=await _keyboard(step, data, uow, _))
 
     async def answered(key: str, value: object) -> None:
         raw[key] = value
         await state.update_data(spec=raw)
         await callback.answer()
-        await _ask(_following(current), say, state, repo, settings, _)
+        await _ask(_following(current), say, state, uow, settings, _)
 
     if action == "cancel":
         await state.clear()
         await callback.answer()
         await say(_("campaign.setup.cancelled"), None)
     elif action == "bank":
-        if item not in {bank.id for bank in await repo.banks.list()}:
+        if item not in {bank.id for bank in await banks_on_offer(uow)}:
             await callback.answer(_.plain("errors.stale_button"))
             return
         await toggled("bank_ids", item)
     elif action == "banks_done":
-        chosen = set(data.get("bank_ids") or [])
-        banks = [bank for bank in await repo.banks.list() if bank.id in chosen]
-        if not banks:
+        choice = await chosen_banks(uow, data.get("bank_ids") or [])
+        if not choice.banks:
             await callback.answer(_.plain("campaign.setup.choose_bank"), show_alert=True)
             return
-        pool = len(await repo.attempts.candidates([bank.id for bank in banks]))
-        await state.update_data(pool=pool)
-        await answered("banks", [bank.name for bank in banks])
+        await state.update_data(pool=choice.pool)
+        await answered("banks", [bank.name for bank in choice.banks])
     elif action == "no_limit":
         await answered(_short(step), None)
     elif action == "feedback" and 0 <= item < len(FEEDBACKS):
@@ -510,9 +463,9 @@ async def press(
     elif action == "partial" and item in (0, 1):
         await answered("partial_credit", bool(item))
     elif action == "now":
-        await answered("opens", _now_text(settings))
+        await answered("opens", _now_text(settings, clock))
     elif action == "unit":
-        if item not in {unit.id for unit in await _top_units(repo)}:
+        if item not in {unit.id for unit in await audience_units(uow)}:
             await callback.answer(_.plain("errors.stale_button"))
             return
         await toggled("unit_ids", item)
@@ -520,59 +473,57 @@ async def press(
         await toggled("roles", ROLES[item].value)
     elif action == "audience_done":
         chosen = set(data.get("unit_ids") or [])
-        names = [unit.name for unit in await _top_units(repo) if unit.id in chosen]
+        names = [unit.name for unit in await audience_units(uow) if unit.id in chosen]
         roles = [role.value for role in ROLES if role.value in set(data.get("roles") or [])]
         await answered("audience", {"units": names, "roles": roles})
     elif action == "certificate" and item in (0, 1):
         await answered("certificate", bool(item))
     elif action == "confirm":
         await callback.answer()
-        await _create(say, callback.from_user.id, raw, data, repo, state, settings, _, scheduler)
+        await _create(
+            say, raw, uow, state, settings, clock, _, scheduler, permissions, callback.from_user.id
+        )
     else:
         await callback.answer(_.plain("errors.stale_button"))
 
 
 async def _create(
     say: Say,
-    user_id: int,
     raw: dict[str, Any],
-    data: dict[str, Any],
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
     scheduler: Scheduler | None,
+    permissions: Permissions,
+    user_id: int,
 ) -> None:
     await state.clear()
-    problems: list[SpecProblem] = []
-    spec: CampaignSpec | None = None
-    try:
-        spec = campaign_spec_from_mapping(raw, settings.zone)
-    except SpecError as error:
-        problems = error.problems
-    if spec is not None and spec.closes_at <= utcnow():
-        problems.append(SpecProblem("closes", "past_time"))
-    created = None
-    if spec is not None and not problems:
-        try:
-            created = await create_campaign(repo.session, spec, created_by=user_id)
-        except SpecError as error:
-            problems = error.problems
-    if created is None:
+    created = await create_from_answers(
+        uow,
+        raw,
+        viewer=permissions,
+        created_by=user_id,
+        zone=settings.zone,
+        clock=clock,
+        scheduler=scheduler,
+    )
+    if isinstance(created, SetupRefusal):
+        await say(_("errors.admins_only"), None)
+        return
+    if isinstance(created, CampaignNotCreated):
         lines = [_("campaign.setup.not_created")]
         lines += [
             _(
                 "campaign.setup.problem_line",
                 message=_.plain(f"campaign.problem.{p.code}", **p.params),
             )
-            for p in problems
+            for p in created.problems
         ]
         await say("\n".join([*lines, "", _("campaign.setup.start_again")]), None)
         return
-    await repo.commit()
     campaign = created.campaign
-    if scheduler is not None:
-        schedule_campaign(scheduler, campaign, utcnow())
     await say(
         _(
             "campaign.cli.created",

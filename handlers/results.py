@@ -8,26 +8,18 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.application import UnitOfWork
+from bot.application.results import (
+    ResultsRefusal,
+    may_read_question_figures,
+    question_figures,
+)
 from bot.i18n import Gettext
 from bot.message_parts import split_message
-from bot.shortlists import question_lines
-from quizzes.campaigns import Campaign
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
-from storage.repositories import Repositories
 
 CAMPAIGN_NUMBER = re.compile(r"[0-9]+")
-LONGEST_NUMBER = 18  # digits: any longer is past every id (and BIGINT)
-
-
-async def chosen_campaign(repo: Repositories, number: str | None) -> Campaign | None:
-    """The campaign of this number (ASCII digits), else the latest one when no number is
-    given; None when there is no such campaign. A number too long for an id is none."""
-    if number is None:
-        campaigns = await repo.campaigns.all()
-        return campaigns[-1] if campaigns else None
-    number = number.lstrip("0") or "0"
-    return await repo.campaigns.get(int(number)) if len(number) <= LONGEST_NUMBER else None
 
 
 async def question_stats(
@@ -35,11 +27,11 @@ async def question_stats(
     command: CommandObject,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     _: Gettext,
 ) -> None:
     """``/qstats [campaign number]``: for teachers and staff, no personal data."""
-    if not permissions.may_teach(participant.role):
+    if not may_read_question_figures(permissions, participant.role):
         await message.answer(_("errors.teachers_only"))
         return
     args = (command.args or "").split()
@@ -47,19 +39,21 @@ async def question_stats(
         await message.answer(_("qstats.usage"))
         return
     number = args[0] if args else None
-    campaign = await chosen_campaign(repo, number)
-    if campaign is None:
-        if number is None:
-            await message.answer(_("shortlist.no_campaign"))
-        else:
-            await message.answer(_("qstats.unknown", id=number.lstrip("0") or "0"))
+    figures = await question_figures(uow, number, viewer=permissions, role=participant.role, _=_)
+    if figures is ResultsRefusal.NOT_ALLOWED:
+        await message.answer(_("errors.teachers_only"))
         return
-    lines = await question_lines(repo, campaign.id, _)
-    await repo.commit()  # end the reads: hold no connection while waiting to send
-    if not lines:
+    if figures is ResultsRefusal.NO_CAMPAIGN:
+        await message.answer(_("shortlist.no_campaign"))
+        return
+    if isinstance(figures, ResultsRefusal):
+        await message.answer(_("qstats.unknown", id=(number or "").lstrip("0") or "0"))
+        return
+    campaign = figures.campaign
+    if not figures.lines:
         await message.answer(_("qstats.none", campaign=campaign.name))
         return
-    for part in split_message([_("qstats.header", campaign=campaign.name), *lines]):
+    for part in split_message([_("qstats.header", campaign=campaign.name), *figures.lines]):
         await message.answer(part)
 
 

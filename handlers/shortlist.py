@@ -14,14 +14,19 @@ from aiogram.types import (
     Message,
 )
 
+from bot.application import UnitOfWork
+from bot.application.shortlists import (
+    Confirmation,
+    ShortlistRefusal,
+    confirm_shown_list,
+    may_rank,
+    top_students,
+)
 from bot.config import Settings
 from bot.i18n import Gettext
-from bot.shortlists import Confirmation, confirm_shortlist, shortlist_for
-from handlers.results import chosen_campaign
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.statistics import score_percent
-from storage.repositories import Repositories
 
 TOP_DEFAULT = 9  # the bureau selected nine students for the corps-wide contest
 TOP_MAX = 200
@@ -50,14 +55,14 @@ async def top(
     command: CommandObject,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     bot: Bot,
     settings: Settings,
     _: Gettext,
 ) -> None:
     """``/top [N] [campaign id]``: admins rank every school, coordinators their own.
     Looking is not selecting: the list is kept as shown, and counts once confirmed."""
-    if not permissions.is_staff:
+    if not may_rank(permissions):
         await message.answer(_("errors.staff_only"))
         return
     arguments = top_arguments(command.args)
@@ -65,20 +70,25 @@ async def top(
         await message.answer(_("shortlist.usage", top=TOP_DEFAULT, most=TOP_MAX))
         return
     top_n, campaign_id = arguments
-    campaign = await chosen_campaign(repo, None if campaign_id is None else str(campaign_id))
-    if campaign is None:
-        if campaign_id is None:
-            await message.answer(_("shortlist.no_campaign"))
-        else:
-            await message.answer(_("shortlist.unknown_campaign", id=campaign_id))
-        return
-    scope = None
-    if not permissions.is_admin:
-        scope = await repo.units.get(sorted(permissions.coordinator_of)[0])
-    result = await shortlist_for(
-        repo, campaign, top_n, scope, participant.telegram_id, settings, _.plain
+    drawn = await top_students(
+        uow,
+        top_n,
+        campaign_id,
+        viewer=permissions,
+        drawn_by=participant.telegram_id,
+        settings=settings,
+        _=_.plain,
     )
-    await repo.commit()
+    if drawn is ShortlistRefusal.NOT_STAFF:
+        await message.answer(_("errors.staff_only"))
+        return
+    if drawn is ShortlistRefusal.NO_CAMPAIGN:
+        await message.answer(_("shortlist.no_campaign"))
+        return
+    if isinstance(drawn, ShortlistRefusal):
+        await message.answer(_("shortlist.unknown_campaign", id=campaign_id))
+        return
+    campaign, scope, result = drawn.campaign, drawn.scope, drawn.result
     if not result.lines or result.shortlist_id is None:
         await message.answer(_("shortlist.empty", campaign=campaign.name))
         return
@@ -127,15 +137,14 @@ async def confirm_selection(
     callback_data: ConfirmShortlistCb,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     _: Gettext,
 ) -> None:
     """The button under /top's list: checked against the presser's rights and against
     the ranking as it is now."""
-    outcome, kept = await confirm_shortlist(
-        repo, callback_data.id, permissions, participant.telegram_id
+    outcome, kept = await confirm_shown_list(
+        uow, callback_data.id, viewer=permissions, confirmed_by=participant.telegram_id
     )
-    await repo.commit()
     message = callback.message if isinstance(callback.message, Message) else None
     if outcome is not Confirmation.CONFIRMED or kept is None:
         await callback.answer(_.plain(f"shortlist.confirm.{outcome.value}"), show_alert=True)
