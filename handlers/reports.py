@@ -7,7 +7,6 @@ comes from :mod:`storage.statistics`, the same definitions the command line uses
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -17,20 +16,26 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.application import Clock, UnitOfWork
+from bot.application.reports import (
+    ReportRefusal,
+    compile_chat_report,
+    participation_figures,
+    report_scopes,
+    stored_report,
+    stored_reports,
+)
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
 from bot.reports import format as fmt
-from bot.reports.compile import CSV, REPORT_DOCX, XLSX, ReportFiles, compile_report
+from bot.reports.compile import CSV, REPORT_DOCX, XLSX, ReportFiles
 from bot.reports.jobs import file_name, send_files
 from bot.reports.tables import participation_csv
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
-from quizzes.reports import ReportVersion, Trigger
+from quizzes.reports import ReportVersion
 from quizzes.statistics import Period, PeriodError, parse_period
 from quizzes.units import Unit
-from storage.reports import ReportRepository
-from storage.repositories import Repositories
-from storage.statistics import StatisticsRepository
 
 log = logging.getLogger(__name__)
 
@@ -41,35 +46,30 @@ class ReportCb(CallbackData, prefix="rv"):
     id: int
 
 
-async def scopes_of(permissions: Permissions, repo: Repositories) -> list[Unit]:
-    """The units this person may report on: the tree's root(s), or their own schools."""
-    if permissions.is_admin:
-        return await repo.units.roots()
-    found = [await repo.units.get(unit_id) for unit_id in sorted(permissions.coordinator_of)]
-    return [unit for unit in found if unit is not None]
+CHAT_FILES = (REPORT_DOCX, XLSX)  # what the chat sends of a report; the rest is kept
 
 
 async def _prepare(
     message: Message,
     command: CommandObject,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
 ) -> tuple[list[Unit], Period] | None:
-    if not permissions.is_staff:  # the refusal names what the command does
+    scopes = await report_scopes(uow, permissions)
+    if isinstance(scopes, ReportRefusal):  # the refusal names what the command does
         key = "report.chat.staff_only"
         if command.command == "export":
             key = "report.chat.export_staff_only"
         await message.answer(_(key))
         return None
     try:
-        period = parse_period(command.args, datetime.now(settings.zone).date())
+        period = parse_period(command.args, clock().astimezone(settings.zone).date())
     except PeriodError as error:
         await message.answer(fmt.period_problem(error, _, _.locale, command=f"/{command.command}"))
         return None
-    scopes = await scopes_of(permissions, repo)
-    await repo.commit()
     if not scopes:
         await message.answer(_("report.chat.no_scope"))
         return None
@@ -99,14 +99,15 @@ async def report_command(
     command: CommandObject,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
     translator: Translator,
+    clock: Clock,
     bot: Bot,
     _: Gettext,
 ) -> None:
-    prepared = await _prepare(message, command, permissions, repo, settings, _)
+    prepared = await _prepare(message, command, permissions, uow, settings, clock, _)
     if prepared is None:
         return
     scopes, period = prepared
@@ -119,32 +120,21 @@ async def report_command(
                 end=str(period.end),
             )
         )
-        try:
-            report = await compile_report(
-                session_factory,
-                scope,
-                period,
-                zone=settings.zone,
-                locale=_.locale,
-                translator=translator,
-            )
-        except Exception:
-            log.exception("report for unit %s failed", scope.id)
+        report = await compile_chat_report(
+            session_factory,
+            scope,
+            period,
+            viewer=permissions,
+            compiled_by=participant.telegram_id,
+            now=clock(),
+            zone=settings.zone,
+            locale=_.locale,
+            translator=translator,
+        )
+        if isinstance(report, ReportRefusal):
             await message.answer(_("report.chat.failed"))
             return
-        async with session_factory() as session:
-            reports = ReportRepository(session)
-            await reports.save(
-                scope,
-                period,
-                locale=_.locale,
-                trigger=Trigger.CHAT,
-                compiled_by=participant.telegram_id,
-                compiled_at=report.compiled_at,
-                files=report.files,
-            )
-            await reports.commit()
-        documents = {name: report.files[name] for name in (REPORT_DOCX, XLSX)}
+        documents = {name: report.files[name] for name in CHAT_FILES}
         try:
             await send_files(bot, message.chat.id, documents, period, _caption(report, _))
         except TelegramAPIError:  # the report is kept: /reports sends it again
@@ -157,20 +147,27 @@ async def export_command(
     message: Message,
     command: CommandObject,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
     _: Gettext,
 ) -> None:
-    prepared = await _prepare(message, command, permissions, repo, settings, _)
+    prepared = await _prepare(message, command, permissions, uow, settings, clock, _)
     if prepared is None:
         return
     scopes, period = prepared
     for scope in scopes:
-        async with session_factory() as session:
-            stats = await StatisticsRepository(session).compile(
-                scope, period, settings.zone, total_name=_.plain("report.column.total")
-            )
+        stats = await participation_figures(
+            session_factory,
+            scope,
+            period,
+            viewer=permissions,
+            zone=settings.zone,
+            total_name=_.plain("report.column.total"),
+        )
+        if isinstance(stats, ReportRefusal):  # not one of the viewer's scopes: never here
+            continue
         content = participation_csv(stats, _.plain)
         await message.answer_document(
             BufferedInputFile(content, filename=file_name(CSV, period)),
@@ -194,65 +191,8 @@ def versions_keyboard(versions: list[ReportVersion]) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def _visible(version: ReportVersion, permissions: Permissions) -> bool:
-    return permissions.is_admin or version.scope_unit_id in permissions.coordinator_of
-
-
-async def reports_command(
-    message: Message,
-    permissions: Permissions,
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    _: Gettext,
-) -> None:
-    if not permissions.is_staff:
-        await message.answer(_("report.chat.reports_staff_only"))
-        return
-    async with session_factory() as session:
-        versions = await ReportRepository(session).latest(
-            None if permissions.is_admin else permissions.coordinator_of, limit=10
-        )
-    if not versions:
-        await message.answer(_("report.chat.versions_empty"))
-        return
-    lines = [_("report.chat.versions_header")]
-    for version in versions:
-        lines.append(
-            _(
-                "report.chat.version_line",
-                id=version.id,
-                scope=version.scope_name,
-                start=str(version.period.start),
-                end=str(version.period.end),
-                compiled_at=fmt.moment(version.compiled_at.astimezone(settings.zone), _.locale),
-                trigger=_(f"report.trigger.{version.trigger.value}"),
-            )
-        )
-    await message.answer("\n".join(lines), reply_markup=versions_keyboard(versions))
-
-
-async def fetch_version(
-    callback: CallbackQuery,
-    callback_data: ReportCb,
-    permissions: Permissions,
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    bot: Bot,
-    _: Gettext,
-) -> None:
-    async with session_factory() as session:
-        repo = ReportRepository(session)
-        version = await repo.get(callback_data.id)
-        files = (
-            await repo.files(version.id, (REPORT_DOCX, XLSX))
-            if version is not None and _visible(version, permissions)
-            else {}
-        )
-    if version is None or not files:
-        await callback.answer(_.plain("report.chat.version_gone"), show_alert=True)
-        return
-    await callback.answer()
-    caption = _(
+def _version_line(version: ReportVersion, settings: Settings, _: Gettext) -> str:
+    return _(
         "report.chat.version_line",
         id=version.id,
         scope=version.scope_name,
@@ -261,8 +201,43 @@ async def fetch_version(
         compiled_at=fmt.moment(version.compiled_at.astimezone(settings.zone), _.locale),
         trigger=_(f"report.trigger.{version.trigger.value}"),
     )
-    ordered = {name: files[name] for name in (REPORT_DOCX, XLSX) if name in files}
-    await send_files(bot, callback.from_user.id, ordered, version.period, caption)
+
+
+async def reports_command(
+    message: Message,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    versions = await stored_reports(uow, permissions, limit=10)
+    if isinstance(versions, ReportRefusal):
+        await message.answer(_("report.chat.reports_staff_only"))
+        return
+    if not versions:
+        await message.answer(_("report.chat.versions_empty"))
+        return
+    lines = [_("report.chat.versions_header")]
+    lines += [_version_line(version, settings, _) for version in versions]
+    await message.answer("\n".join(lines), reply_markup=versions_keyboard(versions))
+
+
+async def fetch_version(
+    callback: CallbackQuery,
+    callback_data: ReportCb,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    stored = await stored_report(uow, callback_data.id, CHAT_FILES, viewer=permissions)
+    if stored is None:
+        await callback.answer(_.plain("report.chat.version_gone"), show_alert=True)
+        return
+    await callback.answer()
+    caption = _version_line(stored.version, settings, _)
+    await send_files(bot, callback.from_user.id, stored.files, stored.version.period, caption)
 
 
 def create_router() -> Router:
