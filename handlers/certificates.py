@@ -10,7 +10,6 @@ and parents are adults and give their own name.
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -20,23 +19,31 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.application import Clock, UnitOfWork
+from bot.application.certificates import (
+    Consent,
+    ConsentRefusal,
+    Next,
+    confirm_guardian_consent,
+    declare_age,
+    display_name_certificate,
+    forget_real_name,
+    issue_certificate,
+    passed_attempts,
+    request_certificate,
+    save_real_name,
+    verify_certificate,
+)
 from bot.certificates import CertificateText, render_certificate
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
 from bot.verification import describe, verify_url
 from handlers.dialogue import on_leaving
-from quizzes.certificates import band_for, grouped, normalize_verification_code
-from quizzes.engine import Outcome
-from quizzes.participants import Participant, Role, clean_display_name
+from quizzes.certificates import grouped
+from quizzes.participants import Participant
 from quizzes.permissions import Permissions
-from quizzes.privacy import (
-    CONSENT_CODE_VALID,
-    may_confirm,
-    needs_age_question,
-    normalize_consent_code,
-)
+from quizzes.privacy import CONSENT_CODE_VALID
 from quizzes.statistics import score_percent
-from storage.repositories import Repositories
 
 
 class CertificateCb(CallbackData, prefix="ct"):
@@ -64,9 +71,9 @@ on_leaving(Certifying, "certificate.name_cancelled")
 
 
 async def list_certificates(
-    message: Message, participant: Participant, repo: Repositories, _: Gettext
+    message: Message, participant: Participant, uow: UnitOfWork, _: Gettext
 ) -> None:
-    passed = await repo.attempts.passed_for(participant.id)
+    passed = await passed_attempts(uow, participant)
     if not passed:
         await message.answer(_("certificate.none"))
         return
@@ -80,33 +87,30 @@ async def list_certificates(
     await message.answer(_("certificate.choose"), reply_markup=builder.as_markup())
 
 
-async def _own_passed_attempt(
-    repo: Repositories, participant: Participant, attempt_id: int
-) -> bool:
-    attempt = await repo.attempts.get(attempt_id)
-    return bool(attempt and attempt.participant_id == participant.id and attempt.passed)
-
-
 async def want_certificate(
     callback: CallbackQuery,
     callback_data: CertificateCb,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     bot: Bot,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
 ) -> None:
-    if not await _own_passed_attempt(repo, participant, callback_data.attempt):
+    step = await request_certificate(uow, participant, callback_data.attempt)
+    if step.next is Next.STALE:
         await callback.answer(_.plain("errors.stale_button"))
         return
     await callback.answer()
     chat_id = callback.from_user.id
-    real_name = await repo.certificate_names.get(participant.id)
-    if real_name is not None:
-        await send_certificate(bot, chat_id, callback_data.attempt, real_name, repo, settings, _)
+    if step.next is Next.ISSUE:
+        assert step.real_name is not None
+        await send_certificate(
+            bot, chat_id, callback_data.attempt, step.real_name, uow, settings, clock, _
+        )
         return
-    if not needs_age_question(participant):
+    if step.next is Next.ASK_NAME:
         await _ask_real_name(bot, chat_id, callback_data.attempt, state, _)
         return
     builder = InlineKeyboardBuilder()
@@ -131,23 +135,23 @@ async def answer_age(
     callback: CallbackQuery,
     callback_data: AgeCb,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     bot: Bot,
+    clock: Clock,
     _: Gettext,
 ) -> None:
-    if not await _own_passed_attempt(repo, participant, callback_data.attempt):
+    step = await declare_age(
+        uow, participant, callback_data.attempt, under_14=callback_data.under_14, now=clock()
+    )
+    if step.next is Next.STALE:
         await callback.answer(_.plain("errors.stale_button"))
         return
     chat_id = callback.from_user.id
-    if not callback_data.under_14:
+    if step.next is Next.ASK_NAME:
         await callback.answer()
         await _ask_real_name(bot, chat_id, callback_data.attempt, state, _)
         return
-    code = await repo.certificate_names.consent_code(
-        participant.id, callback_data.attempt, datetime.now(UTC)
-    )
-    await repo.commit()
     await callback.answer()
     builder = InlineKeyboardBuilder()
     builder.button(
@@ -158,7 +162,7 @@ async def answer_age(
         chat_id,
         _(
             "certificate.guardian_needed",
-            code=code,
+            code=step.consent_code,
             days=CONSENT_CODE_VALID.days,
             display=participant.display_name or "",
         ),
@@ -170,50 +174,43 @@ async def certificate_with_display_name(
     callback: CallbackQuery,
     callback_data: DisplayNameCb,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
     bot: Bot,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
 ) -> None:
-    if not participant.display_name or not await _own_passed_attempt(
-        repo, participant, callback_data.attempt
-    ):
+    name = await display_name_certificate(uow, participant, callback_data.attempt)
+    if name is None:
         await callback.answer(_.plain("errors.stale_button"))
         return
     await callback.answer()
     await send_certificate(
-        bot,
-        callback.from_user.id,
-        callback_data.attempt,
-        participant.display_name,
-        repo,
-        settings,
-        _,
+        bot, callback.from_user.id, callback_data.attempt, name, uow, settings, clock, _
     )
 
 
 async def give_real_name(
     message: Message,
     participant: Participant,
-    repo: Repositories,
+    uow: UnitOfWork,
     state: FSMContext,
     bot: Bot,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
 ) -> None:
     assert message.text is not None
-    name = clean_display_name(message.text)
+    name = await save_real_name(uow, participant, message.text, now=clock())
     if name is None:
         await message.answer(_("certificate.bad_name"))
         return
     data = await state.get_data()
     await state.clear()
-    await repo.certificate_names.set(participant.id, name, datetime.now(UTC))
-    await repo.commit()
     await message.answer(_("certificate.name_saved", name=name))
     attempt_id = data.get("attempt")
     if isinstance(attempt_id, int):
-        await send_certificate(bot, message.chat.id, attempt_id, name, repo, settings, _)
+        await send_certificate(bot, message.chat.id, attempt_id, name, uow, settings, clock, _)
 
 
 async def confirm_consent(
@@ -221,59 +218,54 @@ async def confirm_consent(
     command: CommandObject,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     bot: Bot,
     settings: Settings,
     translator: Translator,
+    clock: Clock,
     _: Gettext,
 ) -> None:
     """``/consent CODE``: whose code it is; ``/consent CODE 姓名``: confirm the name."""
     code_text, _space, name_text = (command.args or "").strip().partition(" ")
-    code = normalize_consent_code(code_text)
-    if code is None:
-        await message.answer(_("certificate.consent_usage"))
+    answer = await confirm_guardian_consent(
+        uow, participant, permissions, code_text, name_text, now=clock()
+    )
+    if not isinstance(answer, Consent):
+        await message.answer(_refused(answer.refusal, answer.code, _))
         return
-    now = datetime.now(UTC)
-    pending = await repo.certificate_names.pending(code, now)
-    student = await repo.participants.by_id(pending.participant_id) if pending else None
-    if pending is None or student is None:
-        await message.answer(_("certificate.consent_unknown", code=code))
-        return
-    unit = await repo.units.get(student.unit_id) if student.unit_id is not None else None
-    if not may_confirm(participant, permissions, student, unit):
-        await message.answer(_("certificate.consent_not_yours"))
-        return
-    where = (await repo.units.label(unit)).text() if unit else ""
-    display = student.display_name or ""
-    if not name_text.strip():
+    display = answer.student.display_name or ""
+    if answer.name is None:
         await message.answer(
-            _("certificate.consent_whose", code=code, unit=where, display=display)
+            _("certificate.consent_whose", code=answer.code, unit=answer.where, display=display)
         )
         return
-    name = clean_display_name(name_text)
-    if name is None:
-        await message.answer(_("certificate.bad_name"))
-        return
-    if not await repo.certificate_names.confirm(pending, name, participant.id, now):
-        await message.answer(_("certificate.consent_unknown", code=code))
-        return
-    await repo.commit()
-    await message.answer(_("certificate.consent_done", unit=where, display=display, name=name))
+    name = answer.name
+    await message.answer(
+        _("certificate.consent_done", unit=answer.where, display=display, name=name)
+    )
+    student = answer.student
     theirs = translator.bind(student.locale)
     await bot.send_message(student.telegram_id, theirs("certificate.consent_confirmed", name=name))
-    if pending.attempt_id is not None and await _own_passed_attempt(
-        repo, student, pending.attempt_id
-    ):
+    if answer.attempt_id is not None:
         await send_certificate(
-            bot, student.telegram_id, pending.attempt_id, name, repo, settings, theirs
+            bot, student.telegram_id, answer.attempt_id, name, uow, settings, clock, theirs
         )
+
+
+def _refused(refusal: ConsentRefusal, code: str, _: Gettext) -> str:
+    if refusal is ConsentRefusal.MALFORMED:
+        return _("certificate.consent_usage")
+    if refusal is ConsentRefusal.UNKNOWN:
+        return _("certificate.consent_unknown", code=code)
+    if refusal is ConsentRefusal.NOT_YOURS:
+        return _("certificate.consent_not_yours")
+    return _("certificate.bad_name")
 
 
 async def forget_name(
-    message: Message, participant: Participant, repo: Repositories, _: Gettext
+    message: Message, participant: Participant, uow: UnitOfWork, _: Gettext
 ) -> None:
-    removed = await repo.certificate_names.delete(participant.id)
-    await repo.commit()
+    removed = await forget_real_name(uow, participant)
     await message.answer(
         _("certificate.forgotten" if removed else "certificate.nothing_to_forget")
     )
@@ -284,36 +276,31 @@ async def send_certificate(
     chat_id: int,
     attempt_id: int,
     real_name: str,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
+    clock: Clock,
     _: Gettext,
 ) -> None:
-    attempt = await repo.attempts.get(attempt_id)
-    assert attempt is not None and attempt.finished_at is not None
-    campaign = await repo.campaigns.get(attempt.campaign_id)
-    assert campaign is not None
-    holder = await repo.participants.by_id(attempt.participant_id)
-    percent = Outcome(attempt.points, attempt.question_count, campaign.rules.pass_mark).percent
-    day = attempt.finished_at.astimezone(settings.zone).date()
-    now = datetime.now(UTC)
-    issued = await repo.certificate_names.issue(
-        attempt.id, band_for(percent, campaign.rules), now.astimezone(settings.zone).year, now
+    certificate = await issue_certificate(
+        uow, attempt_id, now=clock(), zone=settings.zone, issuer=settings.issuer
     )
-    await repo.commit()
+    issued, campaign = certificate.issued, certificate.campaign
     band = issued.band.value
     code = grouped(issued.code)
     me = await bot.me()
-    # Students are 同学; teachers and parents are named without a title.
-    student = holder is not None and holder.role is Role.STUDENT
+    day = certificate.passed_on
     text = CertificateText(
         title=_.plain(f"certificate.title_{band}"),
         name_line=_.plain(
-            "certificate.name_line" if student else "certificate.name_line_adult", name=real_name
+            "certificate.name_line" if certificate.for_student else "certificate.name_line_adult",
+            name=real_name,
         ),
         body=_.plain(
-            f"certificate.body_{band}", campaign=campaign.name, percent=score_percent(percent)
+            f"certificate.body_{band}",
+            campaign=campaign.name,
+            percent=score_percent(certificate.percent),
         ),
-        issuer=await _issuer(repo, settings),
+        issuer=certificate.issuer,
         date_line=_.plain("certificate.date", year=day.year, month=day.month, day=day.day),
         serial_line=_.plain("certificate.serial", serial=issued.serial),
         verify_line=_.plain("certificate.verify_line", bot=me.username or "", code=code)
@@ -339,33 +326,23 @@ async def send_certificate(
     )
 
 
-async def _issuer(repo: Repositories, settings: Settings) -> str:
-    """``PUFA_ISSUER``, else the top unit (the bureau), as it is named."""
-    if settings.issuer and settings.issuer.strip():
-        return settings.issuer.strip()
-    roots = sorted(await repo.units.roots(), key=lambda unit: unit.id)
-    return roots[0].name if roots else ""
-
-
 async def verify(
     message: Message,
     command: CommandObject,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     settings: Settings,
     _: Gettext,
 ) -> None:
     """``/verify CODE``: whether a certificate is genuine, and what it says."""
-    code = normalize_verification_code(command.args or "")
-    if code is None:
+    verification = await verify_certificate(uow, command.args or "", viewer=permissions)
+    if verification is None:
         await message.answer(_("certificate.verify_usage"))
         return
-    found = await repo.certificate_names.verify(code)
-    if found is None:
-        await message.answer(_("certificate.verify_unknown", code=grouped(code)))
+    if verification.found is None:
+        await message.answer(_("certificate.verify_unknown", code=grouped(verification.code)))
         return
-    # The real name is personal data (often a minor's): only staff see it.
-    text = describe(found, _, settings.zone, real_name=permissions.is_staff)
+    text = describe(verification.found, _, settings.zone, real_name=verification.shows_real_name)
     await message.answer(html.escape(text, quote=False))
 
 
