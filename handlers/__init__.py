@@ -9,6 +9,7 @@ and callback prefixes, so it takes nothing from the routers after it.
 from aiogram import Router
 
 from handlers import (
+    activities,
     admin,
     banks,
     campaign_setup,
@@ -49,6 +50,7 @@ def get_routers() -> list[Router]:
         lectures,
         reports,
         campaign_setup,
+        activities,
         fallback,
     )
     return [module.create_router() for module in modules]

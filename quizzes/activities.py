@@ -9,12 +9,17 @@ is confirmed (:func:`counts_in_report`).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
 from quizzes.activity_kinds import ActivityKind, kind_named
+from quizzes.participants import Role
+from quizzes.permissions import Permissions
 from quizzes.themes import Theme
+from quizzes.units import Unit
 
 
 class ActivityStatus(StrEnum):
@@ -55,6 +60,7 @@ class Headcount:
 MAX_HEADCOUNT = 100_000
 MAX_TITLE = 100
 MAX_SPEAKER = 40
+MAX_PHOTOS = 9  # what one Telegram album holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,43 @@ def counts_in_report(activity: Activity) -> bool:
 def status_on_recording(*, recorded_by_bureau: bool) -> ActivityStatus:
     """The bureau's own entries (chat or import) need nobody's confirmation."""
     return ActivityStatus.CONFIRMED if recorded_by_bureau else ActivityStatus.PENDING
+
+
+def may_record(
+    unit: Unit, *, permissions: Permissions, role: Role | None, own_unit_id: int | None
+) -> bool:
+    """The bureau records anywhere, a coordinator for their schools and classes, a
+    teacher for their own class (or school, if that is where they registered)."""
+    return permissions.may_manage(unit) or (role is Role.TEACHER and unit.id == own_unit_id)
+
+
+_COUNT_WORDS = (
+    ("students", ("学生", "students", "student", "pupils")),
+    ("teachers", ("教职工", "教师", "老师", "teachers", "teacher", "staff")),
+    ("parents", ("家长", "parents", "parent")),
+)
+
+
+def parse_headcount(text: str) -> Headcount | None:
+    """ "45 2 0", "学生45 教职工2", "学生 45，家长 10": the counts a recorder types; in
+    order (students, teachers, parents) when no word names them. ``None`` when the text
+    holds no count or a word names none of the three."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    numbers = [int(n) for n in re.findall(r"\d+", folded)]
+    if not numbers or len(numbers) > 3:
+        return None
+    named: dict[str, int] = {}
+    for match in re.finditer(r"([^\d\s,，、;；:：]+)\s*[:：]?\s*(\d+)", folded):
+        word, count = match.group(1), int(match.group(2))
+        key = next((k for k, words in _COUNT_WORDS if word in words), None)
+        if key is None:
+            return None
+        named[key] = count
+    if named:
+        if len(named) != len(numbers):
+            return None
+        return Headcount(**named)
+    return Headcount(*numbers)
 
 
 def problems_of(draft: ActivityDraft, *, today: date) -> list[tuple[str, dict[str, str | int]]]:

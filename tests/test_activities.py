@@ -224,13 +224,15 @@ async def test_a_school_records_only_its_own_and_waits_for_the_bureau(
             world.classes["七年级2班"].id,
             Headcount(44, 1, 0),
         )
-        recorded = await record_activity(uow, draft, by=None, permissions=coordinator, now=NOW)
+        recorded = await record_activity(
+            uow, draft, recorder=None, permissions=coordinator, now=NOW
+        )
         refused = await record_activity(
             uow,
             ActivityDraft(
                 "oath", Theme.CONSTITUTION, date(2026, 12, 4), "宣誓", other.id, Headcount(9)
             ),
-            by=None,
+            recorder=None,
             permissions=coordinator,
             now=NOW,
         )
@@ -344,7 +346,7 @@ async def test_the_report_counts_confirmed_activities_and_names_what_waits(
                 school.id,
                 Headcount(200),
             ),
-            by=None,
+            recorder=None,
             permissions=Permissions(coordinator_of=frozenset({school.id})),
             now=NOW,
         )

@@ -10,15 +10,18 @@ are still waiting.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
 from quizzes.activities import (
+    MAX_PHOTOS,
     Activity,
     ActivityDraft,
     ActivityStatus,
     Source,
+    may_record,
     problems_of,
     status_on_recording,
 )
@@ -28,6 +31,7 @@ from quizzes.activity_import import (
     ActivityRow,
     parse_activities,
 )
+from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
 from quizzes.units import Unit, UnitKind
 from quizzes.vice_principals import VicePrincipal, organisation_kind_of
@@ -152,24 +156,112 @@ async def record_activity(
     uow: UnitOfWork,
     draft: ActivityDraft,
     *,
-    by: int | None,
+    recorder: Participant | None,
     permissions: Permissions,
     now: datetime,
+    photos: Sequence[tuple[str | None, bytes | None]] = (),
 ) -> Recorded:
-    """Record one event a coordinator, teacher or the bureau describes in chat."""
+    """Record one event a coordinator, teacher or the bureau describes in chat, with its
+    photos (Telegram file id, bytes). ``recorder`` is ``None`` for the command line."""
     unit = await uow.units.get(draft.unit_id)
     problems = problems_of(draft, today=local_day(now))
-    if unit is None or not permissions.may_manage(unit):
+    allowed = unit is not None and may_record(
+        unit,
+        permissions=permissions,
+        role=recorder.role if recorder else None,
+        own_unit_id=recorder.unit_id if recorder else None,
+    )
+    if not allowed:
         problems.append(("not_your_school", {}))
+    if len(photos) > MAX_PHOTOS:
+        problems.append(("too_many_photos", {"max": MAX_PHOTOS}))
     if problems:
         return Recorded(None, tuple(problems))
     status = status_on_recording(recorded_by_bureau=permissions.is_admin)
     [new_id] = await uow.activities.record(
-        [draft], status=status, source=Source.CHAT, recorded_by=by, now=now
+        [draft],
+        status=status,
+        source=Source.CHAT,
+        recorded_by=recorder.id if recorder else None,
+        now=now,
     )
-    activity = await uow.activities.get(new_id) if new_id is not None else None
+    if new_id is None:
+        await uow.rollback()
+        return Recorded(None, (("already_recorded", {}),))
+    for file_id, content in photos:
+        await uow.activities.add_photo(new_id, telegram_file_id=file_id, content=content)
+    activity = await uow.activities.get(new_id)
     await uow.commit()
     return Recorded(activity)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingChoices:
+    """Where someone may record an event: units to offer as buttons, and whether they may
+    name any school (the bureau)."""
+
+    units: tuple[tuple[int, str], ...]
+    any_school: bool
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self.units) or self.any_school
+
+
+async def recording_choices(
+    uow: UnitOfWork, recorder: Participant, permissions: Permissions
+) -> RecordingChoices:
+    """A teacher's own class, a coordinator's schools; the bureau names a school."""
+    units: list[Unit] = []
+    if recorder.role is Role.TEACHER and recorder.unit_id is not None:
+        own = await uow.units.get(recorder.unit_id)
+        units += [own] if own is not None and not own.retired else []
+    found = await uow.units.by_ids(permissions.coordinator_of)
+    units += [u for u in found.values() if not u.retired and u not in units]
+    labels = await uow.units.display_labels(units)
+    return RecordingChoices(tuple((u.id, labels[u.id]) for u in units), permissions.is_admin)
+
+
+async def recordable_unit(
+    uow: UnitOfWork, unit_id: int, recorder: Participant, permissions: Permissions
+) -> str | None:
+    """The unit's label when ``recorder`` may record its events (a button pressed or a
+    school typed); ``None`` for a unit they may not (a forged or stale button)."""
+    unit = await uow.units.get(unit_id)
+    if unit is None or unit.retired:
+        return None
+    if not may_record(
+        unit, permissions=permissions, role=recorder.role, own_unit_id=recorder.unit_id
+    ):
+        return None
+    return await uow.units.display_label(unit)
+
+
+async def activities_for(
+    uow: UnitOfWork, viewer: Participant, permissions: Permissions, *, limit: int = 10
+) -> list[Listed]:
+    """What /activities lists: for the bureau, what waits for its review; for a
+    coordinator, their schools' latest entries; for a teacher, their own unit's."""
+    if permissions.is_admin:
+        return await recent_activities(uow, pending_only=True, limit=limit)
+    scopes = list((await uow.units.by_ids(permissions.coordinator_of)).values())
+    if not scopes and viewer.role is Role.TEACHER and viewer.unit_id is not None:
+        own = await uow.units.get(viewer.unit_id)
+        scopes = [own] if own is not None else []
+    found: list[Activity] = []
+    for scope in scopes:
+        found += await uow.activities.within(scope, limit=limit)
+    found.sort(key=lambda a: (a.held_on, a.id), reverse=True)
+    units = await uow.units.by_ids({item.unit_id for item in found})
+    labels = await uow.units.display_labels(units.values())
+    return [Listed(item, labels.get(item.unit_id, "")) for item in found[:limit]]
+
+
+async def school_named(uow: UnitOfWork, name: str) -> tuple[tuple[int, str], ...]:
+    """The schools a typed name may mean (none, one, or several of one name)."""
+    schools = await uow.units.find_school(name.strip())
+    labels = await uow.units.display_labels(schools)
+    return tuple((s.id, labels[s.id]) for s in schools)
 
 
 async def add_photo(

@@ -1,0 +1,518 @@
+"""/activity: a coordinator, teacher or the bureau records an offline event in chat;
+/activities: what waits for the bureau's review (or, for a school, its latest entries).
+
+The dialogue's answers live in a typed :class:`Draft` kept in the FSM data; each step
+has its own handler, each button action its own filter, and a press that does not fit
+the current step (stale, forged) changes nothing. Nothing is written until 保存.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from bot.application import Clock, UnitOfWork
+from bot.application.activities import (
+    ReviewOutcome,
+    activities_for,
+    local_day,
+    record_activity,
+    recordable_unit,
+    recording_choices,
+    review_activity,
+    school_named,
+)
+from bot.i18n import Gettext
+from bot.views.activities import (
+    ActivityCb,
+    ReviewCb,
+    activity_line,
+    confirm_keyboard,
+    days_keyboard,
+    kinds_keyboard,
+    photos_keyboard,
+    review_keyboard,
+    summary,
+    themes_keyboard,
+    units_keyboard,
+)
+from handlers.dialogue import Say, leave_button, on_leaving, replier
+from quizzes.activities import (
+    MAX_PHOTOS,
+    MAX_SPEAKER,
+    MAX_TITLE,
+    ActivityDraft,
+    ActivityStatus,
+    Headcount,
+    parse_headcount,
+)
+from quizzes.activity_import import parse_day
+from quizzes.activity_kinds import is_kind, kind_named
+from quizzes.participants import Participant
+from quizzes.permissions import Permissions
+from quizzes.spreadsheet_safety import looks_like_formula
+from quizzes.themes import Theme
+
+__all__ = ["Draft", "Recording", "create_router"]
+
+
+class Recording(StatesGroup):
+    kind = State()
+    unit = State()
+    day = State()
+    title = State()
+    theme = State()
+    headcount = State()
+    speaker = State()
+    photos = State()
+    confirm = State()
+
+
+on_leaving(Recording, "activity.chat.cancelled")
+
+
+@dataclass
+class Draft:
+    """The answers so far, as the FSM keeps them (plain JSON types)."""
+
+    kind: str = ""
+    unit_id: int = 0
+    unit_label: str = ""
+    day: str = ""
+    title: str = ""
+    theme: str = ""
+    students: int = 0
+    teachers: int = 0
+    parents: int = 0
+    speaker: str = ""
+    organisation: str = ""
+    photos: list[str] = field(default_factory=list)
+    last_album: str = ""
+
+    @classmethod
+    async def of(cls, state: FSMContext) -> Draft:
+        data = await state.get_data()
+        return cls(**data.get("activity", {}))
+
+    async def keep(self, state: FSMContext) -> None:
+        await state.update_data(activity=asdict(self))
+
+    def to_activity(self) -> ActivityDraft:
+        return ActivityDraft(
+            self.kind,
+            Theme(self.theme),
+            date.fromisoformat(self.day),
+            self.title,
+            self.unit_id,
+            Headcount(self.students, self.teachers, self.parents),
+            self.speaker,
+            self.organisation,
+        )
+
+
+def _message(callback: CallbackQuery) -> Message | None:
+    return callback.message if isinstance(callback.message, Message) else None
+
+
+# -- the steps ------------------------------------------------------------------------------
+
+
+async def start_recording(
+    message: Message,
+    state: FSMContext,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    _: Gettext,
+) -> None:
+    choices = await recording_choices(uow, participant, permissions)
+    if not choices.allowed:
+        await message.answer(_("activity.chat.not_allowed"))
+        return
+    await state.set_state(Recording.kind)
+    await Draft().keep(state)
+    await message.answer(
+        _("activity.chat.ask_kind"), reply_markup=kinds_keyboard(_, leave_button(_))
+    )
+
+
+async def choose_kind(
+    callback: CallbackQuery,
+    callback_data: ActivityCb,
+    state: FSMContext,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    bot: Bot,
+    clock: Clock,
+    _: Gettext,
+) -> None:
+    if not is_kind(callback_data.value):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await callback.answer()
+    draft = await Draft.of(state)
+    draft.kind = callback_data.value
+    draft.theme = kind_named(draft.kind).default_theme.value
+    await draft.keep(state)
+    say = replier(bot, callback.from_user.id, _message(callback))
+    choices = await recording_choices(uow, participant, permissions)
+    if len(choices.units) == 1 and not choices.any_school:
+        [(unit_id, label)] = choices.units
+        draft.unit_id, draft.unit_label = unit_id, label
+        await draft.keep(state)
+        await _ask_day(state, say, clock, _)
+        return
+    await state.set_state(Recording.unit)
+    key = "activity.chat.ask_unit_or_school" if choices.any_school else "activity.chat.ask_unit"
+    if not choices.units:
+        key = "activity.chat.ask_school"
+    await say(_(key), units_keyboard(choices.units, leave_button(_)))
+
+
+async def choose_unit(
+    callback: CallbackQuery,
+    callback_data: ActivityCb,
+    state: FSMContext,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    bot: Bot,
+    clock: Clock,
+    _: Gettext,
+) -> None:
+    label = None
+    if callback_data.value.isdigit():
+        label = await recordable_unit(uow, int(callback_data.value), participant, permissions)
+    if label is None:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await callback.answer()
+    draft = await Draft.of(state)
+    draft.unit_id, draft.unit_label = int(callback_data.value), label
+    await draft.keep(state)
+    await _ask_day(state, replier(bot, callback.from_user.id, _message(callback)), clock, _)
+
+
+async def type_school(
+    message: Message,
+    state: FSMContext,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    bot: Bot,
+    clock: Clock,
+    _: Gettext,
+) -> None:
+    if not permissions.is_admin:
+        await message.answer(_("activity.chat.press_a_button"))
+        return
+    found = await school_named(uow, message.text or "")
+    if not found:
+        await message.answer(_("activity.chat.no_school", name=message.text or ""))
+        return
+    if len(found) > 1:
+        await message.answer(
+            _("activity.chat.many_schools"), reply_markup=units_keyboard(found, leave_button(_))
+        )
+        return
+    draft = await Draft.of(state)
+    [(draft.unit_id, draft.unit_label)] = found
+    await draft.keep(state)
+    await _ask_day(state, replier(bot, message.chat.id, None), clock, _)
+
+
+async def _ask_day(state: FSMContext, say: Say, clock: Clock, _: Gettext) -> None:
+    await state.set_state(Recording.day)
+    await say(_("activity.chat.ask_day"), days_keyboard(local_day(clock()), _, leave_button(_)))
+
+
+async def choose_day(
+    callback: CallbackQuery,
+    callback_data: ActivityCb,
+    state: FSMContext,
+    bot: Bot,
+    clock: Clock,
+    _: Gettext,
+) -> None:
+    day = parse_day(callback_data.value)
+    if day is None or day > local_day(clock()):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await callback.answer()
+    await _take_day(day, state, _)
+    await replier(bot, callback.from_user.id, _message(callback))(
+        _("activity.chat.ask_title"), None
+    )
+
+
+async def type_day(message: Message, state: FSMContext, clock: Clock, _: Gettext) -> None:
+    day = parse_day(message.text or "")
+    if day is None:
+        await message.answer(_("activity.chat.bad_day", value=message.text or ""))
+        return
+    if day > local_day(clock()):
+        await message.answer(_("activity.chat.future_day", day=day.isoformat()))
+        return
+    await _take_day(day, state, _)
+    await message.answer(_("activity.chat.ask_title"))
+
+
+async def _take_day(day: date, state: FSMContext, _: Gettext) -> None:
+    draft = await Draft.of(state)
+    draft.day = day.isoformat()
+    await draft.keep(state)
+    await state.set_state(Recording.title)
+
+
+async def type_title(message: Message, state: FSMContext, _: Gettext) -> None:
+    title = " ".join((message.text or "").split())
+    if not title or len(title) > MAX_TITLE or looks_like_formula(title):
+        await message.answer(_("activity.chat.bad_title", max=MAX_TITLE))
+        return
+    draft = await Draft.of(state)
+    draft.title = title
+    await draft.keep(state)
+    await state.set_state(Recording.theme)
+    usual = Theme(draft.theme)
+    await message.answer(
+        _("activity.chat.ask_theme"), reply_markup=themes_keyboard(usual, _, leave_button(_))
+    )
+
+
+async def choose_theme(
+    callback: CallbackQuery,
+    callback_data: ActivityCb,
+    state: FSMContext,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    if callback_data.value not in {theme.value for theme in Theme}:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await callback.answer()
+    draft = await Draft.of(state)
+    draft.theme = callback_data.value
+    await draft.keep(state)
+    await state.set_state(Recording.headcount)
+    say = replier(bot, callback.from_user.id, _message(callback))
+    await say(_("activity.chat.ask_headcount"), None)
+
+
+async def type_headcount(message: Message, state: FSMContext, _: Gettext) -> None:
+    counts = parse_headcount(message.text or "")
+    if counts is None or counts.total == 0 or counts.total > 100_000:
+        await message.answer(_("activity.chat.bad_headcount"))
+        return
+    draft = await Draft.of(state)
+    draft.students, draft.teachers, draft.parents = (
+        counts.students,
+        counts.teachers,
+        counts.parents,
+    )
+    await draft.keep(state)
+    if kind_named(draft.kind).needs_speaker:
+        await state.set_state(Recording.speaker)
+        await message.answer(_("activity.chat.ask_speaker"))
+        return
+    await _ask_photos(message, state, _)
+
+
+async def type_speaker(message: Message, state: FSMContext, _: Gettext) -> None:
+    name, _sep, organisation = " ".join((message.text or "").split()).partition(" ")
+    organisation = re.sub(r"^[，,、（(]+|[）)]+$", "", organisation).strip()
+    if not name or len(name) > MAX_SPEAKER or len(organisation) > MAX_SPEAKER:
+        await message.answer(_("activity.chat.bad_speaker", max=MAX_SPEAKER))
+        return
+    if looks_like_formula(name) or looks_like_formula(organisation):
+        await message.answer(_("activity.chat.bad_speaker", max=MAX_SPEAKER))
+        return
+    draft = await Draft.of(state)
+    draft.speaker, draft.organisation = name, organisation
+    await draft.keep(state)
+    await _ask_photos(message, state, _)
+
+
+async def _ask_photos(message: Message, state: FSMContext, _: Gettext) -> None:
+    await state.set_state(Recording.photos)
+    await message.answer(
+        _("activity.chat.ask_photos", max=MAX_PHOTOS),
+        reply_markup=photos_keyboard(0, _, leave_button(_)),
+    )
+
+
+async def receive_photo(message: Message, state: FSMContext, _: Gettext) -> None:
+    """Each photo of an album comes as its own update; one answer per album (Telegram
+    allows about one message a second in a chat)."""
+    assert message.photo
+    draft = await Draft.of(state)
+    album = message.media_group_id or ""
+    first_of_album = not album or album != draft.last_album
+    draft.last_album = album
+    full = len(draft.photos) >= MAX_PHOTOS
+    if not full:
+        draft.photos.append(message.photo[-1].file_id)  # the largest size
+    await draft.keep(state)
+    if full:
+        if first_of_album:
+            await message.answer(_("activity.chat.photos_full", max=MAX_PHOTOS))
+        return
+    if first_of_album:
+        await message.answer(
+            _("activity.chat.photo_received", max=MAX_PHOTOS),
+            reply_markup=photos_keyboard(1, _, leave_button(_)),
+        )
+
+
+async def photos_done(callback: CallbackQuery, state: FSMContext, bot: Bot, _: Gettext) -> None:
+    await callback.answer()
+    draft = await Draft.of(state)
+    await state.set_state(Recording.confirm)
+    text = summary(
+        _,
+        kind=draft.kind,
+        unit_label=draft.unit_label,
+        day=date.fromisoformat(draft.day),
+        title=draft.title,
+        theme=Theme(draft.theme),
+        headcount=Headcount(draft.students, draft.teachers, draft.parents),
+        speaker=draft.speaker,
+        organisation=draft.organisation,
+        photos=len(draft.photos),
+    )
+    say = replier(bot, callback.from_user.id, _message(callback))
+    await say(_("activity.chat.confirm", summary=text), confirm_keyboard(_, leave_button(_)))
+
+
+async def save(
+    callback: CallbackQuery,
+    state: FSMContext,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    bot: Bot,
+    clock: Clock,
+    _: Gettext,
+) -> None:
+    await callback.answer()
+    draft = await Draft.of(state)
+    say = replier(bot, callback.from_user.id, _message(callback))
+    photos: list[tuple[str | None, bytes | None]] = []
+    for file_id in draft.photos:  # the report's appendix needs the pictures themselves
+        downloaded = await bot.download(file_id)
+        photos.append((file_id, downloaded.read() if downloaded else None))
+    done = await record_activity(
+        uow,
+        draft.to_activity(),
+        recorder=participant,
+        permissions=permissions,
+        now=clock(),
+        photos=photos,
+    )
+    await state.clear()
+    if done.activity is None:
+        reasons = [_(f"activity.refused.{code}", **params) for code, params in done.problems]
+        await say(_("activity.chat.refused", reasons="\n".join(reasons)), None)
+        return
+    key = (
+        "activity.chat.saved_confirmed"
+        if done.activity.status is ActivityStatus.CONFIRMED
+        else "activity.chat.saved_pending"
+    )
+    await say(_(key, id=done.activity.id, title=done.activity.title), None)
+
+
+# -- the list and the bureau's review -----------------------------------------------------
+
+
+async def list_activities(
+    message: Message,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    _: Gettext,
+) -> None:
+    if not permissions.is_staff and not permissions.may_teach(participant.role):
+        await message.answer(_("activity.chat.not_allowed"))
+        return
+    listed = await activities_for(uow, participant, permissions)
+    if not listed:
+        key = "activity.chat.none_waiting" if permissions.is_admin else "activity.chat.none"
+        await message.answer(_(key))
+        return
+    for entry in listed:
+        markup = review_keyboard(entry.activity.id, _) if permissions.is_admin else None
+        await message.answer(
+            activity_line(entry.activity, entry.unit_label, _), reply_markup=markup
+        )
+
+
+async def review(
+    callback: CallbackQuery,
+    callback_data: ReviewCb,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    clock: Clock,
+    _: Gettext,
+) -> None:
+    outcome, reviewed = await review_activity(
+        uow,
+        callback_data.activity_id,
+        confirm=callback_data.confirm,
+        by=participant.id,
+        permissions=permissions,
+        now=clock(),
+    )
+    if outcome is ReviewOutcome.NOT_ALLOWED:
+        await callback.answer(_.plain("activity.review.admins_only"), show_alert=True)
+        return
+    if outcome is ReviewOutcome.NOT_FOUND or reviewed is None:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    status = _.plain(f"activity.status.{reviewed.status.value}")
+    await callback.answer(_.plain("activity.review.done", status=status))
+    message = _message(callback)
+    if message is not None:
+        await message.edit_text(
+            _("activity.review.line", title=reviewed.title, status=status), reply_markup=None
+        )
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(start_recording, Command("activity"))
+    router.message.register(list_activities, Command("activities"))
+    router.callback_query.register(review, ReviewCb.filter())
+
+    def on(action: str, step: State) -> tuple[Any, ...]:
+        return (ActivityCb.filter(F.action == action), StateFilter(step))
+
+    router.callback_query.register(choose_kind, *on("kind", Recording.kind))
+    router.callback_query.register(choose_unit, *on("unit", Recording.unit))
+    router.callback_query.register(choose_day, *on("day", Recording.day))
+    router.callback_query.register(choose_theme, *on("theme", Recording.theme))
+    router.callback_query.register(photos_done, *on("photos_done", Recording.photos))
+    router.callback_query.register(save, *on("save", Recording.confirm))
+    # A button of another step (pressed late, or forged) changes nothing.
+    router.callback_query.register(_stale, ActivityCb.filter())
+
+    typed = F.text & ~F.text.startswith("/")
+    router.message.register(type_school, StateFilter(Recording.unit), typed)
+    router.message.register(type_day, StateFilter(Recording.day), typed)
+    router.message.register(type_title, StateFilter(Recording.title), typed)
+    router.message.register(type_headcount, StateFilter(Recording.headcount), typed)
+    router.message.register(type_speaker, StateFilter(Recording.speaker), typed)
+    router.message.register(receive_photo, StateFilter(Recording.photos), F.photo)
+    return router
+
+
+async def _stale(callback: CallbackQuery, _: Gettext) -> None:
+    await callback.answer(_.plain("errors.stale_button"))
