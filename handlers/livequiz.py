@@ -3,86 +3,71 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, PollAnswer
 
+from bot.application import Clock, UnitOfWork
+from bot.application.live_quizzes import (
+    LiveQuizRefusal,
+    live_quiz_to_stop,
+    record_poll_answer,
+    running_quiz_to_stop,
+    start_live_quiz,
+)
 from bot.i18n import Gettext
-from bot.livequiz_steps import LiveQuizCb, stop, stop_keyboard
-from quizzes.livequiz import LiveQuiz, asks_to_stop, may_stop, parse_livequiz_args, plan_polls
+from bot.livequiz_steps import LiveQuizCb, stop_keyboard
+from bot.views.quiz import stop_live_quiz
+from quizzes.livequiz import asks_to_stop
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
-from storage.livequiz import LiveQuizRepository
-from storage.repositories import Repositories
 
 GROUP_CHATS = {"group", "supergroup"}
 
 
-async def start_live_quiz(
+async def start_in_group(
     message: Message,
     command: CommandObject,
     participant: Participant,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     _: Gettext,
     livequiz_rng: random.Random | None = None,
 ) -> None:
-    if not permissions.may_teach(participant.role):
-        await message.answer(_("livequiz.teachers_only"))
-        return
-    parsed = parse_livequiz_args(command.args)
-    if parsed is None:
-        await message.answer(_("livequiz.usage"))
-        return
-    count, seconds = parsed
-    lives = LiveQuizRepository(repo.session)
-    if await lives.running_in(message.chat.id) is not None:
-        await message.answer(_("livequiz.already_running"))
-        return
-    campaigns = await repo.campaigns.all()
-    banks = list(campaigns[-1].bank_ids) if campaigns else [b.id for b in await repo.banks.list()]
-    plan = plan_polls(
-        await repo.banks.questions(banks), count, livequiz_rng or random.SystemRandom()
-    )
-    if not plan:
-        await message.answer(_("livequiz.no_questions"))
-        return
     assert message.from_user is not None
-    live = await lives.create(
-        message.chat.id, message.chat.title, message.from_user.id, seconds, plan
+    live = await start_live_quiz(
+        uow,
+        participant,
+        permissions,
+        command.args,
+        chat_id=message.chat.id,
+        chat_title=message.chat.title,
+        started_by=message.from_user.id,
+        rng=livequiz_rng or random.SystemRandom(),
     )
-    await repo.commit()
+    if isinstance(live, LiveQuizRefusal):
+        await message.answer(_(f"livequiz.{live.value}"))
+        return
     # The quiz clock sends the first poll within a second and drives the rest.
     await message.answer(
-        _("livequiz.starting", count=len(plan), seconds=seconds),
+        _("livequiz.starting", count=live.question_count, seconds=live.seconds_per_question),
         reply_markup=stop_keyboard(live.id, _),
     )
 
 
-async def _may_stop(
-    live: LiveQuiz, telegram_id: int, permissions: Permissions, repo: Repositories
-) -> bool:
-    teacher = await repo.participants.by_telegram_id(live.started_by)
-    unit = await repo.units.get(teacher.unit_id) if teacher and teacher.unit_id else None
-    return may_stop(live, telegram_id, permissions, unit)
-
-
 async def stop_command(
-    message: Message, bot: Bot, permissions: Permissions, repo: Repositories, _: Gettext
+    message: Message, bot: Bot, permissions: Permissions, uow: UnitOfWork, _: Gettext
 ) -> None:
     """``/livequiz stop`` in the group: the teacher ends the quiz before its last question."""
     assert message.from_user is not None
-    lives = LiveQuizRepository(repo.session)
-    live = await lives.running_in(message.chat.id)
-    if live is None:
-        await message.answer(_("livequiz.not_running"))
+    live = await running_quiz_to_stop(
+        uow, message.chat.id, stopper=message.from_user.id, permissions=permissions
+    )
+    if isinstance(live, LiveQuizRefusal):
+        await message.answer(_(f"livequiz.{live.value}"))
         return
-    if not await _may_stop(live, message.from_user.id, permissions, repo):
-        await message.answer(_("livequiz.stop_not_allowed"))
-        return
-    if not await stop(bot, repo, lives, live, _):
+    if not await stop_live_quiz(bot, uow, live, _):
         await message.answer(_("livequiz.not_running"))
 
 
@@ -91,18 +76,19 @@ async def stop_button(
     callback_data: LiveQuizCb,
     bot: Bot,
     permissions: Permissions,
-    repo: Repositories,
+    uow: UnitOfWork,
     _: Gettext,
 ) -> None:
-    lives = LiveQuizRepository(repo.session)
-    live = await lives.get(callback_data.live)
-    if live is None or live.finished:
+    live = await live_quiz_to_stop(
+        uow, callback_data.live, stopper=callback.from_user.id, permissions=permissions
+    )
+    if live is LiveQuizRefusal.NOT_RUNNING:
         await callback.answer(_.plain("livequiz.not_running"))
         return
-    if not await _may_stop(live, callback.from_user.id, permissions, repo):
-        await callback.answer(_.plain("livequiz.stop_not_allowed"), show_alert=True)
+    if isinstance(live, LiveQuizRefusal):
+        await callback.answer(_.plain(f"livequiz.{live.value}"), show_alert=True)
         return
-    stopped = await stop(bot, repo, lives, live, _)
+    stopped = await stop_live_quiz(bot, uow, live, _)
     await callback.answer(_.plain("livequiz.stopped" if stopped else "livequiz.not_running"))
 
 
@@ -113,25 +99,15 @@ async def livequiz_in_private(message: Message, bot: Bot, _: Gettext) -> None:
 
 
 async def answer_poll(
-    poll_answer: PollAnswer, participant: Participant, repo: Repositories
+    poll_answer: PollAnswer, participant: Participant, uow: UnitOfWork, clock: Clock
 ) -> None:
     """Record a vote in a live quiz poll against the person; other polls are not ours.
 
     Nobody's Telegram name is kept: the board names only people who registered.
     """
-    lives = LiveQuizRepository(repo.session)
-    poll = await lives.poll(poll_answer.poll_id)
-    if poll is None or not poll_answer.option_ids:  # not ours, or a retracted vote
-        return
-    shown = poll_answer.option_ids[0]
-    await lives.record_answer(
-        poll.poll_id,
-        participant.id,
-        poll.bank_option(shown),
-        shown == poll.correct_option,
-        datetime.now(UTC),
+    await record_poll_answer(
+        uow, participant, poll_answer.poll_id, poll_answer.option_ids, now=clock()
     )
-    await repo.commit()
 
 
 def create_router() -> Router:
@@ -140,7 +116,7 @@ def create_router() -> Router:
     router.message.register(
         stop_command, Command("livequiz", magic=F.args.func(asks_to_stop)), in_group
     )
-    router.message.register(start_live_quiz, Command("livequiz"), in_group)
+    router.message.register(start_in_group, Command("livequiz"), in_group)
     router.message.register(livequiz_in_private, Command("livequiz"), F.chat.type == "private")
     router.callback_query.register(stop_button, LiveQuizCb.filter(F.action == "stop"))
     router.poll_answer.register(answer_poll)
