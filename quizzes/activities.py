@@ -257,3 +257,13 @@ class ActivityFigures:
             if kind_named(t.kind).by_vice_principal
             and (school_id is None or t.school_id == school_id)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPhoto:
+    """A photo for the report's appendix, with what its caption says."""
+
+    school_id: int
+    held_on: date
+    title: str
+    content: bytes

@@ -16,6 +16,7 @@ from quizzes.activities import (
     ActivityStatus,
     ActivityTally,
     Headcount,
+    ReportPhoto,
     Source,
 )
 from quizzes.statistics import Period
@@ -209,6 +210,36 @@ class ActivityRepository:
             query = query.where(ActivityRow.held_on.between(period.start, period.end))
         query = query.order_by(ActivityRow.held_on.desc(), ActivityRow.id.desc()).limit(limit)
         return [_activity(row) for row in await self.session.scalars(query)]
+
+    async def report_photos(
+        self, scope: Unit, period: Period, *, limit: int = 12
+    ) -> list[ReportPhoto]:
+        """Photos of the confirmed activities of the period for the report's appendix:
+        the first photo of each activity before any second one, earliest day first."""
+        rows = Scope(scope)
+        query = (
+            select(
+                rows.map.c.row_id,
+                ActivityRow.held_on,
+                ActivityRow.title,
+                ActivityPhotoRow.content,
+            )
+            .join(ActivityRow, ActivityRow.id == ActivityPhotoRow.activity_id)
+            .join(rows.map, rows.map.c.unit_id == ActivityRow.unit_id)
+            .where(
+                rows.map.c.row_id.is_not(None),
+                ActivityPhotoRow.content.is_not(None),
+                ActivityRow.status == ActivityStatus.CONFIRMED.value,
+                ActivityRow.held_on.between(period.start, period.end),
+            )
+            .order_by(ActivityPhotoRow.position, ActivityRow.held_on, ActivityRow.id)
+            .limit(limit)
+        )
+        found = [
+            ReportPhoto(int(row_id), held_on, title, bytes(content))
+            for row_id, held_on, title, content in await self.session.execute(query)
+        ]
+        return sorted(found, key=lambda photo: photo.held_on)
 
     async def review(
         self, activity_id: int, status: ActivityStatus, *, by: int | None, note: str, now: datetime

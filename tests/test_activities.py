@@ -379,6 +379,22 @@ async def test_the_report_counts_confirmed_activities_and_names_what_waits(
     kinds = [[c.value for c in row][:3] for row in book["线下活动类型"].iter_rows()]
     assert kinds[1:] == [["法治副校长讲座", 1, 450], ["宪法晨读", 1, 47]]
 
+    # The demo's own check agrees, and would see one event missing from the report.
+    from dataclasses import replace
+
+    from bot.demo_report import check_activities
+
+    said: list[str] = []
+    async with session_factory() as session:
+        assert await check_activities(session, files.statistics, said.append)
+        short = replace(
+            files.statistics,
+            activities=replace(
+                files.statistics.activities, tallies=files.statistics.activities.tallies[1:]
+            ),
+        )
+        assert not await check_activities(session, short, said.append)
+
     english = await compile_report(
         session_factory,
         root,
@@ -390,3 +406,73 @@ async def test_the_report_counts_confirmed_activities_and_names_what_waits(
     text = english.files["report.md"].decode("utf-8")
     assert "Schools held 2 confirmed offline legal-education activities, attended 497" in text
     assert "1 school has a legal vice-principal (of 3); they gave 1 lecture" in text
+
+
+def jpeg(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+async def test_the_docx_ends_with_the_photos_of_confirmed_activities(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from docx import Document
+    from PIL import Image
+
+    from bot.reports.compile import REPORT_DOCX, compile_report
+
+    world = await build_world(session_factory)
+    school = world.schools["胡杨河市第一中学"]
+    draft = ActivityDraft(
+        "oath",
+        Theme.CONSTITUTION,
+        date(2026, 12, 4),
+        "宪法宣誓[七年级]",
+        world.classes["七年级1班"].id,
+        Headcount(45, 1),
+    )
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        await record_activity(
+            uow,
+            draft,
+            recorder=None,
+            permissions=BUREAU,
+            now=NOW,
+            photos=[("file-1", jpeg(4000, 3000)), ("file-2", b"not a picture")],
+        )
+        waiting = await record_activity(  # not confirmed: its photo stays out
+            uow,
+            ActivityDraft(
+                "visit", Theme.CONSTITUTION, date(2026, 12, 5), "参观", school.id, Headcount(9)
+            ),
+            recorder=None,
+            permissions=Permissions(coordinator_of=frozenset({school.id})),
+            now=NOW,
+            photos=[("file-3", jpeg(300, 200))],
+        )
+        assert waiting.activity is not None
+        root = (await uow.units.roots())[0]
+    files = await compile_report(
+        session_factory,
+        root,
+        YEAR,
+        zone=ZoneInfo("Asia/Shanghai"),
+        locale="zh-CN",
+        compiled_at=NOW,
+    )
+    md = files.files["report.md"].decode("utf-8")
+    appendix = md.split("## 附：活动照片")[1]
+    caption = "图2　胡杨河市第一中学　2026年12月4日　宪法宣誓［七年级］"
+    assert f"![{caption}](activity-photo-01.jpg)" in appendix
+    assert "activity-photo-02" not in md  # the file that was no picture is left out
+    with Image.open(io.BytesIO(files.files["activity-photo-01.jpg"])) as kept:
+        assert kept.size == (1280, 960)
+    document = Document(io.BytesIO(files.files[REPORT_DOCX]))
+    assert len(document.inline_shapes) == 2  # the chart and the one photo
+    assert document.paragraphs[-1].text == caption

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import Translator
+from quizzes.activities import ReportPhoto
 from quizzes.statistics import Period, Statistics
 from quizzes.units import Unit
+from storage.activities import ActivityRepository
 from storage.statistics import StatisticsRepository
 
 REPORT_MD = "report.md"
@@ -114,8 +116,18 @@ async def compile_report(
         stats = await StatisticsRepository(session).compile(
             scope, period, zone, total_name=_("report.column.total"), progress=step
         )
+        photos = await ActivityRepository(session).report_photos(scope, period)
     files = await asyncio.to_thread(
-        render_files, stats, locale, _, zone, compiled_at, scope.kind.value, templates, step
+        render_files,
+        stats,
+        locale,
+        _,
+        zone,
+        compiled_at,
+        scope.kind.value,
+        templates,
+        step,
+        photos,
     )
     return ReportFiles(stats, locale, compiled_at, files)
 
@@ -129,8 +141,10 @@ def render_files(
     scope_kind: str,
     templates: Path | None,
     step: Callable[[str], None],
+    photos: Sequence[ReportPhoto] = (),
 ) -> dict[str, bytes]:
-    """Every file of the report, from the statistics alone (no database here)."""
+    """Every file of the report, from the statistics and the appendix's photos (no
+    database here)."""
     from bot.reports import format as fmt
     from bot.reports.chart import participation_chart, timeline_chart
     from bot.reports.document import markdown_to_docx, render_markdown
@@ -140,6 +154,18 @@ def render_files(
     png = participation_chart(stats, _)
     timeline = timeline_chart(stats, _)
     images = {PNG: png, **({TIMELINE_PNG: timeline} if timeline is not None else {})}
+    names = {school.unit_id: school.name for school in stats.schools}
+    appendix: list[tuple[str, str]] = []
+    for photo in photos:
+        picture = fit_photo(photo.content)
+        if picture is None:
+            continue
+        name = f"activity-photo-{len(appendix) + 1:02d}.jpg"
+        images[name] = picture
+        school = names.get(photo.school_id, "")
+        caption = f"{school}　{fmt.day(photo.held_on, locale)}　{photo.title}"
+        # A bracket would end the caption of Markdown's ![caption](file).
+        appendix.append((name, caption.replace("[", "［").replace("]", "］")))
     step("chart")
     markdown = render_markdown(
         stats,
@@ -150,6 +176,7 @@ def render_files(
         chart=PNG,
         timeline=TIMELINE_PNG if timeline is not None else None,
         templates=templates,
+        photos=appendix,
     )
     docx = markdown_to_docx(markdown, images, east_asian_font=_EAST_ASIAN_FONT)
     step("document")
@@ -166,3 +193,21 @@ def render_files(
         CSV: csv,
         **images,
     }
+
+
+def fit_photo(content: bytes, *, longest: int = 1280) -> bytes | None:
+    """A phone's photo as the report holds it: at most ``longest`` pixels on its longer
+    side, JPEG; ``None`` for a file that is not a picture (it is left out)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            picture = image.convert("RGB")
+    except (UnidentifiedImageError, OSError):
+        return None
+    picture.thumbnail((longest, longest))
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=80)
+    return out.getvalue()

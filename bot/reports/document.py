@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -59,7 +59,9 @@ def render_markdown(
     chart: str,
     timeline: str | None = None,
     templates: Path | None = None,
+    photos: Sequence[tuple[str, str]] = (),
 ) -> str:
+    """``photos``: the appendix's pictures, each a file name and its caption."""
     template = environment(locale, templates).get_template(f"report.{locale}.md.j2")
     context: dict[str, Any] = {
         "stats": stats,
@@ -87,6 +89,7 @@ def render_markdown(
         "chart": chart,
         "timeline": timeline,
         "activities": stats.activities,
+        "photos": photos,
         "t": _,
     }
     return template.render(context)
