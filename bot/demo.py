@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import running_bot
 from bot.config import Settings
+from bot.demo_activities import run_activities_chapter
 from bot.demo_campaign import run_campaign_chapter
 from bot.demo_publicity import run_publicity_chapter
 from bot.demo_report import run_report_chapter
@@ -155,12 +156,24 @@ async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
                 _say,
             )
 
-            _say("9. The report section for the bureau's yearly report")
-            paragraph, reported = await run_report_chapter(app, out_dir, _say)
+            _say("9. Offline activities: a 法治副校长's lecture in chat, a school's template")
+            ok &= await run_activities_chapter(
+                app,
+                sandbox.client,
+                DEMO_ADMIN_ID,
+                [person.telegram_id for person in people],
+                _say,
+            )
+
+            _say("10. The report section for the bureau's yearly report")
+            paragraph, activity_paragraphs, reported = await run_report_chapter(app, out_dir, _say)
             ok &= reported
             _say("")
             _say(paragraph)
             _say("")
+            for part in activity_paragraphs:
+                _say(part)
+                _say("")
 
     await engine.dispose()
     _say("Demo finished: every figure matches the database." if ok else "Demo FAILED: see above.")

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import BotApp
 from bot.reports.compile import REPORT_MD, compile_report, resolve_scope
 from quizzes.statistics import Period, Statistics
-from storage.models import ParticipantRow
+from storage.models import ParticipantRow, UnitRow
+from storage.models_activities import ActivityRow, VicePrincipalRow
 from storage.models_publicity import (
     ArticleRow,
     BroadcastRow,
@@ -29,9 +30,10 @@ from storage.publicity import LectureRepository, PublicityRepository
 
 async def run_report_chapter(
     app: BotApp, out_dir: Path, say: Callable[[str], None]
-) -> tuple[str, bool]:
+) -> tuple[str, list[str], bool]:
     """Write the report files for this year into ``out_dir``; return its first paragraph,
-    and whether its lecture and publicity figures match the database."""
+    the paragraphs on offline activities and 法治副校长, and whether its figures match the
+    database."""
     today = datetime.now(UTC).astimezone(app.settings.zone).date()
     async with app.session_factory() as session:
         root = await resolve_scope(session, "ROOT")
@@ -52,8 +54,11 @@ async def run_report_chapter(
         say(f"  wrote {path}")
     async with app.session_factory() as session:
         ok = await check_report(session, files.statistics, app.settings.zone, say)
-    say(f"  lectures and publicity in the report: {'match' if ok else 'DIFFER from'} the database")
-    return first_paragraph(files.files[REPORT_MD].decode("utf-8")), ok
+        matched = "match" if ok else "DIFFER from"
+        say(f"  lectures and publicity in the report: {matched} the database")
+        ok &= await check_activities(session, files.statistics, say)
+    markdown = files.files[REPORT_MD].decode("utf-8")
+    return first_paragraph(markdown), activity_paragraphs(markdown), ok
 
 
 async def check_report(
@@ -155,6 +160,70 @@ async def check_report(
     ok &= charted == {day: len(ids) for day, ids in people.items()}
     say(f"  took part per day: {len(charted)} day(s) with someone, as the attempts say")
     return ok
+
+
+async def check_activities(
+    session: AsyncSession, stats: Statistics, say: Callable[[str], None]
+) -> bool:
+    """The offline activities and 法治副校长 in the report against the rows themselves:
+    confirmed activities held in the period, their headcounts, per school; the schools
+    with a 法治副校长 serving on the period's last day."""
+    period = stats.period
+    rows = list(
+        await session.execute(
+            select(
+                ActivityRow.unit_id,
+                ActivityRow.kind,
+                ActivityRow.students,
+                ActivityRow.teachers,
+                ActivityRow.parents,
+            ).where(
+                ActivityRow.status == "confirmed",
+                ActivityRow.held_on >= period.start,
+                ActivityRow.held_on <= period.end,
+            )
+        )
+    )
+    figures = stats.activities
+    people = sum(students + teachers + parents for _u, _k, students, teachers, parents in rows)
+    ok = figures.events == len(rows) and figures.headcount.total == people
+    lectures = sum(1 for _u, kind, *_ in rows if kind == "vice_principal_lecture")
+    ok &= figures.vice_principal_lectures() == lectures
+    paths = dict((await session.execute(select(UnitRow.id, UnitRow.path))).all())
+    for school in stats.schools:
+        path = paths.get(school.unit_id or 0, "")
+        mine = [r for r in rows if path and paths[r[0]].startswith(path)]
+        ok &= figures.of_school(school.unit_id)[0] == len(mine)
+    serving = set(
+        await session.scalars(
+            select(VicePrincipalRow.school_id).where(
+                VicePrincipalRow.appointed_on <= period.end,
+                VicePrincipalRow.ended_on.is_(None) | (VicePrincipalRow.ended_on > period.end),
+            )
+        )
+    )
+    ok &= set(figures.with_vice_principal) == serving
+    say(
+        f"  {figures.events} offline activities ({people} attendances, {lectures} by a "
+        f"法治副校长), {len(serving)} school(s) with a 法治副校长: "
+        f"{'as' if ok else 'NOT as'} the database has them"
+    )
+    return ok
+
+
+def activity_paragraphs(markdown: str) -> list[str]:
+    """The section's parts on offline activities and 法治副校长, headings included."""
+    wanted: list[str] = []
+    keep = False
+    for block in markdown.split("\n\n"):
+        text = block.strip()
+        if text.startswith("### "):
+            keep = "线下" in text or "法治副校长" in text
+        elif text.startswith("## "):
+            keep = False
+        if keep and text:
+            wanted.append(text)
+    return wanted
 
 
 def first_paragraph(markdown: str) -> str:
