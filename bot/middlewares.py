@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import Gettext, Translator, normalize_locale
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
-from quizzes.registration import Registration
 from storage.database import read_outside_transaction
 from storage.presses import DirectPresses
 from storage.repositories import Repositories
@@ -42,7 +41,6 @@ class DatabaseMiddleware(BaseMiddleware):
         async with self.session_factory() as session:
             uow = UnitOfWork.over(session, self.presses)
             data["uow"] = uow
-            data["repo"] = uow  # the name the handlers not yet moved to use cases still take
             result = await handler(event, data)
             await session.commit()
             return result
@@ -57,18 +55,16 @@ def _takes(data: dict[str, Any], *names: str) -> bool:
 class ParticipantMiddleware(BaseMiddleware):
     """Inner middleware: loads (or creates) the participant and binds their language.
 
-    Only for the handlers that take ``participant``, ``registration``, ``_`` or
-    ``permissions``. An answer to a quiz question takes none of them: the attempt it
-    reads names its owner and their language, which spares every answer a look-up.
+    Only for the handlers that take ``participant``, ``_`` or ``permissions``. An answer
+    to a quiz question takes none of them: the attempt it reads names its owner and their
+    language, which spares every answer a look-up.
     """
 
     def __init__(self, translator: Translator) -> None:
         self.translator = translator
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        if "participant" in data or not _takes(
-            data, "participant", "registration", "_", "permissions"
-        ):
+        if "participant" in data or not _takes(data, "participant", "_", "permissions"):
             return await handler(event, data)
         user: User | None = data.get("event_from_user")
         repo: Repositories = data["uow"]
@@ -82,7 +78,6 @@ class ParticipantMiddleware(BaseMiddleware):
         # the handler waits on Telegram; handlers commit their own writes before replying.
         await repo.commit()
         data["participant"] = participant
-        data["registration"] = Registration(repo.units, repo.participants, repo.invites)
         data["_"] = self.translator.bind(participant.locale)
         return await handler(event, data)
 
