@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     listen_port: int = Field(default=8080, ge=0, le=65535)
     # Updates handled at once by one process; keep it below the database pool (2 x 10).
     max_concurrent_updates: int = Field(default=16, ge=1, le=1000)
+    # How long an update's id is remembered as handled, so that a copy Telegram delivers
+    # again (to this process or another) is ignored; 0 turns the check off.
+    update_dedupe_ttl_s: int = Field(default=24 * 3600, ge=0)
     # Publicity: messages/s all broadcasts together may send (Telegram allows about 30/s
     # in bulk; the rest is left for replies), requests in flight, base of tracked links.
     broadcast_rate: float = Field(default=25.0, gt=0, le=100_000)
