@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     scheduler_replan_s: int = Field(default=300, ge=0)
     # Report compilation, crontab expressions in ``timezone`` separated by ";".
     report_cron: Annotated[tuple[str, ...], NoDecode] = ("0 8 * * 1", "0 8 1 * *")
+    # Logs: text lines, or one JSON object per line for a log collector.
+    log_format: Literal["text", "json"] = "text"
+    # When set, /metrics answers only requests with "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
 
     @field_validator("bot_token")
     @classmethod
