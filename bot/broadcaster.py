@@ -65,6 +65,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL, Settings
 from bot.i18n import Gettext, Translator
+from bot.metrics import NO_METRICS, Metrics
 from bot.pacing import SendLimiter
 from bot.services import ServiceContext
 from bot.views.publicity import (
@@ -165,6 +166,8 @@ class _Active:
 
 class Broadcaster:
     """Sends every running broadcast; see the module docstring."""
+
+    metrics: Metrics = NO_METRICS  # the bot app hands it the process's own
 
     def __init__(
         self,
@@ -586,9 +589,11 @@ class Broadcaster:
                 message_id = await self._send(active.article, delivery)
             except TelegramRetryAfter as error:
                 log.warning("broadcaster: 429, everyone waits %s s", error.retry_after)
+                self.metrics.refused(429, "broadcast")
                 self.limiter.hold(error.retry_after)
                 continue
             except TelegramForbiddenError as error:
+                self.metrics.refused(403, "broadcast")
                 return Outcome(delivery, DeliveryStatus.BLOCKED, attempts, error=error.message)
             except (TelegramServerError, TelegramNetworkError) as error:
                 failures += 1
@@ -608,6 +613,7 @@ class Broadcaster:
             except Exception as error:  # a bad article must not stop the broadcast
                 log.exception("broadcaster: delivery %d failed", delivery.id)
                 return Outcome(delivery, DeliveryStatus.FAILED, attempts, error=_reason(error))
+            self.metrics.sent("broadcast")
             return Outcome(delivery, DeliveryStatus.SENT, attempts, message_id=message_id)
 
     async def _send(self, article: Article, delivery: Delivery) -> int:

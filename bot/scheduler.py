@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.crontab import crontab_trigger
+from bot.metrics import NO_METRICS, Metrics
 from bot.services import ServiceContext
 from storage.scheduler import JobRunRepository
 
@@ -121,6 +122,8 @@ def _process_name() -> str:
 
 class Scheduler:
     """The bot's scheduler service (``services["scheduler"]``)."""
+
+    metrics: Metrics = NO_METRICS  # the bot app hands it the process's own
 
     def __init__(
         self,
@@ -299,6 +302,7 @@ class Scheduler:
             elif (job.job_id, job.when) not in self._warned:
                 self._warned.add((job.job_id, job.when))
                 log.warning("job %s was due %s, beyond the grace: skipped", job.job_id, job.when)
+                self.metrics.job_missed(job.func)
             return
         if self._starting:
             missed = job.latest_within(now - self.grace, now)
@@ -382,6 +386,7 @@ class Scheduler:
         except Exception:
             error = traceback.format_exc()[-_ERROR_MAX:]
             log.exception("job %s due %s failed", job.job_id, due_at)
+        self.metrics.job_ran(job.func, failed=error is not None)
         await self._finish(job, due_at, error)
 
     async def _finish(self, job: _Job, due_at: datetime, error: str | None) -> None:
