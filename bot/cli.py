@@ -18,8 +18,9 @@ from bot.cli_activity import activity, vice_principal
 from bot.cli_bank import bank
 from bot.cli_participant import participant
 from bot.cli_support import failure_line, settings_or_exit, terminal_gettext
-from bot.config import SettingsError
+from bot.config import SettingsError, load_settings
 from bot.log_limits import limit_tracebacks
+from bot.logging_setup import LogFormat, configure_logging
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -69,16 +70,24 @@ _OWN_LOGGERS = ("bot", "handlers", "quizzes", "storage")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages, and tracebacks.")
 def main(verbose: bool) -> None:
     """Pufa Bot: legal-education campaigns for schools, in Telegram."""
-    configured = bool(logging.getLogger().handlers)  # by whoever runs us (tests): theirs
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    # Unless whoever runs us (tests) configured logging: then theirs.
+    configured = not configure_logging(
+        logging.DEBUG if verbose else logging.WARNING, _log_format()
     )
     if not verbose:
         for name in _OWN_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)
         if not configured:  # an outage fails every update alike: a traceback a minute
             limit_tracebacks()
+
+
+def _log_format() -> LogFormat:
+    """``PUFA_LOG_FORMAT``; text while the settings do not load: the command that needs
+    them says what is wrong with them."""
+    try:
+        return load_settings().log_format
+    except SettingsError:
+        return "text"
 
 
 @main.command(short_help="Run the bot (long polling, or a webhook server).")
