@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field, fields
 
 # Fields that may be changed while the sandbox runs (control API ``/sandbox/limits``).
@@ -16,6 +17,10 @@ RUNTIME_FIELDS = frozenset(
         "latency_ms",
         "callback_query_ttl_s",
         "update_ttl_s",
+        "webhook_timeout_s",
+        "webhook_max_attempts",
+        "webhook_retry_initial_s",
+        "webhook_retry_max_s",
     }
 )
 
@@ -42,10 +47,25 @@ class SandboxConfig:
     latency_ms: float = 0.0
     callback_query_ttl_s: float = 15.0
     update_ttl_s: float = 86400
+    # The first update's id; 0: a random one, as Telegram picks after a quiet week. Ids
+    # then rise by one, so two sandboxes (or two runs) do not hand out the same ids to a
+    # bot that remembers which it has handled.
+    first_update_id: int = 0
+    # Webhook delivery, as Telegram does it: an update answered with anything but 2xx, or
+    # not answered within ``webhook_timeout_s``, is sent again (same ``update_id``) after
+    # a back-off doubling from ``webhook_retry_initial_s`` up to ``webhook_retry_max_s``;
+    # after ``webhook_max_attempts`` posts (0: until it is ``update_ttl_s`` old) it is
+    # dropped.
+    webhook_timeout_s: float = 60.0
+    webhook_max_attempts: int = 0
+    webhook_retry_initial_s: float = 0.05
+    webhook_retry_max_s: float = 2.0
 
     def __post_init__(self) -> None:
         if not self.tokens:
             self.tokens = {self.token}
+        if self.first_update_id <= 0:
+            self.first_update_id = secrets.randbelow(2**31 - 2**24) + 1
 
     def update(self, **changes: object) -> None:
         """Change runtime fields, checking names and types."""

@@ -1,4 +1,11 @@
-"""Delivering updates to a webhook: in order per chat, in parallel across chats, retried."""
+"""Delivering updates to a webhook: in order per chat, in parallel across chats, retried.
+
+As Telegram does: an update the bot answers with anything but 2xx, or does not answer
+within the timeout, is posted again with the same ``update_id`` after a back-off; so a
+bot behind a webhook sees some updates twice and must handle them once. Timeout, back-off
+and the number of attempts come from :class:`~bot.sandbox.config.SandboxConfig` and are
+read at each attempt, so they may be changed while the sandbox runs.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.sandbox.config import SandboxConfig
 from bot.sandbox.params import Params, Upload
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -30,6 +38,13 @@ class UpdateRecord:
 Executor = Callable[[str, Params], Awaitable[Any]]
 
 
+@dataclass(slots=True)
+class DeliveryStats:
+    posts: int = 0  # every attempt, the first ones included
+    redelivered: int = 0  # attempts after an update's first
+    dropped: int = 0  # updates given up after the last attempt
+
+
 class WebhookDelivery:
     """POSTs updates to ``url``; keeps per-chat order and retries failures with backoff."""
 
@@ -40,15 +55,15 @@ class WebhookDelivery:
         max_connections: int,
         execute: Executor,
         *,
-        retry_initial_s: float = 0.05,
-        retry_max_s: float = 2.0,
+        config: SandboxConfig | None = None,
+        stats: DeliveryStats | None = None,
     ) -> None:
         self.url = url
         self.secret_token = secret_token
         self.max_connections = max_connections
         self._execute = execute
-        self._retry_initial = retry_initial_s
-        self._retry_max = retry_max_s
+        self.config = config or SandboxConfig()
+        self.stats = stats or DeliveryStats()
         self._queues: dict[int | str, deque[UpdateRecord]] = {}
         self._tasks: dict[int | str, asyncio.Task[None]] = {}
         self._semaphore = asyncio.Semaphore(max_connections)
@@ -93,25 +108,46 @@ class WebhookDelivery:
         self.last_error_date = int(time.time())
         self.last_error_message = message
 
+    def _given_up(self, update: UpdateRecord, attempts: int) -> bool:
+        config = self.config
+        if config.webhook_max_attempts:
+            return attempts >= config.webhook_max_attempts
+        return time.monotonic() - update.created >= config.update_ttl_s
+
     async def _deliver(self, update: UpdateRecord) -> None:
-        delay = self._retry_initial
+        """Post ``update`` until the bot takes it or the attempts run out."""
+        config = self.config
+        delay = config.webhook_retry_initial_s
         headers = {"Content-Type": "application/json"}
         if self.secret_token:
             headers[SECRET_HEADER] = self.secret_token
         payload = json.dumps(update.body, ensure_ascii=False).encode()
+        attempts = 0
         while True:
+            attempts += 1
+            self.stats.posts += 1
+            if attempts > 1:
+                self.stats.redelivered += 1
+            timeout = aiohttp.ClientTimeout(total=config.webhook_timeout_s)
             try:
                 async with self._semaphore:
                     session = self._session_get()
-                    async with session.post(self.url, data=payload, headers=headers) as resp:
+                    async with session.post(
+                        self.url, data=payload, headers=headers, timeout=timeout
+                    ) as resp:
                         if 200 <= resp.status < 300:
                             await self._run_reply(resp)
                             return
                         self._fail(f"Wrong response from the webhook: {resp.status} {resp.reason}")
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except TimeoutError:  # aiohttp's time-outs are TimeoutErrors too
+                self._fail("Read timeout expired")
+            except (aiohttp.ClientError, OSError) as exc:
                 self._fail(f"Connection failed: {type(exc).__name__}: {exc}")
+            if self._given_up(update, attempts):
+                self.stats.dropped += 1
+                return
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self._retry_max)
+            delay = min(delay * 2, config.webhook_retry_max_s)
 
     async def _run_reply(self, resp: aiohttp.ClientResponse) -> None:
         """Execute a method returned in the webhook response body, as Telegram does."""

@@ -22,7 +22,7 @@ from bot.sandbox.errors import ApiError, ControlError, bad_request, conflict, fo
 from bot.sandbox.limits import RateLimiter
 from bot.sandbox.params import Params, Upload
 from bot.sandbox.textparse import EntityParseError, ParsedText, command_entities, parse_text
-from bot.sandbox.webhook import UpdateRecord, WebhookDelivery
+from bot.sandbox.webhook import DeliveryStats, UpdateRecord, WebhookDelivery
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -336,7 +336,8 @@ class Sandbox:
         self.updates_created = 0
         self.closing = False
         self._ids = itertools.count(1)
-        self._next_update_id = 1
+        self._next_update_id = self.config.first_update_id
+        self.delivery = DeliveryStats()
         self._poll_seq = 0
         self._updates_event: asyncio.Event | None = None
         self._message_events: dict[int, asyncio.Event] = {}
@@ -419,6 +420,9 @@ class Sandbox:
             "messages_sent": self.messages_sent,
             "updates_created": self.updates_created,
             "pending_updates": self.pending_update_count(),
+            "webhook_posts": self.delivery.posts,
+            "webhook_redeliveries": self.delivery.redelivered,
+            "webhook_dropped": self.delivery.dropped,
         }
 
     def reset_stats(self) -> None:
@@ -427,6 +431,9 @@ class Sandbox:
         self.requests_total = 0
         self.messages_sent = 0
         self.updates_created = 0
+        self.delivery = DeliveryStats()
+        if self.webhook is not None:
+            self.webhook.stats = self.delivery
 
     def set_limits(self, **changes: object) -> dict[str, object]:
         try:
@@ -1337,7 +1344,9 @@ class Sandbox:
             self.updates.clear()
             self._poll_seq += 1
             self._wake_pollers()
-        hook = WebhookDelivery(url, secret, max_connections, self.call)
+        hook = WebhookDelivery(
+            url, secret, max_connections, self.call, config=self.config, stats=self.delivery
+        )
         self.webhook = hook
         if not drop:
             for record in pending:
