@@ -25,12 +25,25 @@ $(FONT_STAMP): | $(STAMP)
 	fi
 	@touch $@
 
+# The report test prints the DOCX through LibreOffice and reads the PDF back (poppler).
+OFFICE_STAMP := $(VENV)/.office
+$(OFFICE_STAMP): | $(STAMP)
+	@if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "Installing LibreOffice Writer and poppler-utils (the report's print test)"; \
+		(apt-get install -y -qq libreoffice-writer-nogui poppler-utils >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq libreoffice-writer-nogui poppler-utils >/dev/null)); \
+	else \
+		echo "Install libreoffice-writer-nogui and poppler-utils for the report's print test"; exit 1; \
+	fi
+	@touch $@
+
 install: $(STAMP) $(FONT_STAMP)
 
 demo: install
 	$(BIN)/pufa demo
 
-test: install lint typecheck
+test: install $(OFFICE_STAMP) lint typecheck
 	$(BIN)/pytest
 
 lint: $(STAMP)

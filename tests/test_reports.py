@@ -286,7 +286,8 @@ def test_english_report(database_url: str, history: Expected, tmp_path: Path) ->
     assert "articles: " in md and "Period: 1 January 2022 to 31 December 2022.\n" in md
     assert md.rstrip().endswith("(Source: Pufa Bot's records, as of 31 December 2022.)")
     assert "In no school" not in md and "No school assigned" in md
-    assert "Table 1." in md and "## 3. What is counted" in md
+    assert "Table 1." in md and "## Appendix: what is counted" in md
+    assert "## 2. Problems" in md and "## 3. Next steps" in md
     held = history.lectures_for(ALL)
     assert (
         f"{len(held)} online lectures were held" in md
@@ -625,7 +626,7 @@ def test_pass_rate_is_passed_over_completed_and_is_defined() -> None:
     )
     md = render(stats)
     assert "完成答题73人，成绩合格62人，合格率84.9%。" in md
-    definitions = md.split("## 三、统计口径")[1]
+    definitions = md.split("## 附：统计口径")[1]
     assert "- 合格率：合格人数 ÷ 完成人数" in definitions
 
 
@@ -635,8 +636,11 @@ def test_a_school_with_no_one_taking_part_is_not_among_the_higher() -> None:
     (sentence,) = [line for line in md.splitlines() if line.startswith("从各学校情况看")]
     assert sentence == (
         "从各学校情况看，参与率较高的是甲校（50.0%）；3所学校尚未参与（乙校、丙校、丁校）。"
-        "下一步将加强对尚未参与学校的督促指导。"
     )
+    # What to do about it is drafted in section 三, with the problem in section 二.
+    problems, plans = md.split("## 二、存在的问题")[1].split("## 三、下一步工作打算")
+    assert "学校之间参与不够均衡。3所学校尚未参与网络答题。" in problems
+    assert "对尚未参与的学校加强督促指导" in plans
     # Nobody anywhere: no school is named as higher or lower, and all as not yet taking part.
     md = render(_school_statistics([(10, 0), (10, 0)]))
     assert "参与率较高" not in md and "参与率较低" not in md
@@ -646,10 +650,8 @@ def test_a_school_with_no_one_taking_part_is_not_among_the_higher() -> None:
     assert "参与率较高" not in md and "参与率较低" not in md
     # Every school took part, none at zero: the sentence reads as before.
     md = render(_school_statistics([(10, 9), (10, 5)]))
-    assert (
-        "参与率较高的是甲校（90.0%）；参与率较低的是乙校（50.0%）。"
-        "下一步将加强对参与率较低学校的督促指导。"
-    ) in md
+    assert "参与率较高的是甲校（90.0%）；参与率较低的是乙校（50.0%）。\n" in md
+    assert "对参与率较低的学校加强督促指导" in md.split("## 三、下一步工作打算")[1]
 
 
 def _many_schools(rates: list[tuple[int, int]]) -> Statistics:
@@ -673,7 +675,10 @@ def test_nine_schools_tied_at_zero_are_all_named_as_not_yet_taking_part() -> Non
     assert "（0.0%）" not in sentence
     assert "参与率较高的是学校01（30.0%）" in sentence
     assert "参与率较低的是学校05（5.0%）、学校04（10.0%）；" in sentence
-    assert sentence.endswith("下一步将加强对参与率较低和尚未参与学校的督促指导。")
+    assert sentence.endswith(
+        "参与率较低的是学校05（5.0%）、学校04（10.0%）；" + f"9所学校尚未参与（{zero}）。"
+    )
+    assert "对参与率较低和尚未参与的学校加强督促指导" in md.split("## 三、下一步工作打算")[1]
     english = render(stats, locale="en")
     assert f"9 schools have not taken part yet: {zero.replace('、', ', ')}." in english
 
