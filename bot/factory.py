@@ -22,6 +22,7 @@ from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL, Settings
+from bot.dedupe import UpdateDedupe, create_dedupe
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from bot.middlewares import (
     DatabaseMiddleware,
@@ -89,8 +90,11 @@ def create_dispatcher(
     events_isolation: BaseEventIsolation | None = None,
     presses: DirectPresses | None = None,
     clock: Clock = system_clock,
+    dedupe: UpdateDedupe | None = None,
 ) -> Dispatcher:
-    """``clock`` is handed to every handler that takes it (tests pass a fixed one)."""
+    """``clock`` is handed to every handler that takes it (tests pass a fixed one).
+    ``dedupe`` defaults to the claims the settings call for: in Redis (through the FSM
+    storage's client when it is Redis too), else in memory."""
     if storage is None or events_isolation is None:
         default_storage, default_isolation = create_fsm(settings)
         storage = storage or default_storage
@@ -104,6 +108,14 @@ def create_dispatcher(
         translator=translator,
         clock=clock,
     )
+    # First of the bot's own: a copy of an update already handled opens no session.
+    dedupe = dedupe or create_dedupe(
+        settings.redis_url,
+        settings.update_dedupe_ttl_s,
+        redis=storage.redis if isinstance(storage, RedisStorage) else None,
+    )
+    if dedupe is not None:
+        dp.update.outer_middleware(dedupe)
     dp.update.outer_middleware(DatabaseMiddleware(session_factory, presses))
     participant = ParticipantMiddleware(translator)
     permissions = PermissionsMiddleware(settings.admin_ids)
