@@ -66,4 +66,7 @@ def create_services(context: ServiceContext) -> dict[str, Service]:
     from bot.reports.jobs import plan_reports
 
     scheduler.add_planner(plan_reports)
+    from bot.calendar_jobs import plan_calendar
+
+    scheduler.add_planner(plan_calendar)
     return services

@@ -12,6 +12,7 @@ from handlers import (
     activities,
     admin,
     banks,
+    calendar,
     campaign_setup,
     certificates,
     dialogue,
@@ -51,6 +52,7 @@ def get_routers() -> list[Router]:
         reports,
         campaign_setup,
         activities,
+        calendar,
         fallback,
     )
     return [module.create_router() for module in modules]
