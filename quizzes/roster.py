@@ -22,7 +22,7 @@ from typing import Any
 
 from quizzes.spreadsheet_safety import looks_like_formula, workbook_bytes
 from quizzes.tabular import Cell, TabularError, read_csv, read_xlsx
-from quizzes.tabular import clean_text as _clean_text
+from quizzes.tabular import clean_text as _tabular_clean_text
 from quizzes.tabular import normalize_header as _normalize_header
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_NAME_LENGTH",
     "MAX_ROWS",
+    "MAX_ROWS_CORPS",
     "RosterError",
     "RosterProblem",
     "RosterRow",
@@ -43,11 +44,14 @@ __all__ = [
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
+# What the bureau's own command line accepts: a corps-wide roster has some 40,000 rows.
+MAX_ROWS_CORPS = 100_000
 MAX_COUNT = 1_000_000
 MAX_NAME_LENGTH = 100
 MAX_COLUMNS = 100
-# Rows read from the file at all, blank ones included (guards memory, not the data limit).
-MAX_RAW_LINES = 100_000
+# Rows read from the file at all, blank ones included (guards memory, not the data limit),
+# per data row allowed.
+RAW_LINES_PER_ROW = 5
 # How many non-empty rows may precede the header (a title such as "2024年学生名册").
 HEADER_SEARCH_ROWS = 10
 _VALUE_PREVIEW = 30
@@ -155,21 +159,21 @@ def _is_zip(content: bytes) -> bool:
     return content.startswith(b"PK\x03\x04")
 
 
-def _read_rows(content: bytes, filename: str) -> list[tuple[int, list[Cell]]]:
+def _read_rows(content: bytes, filename: str, max_rows: int) -> list[tuple[int, list[Cell]]]:
     """``(line, cells)`` for every row of the file, empty rows included."""
     suffix = PurePath(filename.strip()).suffix.lower()
     if suffix == ".xlsx" or (suffix == ".csv" and _is_zip(content)):
-        return _read_xlsx(content)
+        return _read_xlsx(content, max_rows)
     if suffix == ".csv":
-        return _read_csv(content)
+        return _read_csv(content, max_rows)
     raise _file_error("unsupported_format", filename=filename.strip()[: _VALUE_PREVIEW * 2])
 
 
-def _read_xlsx(content: bytes) -> list[tuple[int, list[Cell]]]:
+def _read_xlsx(content: bytes, max_rows: int) -> list[tuple[int, list[Cell]]]:
     try:
         return read_xlsx(
             content,
-            max_lines=MAX_RAW_LINES,
+            max_lines=max_rows * RAW_LINES_PER_ROW,
             max_columns=MAX_COLUMNS,
             # The first sheet with the header, whatever sheet the teacher put the data on.
             is_header=lambda cells: any(
@@ -178,26 +182,40 @@ def _read_xlsx(content: bytes) -> list[tuple[int, list[Cell]]]:
             header_rows=HEADER_SEARCH_ROWS,
         )
     except TabularError as error:
-        raise _table_error(error) from error
+        raise _table_error(error, max_rows) from error
 
 
-def _read_csv(content: bytes) -> list[tuple[int, list[Cell]]]:
+def _read_csv(content: bytes, max_rows: int) -> list[tuple[int, list[Cell]]]:
     try:
-        return read_csv(content, max_lines=MAX_RAW_LINES, max_columns=MAX_COLUMNS)
+        return read_csv(content, max_lines=max_rows * RAW_LINES_PER_ROW, max_columns=MAX_COLUMNS)
     except TabularError as error:
-        raise _table_error(error) from error
+        raise _table_error(error, max_rows) from error
 
 
-def _table_error(error: TabularError) -> RosterError:
+def _table_error(error: TabularError, max_rows: int) -> RosterError:
     if error.code == "too_many_rows":
-        return _file_error("too_many_rows", max=MAX_ROWS)
+        return _file_error("too_many_rows", max=max_rows)
     return _file_error(error.code)
 
 
 # --------------------------------------------------------------------------- cell values
 
 
+# A corps-wide roster has some 200,000 cells: the common cases skip the general cleaning.
+
+
+def _clean_text(value: Cell) -> str:
+    """:func:`quizzes.tabular.clean_text`; a name of letters and digits only is clean already."""
+    if isinstance(value, str) and value.isalnum():
+        return value
+    return _tabular_clean_text(value)
+
+
 def _is_empty(value: Cell) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str) or value[:1].isalnum():
+        return False  # a number, or text that starts with a letter or digit
     return _clean_text(value) == ""
 
 
@@ -452,8 +470,12 @@ def _sort_key(problem: RosterProblem) -> tuple[int, int]:
     return (problem.row or 0, 0 if problem.column is None else 1)
 
 
-def parse_roster(content: bytes, filename: str) -> list[RosterRow]:
-    """Parse an ``.xlsx`` or ``.csv`` roster; raise :class:`RosterError` listing every problem."""
+def parse_roster(content: bytes, filename: str, *, max_rows: int = MAX_ROWS) -> list[RosterRow]:
+    """Parse an ``.xlsx`` or ``.csv`` roster; raise :class:`RosterError` listing every problem.
+
+    ``max_rows`` data rows at most: :data:`MAX_ROWS` unless told, :data:`MAX_ROWS_CORPS`
+    for a corps-wide roster.
+    """
     if len(content) > MAX_FILE_BYTES:
         raise _file_error(
             "file_too_large",
@@ -462,7 +484,7 @@ def parse_roster(content: bytes, filename: str) -> list[RosterRow]:
         )
     if not content:
         raise _file_error("empty_file")
-    rows = _read_rows(content, filename)
+    rows = _read_rows(content, filename, max_rows)
     problems: list[RosterProblem] = []
     found = _find_header(rows, problems)
     if found is None:
@@ -474,8 +496,8 @@ def parse_roster(content: bytes, filename: str) -> list[RosterRow]:
         if all(_is_empty(cell) for cell in cells):
             continue
         data_rows += 1
-        if data_rows > MAX_ROWS:
-            raise _file_error("too_many_rows", max=MAX_ROWS)
+        if data_rows > max_rows:
+            raise _file_error("too_many_rows", max=max_rows)
         row = _parse_data_row(header, line, cells, problems)
         if row is not None:
             parsed.append(row)
