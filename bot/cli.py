@@ -173,25 +173,31 @@ async def _import_units(
     content: bytes, filename: str, division: str, retire_missing: bool = False
 ) -> None:
     from bot.roster_messages import describe_import, describe_problems
-    from quizzes.roster import RosterError, parse_roster
+    from quizzes.roster import MAX_ROWS_CORPS, RosterError, parse_roster
     from storage.database import create_engine, create_session_factory
     from storage.roster_import import import_roster
 
     settings = settings_or_exit()
     _ = terminal_gettext(settings)
     try:
-        rows = parse_roster(content, filename)
+        rows = parse_roster(content, filename, max_rows=MAX_ROWS_CORPS)
     except RosterError as error:
         click.echo(_("units.import.rejected", count=len(error.problems)), err=True)
         click.echo(describe_problems(error.problems, _, limit=1000), err=True)
         raise SystemExit(1) from None
+
+    def progress(done: int, total: int) -> None:  # units written, on one line
+        click.echo(f"\r{done}/{total}", nl=done == total, err=True)
+
     engine = create_engine(settings.database_url)
     try:
         from storage.migrate import prepare_database
 
         await prepare_database(engine)
         async with create_session_factory(engine)() as session:
-            result = await import_roster(session, rows, division, retire_missing=retire_missing)
+            result = await import_roster(
+                session, rows, division, retire_missing=retire_missing, progress=progress
+            )
             await session.commit()
     finally:
         await engine.dispose()
