@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import setup_application
@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, set_commands
+from bot.health import Health, redis_of, serve_while_starting
 from bot.i18n import Translator
 from bot.links import add_publicity_routes
 from bot.log_limits import limit_logger
+from bot.metrics import Metrics
 from bot.pacing import PacedSends, SendLimiter
 from bot.services import Service, ServiceContext, create_services
 from bot.verification import add_verification_routes
@@ -42,6 +44,7 @@ class BotApp:
     services: dict[str, Service]
     limiter: SendLimiter
     presses: DirectPresses | None
+    metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
     async def create(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
@@ -53,14 +56,20 @@ class BotApp:
         if migrate:
             await prepare_database(engine)
         session_factory = create_session_factory(engine)
+        metrics = Metrics()  # this process's own registry, served at /metrics
+        metrics.watch_pool(engine)
         translator = Translator.load(settings.default_locale)
         bot = create_bot(settings)
         presses = await DirectPresses.connect(engine)
-        dp = create_dispatcher(settings, session_factory, translator=translator, presses=presses)
+        dp = create_dispatcher(
+            settings, session_factory, translator=translator, presses=presses, metrics=metrics
+        )
         context = ServiceContext(settings, session_factory, bot, translator)
         # Whatever the bot sends shares the process's limiter with the broadcaster.
         bot.session.middleware(PacedSends(context.limiter))
+        bot.session.middleware(metrics.request_middleware())
         services = create_services(context)
+        metrics.attach(*services.values())
         for name, service in services.items():
             dp[name] = service
         return cls(
@@ -73,6 +82,7 @@ class BotApp:
             services,
             context.limiter,
             presses,
+            metrics,
         )
 
     async def start_services(self) -> None:
@@ -95,8 +105,17 @@ class BotApp:
             await self.engine.dispose()
 
     def web_app(self) -> web.Application:
-        """The aiohttp app: the webhook endpoint when configured, and tracked links."""
+        """The aiohttp app: the webhook endpoint when configured, tracked links, and the
+        health and metrics endpoints (:mod:`bot.health`)."""
         app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+        token = self.settings.metrics_token
+        Health(
+            self.engine,
+            redis_of(self.dp.storage),
+            metrics=self.metrics,
+            session_factory=self.session_factory,
+            metrics_token=token.get_secret_value() if token else None,
+        ).add_routes(app)
         if self.settings.uses_webhook:
             WebhookEndpoint(self.dp, self.bot, self.settings.webhook_secret_token).register(
                 app, self.settings.webhook_path
@@ -131,11 +150,21 @@ class BotApp:
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncIterator[BotApp]:
     """Start the bot in this event loop (polling or webhook) and stop it on exit."""
-    app = await BotApp.create(settings, migrate=migrate)
+    starting = contextlib.AsyncExitStack()
+    if migrate:  # alive but not ready while migrating: /healthz 200, /readyz 503
+        await starting.enter_async_context(
+            serve_while_starting(settings.listen_host, settings.listen_port)
+        )
+    try:
+        app = await BotApp.create(settings, migrate=migrate)
+    except BaseException:
+        await starting.aclose()
+        raise
     runner: web.AppRunner | None = None
     polling: asyncio.Task[None] | None = None
     try:
         await set_commands(app.bot, app.translator)
+        await starting.aclose()  # the full web server takes the port over
         if settings.uses_webhook:
             runner = web.AppRunner(app.web_app())
             await runner.setup()
@@ -170,6 +199,7 @@ async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncItera
         await app.start_services()
         yield app
     finally:
+        await starting.aclose()
         await app.stop_services()
         if polling is not None:
             await app.stop()

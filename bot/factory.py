@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import TELEGRAM_API_URL, Settings
 from bot.dedupe import UpdateDedupe, create_dedupe
 from bot.i18n import SUPPORTED_LOCALES, Translator
+from bot.metrics import Metrics
 from bot.middlewares import (
     DatabaseMiddleware,
     ParticipantMiddleware,
@@ -90,9 +91,11 @@ def create_dispatcher(
     events_isolation: BaseEventIsolation | None = None,
     presses: DirectPresses | None = None,
     clock: Clock = system_clock,
+    metrics: Metrics | None = None,
     dedupe: UpdateDedupe | None = None,
 ) -> Dispatcher:
     """``clock`` is handed to every handler that takes it (tests pass a fixed one).
+    ``metrics`` (the process's, :mod:`bot.metrics`) counts updates and times handlers.
     ``dedupe`` defaults to the claims the settings call for: in Redis (through the FSM
     storage's client when it is Redis too), else in memory."""
     if storage is None or events_isolation is None:
@@ -108,6 +111,8 @@ def create_dispatcher(
         translator=translator,
         clock=clock,
     )
+    if metrics is not None:  # first: every update received counts, copies too
+        dp.update.outer_middleware(metrics.update_middleware())
     # First of the bot's own: a copy of an update already handled opens no session.
     dedupe = dedupe or create_dedupe(
         settings.redis_url,
@@ -119,8 +124,11 @@ def create_dispatcher(
     dp.update.outer_middleware(DatabaseMiddleware(session_factory, presses))
     participant = ParticipantMiddleware(translator)
     permissions = PermissionsMiddleware(settings.admin_ids)
+    timing = metrics.handler_middleware() if metrics is not None else None
     for name, observer in dp.observers.items():
         if name not in ("update", "error"):  # inner middlewares reach the nested routers
+            if timing is not None:
+                observer.middleware(timing)
             observer.middleware(participant)
             observer.middleware(permissions)
     dp.message.outer_middleware(ThrottlingMiddleware())

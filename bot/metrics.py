@@ -36,7 +36,7 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, Update
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -58,10 +58,10 @@ ANSWER_HANDLERS = {
 _SENDING = ("Send", "Copy", "Forward")
 # Pending deliveries of the broadcasts still running or paused: one indexed count each.
 _OUTBOX_DEPTH = text(
-    "SELECT d.broadcast_id, count(*) FROM deliveries d"
+    "SELECT d.broadcast_id, b.state, count(*) FROM deliveries d"
     " JOIN broadcasts b ON b.id = d.broadcast_id"
     " WHERE b.state IN ('running', 'paused') AND d.status IN ('pending', 'sending')"
-    " GROUP BY d.broadcast_id"
+    " GROUP BY d.broadcast_id, b.state"
 )
 SCRAPE_QUERY_TIMEOUT_S = 2.0
 
@@ -82,6 +82,12 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # CPU, memory, open files of this process
+        self.ready = Gauge(
+            "pufa_ready",
+            "1 when the database and Redis answer, as /readyz asks (at scrape time)",
+            registry=r,
+        )
         self.updates = Counter(
             "pufa_updates", "Telegram updates received, by type", ["type"], registry=r
         )
@@ -131,7 +137,7 @@ class Metrics:
         self.outbox_depth = Gauge(
             "pufa_outbox_depth",
             "Deliveries still to send, per running or paused broadcast (read at scrape time)",
-            ["broadcast"],
+            ["broadcast", "state"],
             registry=r,
         )
         self.db_pool_in_use = Gauge(
@@ -197,8 +203,8 @@ class Metrics:
                 )
             return
         self.outbox_depth.clear()
-        for broadcast_id, depth in rows:
-            self.outbox_depth.labels(str(broadcast_id)).set(depth)
+        for broadcast_id, state, depth in rows:
+            self.outbox_depth.labels(str(broadcast_id), state).set(depth)
 
 
 def _zero() -> int:
