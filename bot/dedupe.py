@@ -20,11 +20,15 @@ Where the claims live:
   What memory cannot catch is a restart in polling mode handing out again the last batch
   fetched before the stop; configure Redis where that matters.
 
-A claim is given back when the handler fails (or the process stops in the middle), so a
-re-delivery can still succeed. When the store cannot be reached the update is handled
-all the same: an answer given twice beats an answer lost. That is said once a minute
-(:mod:`bot.log_limits`) and the store is asked again only after ``retry_s``, so an
-outage does not add a time-out to every update.
+A claim is given back when the handler fails, or is cancelled as the process stops, so
+a re-delivery can still succeed. A process killed outright keeps the claims of the
+updates it was handling: in webhook mode Telegram had its 200 already and sends no copy;
+in polling mode with Redis the restarted process is handed them again and skips them.
+
+When the store cannot be reached the update is handled all the same: an answer given
+twice beats an answer lost. That is said once a minute (:mod:`bot.log_limits`) and the
+store is asked again only after ``retry_s``, so an outage does not add a time-out to
+every update.
 """
 
 from __future__ import annotations
