@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FONT_STAMP := $(VENV)/.cjk-font
 
-.PHONY: demo test lint typecheck format install clean
+.PHONY: demo test test-fast lint typecheck format install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ demo: install
 
 test: install $(OFFICE_STAMP) lint typecheck
 	$(BIN)/pytest
+
+# Everything but the end-to-end tier (see tests/conftest.py): a quicker loop while working.
+test-fast: install lint typecheck
+	$(BIN)/pytest -m "not e2e"
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

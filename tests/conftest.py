@@ -135,3 +135,41 @@ async def session(
 ) -> AsyncIterator[AsyncSession]:
     async with session_factory() as session:
         yield session
+
+
+# -- tiers -----------------------------------------------------------------------------
+#
+# Every test is put in one tier by what it uses, so a run can pick a tier
+# (`pytest -m unit`, `make test-fast` for all but e2e) and the slow ones are easy to see:
+#   e2e   - the bot and the Bot API emulator over real HTTP (or a browser, or LibreOffice)
+#   chat  - the Dispatcher in-process, updates fed directly
+#   db    - storage and use cases on both databases
+#   unit  - the domain and pure functions
+_E2E_MARKS = ("run_sandbox", "running_bot", "RunningSandbox", "soffice", "playwright")
+_CHAT_MARKS = ("create_dispatcher", "feed_update", "tests.publicity_chat", "publicity_chat")
+_TIER_OF_MODULE: dict[str, str] = {}
+
+
+def _tier(item: pytest.Item) -> str:
+    path = Path(str(item.fspath))
+    if "sandbox" in path.parts:
+        return "e2e"
+    cached = _TIER_OF_MODULE.get(str(path))
+    if cached is None:
+        source = path.read_text(encoding="utf-8")
+        if any(mark in source for mark in _E2E_MARKS):
+            cached = "e2e"
+        elif any(mark in source for mark in _CHAT_MARKS):
+            cached = "chat"
+        else:
+            cached = ""
+        _TIER_OF_MODULE[str(path)] = cached
+    if cached:
+        return cached
+    fixtures = getattr(item, "fixturenames", ())
+    return "db" if "database_url" in fixtures else "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(getattr(pytest.mark, _tier(item)))
