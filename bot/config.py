@@ -21,6 +21,7 @@ from bot.i18n import SUPPORTED_LOCALES
 TELEGRAM_API_URL = "https://api.telegram.org"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_PATH_RE = re.compile(r"^(/[A-Za-z0-9_-]+)+$")
 _CHANNEL_RE = re.compile(r"^(-\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 # Derives the webhook secret from the token (HMAC-SHA256): a fixed label, never changed.
 _WEBHOOK_SECRET_LABEL = b"pufa-bot webhook secret v1"
@@ -73,6 +74,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # When set, /metrics answers only requests with "Authorization: Bearer <token>".
     metrics_token: SecretStr | None = None
+    # Where the staff dashboard is served on the bot's web server (no trailing slash).
+    admin_path: str = "/admin"
 
     @field_validator("bot_token")
     @classmethod
@@ -155,6 +158,14 @@ class Settings(BaseSettings):
         value = value.strip()
         if not _CHANNEL_RE.match(value):
             raise ValueError("must be a channel id such as -1001234567890 or @username")
+        return value
+
+    @field_validator("admin_path")
+    @classmethod
+    def _admin_path(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not _PATH_RE.match(value):
+            raise ValueError("must be a path such as /admin (letters, digits, - and _)")
         return value
 
     @field_validator("webhook_secret")
