@@ -8,16 +8,20 @@ writing to it over real HTTP.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import json
 import logging
 import socket
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
+from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
+from aiogram.methods import EditMessageText, Response, SendMessage
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
@@ -28,14 +32,18 @@ import bot.app
 from bot.app import running_bot
 from bot.config import Settings
 from bot.health import Health
+from bot.i18n import Translator
 from bot.logging_setup import JsonFormatter
-from bot.metrics import Metrics
+from bot.metrics import ANSWER_HANDLERS, Metrics
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import RunningSandbox, run_sandbox
+from bot.scheduler import Scheduler
+from bot.services import ServiceContext
 from storage.database import create_engine
 from storage.models_publicity import BroadcastRow
 from storage.publicity import PublicityRepository
 from tests.conftest import REDIS_URL
+from tests.mocked_bot import MockedBot
 from tests.publicity_factories import add_people, make_article
 
 # Telegram ids and a text no metric or log line may ever carry.
@@ -291,3 +299,74 @@ def test_json_lines_carry_extra_fields_and_tracebacks() -> None:
     line = json.loads(formatter.format(failed))
     assert "RuntimeError: boom" in line["exception"]
     assert "\n" not in formatter.format(failed)  # one record, one line
+
+
+# -- what the parts count --------------------------------------------------------------
+
+
+async def a_job(context: ServiceContext, *, key: str) -> None:
+    """A scheduled job that does nothing."""
+
+
+async def a_failing_job(context: ServiceContext, *, key: str) -> None:
+    raise RuntimeError(key)
+
+
+async def test_scheduler_counts_runs_failures_and_misses(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    settings = Settings(bot_token="42:TEST-token", database_url=database_url)
+    context = ServiceContext(settings, session_factory, MockedBot(), Translator.load())
+    scheduler = Scheduler(context, grace=timedelta(hours=1), replan_every=timedelta(0))
+    metrics = Metrics()
+    metrics.attach(scheduler)
+    now = datetime.now(UTC)
+    scheduler.at("due", now - timedelta(minutes=1), a_job, key="due")
+    scheduler.at("fails", now - timedelta(minutes=1), a_failing_job, key="fails")
+    scheduler.at("too-late", now - timedelta(hours=2), a_job, key="too-late")
+    await scheduler.start()
+    try:
+        await scheduler.wait_idle(30)
+    finally:
+        await scheduler.stop()
+    samples = parse(generate(metrics))
+    job = "tests.test_health_metrics.a_job"
+    failing = "tests.test_health_metrics.a_failing_job"
+    assert samples[f'pufa_scheduler_job_runs_total{{job="{job}",outcome="ok"}}'] == 1
+    assert samples[f'pufa_scheduler_job_runs_total{{job="{failing}",outcome="failed"}}'] == 1
+    assert samples[f'pufa_scheduler_job_misses_total{{job="{job}"}}'] == 1
+
+
+async def test_requests_count_sends_429s_and_403s() -> None:
+    metrics = Metrics()
+    counted = metrics.request_middleware("bot")
+    send = SendMessage(chat_id=WRITERS[0], text="hi")
+    edit = EditMessageText(chat_id=WRITERS[0], message_id=1, text="hi")
+
+    async def accepted(_bot: Any, _method: Any) -> Any:
+        return Response[Any](ok=True, result=True)
+
+    async def too_many(_bot: Any, method: Any) -> Any:
+        raise TelegramRetryAfter(method, "Too Many Requests: retry after 3", 3)
+
+    async def blocked(_bot: Any, method: Any) -> Any:
+        raise TelegramForbiddenError(method, "Forbidden: bot was blocked by the user")
+
+    bot = MockedBot()
+    await counted(accepted, bot, send)
+    await counted(accepted, bot, edit)  # an edit puts no new message in the chat
+    with pytest.raises(TelegramRetryAfter):
+        await counted(too_many, bot, send)
+    with pytest.raises(TelegramForbiddenError):
+        await counted(blocked, bot, send)
+    samples = parse(generate(metrics))
+    assert samples['pufa_messages_sent_total{source="bot"}'] == 1
+    assert samples['pufa_telegram_429_total{source="bot"}'] == 1
+    assert samples['pufa_telegram_403_total{source="bot"}'] == 1
+    assert not any(str(WRITERS[0]) in name for name in samples)
+
+
+def test_the_answer_handlers_counted_exist() -> None:
+    for name in ANSWER_HANDLERS:
+        module, _, function = name.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), function)), name
