@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # Who issues certificates, as printed on them (the bureau or the school); unset: the
     # name of the top unit.
     issuer: str | None = Field(default=None, max_length=40)
+    # Erase the personal data of people inactive this many years (daily, 03:30); none: keep.
+    retention_years: int | None = Field(default=None, ge=1, le=50)
     # Scheduler: a job missed while the bot was down still fires at start-up this late.
     scheduler_grace_s: int = Field(default=6 * 3600, ge=0)
     # How often each process re-reads the tables to rebuild its plan (0: only at start).
