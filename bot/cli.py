@@ -121,6 +121,12 @@ async def db_upgrade() -> None:
     click.echo("Database is up to date.")
 
 
+from bot.cli_db import db_backup, db_restore  # noqa: E402
+
+db.add_command(db_backup)
+db.add_command(db_restore)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8081, show_default=True, type=int)

@@ -69,4 +69,7 @@ def create_services(context: ServiceContext) -> dict[str, Service]:
     from bot.calendar_jobs import plan_calendar
 
     scheduler.add_planner(plan_calendar)
+    from bot.retention_jobs import plan_retention
+
+    scheduler.add_planner(plan_retention)
     return services
