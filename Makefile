@@ -40,12 +40,26 @@ $(OFFICE_STAMP): | $(STAMP)
 	fi
 	@touch $@
 
+# The dashboard's browser test drives the system's Chromium through Playwright (no
+# browser download).
+CHROMIUM_STAMP := $(VENV)/.chromium
+$(CHROMIUM_STAMP): | $(STAMP)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Chromium (the dashboard's browser test)"; \
+		(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
+	else \
+		echo "Install chromium for the dashboard's browser test"; exit 1; \
+	fi
+	@touch $@
+
 install: $(STAMP) $(FONT_STAMP)
 
 demo: install
 	$(BIN)/pufa demo
 
-test: install $(OFFICE_STAMP) lint typecheck
+test: install $(OFFICE_STAMP) $(CHROMIUM_STAMP) lint typecheck
 	$(BIN)/pytest
 
 # Everything but the end-to-end tier (see tests/conftest.py): a quicker loop while working.
