@@ -167,11 +167,13 @@ async def import_roster(
                 ):
                     changes.append({"unit_id": found.id, "s": students, "t": teachers})
                     touched.add(found.id)
-                placed[key] = found
+                if kind is not UnitKind.CLASS:  # nothing is placed under a class
+                    placed[key] = found
                 listed.add(found.id)
             made = await _insert(session, new)
             for (key, _, _), unit_made in zip(new, made, strict=True):
-                placed[key] = unit_made
+                if kind is not UnitKind.CLASS:
+                    placed[key] = unit_made
                 listed.add(unit_made.id)
             if changes:
                 await session.execute(_UPDATE_ENROLMENT, changes)
