@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from quizzes.bank import BankProblem, Question, QuestionType, poll_compatible
+from quizzes.bank import BankProblem, Difficulty, Level, Question, QuestionType, poll_compatible
 
 __all__ = ["bank_summary", "describe_problem", "describe_problems"]
 
@@ -65,7 +65,8 @@ def describe_problems(
 
 
 def bank_summary(questions: Sequence[Question], gettext: Callable[..., str]) -> str:
-    """Counts by type, the tags with their counts, and how many fit a Telegram quiz poll."""
+    """Counts by type, by level and difficulty, the tags with their counts, and how many
+    fit a Telegram quiz poll."""
     types = Counter(question.type for question in questions)
     tags = Counter(tag for question in questions for tag in question.tags)
     lines = [
@@ -76,6 +77,19 @@ def bank_summary(questions: Sequence[Question], gettext: Callable[..., str]) -> 
             true_false=types[QuestionType.TRUE_FALSE],
         )
     ]
+    levels = Counter(question.level for question in questions)
+    difficulties = Counter(question.difficulty for question in questions)
+    lines.append(
+        gettext(
+            "bank.summary.levels",
+            primary=levels[Level.PRIMARY],
+            junior=levels[Level.JUNIOR],
+            senior=levels[Level.SENIOR],
+            easy=difficulties[Difficulty.EASY],
+            medium=difficulties[Difficulty.MEDIUM],
+            hard=difficulties[Difficulty.HARD],
+        )
+    )
     if tags:
         listed = [
             gettext("bank.summary.tag", tag=tag, count=count)

@@ -7,6 +7,10 @@ step is asked again. Confirming creates the campaign through
 :func:`bot.application.campaign_setup.create_from_answers`, like the CLI, and schedules
 its jobs.
 
+The step after the banks asks whom the campaign is for (全部, 小学, 初中 or 高中及教职工):
+the draw then takes only the questions suiting that level, in the level's default mix of
+易/中/难; another mix is set in the YAML file.
+
 The FSM data holds the answers and a short token; the buttons carry the token and ids
 only, and a press that does not fit the current step (stale, forged) changes nothing.
 Draws per tag are left to the YAML file.
@@ -41,6 +45,7 @@ from bot.config import Settings
 from bot.i18n import Gettext
 from bot.scheduler import Scheduler
 from handlers.dialogue import Say, on_leaving, replier
+from quizzes.bank import Level
 from quizzes.campaigns import SpecProblem, campaign_spec_from_mapping
 from quizzes.engine import Feedback
 from quizzes.participants import Role
@@ -54,11 +59,14 @@ MAX_QUESTIONS = 200  # the spec's limit for ``questions``
 NONE_WORDS = frozenset({"none", "no", "-", "无", "不限", "不限时"})
 NOW_WORDS = frozenset({"now", "现在", "立即", "立即开始"})
 ROLES = tuple(Role)
+# The level buttons: 0 is 全部 (no level), then each level by its number.
+LEVELS = tuple(Level)
 
 
 class Setup(StatesGroup):
     name = State()
     banks = State()
+    level = State()
     questions = State()
     time_per_question = State()
     time_per_attempt = State()
@@ -78,6 +86,7 @@ on_leaving(Setup, "campaign.setup.cancelled")
 ORDER: tuple[State, ...] = (
     Setup.name,
     Setup.banks,
+    Setup.level,
     Setup.questions,
     Setup.time_per_question,
     Setup.time_per_attempt,
@@ -110,6 +119,7 @@ TEXT_KEYS = frozenset(
 ACTION_STEPS: dict[str, tuple[State, ...]] = {
     "bank": (Setup.banks,),
     "banks_done": (Setup.banks,),
+    "level": (Setup.level,),
     "no_limit": (Setup.time_per_question, Setup.time_per_attempt),
     "feedback": (Setup.feedback,),
     "partial": (Setup.partial_credit,),
@@ -199,6 +209,13 @@ async def _keyboard(
             widths.append(1)
         _button(builder, _.plain("campaign.setup.done"), token, "banks_done")
         widths.append(1)
+    elif step == Setup.level:
+        _button(builder, _.plain("campaign.setup.level_all"), token, "level", 0)
+        for level in LEVELS:
+            _button(
+                builder, _.plain(f"campaign.level.{level.name.lower()}"), token, "level", level
+            )
+        widths += [2, 2]
     elif step in (Setup.time_per_question, Setup.time_per_attempt):
         _button(builder, _.plain("campaign.setup.no_limit"), token, "no_limit")
         widths.append(1)
@@ -308,10 +325,16 @@ async def _summary(data: dict[str, Any], uow: UnitOfWork, settings: Settings, _:
         audience += " · " + _.join(_.plain(f"role.{r.value}") for r in spec.roles)
     yes_no = {True: _.plain("campaign.setup.yes"), False: _.plain("campaign.setup.no")}
     partial = "partial_yes" if rules.partial_credit else "partial_no"
+    level = (
+        _.plain(f"campaign.level.{rules.level.name.lower()}")
+        if rules.level is not None
+        else _.plain("campaign.setup.level_all")
+    )
     return _(
         "campaign.setup.summary",
         name=spec.name,
         banks=_.join(spec.bank_names),
+        level=level,
         pool=int(data.get("pool") or 0),
         questions=rules.questions,
         per_question=seconds(rules.seconds_per_question),
@@ -456,6 +479,12 @@ async def press(
             return
         await state.update_data(pool=choice.pool)
         await answered("banks", [bank.name for bank in choice.banks])
+    elif action == "level" and (item == 0 or item in set(LEVELS)):
+        # The pool is now what a campaign for this level may draw.
+        level = Level(item) if item else None
+        choice = await chosen_banks(uow, data.get("bank_ids") or [], level)
+        await state.update_data(pool=choice.pool)
+        await answered("level", level.label if level is not None else None)
     elif action == "no_limit":
         await answered(_short(step), None)
     elif action == "feedback" and 0 <= item < len(FEEDBACKS):

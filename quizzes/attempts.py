@@ -259,7 +259,14 @@ class Attempts:
         if refusal is not None:
             return Started(None, None, refusal)
         pool = await self.store.candidates(campaign.bank_ids)
-        ids = draw(pool, campaign.rules.questions, self.rng, campaign.rules.per_tag)
+        ids = draw(
+            pool,
+            campaign.rules.questions,
+            self.rng,
+            campaign.rules.per_tag,
+            level=campaign.rules.level,
+            mix=campaign.rules.mix,
+        )
         questions = await self.store.questions(ids)
         plan = [
             (

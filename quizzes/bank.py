@@ -16,12 +16,14 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Literal
 
 from quizzes.law_text import check_citations
 
 __all__ = [
+    "DEFAULT_DIFFICULTY",
+    "DEFAULT_LEVEL",
     "LETTERS",
     "MAX_EXPLANATION_LENGTH",
     "MAX_NAME_LENGTH",
@@ -38,7 +40,9 @@ __all__ = [
     "BankError",
     "BankImport",
     "BankProblem",
+    "Difficulty",
     "ImportStatus",
+    "Level",
     "Question",
     "QuestionBank",
     "QuestionDraft",
@@ -50,6 +54,8 @@ __all__ = [
     "fits_one_message",
     "message_length",
     "normalize_stem",
+    "parse_difficulty",
+    "parse_level",
     "parse_question_type",
     "parse_truth",
     "picture_reference",
@@ -69,7 +75,6 @@ MAX_SOURCE_LENGTH = 100
 MAX_TAG_LENGTH = 30
 MAX_TAGS = 10
 MAX_NAME_LENGTH = 100
-MAX_DIFFICULTY = 5
 # A Telegram quiz poll (the live group quiz): question, option and explanation limits.
 POLL_MAX_STEM = 300
 POLL_MAX_OPTION_LENGTH = 100
@@ -95,6 +100,42 @@ class QuestionType(StrEnum):
     TRUE_FALSE = "true_false"
 
 
+class Level(IntEnum):
+    """The school level a question suits: from this level up. A 小学 question suits every
+    campaign, a 初中 one campaigns for 初中 and 高中及教职工, a 高中及教职工 one only those."""
+
+    PRIMARY = 1  # 小学
+    JUNIOR = 2  # 初中
+    SENIOR = 3  # 高中及教职工
+
+    @property
+    def label(self) -> str:
+        return _LEVEL_LABELS[self]
+
+    def suits(self, audience: Level) -> bool:
+        """Whether a question of this level may be drawn for a campaign of ``audience``."""
+        return self <= audience
+
+
+class Difficulty(IntEnum):
+    """How hard a question is: 易, 中 or 难. A 小学 campaign never draws a 难 one."""
+
+    EASY = 1  # 易
+    MEDIUM = 2  # 中
+    HARD = 3  # 难
+
+    @property
+    def label(self) -> str:
+        return _DIFFICULTY_LABELS[self]
+
+
+_LEVEL_LABELS = {Level.PRIMARY: "小学", Level.JUNIOR: "初中", Level.SENIOR: "高中及教职工"}
+_DIFFICULTY_LABELS = {Difficulty.EASY: "易", Difficulty.MEDIUM: "中", Difficulty.HARD: "难"}
+# A question whose file says nothing: a middle-school item of middle difficulty.
+DEFAULT_LEVEL = Level.JUNIOR
+DEFAULT_DIFFICULTY = Difficulty.MEDIUM
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     """One question. ``correct`` holds indices into ``options``."""
@@ -105,8 +146,9 @@ class Question:
     correct: frozenset[int]
     explanation: str = ""
     tags: tuple[str, ...] = ()
-    difficulty: int | None = None
+    difficulty: Difficulty = DEFAULT_DIFFICULTY
     source: str | None = None
+    level: Level = DEFAULT_LEVEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +176,9 @@ class StoredQuestion:
     correct: frozenset[int]
     explanation: str = ""
     tags: tuple[str, ...] = ()
-    difficulty: int | None = None
+    difficulty: Difficulty = DEFAULT_DIFFICULTY
     source: str | None = None
+    level: Level = DEFAULT_LEVEL
 
     @property
     def question(self) -> Question:
@@ -148,6 +191,7 @@ class StoredQuestion:
             self.tags,
             self.difficulty,
             self.source,
+            self.level,
         )
 
 
@@ -285,6 +329,57 @@ def parse_truth(text: str) -> bool | None:
     return _truth(text)
 
 
+_LEVEL_WORDS: dict[str, Level] = {}
+_level_names: tuple[tuple[Level, tuple[str, ...]], ...] = (
+    (Level.PRIMARY, ("小学", "小学生", "小学及以上", "primary", "primaryschool")),
+    (Level.JUNIOR, ("初中", "初中生", "初中及以上", "junior", "middle", "middleschool")),
+    (
+        Level.SENIOR,
+        (
+            "高中及教职工",
+            "高中",
+            "高中生",
+            "教职工",
+            "高中及以上",
+            "senior",
+            "highschool",
+            "staff",
+            "seniorandstaff",
+        ),
+    ),
+)
+for _level, _names in _level_names:
+    for _name in _names:
+        _LEVEL_WORDS[_name] = _level
+
+_DIFFICULTY_WORDS: dict[str, Difficulty] = {}
+_difficulty_names: tuple[tuple[Difficulty, tuple[str, ...]], ...] = (
+    (Difficulty.EASY, ("易", "容易", "简单", "easy", "1", "2")),
+    (Difficulty.MEDIUM, ("中", "中等", "适中", "一般", "medium", "normal", "3")),
+    (Difficulty.HARD, ("难", "较难", "困难", "hard", "difficult", "4", "5")),
+)
+for _difficulty, _names in _difficulty_names:
+    for _name in _names:
+        _DIFFICULTY_WORDS[_name] = _difficulty
+
+
+def _word_key(text: str) -> str:
+    key = re.sub(r"[\s_\-]+", "", _fold(text))
+    return re.sub(r"^(\d)\.0*$", r"\1", key)
+
+
+def parse_level(text: str) -> Level | None:
+    """``小学``, ``初中``, ``高中及教职工`` (or ``高中``, ``教职工``; ``primary``, ``junior``,
+    ``senior``); ``None`` for anything else."""
+    return _LEVEL_WORDS.get(_word_key(text))
+
+
+def parse_difficulty(text: str) -> Difficulty | None:
+    """``易``/``中``/``难`` (``easy``/``medium``/``hard``, ``简单``, ``较难``…), or the old
+    five-point scale: 1-2 易, 3 中, 4-5 难; ``None`` for anything else."""
+    return _DIFFICULTY_WORDS.get(_word_key(text))
+
+
 def split_tags(text: str) -> tuple[str, ...]:
     """Tags separated by ``,`` ``，`` ``、`` ``;`` or ``；``; blanks and repeats dropped."""
     parts = (" ".join(part.split()) for part in re.split(r"[,，、;；]", text))
@@ -299,9 +394,10 @@ class QuestionDraft:
     """One question as read from the file, before any checking.
 
     ``options`` are ``(column, text)`` pairs in letter order, blanks included; ``answer`` is
-    the answer cell (``"AC"``, ``"A,C"``, ``"对"``) or a list of letters; ``difficulty`` is
-    the cell as text. ``columns`` maps each field (``type``, ``stem``, ``answer``,
-    ``explanation``, ``tags``, ``difficulty``, ``source``) to its header as written.
+    the answer cell (``"AC"``, ``"A,C"``, ``"对"``) or a list of letters; ``difficulty`` and
+    ``level`` are the cells as text. ``columns`` maps each field (``type``, ``stem``,
+    ``answer``, ``explanation``, ``tags``, ``difficulty``, ``level``, ``source``) to its
+    header as written.
     """
 
     row: int
@@ -315,6 +411,7 @@ class QuestionDraft:
     source: str = ""
     columns: dict[str, str] = field(default_factory=dict)
     options_column: str = "options"
+    level: str = ""
 
     def column(self, key: str) -> str:
         return self.columns.get(key, key)
@@ -370,23 +467,30 @@ def _check_lengths(draft: QuestionDraft, problems: list[BankProblem]) -> None:
             )
 
 
-def _check_difficulty(draft: QuestionDraft, problems: list[BankProblem]) -> int | None:
+def _check_difficulty(draft: QuestionDraft, problems: list[BankProblem]) -> Difficulty:
     text = unicodedata.normalize("NFKC", draft.difficulty).strip()
     if not text:
-        return None
-    match = re.fullmatch(r"(\d{1,3})(?:\.0*)?", text)
-    if match is None or not 1 <= int(match.group(1)) <= MAX_DIFFICULTY:
+        return DEFAULT_DIFFICULTY
+    difficulty = parse_difficulty(text)
+    if difficulty is None:
         problems.append(
-            problem(
-                "bad_difficulty",
-                draft.row,
-                draft.column("difficulty"),
-                value=preview(text),
-                max=MAX_DIFFICULTY,
-            )
+            problem("bad_difficulty", draft.row, draft.column("difficulty"), value=preview(text))
         )
-        return None
-    return int(match.group(1))
+        return DEFAULT_DIFFICULTY
+    return difficulty
+
+
+def _check_level(draft: QuestionDraft, problems: list[BankProblem]) -> Level:
+    text = unicodedata.normalize("NFKC", draft.level).strip()
+    if not text:
+        return DEFAULT_LEVEL
+    level = parse_level(text)
+    if level is None:
+        problems.append(
+            problem("bad_level", draft.row, draft.column("level"), value=preview(text))
+        )
+        return DEFAULT_LEVEL
+    return level
 
 
 def _check_options(draft: QuestionDraft, problems: list[BankProblem]) -> tuple[list[str], bool]:
@@ -483,6 +587,7 @@ def build_question(draft: QuestionDraft) -> tuple[Question | None, list[BankProb
         problems.append(problem("empty_stem", row, draft.column("stem")))
     _check_lengths(draft, problems)
     difficulty = _check_difficulty(draft, problems)
+    level = _check_level(draft, problems)
     options, options_ok = _check_options(draft, problems)
 
     result: tuple[tuple[str, ...], frozenset[int]] | None = None
@@ -504,6 +609,7 @@ def build_question(draft: QuestionDraft) -> tuple[Question | None, list[BankProb
         tags=draft.tags,
         difficulty=difficulty,
         source=draft.source.strip() or None,
+        level=level,
     )
     return question, []
 
@@ -606,6 +712,9 @@ def _check_display(draft: QuestionDraft, question: Question, warnings: list[Bank
         if word is not None:
             warnings.append(problem("refers_to_picture", draft.row, column, word=word))
             break
+    if question.level is Level.PRIMARY and question.difficulty is Difficulty.HARD:
+        # A 小学 campaign never draws a 难 question: this one only reaches 初中 and up.
+        warnings.append(problem("hard_for_primary", draft.row, draft.column("difficulty")))
     if not fits_one_message(question):
         warnings.append(
             problem(

@@ -6,7 +6,9 @@ or the plain-text exam format (``.txt``, ``.docx``) that 问卷星 and Word-made
 in YAML and text files, the question's number) and column; it never raises anything else.
 
 Spreadsheets have one question per row under a header such as
-``题型 | 题干 | 选项A … 选项H | 答案 | 解析 | 标签 | 难度 | 出处`` (English headers work too);
+``题型 | 题干 | 选项A … 选项H | 答案 | 解析 | 标签 | 难度 | 级别 | 出处`` (English headers work
+too; 级别 may be headed 适用学段 or 学段, and says from which level a question suits: 小学,
+初中 or 高中及教职工; 难度 is 易, 中 or 难; empty cells mean 初中 and 中);
 the header may follow a few title rows, on any sheet of a workbook. The options may also
 share one ``选项`` cell, one per line or as ``A.… B.…``. A text or Word file looks like::
 
@@ -28,7 +30,8 @@ like::
         answer: B            # or [A, C] for a multiple-choice question
         explanation: ……
         tags: [总纲]
-        difficulty: 2
+        difficulty: 易         # 易, 中 or 难 (default 中)
+        level: 小学            # 小学, 初中 or 高中及教职工: suits this level and up (default 初中)
         source: 宪法第一条
 """
 
@@ -140,7 +143,14 @@ COLUMNS: tuple[_Column, ...] = (
         "explanation", "解析", "explanation", _aliases("解析", "答案解析", "explanation"), False
     ),
     _Column("tags", "标签", "tags", _aliases("标签", "tags", "tag"), False),
-    _Column("difficulty", "难度", "difficulty", _aliases("难度", "difficulty"), False),
+    _Column("difficulty", "难度", "difficulty", _aliases("难度", "难易度", "difficulty"), False),
+    _Column(
+        "level",
+        "级别",
+        "level",
+        _aliases("级别", "适用学段", "学段", "适用年级", "level", "grade"),
+        False,
+    ),
     _Column("source", "出处", "source", _aliases("出处", "来源", "依据", "source"), False),
 )
 _COLUMN_BY_ALIAS: dict[str, _Column] = {
@@ -156,6 +166,7 @@ _YAML_FIELDS = (
     "explanation",
     "tags",
     "difficulty",
+    "level",
     "source",
 )
 
@@ -449,6 +460,7 @@ def _draft_from_row(
         explanation=cell("explanation"),
         tags=split_tags(cell("tags")),
         difficulty=cell("difficulty"),
+        level=cell("level"),
         source=cell("source"),
         columns={
             key: title
@@ -519,6 +531,9 @@ _LABELS = {
     "试题解析": "explanation",
     "解析": "explanation",
     "难度": "difficulty",
+    "适用学段": "level",
+    "级别": "level",
+    "学段": "level",
     "标签": "tags",
     "知识点": "tags",
     "出处": "source",
@@ -540,6 +555,7 @@ _TEXT_FIELDS = {
     "explanation": "解析",
     "tags": "标签",
     "difficulty": "难度",
+    "level": "级别",
     "source": "出处",
 }
 
@@ -610,6 +626,7 @@ def _text_draft(question: _TextQuestion, problems: list[BankProblem]) -> Questio
         explanation=_join(question.fields.get("explanation", [])),
         tags=split_tags(_join(question.fields.get("tags", []))),
         difficulty=_join(question.fields.get("difficulty", [])),
+        level=_join(question.fields.get("level", [])),
         source=_join(question.fields.get("source", [])),
         columns={key: title for key, title in _TEXT_FIELDS.items() if key != "options"},
         options_column=_TEXT_FIELDS["options"],
@@ -903,6 +920,7 @@ def _yaml_draft(index: int, item: dict[Any, Any], problems: list[BankProblem]) -
         explanation=text("explanation"),
         tags=tags,
         difficulty=text("difficulty"),
+        level=text("level"),
         source=text("source"),
         options_column="options",
     )

@@ -17,6 +17,7 @@ TEMPLATE_HEADER: tuple[str, ...] = (
     "解析",
     "标签",
     "难度",
+    "适用学段",
     "出处",
 )
 
@@ -28,11 +29,12 @@ def _row(
     answer: str,
     explanation: str,
     tags: str,
-    difficulty: int,
+    difficulty: str,
+    level: str,
     source: str,
 ) -> list[object]:
     padded = list(options) + [""] * (len(LETTERS) - len(options))
-    return [kind, stem, *padded, answer, explanation, tags, difficulty, source]
+    return [kind, stem, *padded, answer, explanation, tags, difficulty, level, source]
 
 
 _EXAMPLES: tuple[list[object], ...] = (
@@ -43,7 +45,8 @@ _EXAMPLES: tuple[list[object], ...] = (
         "A",
         "《宪法》第一条第二款：社会主义制度是中华人民共和国的根本制度。",
         "总纲",
-        1,
+        "中",
+        "初中",
         "宪法第一条",
     ),
     _row(
@@ -54,7 +57,8 @@ _EXAMPLES: tuple[list[object], ...] = (
         "《宪法》第四十二条第一款：公民有劳动的权利和义务；"
         "第四十六条第一款：公民有受教育的权利和义务。",
         "公民的基本权利和义务",
-        3,
+        "中",
+        "初中",
         "宪法第四十二条、第四十六条",
     ),
     _row(
@@ -64,7 +68,8 @@ _EXAMPLES: tuple[list[object], ...] = (
         "对",
         "《宪法》第三十三条第二款：中华人民共和国公民在法律面前一律平等。",
         "公民的基本权利和义务",
-        1,
+        "易",
+        "小学",
         "宪法第三十三条",
     ),
 )
@@ -95,7 +100,17 @@ _NOTES: tuple[tuple[str, str], ...] = (
         f"不超过 {MAX_EXPLANATION_LENGTH} 个字（用于群内测验投票时最好不超过 200 个字）。",
     ),
     ("标签", "选填。题目分类，如“总纲”“国家机构”；多个标签用逗号、顿号或分号隔开。"),
-    ("难度", "选填。1 到 5 的整数，1 最容易。"),
+    (
+        "难度",
+        "选填。填写“易”“中”或“难”，留空按“中”。小学的答题活动不会抽到“难”的题目。"
+        "难：需要记住条文序号、国家机构的职权或宪法修正内容的题目。",
+    ),
+    (
+        "适用学段",
+        "选填。填写“小学”“初中”或“高中及教职工”，表示从这个学段起适用："
+        "“小学”的题目各学段都可以抽到，“初中”的题目用于初中和高中及教职工，"
+        "“高中及教职工”的题目只用于高中及教职工。留空按“初中”。也可以用列名“级别”。",
+    ),
     ("出处", "选填。题目依据，如“宪法第一条”。"),
     ("", ""),
     ("填写规则", ""),
@@ -128,7 +143,7 @@ def bank_template_xlsx() -> bytes:
         cell.font = Font(bold=True)
         cell.fill = header_fill
         cell.alignment = Alignment(horizontal="center")
-    widths = (8, 40, *([16] * len(LETTERS)), 8, 40, 16, 6, 16)
+    widths = (8, 40, *([16] * len(LETTERS)), 8, 40, 16, 6, 12, 16)
     for cell, width in zip(sheet[1], widths, strict=True):
         sheet.column_dimensions[cell.column_letter].width = width
     sheet.freeze_panes = "C2"
@@ -138,7 +153,7 @@ def bank_template_xlsx() -> bytes:
         notes.append(list(note))
     notes["A1"].font = Font(bold=True)
     notes["B1"].font = Font(bold=True)
-    notes["A11"].font = Font(bold=True)
+    notes["A12"].font = Font(bold=True)
     notes.column_dimensions["A"].width = 14
     notes.column_dimensions["B"].width = 90
     for row in notes.iter_rows():

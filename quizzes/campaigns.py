@@ -11,9 +11,19 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from quizzes.bank import Difficulty, Level, parse_difficulty, parse_level
 from quizzes.engine import Feedback
 from quizzes.participants import Participant, Role
 from quizzes.units import Unit
+
+# The difficulty mix a campaign for a level draws when its file sets none.
+DEFAULT_MIXES: dict[Level, dict[Difficulty, float]] = {
+    Level.PRIMARY: {Difficulty.EASY: 0.7, Difficulty.MEDIUM: 0.3},
+    Level.JUNIOR: {Difficulty.EASY: 0.4, Difficulty.MEDIUM: 0.45, Difficulty.HARD: 0.15},
+    Level.SENIOR: {Difficulty.EASY: 0.3, Difficulty.MEDIUM: 0.45, Difficulty.HARD: 0.25},
+}
+# What "level: 全部" (or none) means: every question, as campaigns without a level draw.
+ALL_LEVELS_WORDS = frozenset({"全部", "所有", "all", "any"})
 
 
 class CampaignStatus(StrEnum):
@@ -51,6 +61,17 @@ class Rules:
     feedback: Feedback = Feedback.EACH
     partial_credit: bool = False
     certificate: bool = True
+    # Who the campaign is for: it draws only questions suiting that level (None: all).
+    level: Level | None = None
+    # The share of 易/中/难 its file asked for; None: the level's default, or no mix at all.
+    difficulty_mix: dict[Difficulty, float] | None = None
+
+    @property
+    def mix(self) -> dict[Difficulty, float] | None:
+        """The difficulty mix the draw takes: the file's, else the level's default."""
+        if self.difficulty_mix is not None:
+            return dict(self.difficulty_mix)
+        return dict(DEFAULT_MIXES[self.level]) if self.level is not None else None
 
     @property
     def timed(self) -> bool:
@@ -179,6 +200,49 @@ def _names(value: object) -> tuple[str, ...]:
     return ()
 
 
+def parse_spec_level(value: object) -> tuple[Level | None, bool]:
+    """A spec's ``level``: the level (None for 全部 or nothing) and whether it was readable."""
+    if value is None:
+        return None, True
+    text = str(value).strip()
+    if not text or text.casefold() in ALL_LEVELS_WORDS:
+        return None, True
+    level = parse_level(text)
+    return level, level is not None
+
+
+def _mix(
+    value: object, level: Level | None, problems: list[SpecProblem]
+) -> dict[Difficulty, float] | None:
+    """``difficulty: {易: 0.5, 中: 0.4, 难: 0.1}`` as shares adding up to one (percentages
+    or any weights work too); ``None`` when the file sets none."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        problems.append(SpecProblem("difficulty", "bad_mix"))
+        return None
+    weights: dict[Difficulty, float] = {}
+    for key, weight in value.items():
+        difficulty = None if str(key).strip().isdigit() else parse_difficulty(str(key))
+        if difficulty is None:
+            problems.append(SpecProblem("difficulty", "bad_difficulty", {"value": str(key)}))
+            continue
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            problems.append(SpecProblem("difficulty", "bad_share", {"value": str(key)}))
+            continue
+        weights[difficulty] = weights.get(difficulty, 0.0) + float(weight)
+    total = sum(weights.values())
+    if len(problems) or not weights:
+        return None
+    if total <= 0:
+        problems.append(SpecProblem("difficulty", "bad_mix"))
+        return None
+    if level is Level.PRIMARY and weights.get(Difficulty.HARD, 0) > 0:
+        problems.append(SpecProblem("difficulty", "hard_for_primary"))
+        return None
+    return {d: weights[d] / total for d in Difficulty if weights.get(d, 0) > 0}
+
+
 def parse_campaign_spec(text: str, zone: ZoneInfo) -> CampaignSpec:
     """Read a campaign YAML file; every problem is reported at once."""
     try:
@@ -245,6 +309,12 @@ def campaign_spec_from_mapping(raw: Mapping[str, Any], zone: ZoneInfo) -> Campai
             problems.append(SpecProblem("audience.roles", "bad_role", {"role": role}))
     if per_tag and questions is not None and sum(per_tag.values()) > questions:
         problems.append(SpecProblem("per_tag", "quotas_exceed_questions"))
+    level, level_ok = parse_spec_level(raw.get("level"))
+    if not level_ok:
+        problems.append(SpecProblem("level", "bad_level", {"value": str(raw.get("level"))}))
+    mix_problems: list[SpecProblem] = []
+    difficulty_mix = _mix(raw.get("difficulty"), level, mix_problems)
+    problems += mix_problems
     if problems:
         raise SpecError(problems)
     assert questions is not None and opens is not None and closes is not None
@@ -259,6 +329,8 @@ def campaign_spec_from_mapping(raw: Mapping[str, Any], zone: ZoneInfo) -> Campai
         feedback=feedback,
         partial_credit=bool(raw.get("partial_credit", False)),
         certificate=bool(raw.get("certificate", True)),
+        level=level,
+        difficulty_mix=difficulty_mix,
     )
     return CampaignSpec(
         name=name,

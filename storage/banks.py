@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quizzes.bank import (
     BankImport,
+    Difficulty,
     ImportStatus,
+    Level,
     Question,
     QuestionBank,
     QuestionType,
@@ -49,8 +51,9 @@ def stored_question(row: QuestionRow) -> StoredQuestion:
         correct=frozenset(int(index) for index in row.correct),
         explanation=row.explanation,
         tags=tuple(str(tag) for tag in row.tags),
-        difficulty=row.difficulty,
+        difficulty=Difficulty(row.difficulty),
         source=row.source,
+        level=Level(row.level),
     )
 
 
@@ -62,9 +65,14 @@ def _values(question: Question) -> dict[str, Any]:
         "correct": sorted(question.correct),
         "explanation": question.explanation,
         "tags": list(question.tags),
-        "difficulty": question.difficulty,
         "source": question.source,
     }
+
+
+def _grading(question: Question) -> dict[str, Any]:
+    """Whom a question is for rather than what it asks: a change here keeps the question's
+    row, even after attempts asked it."""
+    return {"difficulty": int(question.difficulty), "level": int(question.level)}
 
 
 class BankRepository:
@@ -97,7 +105,9 @@ class BankRepository:
             self.session.add(row)
             await self.session.flush()
             self.session.add_all(
-                QuestionRow(bank_id=row.id, position=position, **_values(question))
+                QuestionRow(
+                    bank_id=row.id, position=position, **_values(question), **_grading(question)
+                )
                 for position, question in enumerate(bank.questions, start=1)
             )
             await self.session.flush()
@@ -118,17 +128,20 @@ class BankRepository:
         now = utcnow()
         for position, question in enumerate(bank.questions, start=1):
             values = _values(question)
+            grading = _grading(question)
             current = existing.pop(position, None)
             if current is not None and all(getattr(current, k) == v for k, v in values.items()):
+                for name, value in grading.items():  # a new level or difficulty only
+                    setattr(current, name, value)
                 continue
             if current is not None and current.id not in asked:
-                for name, value in values.items():
+                for name, value in (values | grading).items():
                     setattr(current, name, value)
                 continue
             if current is not None:  # asked before: keep it as it was, add the new one
                 current.retired_at = now
                 await self.session.flush()
-            self.session.add(QuestionRow(bank_id=row.id, position=position, **values))
+            self.session.add(QuestionRow(bank_id=row.id, position=position, **values, **grading))
         for gone in existing.values():  # positions past the new end
             if gone.id in asked:
                 gone.retired_at = now

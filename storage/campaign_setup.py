@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quizzes.campaigns import Audience, Campaign, CampaignSpec, SpecError, SpecProblem
+from quizzes.engine import eligible
 from storage.models import UnitRow
-from storage.models_quiz_bank import QuestionBankRow, QuestionRow
-from storage.quiz import CampaignRepository
+from storage.models_quiz_bank import QuestionBankRow
+from storage.quiz import AttemptRepository, CampaignRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,9 @@ class CreatedCampaign:
 async def create_campaign(
     session: AsyncSession, spec: CampaignSpec, created_by: int | None
 ) -> CreatedCampaign:
-    """Resolve bank and unit names, check the pool is big enough, create; the caller commits."""
+    """Resolve bank and unit names, check the pool is big enough, create; the caller commits.
+
+    The pool is what the campaign may draw: with a level, only the questions suiting it."""
     problems: list[SpecProblem] = []
     bank_ids: list[int] = []
     for name in spec.bank_names:
@@ -43,14 +46,8 @@ async def create_campaign(
             unit_ids.append(found[0])
     pool = 0
     if bank_ids:
-        pool = int(
-            await session.scalar(
-                select(func.count())
-                .select_from(QuestionRow)
-                .where(QuestionRow.bank_id.in_(bank_ids), QuestionRow.retired_at.is_(None))
-            )
-            or 0
-        )
+        candidates = await AttemptRepository(session).candidates(bank_ids)
+        pool = len(eligible(candidates, spec.rules.level))
         if pool < spec.rules.questions:
             problems.append(
                 SpecProblem(

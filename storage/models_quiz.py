@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, utcnow
@@ -33,6 +42,11 @@ class CampaignRow(Base):
     feedback: Mapped[str] = mapped_column(String(8), default="each")
     partial_credit: Mapped[bool] = mapped_column(default=False)
     certificate: Mapped[bool] = mapped_column(default=True)
+    # Who the campaign is for (1 小学, 2 初中, 3 高中及教职工; NULL: everyone, the draw as
+    # before) and the share of each difficulty its file set ({"易": 0.5, ...}; NULL: the
+    # level's default).
+    level: Mapped[int | None] = mapped_column(Integer)
+    difficulty_mix: Mapped[dict[str, float] | None] = mapped_column(JSON)
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
     audience_units: Mapped[list[int]] = mapped_column(JSON, default=list)

@@ -38,7 +38,8 @@ class QuestionRow(Base):
             postgresql_where=text("retired_at IS NULL"),
         ),
         CheckConstraint("type IN ('single', 'multiple', 'true_false')", name="type"),
-        CheckConstraint("difficulty IS NULL OR difficulty BETWEEN 1 AND 5", name="difficulty"),
+        CheckConstraint("difficulty BETWEEN 1 AND 3", name="difficulty"),
+        CheckConstraint("level BETWEEN 1 AND 3", name="level"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -50,7 +51,10 @@ class QuestionRow(Base):
     correct: Mapped[list[Any]] = mapped_column(JSON)
     explanation: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[Any]] = mapped_column(JSON)
-    difficulty: Mapped[int | None] = mapped_column(Integer)
+    # 1 易, 2 中, 3 难 (quizzes.bank.Difficulty).
+    difficulty: Mapped[int] = mapped_column(Integer, default=2)
+    # The school level it suits, from this level up: 1 小学, 2 初中, 3 高中及教职工.
+    level: Mapped[int] = mapped_column(Integer, default=2, server_default=text("2"))
     source: Mapped[str | None] = mapped_column(String(100))
     # Set when a re-import changed or dropped a question that attempts already asked: the
     # row stays as it was, so past answers keep the question they were given.

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quizzes.attempts import Attempt, AttemptQuestion, AttemptStatus, Owner, Snapshot
-from quizzes.bank import StoredQuestion
+from quizzes.bank import Difficulty, Level, StoredQuestion, parse_difficulty
 from quizzes.campaigns import Audience, Campaign, CampaignStatus, Rules
 from quizzes.certificates import (
     Band,
@@ -95,6 +95,22 @@ class QuestionStat:
         return self.right / self.answers if self.answers else 0.0
 
 
+def _mix_from_row(raw: dict[str, float] | None) -> dict[Difficulty, float] | None:
+    """A stored ``{"易": 0.5, ...}`` as the campaign's mix."""
+    if raw is None:
+        return None
+    mix: dict[Difficulty, float] = {}
+    for label, share in raw.items():
+        difficulty = parse_difficulty(label)
+        if difficulty is not None:
+            mix[difficulty] = float(share)
+    return mix
+
+
+def _mix_to_row(mix: dict[Difficulty, float] | None) -> dict[str, float] | None:
+    return None if mix is None else {d.label: share for d, share in mix.items()}
+
+
 def _campaign(row: Any) -> Campaign:
     """From a :class:`CampaignRow` or a namespace of its columns."""
     return Campaign(
@@ -113,6 +129,8 @@ def _campaign(row: Any) -> Campaign:
             feedback=Feedback(row.feedback),
             partial_credit=row.partial_credit,
             certificate=row.certificate,
+            level=Level(row.level) if row.level is not None else None,
+            difficulty_mix=_mix_from_row(row.difficulty_mix),
         ),
         opens_at=row.opens_at,
         closes_at=row.closes_at,
@@ -345,6 +363,8 @@ class CampaignRepository:
             feedback=rules.feedback.value,
             partial_credit=rules.partial_credit,
             certificate=rules.certificate,
+            level=int(rules.level) if rules.level is not None else None,
+            difficulty_mix=_mix_to_row(rules.difficulty_mix),
             opens_at=opens_at,
             closes_at=closes_at,
             audience_units=list(audience.unit_ids),
@@ -516,11 +536,14 @@ class AttemptRepository:
 
     async def candidates(self, bank_ids: Sequence[int]) -> list[Candidate]:
         rows = await self.session.execute(
-            select(QuestionRow.id, QuestionRow.tags).where(
-                QuestionRow.bank_id.in_(bank_ids), QuestionRow.retired_at.is_(None)
-            )
+            select(
+                QuestionRow.id, QuestionRow.tags, QuestionRow.level, QuestionRow.difficulty
+            ).where(QuestionRow.bank_id.in_(bank_ids), QuestionRow.retired_at.is_(None))
         )
-        return [Candidate(qid, tuple(tags or ())) for qid, tags in rows]
+        return [
+            Candidate(qid, tuple(tags or ()), Level(level), Difficulty(difficulty))
+            for qid, tags, level, difficulty in rows
+        ]
 
     async def questions(self, question_ids: Sequence[int]) -> dict[int, StoredQuestion]:
         rows = await self.session.scalars(

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
 from quizzes.bank import (
+    Difficulty,
     ImportStatus,
+    Level,
     Question,
     QuestionBank,
     QuestionDraft,
@@ -51,10 +53,20 @@ def question(stem: str = "问题？", **changes: object) -> Question:
 
 
 def test_a_good_draft_becomes_a_question() -> None:
-    built, problems = build_question(draft(tags=("总纲",), difficulty="2", source="宪法第一条"))
+    built, problems = build_question(
+        draft(tags=("总纲",), difficulty="难", level="小学", source="宪法第一条")
+    )
     assert problems == []
     assert built == Question(
-        QuestionType.SINGLE, "问题？", ("甲", "乙"), frozenset({0}), "", ("总纲",), 2, "宪法第一条"
+        QuestionType.SINGLE,
+        "问题？",
+        ("甲", "乙"),
+        frozenset({0}),
+        "",
+        ("总纲",),
+        Difficulty.HARD,
+        "宪法第一条",
+        Level.PRIMARY,
     )
 
 
@@ -136,7 +148,7 @@ def test_the_bundled_constitution_bank_loads() -> None:
     assert {"宪法宣誓", "国家宪法日"} <= tags
     for q in bank.questions:
         assert q.source, q.stem
-        assert q.difficulty is not None, q.stem
+        assert isinstance(q.difficulty, Difficulty) and isinstance(q.level, Level), q.stem
         names_article = ARTICLE.search(q.explanation) is not None
         names_source = any(word in q.explanation for word in ("决定", "序言", "题注"))
         assert names_article or names_source, q.stem
@@ -170,7 +182,7 @@ async def test_import_creates_replaces_in_place_and_skips_unchanged(
         "宪法",
         (
             question("一？", tags=("总纲",)),
-            question("二？", tags=("国家机构",), difficulty=3, source="宪法第二条"),
+            question("二？", tags=("国家机构",), difficulty=Difficulty.HARD, source="宪法第二条"),
             Question(QuestionType.TRUE_FALSE, "三？", ("正确", "错误"), frozenset({1})),
         ),
         "2018",

@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from bot.bank_messages import bank_summary, describe_problem, describe_problems
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from quizzes import bank_parsers
-from quizzes.bank import BankError, BankProblem, Question, QuestionType, fits_one_message
+from quizzes.bank import (
+    BankError,
+    BankProblem,
+    Difficulty,
+    Question,
+    QuestionType,
+    fits_one_message,
+)
 from quizzes.bank_parsers import (
     MAX_FILE_BYTES,
     is_bank_filename,
@@ -90,7 +97,7 @@ EXPECTED = (
         frozenset({0}),
         "《宪法》第一条第二款：社会主义制度是中华人民共和国的根本制度。",
         ("总纲",),
-        1,
+        Difficulty.EASY,
         "宪法第一条",
     ),
     Question(
@@ -100,7 +107,7 @@ EXPECTED = (
         frozenset({0, 1}),
         "《宪法》第四十二条、第四十六条。",
         ("公民的基本权利和义务", "权利"),
-        3,
+        Difficulty.MEDIUM,  # 3 on the old five-point scale
         None,
     ),
     Question(
@@ -110,7 +117,7 @@ EXPECTED = (
         frozenset({0}),
         "《宪法》第三十三条第二款。",
         (),
-        None,
+        Difficulty.MEDIUM,  # none given
         None,
     ),
 )
@@ -293,7 +300,7 @@ LONG = "长" * 1001
         (row(标签=",".join(f"t{i}" for i in range(11))), "too_many_tags", "标签"),
         (row(标签="标" * 31), "tag_too_long", "标签"),
         (row(难度="6"), "bad_difficulty", "难度"),
-        (row(难度="易"), "bad_difficulty", "难度"),
+        (row(难度="很难"), "bad_difficulty", "难度"),
         (row(难度="9" * 5000), "bad_difficulty", "难度"),
         (row(选项B=""), "empty_option", "选项B"),
         (row(选项C="项" * 101), "option_too_long", "选项C"),
@@ -532,6 +539,8 @@ def test_summary_counts_types_tags_and_poll_fit() -> None:
     _ = Translator.load().bind("en")
     text = bank_summary(EXPECTED, _.plain)
     assert "1 single-choice, 1 multiple-choice, 1 true/false" in text
+    assert "0 from primary school, 3 from junior secondary" in text
+    assert "difficulty: 1 easy, 2 medium, 0 hard" in text
     assert "总纲 1" in text
     assert "2 of the 3 questions fit a quiz poll" in text
 

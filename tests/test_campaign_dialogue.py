@@ -19,12 +19,14 @@ from bot.middlewares import ThrottlingMiddleware
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
 from handlers.campaign_setup import SetupCb
+from quizzes.bank import Level
 from quizzes.units import UnitKind
 from storage.models_quiz import CampaignRow
 from storage.repositories import Repositories
 from tests.factories import World, build_world
 from tests.mocked_bot import MockedBot, callback_update, text_update, user
 from tests.quiz_world import SMALL_BANK, open_campaign
+from tests.test_levels import GRADED
 
 ADMIN = 1
 STRANGER = 2
@@ -136,6 +138,8 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     assert await chat.tap("bank", bank.id) == ""
     assert f"✅ {SMALL_BANK.name}（5 题）" in bot.last_buttons()
     await chat.tap("banks_done")
+    assert "面向哪个学段" in chat.last
+    await chat.tap("level", 0)  # 全部: every question, as before levels
     assert "所选题库共 5 题" in chat.last
     assert "每题限时" in await chat.send("4")
     assert "整次答题限时" in await chat.send("30")
@@ -156,7 +160,7 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     await chat.tap("certificate", 0)
     [confirm] = [b for b in chat.buttons() if b.action == "confirm"]
     summary = chat.last
-    assert "名称：<b>2030年宪法卫士</b>" in summary
+    assert "名称：<b>2030年宪法卫士</b>" in summary and "适用学段：全部" in summary
     assert "每题限时：30 秒" in summary and "整次限时：不限时" in summary
     assert "对错提示：全部答完后" in summary and "多选题：按选对的比例得分" in summary
     assert "2030-12-01 08:00 — 2030-12-04 22:00" in summary
@@ -176,6 +180,7 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     assert row.closes_at == datetime(2030, 12, 4, 14, 0, tzinfo=UTC)
     assert row.audience_units == [regiments["129团"].id] and row.audience_roles == ["student"]
     assert row.created_by == ADMIN and row.per_tag == {}
+    assert row.level is None and row.difficulty_mix is None
     # Its jobs are scheduled at once (the planner keeps them from then on).
     planned = {job_id: when for job_id, when in scheduler.upcoming()}
     assert planned[f"campaign-{row.id}-open"] == row.opens_at
@@ -206,11 +211,13 @@ async def test_bad_answers_are_explained_and_asked_again(
     assert await chat.send("5") == "Please use the buttons above, or send /cancel to stop."
     assert await chat.press(bank.pack()) == ""
     assert await chat.press(done.pack()) == ""
+    assert "Which school level" in chat.last
+    await chat.tap("level", 0)
     assert "The banks hold 5" in chat.last
 
     bad = await chat.send("ten")
     assert "should be a whole number from 1 to 200" in bad and "How many questions" in bad
-    assert "the banks hold 5 questions, not enough to draw 9" in await chat.send("9")
+    assert "the banks hold 5 suitable questions, not enough to draw 9" in await chat.send("9")
     assert "Seconds allowed per question" in await chat.send("5")
     assert "from 5 to 3600" in await chat.send("2")
     assert "whole attempt" in await chat.send("none")
@@ -298,3 +305,54 @@ async def test_a_non_admin_is_refused_and_forged_or_stale_buttons_change_nothing
     assert state["bank_ids"] == [bank_button.id]
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(CampaignRow)) == 0
+
+
+# --------------------------------------------------------------------------- /newcampaign
+
+
+async def test_newcampaign_asks_the_level_after_the_banks(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory() as session:
+        imported = await Repositories.over(session).banks.import_bank(
+            GRADED, source_filename="g.yaml", content_sha256="1", imported_by=None
+        )
+        await session.commit()
+    chat = Chat(dp, bot, ADMIN, "zh-hans")
+    await chat.send("/newcampaign")
+    await chat.send("2030年小学宪法晨读答题")
+    await chat.tap("bank", imported.bank.id)
+    await chat.tap("banks_done")
+    assert "面向哪个学段" in chat.last
+    assert [text for text in bot.last_buttons() if text != "✖ 取消"] == [
+        "全部",
+        "小学",
+        "初中",
+        "高中及教职工",
+    ]
+    token = chat.buttons()[0].token
+    forged = SetupCb(token=token, action="level", id=99).pack()
+    assert await chat.press(forged) == "这个按钮已经过期，请重新操作。"
+    await chat.tap("level", int(Level.PRIMARY))
+    # The pool is what a 小学 campaign may draw: 9 of the 17 (never the 小学 难 one).
+    assert "所选题库共 9 题" in chat.last and "1 到 9" in chat.last
+    assert "题库中适用的题目只有 9 题" in await chat.send("10")
+    await chat.send("9")
+    await chat.tap("no_limit")
+    await chat.tap("no_limit")
+    await chat.send("1")
+    await chat.send("60")
+    await chat.tap("feedback", 0)
+    await chat.tap("partial", 0)
+    await chat.send("2030-12-01 08:00")
+    await chat.send("2030-12-04 22:00")
+    await chat.tap("audience_done")
+    await chat.tap("certificate", 1)
+    assert "适用学段：小学" in chat.last and "共 9 题" in chat.last
+    await chat.tap("confirm")
+    assert chat.last.startswith("已创建答题活动")
+    [row] = [r for r in await campaign_rows(session_factory) if r.name.startswith("2030年小学")]
+    assert (row.level, row.difficulty_mix, row.questions) == (1, None, 9)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.application.banks import list_banks
 from bot.campaign_jobs import schedule_campaign
 from bot.scheduler import Scheduler
-from quizzes.bank import StoredBank
+from quizzes.bank import Level, StoredBank
 from quizzes.campaigns import (
     CampaignSpec,
     SpecError,
@@ -30,6 +30,7 @@ from quizzes.campaigns import (
     parse_local_time,
 )
 from quizzes.clock import Clock
+from quizzes.engine import eligible
 from quizzes.ordering import by_name
 from quizzes.permissions import Permissions
 from quizzes.units import Unit
@@ -92,14 +93,17 @@ async def audience_units(uow: UnitOfWork) -> list[Unit]:
     return units
 
 
-async def chosen_banks(uow: UnitOfWork, bank_ids: Iterable[int]) -> BankChoice:
+async def chosen_banks(
+    uow: UnitOfWork, bank_ids: Iterable[int], level: Level | None = None
+) -> BankChoice:
     """The banks of ``bank_ids`` that exist (in the order banks are offered) and their
-    pool of questions; none and an empty pool when none of them exists."""
+    pool of questions, with a ``level`` only those a campaign for it may draw; none and
+    an empty pool when none of the banks exists."""
     wanted = set(bank_ids)
     banks = [bank for bank in await list_banks(uow) if bank.id in wanted]
     if not banks:
         return BankChoice([], 0)
-    pool = len(await uow.attempts.candidates([bank.id for bank in banks]))
+    pool = len(eligible(await uow.attempts.candidates([bank.id for bank in banks]), level))
     return BankChoice(banks, pool)
 
 
