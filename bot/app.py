@@ -13,6 +13,7 @@ from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.application.dashboard import login_key
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, set_commands
 from bot.health import Health, redis_of, serve_while_starting
@@ -23,6 +24,7 @@ from bot.metrics import Metrics
 from bot.pacing import PacedSends, SendLimiter
 from bot.services import Service, ServiceContext, create_services
 from bot.verification import add_verification_routes
+from bot.web import Dashboard, add_dashboard_routes
 from bot.webhook import MAX_UPDATE_BYTES, WebhookEndpoint
 from storage.database import create_engine, create_session_factory
 from storage.migrate import prepare_database
@@ -127,6 +129,18 @@ class BotApp:
             self.session_factory,
             self.translator.bind(self.settings.default_locale),
             self.settings.zone,
+        )
+        add_dashboard_routes(  # the staff dashboard (bot.web), in every mode
+            app,
+            Dashboard(
+                self.session_factory,
+                self.translator,
+                self.settings.admin_ids,
+                self.settings.admin_path,
+                login_key(self.settings.token),
+                self.settings.zone,
+                secure=self.settings.link_base.startswith("https://"),
+            ),
         )
         return app
 

@@ -29,6 +29,7 @@ from handlers import (
     results,
     shortlist,
     start,
+    web,
 )
 
 
@@ -53,6 +54,7 @@ def get_routers() -> list[Router]:
         campaign_setup,
         activities,
         calendar,
+        web,
         fallback,
     )
     return [module.create_router() for module in modules]

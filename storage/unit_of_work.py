@@ -16,6 +16,7 @@ from storage.reports import ReportRepository
 from storage.repositories import Repositories
 from storage.scheduler import JobRunRepository
 from storage.statistics import StatisticsRepository
+from storage.web_sessions import WebSessionRepository
 
 
 class UnitOfWork(Repositories):
@@ -55,3 +56,7 @@ class UnitOfWork(Repositories):
     @cached_property
     def vice_principals(self) -> VicePrincipalRepository:
         return VicePrincipalRepository(self.session)
+
+    @cached_property
+    def web_sessions(self) -> WebSessionRepository:
+        return WebSessionRepository(self.session)

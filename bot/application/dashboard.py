@@ -1,0 +1,414 @@
+"""The staff dashboard: one-time login links, web sessions, the rights of a request and
+the overview's figures.
+
+Login needs no password: ``/web`` in a private chat gives staff and teachers a link
+``{public base}{admin path}/login/{token}``. The token names the participant and the
+moment it expires and carries a nonce, all signed with a key derived from the bot token
+(every process agrees on it, nothing is stored to hand it out). Opening it records the
+nonce with the new session (unique), so a link opens one session at most; an expired,
+reused, forged or edited link opens none.
+
+The session's cookie holds a random id; the table keeps only its SHA-256. Rights are
+not kept in it: every request reads the participant's grants again, so a revoked grant
+takes effect on the next request, and a session whose person has no staff or teacher
+rights left is revoked there and then.
+
+The overview's figures are the report's (:meth:`StatisticsRepository.compile`, what
+``/export`` and the report use), for the same unit and period.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from quizzes.campaigns import Campaign, CampaignStatus
+from quizzes.participants import Participant, Role
+from quizzes.permissions import Permissions
+from quizzes.statistics import CampaignFigures, Period, Statistics, UnitFigures
+from quizzes.units import Unit, UnitKind
+from storage.unit_of_work import UnitOfWork
+from storage.web_sessions import WebSession
+
+__all__ = [
+    "IDLE_TIMEOUT",
+    "LINK_LIFETIME",
+    "LinkRefusal",
+    "OpenedSession",
+    "Overview",
+    "OverviewRefusal",
+    "SchoolRow",
+    "Section",
+    "Viewer",
+    "WebRights",
+    "log_out",
+    "login_key",
+    "login_link",
+    "open_session",
+    "overview",
+    "read_login_token",
+    "sign_login_token",
+    "viewer_of",
+]
+
+LINK_LIFETIME = timedelta(minutes=10)
+IDLE_TIMEOUT = timedelta(hours=8)
+# last_seen is written at most this often: a page polled every 15 s is not a write each time.
+TOUCH_EVERY = timedelta(minutes=1)
+# Closed campaigns stay on the overview this long after they close.
+RECENT = timedelta(days=14)
+# Derives the login links' key from the bot token (HMAC-SHA256): a fixed label.
+_LOGIN_KEY_LABEL = b"pufa-bot web login v1"
+_TOKEN = re.compile(r"([0-9]{1,18})\.([0-9]{1,12})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22})")
+_COOKIE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class LinkRefusal(StrEnum):
+    NOT_STAFF = "not_staff"  # /web from someone with no staff or teacher rights
+    INVALID = "invalid"  # malformed, forged or edited
+    EXPIRED = "expired"
+    USED = "used"
+
+
+class OverviewRefusal(StrEnum):
+    NOT_IN_REACH = "not_in_reach"
+    UNKNOWN = "unknown"
+
+
+def login_key(bot_token: str) -> bytes:
+    return hmac.new(bot_token.encode(), _LOGIN_KEY_LABEL, hashlib.sha256).digest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _signature(key: bytes, body: str) -> str:
+    return _b64(hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()[:16])
+
+
+def sign_login_token(key: bytes, participant_id: int, expires: datetime, nonce: str) -> str:
+    body = f"{participant_id}.{int(expires.timestamp())}.{nonce}"
+    return f"{body}.{_signature(key, body)}"
+
+
+def read_login_token(key: bytes, token: str) -> tuple[int, datetime, str] | None:
+    """``(participant id, expires, nonce)`` of a well-signed token, else None."""
+    found = _TOKEN.fullmatch(token)
+    if found is None:
+        return None
+    pid, expires, nonce, signature = found.groups()
+    body = f"{pid}.{expires}.{nonce}"
+    if not hmac.compare_digest(signature.encode(), _signature(key, body).encode()):
+        return None
+    return int(pid), datetime.fromtimestamp(int(expires), UTC), nonce
+
+
+def _hash(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class WebRights:
+    """What a person may see on the dashboard: the chat's grants, plus a teacher's class."""
+
+    permissions: Permissions
+    class_id: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.permissions.is_staff or self.class_id is not None
+
+    def may_see(self, unit: Unit) -> bool:
+        if self.permissions.is_staff and self.permissions.may_manage(unit):
+            return True
+        return self.class_id is not None and unit.id == self.class_id
+
+
+async def _rights_of(
+    uow: UnitOfWork, participant: Participant, admin_ids: Collection[int]
+) -> WebRights:
+    permissions = Permissions.from_grants(
+        await uow.grants.of(participant.id),
+        configured_admin=participant.telegram_id in admin_ids,
+    )
+    class_id = None
+    if participant.role is Role.TEACHER and participant.unit_id is not None:
+        unit = await uow.units.get(participant.unit_id)
+        if unit is not None and unit.kind is UnitKind.CLASS and not unit.retired:
+            class_id = unit.id
+    return WebRights(permissions, class_id)
+
+
+async def login_link(
+    uow: UnitOfWork,
+    participant: Participant,
+    *,
+    admin_ids: Collection[int],
+    key: bytes,
+    base: str,
+    now: datetime,
+) -> str | LinkRefusal:
+    """A one-time login link for ``participant``, valid for :data:`LINK_LIFETIME`."""
+    rights = await _rights_of(uow, participant, admin_ids)
+    await uow.commit()
+    if not rights.any:
+        return LinkRefusal.NOT_STAFF
+    token = sign_login_token(key, participant.id, now + LINK_LIFETIME, secrets.token_urlsafe(12))
+    return f"{base}/login/{token}"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedSession:
+    cookie: str  # the random id the browser keeps; the table has its hash only
+    participant: Participant
+
+
+async def open_session(
+    uow: UnitOfWork, token: str, *, key: bytes, admin_ids: Collection[int], now: datetime
+) -> OpenedSession | tuple[LinkRefusal, str | None]:
+    """A new session from a login link, or why not (with the locale to say it in, when
+    the link names someone)."""
+    read = read_login_token(key, token)
+    if read is None:
+        return LinkRefusal.INVALID, None
+    participant_id, expires, nonce = read
+    participant = await uow.participants.by_id(participant_id)
+    locale = participant.locale if participant is not None else None
+    if participant is None:
+        await uow.commit()
+        return LinkRefusal.INVALID, None
+    if await uow.web_sessions.link_used(nonce):
+        await uow.commit()
+        return LinkRefusal.USED, locale
+    if now >= expires:
+        await uow.commit()
+        return LinkRefusal.EXPIRED, locale
+    if not (await _rights_of(uow, participant, admin_ids)).any:
+        await uow.commit()
+        return LinkRefusal.NOT_STAFF, locale
+    cookie = secrets.token_urlsafe(32)
+    created = await uow.web_sessions.create(
+        token_hash=_hash(cookie),
+        link_nonce=nonce,
+        csrf_token=secrets.token_urlsafe(32),
+        participant_id=participant.id,
+        now=now,
+    )
+    if created is None:
+        return LinkRefusal.USED, locale
+    await uow.commit()
+    return OpenedSession(cookie, participant)
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking, with the rights read for this request."""
+
+    participant: Participant
+    rights: WebRights
+    session: WebSession
+
+    @property
+    def csrf_token(self) -> str:
+        return self.session.csrf_token
+
+
+async def viewer_of(
+    uow: UnitOfWork, cookie: str | None, *, admin_ids: Collection[int], now: datetime
+) -> Viewer | None:
+    """The person behind a session cookie, their rights read now; None when the cookie
+    names no live session. An idle session, or one whose person has no rights left, is
+    revoked here."""
+    if not cookie or not _COOKIE.fullmatch(cookie):
+        return None
+    session = await uow.web_sessions.by_token_hash(_hash(cookie))
+    if session is None or session.revoked_at is not None:
+        await uow.commit()
+        return None
+    participant = await uow.participants.by_id(session.participant_id)
+    if participant is None or now - session.last_seen_at >= IDLE_TIMEOUT:
+        await uow.web_sessions.revoke(session.id, now)
+        await uow.commit()
+        return None
+    rights = await _rights_of(uow, participant, admin_ids)
+    if not rights.any:
+        await uow.web_sessions.revoke(session.id, now)
+        await uow.commit()
+        return None
+    if now - session.last_seen_at >= TOUCH_EVERY:
+        await uow.web_sessions.touch(session.id, now)
+    await uow.commit()
+    return Viewer(participant, rights, session)
+
+
+async def log_out(uow: UnitOfWork, viewer: Viewer, csrf_token: str, *, now: datetime) -> bool:
+    """Revoke the viewer's session; False (nothing done) when the form's token is wrong."""
+    if not hmac.compare_digest(csrf_token.encode(), viewer.csrf_token.encode()):
+        return False
+    await uow.web_sessions.revoke(viewer.session.id, now)
+    await uow.commit()
+    return True
+
+
+# -- the overview -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolRow:
+    """One line of the overview's table: a school (or a class), or the total."""
+
+    unit_id: int | None
+    name: str
+    group: str  # the regiment a school belongs to (admins see every regiment)
+    enrolled: int
+    registered: int
+    took_part: int
+    completed: int
+    passed: int
+    rate: float | None
+    low: bool = False
+
+    @classmethod
+    def of(cls, figures: UnitFigures, group: str = "", *, low: bool = False) -> SchoolRow:
+        return cls(
+            figures.unit_id,
+            figures.name,
+            group,
+            figures.enrolled,
+            figures.registered.total,
+            figures.took_part.total,
+            figures.completed,
+            figures.passed,
+            figures.participation_rate,
+            low,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """The figures of one campaign (over its days) or of the whole period."""
+
+    key: str  # "c<campaign id>" or "period"
+    period: Period
+    statistics: Statistics
+    rows: tuple[SchoolRow, ...]
+    total: SchoolRow
+    campaign: Campaign | None = None
+    campaign_figures: CampaignFigures | None = None
+    state: CampaignStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    scope: Unit
+    scopes: tuple[Unit, ...]  # every unit the viewer may open, for the navigation
+    sections: tuple[Section, ...]
+
+
+async def _scopes(uow: UnitOfWork, rights: WebRights) -> list[Unit]:
+    """The units the viewer's overview starts from: the tree's roots for admins, their
+    schools for a coordinator, their class for a teacher."""
+    if rights.permissions.is_admin:
+        return await uow.units.roots()
+    found = await uow.units.by_ids(sorted(rights.permissions.coordinator_of))
+    scopes = [found[unit_id] for unit_id in sorted(found)]
+    own = await uow.units.get(rights.class_id) if rights.class_id is not None else None
+    if own is not None and not any(scope.contains(own) for scope in scopes):
+        scopes.append(own)
+    return scopes
+
+
+def _campaign_days(campaign: Campaign, zone: ZoneInfo, today: date) -> Period:
+    first = campaign.opens_at.astimezone(zone).date()
+    last = (campaign.closes_at - timedelta(microseconds=1)).astimezone(zone).date()
+    last = max(first, min(last, today))
+    return Period(min(first, last), last)
+
+
+async def overview(
+    uow: UnitOfWork,
+    viewer: Viewer,
+    unit_id: int | None,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    total_name: str,
+) -> Overview | OverviewRefusal:
+    """The overview of ``unit_id`` (default: the viewer's first scope): every open or
+    recently closed campaign over its days, then the year to date, per school (or the
+    class), with the lowest schools marked as the report marks them."""
+    scopes = await _scopes(uow, viewer.rights)
+    if unit_id is None:
+        scope = scopes[0] if scopes else None
+    else:
+        scope = await uow.units.get(unit_id)
+        if scope is not None and not viewer.rights.may_see(scope):
+            await uow.commit()
+            return OverviewRefusal.NOT_IN_REACH
+    if scope is None:
+        await uow.commit()
+        return OverviewRefusal.UNKNOWN
+    campaigns = [
+        c
+        for c in await uow.campaigns.all()
+        if c.state_at(now) is CampaignStatus.OPEN
+        or (c.state_at(now) is CampaignStatus.CLOSED and now - c.closes_at <= RECENT)
+    ]
+    await uow.commit()
+    today = now.astimezone(zone).date()
+    periods: list[tuple[str, Period, Campaign | None]] = [
+        (f"c{c.id}", _campaign_days(c, zone, today), c)
+        for c in sorted(campaigns, key=lambda c: (-c.opens_at.timestamp(), c.id))
+    ]
+    periods.append(("period", Period.year_to_date(today), None))
+    sections: list[Section] = []
+    groups: dict[int, str] | None = None
+    for key, period, campaign in periods:
+        statistics = await uow.statistics.compile(
+            scope, period, zone, total_name=total_name, now=now
+        )
+        await uow.commit()
+        if groups is None:
+            groups = await _groups(uow, statistics)
+        low = {s.unit_id for s in [*statistics.lowest(), *statistics.not_started()]}
+        rows = tuple(
+            SchoolRow.of(s, groups.get(s.unit_id or 0, ""), low=s.unit_id in low)
+            for s in statistics.schools
+        )
+        figures = None
+        if campaign is not None:
+            figures = next((f for f in statistics.campaigns if f.campaign_id == campaign.id), None)
+        sections.append(
+            Section(
+                key,
+                period,
+                statistics,
+                rows,
+                SchoolRow.of(statistics.total),
+                campaign,
+                figures,
+                campaign.state_at(now) if campaign is not None else None,
+            )
+        )
+    return Overview(scope, tuple(scopes), tuple(sections))
+
+
+async def _groups(uow: UnitOfWork, statistics: Statistics) -> dict[int, str]:
+    """The regiment of each school row (by name), for an overview of several regiments."""
+    schools = await uow.units.by_ids(s.unit_id for s in statistics.schools if s.unit_id)
+    parents = await uow.units.by_ids({u.parent_id for u in schools.values() if u.parent_id})
+    await uow.commit()
+    return {
+        unit_id: parents[unit.parent_id].name
+        for unit_id, unit in schools.items()
+        if unit.parent_id in parents and parents[unit.parent_id].kind is UnitKind.REGIMENT
+    }

@@ -1,0 +1,119 @@
+"""The staff dashboard in a real browser: Playwright driving the system's Chromium (`make
+test` installs it; browser downloads are not used). A login link from /web, the overview,
+a figure that changes after an answer and reaches the page by its own polling, and
+screenshots at desktop and phone widths in docs/screenshots/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from playwright.async_api import async_playwright, expect
+
+from bot.application.dashboard import login_key
+from bot.web import Dashboard, add_dashboard_routes
+from storage.repositories import Repositories
+from tests.publicity_chat import ADMIN, Chat, chat
+from tests.publicity_factories import add_people
+from tests.quiz_world import open_campaign
+from tests.test_dashboard import LINK, answered
+
+__all__ = ["chat"]  # the fixture
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# Generous: the page asks every second here; a slow machine still gets there in time.
+WAIT_MS = 30_000
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:  # `make test` installs it; a bare pytest run without it says so
+        pytest.fail(
+            "Chromium is needed for the dashboard's browser test: apt-get install chromium"
+        )
+    return found
+
+
+def dashboard(chat: Chat) -> web.Application:
+    settings = chat.context.settings
+    app = web.Application()
+    add_dashboard_routes(
+        app,
+        Dashboard(
+            chat.session_factory,
+            chat.context.translator,
+            settings.admin_ids,
+            settings.admin_path,
+            login_key(settings.token),
+            settings.zone,
+            poll_seconds=1,
+        ),
+    )
+    return app
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_overview_in_a_browser_follows_the_answers(chat: Chat) -> None:
+    first = chat.world.schools["胡杨河市第一中学"]
+    other = chat.world.schools["一三一团中学"]
+    await add_people(chat.session_factory, [5000, 5001, 5002], other.id)
+    campaign = await open_campaign(chat.session_factory, name="宪法卫士 2026")
+    for telegram_id, passed in ((3000, True), (5000, True), (5001, False)):
+        await answered(chat.session_factory, campaign.id, telegram_id, passed=passed)
+    async with chat.session_factory() as session:
+        (root,) = await Repositories.over(session).units.roots()
+    reply = await chat.say(ADMIN, "/web")
+    found = LINK.search(reply)
+    assert found is not None, reply
+    server = TestServer(dashboard(chat), host="127.0.0.1")
+    await server.start_server()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=chromium())
+            try:
+                desktop = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await desktop.goto(str(server.make_url(found.group(1))))
+                assert desktop.url.endswith("/admin/")
+                await expect(desktop.locator("h2.scope")).to_have_text(root.name)
+                period = desktop.locator('[data-section="period"]')
+                took_part = period.locator(f'tr[data-unit="{first.id}"] [data-field="took_part"]')
+                await expect(took_part).to_have_text("1")
+                await expect(period.locator(f'tr[data-unit="{other.id}"]')).not_to_have_class(
+                    "low"
+                )
+                await desktop.screenshot(
+                    path=str(SCREENSHOTS / "dashboard-overview-desktop.png"), full_page=True
+                )
+
+                # Another student answers: the open page shows it after its next poll.
+                await answered(chat.session_factory, campaign.id, 3001, passed=True)
+                await expect(took_part).to_have_text("2", timeout=WAIT_MS)
+                total = period.locator('tr[data-unit="total"] [data-field="took_part"]')
+                await expect(total).to_have_text("4", timeout=WAIT_MS)
+                summary = desktop.locator(f'[data-section="c{campaign.id}"] .campaign-total')
+                await expect(summary).to_contain_text("参与 4 人，完成 4 人，合格 3 人")
+
+                # A coordinator's phone: the same page at 360 px, nothing cut off.
+                phone_context = await browser.new_context(
+                    viewport={"width": 360, "height": 740},
+                    device_scale_factor=2,
+                    is_mobile=True,
+                    has_touch=True,
+                )
+                phone = await phone_context.new_page()
+                await phone.context.add_cookies(await desktop.context.cookies())
+                await phone.goto(str(server.make_url("/admin/")))
+                await expect(phone.locator("h2.scope")).to_have_text(root.name)
+                width = await phone.evaluate("document.documentElement.scrollWidth")
+                assert width <= 360  # the tables scroll inside their box, not the page
+                await phone.screenshot(
+                    path=str(SCREENSHOTS / "dashboard-overview-phone.png"), full_page=True
+                )
+            finally:
+                await browser.close()
+    finally:
+        await server.close()
