@@ -5,17 +5,25 @@ screenshots at desktop and phone widths in docs/screenshots/."""
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
 
+from bot.app import running_bot
 from bot.application.dashboard import login_key
+from bot.config import Settings
+from bot.sandbox.server import RunningSandbox, SandboxConfig, run_sandbox
 from bot.web import Dashboard, add_dashboard_routes
 from storage.repositories import Repositories
+from tests.conftest import REDIS_URL
 from tests.publicity_chat import ADMIN, Chat, chat
 from tests.publicity_factories import add_people
 from tests.quiz_world import open_campaign
@@ -117,3 +125,47 @@ async def test_the_overview_in_a_browser_follows_the_answers(chat: Chat) -> None
                 await browser.close()
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[RunningSandbox]:
+    async with run_sandbox(SandboxConfig()) as running:
+        yield running
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_running_bot_serves_the_dashboard_in_polling_mode(
+    sandbox: RunningSandbox, database_url: str
+) -> None:
+    """The whole bot, long polling the sandbox: /web in the chat, the link it sends opens
+    the dashboard on the bot's own web server."""
+    admin = 7_000_001
+    settings = Settings(
+        bot_token=sandbox.config.token,
+        bot_api_url=sandbox.url,
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        listen_port=free_port(),
+        admin_ids=frozenset({admin}),
+    )
+    async with running_bot(settings, migrate=True):
+        assert not settings.uses_webhook
+        await sandbox.client.send_text(admin, "/web", first_name="局")
+        (message,) = await sandbox.client.wait_for_messages(admin, 1)
+        found = re.search(r"(http://127\.0\.0\.1:\d+/admin/login/\S+)", message["text"])
+        assert found is not None, message["text"]
+        # Cookies of an IP address host, as browsers keep them (aiohttp's default jar does not).
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(found.group(1)) as page:  # follows the redirect
+                assert page.status == 200
+                assert page.url.path == "/admin/"
+                assert "请先导入名单" in await page.text()  # no roster imported yet
+            async with http.get(found.group(1), allow_redirects=False) as again:
+                assert again.status == 410  # one use

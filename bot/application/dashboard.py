@@ -81,6 +81,7 @@ class LinkRefusal(StrEnum):
 class OverviewRefusal(StrEnum):
     NOT_IN_REACH = "not_in_reach"
     UNKNOWN = "unknown"
+    NO_UNITS = "no_units"  # nothing to show yet: no roster imported, or the school is gone
 
 
 def login_key(bot_token: str) -> bytes:
@@ -347,16 +348,18 @@ async def overview(
     recently closed campaign over its days, then the year to date, per school (or the
     class), with the lowest schools marked as the report marks them."""
     scopes = await _scopes(uow, viewer.rights)
+    scope: Unit | None
     if unit_id is None:
         scope = scopes[0] if scopes else None
+        refusal = OverviewRefusal.NO_UNITS
     else:
         scope = await uow.units.get(unit_id)
+        refusal = OverviewRefusal.UNKNOWN
         if scope is not None and not viewer.rights.may_see(scope):
-            await uow.commit()
-            return OverviewRefusal.NOT_IN_REACH
+            refusal, scope = OverviewRefusal.NOT_IN_REACH, None
     if scope is None:
         await uow.commit()
-        return OverviewRefusal.UNKNOWN
+        return refusal
     campaigns = [
         c
         for c in await uow.campaigns.all()

@@ -186,6 +186,8 @@ class Dashboard:
             found = await self._overview(request, uow, viewer, _)
         if found is OverviewRefusal.NOT_IN_REACH:
             return self.refusal(request, _, "web.not_in_reach", 403, hint=False, also=None)
+        if found is OverviewRefusal.NO_UNITS:
+            return self.refusal(request, _, "web.no_units", 200, hint=False, also=None)
         if isinstance(found, OverviewRefusal):
             return self.refusal(request, _, "web.unknown_unit", 404, hint=False, also=None)
         api = f"{self.path}/api/units/{found.scope.id}"
@@ -217,6 +219,8 @@ class Dashboard:
             found = await self._overview(request, uow, viewer, _)
         if found is OverviewRefusal.NOT_IN_REACH:
             return _json({"error": "not_in_reach"}, 403)
+        if found is OverviewRefusal.NO_UNITS:
+            return _json({"error": "no_units"}, 404)
         if isinstance(found, OverviewRefusal):
             return _json({"error": "unknown_unit"}, 404)
         return _json(overview_data(found, self.clock().astimezone(self.zone), _), 200)
