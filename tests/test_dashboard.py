@@ -391,3 +391,35 @@ async def test_a_session_ends_after_eight_idle_hours_and_lives_while_used(site: 
         assert (await client.get("/admin/")).status == 401
         site.clock.offset = timedelta(hours=23, minutes=59)  # and it stays ended
         assert (await client.get("/admin/")).status == 401
+
+
+async def test_a_coordinator_sees_their_schools_side_by_side_each_as_its_report(
+    site: Site,
+) -> None:
+    chat = site.chat
+    first = chat.world.schools["胡杨河市第一中学"]
+    other = chat.world.schools["一三一团中学"]
+    campaign = await open_campaign(chat.session_factory)
+    await add_people(chat.session_factory, [5000, 5001], other.id)
+    for telegram_id, passed in ((STUDENTS[0], True), (5000, True), (5001, False)):
+        await answered(chat.session_factory, campaign.id, telegram_id, passed=passed)
+    async with site.make_client() as client:
+        await site.login(client, COORDINATOR)
+        page = await (await client.get("/admin/")).text()
+        assert 'data-api="/admin/api/overview"' in page
+        assert "胡杨河市第一中学、一三一团中学" in page  # both, named together
+        data = await (await client.get("/admin/api/overview")).json()
+    today = datetime.now(UTC).astimezone(chat.context.settings.zone).date()
+    reports = [await report_figures(chat, s, Period.year_to_date(today)) for s in (first, other)]
+    period = next(s for s in data["sections"] if s["key"] == "period")
+    assert [r["unit_id"] for r in period["rows"]] == [first.id, other.id]
+    for row, report in zip(period["rows"], reports, strict=True):
+        (school,) = report.schools
+        _same(row, school)
+    assert period["total"]["took_part"] == 3
+    assert period["total"]["enrolled"] == sum(r.total.enrolled for r in reports)
+    section = next(s for s in data["sections"] if s["key"] == f"c{campaign.id}")
+    took_part = sum(r.campaigns[0].took_part.total for r in reports)
+    assert took_part == 3 and f"参与 {took_part} 人" in section["campaign_total"]
+    # Lower of the two (and someone took part in both): marked.
+    assert [r["low"] for r in period["rows"]] == [True, False]

@@ -25,7 +25,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from quizzes.campaigns import Campaign, CampaignStatus
 from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
-from quizzes.statistics import CampaignFigures, Period, Statistics, UnitFigures
+from quizzes.statistics import CampaignFigures, Period, Statistics, UnitFigures, total_of
 from quizzes.units import Unit, UnitKind
 from storage.unit_of_work import UnitOfWork
 from storage.web_sessions import WebSession
@@ -310,7 +310,7 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    scope: Unit
+    scope: Unit | None  # None: all of the viewer's units together (their schools)
     scopes: tuple[Unit, ...]  # every unit the viewer may open, for the navigation
     sections: tuple[Section, ...]
 
@@ -344,22 +344,23 @@ async def overview(
     zone: ZoneInfo,
     total_name: str,
 ) -> Overview | OverviewRefusal:
-    """The overview of ``unit_id`` (default: the viewer's first scope): every open or
-    recently closed campaign over its days, then the year to date, per school (or the
-    class), with the lowest schools marked as the report marks them."""
+    """The overview of ``unit_id`` (default: all of the viewer's units: the tree for an
+    admin, every school of a coordinator side by side): every open or recently closed
+    campaign over its days, then the year to date, per school (or the class), with the
+    lowest schools marked as the report marks them."""
     scopes = await _scopes(uow, viewer.rights)
-    scope: Unit | None
+    scope: Unit | None = None
     if unit_id is None:
-        scope = scopes[0] if scopes else None
-        refusal = OverviewRefusal.NO_UNITS
+        if not scopes:
+            await uow.commit()
+            return OverviewRefusal.NO_UNITS
+        chosen = scopes
     else:
         scope = await uow.units.get(unit_id)
-        refusal = OverviewRefusal.UNKNOWN
-        if scope is not None and not viewer.rights.may_see(scope):
-            refusal, scope = OverviewRefusal.NOT_IN_REACH, None
-    if scope is None:
-        await uow.commit()
-        return refusal
+        if scope is None or not viewer.rights.may_see(scope):
+            await uow.commit()
+            return OverviewRefusal.UNKNOWN if scope is None else OverviewRefusal.NOT_IN_REACH
+        chosen = [scope]
     campaigns = [
         c
         for c in await uow.campaigns.all()
@@ -376,10 +377,13 @@ async def overview(
     sections: list[Section] = []
     groups: dict[int, str] | None = None
     for key, period, campaign in periods:
-        statistics = await uow.statistics.compile(
-            scope, period, zone, total_name=total_name, now=now
-        )
-        await uow.commit()
+        parts = []
+        for unit in chosen:
+            parts.append(
+                await uow.statistics.compile(unit, period, zone, total_name=total_name, now=now)
+            )
+            await uow.commit()
+        statistics = parts[0] if len(parts) == 1 else _side_by_side(parts, total_name)
         if groups is None:
             groups = await _groups(uow, statistics)
         low = {s.unit_id for s in [*statistics.lowest(), *statistics.not_started()]}
@@ -402,7 +406,38 @@ async def overview(
                 campaign.state_at(now) if campaign is not None else None,
             )
         )
-    return Overview(scope, tuple(scopes), tuple(sections))
+    return Overview(scope if len(chosen) == 1 else None, tuple(scopes), tuple(sections))
+
+
+def _side_by_side(parts: list[Statistics], total_name: str) -> Statistics:
+    """The figures of several disjoint units (a coordinator's schools) as one breakdown:
+    each row is its unit's own report row; the totals add up, as people belong to one
+    unit each."""
+    rows = tuple(school for part in parts for school in part.schools)
+    elsewhere = [part.elsewhere for part in parts if part.elsewhere is not None]
+    campaigns: dict[int, CampaignFigures] = {}
+    for part in parts:
+        for figures in part.campaigns:
+            seen = campaigns.get(figures.campaign_id)
+            campaigns[figures.campaign_id] = (
+                figures
+                if seen is None
+                else replace(
+                    seen,
+                    took_part=seen.took_part + figures.took_part,
+                    completed=seen.completed + figures.completed,
+                    passed=seen.passed + figures.passed,
+                    enrolled=seen.enrolled + figures.enrolled,
+                )
+            )
+    return replace(
+        parts[0],
+        scope_name=total_name,
+        schools=rows,
+        elsewhere=None,
+        total=total_of(total_name, [*rows, *elsewhere]),
+        campaigns=tuple(campaigns.values()),
+    )
 
 
 async def _groups(uow: UnitOfWork, statistics: Statistics) -> dict[int, str]:

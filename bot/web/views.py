@@ -190,12 +190,16 @@ class Dashboard:
             return self.refusal(request, _, "web.no_units", 200, hint=False, also=None)
         if isinstance(found, OverviewRefusal):
             return self.refusal(request, _, "web.unknown_unit", 404, hint=False, also=None)
-        api = f"{self.path}/api/units/{found.scope.id}"
+        api = f"{self.path}/api/overview"
+        if found.scope is not None:
+            api = f"{self.path}/api/units/{found.scope.id}"
+        here = found.scope.id if found.scope is not None else None
         return self.page(
             request,
             "overview.html.j2",
             _,
             overview=found,
+            title=title_of(found, _),
             viewer=viewer,
             api=api,
             poll_seconds=self.poll_seconds,
@@ -205,7 +209,7 @@ class Dashboard:
                 row.unit_id
                 for section in found.sections
                 for row in section.rows
-                if row.unit_id is not None and row.unit_id != found.scope.id
+                if row.unit_id is not None and row.unit_id != here
             },
             updated=self.clock().astimezone(self.zone).strftime("%H:%M:%S"),
         )
@@ -263,6 +267,13 @@ def _row(row: SchoolRow) -> dict[str, Any]:
     }
 
 
+def title_of(found: Overview, _: Gettext) -> str:
+    """The unit shown, or the viewer's units named together ("甲、乙")."""
+    if found.scope is not None:
+        return found.scope.name
+    return _.join(unit.name for unit in found.scopes)
+
+
 def campaign_total(section: Section, _: Gettext) -> str | None:
     """The line over a campaign's table: the whole campaign's figures, as the report has
     them (each person once in the campaign)."""
@@ -281,7 +292,10 @@ def campaign_total(section: Section, _: Gettext) -> str | None:
 def overview_data(found: Overview, updated: datetime, _: Gettext) -> dict[str, Any]:
     """The overview as the page's script reads it (and as the tests compare it)."""
     return {
-        "scope": {"id": found.scope.id, "name": found.scope.name},
+        "scope": {
+            "id": found.scope.id if found.scope is not None else None,
+            "name": title_of(found, _),
+        },
         "updated": updated.strftime("%H:%M:%S"),
         "sections": [
             {
@@ -304,6 +318,7 @@ def add_dashboard_routes(app: web.Application, dashboard: Dashboard) -> None:
     app.router.add_get(f"{base}/login/{{token}}", dashboard.login)
     app.router.add_get(f"{base}/", dashboard.overview_page)
     app.router.add_get(f"{base}/units/{{unit_id}}", dashboard.overview_page)
+    app.router.add_get(f"{base}/api/overview", dashboard.overview_json)
     app.router.add_get(f"{base}/api/units/{{unit_id}}", dashboard.overview_json)
     app.router.add_post(f"{base}/logout", dashboard.logout)
     app.router.add_static(f"{base}/static/", HERE / "static", append_version=False)
