@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiogram.methods import SendMessage
+from aiogram.types import Chat as TelegramChat
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +25,7 @@ from quizzes.units import Unit
 from storage.models import ParticipantRow
 from storage.models_quiz import AttemptRow
 from storage.repositories import Repositories
+from tests.mocked_bot import text_update, user
 from tests.publicity_chat import ADMIN, COORDINATOR, Chat, chat
 from tests.publicity_factories import add_people
 from tests.quiz_world import open_campaign
@@ -335,6 +338,16 @@ async def test_web_is_for_staff_and_teachers_only(site: Site) -> None:
     chat = site.chat
     reply = await chat.say(STUDENTS[0], "/web")
     assert "只对" in reply and "/admin/login/" not in reply
+    # In a group the link would be seen by everyone: it is only sent in private.
+    update = text_update(user(ADMIN), "/web")
+    assert update.message is not None
+    group = TelegramChat(id=-100123, type="supergroup", title="七年级1班")
+    await chat.feed(
+        update.model_copy(update={"message": update.message.model_copy(update={"chat": group})})
+    )
+    sent = [m for m in chat.bot.recorder.requests if isinstance(m, SendMessage)]
+    assert sent[-1].chat_id == -100123 and "私聊" in sent[-1].text
+    assert "/admin/login/" not in sent[-1].text
     # A teacher of a class sees that class, and no other unit.
     own = chat.world.classes["七年级1班"]
     await add_people(chat.session_factory, [4000], own.id, "teacher")
