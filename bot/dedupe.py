@@ -3,16 +3,22 @@
 Telegram delivers at least once. It sends a webhook update again when the answer was an
 error or came too late (behind a load balancer the second copy may reach another
 process), and long polling hands out again the last batch a process fetched but had not
-confirmed when it stopped. Before any handler runs, :class:`UpdateDedupe` (the first
-outer middleware of the bot's own on ``dp.update``) claims the update's id; a copy whose
-id is already claimed is acknowledged (the webhook has answered 200) and ignored.
+confirmed when it stopped. Before any handler runs, :class:`UpdateDedupe` (an outer
+middleware on ``dp.update``, ahead of the database session) claims the update's id:
+
+- nobody had it: the claim is "busy" for a lease (``DEFAULT_LEASE_S``), the update is
+  handled, and the claim becomes "done" for ``PUFA_UPDATE_DEDUPE_TTL_S``;
+- done: this copy is acknowledged (the webhook has answered 200) and ignored;
+- busy: another handler has it now; this copy waits until that one is done (then it is
+  ignored), fails, or its lease runs out because its process died (then this copy
+  handles it). So a copy is never dropped on the word of a handler that did not finish.
 
 Where the claims live:
 
-- Redis when ``PUFA_REDIS_URL`` is set (:class:`RedisClaims`): ``SET NX EX``, one key per
-  bot and update, gone after ``PUFA_UPDATE_DEDUPE_TTL_S``. Several processes need Redis
-  anyway (the FSM's dialogues and the shared send rate live there), a claim costs one
-  round trip of well under a millisecond, and the claims outlive a restart.
+- Redis when ``PUFA_REDIS_URL`` is set (:class:`RedisClaims`): a key per bot and update,
+  taken with ``SET NX`` and a lifetime. Several processes need Redis anyway (the FSM's
+  dialogues and the shared send rate live there), an update costs two round trips of
+  well under a millisecond, and the claims outlive a restart.
 - Otherwise this process's memory (:class:`MemoryClaims`, the most recent ids). Without
   Redis the bot is one process (its dialogues are in memory too), so every copy Telegram
   re-sends comes back to it. Not the database: a claim row per update would add a write
@@ -21,9 +27,7 @@ Where the claims live:
   fetched before the stop; configure Redis where that matters.
 
 A claim is given back when the handler fails, or is cancelled as the process stops, so
-a re-delivery can still succeed. A process killed outright keeps the claims of the
-updates it was handling: in webhook mode Telegram had its 200 already and sends no copy;
-in polling mode with Redis the restarted process is handed them again and skips them.
+a copy can still succeed.
 
 When the store cannot be reached the update is handled all the same: an answer given
 twice beats an answer lost. That is said once a minute (:mod:`bot.log_limits`) and the
@@ -38,6 +42,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import BaseMiddleware, Bot
@@ -53,47 +58,74 @@ log = logging.getLogger(__name__)
 
 # Telegram keeps an update it could not deliver for 24 hours; a copy never comes later.
 DEFAULT_TTL_S = 24 * 3600
+# How long a claim stays "being handled" without its handler saying it finished: longer
+# than any handler runs. A copy meeting such a claim waits; once the lease runs out (its
+# process died) the copy takes the update over.
+DEFAULT_LEASE_S = 60
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-class ClaimStore(Protocol):
-    """Where claims live. ``claim`` says whether this call took the update; any
-    exception means the store is unavailable."""
+class Claim(Enum):
+    NEW = "new"  # ours: handle it
+    BUSY = "busy"  # being handled elsewhere: wait for the end or the lease
+    DONE = "done"  # handled: ignore this copy
 
-    async def claim(self, bot_id: int, update_id: int) -> bool: ...
+
+class ClaimStore(Protocol):
+    """Where claims live. A claim is taken busy for ``lease_s``; :meth:`finish` makes it
+    done for ``ttl_s``, :meth:`release` gives it up. Any exception means the store is
+    unavailable."""
+
+    async def claim(self, bot_id: int, update_id: int) -> Claim: ...
+
+    async def finish(self, bot_id: int, update_id: int) -> None: ...
 
     async def release(self, bot_id: int, update_id: int) -> None: ...
 
     async def close(self) -> None: ...
 
 
+_CLAIM = """
+if redis.call('SET', KEYS[1], 'busy', 'NX', 'PX', ARGV[1]) then return 'new' end
+return redis.call('GET', KEYS[1]) or 'busy'
+"""
+
+
 class RedisClaims:
-    """A key ``pufa:update:<bot id>:<update id>`` per claim, expiring after ``ttl_s``.
-    Every call gives up after ``timeout_s``: a Redis that hangs must not hold updates."""
+    """A key ``pufa:update:<bot id>:<update id>`` per claim: ``busy`` for ``lease_s``,
+    then ``done`` for ``ttl_s``. Every call gives up after ``timeout_s``: a Redis that
+    hangs must not hold updates."""
 
     def __init__(
         self,
         redis: Redis,
         *,
         ttl_s: int = DEFAULT_TTL_S,
+        lease_s: float = DEFAULT_LEASE_S,
         timeout_s: float = 0.5,
         prefix: str = "pufa:update",
         owns_client: bool = True,
     ) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
+        self.lease_ms = max(1, round(lease_s * 1000))
         self.timeout_s = timeout_s
         self.prefix = prefix
         self.owns_client = owns_client
+        self._claim = redis.register_script(_CLAIM)
 
     def key(self, bot_id: int, update_id: int) -> str:
         return f"{self.prefix}:{bot_id}:{update_id}"
 
-    async def claim(self, bot_id: int, update_id: int) -> bool:
+    async def claim(self, bot_id: int, update_id: int) -> Claim:
         async with asyncio.timeout(self.timeout_s):
-            taken = await self.redis.set(self.key(bot_id, update_id), 1, nx=True, ex=self.ttl_s)
-        return bool(taken)
+            state = await self._claim(keys=[self.key(bot_id, update_id)], args=[self.lease_ms])
+        return Claim(state.decode() if isinstance(state, bytes) else state)
+
+    async def finish(self, bot_id: int, update_id: int) -> None:
+        async with asyncio.timeout(self.timeout_s):
+            await self.redis.set(self.key(bot_id, update_id), "done", ex=self.ttl_s)
 
     async def release(self, bot_id: int, update_id: int) -> None:
         async with asyncio.timeout(self.timeout_s):
@@ -112,29 +144,41 @@ class MemoryClaims:
         self,
         *,
         ttl_s: int = DEFAULT_TTL_S,
+        lease_s: float = DEFAULT_LEASE_S,
         max_ids: int = 100_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_s = ttl_s
+        self.lease_s = lease_s
         self.max_ids = max_ids
         self.monotonic = monotonic
-        self._claimed: OrderedDict[tuple[int, int], float] = OrderedDict()
+        self._claimed: OrderedDict[tuple[int, int], tuple[Claim, float]] = OrderedDict()
 
-    async def claim(self, bot_id: int, update_id: int) -> bool:
+    async def claim(self, bot_id: int, update_id: int) -> Claim:
         now = self.monotonic()
         while self._claimed and (
             len(self._claimed) >= self.max_ids
-            or now - next(iter(self._claimed.values())) >= self.ttl_s
+            or now - next(iter(self._claimed.values()))[1] >= self.ttl_s
         ):
             self._claimed.popitem(last=False)
         key = (bot_id, update_id)
-        if key in self._claimed:
-            return False
-        self._claimed[key] = now
-        return True
+        held = self._claimed.get(key)
+        if held is not None:
+            state, since = held
+            if state is Claim.DONE or now - since < self.lease_s:
+                return state
+        self._set(key, Claim.BUSY, now)
+        return Claim.NEW
+
+    async def finish(self, bot_id: int, update_id: int) -> None:
+        self._set((bot_id, update_id), Claim.DONE, self.monotonic())
 
     async def release(self, bot_id: int, update_id: int) -> None:
         self._claimed.pop((bot_id, update_id), None)
+
+    def _set(self, key: tuple[int, int], state: Claim, now: float) -> None:
+        self._claimed.pop(key, None)
+        self._claimed[key] = (state, now)
 
     async def close(self) -> None:
         return None
@@ -142,19 +186,23 @@ class MemoryClaims:
 
 class UpdateDedupe(BaseMiddleware):
     """Outer middleware of ``dp.update``: claims the update before anything else of the
-    bot runs; a copy already claimed ends here (logged at debug)."""
+    bot runs; a copy of an update handled already ends here (logged at debug), a copy of
+    one being handled elsewhere waits for that to end (checking every ``wait_s``)."""
 
     def __init__(
         self,
         store: ClaimStore,
         *,
         retry_s: float = 5.0,
+        wait_s: float = 0.1,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.retry_s = retry_s
+        self.wait_s = wait_s
         self.monotonic = monotonic
         self.ignored = 0  # copies ignored by this process
+        self.waiting = 0  # copies waiting now for another handler of the same update
         self._log_limit = LogLimit(clock=monotonic)
         self._retry_at = 0.0
 
@@ -162,20 +210,25 @@ class UpdateDedupe(BaseMiddleware):
         bot: Bot | None = data.get("bot")
         if not isinstance(event, Update) or bot is None:
             return await handler(event, data)
-        taken = await self._claim(bot.id, event.update_id)
-        if taken is False:
+        claim = await self._claim(bot.id, event.update_id)
+        if claim is Claim.BUSY:
+            claim = await self._wait(bot.id, event.update_id)
+        if claim is Claim.DONE:
             self.ignored += 1
             log.debug("update %s came again; already handled, ignored", event.update_id)
             return UNHANDLED
         try:
-            return await handler(event, data)
+            result = await handler(event, data)
         except BaseException:
-            if taken:  # failed or stopped half-way: a re-delivery may try again
-                await self._release(bot.id, event.update_id)
+            if claim is Claim.NEW:  # failed or stopped half-way: a copy may try again
+                await self._call(self.store.release, bot.id, event.update_id)
             raise
+        if claim is Claim.NEW:
+            await self._call(self.store.finish, bot.id, event.update_id)
+        return result
 
-    async def _claim(self, bot_id: int, update_id: int) -> bool | None:
-        """True: ours. False: someone else's. None: the store is unavailable."""
+    async def _claim(self, bot_id: int, update_id: int) -> Claim | None:
+        """None: the store is unavailable (handle the update all the same)."""
         if self.monotonic() < self._retry_at:
             return None
         try:
@@ -184,9 +237,23 @@ class UpdateDedupe(BaseMiddleware):
             self._unavailable(error)
             return None
 
-    async def _release(self, bot_id: int, update_id: int) -> None:
+    async def _wait(self, bot_id: int, update_id: int) -> Claim | None:
+        """Until the other handler finishes (DONE), fails or its lease runs out (NEW)."""
+        self.waiting += 1
         try:
-            await self.store.release(bot_id, update_id)
+            while True:
+                await asyncio.sleep(self.wait_s)
+                claim = await self._claim(bot_id, update_id)
+                if claim is not Claim.BUSY:
+                    return claim
+        finally:
+            self.waiting -= 1
+
+    async def _call(
+        self, method: Callable[[int, int], Awaitable[None]], bot_id: int, update_id: int
+    ) -> None:
+        try:
+            await method(bot_id, update_id)
         except Exception as error:
             self._unavailable(error)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
+from aiogram import Dispatcher
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import Update
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import running_bot
 from bot.config import Settings
-from bot.dedupe import MemoryClaims, RedisClaims, UpdateDedupe, create_dedupe
+from bot.dedupe import Claim, MemoryClaims, RedisClaims, UpdateDedupe, create_dedupe
 from bot.factory import create_dispatcher
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import RunningSandbox, run_sandbox
@@ -159,7 +160,7 @@ class LossyProxy:
 @pytest.fixture
 async def sandbox() -> AsyncIterator[RunningSandbox]:
     # Short waits, so the copies come quickly; limits off, nothing here is about them.
-    config = SandboxConfig(enforce_limits=False, webhook_timeout_s=1.0, webhook_retry_max_s=0.2)
+    config = SandboxConfig(enforce_limits=False, webhook_timeout_s=0.5, webhook_retry_max_s=0.2)
     async with run_sandbox(config) as running:
         yield running
 
@@ -249,6 +250,66 @@ async def test_with_the_claims_unreachable_updates_are_handled_and_said_once(
     assert len(warnings) == 1 and "handling updates without it" in warnings[0].getMessage()
 
 
+# ---------------------------------------------------------------- a copy meets a claim in progress
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+def dispatcher_with(
+    session_factory: async_sessionmaker[AsyncSession], dedupe: UpdateDedupe
+) -> Dispatcher:
+    return create_dispatcher(
+        Settings(bot_token=TOKEN),
+        session_factory,
+        storage=MemoryStorage(),
+        events_isolation=SimpleEventIsolation(),
+        dedupe=dedupe,
+    )
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):  # 10 s at most
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never came true")
+
+
+async def test_a_copy_waits_for_the_handler_in_progress_and_is_ignored_when_it_is_done(
+    session_factory: async_sessionmaker[AsyncSession], world: World, redis: Redis
+) -> None:
+    other_process = RedisClaims(redis, owns_client=False)
+    dedupe = UpdateDedupe(RedisClaims(redis, owns_client=False), wait_s=0.02)
+    dp, bot, student = dispatcher_with(session_factory, dedupe), MockedBot(), user(someone())
+    update = fresh(text_update(student, f"/start {world.codes[('七年级1班', Role.STUDENT)]}"))
+    assert await other_process.claim(bot.id, update.update_id) is Claim.NEW
+    copy = asyncio.create_task(dp.feed_update(bot, update))
+    await until(lambda: dedupe.waiting == 1)
+    await other_process.finish(bot.id, update.update_id)
+    await copy
+    assert bot.sent_texts(student.id) == [] and dedupe.ignored == 1
+
+
+async def test_a_copy_takes_over_when_the_handler_in_progress_died(
+    session_factory: async_sessionmaker[AsyncSession], world: World, redis: Redis
+) -> None:
+    """The process that claimed the update was killed: its lease runs out, and the copy
+    (re-sent because that process never answered) is handled."""
+    died = RedisClaims(redis, lease_s=0.3, owns_client=False)
+    dedupe = UpdateDedupe(RedisClaims(redis, owns_client=False), wait_s=0.02)
+    dp, bot, student = dispatcher_with(session_factory, dedupe), MockedBot(), user(someone())
+    update = fresh(text_update(student, f"/start {world.codes[('七年级1班', Role.STUDENT)]}"))
+    assert await died.claim(bot.id, update.update_id) is Claim.NEW
+    await dp.feed_update(bot, update)
+    assert len(bot.sent_texts(student.id)) == 2 and dedupe.ignored == 0
+    assert await died.claim(bot.id, update.update_id) is Claim.DONE
+
+
 # ---------------------------------------------------------------- the middleware alone
 
 
@@ -275,16 +336,24 @@ async def test_a_failed_update_is_given_back_so_a_copy_can_succeed() -> None:
     assert handler.calls == 2 and dedupe.ignored == 1
 
 
-async def test_memory_claims_forget_after_their_lifetime_and_beyond_their_size() -> None:
+async def test_memory_claims_lease_then_remember_then_forget() -> None:
     now = [0.0]
-    claims = MemoryClaims(ttl_s=60, max_ids=3, monotonic=lambda: now[0])
-    assert [await claims.claim(1, n) for n in (1, 2, 1)] == [True, True, False]
-    assert await claims.claim(2, 1)  # another bot's update 1
+    claims = MemoryClaims(ttl_s=600, lease_s=60, max_ids=3, monotonic=lambda: now[0])
+    new, busy, done = Claim.NEW, Claim.BUSY, Claim.DONE
+    assert [await claims.claim(1, n) for n in (1, 2, 1)] == [new, new, busy]
+    assert await claims.claim(2, 1) is new  # another bot's update 1
+    await claims.finish(1, 1)
     now[0] = 61.0
-    assert await claims.claim(1, 1)  # a day-old id may come again from a fresh sequence
+    assert await claims.claim(1, 1) is done
+    assert await claims.claim(1, 2) is new  # its handler's lease ran out: taken over
+    now[0] = 700.0
+    assert await claims.claim(1, 1) is new  # forgotten after the lifetime
     for n in (10, 11, 12):
-        assert await claims.claim(1, n)
-    assert await claims.claim(1, 1)  # pushed out by newer ones
+        assert await claims.claim(1, n) is new
+    await claims.finish(1, 12)
+    assert await claims.claim(1, 12) is done
+    await claims.finish(1, 13)
+    assert await claims.claim(1, 1) is new  # pushed out by newer ones
 
 
 def test_no_claims_when_turned_off() -> None:
