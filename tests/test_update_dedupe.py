@@ -17,7 +17,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiogram import Dispatcher
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import Update
@@ -214,6 +216,45 @@ async def test_a_webhook_update_delivered_again_takes_effect_once(
     assert proxy.seen[joined_id] >= 2 and proxy.seen[named_id] >= 2  # each came again
     assert stats["webhook_redeliveries"] >= 2 and stats["webhook_dropped"] == 0
     assert await people(session_factory, student) == 1
+
+
+async def test_the_sandbox_gives_an_update_up_after_its_last_attempt() -> None:
+    """Like Telegram, the sandbox does not retry for ever: after ``webhook_max_attempts``
+    posts answered with errors the update is dropped, and counted."""
+    posts: list[int] = []
+
+    async def failing(request: web.Request) -> web.Response:
+        posts.append((await request.json())["update_id"])
+        return web.Response(status=502)
+
+    app = web.Application()
+    app.router.add_post("/hook", failing)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    config = SandboxConfig(webhook_max_attempts=3, webhook_retry_initial_s=0.01)
+    try:
+        async with run_sandbox(config) as running:
+            api = TelegramAPIServer.from_base(running.url)
+            bot = Bot(running.config.token, session=AiohttpSession(api=api))
+            try:
+                await bot.set_webhook(f"http://127.0.0.1:{port}/hook")
+                sent = await running.client.send_text(someone(), "hello")
+                for _ in range(500):
+                    stats = await running.client.stats()
+                    if stats["webhook_dropped"]:
+                        break
+                    await asyncio.sleep(0.01)
+                info = await bot.get_webhook_info()
+            finally:
+                await bot.session.close()
+    finally:
+        await runner.cleanup()
+    assert posts == [sent.update_id] * 3
+    assert stats["webhook_posts"] == 3 and stats["webhook_redeliveries"] == 2
+    assert stats["webhook_dropped"] == 1 and info.pending_update_count == 0
+    assert info.last_error_message is not None and "502" in info.last_error_message
 
 
 # ---------------------------------------------------------------- the store unavailable
