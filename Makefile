@@ -26,17 +26,18 @@ $(FONT_STAMP): | $(STAMP)
 	@touch $@
 
 # The report test prints the DOCX through LibreOffice and reads the PDF back (poppler);
-# the deployment test has nginx check its sites.
+# the deployment test has nginx check its sites; one test runs through pgbouncer.
 OFFICE_STAMP := $(VENV)/.office
 $(OFFICE_STAMP): | $(STAMP)
 	@if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 \
-		&& { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }; then :; \
+		&& { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } \
+		&& { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; }; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "Installing LibreOffice Writer, poppler-utils and nginx (used by tests)"; \
-		(apt-get install -y -qq libreoffice-writer-nogui poppler-utils nginx >/dev/null 2>&1 || \
-		 (apt-get update -qq && apt-get install -y -qq libreoffice-writer-nogui poppler-utils nginx >/dev/null)); \
+		echo "Installing LibreOffice Writer, poppler-utils, nginx and pgbouncer (used by tests)"; \
+		(apt-get install -y -qq libreoffice-writer-nogui poppler-utils nginx pgbouncer >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq libreoffice-writer-nogui poppler-utils nginx pgbouncer >/dev/null)); \
 	else \
-		echo "Install libreoffice-writer-nogui, poppler-utils and nginx for the tests"; exit 1; \
+		echo "Install libreoffice-writer-nogui, poppler-utils, nginx and pgbouncer for the tests"; exit 1; \
 	fi
 	@touch $@
 

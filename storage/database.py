@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 
 def is_sqlite(url: str) -> bool:
@@ -24,7 +25,36 @@ class DatabaseUnavailable(Exception):
     """The database cannot be opened for a reason its URL already tells."""
 
 
+# ``?pgbouncer=transaction`` on a PostgreSQL URL: the server is reached through PgBouncer
+# in transaction pooling mode. Prepared statements then live only as long as a
+# transaction, so the driver keeps none across transactions and names each one uniquely,
+# SQLAlchemy keeps no pool of its own (PgBouncer is the pool), every statement runs in a
+# transaction, and the quiz's driver path is off.
+PGBOUNCER = "pgbouncer"
+
+
+def behind_pgbouncer(bind: Any) -> bool:
+    """Whether an engine (or a session's bind) reaches PostgreSQL through PgBouncer."""
+    options = bind.get_execution_options() if hasattr(bind, "get_execution_options") else {}
+    return bool(options.get(PGBOUNCER))
+
+
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.query.get(PGBOUNCER):
+        if parsed.query[PGBOUNCER] != "transaction":
+            raise DatabaseUnavailable("?pgbouncer= takes one value: transaction")
+        return create_async_engine(
+            parsed.difference_update_query([PGBOUNCER]),
+            echo=echo,
+            poolclass=NullPool,
+            connect_args={
+                "statement_cache_size": 0,
+                "prepared_statement_cache_size": 0,
+                "prepared_statement_name_func": lambda: f"__pufa_{uuid4().hex}__",
+            },
+            execution_options={PGBOUNCER: True},
+        )
     if is_sqlite(url):
         path = make_url(url).database
         # Checked here: the driver's failure to open it leaves a thread behind that
@@ -65,7 +95,10 @@ async def read_outside_transaction(session: AsyncSession) -> None:
     ``commit()`` then releases the connection, and the pool restores the isolation level.
     SQLite's driver opens no transaction for a read, so there it changes nothing.
     """
-    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+    bind = session.get_bind()
+    if session.in_transaction() or bind.dialect.name != "postgresql" or behind_pgbouncer(bind):
+        # Behind PgBouncer a statement outside a transaction may run on another server
+        # connection than the one that prepared it: there every statement has one.
         return
     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from storage.database import behind_pgbouncer
 from storage.models import UTCDateTime
 
 # Connect arguments SQLAlchemy's asyncpg dialect takes for itself.
@@ -125,8 +126,8 @@ class DirectPresses:
         """A pool on the engine's database with the engine's connect arguments; None
         where the engine is not PostgreSQL (SQLite runs everything through the session).
         Connections are opened as presses need them, as the engine's are."""
-        if engine.dialect.name != "postgresql":
-            return None
+        if engine.dialect.name != "postgresql" or behind_pgbouncer(engine.sync_engine):
+            return None  # behind PgBouncer every statement goes through the session
         args, options = engine.dialect.create_connect_args(engine.url)
         for key in _DIALECT_ONLY:
             options.pop(key, None)

@@ -31,7 +31,9 @@ DATABASES = ("sqlite", "postgresql")
 
 
 def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The URL for asyncpg itself (``?pgbouncer=`` is the engine's, not the driver's)."""
+    plain = make_url(url).set(drivername="postgresql").difference_update_query(["pgbouncer"])
+    return plain.render_as_string(hide_password=False)
 
 
 @pytest.fixture(autouse=True)
