@@ -1,10 +1,12 @@
 """The staff dashboard in a real browser: Playwright driving the system's Chromium (`make
 test` installs it; browser downloads are not used). A login link from /web, the overview,
 a figure that changes after an answer and reaches the page by its own polling, and
-screenshots at desktop and phone widths in docs/screenshots/."""
+screenshots at desktop and phone widths, written to ``test-artifacts/screenshots/``
+(``PUFA_TEST_ARTIFACTS=docs`` refreshes the ones in docs/screenshots/)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -31,7 +33,8 @@ from tests.test_dashboard import LINK, answered
 
 __all__ = ["chat"]  # the fixture
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / os.environ.get("PUFA_TEST_ARTIFACTS", "test-artifacts") / "screenshots"
 # Generous: the page asks every second here; a slow machine still gets there in time.
 WAIT_MS = 30_000
 
