@@ -31,6 +31,8 @@ EXTRA_PLACEHOLDERS = {
     "common.when": {"when.month", "when"},
     "common.span": {"start.year", "start.month", "start"},
     "quiz.question.deadline_on": {"when.month", "when"},
+    # A chart's day: zh 12月4日 by number, en "4 Dec" by the month's name.
+    "report.timeline.day": {"month", "month_name"},
 }
 
 

@@ -876,3 +876,13 @@ async def test_the_demo_check_agrees_with_the_report(
         stats = await repo.compile(root, Period(date(2022, 1, 1), date(2022, 12, 31)), SHANGHAI)
         assert await check_report(session, stats, SHANGHAI, said.append)
     assert said[0].startswith(f"  {len(history.lectures_for(ALL))} lecture(s) held")
+
+
+def test_the_chart_names_a_day_as_each_language_writes_it() -> None:
+    from bot.reports.format import month_abbr
+
+    day = date(2026, 12, 4)
+    translator = Translator.load()
+    params = {"month": day.month, "day": day.day, "month_name": month_abbr(day)}
+    assert translator.get("zh-CN", "report.timeline.day", **params) == "12月4日"
+    assert translator.get("en", "report.timeline.day", **params) == "4 Dec"

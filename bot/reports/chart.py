@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.fonts import missing_glyphs, require_cjk_font
+from bot.reports.format import month_abbr
 from quizzes.statistics import Statistics, percent_text
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,10 @@ def timeline_chart(stats: Statistics, _: Text, *, font_path: Path | None = None)
         ticks = _date_ticks(days)
         axes.set_xticks([index for index, _day in ticks])
         axes.set_xticklabels(
-            [_("report.timeline.day", month=day.month, day=day.day) for _i, day in ticks],
+            [
+                _("report.timeline.day", month=day.month, day=day.day, month_name=month_abbr(day))
+                for _i, day in ticks
+            ],
             fontsize=8,
         )
         axes.set_title(_("report.timeline.title"), fontsize=12)

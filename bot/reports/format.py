@@ -32,6 +32,11 @@ def percent(value: float | None, digits: int = 1) -> str:
     return percent_text(value, digits)
 
 
+def month_abbr(value: date) -> str:
+    """ "Dec": the month as English charts label a day ("4 Dec")."""
+    return _MONTHS[value.month - 1][:3]
+
+
 def day(value: date, locale: str) -> str:
     if locale == "en":
         return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
