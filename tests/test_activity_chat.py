@@ -144,3 +144,14 @@ async def test_cancel_leaves_without_saving(chat: Chat) -> None:
         uow = UnitOfWork.over(session)
         root = (await uow.units.roots())[0]
         assert await uow.activities.within(root) == []
+
+
+async def test_help_tells_staff_and_teachers_how_to_record_and_log_in(chat: Chat) -> None:
+    await add_people(
+        chat.session_factory, [TEACHER], chat.world.classes["七年级2班"].id, "teacher"
+    )
+    teacher = await chat.say(TEACHER, "/help")
+    assert "/activity" in teacher and "/web" in teacher
+    student = await chat.say(3000, "/help")
+    assert "/activity" not in student and "/web" not in student
+    assert "/activities — 审核学校录入的线下活动" in await chat.say(ADMIN, "/help")
