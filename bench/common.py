@@ -56,15 +56,16 @@ async def sandbox_process(*, limits: bool) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    """A fresh database on the test server for one run; dropped however the run ends."""
+async def postgres_database(server: str = POSTGRES_URL) -> AsyncIterator[str]:
+    """A fresh database on ``server`` (the test server by default) for one run; dropped
+    however the run ends."""
     name = f"pufa_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(False)
+    admin = make_url(server).set(drivername="postgresql").render_as_string(False)
     connection = await asyncpg.connect(admin)
     await connection.execute(f'CREATE DATABASE "{name}"')
     await connection.close()
     try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(False)
+        yield make_url(server).set(database=name).render_as_string(False)
     finally:
         connection = await asyncpg.connect(admin)
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import contextlib
 import inspect
 import io
 import json
@@ -39,18 +38,14 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy.engine import make_url
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import POSTGRES_URL
+from bench.common import POSTGRES_URL, postgres_database
 from quizzes.roster import RosterRow, parse_roster
 from storage.database import create_engine, create_session_factory
 from storage.migrate import prepare_database
@@ -157,22 +152,6 @@ async def measure(url: str, rows: Sequence[RosterRow]) -> dict[str, float | int]
     }
 
 
-@contextlib.asynccontextmanager
-async def scratch_postgres(server: str) -> AsyncIterator[str]:
-    """A fresh database on ``server`` for one run; dropped however the run ends."""
-    name = f"pufa_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(server).set(drivername="postgresql").render_as_string(False)
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    try:
-        yield make_url(server).set(database=name).render_as_string(False)
-    finally:
-        connection = await asyncpg.connect(admin)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
-
-
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -203,7 +182,7 @@ async def main(args: argparse.Namespace) -> None:
     result["parse_s"] = round(parse_s, 2)
     result["sqlite"] = sqlite
     if args.postgres:
-        async with scratch_postgres(args.postgres) as url:
+        async with postgres_database(args.postgres) as url:
             postgresql = await measure(url, rows)
         postgresql.pop("units")
         print(f"postgresql: {postgresql}", file=sys.stderr, flush=True)
