@@ -328,10 +328,8 @@ async def type_headcount(message: Message, state: FSMContext, _: Gettext) -> Non
 async def type_speaker(message: Message, state: FSMContext, _: Gettext) -> None:
     name, _sep, organisation = " ".join((message.text or "").split()).partition(" ")
     organisation = re.sub(r"^[，,、（(]+|[）)]+$", "", organisation).strip()
-    if not name or len(name) > MAX_SPEAKER or len(organisation) > MAX_SPEAKER:
-        await message.answer(_("activity.chat.bad_speaker", max=MAX_SPEAKER))
-        return
-    if looks_like_formula(name) or looks_like_formula(organisation):
+    too_long = len(name) > MAX_SPEAKER or len(organisation) > MAX_SPEAKER
+    if not name or too_long or looks_like_formula(name) or looks_like_formula(organisation):
         await message.answer(_("activity.chat.bad_speaker", max=MAX_SPEAKER))
         return
     draft = await Draft.of(state)

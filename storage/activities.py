@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quizzes.activities import (
     Activity,
     ActivityDraft,
-    ActivityFigures,
     ActivityStatus,
     ActivityTally,
     Headcount,
@@ -258,8 +257,7 @@ class ActivityRepository:
         self, activity_id: int, *, telegram_file_id: str | None, content: bytes | None
     ) -> int:
         """Append a photo; its position (0-based)."""
-        query = select(func.count()).where(ActivityPhotoRow.activity_id == activity_id)
-        position = int(await self.session.scalar(query) or 0)
+        position = await self._photo_count(activity_id)
         self.session.add(
             ActivityPhotoRow(
                 activity_id=activity_id,
@@ -278,14 +276,6 @@ class ActivityRepository:
             .order_by(ActivityPhotoRow.position)
         )
         return [(file_id, content) for file_id, content in await self.session.execute(query)]
-
-    async def figures(self, scope: Unit, period: Period) -> ActivityFigures:
-        """The report's activity figures for the scope (the same queries it runs)."""
-        rows = Scope(scope)
-        tallies = tally_rows(await self.session.execute(activity_tallies(rows, period)))
-        pending = await self.session.scalar(activities_pending(rows, period))
-        serving = await self.session.scalars(schools_with_vice_principal(rows, period.end))
-        return ActivityFigures(tallies, int(pending or 0), frozenset(serving))
 
 
 class VicePrincipalRepository:

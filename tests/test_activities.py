@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -35,6 +36,7 @@ from tests.factories import build_world
 NOW = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 TODAY = date(2026, 12, 7)
 BUREAU = Permissions(is_admin=True)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 YEAR = Period(date(2026, 1, 1), date(2026, 12, 31))
 
 
@@ -240,7 +242,7 @@ async def test_a_school_records_only_its_own_and_waits_for_the_bureau(
         assert recorded.activity.status is ActivityStatus.PENDING
         assert refused.activity is None and refused.problems == (("not_your_school", {}),)
         root = (await uow.units.roots())[0]
-        waiting = await uow.activities.figures(root, YEAR)
+        waiting = (await uow.statistics.compile(root, YEAR, SHANGHAI)).activities
         assert (waiting.tallies, waiting.pending, waiting.events) == ((), 1, 0)  # not yet
 
         denied, _ = await review_activity(
@@ -251,7 +253,7 @@ async def test_a_school_records_only_its_own_and_waits_for_the_bureau(
         )
         assert denied is ReviewOutcome.NOT_ALLOWED
         assert outcome is ReviewOutcome.DONE and confirmed is not None
-        [tally] = (await uow.activities.figures(root, YEAR)).tallies
+        [tally] = (await uow.statistics.compile(root, YEAR, SHANGHAI)).activities.tallies
     assert (tally.school_id, tally.kind, tally.theme, tally.events) == (
         school.id,
         "class_meeting",

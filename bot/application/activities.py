@@ -252,9 +252,7 @@ async def activities_for(
     for scope in scopes:
         found += await uow.activities.within(scope, limit=limit)
     found.sort(key=lambda a: (a.held_on, a.id), reverse=True)
-    units = await uow.units.by_ids({item.unit_id for item in found})
-    labels = await uow.units.display_labels(units.values())
-    return [Listed(item, labels.get(item.unit_id, "")) for item in found[:limit]]
+    return await _listed(uow, found[:limit])
 
 
 async def school_named(uow: UnitOfWork, name: str) -> tuple[tuple[int, str], ...]:
@@ -311,6 +309,13 @@ class Listed:
     unit_label: str  # 129团 · 胡杨河市第一中学 · 七年级1班
 
 
+async def _listed(uow: UnitOfWork, activities: list[Activity]) -> list[Listed]:
+    """Each activity with the label of the unit that organised it."""
+    units = await uow.units.by_ids({item.unit_id for item in activities})
+    labels = await uow.units.display_labels(units.values())
+    return [Listed(item, labels.get(item.unit_id, "")) for item in activities]
+
+
 async def recent_activities(
     uow: UnitOfWork, *, pending_only: bool = False, limit: int = 200
 ) -> list[Listed]:
@@ -319,9 +324,7 @@ async def recent_activities(
     found: list[Activity] = []
     for root in await uow.units.roots():
         found += await uow.activities.within(root, status=status, limit=limit)
-    units = await uow.units.by_ids({item.unit_id for item in found})
-    labels = await uow.units.display_labels(units.values())
-    return [Listed(item, labels.get(item.unit_id, "")) for item in found[:limit]]
+    return await _listed(uow, found[:limit])
 
 
 @dataclass(frozen=True, slots=True)
