@@ -49,14 +49,17 @@ __all__ = [
     "Section",
     "Viewer",
     "WebRights",
+    "campaign_days",
     "log_out",
     "login_key",
     "login_link",
     "open_session",
     "overview",
     "read_login_token",
+    "section_of",
     "sign_login_token",
     "viewer_of",
+    "viewer_scopes",
 ]
 
 LINK_LIFETIME = timedelta(minutes=10)
@@ -315,7 +318,7 @@ class Overview:
     sections: tuple[Section, ...]
 
 
-async def _scopes(uow: UnitOfWork, rights: WebRights) -> list[Unit]:
+async def viewer_scopes(uow: UnitOfWork, rights: WebRights) -> list[Unit]:
     """The units the viewer's overview starts from: the tree's roots for admins, their
     schools for a coordinator, their class for a teacher."""
     if rights.permissions.is_admin:
@@ -328,7 +331,7 @@ async def _scopes(uow: UnitOfWork, rights: WebRights) -> list[Unit]:
     return scopes
 
 
-def _campaign_days(campaign: Campaign, zone: ZoneInfo, today: date) -> Period:
+def campaign_days(campaign: Campaign, zone: ZoneInfo, today: date) -> Period:
     first = campaign.opens_at.astimezone(zone).date()
     last = (campaign.closes_at - timedelta(microseconds=1)).astimezone(zone).date()
     last = max(first, min(last, today))
@@ -348,7 +351,7 @@ async def overview(
     admin, every school of a coordinator side by side): every open or recently closed
     campaign over its days, then the year to date, per school (or the class), with the
     lowest schools marked as the report marks them."""
-    scopes = await _scopes(uow, viewer.rights)
+    scopes = await viewer_scopes(uow, viewer.rights)
     scope: Unit | None = None
     if unit_id is None:
         if not scopes:
@@ -370,43 +373,71 @@ async def overview(
     await uow.commit()
     today = now.astimezone(zone).date()
     periods: list[tuple[str, Period, Campaign | None]] = [
-        (f"c{c.id}", _campaign_days(c, zone, today), c)
+        (f"c{c.id}", campaign_days(c, zone, today), c)
         for c in sorted(campaigns, key=lambda c: (-c.opens_at.timestamp(), c.id))
     ]
     periods.append(("period", Period.year_to_date(today), None))
     sections: list[Section] = []
     groups: dict[int, str] | None = None
     for key, period, campaign in periods:
-        parts = []
-        for unit in chosen:
-            parts.append(
-                await uow.statistics.compile(unit, period, zone, total_name=total_name, now=now)
-            )
-            await uow.commit()
-        statistics = parts[0] if len(parts) == 1 else _side_by_side(parts, total_name)
-        if groups is None:
-            groups = await _groups(uow, statistics)
-        low = {s.unit_id for s in [*statistics.lowest(), *statistics.not_started()]}
-        rows = tuple(
-            SchoolRow.of(s, groups.get(s.unit_id or 0, ""), low=s.unit_id in low)
-            for s in statistics.schools
+        section, groups = await section_of(
+            uow,
+            chosen,
+            key,
+            period,
+            campaign,
+            now=now,
+            zone=zone,
+            total_name=total_name,
+            groups=groups,
         )
-        figures = None
-        if campaign is not None:
-            figures = next((f for f in statistics.campaigns if f.campaign_id == campaign.id), None)
-        sections.append(
-            Section(
-                key,
-                period,
-                statistics,
-                rows,
-                SchoolRow.of(statistics.total),
-                campaign,
-                figures,
-                campaign.state_at(now) if campaign is not None else None,
-            )
-        )
+        sections.append(section)
     return Overview(scope if len(chosen) == 1 else None, tuple(scopes), tuple(sections))
+
+
+async def section_of(
+    uow: UnitOfWork,
+    chosen: list[Unit],
+    key: str,
+    period: Period,
+    campaign: Campaign | None,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    total_name: str,
+    groups: dict[int, str] | None = None,
+) -> tuple[Section, dict[int, str]]:
+    """The report's figures of ``chosen`` (one unit, or a coordinator's schools side by
+    side) over ``period``, with the campaign's own line; and the regiment of each school
+    row (``groups``, read once and handed back for the next section)."""
+    parts = []
+    for unit in chosen:
+        parts.append(
+            await uow.statistics.compile(unit, period, zone, total_name=total_name, now=now)
+        )
+        await uow.commit()
+    statistics = parts[0] if len(parts) == 1 else _side_by_side(parts, total_name)
+    if groups is None:
+        groups = await _groups(uow, statistics)
+    low = {s.unit_id for s in [*statistics.lowest(), *statistics.not_started()]}
+    rows = tuple(
+        SchoolRow.of(s, groups.get(s.unit_id or 0, ""), low=s.unit_id in low)
+        for s in statistics.schools
+    )
+    figures = None
+    if campaign is not None:
+        figures = next((f for f in statistics.campaigns if f.campaign_id == campaign.id), None)
+    section = Section(
+        key,
+        period,
+        statistics,
+        rows,
+        SchoolRow.of(statistics.total),
+        campaign,
+        figures,
+        campaign.state_at(now) if campaign is not None else None,
+    )
+    return section, groups
 
 
 def _side_by_side(parts: list[Statistics], total_name: str) -> Statistics:
