@@ -60,6 +60,7 @@ async def _import(settings: Settings, content: bytes, filename: str) -> None:
                 by=BUREAU,
                 permissions=Permissions(is_admin=True),
                 now=datetime.now(UTC),
+                zone=settings.zone,
             )
         except ActivityImportError as error:
             click.echo(_("activity.cli.rejected", count=len(error.problems)), err=True)

@@ -160,14 +160,14 @@ async def run_activities_chapter(
             UnitOfWork.over(session),
             school_name,
             *VICE_PRINCIPAL,
-            local_day(now) - timedelta(days=90),
+            local_day(now, app.settings.zone) - timedelta(days=90),
         )
     say(f"  {school_name}: 法治副校长 {VICE_PRINCIPAL[0]} ({VICE_PRINCIPAL[1]}) on the register")
     reply = await _record_in_chat(client, teacher)
     say(f"  a teacher of {school_name} records the lecture in chat: {reply.splitlines()[0]}")
 
     regiment, other, classes = await _another_school(app, school_id)
-    yesterday = (local_day(now) - timedelta(days=1)).isoformat()
+    yesterday = (local_day(now, app.settings.zone) - timedelta(days=1)).isoformat()
     async with app.session_factory() as session:
         imported = await import_activities(
             UnitOfWork.over(session),
@@ -176,6 +176,7 @@ async def run_activities_chapter(
             by=None,
             permissions=Permissions(is_admin=True),
             now=now,
+            zone=app.settings.zone,
         )
     say(f"  {other}'s template imported by the bureau: {imported.recorded} activities, confirmed")
 

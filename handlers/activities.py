@@ -30,6 +30,7 @@ from bot.application.activities import (
     review_activity,
     school_named,
 )
+from bot.config import Settings
 from bot.i18n import Gettext
 from bot.views.activities import (
     ActivityCb,
@@ -153,6 +154,7 @@ async def choose_kind(
     uow: UnitOfWork,
     bot: Bot,
     clock: Clock,
+    settings: Settings,
     _: Gettext,
 ) -> None:
     if not is_kind(callback_data.value):
@@ -169,7 +171,7 @@ async def choose_kind(
         [(unit_id, label)] = choices.units
         draft.unit_id, draft.unit_label = unit_id, label
         await draft.keep(state)
-        await _ask_day(state, say, clock, _)
+        await _ask_day(state, say, clock, settings, _)
         return
     await state.set_state(Recording.unit)
     key = "activity.chat.ask_unit_or_school" if choices.any_school else "activity.chat.ask_unit"
@@ -187,6 +189,7 @@ async def choose_unit(
     uow: UnitOfWork,
     bot: Bot,
     clock: Clock,
+    settings: Settings,
     _: Gettext,
 ) -> None:
     label = None
@@ -199,7 +202,9 @@ async def choose_unit(
     draft = await Draft.of(state)
     draft.unit_id, draft.unit_label = int(callback_data.value), label
     await draft.keep(state)
-    await _ask_day(state, replier(bot, callback.from_user.id, _message(callback)), clock, _)
+    await _ask_day(
+        state, replier(bot, callback.from_user.id, _message(callback)), clock, settings, _
+    )
 
 
 async def type_school(
@@ -209,6 +214,7 @@ async def type_school(
     uow: UnitOfWork,
     bot: Bot,
     clock: Clock,
+    settings: Settings,
     _: Gettext,
 ) -> None:
     if not permissions.is_admin:
@@ -226,12 +232,17 @@ async def type_school(
     draft = await Draft.of(state)
     [(draft.unit_id, draft.unit_label)] = found
     await draft.keep(state)
-    await _ask_day(state, replier(bot, message.chat.id, None), clock, _)
+    await _ask_day(state, replier(bot, message.chat.id, None), clock, settings, _)
 
 
-async def _ask_day(state: FSMContext, say: Say, clock: Clock, _: Gettext) -> None:
+async def _ask_day(
+    state: FSMContext, say: Say, clock: Clock, settings: Settings, _: Gettext
+) -> None:
     await state.set_state(Recording.day)
-    await say(_("activity.chat.ask_day"), days_keyboard(local_day(clock()), _, leave_button(_)))
+    await say(
+        _("activity.chat.ask_day"),
+        days_keyboard(local_day(clock(), settings.zone), _, leave_button(_)),
+    )
 
 
 async def choose_day(
@@ -240,10 +251,11 @@ async def choose_day(
     state: FSMContext,
     bot: Bot,
     clock: Clock,
+    settings: Settings,
     _: Gettext,
 ) -> None:
     day = parse_day(callback_data.value)
-    if day is None or day > local_day(clock()):
+    if day is None or day > local_day(clock(), settings.zone):
         await callback.answer(_.plain("errors.stale_button"))
         return
     await callback.answer()
@@ -253,12 +265,14 @@ async def choose_day(
     )
 
 
-async def type_day(message: Message, state: FSMContext, clock: Clock, _: Gettext) -> None:
+async def type_day(
+    message: Message, state: FSMContext, clock: Clock, settings: Settings, _: Gettext
+) -> None:
     day = parse_day(message.text or "")
     if day is None:
         await message.answer(_("activity.chat.bad_day", value=message.text or ""))
         return
-    if day > local_day(clock()):
+    if day > local_day(clock(), settings.zone):
         await message.answer(_("activity.chat.future_day", day=day.isoformat()))
         return
     await _take_day(day, state, _)
@@ -397,6 +411,7 @@ async def save(
     uow: UnitOfWork,
     bot: Bot,
     clock: Clock,
+    settings: Settings,
     _: Gettext,
 ) -> None:
     await callback.answer()
@@ -412,6 +427,7 @@ async def save(
         recorder=participant,
         permissions=permissions,
         now=clock(),
+        zone=settings.zone,
         photos=photos,
     )
     await state.clear()

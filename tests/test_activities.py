@@ -34,6 +34,7 @@ from storage.unit_of_work import UnitOfWork
 from tests.factories import build_world
 
 NOW = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+ZONE = ZoneInfo("Asia/Shanghai")
 TODAY = date(2026, 12, 7)
 BUREAU = Permissions(is_admin=True)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -176,16 +177,17 @@ async def test_an_import_is_all_or_nothing_and_once(
                 by=None,
                 permissions=BUREAU,
                 now=NOW,
+                zone=ZONE,
             )
         assert [(p.row, p.code) for p in caught.value.problems] == [(5, "unknown_school")]
         assert await recent_activities(uow) == []
 
         content = filled_template(MORNING_READING, VICE_PRINCIPAL_LECTURE)
         first = await import_activities(
-            uow, content, "a.xlsx", by=None, permissions=BUREAU, now=NOW
+            uow, content, "a.xlsx", by=None, permissions=BUREAU, now=NOW, zone=ZONE
         )
         again = await import_activities(
-            uow, content, "a.xlsx", by=None, permissions=BUREAU, now=NOW
+            uow, content, "a.xlsx", by=None, permissions=BUREAU, now=NOW, zone=ZONE
         )
     assert (first.recorded, first.already, first.status) == (2, 0, ActivityStatus.CONFIRMED)
     assert (again.recorded, again.already) == (0, 2)
@@ -215,6 +217,7 @@ async def test_a_school_records_only_its_own_and_waits_for_the_bureau(
                 by=None,
                 permissions=coordinator,
                 now=NOW,
+                zone=ZONE,
             )
         assert [p.code for p in caught.value.problems] == ["not_your_school"]
 
@@ -227,7 +230,7 @@ async def test_a_school_records_only_its_own_and_waits_for_the_bureau(
             Headcount(44, 1, 0),
         )
         recorded = await record_activity(
-            uow, draft, recorder=None, permissions=coordinator, now=NOW
+            uow, draft, recorder=None, permissions=coordinator, now=NOW, zone=ZONE
         )
         refused = await record_activity(
             uow,
@@ -237,6 +240,7 @@ async def test_a_school_records_only_its_own_and_waits_for_the_bureau(
             recorder=None,
             permissions=coordinator,
             now=NOW,
+            zone=ZONE,
         )
         assert recorded.activity is not None
         assert recorded.activity.status is ActivityStatus.PENDING
@@ -337,6 +341,7 @@ async def test_the_report_counts_confirmed_activities_and_names_what_waits(
             by=None,
             permissions=BUREAU,
             now=NOW,
+            zone=ZONE,
         )
         await record_activity(
             uow,
@@ -351,6 +356,7 @@ async def test_the_report_counts_confirmed_activities_and_names_what_waits(
             recorder=None,
             permissions=Permissions(coordinator_of=frozenset({school.id})),
             now=NOW,
+            zone=ZONE,
         )
         await appoint_vice_principal(
             uow, "一三一团中学", "李某", "一三一团派出所", date(2026, 3, 1)
@@ -446,6 +452,7 @@ async def test_the_docx_ends_with_the_photos_of_confirmed_activities(
             recorder=None,
             permissions=BUREAU,
             now=NOW,
+            zone=ZONE,
             photos=[("file-1", jpeg(4000, 3000)), ("file-2", b"not a picture")],
         )
         waiting = await record_activity(  # not confirmed: its photo stays out
@@ -456,6 +463,7 @@ async def test_the_docx_ends_with_the_photos_of_confirmed_activities(
             recorder=None,
             permissions=Permissions(coordinator_of=frozenset({school.id})),
             now=NOW,
+            zone=ZONE,
             photos=[("file-3", jpeg(300, 200))],
         )
         assert waiting.activity is not None

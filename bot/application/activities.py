@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from quizzes.activities import (
     MAX_PHOTOS,
@@ -38,12 +39,10 @@ from quizzes.vice_principals import VicePrincipal, organisation_kind_of
 from storage.unit_of_work import UnitOfWork
 
 
-def local_day(now: datetime) -> date:
-    """The day it is in Asia/Shanghai (no daylight saving), which is what "today" means
-    to a school recording an event."""
-    from zoneinfo import ZoneInfo
-
-    return now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+def local_day(now: datetime, zone: ZoneInfo) -> date:
+    """The day it is in the bureau's time zone (``PUFA_TIMEZONE``, Asia/Shanghai), which
+    is what "today" means to a school recording an event."""
+    return now.astimezone(zone).date()
 
 
 def _key(text: str) -> str:
@@ -103,13 +102,14 @@ async def import_activities(
     by: int | None,
     permissions: Permissions,
     now: datetime,
+    zone: ZoneInfo,
 ) -> ImportResult:
     """Record every row of the file or none; :class:`ActivityImportError` lists why not.
 
     ``by`` is the participant importing (``None`` from the command line, which is the
     bureau's). A coordinator may import only their own schools' activities.
     """
-    rows = parse_activities(content, filename, today=local_day(now))
+    rows = parse_activities(content, filename, today=local_day(now, zone))
     units = await _Units.load(uow)
     problems: list[ActivityProblem] = []
     drafts: list[ActivityDraft] = []
@@ -159,12 +159,13 @@ async def record_activity(
     recorder: Participant | None,
     permissions: Permissions,
     now: datetime,
+    zone: ZoneInfo,
     photos: Sequence[tuple[str | None, bytes | None]] = (),
 ) -> Recorded:
     """Record one event a coordinator, teacher or the bureau describes in chat, with its
     photos (Telegram file id, bytes). ``recorder`` is ``None`` for the command line."""
     unit = await uow.units.get(draft.unit_id)
-    problems = problems_of(draft, today=local_day(now))
+    problems = problems_of(draft, today=local_day(now, zone))
     allowed = unit is not None and may_record(
         unit,
         permissions=permissions,
