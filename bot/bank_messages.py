@@ -6,7 +6,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from quizzes.bank import BankProblem, Difficulty, Level, Question, QuestionType, poll_compatible
+from quizzes.bank import (
+    LIST_SEPARATOR,
+    BankProblem,
+    Difficulty,
+    Level,
+    Question,
+    QuestionType,
+    poll_compatible,
+)
 
 __all__ = ["bank_summary", "describe_problem", "describe_problems"]
 
@@ -27,6 +35,8 @@ def describe_problem(
     params.setdefault("unit", gettext(f"bank.unit.{place}"))  # 第 3 行 / 第 3 题
     if isinstance(params.get("expected"), str):
         params["expected"] = gettext(f"bank.expected.{params['expected']}")
+    if isinstance(sheets := params.get("sheets"), str):  # a list: joined the language's way
+        params["sheets"] = gettext("bank.summary.separator").join(sheets.split(LIST_SEPARATOR))
     try:
         message = gettext(f"bank.problem.{problem.code}", **params)
     except (KeyError, IndexError):

@@ -257,6 +257,11 @@ def problem(
     return BankProblem(row=row, column=column, code=code, params=dict(params))
 
 
+# Separates the items of a list-valued problem parameter (``sheets``); the renderer joins
+# them again with its language's separator ("、" or ", ").
+LIST_SEPARATOR = "\n"
+
+
 def preview(text: str) -> str:
     return text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
 

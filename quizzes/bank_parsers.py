@@ -47,6 +47,7 @@ from typing import Any
 
 from quizzes.bank import (
     LETTERS,
+    LIST_SEPARATOR,
     MAX_NAME_LENGTH,
     BankError,
     BankProblem,
@@ -484,7 +485,10 @@ def _parse_rows(table: SheetTable, filename: str, *, xlsx: bool) -> QuestionBank
         raise BankError([formula])
     if found is None:
         if xlsx and len(table.sheets) > 1 and not table.has_header:
-            sheets = "、".join(f"“{preview(title)}”" for title in table.sheets)
+            # One name a line: the message joins them as its language lists things.
+            sheets = LIST_SEPARATOR.join(
+                f"“{' '.join(preview(title).split())}”" for title in table.sheets
+            )
             raise _file_error("no_header_in_sheets", sheets=sheets, count=len(table.sheets))
         raise BankError(problems)
     header, start = found

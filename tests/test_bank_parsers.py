@@ -690,9 +690,11 @@ def test_a_workbook_without_a_header_names_its_sheets() -> None:
     workbook.create_sheet("题目").append(["我国的根本制度是？", "社会主义制度"])
     problem = only(problems_of(workbook_bytes(workbook), "bank.xlsx"))
     assert problem.code == "no_header_in_sheets"
-    assert problem.params == {"sheets": "“Sheet1”、“题目”", "count": 2}
-    _ = Translator.load().bind("zh-CN")
-    assert "2 个工作表（“Sheet1”、“题目”）都找不到表头" in describe_problem(problem, _.plain)
+    assert problem.params == {"sheets": "“Sheet1”\n“题目”", "count": 2}
+    zh = Translator.load().bind("zh-CN")
+    assert "2 个工作表（“Sheet1”、“题目”）都找不到表头" in describe_problem(problem, zh.plain)
+    en = Translator.load().bind("en")
+    assert "2 sheets (“Sheet1”, “题目”) has" in describe_problem(problem, en.plain)
 
 
 # --------------------------------------------------------------------------- options in one cell
