@@ -56,7 +56,7 @@ __all__ = ["Setup", "SetupCb", "create_router"]
 EXAMPLE_TIME = "2026-12-01 08:00"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 MAX_QUESTIONS = 200  # the spec's limit for ``questions``
-NONE_WORDS = frozenset({"none", "no", "-", "无", "不限", "不限时"})
+NONE_WORDS = frozenset({"none", "no", "-", "无", "不限", "不限时", "不设", "不设优秀"})
 NOW_WORDS = frozenset({"now", "现在", "立即", "立即开始"})
 ROLES = tuple(Role)
 # The level buttons: 0 is 全部 (no level), then each level by its number.
@@ -72,6 +72,7 @@ class Setup(StatesGroup):
     time_per_attempt = State()
     attempts = State()
     pass_mark = State()
+    distinction = State()
     feedback = State()
     partial_credit = State()
     opens = State()
@@ -92,6 +93,7 @@ ORDER: tuple[State, ...] = (
     Setup.time_per_attempt,
     Setup.attempts,
     Setup.pass_mark,
+    Setup.distinction,
     Setup.feedback,
     Setup.partial_credit,
     Setup.opens,
@@ -110,10 +112,17 @@ TEXT_KEYS = frozenset(
         "time_per_attempt",
         "attempts",
         "pass_mark",
+        "distinction",
         "opens",
         "closes",
     }
 )
+
+# Steps answered with a whole number, and those of them that may be left unset ("none").
+NUMBER_KEYS = frozenset(
+    {"questions", "attempts", "pass_mark", "distinction", "time_per_question", "time_per_attempt"}
+)
+NONE_KEYS = frozenset({"distinction", "time_per_question", "time_per_attempt"})
 
 # Which step each button belongs to; a press at any other step is stale.
 ACTION_STEPS: dict[str, tuple[State, ...]] = {
@@ -121,6 +130,7 @@ ACTION_STEPS: dict[str, tuple[State, ...]] = {
     "banks_done": (Setup.banks,),
     "level": (Setup.level,),
     "no_limit": (Setup.time_per_question, Setup.time_per_attempt),
+    "no_distinction": (Setup.distinction,),
     "feedback": (Setup.feedback,),
     "partial": (Setup.partial_credit,),
     "now": (Setup.opens,),
@@ -218,6 +228,9 @@ async def _keyboard(
         widths += [2, 2]
     elif step in (Setup.time_per_question, Setup.time_per_attempt):
         _button(builder, _.plain("campaign.setup.no_limit"), token, "no_limit")
+        widths.append(1)
+    elif step == Setup.distinction:
+        _button(builder, _.plain("campaign.setup.no_distinction"), token, "no_distinction")
         widths.append(1)
     elif step == Setup.feedback:
         for index, feedback in enumerate(FEEDBACKS):
@@ -341,6 +354,11 @@ async def _summary(data: dict[str, Any], uow: UnitOfWork, settings: Settings, _:
         per_attempt=seconds(rules.seconds_per_attempt),
         attempts=rules.attempts_allowed,
         pass_mark=rules.pass_mark,
+        distinction=(
+            _.plain("campaign.setup.distinction_mark", mark=rules.distinction)
+            if rules.distinction is not None
+            else _.plain("campaign.setup.no_distinction")
+        ),
         feedback=_.plain(f"campaign.setup.feedback_{rules.feedback.value}"),
         partial=_.plain(f"campaign.setup.{partial}"),
         opens=_local(spec.opens_at, settings),
@@ -397,8 +415,8 @@ async def receive_text(
     raw: dict[str, Any] = dict(data["spec"])
     text = (message.text or "").strip()
     value: object = text
-    if key in ("questions", "attempts", "pass_mark", "time_per_question", "time_per_attempt"):
-        value = None if key.startswith("time_") and text.lower() in NONE_WORDS else _number(text)
+    if key in NUMBER_KEYS:
+        value = None if key in NONE_KEYS and text.lower() in NONE_WORDS else _number(text)
     elif key == "opens" and text.lower() in NOW_WORDS:
         value = _now_text(settings, clock)
     raw[key] = value
@@ -485,7 +503,7 @@ async def press(
         choice = await chosen_banks(uow, data.get("bank_ids") or [], level)
         await state.update_data(pool=choice.pool)
         await answered("level", level.label if level is not None else None)
-    elif action == "no_limit":
+    elif action in ("no_limit", "no_distinction"):
         await answered(_short(step), None)
     elif action == "feedback" and 0 <= item < len(FEEDBACKS):
         await answered("feedback", FEEDBACKS[item].value)

@@ -146,7 +146,10 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     await chat.tap("no_limit")
     assert "最多可以答几次" in chat.last
     assert "合格分数线" in await chat.send("2")
-    assert "对错" in await chat.send("80")
+    assert "优秀分数线" in await chat.send("80")
+    assert "不设优秀" in bot.last_buttons()
+    assert "优秀分数线必须高于合格分数线" in await chat.send("80")
+    assert "对错" in await chat.send("95")
     await chat.tap("feedback", 1)  # at the end
     assert "多选题" in chat.last
     await chat.tap("partial", 1)
@@ -162,6 +165,7 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     summary = chat.last
     assert "名称：<b>2030年宪法卫士</b>" in summary and "适用学段：全部" in summary
     assert "每题限时：30 秒" in summary and "整次限时：不限时" in summary
+    assert "合格线：80%\n优秀线：95%" in summary
     assert "对错提示：全部答完后" in summary and "多选题：按选对的比例得分" in summary
     assert "2030-12-01 08:00 — 2030-12-04 22:00" in summary
     assert "对象：129团 · 学生" in summary and "合格证书：否" in summary
@@ -175,7 +179,7 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     assert row.status == "scheduled" and row.bank_ids == [bank.id]
     assert (row.questions, row.seconds_per_question, row.seconds_per_attempt) == (4, 30, None)
     assert (row.attempts_allowed, row.pass_mark, row.feedback) == (2, 80, "end")
-    assert row.partial_credit is True and row.certificate is False
+    assert row.partial_credit is True and row.certificate is False and row.distinction == 95
     assert row.opens_at == datetime(2030, 12, 1, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
     assert row.closes_at == datetime(2030, 12, 4, 14, 0, tzinfo=UTC)
     assert row.audience_units == [regiments["129团"].id] and row.audience_roles == ["student"]
@@ -225,7 +229,9 @@ async def test_bad_answers_are_explained_and_asked_again(
     assert "from 1 to 100" in await chat.send("0")
     assert "pass mark" in await chat.send("1")
     assert "from 0 to 100" in await chat.send("150")
-    assert "When do participants learn" in await chat.send("60")
+    assert "distinction mark" in await chat.send("60")
+    assert "from 1 to 100" in await chat.send("101")
+    assert "When do participants learn" in await chat.send("none")
     await chat.tap("feedback", 0)
     await chat.tap("partial", 0)
     assert "times look like 2026-12-01 08:00" in await chat.send("tomorrow morning")
@@ -238,6 +244,7 @@ async def test_bad_answers_are_explained_and_asked_again(
     summary = chat.last
     assert "Audience: everyone" in summary and "Certificate: Yes" in summary
     assert "Time per question: no limit" in summary and "Attempts allowed: 1" in summary
+    assert "Distinction: No distinction" in summary
     await chat.tap("confirm")
     assert chat.last.startswith('Created campaign #2 "Law Week quiz"')
     row = (await campaign_rows(session_factory))[-1]
@@ -247,7 +254,7 @@ async def test_bad_answers_are_explained_and_asked_again(
         1,
         60,
     )
-    assert row.audience_units == [] and row.audience_roles == []
+    assert row.audience_units == [] and row.audience_roles == [] and row.distinction is None
 
 
 def key_for(telegram_id: int) -> StorageKey:
@@ -345,6 +352,7 @@ async def test_newcampaign_asks_the_level_after_the_banks(
     await chat.tap("no_limit")
     await chat.send("1")
     await chat.send("60")
+    await chat.tap("no_distinction")
     await chat.tap("feedback", 0)
     await chat.tap("partial", 0)
     await chat.send("2030-12-01 08:00")
