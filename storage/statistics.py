@@ -22,6 +22,8 @@ the lecture (``articles.lecture_id`` set) so that they go through the broadcaste
 are the lecture's notices, not publicity articles, and count in none of the article
 figures (published, delivered, people reached, read, clicked). The lecture counts under
 :func:`lectures_held` and :func:`lecture_attendance`.
+A class's quiz reminder, sent from the dashboard by its teacher, is an article too
+(``class_reminder_articles``) and is left out of the article figures the same way.
 
 The large tables (attempts, deliveries, reads, clicks) are first folded per person or
 counted per unit (the participant's ``unit_id``), then the few unit rows are mapped to
@@ -74,6 +76,7 @@ from storage.activities import (
     tally_rows,
 )
 from storage.models import ParticipantRow, UnitRow
+from storage.models_class_reminders import ClassReminderArticleRow
 from storage.models_publicity import (
     ArticleReadRow,
     ArticleRow,
@@ -282,12 +285,20 @@ def took_part_by_day(
     )
 
 
+def _is_publicity() -> Any:
+    """An article that is publicity: not a lecture's notice, not a class's quiz reminder."""
+    return and_(
+        ArticleRow.lecture_id.is_(None),
+        ArticleRow.id.not_in(select(ClassReminderArticleRow.article_id)),
+    )
+
+
 def _article_broadcasts() -> Query:
     """Broadcasts of publicity articles: not test sends, not a lecture's notices."""
     return (
         select(BroadcastRow.id)
         .join(ArticleRow, ArticleRow.id == BroadcastRow.article_id)
-        .where(BroadcastRow.test_send.is_(false()), ArticleRow.lecture_id.is_(None))
+        .where(BroadcastRow.test_send.is_(false()), _is_publicity())
     )
 
 
@@ -305,7 +316,7 @@ def broadcast_articles(bounds: tuple[datetime, datetime]) -> Query:
     return (
         select(BroadcastRow.id, ArticleRow.id, case((_published(bounds), 1), else_=0))
         .join(ArticleRow, ArticleRow.id == BroadcastRow.article_id)
-        .where(BroadcastRow.test_send.is_(false()), ArticleRow.lecture_id.is_(None))
+        .where(BroadcastRow.test_send.is_(false()), _is_publicity())
     )
 
 
@@ -390,7 +401,7 @@ def engagement(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
     counted. Per article a person counts once, so ``/stats article`` (read, clicked:
     distinct people for one article) counts the same thing for one article.
     """
-    publicity_articles = select(ArticleRow.id).where(ArticleRow.lecture_id.is_(None))
+    publicity_articles = select(ArticleRow.id).where(_is_publicity())
     # Folded per person first: the participants are joined to one row per person and
     # kind, not to every read.
     facts = union_all(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from storage.activities import ActivityRepository, VicePrincipalRepository
+from storage.class_progress import ClassProgressRepository
 from storage.livequiz import LiveQuizRepository
 from storage.publicity import LectureRepository, PublicityRepository
 from storage.reports import ReportRepository
@@ -60,3 +61,7 @@ class UnitOfWork(Repositories):
     @cached_property
     def web_sessions(self) -> WebSessionRepository:
         return WebSessionRepository(self.session)
+
+    @cached_property
+    def class_progress(self) -> ClassProgressRepository:
+        return ClassProgressRepository(self.session)
