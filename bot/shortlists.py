@@ -18,7 +18,7 @@ from quizzes.permissions import Permissions
 from quizzes.statistics import rounded_percent
 from quizzes.units import Unit
 from storage.database import create_engine, create_session_factory
-from storage.quiz import KeptShortlist, Ranked
+from storage.quiz import KeptShortlist, QuestionStat, Ranked
 from storage.repositories import Repositories
 
 STUDENTS: tuple[Role, ...] = (Role.STUDENT,)
@@ -204,6 +204,17 @@ async def draw_shortlist(
 STEM_SHOWN = 40  # characters of a question's stem in the per-question statistics
 
 
+def wrong_answer(stat: QuestionStat, _: Callable[..., str]) -> str | None:
+    """The most chosen wrong answer of a question, by its text in the reader's language
+    (each participant saw the options in an order of their own); None when nobody chose a
+    wrong one. The chat's /qstats and the dashboard's item analysis both name it so."""
+    if not stat.most_chosen_wrong:
+        return None
+    return _("quiz.answer_separator").join(
+        option_text(stat.question, original, _) for original in stat.most_chosen_wrong
+    )
+
+
 async def question_lines(repo: Repositories, campaign_id: int, _: Callable[..., str]) -> list[str]:
     """One line per question, lowest correct rate first. Each participant saw the options
     in an order of their own, so the most chosen wrong answer is named by its text."""
@@ -212,12 +223,10 @@ async def question_lines(repo: Repositories, campaign_id: int, _: Callable[..., 
         stem = stat.question.stem
         stem = stem if len(stem) <= STEM_SHOWN else stem[: STEM_SHOWN - 1] + "…"
         rate = str(rounded_percent(stat.rate, 0))
-        if not stat.most_chosen_wrong:
+        wrong = wrong_answer(stat, _)
+        if wrong is None:
             lines.append(_("qstats.line_no_wrong", stem=stem, answers=stat.answers, rate=rate))
             continue
-        wrong = _("quiz.answer_separator").join(
-            option_text(stat.question, original, _) for original in stat.most_chosen_wrong
-        )
         lines.append(
             _(
                 "qstats.line",

@@ -25,6 +25,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    or_,
     select,
     update,
 )
@@ -874,8 +875,26 @@ class AttemptRepository:
             return None
         return found.path, Role(found.role)
 
-    async def question_stats(self, campaign_id: int) -> list[QuestionStat]:
-        """Per question: answers, correct rate and the most chosen wrong option (in SQL)."""
+    async def question_stats(
+        self, campaign_id: int, within: Sequence[str] | None = None
+    ) -> list[QuestionStat]:
+        """Per question: answers, correct rate and the most chosen wrong option (in SQL);
+        of the whole campaign, or (``within``: unit paths) of the answers of participants
+        who belong to those units' subtrees."""
+
+        counted = [
+            AttemptRow.campaign_id == campaign_id,
+            AttemptQuestionRow.answered_at.is_not(None),
+        ]
+        if within is not None:
+            member = UnitRow.__table__.alias("member")
+            counted.append(
+                AttemptRow.participant_id.in_(
+                    select(ParticipantRow.id)
+                    .join(member, member.c.id == ParticipantRow.unit_id)
+                    .where(or_(*(member.c.path.startswith(p, autoescape=True) for p in within)))
+                )
+            )
         answered = (
             select(
                 AttemptQuestionRow.question_id,
@@ -884,9 +903,7 @@ class AttemptRepository:
                 func.sum(case((AttemptQuestionRow.timed_out, 1), else_=0)).label("timed_out"),
             )
             .join(AttemptRow, AttemptRow.id == AttemptQuestionRow.attempt_id)
-            .where(
-                AttemptRow.campaign_id == campaign_id, AttemptQuestionRow.answered_at.is_not(None)
-            )
+            .where(*counted)
             .group_by(AttemptQuestionRow.question_id)
         )
         stats = {
@@ -901,8 +918,7 @@ class AttemptRepository:
             select(AttemptQuestionRow.question_id, chosen_text, func.count())
             .join(AttemptRow, AttemptRow.id == AttemptQuestionRow.attempt_id)
             .where(
-                AttemptRow.campaign_id == campaign_id,
-                AttemptQuestionRow.answered_at.is_not(None),
+                *counted,
                 AttemptQuestionRow.points < 1.0,
                 AttemptQuestionRow.timed_out.is_(False),
             )
@@ -941,6 +957,37 @@ class KeptShortlist:
     roles: tuple[Role, ...]  # empty: drawn before the roles were kept
     participant_ids: tuple[int, ...]  # in rank order
     confirmed_at: datetime | None
+    # Who drew it and when, who confirmed it (Telegram ids; None: the command line).
+    created_at: datetime | None = None
+    created_by: int | None = None
+    confirmed_by: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShortlistName:
+    """One place on a kept list, with the display name the person had then or has now."""
+
+    rank: int
+    participant_id: int
+    display_name: str
+    unit_id: int | None
+    points: float
+    total_ms: int
+
+
+def _kept(row: ShortlistRow, participant_ids: tuple[int, ...]) -> KeptShortlist:
+    return KeptShortlist(
+        row.id,
+        row.campaign_id,
+        row.scope_unit_id,
+        row.top_n,
+        tuple(Role(r) for r in (row.roles or "").split(",") if r),
+        participant_ids,
+        row.confirmed_at,
+        row.created_at,
+        row.created_by,
+        row.confirmed_by,
+    )
 
 
 class ShortlistRepository:
@@ -966,15 +1013,45 @@ class ShortlistRepository:
             .where(ShortlistEntryRow.shortlist_id == shortlist_id)
             .order_by(ShortlistEntryRow.rank)
         )
-        return KeptShortlist(
-            row.id,
-            row.campaign_id,
-            row.scope_unit_id,
-            row.top_n,
-            tuple(Role(r) for r in (row.roles or "").split(",") if r),
-            tuple(entries),
-            row.confirmed_at,
+        return _kept(row, tuple(entries))
+
+    async def of_campaign(
+        self, campaign_id: int, limit: int = 20
+    ) -> list[tuple[KeptShortlist, list[ShortlistName]]]:
+        """The lists kept for a campaign, newest first, each with its places and names:
+        the shortlist's audit trail."""
+        rows = list(
+            await self.session.scalars(
+                select(ShortlistRow)
+                .where(ShortlistRow.campaign_id == campaign_id)
+                .order_by(ShortlistRow.created_at.desc(), ShortlistRow.id.desc())
+                .limit(limit)
+            )
         )
+        places: dict[int, list[ShortlistName]] = {row.id: [] for row in rows}
+        if places:
+            entries = await self.session.execute(
+                select(
+                    ShortlistEntryRow.shortlist_id,
+                    ShortlistEntryRow.rank,
+                    ShortlistEntryRow.participant_id,
+                    ParticipantRow.display_name,
+                    ParticipantRow.unit_id,
+                    ShortlistEntryRow.points,
+                    ShortlistEntryRow.total_ms,
+                )
+                .join(ParticipantRow, ParticipantRow.id == ShortlistEntryRow.participant_id)
+                .where(ShortlistEntryRow.shortlist_id.in_(list(places)))
+                .order_by(ShortlistEntryRow.shortlist_id, ShortlistEntryRow.rank)
+            )
+            for list_id, rank, pid, name, unit_id, points, total_ms in entries:
+                places[list_id].append(
+                    ShortlistName(rank, pid, name or "", unit_id, points, total_ms)
+                )
+        return [
+            (_kept(row, tuple(p.participant_id for p in places[row.id])), places[row.id])
+            for row in rows
+        ]
 
     async def confirm(self, shortlist_id: int, confirmed_by: int | None, at: datetime) -> bool:
         """Make the list a selection; False when it already was one (a second press)."""
