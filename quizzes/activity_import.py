@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import PurePath
 from typing import Any
 
 from quizzes.activities import MAX_SPEAKER, MAX_TITLE, Headcount
 from quizzes.activity_kinds import KINDS, kind_for_name
 from quizzes.roster import parse_count
 from quizzes.spreadsheet_safety import looks_like_formula, workbook_bytes
-from quizzes.tabular import Cell, TabularError, clean_text, normalize_header, read_csv, read_xlsx
+from quizzes.tabular import Cell, TabularError, clean_text, normalize_header, read_rows
 from quizzes.themes import THEME_NAMES, Theme, theme_named
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -117,25 +116,24 @@ def parse_day(value: Cell) -> date | None:
 
 
 def _read(content: bytes, filename: str) -> list[tuple[int, list[Cell]]]:
-    suffix = PurePath(filename.strip()).suffix.lower()
     try:
-        if suffix == ".xlsx" or (suffix == ".csv" and content.startswith(b"PK\x03\x04")):
-            return read_xlsx(
-                content,
-                max_lines=MAX_ROWS + HEADER_SEARCH_ROWS,
-                max_columns=MAX_COLUMNS,
-                is_header=_is_header,
-                header_rows=HEADER_SEARCH_ROWS,
-            )
-        if suffix == ".csv":
-            return read_csv(content, max_lines=MAX_ROWS + HEADER_SEARCH_ROWS, max_columns=40)
+        rows = read_rows(
+            content,
+            filename,
+            max_lines=MAX_ROWS + HEADER_SEARCH_ROWS,
+            max_columns=MAX_COLUMNS,
+            is_header=_is_header,
+            header_rows=HEADER_SEARCH_ROWS,
+        )
     except TabularError as error:
         code = error.code
         params: dict[str, str | int] = {"max": MAX_ROWS} if code == "too_many_rows" else {}
         raise ActivityImportError([ActivityProblem(code, params=params)]) from error
-    raise ActivityImportError(
-        [ActivityProblem("unsupported_format", params={"filename": filename[:60]})]
-    )
+    if rows is None:
+        raise ActivityImportError(
+            [ActivityProblem("unsupported_format", params={"filename": filename[:60]})]
+        )
+    return rows
 
 
 def _is_header(cells: list[Cell]) -> bool:

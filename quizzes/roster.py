@@ -17,11 +17,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import PurePath
 from typing import Any
 
 from quizzes.spreadsheet_safety import looks_like_formula, workbook_bytes
-from quizzes.tabular import Cell, TabularError, read_csv, read_xlsx
+from quizzes.tabular import Cell, TabularError, read_rows
 from quizzes.tabular import clean_text as _tabular_clean_text
 from quizzes.tabular import normalize_header as _normalize_header
 
@@ -155,24 +154,12 @@ def _file_error(code: str, **params: str | int) -> RosterError:
     return RosterError([_problem(code, **params)])
 
 
-def _is_zip(content: bytes) -> bool:
-    return content.startswith(b"PK\x03\x04")
-
-
 def _read_rows(content: bytes, filename: str, max_rows: int) -> list[tuple[int, list[Cell]]]:
     """``(line, cells)`` for every row of the file, empty rows included."""
-    suffix = PurePath(filename.strip()).suffix.lower()
-    if suffix == ".xlsx" or (suffix == ".csv" and _is_zip(content)):
-        return _read_xlsx(content, max_rows)
-    if suffix == ".csv":
-        return _read_csv(content, max_rows)
-    raise _file_error("unsupported_format", filename=filename.strip()[: _VALUE_PREVIEW * 2])
-
-
-def _read_xlsx(content: bytes, max_rows: int) -> list[tuple[int, list[Cell]]]:
     try:
-        return read_xlsx(
+        rows = read_rows(
             content,
+            filename,
             max_lines=max_rows * RAW_LINES_PER_ROW,
             max_columns=MAX_COLUMNS,
             # The first sheet with the header, whatever sheet the teacher put the data on.
@@ -183,13 +170,9 @@ def _read_xlsx(content: bytes, max_rows: int) -> list[tuple[int, list[Cell]]]:
         )
     except TabularError as error:
         raise _table_error(error, max_rows) from error
-
-
-def _read_csv(content: bytes, max_rows: int) -> list[tuple[int, list[Cell]]]:
-    try:
-        return read_csv(content, max_lines=max_rows * RAW_LINES_PER_ROW, max_columns=MAX_COLUMNS)
-    except TabularError as error:
-        raise _table_error(error, max_rows) from error
+    if rows is None:
+        raise _file_error("unsupported_format", filename=filename.strip()[: _VALUE_PREVIEW * 2])
+    return rows
 
 
 def _table_error(error: TabularError, max_rows: int) -> RosterError:

@@ -17,6 +17,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 __all__ = [
@@ -291,3 +292,29 @@ def read_csv(content: bytes, *, max_lines: int, max_columns: int) -> list[tuple[
     except csv.Error as exc:
         raise TabularError("unreadable_file") from exc
     return rows
+
+
+def read_rows(
+    content: bytes,
+    filename: str,
+    *,
+    max_lines: int,
+    max_columns: int,
+    is_header: HeaderTest | None = None,
+    header_rows: int = 10,
+) -> list[tuple[int, list[Cell]]] | None:
+    """``(line, cells)`` of an uploaded ``.xlsx`` or ``.csv`` (a ``.csv`` that is really a
+    workbook, as WPS sometimes saves one, is read as a workbook); ``None`` for any other
+    kind of file. Raises :class:`TabularError` for a file that cannot be read."""
+    suffix = PurePath(filename.strip()).suffix.lower()
+    if suffix == ".xlsx" or (suffix == ".csv" and content.startswith(b"PK\x03\x04")):
+        return read_xlsx(
+            content,
+            max_lines=max_lines,
+            max_columns=max_columns,
+            is_header=is_header,
+            header_rows=header_rows,
+        )
+    if suffix == ".csv":
+        return read_csv(content, max_lines=max_lines, max_columns=max_columns)
+    return None
