@@ -154,7 +154,7 @@ async def our_dispatcher(
                 AttemptRow, AttemptRow.participant_id == ParticipantRow.id
             )
         )
-        attempts = {telegram_id: attempt_id for telegram_id, attempt_id in rows}
+        attempts = {tid: attempt_id for tid, attempt_id in rows if tid is not None}
     settings = Settings(bot_token="42:TEST-token", database_url=database_url)
     presses = await DirectPresses.connect(engine)  # as the bot does on PostgreSQL
     dp = create_dispatcher(

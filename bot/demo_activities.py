@@ -88,7 +88,9 @@ async def _teacher_of(app: BotApp, telegram_ids: list[int]) -> tuple[int, int, s
                 .limit(1)
             )
         ).first()
-    return (int(row[0]), int(row[1]), str(row[2])) if row else None
+    if row is None or row[0] is None:
+        return None
+    return row[0], int(row[1]), str(row[2])
 
 
 async def _record_in_chat(client: SandboxClient, teacher: int) -> str:

@@ -83,6 +83,8 @@ class QuizClock:
                 return
             step, attempt = timed_out.step, timed_out.step.attempt
             assert attempt is not None
+            if attempt.chat_id is None:  # taken on the web pages: shown at its next request
+                return
             _ = self.context.translator.bind(timed_out.locale)
             try:
                 await show_next(

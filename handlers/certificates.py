@@ -244,6 +244,8 @@ async def confirm_consent(
         _("certificate.consent_done", unit=answer.where, display=display, name=name)
     )
     student = answer.student
+    if student.telegram_id is None:  # joined on the web pages: the certificate is there
+        return
     theirs = translator.bind(student.locale)
     await bot.send_message(student.telegram_id, theirs("certificate.consent_confirmed", name=name))
     if answer.attempt_id is not None:

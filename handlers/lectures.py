@@ -635,7 +635,7 @@ async def _ask_confirmation(
 ) -> None:
     """The announcement exactly as recipients will get it, then who and when, to confirm."""
     data = await state.get_data()
-    lecture = _draft(data, participant.telegram_id)
+    lecture = _draft(data, participant.chat_id)
     summary = await audience_summary(uow, lecture.audience, viewer=permissions)
     if isinstance(summary, AudienceProblem):
         await state.clear()
@@ -698,7 +698,7 @@ async def confirm_step(
     data = await state.get_data()
     scheduled = await schedule_lecture(
         uow,
-        _draft(data, participant.telegram_id),
+        _draft(data, participant.chat_id),
         minutes=int(data["minutes"]),
         viewer=permissions,
         now=clock(),

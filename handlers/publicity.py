@@ -370,7 +370,7 @@ async def receive_post(
         link=link,
         photo_file_id=photo,
         photo_bytes=photo_bytes,
-        author_id=participant.telegram_id,
+        author_id=participant.chat_id,
         viewer=permissions,
     )
     if article is None:
@@ -584,7 +584,7 @@ async def post_step(
             return
         await broadcaster.start_broadcast(
             article_id,
-            created_by=participant.telegram_id,
+            created_by=participant.chat_id,
             locale=participant.locale,
             progress_chat_id=None,
             test_participant_id=participant.id,
@@ -741,7 +741,7 @@ async def _start_sending(
 ) -> None:
     broadcast = await broadcaster.start_broadcast(
         published.article_id,
-        created_by=participant.telegram_id,
+        created_by=participant.chat_id,
         locale=participant.locale,
         progress_chat_id=chat_id,
     )

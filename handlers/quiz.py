@@ -107,13 +107,13 @@ async def start_campaign(
         return
     note = _("quiz.resumed") if started.resumed else ""
     sent = await bot.send_message(
-        attempt.chat_id,
+        callback.from_user.id,  # the attempt's own chat: only its owner gets this far
         question_text(campaign, attempt, question, _, settings.zone, note, clock()),
         reply_markup=question_keyboard(question, _),
     )
     await remember_question_message(uow, attempt.id, sent.message_id)
     if started.resumed and attempt.message_id not in (None, sent.message_id):
-        await retire_message(bot, attempt.chat_id, attempt.message_id, _)
+        await retire_message(bot, callback.from_user.id, attempt.message_id, _)
 
 
 async def retire_message(bot: Bot, chat_id: int, message_id: int | None, _: Gettext) -> None:

@@ -125,7 +125,7 @@ async def report_command(
             scope,
             period,
             viewer=permissions,
-            compiled_by=participant.telegram_id,
+            compiled_by=participant.chat_id,
             now=clock(),
             zone=settings.zone,
             locale=_.locale,

@@ -75,7 +75,7 @@ async def top(
         top_n,
         campaign_id,
         viewer=permissions,
-        drawn_by=participant.telegram_id,
+        drawn_by=participant.chat_id,
         settings=settings,
         _=_.plain,
     )
@@ -143,7 +143,7 @@ async def confirm_selection(
     """The button under /top's list: checked against the presser's rights and against
     the ranking as it is now."""
     outcome, kept = await confirm_shown_list(
-        uow, callback_data.id, viewer=permissions, confirmed_by=participant.telegram_id
+        uow, callback_data.id, viewer=permissions, confirmed_by=participant.chat_id
     )
     message = callback.message if isinstance(callback.message, Message) else None
     if outcome is not Confirmation.CONFIRMED or kept is None:

@@ -53,7 +53,7 @@ class Attempt:
     passed: bool | None
     total_ms: int | None
     flagged: int
-    chat_id: int
+    chat_id: int | None  # None: taken on the web pages
     message_id: int | None
 
     @property

@@ -40,7 +40,7 @@ class MissingField(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Participant:
     id: int
-    telegram_id: int
+    telegram_id: int | None  # None: joined on the web pages, never reached in chat
     display_name: str | None
     role: Role | None
     unit_id: int | None
@@ -52,6 +52,14 @@ class Participant:
     @property
     def registered(self) -> bool:
         return not missing_fields(self)
+
+    @property
+    def chat_id(self) -> int:
+        """The private chat (the Telegram id) of someone met in chat: every participant a
+        chat handler sees has one; a participant who joined on the web pages has none."""
+        if self.telegram_id is None:
+            raise LookupError(f"participant {self.id} joined on the web pages: no chat")
+        return self.telegram_id
 
 
 @dataclass(frozen=True, slots=True)

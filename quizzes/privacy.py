@@ -74,7 +74,7 @@ class Erasure:
     check-ins...) stay, tied to a row that no longer says who it was."""
 
     participant_id: int
-    telegram_id: int
+    telegram_id: int | None  # None: a participant of the web pages
     certificate_name: bool
     grants: int
 

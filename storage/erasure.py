@@ -26,6 +26,7 @@ from storage.models_publicity import ArticleRow, BroadcastRow, DeliveryRow, Lect
 from storage.models_quiz import AttemptRow, CampaignRow, CertificateNameRow, ShortlistRow
 from storage.models_quiz_bank import QuestionBankRow
 from storage.models_reports import ReportVersionRow
+from storage.models_web_identity import WebDeviceRow, WebIdentityRow
 
 # Columns that keep the Telegram id of whoever did something (staff, mostly).
 ACTOR_COLUMNS: tuple[Any, ...] = (
@@ -78,17 +79,20 @@ class ParticipantErasure:
         grants = await self.session.execute(
             delete(GrantRow).where(GrantRow.participant_id == participant_id)
         )
+        # A web participant's recovery code and devices: nothing opens the row any more.
+        for table in (WebIdentityRow, WebDeviceRow):
+            await self.session.execute(delete(table).where(table.participant_id == participant_id))
         # Not sent yet, so never counted: as if they had left before the broadcast.
         await self.session.execute(
             delete(DeliveryRow).where(
                 DeliveryRow.participant_id == participant_id, DeliveryRow.status == "pending"
             )
         )
-        for column in ACTOR_COLUMNS:
+        for column in ACTOR_COLUMNS if telegram_id is not None else ():
             await self.session.execute(
                 update(column.class_).where(column == telegram_id).values({column: anonymous})
             )
-        for column in OWN_CHAT_COLUMNS:
+        for column in OWN_CHAT_COLUMNS if telegram_id is not None else ():
             owner = column.class_.participant_id
             await self.session.execute(
                 update(column.class_)
@@ -99,7 +103,7 @@ class ParticipantErasure:
             update(ParticipantRow)
             .where(ParticipantRow.id == participant_id)
             .values(
-                telegram_id=anonymous,
+                telegram_id=anonymous if telegram_id is not None else None,
                 display_name=None,
                 locale="zh-CN",
                 subscribed=False,

@@ -100,7 +100,8 @@ class ParticipantRow(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    telegram_id: Mapped[int] = mapped_column(unique=True)
+    # None for a participant who uses the web pages only (storage.models_web_identity).
+    telegram_id: Mapped[int | None] = mapped_column(unique=True)
     display_name: Mapped[str | None] = mapped_column(String(64))
     role: Mapped[str | None] = mapped_column(String(16))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))

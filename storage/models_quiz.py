@@ -78,7 +78,7 @@ class AttemptRow(Base):
     passed: Mapped[bool | None]
     total_ms: Mapped[int | None]
     flagged: Mapped[int] = mapped_column(default=0)  # answers faster than reading allows
-    chat_id: Mapped[int]
+    chat_id: Mapped[int | None]  # None: taken on the web pages (no chat to answer in)
     message_id: Mapped[int | None]
 
 

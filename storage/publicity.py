@@ -259,6 +259,7 @@ class PublicityRepository:
 
     def _recipients(self, audience: Audience, paths: Sequence[str]) -> Select[Any]:
         query = select(ParticipantRow.id).where(
+            ParticipantRow.telegram_id.is_not(None),  # web participants have no chat
             ParticipantRow.joined_at.is_not(None),
             ParticipantRow.subscribed.is_(True),
             ParticipantRow.blocked_at.is_(None),
@@ -328,7 +329,7 @@ class PublicityRepository:
                 literal(PENDING),
                 literal(0, BigId),
             )
-            .where(ParticipantRow.id.in_(chosen))
+            .where(ParticipantRow.id.in_(chosen), ParticipantRow.telegram_id.is_not(None))
             .order_by(ParticipantRow.id)
         )
         await self.session.execute(

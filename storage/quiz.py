@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import typing
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -143,8 +144,10 @@ def _campaign(row: Any) -> Campaign:
 
 
 def _audience_query(campaign: Campaign) -> Select[int, str]:
-    """(chat id, locale) of registered, subscribed, unblocked participants it is for."""
+    """(chat id, locale) of registered, subscribed, unblocked participants it is for who
+    can be reached in chat (web participants have no Telegram id and are left out)."""
     query = select(ParticipantRow.telegram_id, ParticipantRow.locale).where(
+        ParticipantRow.telegram_id.is_not(None),
         ParticipantRow.joined_at.is_not(None),
         ParticipantRow.subscribed.is_(True),
         ParticipantRow.blocked_at.is_(None),
@@ -160,7 +163,7 @@ def _audience_query(campaign: Campaign) -> Select[int, str]:
             .where(scope.c.id.in_(campaign.audience.unit_ids))
             .distinct()
         )
-    return query
+    return typing.cast("Select[int, str]", query)  # telegram_id IS NOT NULL above
 
 
 def _attempt(row: Any) -> Attempt:

@@ -101,11 +101,14 @@ class ReportRepository:
         rows = await self.session.execute(
             select(ParticipantRow.telegram_id, ParticipantRow.locale, ParticipantRow.blocked_at)
             .where(ParticipantRow.telegram_id.in_(configured) | ParticipantRow.id.in_(granted))
+            .where(ParticipantRow.telegram_id.is_not(None))  # no chat to send it to
             .order_by(ParticipantRow.telegram_id)
         )
         recipients: dict[int, Recipient] = {}
         known: set[int] = set()
         for telegram_id, locale, blocked_at in rows:
+            if telegram_id is None:  # excluded above; this tells the type checker
+                continue
             known.add(telegram_id)
             if blocked_at is None:
                 recipients[telegram_id] = Recipient(telegram_id, locale)

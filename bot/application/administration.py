@@ -88,7 +88,7 @@ async def change_rights(
         await uow.commit()
         status = RightsStatus.REVOKED if removed else RightsStatus.NOTHING_TO_REVOKE
     else:
-        added = await uow.grants.grant(target.id, change.kind, unit_id, granted_by=by.telegram_id)
+        added = await uow.grants.grant(target.id, change.kind, unit_id, granted_by=by.chat_id)
         await uow.commit()
         status = RightsStatus.GRANTED if added else RightsStatus.ALREADY
     return RightsOutcome(status, who, where)

@@ -122,6 +122,8 @@ async def show_next(
 ) -> None:
     """After an answer or a timeout: the quiz message turns into the next question (with
     a note on the last one), or says the quiz is over and the result follows."""
+    if attempt.chat_id is None:  # taken on the web pages: its page shows the next step
+        return
     if step.next is not None:
         note = ""
         if step.verdict is Verdict.TIME_UP:
@@ -161,6 +163,8 @@ async def send_result(
     bot: Bot, campaign: Campaign, attempt: Attempt, uow: UnitOfWork, _: Gettext, now: datetime
 ) -> None:
     """The result of a finished attempt, with each question missed and its explanation."""
+    if attempt.chat_id is None:  # taken on the web pages: the result is shown there
+        return
     result = await attempt_result(uow, campaign, attempt, now=now)
     outcome = result.outcome
     parts = [
