@@ -144,7 +144,7 @@ class Dashboard:
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    async def _viewer(self, request: web.Request, uow: UnitOfWork) -> Viewer | None:
+    async def viewer(self, request: web.Request, uow: UnitOfWork) -> Viewer | None:
         return await viewer_of(
             uow,
             request.cookies.get(SESSION_COOKIE),
@@ -152,7 +152,7 @@ class Dashboard:
             now=self.clock(),
         )
 
-    def _signed_out(self, request: web.Request) -> web.Response:
+    def signed_out(self, request: web.Request) -> web.Response:
         _ = self.gettext(request, None)
         response = self.refusal(request, _, "web.signed_out", 401, hint=True, also=None)
         if SESSION_COOKIE in request.cookies:
@@ -179,9 +179,9 @@ class Dashboard:
 
     async def overview_page(self, request: web.Request) -> web.StreamResponse:
         async with self.uow() as uow:
-            viewer = await self._viewer(request, uow)
+            viewer = await self.viewer(request, uow)
             if viewer is None:
-                return self._signed_out(request)
+                return self.signed_out(request)
             _ = self.gettext(request, viewer.participant.locale)
             found = await self._overview(request, uow, viewer, _)
         if found is OverviewRefusal.NOT_IN_REACH:
@@ -216,7 +216,7 @@ class Dashboard:
 
     async def overview_json(self, request: web.Request) -> web.StreamResponse:
         async with self.uow() as uow:
-            viewer = await self._viewer(request, uow)
+            viewer = await self.viewer(request, uow)
             if viewer is None:
                 return _json({"error": "signed_out"}, 401)
             _ = self.gettext(request, viewer.participant.locale)
@@ -233,9 +233,9 @@ class Dashboard:
         form = await request.post()
         token = form.get("csrf_token")
         async with self.uow() as uow:
-            viewer = await self._viewer(request, uow)
+            viewer = await self.viewer(request, uow)
             if viewer is None:
-                return self._signed_out(request)
+                return self.signed_out(request)
             _ = self.gettext(request, viewer.participant.locale)
             if not isinstance(token, str) or not await log_out(
                 uow, viewer, token, now=self.clock()
