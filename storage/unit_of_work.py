@@ -17,6 +17,7 @@ from storage.reports import ReportRepository
 from storage.repositories import Repositories
 from storage.scheduler import JobRunRepository
 from storage.statistics import StatisticsRepository
+from storage.web_identity import WebIdentityRepository
 from storage.web_sessions import WebSessionRepository
 
 
@@ -65,3 +66,7 @@ class UnitOfWork(Repositories):
     @cached_property
     def class_progress(self) -> ClassProgressRepository:
         return ClassProgressRepository(self.session)
+
+    @cached_property
+    def web_identities(self) -> WebIdentityRepository:
+        return WebIdentityRepository(self.session)
