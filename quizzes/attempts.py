@@ -89,8 +89,26 @@ class AttemptQuestion:
 class Owner:
     """Whose attempt it is, as a press on its buttons is checked and answered."""
 
-    telegram_id: int
+    telegram_id: int | None  # None: a participant of the web pages
     locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """Who answers through a door that knows the participant (the web pages), where the
+    chat knows only the Telegram account that pressed."""
+
+    participant_id: int
+
+
+# A chat press names the Telegram account; a web page's form, the signed-in participant.
+Presser = int | SignedIn
+
+
+def owns(presser: Presser, snapshot: Snapshot) -> bool:
+    if isinstance(presser, SignedIn):
+        return snapshot.attempt.participant_id == presser.participant_id
+    return snapshot.owner.telegram_id == presser
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +140,7 @@ class AttemptStore(Protocol):
         started_at: datetime,
         deadline: datetime | None,
         first_deadline: datetime | None,
-        chat_id: int,
+        chat_id: int | None,
     ) -> Attempt | None: ...
 
     async def get(self, attempt_id: int) -> Attempt | None: ...
@@ -243,7 +261,7 @@ class Attempts:
         self.rng = rng or random.SystemRandom()
 
     async def start(
-        self, campaign: Campaign, participant: Participant, unit: Unit | None, chat_id: int
+        self, campaign: Campaign, participant: Participant, unit: Unit | None, chat_id: int | None
     ) -> Started:
         """Resume the active attempt, or start the next one if the rules allow."""
         now = self.clock()
@@ -299,13 +317,13 @@ class Attempts:
             )
         return Started(attempt, await self.store.question(attempt.id, 1))
 
-    async def choose(self, telegram_id: int, attempt_id: int, seq: int, position: int) -> Step:
+    async def choose(self, presser: Presser, attempt_id: int, seq: int, position: int) -> Step:
         """A press on option ``position``: answers single choice, toggles multiple choice.
 
         The presser is known by their Telegram account: the attempt's owner is read with
         it, so a press needs no separate look-up of who is pressing.
         """
-        checked = await self._check(telegram_id, attempt_id, seq)
+        checked = await self._check(presser, attempt_id, seq)
         if isinstance(checked, Step):
             return checked
         press = checked
@@ -321,8 +339,8 @@ class Attempts:
         )
         return replace(step, locale=press.locale)
 
-    async def submit(self, telegram_id: int, attempt_id: int, seq: int) -> Step:
-        checked = await self._check(telegram_id, attempt_id, seq)
+    async def submit(self, presser: Presser, attempt_id: int, seq: int) -> Step:
+        checked = await self._check(presser, attempt_id, seq)
         if isinstance(checked, Step):
             return checked
         press = checked
@@ -347,10 +365,10 @@ class Attempts:
         async with self.store.together():
             return await self._time_out(campaign, attempt, question, now)
 
-    async def _check(self, telegram_id: int, attempt_id: int, seq: int) -> _Press | Step:
+    async def _check(self, presser: Presser, attempt_id: int, seq: int) -> _Press | Step:
         """Ownership, currency, window and deadline of a press, from one read."""
         snapshot = await self.store.snapshot(attempt_id, seq)
-        if snapshot is None or snapshot.owner.telegram_id != telegram_id:
+        if snapshot is None or not owns(presser, snapshot):
             return Step(Verdict.NOT_YOURS)
         attempt, campaign, locale = snapshot.attempt, snapshot.campaign, snapshot.owner.locale
         question = snapshot.question

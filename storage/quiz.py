@@ -564,7 +564,7 @@ class AttemptRepository:
         started_at: datetime,
         deadline: datetime | None,
         first_deadline: datetime | None,
-        chat_id: int,
+        chat_id: int | None,
     ) -> Attempt | None:
         """Create the attempt with its questions; None if this number exists already."""
         row = AttemptRow(

@@ -16,7 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from quizzes.attempts import Attempt, AttemptQuestion, Attempts, Started, Step, Verdict
+from quizzes.attempts import (
+    Attempt,
+    AttemptQuestion,
+    Attempts,
+    Presser,
+    Started,
+    Step,
+    Verdict,
+)
 from quizzes.campaigns import Campaign
 from quizzes.clock import Clock
 from quizzes.engine import Outcome
@@ -105,10 +113,16 @@ async def open_campaigns(
 
 
 async def start_attempt(
-    uow: UnitOfWork, campaign_id: int, participant: Participant, *, chat_id: int, clock: Clock
+    uow: UnitOfWork,
+    campaign_id: int,
+    participant: Participant,
+    *,
+    chat_id: int | None,
+    clock: Clock,
 ) -> Begun | None:
     """Resume the participant's attempt at the campaign, or start their next one if the
-    rules allow (a refusal is in :attr:`Begun.started`); None: no such campaign."""
+    rules allow (a refusal is in :attr:`Begun.started`); None: no such campaign.
+    ``chat_id`` is None for an attempt taken on the web pages."""
     campaign = await uow.campaigns.get(campaign_id)
     if campaign is None:
         return None
@@ -127,22 +141,23 @@ async def remember_question_message(uow: UnitOfWork, attempt_id: int, message_id
 
 
 async def choose_option(
-    uow: UnitOfWork, telegram_id: int, attempt_id: int, seq: int, position: int, *, clock: Clock
+    uow: UnitOfWork, presser: Presser, attempt_id: int, seq: int, position: int, *, clock: Clock
 ) -> Step:
     """A press on option ``position`` of question ``seq``: answers a single choice,
-    ticks or unticks a multiple choice. The presser is checked against the owner."""
+    ticks or unticks a multiple choice. The presser (a Telegram account in chat, the
+    signed-in participant on the web pages) is checked against the owner."""
     step = await Attempts(uow.attempts, uow.campaigns, clock).choose(
-        telegram_id, attempt_id, seq, position
+        presser, attempt_id, seq, position
     )
     await uow.commit()
     return step
 
 
 async def submit_choices(
-    uow: UnitOfWork, telegram_id: int, attempt_id: int, seq: int, *, clock: Clock
+    uow: UnitOfWork, presser: Presser, attempt_id: int, seq: int, *, clock: Clock
 ) -> Step:
     """Submit the options ticked on multiple-choice question ``seq``."""
-    step = await Attempts(uow.attempts, uow.campaigns, clock).submit(telegram_id, attempt_id, seq)
+    step = await Attempts(uow.attempts, uow.campaigns, clock).submit(presser, attempt_id, seq)
     await uow.commit()
     return step
 
