@@ -147,13 +147,20 @@ def sandbox(host: str, port: int, latency_ms: float, no_limits: bool) -> None:
 @click.option(
     "--out", "out_dir", default="demo-out", show_default=True, type=click.Path(path_type=Path)
 )
-def demo(participants: int, out_dir: Path) -> None:
-    """Run the whole story on SQLite and the sandbox; files go to --out."""
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Stop at the end even in a terminal (by default a terminal keeps the dashboard up).",
+)
+def demo(participants: int, out_dir: Path, no_wait: bool) -> None:
+    """Run the whole story on SQLite and the sandbox; files go to --out. In a terminal the
+    bot and its dashboard keep running at the end until Ctrl-C."""
     from bot.demo import run_demo
 
     # The demo reports the 429s it provoked itself; one log line per wait would drown it.
     logging.getLogger("bot.retry").setLevel(logging.WARNING)
-    ok = asyncio.run(run_demo(out_dir, participants=participants))
+    serve = not no_wait and sys.stdin.isatty() and sys.stdout.isatty()
+    ok = asyncio.run(run_demo(out_dir, participants=participants, serve=serve))
     sys.exit(0 if ok else 1)
 
 

@@ -7,6 +7,8 @@ per-school counts in the database against what the simulated people did.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import socket
 import time
 from collections import Counter
@@ -19,6 +21,7 @@ from bot.app import running_bot
 from bot.config import Settings
 from bot.demo_activities import run_activities_chapter
 from bot.demo_campaign import run_campaign_chapter
+from bot.demo_dashboard import login_link, run_dashboard_chapter
 from bot.demo_publicity import run_publicity_chapter
 from bot.demo_report import run_report_chapter
 from bot.invite_export import invite_cards
@@ -45,6 +48,23 @@ def _free_port() -> int:
         return port
 
 
+async def _until_interrupted() -> None:
+    """Wait for Ctrl-C (or SIGTERM), then let the demo shut down in order."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _verdict(ok: bool) -> str:
+    return "Demo finished: every figure matches the database." if ok else "Demo FAILED: see above."
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -61,7 +81,9 @@ def _progress(label: str) -> Callable[[int, int], None]:
     return show
 
 
-async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
+async def run_demo(out_dir: Path, *, participants: int = 300, serve: bool = False) -> bool:
+    """The whole story; True when every figure matched. With ``serve`` (a terminal), the
+    bot and its dashboard keep running at the end until Ctrl-C."""
     out_dir.mkdir(parents=True, exist_ok=True)
     database = out_dir / "pufa-demo.db"
     for stale in out_dir.glob("pufa-demo.db*"):
@@ -166,7 +188,9 @@ async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
             )
 
             _say("10. The report section for the bureau's yearly report")
-            paragraph, activity_paragraphs, reported = await run_report_chapter(app, out_dir, _say)
+            paragraph, activity_paragraphs, statistics, reported = await run_report_chapter(
+                app, out_dir, _say
+            )
             ok &= reported
             _say("")
             _say(paragraph)
@@ -175,8 +199,22 @@ async def run_demo(out_dir: Path, *, participants: int = 300) -> bool:
                 _say(part)
                 _say("")
 
+            _say("11. The dashboard for the bureau and the schools")
+            ok &= await run_dashboard_chapter(app, sandbox.client, DEMO_ADMIN_ID, statistics, _say)
+            link = await login_link(sandbox.client, DEMO_ADMIN_ID)
+            _say(f"Dashboard: {settings.link_base}{settings.admin_path}/")
+            _say(f"  log in as the bureau's admin (once, within 10 minutes): {link}")
+            _say(f"  a new link: send /web as user {DEMO_ADMIN_ID} in the sandbox ({sandbox.url})")
+            if not serve:
+                _say("  (it stops with the demo: run `make demo` in a terminal to keep it up)")
+            if serve:
+                _say(_verdict(ok))
+                _say("Serving the bot and the dashboard; press Ctrl-C to stop.")
+                await _until_interrupted()
+
     await engine.dispose()
-    _say("Demo finished: every figure matches the database." if ok else "Demo FAILED: see above.")
+    if not serve:
+        _say(_verdict(ok))
     return ok
 
 

@@ -30,10 +30,10 @@ from storage.publicity import LectureRepository, PublicityRepository
 
 async def run_report_chapter(
     app: BotApp, out_dir: Path, say: Callable[[str], None]
-) -> tuple[str, list[str], bool]:
+) -> tuple[str, list[str], Statistics, bool]:
     """Write the report files for this year into ``out_dir``; return its first paragraph,
-    the paragraphs on offline activities and 法治副校长, and whether its figures match the
-    database."""
+    the paragraphs on offline activities and 法治副校长, its figures, and whether they
+    match the database."""
     today = datetime.now(UTC).astimezone(app.settings.zone).date()
     async with app.session_factory() as session:
         root = await resolve_scope(session, "ROOT")
@@ -58,7 +58,7 @@ async def run_report_chapter(
         say(f"  lectures and publicity in the report: {matched} the database")
         ok &= await check_activities(session, files.statistics, say)
     markdown = files.files[REPORT_MD].decode("utf-8")
-    return first_paragraph(markdown), activity_paragraphs(markdown), ok
+    return first_paragraph(markdown), activity_paragraphs(markdown), files.statistics, ok
 
 
 async def check_report(

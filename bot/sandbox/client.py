@@ -116,6 +116,12 @@ class SandboxClient:
         )
         return SentUpdate(result["update_id"], result["message_id"], result["chat_id"])
 
+    async def say(self, user_id: int, text: str, *, timeout: float = 30.0) -> dict[str, Any]:
+        """``user_id`` sends ``text`` in their private chat; the bot's next message there."""
+        seen = len(await self.messages(user_id))
+        await self.send_text(user_id, text)
+        return (await self.wait_for_messages(user_id, seen + 1, timeout=timeout))[-1]
+
     async def send_document(
         self,
         user_id: int,
