@@ -13,6 +13,10 @@ middleware on ``dp.update``, ahead of the database session) claims the update's 
   ignored), fails, or its lease runs out because its process died (then this copy
   handles it). So a copy is never dropped on the word of a handler that did not finish.
 
+The lease is short (``DEFAULT_LEASE_S``) and renewed while the handler runs (every
+quarter lease, one call for all the updates in hand): a handler may take as long as it
+needs, and a copy of an update whose process was killed waits seconds, not a minute.
+
 Where the claims live:
 
 - Redis when ``PUFA_REDIS_URL`` is set (:class:`RedisClaims`): a key per bot and update,
@@ -41,7 +45,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -58,10 +62,11 @@ log = logging.getLogger(__name__)
 
 # Telegram keeps an update it could not deliver for 24 hours; a copy never comes later.
 DEFAULT_TTL_S = 24 * 3600
-# How long a claim stays "being handled" without its handler saying it finished: longer
-# than any handler runs. A copy meeting such a claim waits; once the lease runs out (its
-# process died) the copy takes the update over.
-DEFAULT_LEASE_S = 60
+# How long a claim stays "being handled" unless its process renews it (every quarter
+# lease while the handler runs). A copy meeting such a claim waits; once the lease runs
+# out (its process died) the copy takes the update over. Under Telegram's 15 s for
+# answering a button press, so the copy of a press still gets its answer in.
+DEFAULT_LEASE_S = 10.0
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -73,11 +78,15 @@ class Claim(Enum):
 
 
 class ClaimStore(Protocol):
-    """Where claims live. A claim is taken busy for ``lease_s``; :meth:`finish` makes it
-    done for ``ttl_s``, :meth:`release` gives it up. Any exception means the store is
-    unavailable."""
+    """Where claims live. A claim is taken busy for ``lease_s``; :meth:`renew` extends
+    busy ones by another lease, :meth:`finish` makes one done for ``ttl_s``,
+    :meth:`release` gives it up. Any exception means the store is unavailable."""
+
+    lease_s: float
 
     async def claim(self, bot_id: int, update_id: int) -> Claim: ...
+
+    async def renew(self, claims: Sequence[tuple[int, int]]) -> None: ...
 
     async def finish(self, bot_id: int, update_id: int) -> None: ...
 
@@ -89,6 +98,12 @@ class ClaimStore(Protocol):
 _CLAIM = """
 if redis.call('SET', KEYS[1], 'busy', 'NX', 'PX', ARGV[1]) then return 'new' end
 return redis.call('GET', KEYS[1]) or 'busy'
+"""
+
+_RENEW = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == 'busy' then redis.call('PEXPIRE', key, ARGV[1]) end
+end
 """
 
 
@@ -109,11 +124,13 @@ class RedisClaims:
     ) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
+        self.lease_s = lease_s
         self.lease_ms = max(1, round(lease_s * 1000))
         self.timeout_s = timeout_s
         self.prefix = prefix
         self.owns_client = owns_client
         self._claim = redis.register_script(_CLAIM)
+        self._renew = redis.register_script(_RENEW)
 
     def key(self, bot_id: int, update_id: int) -> str:
         return f"{self.prefix}:{bot_id}:{update_id}"
@@ -122,6 +139,11 @@ class RedisClaims:
         async with asyncio.timeout(self.timeout_s):
             state = await self._claim(keys=[self.key(bot_id, update_id)], args=[self.lease_ms])
         return Claim(state.decode() if isinstance(state, bytes) else state)
+
+    async def renew(self, claims: Sequence[tuple[int, int]]) -> None:
+        keys = [self.key(bot_id, update_id) for bot_id, update_id in claims]
+        async with asyncio.timeout(self.timeout_s):
+            await self._renew(keys=keys, args=[self.lease_ms])
 
     async def finish(self, bot_id: int, update_id: int) -> None:
         async with asyncio.timeout(self.timeout_s):
@@ -170,6 +192,13 @@ class MemoryClaims:
         self._set(key, Claim.BUSY, now)
         return Claim.NEW
 
+    async def renew(self, claims: Sequence[tuple[int, int]]) -> None:
+        now = self.monotonic()
+        for key in claims:
+            held = self._claimed.get(key)
+            if held is not None and held[0] is Claim.BUSY:
+                self._set(key, Claim.BUSY, now)
+
     async def finish(self, bot_id: int, update_id: int) -> None:
         self._set((bot_id, update_id), Claim.DONE, self.monotonic())
 
@@ -205,6 +234,9 @@ class UpdateDedupe(BaseMiddleware):
         self.waiting = 0  # copies waiting now for another handler of the same update
         self._log_limit = LogLimit(clock=monotonic)
         self._retry_at = 0.0
+        self._held: set[tuple[int, int]] = set()  # claims this process is handling now
+        self._renewal: asyncio.TimerHandle | None = None
+        self._renewing: set[asyncio.Task[None]] = set()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         bot: Bot | None = data.get("bot")
@@ -217,15 +249,49 @@ class UpdateDedupe(BaseMiddleware):
             self.ignored += 1
             log.debug("update %s came again; already handled, ignored", event.update_id)
             return UNHANDLED
+        key = (bot.id, event.update_id)
+        if claim is Claim.NEW:
+            self._hold(key)
         try:
             result = await handler(event, data)
         except BaseException:
             if claim is Claim.NEW:  # failed or stopped half-way: a copy may try again
+                self._let_go(key)
                 await self._call(self.store.release, bot.id, event.update_id)
             raise
         if claim is Claim.NEW:
+            self._let_go(key)
             await self._call(self.store.finish, bot.id, event.update_id)
         return result
+
+    def _hold(self, key: tuple[int, int]) -> None:
+        self._held.add(key)
+        if self._renewal is None:
+            loop = asyncio.get_running_loop()
+            self._renewal = loop.call_later(self.store.lease_s / 4, self._renew_due)
+
+    def _let_go(self, key: tuple[int, int]) -> None:
+        self._held.discard(key)
+        if not self._held and self._renewal is not None:
+            self._renewal.cancel()
+            self._renewal = None
+
+    def _renew_due(self) -> None:
+        """Every quarter lease while updates are in hand: renew all their claims at once."""
+        self._renewal = None
+        if not self._held:
+            return
+        task = asyncio.create_task(self._renew(list(self._held)))
+        self._renewing.add(task)
+        task.add_done_callback(self._renewing.discard)
+        loop = asyncio.get_running_loop()
+        self._renewal = loop.call_later(self.store.lease_s / 4, self._renew_due)
+
+    async def _renew(self, claims: list[tuple[int, int]]) -> None:
+        try:
+            await self.store.renew(claims)
+        except Exception as error:
+            self._unavailable(error)
 
     async def _claim(self, bot_id: int, update_id: int) -> Claim | None:
         """None: the store is unavailable (handle the update all the same)."""
@@ -268,6 +334,9 @@ class UpdateDedupe(BaseMiddleware):
             )
 
     async def close(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            self._renewal = None
         await self.store.close()
 
 
