@@ -14,6 +14,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.application.dashboard import login_key
+from bot.application.web_participants import participant_key
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, set_commands
 from bot.health import Health, redis_of, serve_while_starting
@@ -25,6 +26,7 @@ from bot.pacing import PacedSends, SendLimiter
 from bot.services import Service, ServiceContext, create_services
 from bot.verification import add_verification_routes
 from bot.web import Dashboard, add_dashboard_routes
+from bot.web.participant_pages import ParticipantPages, add_participant_routes
 from bot.webhook import MAX_UPDATE_BYTES, WebhookEndpoint
 from storage.database import create_engine, create_session_factory
 from storage.migrate import prepare_database
@@ -140,6 +142,18 @@ class BotApp:
                 login_key(self.settings.token),
                 self.settings.zone,
                 secure=self.settings.link_base.startswith("https://"),
+            ),
+        )
+        add_participant_routes(  # the participant pages for phones without Telegram
+            app,
+            ParticipantPages(
+                self.session_factory,
+                self.translator,
+                participant_key(self.settings.token),
+                self.settings.zone,
+                secure=self.settings.link_base.startswith("https://"),
+                issuer=self.settings.issuer,
+                public_url=self.settings.public_url,
             ),
         )
         return app

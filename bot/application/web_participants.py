@@ -1,0 +1,317 @@
+"""Participants without Telegram: the participant pages (``/m/``) on a phone's browser.
+
+A web participant is a participant like any other (unit, role, display name) with no
+Telegram id. Joining with a class's invite code creates them and binds them to the
+browser by a long-lived random cookie token (one per device; the table keeps its
+SHA-256 only). A personal recovery code, shown once, opens the same participant on
+another device; it is kept as an HMAC under a key derived from the bot token, so a copy
+of the table alone does not give the codes back.
+
+Registration is the roster's (:mod:`bot.application.roster`) and the quiz the chat's
+(:mod:`bot.application.quiz`): the same rules, called with the signed-in participant
+(:class:`quizzes.attempts.SignedIn`) instead of a Telegram account. Forms carry a CSRF
+token derived from the device's token, and an answer form the attempt's own ids signed
+for this participant, so a form made for someone else, or edited, is refused before any
+rule is consulted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.application import roster
+from bot.application.quiz import (
+    AttemptResult,
+    attempt_campaign,
+    attempt_result,
+    choose_option,
+    submit_choices,
+    time_up,
+)
+from quizzes.attempts import Attempt, AttemptQuestion, SignedIn, Step, Verdict
+from quizzes.bank import QuestionType
+from quizzes.campaigns import Campaign
+from quizzes.clock import Clock
+from quizzes.participants import (
+    Participant,
+    clean_display_name,
+    invite_code_candidates,
+    name_looks_like_formula,
+)
+from quizzes.registration import JoinStatus
+from storage.unit_of_work import UnitOfWork
+
+__all__ = [
+    "RECOVERY_ALPHABET",
+    "RECOVERY_LENGTH",
+    "AnswerRefusal",
+    "AttemptPage",
+    "Invite",
+    "JoinRefusal",
+    "Signed",
+    "WebDevice",
+    "answer",
+    "attempt_page",
+    "csrf_token",
+    "invite",
+    "join",
+    "participant_key",
+    "recover",
+    "sign_question",
+    "signed_in",
+]
+
+# No 0/O, 1/I/L: read off a phone and typed on another, nothing can be mistaken.
+RECOVERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+RECOVERY_LENGTH = 6
+# last_seen is written at most this often.
+TOUCH_EVERY = timedelta(hours=1)
+_KEY_LABEL = b"pufa-bot web participants v1"
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+_TYPED_SEPARATORS = str.maketrans("", "", " -_")
+
+
+def participant_key(bot_token: str) -> bytes:
+    """The key of recovery codes' hashes and forms' signatures, the same in every process."""
+    return hmac.new(bot_token.encode(), _KEY_LABEL, hashlib.sha256).digest()
+
+
+def _mac(key: bytes, text: str) -> str:
+    digest = hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode("ascii")
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _recovery_hash(key: bytes, code: str) -> str:
+    return hmac.new(key, f"recovery.{code}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def new_recovery_code() -> str:
+    return "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_LENGTH))
+
+
+def typed_recovery_code(text: str) -> str | None:
+    """The code as typed (any case, full-width, spaces or dashes between), or None."""
+    code = unicodedata.normalize("NFKC", text).translate(_TYPED_SEPARATORS).upper()
+    if len(code) != RECOVERY_LENGTH or any(char not in RECOVERY_ALPHABET for char in code):
+        return None
+    return code
+
+
+def csrf_token(key: bytes, device_token: str) -> str:
+    """The forms' token of one device: tied to its cookie, nothing to store."""
+    return _mac(key, f"csrf.{_token_hash(device_token)}")
+
+
+def sign_question(key: bytes, participant_id: int, attempt_id: int, seq: int) -> str:
+    return _mac(key, f"answer.{participant_id}.{attempt_id}.{seq}")
+
+
+@dataclass(frozen=True, slots=True)
+class WebDevice:
+    """A browser bound to a participant: the cookie it keeps, and who it is."""
+
+    token: str
+    participant: Participant
+    recovery_code: str | None = None  # shown once, when the participant was created
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """The participant behind a request's cookie, and their forms' token."""
+
+    participant: Participant
+    csrf: str
+
+
+async def signed_in(
+    uow: UnitOfWork, token: str | None, *, key: bytes, now: datetime
+) -> Signed | None:
+    """The web participant whose device keeps ``token``; None for no or an unknown one."""
+    if not token or not _TOKEN.fullmatch(token):
+        return None
+    found = await uow.web_identities.by_device(_token_hash(token))
+    participant = await uow.participants.by_id(found[1]) if found else None
+    if found is None or participant is None:
+        await uow.commit()
+        return None
+    device_id, _participant_id, last_seen = found
+    if now - last_seen >= TOUCH_EVERY:
+        await uow.web_identities.touch_device(device_id, now)
+    await uow.commit()
+    return Signed(participant, csrf_token(key, token))
+
+
+class JoinRefusal(StrEnum):
+    UNKNOWN_CODE = "unknown_code"
+    REVOKED_CODE = "revoked_code"
+    BAD_NAME = "bad_name"
+    FORMULA_NAME = "formula_name"
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """What the join page says about an invite code: the unit's full name."""
+
+    code: str
+    unit_label: str
+
+
+async def invite(uow: UnitOfWork, code: str) -> Invite | JoinRefusal:
+    """The unit an invite code leads to, read only (nobody is created by looking)."""
+    found = None
+    for candidate in invite_code_candidates(code):
+        found = await uow.invites.resolve(candidate)
+        if found is not None:
+            break
+    unit = await uow.units.get(found.unit_id) if found is not None else None
+    label = (await uow.units.label(unit)).text() if unit is not None else None
+    await uow.commit()
+    if found is None or label is None:
+        return JoinRefusal.UNKNOWN_CODE
+    if not found.active:
+        return JoinRefusal.REVOKED_CODE
+    return Invite(found.code, label)
+
+
+async def join(
+    uow: UnitOfWork, code: str, name_text: str, *, locale: str, key: bytes, clock: Clock
+) -> WebDevice | JoinRefusal:
+    """A new web participant in the invite's unit, named as typed (the chat's rules for a
+    display name), bound to this device; with the recovery code to show them once."""
+    name = clean_display_name(name_text)
+    if name is None:
+        return (
+            JoinRefusal.FORMULA_NAME
+            if name_looks_like_formula(name_text)
+            else JoinRefusal.BAD_NAME
+        )
+    checked = await invite(uow, code)
+    if isinstance(checked, JoinRefusal):
+        return checked
+    now = clock()
+    participant_id = await uow.web_identities.create_participant(locale, now)
+    while True:  # a code another participant has already: draw again
+        recovery = new_recovery_code()
+        if await uow.web_identities.add_identity(
+            participant_id, _recovery_hash(key, recovery), now
+        ):
+            break
+    token = secrets.token_urlsafe(32)
+    await uow.web_identities.add_device(participant_id, _token_hash(token), now)
+    participant = await uow.participants.by_id(participant_id)
+    assert participant is not None
+    joined = await roster.join_with_code(uow, participant, checked.code, clock=clock)
+    if joined.outcome.status not in (JoinStatus.JOINED, JoinStatus.ALREADY, JoinStatus.MOVED):
+        return JoinRefusal.REVOKED_CODE  # revoked in between: the row stays unjoined
+    participant = await roster.set_display_name(uow, joined.outcome.participant, name, clock=clock)
+    return WebDevice(token, participant, recovery)
+
+
+async def recover(uow: UnitOfWork, text: str, *, key: bytes, now: datetime) -> WebDevice | None:
+    """This device bound to the participant whose recovery code was typed; None: no such."""
+    code = typed_recovery_code(text)
+    participant_id = (
+        await uow.web_identities.by_recovery(_recovery_hash(key, code)) if code else None
+    )
+    participant = await uow.participants.by_id(participant_id) if participant_id else None
+    if participant is None:
+        await uow.commit()
+        return None
+    token = secrets.token_urlsafe(32)
+    await uow.web_identities.add_device(participant.id, _token_hash(token), now)
+    await uow.web_identities.touch_identity(participant.id, now)
+    await uow.commit()
+    return WebDevice(token, participant)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptPage:
+    """An attempt as its page shows it: the current question, or the result."""
+
+    campaign: Campaign
+    attempt: Attempt
+    question: AttemptQuestion | None  # None: finished
+    signature: str | None  # the answer form's signature of (attempt, seq)
+    result: AttemptResult | None = None
+
+
+async def attempt_page(
+    uow: UnitOfWork, participant: Participant, attempt_id: int, *, key: bytes, clock: Clock
+) -> AttemptPage | None:
+    """The participant's attempt as it stands now; None when it is not theirs. A question
+    whose time ran out is recorded as such first (as the quiz clock would), so a page
+    opened late shows what the rules left."""
+    attempt = await uow.attempts.get(attempt_id)
+    if attempt is None or attempt.participant_id != participant.id:
+        await uow.commit()
+        return None
+    for _ in range(attempt.question_count + 1):
+        if attempt.finished:
+            break
+        question = await uow.attempts.question(attempt.id, attempt.current_seq)
+        if question is None or question.deadline is None or clock() < question.deadline:
+            break
+        timed_out = await time_up(uow, attempt.id, question.seq, clock=clock)
+        attempt = (timed_out.step.attempt if timed_out else None) or attempt
+        if timed_out is None:
+            break
+    campaign = await attempt_campaign(uow, attempt)
+    if attempt.finished:
+        result = await attempt_result(uow, campaign, attempt, now=clock())
+        return AttemptPage(campaign, attempt, None, None, result)
+    question = await uow.attempts.question(attempt.id, attempt.current_seq)
+    await uow.commit()
+    signature = sign_question(key, participant.id, attempt.id, attempt.current_seq)
+    return AttemptPage(campaign, attempt, question, signature)
+
+
+class AnswerRefusal(StrEnum):
+    FORGED = "forged"  # a signature not made for this participant, attempt and question
+    EMPTY = "empty"  # nothing chosen
+
+
+async def answer(
+    uow: UnitOfWork,
+    participant: Participant,
+    attempt_id: int,
+    seq: int,
+    positions: frozenset[int],
+    signature: str,
+    *,
+    key: bytes,
+    clock: Clock,
+) -> Step | AnswerRefusal:
+    """The options chosen on question ``seq``'s page, through the chat's own answer path:
+    one press for a single choice; for a multiple choice, the ticks that differ from the
+    stored ones, then the submit. A replayed, doubled or late form changes nothing (the
+    step says why: already answered, stale, time up)."""
+    wanted = sign_question(key, participant.id, attempt_id, seq)
+    if not hmac.compare_digest(signature.encode(), wanted.encode()):
+        return AnswerRefusal.FORGED
+    if not positions:
+        return AnswerRefusal.EMPTY
+    presser = SignedIn(participant.id)
+    question = await uow.attempts.question(attempt_id, seq)
+    multiple = question is not None and question.question.type is QuestionType.MULTIPLE
+    if question is None or (not multiple and len(positions) > 1):
+        await uow.commit()
+        return AnswerRefusal.FORGED
+    if not multiple:
+        return await choose_option(uow, presser, attempt_id, seq, min(positions), clock=clock)
+    for position in sorted(positions ^ question.draft):
+        step = await choose_option(uow, presser, attempt_id, seq, position, clock=clock)
+        if step.verdict is not Verdict.TOGGLED:
+            return step
+    return await submit_choices(uow, presser, attempt_id, seq, clock=clock)
