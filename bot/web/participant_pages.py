@@ -21,7 +21,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.application import Clock, UnitOfWork, system_clock
@@ -29,6 +28,7 @@ from bot.application.certificates import Certificate, issue_certificate
 from bot.application.quiz import open_campaigns, start_attempt
 from bot.application.web_participants import (
     AnswerRefusal,
+    AttemptPage,
     JoinRefusal,
     Signed,
     answer,
@@ -44,6 +44,7 @@ from bot.i18n import Gettext, Translator
 from bot.verification import verify_url
 from bot.web.sessions import chosen_language, remember_language
 from bot.web.views import SECURITY_HEADERS
+from bot.web.views import _environment as templates  # one folder, the same settings
 from quizzes.attempts import Verdict
 from quizzes.bank import QuestionType
 from quizzes.certificates import grouped
@@ -57,14 +58,6 @@ FORM_COOKIE = "pufa_form"  # the join and recovery forms' token, before anyone i
 DEVICE_COOKIE_DAYS = 400  # the longest a browser keeps a cookie
 RECOVERY_TRIES = 5  # per address and minute
 NOTICES = frozenset(v.value for v in Verdict) | frozenset(r.value for r in AnswerRefusal)
-
-_environment = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html", "j2"], default=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 @dataclass
@@ -114,7 +107,7 @@ class ParticipantPages:
     def page(
         self, request: web.Request, template: str, _: Gettext, *, status: int = 200, **context: Any
     ) -> web.Response:
-        body = _environment.get_template(f"m/{template}").render(
+        body = templates.get_template(f"m/{template}").render(
             t=_.plain,
             locale=_.locale,
             other_locale="en" if _.locale != "en" else "zh-CN",
@@ -168,6 +161,15 @@ class ParticipantPages:
     async def _signed(self, request: web.Request, uow: UnitOfWork) -> Signed | None:
         return await signed_in(
             uow, request.cookies.get(DEVICE_COOKIE), key=self.key, now=self.clock()
+        )
+
+    async def _attempt(
+        self, uow: UnitOfWork, signed: Signed, attempt_id: int | None
+    ) -> AttemptPage | None:
+        if attempt_id is None:
+            return None
+        return await attempt_page(
+            uow, signed.participant, attempt_id, key=self.key, clock=self.clock
         )
 
     # -- joining and recovering --------------------------------------------------------
@@ -287,13 +289,7 @@ class ParticipantPages:
             if signed is None:
                 return self.redirect(f"{PATH}/")
             _ = self.gettext(request, signed.participant.locale)
-            shown = (
-                await attempt_page(
-                    uow, signed.participant, attempt_id, key=self.key, clock=self.clock
-                )
-                if attempt_id is not None
-                else None
-            )
+            shown = await self._attempt(uow, signed, attempt_id)
         if shown is None:
             return self.message(request, _, "m.not_yours", 404, link_home=True)
         notice = request.query.get("notice")
@@ -372,13 +368,7 @@ class ParticipantPages:
             if signed is None:
                 return self.redirect(f"{PATH}/")
             _ = self.gettext(request, signed.participant.locale)
-            shown = (
-                await attempt_page(
-                    uow, signed.participant, attempt_id, key=self.key, clock=self.clock
-                )
-                if attempt_id is not None
-                else None
-            )
+            shown = await self._attempt(uow, signed, attempt_id)
             if shown is None or shown.result is None or not shown.result.certificate:
                 return self.message(request, _, "m.no_certificate", 404, link_home=True)
             name = await uow.certificate_names.get(signed.participant.id)
