@@ -58,6 +58,7 @@ __all__ = [
     "read_login_token",
     "section_of",
     "sign_login_token",
+    "units_in_view",
     "viewer_of",
     "viewer_scopes",
 ]
@@ -338,6 +339,24 @@ def campaign_days(campaign: Campaign, zone: ZoneInfo, today: date) -> Period:
     return Period(min(first, last), last)
 
 
+async def units_in_view(
+    uow: UnitOfWork, rights: WebRights, unit_id: int | None
+) -> tuple[list[Unit], list[Unit]] | OverviewRefusal:
+    """``(every unit the viewer may open, the units shown)``: ``unit_id`` alone when it is
+    in the viewer's reach, all of their units when None; or why not (and the reads end)."""
+    scopes = await viewer_scopes(uow, rights)
+    if unit_id is None:
+        if not scopes:
+            await uow.commit()
+            return OverviewRefusal.NO_UNITS
+        return scopes, scopes
+    scope = await uow.units.get(unit_id)
+    if scope is None or not rights.may_see(scope):
+        await uow.commit()
+        return OverviewRefusal.UNKNOWN if scope is None else OverviewRefusal.NOT_IN_REACH
+    return scopes, [scope]
+
+
 async def overview(
     uow: UnitOfWork,
     viewer: Viewer,
@@ -351,19 +370,10 @@ async def overview(
     admin, every school of a coordinator side by side): every open or recently closed
     campaign over its days, then the year to date, per school (or the class), with the
     lowest schools marked as the report marks them."""
-    scopes = await viewer_scopes(uow, viewer.rights)
-    scope: Unit | None = None
-    if unit_id is None:
-        if not scopes:
-            await uow.commit()
-            return OverviewRefusal.NO_UNITS
-        chosen = scopes
-    else:
-        scope = await uow.units.get(unit_id)
-        if scope is None or not viewer.rights.may_see(scope):
-            await uow.commit()
-            return OverviewRefusal.UNKNOWN if scope is None else OverviewRefusal.NOT_IN_REACH
-        chosen = [scope]
+    found = await units_in_view(uow, viewer.rights, unit_id)
+    if isinstance(found, OverviewRefusal):
+        return found
+    scopes, chosen = found
     campaigns = [
         c
         for c in await uow.campaigns.all()
@@ -392,7 +402,7 @@ async def overview(
             groups=groups,
         )
         sections.append(section)
-    return Overview(scope if len(chosen) == 1 else None, tuple(scopes), tuple(sections))
+    return Overview(chosen[0] if unit_id is not None else None, tuple(scopes), tuple(sections))
 
 
 async def section_of(

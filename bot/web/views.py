@@ -34,6 +34,7 @@ from bot.application.dashboard import (
     viewer_of,
 )
 from bot.i18n import Gettext, Translator
+from bot.web.campaign_page import add_campaign_routes
 from bot.web.sessions import (
     SESSION_COOKIE,
     chosen_language,
@@ -321,6 +322,7 @@ def add_dashboard_routes(app: web.Application, dashboard: Dashboard) -> None:
     app.router.add_get(f"{base}/api/overview", dashboard.overview_json)
     app.router.add_get(f"{base}/api/units/{{unit_id}}", dashboard.overview_json)
     app.router.add_post(f"{base}/logout", dashboard.logout)
+    add_campaign_routes(app, dashboard)
     app.router.add_static(f"{base}/static/", HERE / "static", append_version=False)
 
     async def bare(_request: web.Request) -> web.StreamResponse:

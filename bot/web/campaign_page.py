@@ -1,0 +1,185 @@
+"""The dashboard's page of one campaign (``{admin path}/campaigns/{id}``, and
+``.../units/{unit id}`` for one school or class): progress, item analysis, score
+distribution, the shortlist with its audit trail, too-fast flags.
+
+Thin, like the other views: read who is asking, call
+:func:`bot.application.campaign_page.campaign_page` (which checks the rights), render. The
+dashboard's shared machinery is reached through :class:`Pages`, so that this module does
+not import :mod:`bot.web.views` (which registers its routes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from bot.application import UnitOfWork
+from bot.application.campaign_page import (
+    CampaignPage,
+    CampaignPageRefusal,
+    ScoreBand,
+    ShortlistRule,
+    campaign_page,
+)
+from bot.application.dashboard import OverviewRefusal, Viewer
+from bot.i18n import Gettext
+from bot.shortlists import wrong_answer
+from quizzes.statistics import percent_text, rounded_percent
+from storage.quiz import QuestionStat
+
+__all__ = ["BandBar", "Pages", "add_campaign_routes", "band_bars"]
+
+_REFUSALS: dict[Any, tuple[str, int]] = {
+    CampaignPageRefusal.UNKNOWN_CAMPAIGN: ("web.campaign.unknown", 404),
+    OverviewRefusal.NOT_IN_REACH: ("web.not_in_reach", 403),
+    OverviewRefusal.NO_UNITS: ("web.no_units", 200),
+    OverviewRefusal.UNKNOWN: ("web.unknown_unit", 404),
+}
+CHART_WIDTH = 320  # the score chart's drawing units; it scales to the page
+BAR_HEIGHT = 22
+LABEL_WIDTH = 64
+COUNT_WIDTH = 44
+
+
+class Pages(Protocol):
+    """What the campaign page needs of :class:`bot.web.views.Dashboard`."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def zone(self) -> ZoneInfo: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    def uow(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]: ...
+
+    def gettext(self, request: web.Request, participant_locale: str | None) -> Gettext: ...
+
+    def page(
+        self, request: web.Request, template: str, _: Gettext, *, status: int = 200, **context: Any
+    ) -> web.Response: ...
+
+    def refusal(
+        self, request: web.Request, _: Gettext, key: str, status: int, **context: Any
+    ) -> web.Response: ...
+
+    async def viewer(self, request: web.Request, uow: UnitOfWork) -> Viewer | None: ...
+
+    def signed_out(self, request: web.Request) -> web.Response: ...
+
+
+class BandBar:
+    """One bar of the score chart, in the SVG's drawing units (drawn server-side: the
+    page's policy allows no inline style, and needs no script for it)."""
+
+    def __init__(self, band: ScoreBand, index: int, most: int) -> None:
+        self.band = band
+        self.y = index * (BAR_HEIGHT + 6)
+        room = CHART_WIDTH - LABEL_WIDTH - COUNT_WIDTH
+        self.width = round(room * band.people / most) if most else 0
+        self.label = f"{band.low}–{band.high}"
+
+
+def band_bars(bands: tuple[ScoreBand, ...]) -> list[BandBar]:
+    most = max((band.people for band in bands), default=0)
+    return [BandBar(band, index, most) for index, band in enumerate(bands)]
+
+
+def _id(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        return -1  # no unit or campaign has it
+    return int(raw)
+
+
+def _rule(rule: ShortlistRule, _: Gettext) -> str:
+    roles = (
+        _.join(_.plain(f"web.campaign.role_{role.value}") for role in rule.roles)
+        if rule.roles
+        else _.plain("web.campaign.roles_unknown")
+    )
+    return _.plain(
+        "web.campaign.rule",
+        top=rule.top_n,
+        roles=roles,
+        pass_mark=rule.pass_mark,
+        scope=rule.scope or _.plain("web.campaign.every_school"),
+    )
+
+
+class CampaignPages:
+    def __init__(self, dashboard: Pages) -> None:
+        self.dashboard = dashboard
+
+    async def show(self, request: web.Request) -> web.StreamResponse:
+        dashboard = self.dashboard
+        campaign_id = _id(request.match_info["campaign_id"])
+        unit_id = _id(request.match_info.get("unit_id"))
+        async with dashboard.uow() as uow:
+            viewer = await dashboard.viewer(request, uow)
+            if viewer is None:
+                return dashboard.signed_out(request)
+            _ = dashboard.gettext(request, viewer.participant.locale)
+            found = await campaign_page(
+                uow,
+                viewer,
+                campaign_id if campaign_id is not None else -1,
+                unit_id,
+                now=dashboard.clock(),
+                zone=dashboard.zone,
+                total_name=_.plain("web.total"),
+            )
+        if not isinstance(found, CampaignPage):
+            key, status = _REFUSALS[found]
+            return dashboard.refusal(request, _, key, status, hint=False, also=None)
+        zone = dashboard.zone
+
+        def when(moment: datetime | None) -> str:
+            return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+        def wrong(stat: QuestionStat) -> str:
+            return wrong_answer(stat, _.plain) or ""
+
+        here = f"{dashboard.path}/campaigns/{found.campaign.id}"
+        shown = found.scope.id if found.scope is not None else None
+        return dashboard.page(
+            request,
+            "campaign.html.j2",
+            _,
+            page=found,
+            viewer=viewer,
+            here=here,
+            percent=percent_text,
+            rate=lambda stat: f"{rounded_percent(stat.rate, 0)}%",
+            wrong=wrong,
+            when=when,
+            rule=lambda drawn: _rule(drawn.rule, _),
+            bars=band_bars(found.bands),
+            reachable={
+                row.unit_id
+                for row in found.progress.rows
+                if row.unit_id is not None and row.unit_id != shown
+            },
+            chart_width=CHART_WIDTH,
+            bar_height=BAR_HEIGHT,
+            label_width=LABEL_WIDTH,
+            count_width=COUNT_WIDTH,
+            seconds=lambda ms: f"{ms / 1000:.0f}",
+            points=lambda value: f"{value:g}",
+            updated=dashboard.clock().astimezone(zone).strftime("%H:%M:%S"),
+        )
+
+
+def add_campaign_routes(app: web.Application, dashboard: Pages) -> None:
+    pages = CampaignPages(dashboard)
+    base = dashboard.path
+    app.router.add_get(f"{base}/campaigns/{{campaign_id}}", pages.show)
+    app.router.add_get(f"{base}/campaigns/{{campaign_id}}/units/{{unit_id}}", pages.show)
