@@ -27,6 +27,7 @@ class Section(StrEnum):
     PUBLICITY = "publicity"
     SHORTLIST = "shortlist"
     LECTURES = "lectures"
+    ACTIVITIES = "activities"
 
 
 @dataclass(frozen=True, slots=True)

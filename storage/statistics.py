@@ -91,9 +91,16 @@ from storage.scope import Query, Scope
 
 __all__ = ["SECTIONS", "Scope", "StatisticsRepository"]
 
-SECTIONS = frozenset(
-    {Section.REGISTRATION, Section.QUIZ, Section.PUBLICITY, Section.SHORTLIST, Section.LECTURES}
-)
+SECTIONS = frozenset(Section)
+# The queries each section needs; the units' names and enrolment are always read.
+_SECTION_QUERIES: dict[Section, tuple[str, ...]] = {
+    Section.REGISTRATION: ("registration",),
+    Section.QUIZ: ("quiz", "quiz_campaigns", "daily", "campaigns"),
+    Section.PUBLICITY: ("reach", "publicity", "engagement", "broadcasts"),
+    Section.SHORTLIST: ("shortlist",),
+    Section.LECTURES: ("attendance", "lectures"),
+    Section.ACTIVITIES: ("activities", "activities_pending", "vice_principals"),
+}
 
 Progress = Callable[[str], None]
 _SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
@@ -593,6 +600,7 @@ class StatisticsRepository:
         total_name: str = "",
         progress: Progress | None = None,
         now: datetime | None = None,
+        sections: frozenset[Section] = SECTIONS,
     ) -> Statistics:
         """Every figure of ``scope_unit`` over ``period``: one ``GROUP BY`` per figure
         group, three short label tables, then the unit paths of lecture audiences.
@@ -602,6 +610,10 @@ class StatisticsRepository:
         snapshot (``REPEATABLE READ`` with an exported snapshot), so the figures agree
         with each other exactly as one transaction would; on SQLite one after another in
         one read transaction.
+
+        ``sections`` leaves the other groups' queries out (their figures are zero and the
+        result's ``sections`` says which groups it holds): the dashboard's live figures
+        need registration and quizzes only.
         """
         note = progress or (lambda _step: None)
         scope = Scope(scope_unit)
@@ -625,7 +637,9 @@ class StatisticsRepository:
             "activities_pending": activities_pending(scope, period),
             "vice_principals": schools_with_vice_principal(scope, period.end),
         }
-        results = await self._fetch(queries, note)
+        wanted = {"enrolment"}.union(*(_SECTION_QUERIES[section] for section in sections))
+        results = await self._fetch({k: q for k, q in queries.items() if k in wanted}, note)
+        results.update({key: [] for key in queries if key not in wanted})
 
         figures: dict[int | None, dict[str, Any]] = {}
 
@@ -708,12 +722,12 @@ class StatisticsRepository:
             elsewhere=elsewhere,
             total=total,
             campaigns=shown,
-            sections=SECTIONS,
+            sections=sections,
             lectures=lectures,
             daily=_daily(results["daily"], shown, period, zone),
             activities=ActivityFigures(
                 tally_rows(results["activities"]),
-                int(results["activities_pending"][0][0] or 0),
+                sum(int(count or 0) for (count,) in results["activities_pending"]),
                 frozenset(row_id for (row_id,) in results["vice_principals"]),
             ),
         )
