@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from bot.application.live_figures import FigureSource, fresh
 from quizzes.campaigns import Campaign, CampaignStatus
 from quizzes.participants import Participant, Role
 from quizzes.permissions import Permissions
@@ -310,6 +311,7 @@ class Section:
     campaign: Campaign | None = None
     campaign_figures: CampaignFigures | None = None
     state: CampaignStatus | None = None
+    as_of: datetime | None = None  # when its figures were computed (live figures are kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,11 +367,13 @@ async def overview(
     now: datetime,
     zone: ZoneInfo,
     total_name: str,
+    figures: FigureSource = fresh,
 ) -> Overview | OverviewRefusal:
     """The overview of ``unit_id`` (default: all of the viewer's units: the tree for an
     admin, every school of a coordinator side by side): every open or recently closed
     campaign over its days, then the year to date, per school (or the class), with the
-    lowest schools marked as the report marks them."""
+    lowest schools marked as the report marks them. ``figures`` is where the figures come
+    from: computed now, or the live figures the web pages share."""
     found = await units_in_view(uow, viewer.rights, unit_id)
     if isinstance(found, OverviewRefusal):
         return found
@@ -400,6 +404,7 @@ async def overview(
             zone=zone,
             total_name=total_name,
             groups=groups,
+            figures=figures,
         )
         sections.append(section)
     return Overview(chosen[0] if unit_id is not None else None, tuple(scopes), tuple(sections))
@@ -416,16 +421,19 @@ async def section_of(
     zone: ZoneInfo,
     total_name: str,
     groups: dict[int, str] | None = None,
+    figures: FigureSource = fresh,
 ) -> tuple[Section, dict[int, str]]:
     """The report's figures of ``chosen`` (one unit, or a coordinator's schools side by
     side) over ``period``, with the campaign's own line; and the regiment of each school
     row (``groups``, read once and handed back for the next section)."""
     parts = []
+    as_of = now
     for unit in chosen:
-        parts.append(
-            await uow.statistics.compile(unit, period, zone, total_name=total_name, now=now)
+        part, computed_at = await figures.statistics(
+            uow, unit, period, zone, total_name=total_name, now=now
         )
-        await uow.commit()
+        parts.append(part)
+        as_of = min(as_of, computed_at)
     statistics = parts[0] if len(parts) == 1 else _side_by_side(parts, total_name)
     if groups is None:
         groups = await _groups(uow, statistics)
@@ -434,9 +442,9 @@ async def section_of(
         SchoolRow.of(s, groups.get(s.unit_id or 0, ""), low=s.unit_id in low)
         for s in statistics.schools
     )
-    figures = None
+    own = None
     if campaign is not None:
-        figures = next((f for f in statistics.campaigns if f.campaign_id == campaign.id), None)
+        own = next((f for f in statistics.campaigns if f.campaign_id == campaign.id), None)
     section = Section(
         key,
         period,
@@ -444,8 +452,9 @@ async def section_of(
         rows,
         SchoolRow.of(statistics.total),
         campaign,
-        figures,
+        own,
         campaign.state_at(now) if campaign is not None else None,
+        as_of,
     )
     return section, groups
 
