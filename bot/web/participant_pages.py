@@ -48,7 +48,7 @@ from bot.web.views import _environment as templates  # one folder, the same sett
 from quizzes.attempts import Verdict
 from quizzes.bank import QuestionType
 from quizzes.certificates import grouped
-from quizzes.engine import LETTERS
+from quizzes.engine import LETTERS, shows_deadline
 from quizzes.statistics import score_percent
 
 HERE = Path(__file__).parent
@@ -305,6 +305,11 @@ class ParticipantPages:
             for position, original in enumerate(question.order)
         ]
         deadline = question.deadline
+        now = self.clock()
+        if deadline is not None and not shows_deadline(
+            deadline, timed=shown.campaign.rules.timed, now=now, zone=self.zone
+        ):
+            deadline = None  # as in chat: a far-off window's end is not a question's time
         return self.page(
             request,
             "question.html.j2",
