@@ -30,6 +30,7 @@ from tests.publicity_chat import ADMIN, Chat, chat
 from tests.publicity_factories import add_people
 from tests.quiz_world import open_campaign
 from tests.test_dashboard import LINK, answered
+from tests.test_dashboard_campaign import bank_campaign, played, right
 
 __all__ = ["chat"]  # the fixture
 
@@ -123,6 +124,66 @@ async def test_the_overview_in_a_browser_follows_the_answers(chat: Chat) -> None
                 assert width <= 360  # the tables scroll inside their box, not the page
                 await phone.screenshot(
                     path=str(SCREENSHOTS / "dashboard-overview-phone.png"), full_page=True
+                )
+            finally:
+                await browser.close()
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_campaign_page_shows_its_item_analysis(chat: Chat) -> None:
+    far = chat.world.classes["三年级1班"]
+    await add_people(chat.session_factory, range(4000, 4004), far.id)
+    campaign = await bank_campaign(chat.session_factory)
+    await played(chat.session_factory, campaign, 3000, right)
+    await played(chat.session_factory, campaign, 3001, lambda s: 1, fast=True)
+    for student, wrong_on in ((4000, "宪法日"), (4001, "宪法日"), (4002, "常委会"), (4003, "")):
+        await played(
+            chat.session_factory,
+            campaign,
+            student,
+            lambda s, w=wrong_on: 2 if w and w in s else 0,
+        )
+    await chat.say(ADMIN, f"/top 3 {campaign.id}")
+    found = LINK.search(await chat.say(ADMIN, "/web"))
+    assert found is not None
+    server = TestServer(dashboard(chat), host="127.0.0.1")
+    await server.start_server()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=chromium())
+            try:
+                desktop = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await desktop.goto(str(server.make_url(found.group(1))))
+                await desktop.get_by_role("link", name=campaign.name).click()
+                assert desktop.url.endswith(f"/admin/campaigns/{campaign.id}")
+                items = desktop.locator("#items tbody tr")
+                await expect(items).to_have_count(4)
+                await expect(items.first.locator("th")).to_have_text("国家宪法日是哪一天？")
+                await expect(items.first.locator('[data-field="wrong"]')).to_contain_text(
+                    "10月1日"
+                )
+                await expect(desktop.locator("#shortlist")).to_contain_text("由 p1 抽取")
+                await desktop.screenshot(
+                    path=str(SCREENSHOTS / "dashboard-campaign-desktop.png"), full_page=True
+                )
+
+                phone_context = await browser.new_context(
+                    viewport={"width": 360, "height": 740},
+                    device_scale_factor=2,
+                    is_mobile=True,
+                    has_touch=True,
+                )
+                phone = await phone_context.new_page()
+                await phone.context.add_cookies(await desktop.context.cookies())
+                await phone.goto(str(server.make_url(f"/admin/campaigns/{campaign.id}")))
+                await expect(phone.locator("h2.scope")).to_have_text(campaign.name)
+                width = await phone.evaluate("document.documentElement.scrollWidth")
+                assert width <= 360
+                await phone.screenshot(
+                    path=str(SCREENSHOTS / "dashboard-campaign-phone.png"), full_page=True
                 )
             finally:
                 await browser.close()

@@ -29,7 +29,7 @@ from bot.application.campaign_page import (
 from bot.application.dashboard import OverviewRefusal, Viewer
 from bot.i18n import Gettext
 from bot.shortlists import wrong_answer
-from quizzes.statistics import percent_text, rounded_percent
+from quizzes.statistics import percent_text, rounded_percent, score_percent
 from storage.quiz import QuestionStat
 
 __all__ = ["BandBar", "Pages", "add_campaign_routes", "band_bars"]
@@ -40,7 +40,7 @@ _REFUSALS: dict[Any, tuple[str, int]] = {
     OverviewRefusal.NO_UNITS: ("web.no_units", 200),
     OverviewRefusal.UNKNOWN: ("web.unknown_unit", 404),
 }
-CHART_WIDTH = 320  # the score chart's drawing units; it scales to the page
+CHART_WIDTH = 360  # the score chart's drawing units (CSS pixels on a desktop; scales down)
 BAR_HEIGHT = 22
 LABEL_WIDTH = 64
 COUNT_WIDTH = 44
@@ -149,6 +149,7 @@ class CampaignPages:
             return wrong_answer(stat, _.plain) or ""
 
         here = f"{dashboard.path}/campaigns/{found.campaign.id}"
+        questions = found.campaign.rules.questions or 1
         shown = found.scope.id if found.scope is not None else None
         return dashboard.page(
             request,
@@ -173,7 +174,7 @@ class CampaignPages:
             label_width=LABEL_WIDTH,
             count_width=COUNT_WIDTH,
             seconds=lambda ms: f"{ms / 1000:.0f}",
-            points=lambda value: f"{value:g}",
+            score=lambda points: score_percent(100.0 * points / questions),
             updated=dashboard.clock().astimezone(zone).strftime("%H:%M:%S"),
         )
 
