@@ -35,6 +35,7 @@ from bot.application.dashboard import (
 )
 from bot.i18n import Gettext, Translator
 from bot.web.campaign_page import add_campaign_routes
+from bot.web.class_view import add_class_routes
 from bot.web.sessions import (
     SESSION_COOKIE,
     chosen_language,
@@ -183,6 +184,12 @@ class Dashboard:
             viewer = await self.viewer(request, uow)
             if viewer is None:
                 return self.signed_out(request)
+            rights = viewer.rights
+            teacher_only = rights.class_id is not None and not rights.permissions.is_staff
+            if teacher_only and "unit_id" not in request.match_info:
+                # A class teacher starts at their class's page.
+                landing = f"{self.path}/classes/{rights.class_id}"
+                return web.Response(status=303, headers={"Location": landing})
             _ = self.gettext(request, viewer.participant.locale)
             found = await self._overview(request, uow, viewer, _)
         if found is OverviewRefusal.NOT_IN_REACH:
@@ -323,6 +330,7 @@ def add_dashboard_routes(app: web.Application, dashboard: Dashboard) -> None:
     app.router.add_get(f"{base}/api/units/{{unit_id}}", dashboard.overview_json)
     app.router.add_post(f"{base}/logout", dashboard.logout)
     add_campaign_routes(app, dashboard)
+    add_class_routes(app, dashboard, SECURITY_HEADERS)
     app.router.add_static(f"{base}/static/", HERE / "static", append_version=False)
 
     async def bare(_request: web.Request) -> web.StreamResponse:
