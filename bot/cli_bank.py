@@ -1,4 +1,4 @@
-"""``pufa bank``: question banks at a terminal (template, check, import, list)."""
+"""``pufa bank``: question banks at a terminal (template, check, import, list, bundled)."""
 
 from __future__ import annotations
 
@@ -102,6 +102,10 @@ def bank_import(file: Path, name: str | None) -> None:
         parsed = replace(parsed, name=name)
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     result = asyncio.run(_import(settings, parsed, file.name, digest))
+    _echo_imported(result, _)
+
+
+def _echo_imported(result: BankImport, _: Callable[..., str]) -> None:
     click.echo(
         _(
             f"bank.imported.{result.status.value}",
@@ -111,6 +115,42 @@ def bank_import(file: Path, name: str | None) -> None:
             previous=result.previous_count,
         )
     )
+
+
+@bank.command("bundled")
+@click.option(
+    "--import",
+    "keys",
+    multiple=True,
+    metavar="KEY",
+    help="Import this bundled bank under its Chinese name (repeat it, or say 'all').",
+)
+def bank_bundled(keys: tuple[str, ...]) -> None:
+    """List the banks shipped with the bot, or import some of them.
+
+    Each is checked first, like a file; importing one again changes nothing.
+    """
+    from quizzes.bank_parsers import BUNDLED_BANKS, bundled_bank_content, load_bundled_bank
+
+    settings = settings_or_exit()
+    _ = terminal_gettext(settings)
+    if not keys:
+        for key in BUNDLED_BANKS:
+            parsed = load_bundled_bank(key)
+            click.echo(
+                _("bank.cli.bundled_line", key=key, name=parsed.name, count=len(parsed.questions))
+            )
+        return
+    chosen = list(BUNDLED_BANKS) if "all" in keys else list(dict.fromkeys(keys))
+    unknown = [key for key in chosen if key not in BUNDLED_BANKS]
+    if unknown:
+        message = _("bank.cli.bundled_unknown", key=unknown[0], keys=", ".join(BUNDLED_BANKS))
+        raise click.BadParameter(message, param_hint="--import")
+    for key in chosen:
+        content = bundled_bank_content(key)
+        parsed = load_bundled_bank(key)
+        digest = hashlib.sha256(content).hexdigest()
+        _echo_imported(asyncio.run(_import(settings, parsed, f"{key}.yaml", digest)), _)
 
 
 async def _import(

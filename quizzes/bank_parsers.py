@@ -77,6 +77,7 @@ __all__ = [
     "MAX_QUESTIONS",
     "SUPPORTED_SUFFIXES",
     "bank_name_from_filename",
+    "bundled_bank_content",
     "is_bank_filename",
     "load_bundled_bank",
     "parse_bank",
@@ -96,7 +97,17 @@ CONVERTIBLE_SUFFIXES = (".xls", ".et", ".doc", ".wps")
 # A YAML file's values counted with every alias (``*name``) expanded: no bank comes near it,
 # a "billion laughs" file passes it at once.
 MAX_YAML_NODES = 300_000
-BUNDLED_BANKS = ("constitution.zh",)
+# The banks shipped with the bot (``quizzes/banks/<key>.yaml``), constitution first; each
+# file's ``name`` is the bank's Chinese name.
+BUNDLED_BANKS = (
+    "constitution.zh",
+    "minors_protection.zh",
+    "delinquency_prevention.zh",
+    "national_security.zh",
+    "civil_code.zh",
+    "anti_drug.zh",
+    "bullying_fraud.zh",
+)
 
 
 @dataclass(frozen=True)
@@ -999,9 +1010,13 @@ def _parse_yaml(content: bytes, filename: str) -> QuestionBank:
 # --------------------------------------------------------------------------- bundled banks
 
 
-def load_bundled_bank(name: str = "constitution.zh") -> QuestionBank:
-    """A bank shipped with the bot (``quizzes/banks/<name>.yaml``)."""
+def bundled_bank_content(name: str = "constitution.zh") -> bytes:
+    """The file of a bank shipped with the bot (``quizzes/banks/<name>.yaml``)."""
     if name not in BUNDLED_BANKS:
         raise KeyError(name)
-    content = resources.files("quizzes").joinpath("banks", f"{name}.yaml").read_bytes()
-    return parse_bank(content, f"{name}.yaml")
+    return resources.files("quizzes").joinpath("banks", f"{name}.yaml").read_bytes()
+
+
+def load_bundled_bank(name: str = "constitution.zh") -> QuestionBank:
+    """A bank shipped with the bot (``quizzes/banks/<name>.yaml``)."""
+    return parse_bank(bundled_bank_content(name), f"{name}.yaml")
