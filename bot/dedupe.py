@@ -31,7 +31,10 @@ Where the claims live:
   fetched before the stop; configure Redis where that matters.
 
 A claim is given back when the handler fails, or is cancelled as the process stops, so
-a copy can still succeed.
+a copy can still succeed. A handler that finishes an update another handler had finished
+already (possible only if a lease ran out under a live handler) is logged and counted:
+``UpdateDedupe.handled_twice``, and in Redis for all processes
+(:meth:`RedisClaims.handled_twice`).
 
 When the store cannot be reached the update is handled all the same: an answer given
 twice beats an answer lost. That is said once a minute (:mod:`bot.log_limits`) and the
@@ -88,7 +91,9 @@ class ClaimStore(Protocol):
 
     async def renew(self, claims: Sequence[tuple[int, int]]) -> None: ...
 
-    async def finish(self, bot_id: int, update_id: int) -> None: ...
+    async def finish(self, bot_id: int, update_id: int) -> bool:
+        """True when the update was done already: it has now been handled twice."""
+        ...
 
     async def release(self, bot_id: int, update_id: int) -> None: ...
 
@@ -98,6 +103,14 @@ class ClaimStore(Protocol):
 _CLAIM = """
 if redis.call('SET', KEYS[1], 'busy', 'NX', 'PX', ARGV[1]) then return 'new' end
 return redis.call('GET', KEYS[1]) or 'busy'
+"""
+
+_FINISH = """
+if redis.call('SET', KEYS[1], 'done', 'EX', ARGV[1], 'GET') == 'done' then
+  redis.call('INCR', KEYS[2])
+  return 1
+end
+return 0
 """
 
 _RENEW = """
@@ -131,6 +144,7 @@ class RedisClaims:
         self.owns_client = owns_client
         self._claim = redis.register_script(_CLAIM)
         self._renew = redis.register_script(_RENEW)
+        self._finish = redis.register_script(_FINISH)
 
     def key(self, bot_id: int, update_id: int) -> str:
         return f"{self.prefix}:{bot_id}:{update_id}"
@@ -145,9 +159,20 @@ class RedisClaims:
         async with asyncio.timeout(self.timeout_s):
             await self._renew(keys=keys, args=[self.lease_ms])
 
-    async def finish(self, bot_id: int, update_id: int) -> None:
+    async def finish(self, bot_id: int, update_id: int) -> bool:
+        keys = [self.key(bot_id, update_id), self.twice_key(bot_id)]
         async with asyncio.timeout(self.timeout_s):
-            await self.redis.set(self.key(bot_id, update_id), "done", ex=self.ttl_s)
+            return bool(await self._finish(keys=keys, args=[self.ttl_s]))
+
+    def twice_key(self, bot_id: int) -> str:
+        return f"{self.prefix}:twice:{bot_id}"
+
+    async def handled_twice(self, bot_id: int) -> int:
+        """Updates finished by a handler when another had finished them already, counted
+        in Redis by every process since the key was made: 0 unless dedupe failed."""
+        async with asyncio.timeout(self.timeout_s):
+            count = await self.redis.get(self.twice_key(bot_id))
+        return int(count or 0)
 
     async def release(self, bot_id: int, update_id: int) -> None:
         async with asyncio.timeout(self.timeout_s):
@@ -199,8 +224,10 @@ class MemoryClaims:
             if held is not None and held[0] is Claim.BUSY:
                 self._set(key, Claim.BUSY, now)
 
-    async def finish(self, bot_id: int, update_id: int) -> None:
+    async def finish(self, bot_id: int, update_id: int) -> bool:
+        held = self._claimed.get((bot_id, update_id))
         self._set((bot_id, update_id), Claim.DONE, self.monotonic())
+        return held is not None and held[0] is Claim.DONE
 
     async def release(self, bot_id: int, update_id: int) -> None:
         self._claimed.pop((bot_id, update_id), None)
@@ -232,6 +259,7 @@ class UpdateDedupe(BaseMiddleware):
         self.monotonic = monotonic
         self.ignored = 0  # copies ignored by this process
         self.waiting = 0  # copies waiting now for another handler of the same update
+        self.handled_twice = 0  # updates this process finished after another had
         self._log_limit = LogLimit(clock=monotonic)
         self._retry_at = 0.0
         self._held: set[tuple[int, int]] = set()  # claims this process is handling now
@@ -261,7 +289,19 @@ class UpdateDedupe(BaseMiddleware):
             raise
         if claim is Claim.NEW:
             self._let_go(key)
-            await self._call(self.store.finish, bot.id, event.update_id)
+            try:
+                twice = await self.store.finish(bot.id, event.update_id)
+            except Exception as error:
+                self._unavailable(error)
+            else:
+                if twice:  # another handler finished it too: a lease ran out under it
+                    self.handled_twice += 1
+                    if (left_out := self._log_limit.allow("twice")) is not None:
+                        log.warning(
+                            "update %s was handled twice%s",
+                            event.update_id,
+                            left_out_note(left_out),
+                        )
         return result
 
     def _hold(self, key: tuple[int, int]) -> None:

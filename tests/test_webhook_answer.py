@@ -219,3 +219,21 @@ async def test_redis_renews_busy_claims_only() -> None:
     finally:
         await redis.delete(claims.key(1, 1), claims.key(1, 2))
         await claims.close()
+
+
+async def test_an_update_finished_twice_is_counted() -> None:
+    """Only a lease running out under a live handler lets two handlers finish one update;
+    the second finish says so, and Redis keeps the count for every process."""
+    redis = Redis.from_url(REDIS_URL)
+    claims = RedisClaims(redis, prefix=f"pufa:test:{someone()}")
+    memory = MemoryClaims()
+    try:
+        for store in (claims, memory):
+            assert await store.claim(1, 5) is Claim.NEW
+            assert await store.finish(1, 5) is False
+            assert await store.finish(1, 5) is True
+            assert await store.finish(1, 6) is False  # taken over after a lease: not done
+        assert await claims.handled_twice(1) == 1 and await claims.handled_twice(2) == 0
+    finally:
+        await redis.delete(claims.key(1, 5), claims.key(1, 6), claims.twice_key(1))
+        await claims.close()
