@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import setup_application
@@ -14,6 +15,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.application.dashboard import login_key
+from bot.application.live_figures import FigureSource, LiveFigures, fresh
 from bot.application.web_participants import participant_key
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher, set_commands
@@ -31,6 +33,7 @@ from bot.webhook import MAX_UPDATE_BYTES, WebhookEndpoint
 from storage.database import create_engine, create_session_factory
 from storage.migrate import prepare_database
 from storage.presses import DirectPresses
+from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,20 @@ class BotApp:
                 await self.presses.close()
             await self.engine.dispose()
 
+    def _dashboard_figures(self) -> FigureSource:
+        """The figures the dashboard's pages share (PUFA_DASHBOARD_REFRESH_S), or figures
+        computed for each page when it is 0."""
+        refresh = self.settings.dashboard_refresh_s
+        if refresh == 0:
+            return fresh
+
+        @contextlib.asynccontextmanager
+        async def open_uow() -> AsyncIterator[UnitOfWork]:
+            async with self.session_factory() as session:
+                yield UnitOfWork.over(session)
+
+        return LiveFigures(open_uow, max_age=timedelta(seconds=refresh))
+
     def web_app(self) -> web.Application:
         """The aiohttp app: the webhook endpoint when configured, tracked links, and the
         health and metrics endpoints (:mod:`bot.health`)."""
@@ -132,6 +149,13 @@ class BotApp:
             self.translator.bind(self.settings.default_locale),
             self.settings.zone,
         )
+        figures = self._dashboard_figures()
+        if isinstance(figures, LiveFigures):
+
+            async def settle(_app: web.Application) -> None:
+                await figures.settle()  # a refresh under way ends before the database closes
+
+            app.on_shutdown.append(settle)
         add_dashboard_routes(  # the staff dashboard (bot.web), in every mode
             app,
             Dashboard(
@@ -142,6 +166,7 @@ class BotApp:
                 login_key(self.settings.token),
                 self.settings.zone,
                 secure=self.settings.link_base.startswith("https://"),
+                figures=figures,
             ),
         )
         add_participant_routes(  # the participant pages for phones without Telegram

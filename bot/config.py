@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # Where the staff dashboard is served on the bot's web server (no trailing slash).
     admin_path: str = "/admin"
+    # How old the dashboard's figures may be before a page starts their refresh (seconds);
+    # 0 computes them for every page (exact, but a large division's pages then cost most
+    # of a second each).
+    dashboard_refresh_s: int = Field(default=10, ge=0, le=3600)
 
     @field_validator("bot_token")
     @classmethod

@@ -33,6 +33,7 @@ from bot.application.dashboard import (
     overview,
     viewer_of,
 )
+from bot.application.live_figures import FigureSource, fresh
 from bot.i18n import Gettext, Translator
 from bot.web.campaign_page import add_campaign_routes
 from bot.web.class_view import add_class_routes
@@ -83,6 +84,9 @@ class Dashboard:
     secure: bool = False  # the public URL is https: cookies are Secure
     clock: Clock = system_clock
     poll_seconds: int = POLL_SECONDS  # how often the page's script asks for new figures
+    # Where the overview's figures come from: computed for each page, or the live figures
+    # all pages share (bot.application.live_figures), as the running bot passes.
+    figures: FigureSource = fresh
 
     @contextlib.asynccontextmanager
     async def uow(self) -> AsyncIterator[UnitOfWork]:
@@ -177,7 +181,13 @@ class Dashboard:
             now=self.clock(),
             zone=self.zone,
             total_name=_.plain("web.total"),
+            figures=self.figures,
         )
+
+    def _as_of(self, found: Overview) -> datetime:
+        """When the oldest of the overview's figures were computed, in the bureau's zone."""
+        moments = [section.as_of for section in found.sections if section.as_of is not None]
+        return min(moments, default=self.clock()).astimezone(self.zone)
 
     async def overview_page(self, request: web.Request) -> web.StreamResponse:
         async with self.uow() as uow:
@@ -219,7 +229,7 @@ class Dashboard:
                 for row in section.rows
                 if row.unit_id is not None and row.unit_id != here
             },
-            updated=self.clock().astimezone(self.zone).strftime("%H:%M:%S"),
+            updated=self._as_of(found).strftime("%H:%M:%S"),
         )
 
     async def overview_json(self, request: web.Request) -> web.StreamResponse:
@@ -235,7 +245,7 @@ class Dashboard:
             return _json({"error": "no_units"}, 404)
         if isinstance(found, OverviewRefusal):
             return _json({"error": "unknown_unit"}, 404)
-        return _json(overview_data(found, self.clock().astimezone(self.zone), _), 200)
+        return _json(overview_data(found, self._as_of(found), _), 200)
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
