@@ -17,7 +17,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
+from yarl import URL
 
 from bot.app import running_bot
 from bot.application.dashboard import login_key
@@ -47,6 +48,20 @@ def chromium() -> str:
             "Chromium is needed for the dashboard's browser test: apt-get install chromium"
         )
     return found
+
+
+async def phone_page(browser: Browser, desktop: Page, url: URL) -> Page:
+    """``url`` on a 360 px phone, signed in as the desktop page is."""
+    context = await browser.new_context(
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    phone = await context.new_page()
+    await context.add_cookies(await desktop.context.cookies())
+    await phone.goto(str(url))
+    return phone
 
 
 def dashboard(chat: Chat) -> web.Application:
@@ -110,15 +125,7 @@ async def test_the_overview_in_a_browser_follows_the_answers(chat: Chat) -> None
                 await expect(summary).to_contain_text("参与 4 人，完成 4 人，合格 3 人")
 
                 # A coordinator's phone: the same page at 360 px, nothing cut off.
-                phone_context = await browser.new_context(
-                    viewport={"width": 360, "height": 740},
-                    device_scale_factor=2,
-                    is_mobile=True,
-                    has_touch=True,
-                )
-                phone = await phone_context.new_page()
-                await phone.context.add_cookies(await desktop.context.cookies())
-                await phone.goto(str(server.make_url("/admin/")))
+                phone = await phone_page(browser, desktop, server.make_url("/admin/"))
                 await expect(phone.locator("h2.scope")).to_have_text(root.name)
                 width = await phone.evaluate("document.documentElement.scrollWidth")
                 assert width <= 360  # the tables scroll inside their box, not the page
@@ -170,15 +177,9 @@ async def test_the_campaign_page_shows_its_item_analysis(chat: Chat) -> None:
                     path=str(SCREENSHOTS / "dashboard-campaign-desktop.png"), full_page=True
                 )
 
-                phone_context = await browser.new_context(
-                    viewport={"width": 360, "height": 740},
-                    device_scale_factor=2,
-                    is_mobile=True,
-                    has_touch=True,
+                phone = await phone_page(
+                    browser, desktop, server.make_url(f"/admin/campaigns/{campaign.id}")
                 )
-                phone = await phone_context.new_page()
-                await phone.context.add_cookies(await desktop.context.cookies())
-                await phone.goto(str(server.make_url(f"/admin/campaigns/{campaign.id}")))
                 await expect(phone.locator("h2.scope")).to_have_text(campaign.name)
                 width = await phone.evaluate("document.documentElement.scrollWidth")
                 assert width <= 360
