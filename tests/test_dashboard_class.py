@@ -332,3 +332,22 @@ async def test_the_class_results_download_as_a_formula_safe_spreadsheet(site: Si
         if cell.column == 1 and str(cell.value).startswith("=")
     )
     assert formula.data_type == "s" and formula.quotePrefix  # text, never a formula
+
+
+async def test_a_coordinator_reaches_a_class_page_from_the_schools_overview(site: Site) -> None:
+    _campaign, class_id = await _class_world(site)
+    chat = site.chat
+    school = chat.world.schools["胡杨河市第一中学"]
+    elsewhere = chat.world.schools["一三七团第一小学"]  # not the coordinator's
+    async with site.make_client() as client:
+        await site.login(client, COORDINATOR)
+        overview = await (await client.get(f"/admin/units/{school.id}")).text()
+        assert f'href="/admin/units/{school.id}/classes"' in overview
+        classes = await (await client.get(f"/admin/units/{school.id}/classes")).text()
+        assert f'<a href="/admin/classes/{class_id}">七年级1班</a>' in classes
+        assert "七年级2班" in classes and "三年级1班" not in classes
+        assert (await client.get(f"/admin/units/{elsewhere.id}/classes")).status == 403
+    async with site.make_client() as client:  # a teacher's own class row leads there too
+        await site.login(client, TEACHER)
+        overview = await (await client.get(f"/admin/units/{class_id}")).text()
+        assert f'<a href="/admin/classes/{class_id}">七年级1班</a>' in overview

@@ -38,6 +38,7 @@ __all__ = [
     "Reminded",
     "ReminderRefusal",
     "class_view",
+    "classes_of",
     "remind_unfinished",
 ]
 
@@ -166,6 +167,27 @@ async def class_view(
         tuple(progress_of(students, attempts)),
         reminder,
     )
+
+
+async def classes_of(
+    uow: UnitOfWork, viewer: Viewer, unit_id: int
+) -> tuple[Unit, tuple[Unit, ...]] | ClassRefusal:
+    """The classes of a school (or of any unit: those below it) whose pages the viewer
+    may open, by name; a coordinator's way to a class."""
+    unit = await uow.units.get(unit_id)
+    if unit is None:
+        await uow.commit()
+        return ClassRefusal.UNKNOWN
+    if not viewer.rights.may_see(unit):
+        await uow.commit()
+        return ClassRefusal.NOT_IN_REACH
+    below = await uow.units.within(unit)
+    await uow.commit()
+    classes = sorted(
+        (u for u in below if u.kind is UnitKind.CLASS and not u.retired),
+        key=lambda u: (u.name, u.id),
+    )
+    return unit, tuple(classes)
 
 
 # -- the reminder -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from bot.application.class_progress import (
     ReminderRefusal,
     ReminderText,
     class_view,
+    classes_of,
     remind_unfinished,
 )
 from bot.application.dashboard import Viewer
@@ -211,6 +212,23 @@ class ClassPages:
             notice = _.plain("web.class.sent")  # back from the button: say it went
         return self._render(request, found, _, viewer, notice=notice)
 
+    async def classes(self, request: web.Request) -> web.StreamResponse:
+        """The classes of a school, each a link to its page."""
+        board = self.dashboard
+        unit_id = _id(request.match_info["unit_id"])
+        async with board.uow() as uow:
+            viewer = await board.viewer(request, uow)
+            if viewer is None:
+                return board.signed_out(request)
+            _ = board.gettext(request, viewer.participant.locale)
+            found = (
+                ClassRefusal.UNKNOWN if unit_id is None else await classes_of(uow, viewer, unit_id)
+            )
+        if isinstance(found, ClassRefusal):
+            return self._refused(request, _, found)
+        unit, classes = found
+        return board.page(request, "classes.html.j2", _, unit=unit, classes=classes, viewer=viewer)
+
     async def results(self, request: web.Request) -> web.StreamResponse:
         found, _, _viewer = await self._found(request)
         if found is None:
@@ -295,6 +313,7 @@ def add_class_routes(
 ) -> None:
     pages = ClassPages(dashboard, headers)
     base = dashboard.path
+    app.router.add_get(f"{base}/units/{{unit_id}}/classes", pages.classes)
     app.router.add_get(f"{base}/classes/{{class_id}}", pages.page)
     app.router.add_post(f"{base}/classes/{{class_id}}/remind", pages.remind)
     app.router.add_get(f"{base}/classes/{{class_id}}/results.xlsx", pages.results)
