@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -43,6 +43,7 @@ RECOVERY = re.compile(r'id="recovery-code">([A-Z0-9]{6})<')
 class Site:
     chat: Chat
     make_client: Callable[[], TestClient]
+    clock: MovedClock
     set_cookie: str = ""  # the device cookie as the last join set it
 
     async def code(self) -> str:
@@ -72,7 +73,17 @@ class Site:
         return recovery.group(1)
 
 
-def pages_app(chat: Chat) -> web.Application:
+@dataclass
+class MovedClock:
+    """The pages' clock, moved on by the test (the timers are the server's)."""
+
+    offset: timedelta = field(default_factory=timedelta)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def pages_app(chat: Chat, clock: Callable[[], datetime] | None = None) -> web.Application:
     settings = chat.context.settings
     app = web.Application()
     add_participant_routes(
@@ -82,6 +93,7 @@ def pages_app(chat: Chat) -> web.Application:
             chat.context.translator,
             participant_key(settings.token),
             settings.zone,
+            clock=clock or MovedClock(),
         ),
     )
     return app
@@ -90,13 +102,14 @@ def pages_app(chat: Chat) -> web.Application:
 @pytest.fixture
 async def site(chat: Chat) -> AsyncIterator[Site]:
     clients: list[TestClient] = []
+    clock = MovedClock()
 
     def make_client() -> TestClient:
-        client = TestClient(TestServer(pages_app(chat)))
+        client = TestClient(TestServer(pages_app(chat, clock)))
         clients.append(client)
         return client
 
-    yield Site(chat, make_client)
+    yield Site(chat, make_client, clock)
     for client in clients:
         await client.close()
 
@@ -311,3 +324,100 @@ async def test_messages_in_chat_leave_web_participants_out(site: Site) -> None:
         assert await uow.publicity.count_audience(audience) == reached_before
         await session.commit()
     assert len(await web_participants(site)) == 1
+
+
+async def test_a_joined_device_opening_an_invite_link_stays_one_person(site: Site) -> None:
+    client = site.make_client()
+    await client.start_server()
+    await site.join(client)
+    again = await client.get(f"/m/join/{await site.code()}", allow_redirects=False)
+    assert again.status == 303 and again.headers["Location"] == "/m/"
+    other_class = next(c for name, c in site.chat.world.classes.items() if name != CLASS)
+    async with site.chat.session_factory() as session:
+        other = await Repositories.over(session).invites.active_for(other_class.id, Role.STUDENT)
+        await session.commit()
+    offer = await client.get(f"/m/join/{other.code}")
+    text = await offer.text()
+    assert offer.status == 200 and "改为加入" in text
+    csrf = CSRF.search(text)
+    assert csrf is not None
+    moved = await client.post(
+        f"/m/join/{other.code}", data={"csrf_token": csrf.group(1)}, allow_redirects=False
+    )
+    assert moved.status == 303
+    (row,) = await web_participants(site)
+    assert row.unit_id == other_class.id
+
+
+async def test_the_pages_speak_english_when_asked_and_remember_it(site: Site) -> None:
+    client = site.make_client()
+    await client.start_server()
+    code = await site.code()
+    english = await client.get(f"/m/join/{code}?lang=en")
+    assert "Join your class" in await english.text()
+    assert "Join your class" in await (await client.get(f"/m/join/{code}")).text()
+    chinese = await client.get(f"/m/join/{code}?lang=zh-CN")
+    assert "加入班级" in await chinese.text()
+
+
+async def test_time_runs_on_the_server_and_a_late_form_changes_nothing(site: Site) -> None:
+    campaign = await open_campaign(
+        site.chat.session_factory,
+        unit_ids=(site.chat.world.classes[CLASS].id,),
+        seconds_per_question=30,
+    )
+    phone = site.make_client()
+    await phone.start_server()
+    await site.join(phone)
+    home = await (await phone.get("/m/")).text()
+    csrf = CSRF.search(home)
+    assert csrf is not None
+    started = await phone.post(
+        f"/m/campaigns/{campaign.id}/start",
+        data={"csrf_token": csrf.group(1)},
+        allow_redirects=False,
+    )
+    here = started.headers["Location"]
+    attempt_id = int(here.rsplit("/", 1)[1])
+    page = await (await phone.get(here)).text()
+    sig = SIG.search(page)
+    assert sig is not None and "第 1/5 题" in page
+    site.clock.offset = timedelta(seconds=45)  # the page stayed open past the time
+    late = await phone.post(
+        here,
+        data={
+            "csrf_token": csrf.group(1),
+            "seq": "1",
+            "sig": sig.group(1),
+            "option": [str(p) for p in await _right_positions(site, attempt_id, 1)],
+        },
+        allow_redirects=False,
+    )
+    assert late.status == 303 and late.headers["Location"].endswith("notice=time_up")
+    assert await _points(site, attempt_id) == (0.0, 2)
+    shown = await (await phone.get(late.headers["Location"])).text()
+    assert "第 2/5 题" in shown and "时间已到" in shown
+    # Opened again much later: the question shown then ran out, the next one has its time.
+    site.clock.offset = timedelta(minutes=5)
+    assert "第 3/5 题" in await (await phone.get(here)).text()
+    assert await _points(site, attempt_id) == (0.0, 3)
+
+
+async def test_erasing_a_web_participant_closes_their_devices_and_code(site: Site) -> None:
+    phone, tablet = site.make_client(), site.make_client()
+    await phone.start_server()
+    await tablet.start_server()
+    recovery = await site.join(phone)
+    (row,) = await web_participants(site)
+    async with site.chat.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        assert await uow.erasure.erase(row.id, datetime.now(UTC)) is not None
+        await session.commit()
+    assert "你好" not in await (await phone.get("/m/")).text()
+    page = await tablet.get("/m/recover")
+    token = FORM_TOKEN.search(await page.text())
+    assert token is not None
+    refused = await tablet.post(
+        "/m/recover", data={"code": recovery, "form_token": token.group(1)}
+    )
+    assert refused.status == 400

@@ -63,6 +63,7 @@ __all__ = [
     "csrf_token",
     "invite",
     "join",
+    "move",
     "participant_key",
     "recover",
     "sign_question",
@@ -165,6 +166,7 @@ class Invite:
     """What the join page says about an invite code: the unit's full name."""
 
     code: str
+    unit_id: int
     unit_label: str
 
 
@@ -182,7 +184,7 @@ async def invite(uow: UnitOfWork, code: str) -> Invite | JoinRefusal:
         return JoinRefusal.UNKNOWN_CODE
     if not found.active:
         return JoinRefusal.REVOKED_CODE
-    return Invite(found.code, label)
+    return Invite(found.code, found.unit_id, label)
 
 
 async def join(
@@ -217,6 +219,19 @@ async def join(
         return JoinRefusal.REVOKED_CODE  # revoked in between: the row stays unjoined
     participant = await roster.set_display_name(uow, joined.outcome.participant, name, clock=clock)
     return WebDevice(token, participant, recovery)
+
+
+async def move(
+    uow: UnitOfWork, participant: Participant, code: str, *, clock: Clock
+) -> Participant | JoinRefusal:
+    """A web participant opening another invite link on their device: they move to its
+    unit (the roster's rule, as a second link does in chat), never become a second person."""
+    joined = await roster.join_with_code(uow, participant, code, clock=clock)
+    if joined.outcome.status is JoinStatus.UNKNOWN_CODE:
+        return JoinRefusal.UNKNOWN_CODE
+    if joined.outcome.status is JoinStatus.REVOKED_CODE:
+        return JoinRefusal.REVOKED_CODE
+    return joined.outcome.participant
 
 
 async def recover(uow: UnitOfWork, text: str, *, key: bytes, now: datetime) -> WebDevice | None:

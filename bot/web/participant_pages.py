@@ -35,6 +35,7 @@ from bot.application.web_participants import (
     attempt_page,
     invite,
     join,
+    move,
     recover,
     signed_in,
 )
@@ -177,15 +178,30 @@ class ParticipantPages:
     async def join_page(self, request: web.Request) -> web.StreamResponse:
         code = request.match_info["code"]
         async with self.uow() as uow:
+            signed = await self._signed(request, uow)
             found = await invite(uow, code)
-        _ = self.gettext(request, None)
+        _ = self.gettext(request, signed.participant.locale if signed else None)
         if isinstance(found, JoinRefusal):
             return self.message(request, _, f"m.join.{found.value}", 404, link_home=False)
+        if signed is not None:  # this device has joined already: one person, not two
+            if signed.participant.unit_id == found.unit_id:
+                return self.redirect(f"{PATH}/")
+            return self.page(request, "move.html.j2", _, invite=found, code=code, signed=signed)
         return self.form_page(request, "join.html.j2", _, invite=found, code=code, error=None)
 
     async def join_post(self, request: web.Request) -> web.StreamResponse:
         code = request.match_info["code"]
         form = await request.post()
+        async with self.uow() as uow:
+            signed = await self._signed(request, uow)
+            if signed is not None:
+                _ = self.gettext(request, signed.participant.locale)
+                if not _csrf_ok(form, signed):
+                    return self.message(request, _, "m.bad_form", 403, link_home=True)
+                moved = await move(uow, signed.participant, code, clock=self.clock)
+                if isinstance(moved, JoinRefusal):
+                    return self.message(request, _, f"m.join.{moved.value}", 404, link_home=True)
+                return self.redirect(f"{PATH}/")
         _ = self.gettext(request, None)
         if not self._form_token_ok(request, form):
             return self.message(request, _, "m.bad_form", 403, link_home=True)
