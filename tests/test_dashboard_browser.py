@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy import func, select, update
 from yarl import URL
 
 from bot.app import running_bot
@@ -25,6 +26,8 @@ from bot.application.dashboard import login_key
 from bot.config import Settings
 from bot.sandbox.server import RunningSandbox, SandboxConfig, run_sandbox
 from bot.web import Dashboard, add_dashboard_routes
+from storage.models import ParticipantRow
+from storage.models_class_reminders import ClassReminderRow
 from storage.repositories import Repositories
 from tests.conftest import REDIS_URL
 from tests.publicity_chat import ADMIN, Chat, chat
@@ -131,6 +134,80 @@ async def test_the_overview_in_a_browser_follows_the_answers(chat: Chat) -> None
                 assert width <= 360  # the tables scroll inside their box, not the page
                 await phone.screenshot(
                     path=str(SCREENSHOTS / "dashboard-overview-phone.png"), full_page=True
+                )
+            finally:
+                await browser.close()
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_class_teacher_reminds_the_unfinished_students_from_the_class_page(
+    chat: Chat,
+) -> None:
+    own = chat.world.classes["七年级1班"]
+    await add_people(chat.session_factory, [4000], own.id, "teacher")
+    await add_people(chat.session_factory, range(5100, 5106), own.id)
+    names = ["小明", "小红", "阿依古丽", "浩然", "欣怡", "子轩", "梓涵", "雨桐"]
+    async with chat.session_factory() as session:
+        for telegram_id, name in zip((3000, 3001, *range(5100, 5106)), names, strict=True):
+            await session.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.telegram_id == telegram_id)
+                .values(display_name=name)
+            )
+        await session.execute(
+            update(ParticipantRow)
+            .where(ParticipantRow.telegram_id == 4000)
+            .values(display_name="王老师")
+        )
+        await session.commit()
+    campaign = await open_campaign(chat.session_factory, name="宪法卫士 2026")
+    for telegram_id, passed in ((3000, True), (5100, True), (5101, False)):
+        await answered(chat.session_factory, campaign.id, telegram_id, passed=passed)
+    found = LINK.search(await chat.say(4000, "/web"))
+    assert found is not None
+    server = TestServer(dashboard(chat), host="127.0.0.1")
+    await server.start_server()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=chromium())
+            try:
+                desktop = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await desktop.goto(str(server.make_url(found.group(1))))
+                assert desktop.url.endswith(f"/admin/classes/{own.id}")  # the teacher's page
+                await expect(desktop.locator('[data-list="not_started"] li')).to_have_count(5)
+                await desktop.screenshot(
+                    path=str(SCREENSHOTS / "dashboard-class-desktop.png"), full_page=True
+                )
+                await desktop.get_by_role("button", name="提醒未完成的同学").click()
+                await expect(desktop.locator("#notice")).to_contain_text("提醒已发出")
+                await expect(desktop.locator('[data-field="reminded"]')).to_contain_text(
+                    "提醒 5 名同学"
+                )
+                await expect(desktop.get_by_role("button", name="提醒未完成的同学")).to_have_count(
+                    0
+                )
+                await desktop.reload()  # the answer was a redirect: reloading sends nothing
+                async with chat.session_factory() as session:
+                    sent = await session.scalar(select(func.count()).select_from(ClassReminderRow))
+                assert sent == 1
+
+                phone_context = await browser.new_context(
+                    viewport={"width": 360, "height": 740},
+                    device_scale_factor=2,
+                    is_mobile=True,
+                    has_touch=True,
+                )
+                phone = await phone_context.new_page()
+                await phone.context.add_cookies(await desktop.context.cookies())
+                await phone.goto(str(server.make_url(f"/admin/classes/{own.id}")))
+                await expect(phone.locator("h2.scope")).to_have_text("七年级1班")
+                width = await phone.evaluate("document.documentElement.scrollWidth")
+                assert width <= 360
+                await phone.screenshot(
+                    path=str(SCREENSHOTS / "dashboard-class-phone.png"), full_page=True
                 )
             finally:
                 await browser.close()
