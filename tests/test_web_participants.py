@@ -421,3 +421,22 @@ async def test_erasing_a_web_participant_closes_their_devices_and_code(site: Sit
         "/m/recover", data={"code": recovery, "form_token": token.group(1)}
     )
     assert refused.status == 400
+
+
+async def test_recovery_tries_are_counted_per_client_behind_the_proxy(site: Site) -> None:
+    client = site.make_client()
+    await client.start_server()
+    page = await client.get("/m/recover")
+    token = FORM_TOKEN.search(await page.text())
+    assert token is not None
+
+    async def attempt(address: str) -> int:
+        response = await client.post(
+            "/m/recover",
+            data={"code": "ZZZZZZ", "form_token": token.group(1)},
+            headers={"X-Forwarded-For": f"203.0.113.9, {address}"},
+        )
+        return response.status
+
+    assert [await attempt("198.51.100.7") for _ in range(6)] == [400] * 5 + [429]
+    assert await attempt("198.51.100.8") == 400  # another phone behind the same nginx

@@ -11,6 +11,7 @@ reload never sends a form twice).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import secrets
 import time
 from collections import deque
@@ -242,7 +243,7 @@ class ParticipantPages:
         if not self._form_token_ok(request, form):
             return self.message(request, _, "m.bad_form", 403, link_home=True)
         error = None
-        if not self.recovery_tries.allow(request.remote or "?"):
+        if not self.recovery_tries.allow(client_address(request)):
             error, status = "too_many", 429
         else:
             typed = form.get("code")
@@ -433,6 +434,18 @@ def certificate_text(
         if public_url
         else _.plain("m.verify_code", code=code),
     )
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking, for the recovery code's rate limit: behind the deployment's nginx
+    (a peer on this host or a private network) the address nginx appended last to
+    X-Forwarded-For, else the peer itself (a client on the internet cannot pose as another)."""
+    peer = request.remote or "?"
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(peer).is_private:
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+            return forwarded or peer
+    return peer
 
 
 def _number(text: str) -> int | None:
