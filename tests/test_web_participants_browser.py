@@ -9,19 +9,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
 
+from bot.app import running_bot
+from bot.config import Settings
+from bot.sandbox.server import RunningSandbox
 from quizzes.participants import Role
 from storage.repositories import Repositories
 from storage.unit_of_work import UnitOfWork
+from tests.conftest import REDIS_URL
 from tests.publicity_chat import Chat, chat
 from tests.quiz_world import open_campaign
-from tests.test_dashboard_browser import chromium
+from tests.test_dashboard_browser import chromium, free_port, sandbox
 from tests.test_web_participants import CLASS, pages_app
 
-__all__ = ["chat"]  # the fixture
+__all__ = ["chat", "sandbox"]  # the fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / os.environ.get("PUFA_TEST_ARTIFACTS", "test-artifacts") / "screenshots"
@@ -108,3 +113,28 @@ async def test_a_phone_joins_answers_resumes_after_a_reload_and_sees_the_result(
                 await browser.close()
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_running_bot_serves_the_participant_pages_in_polling_mode(
+    sandbox: RunningSandbox, database_url: str
+) -> None:
+    settings = Settings(
+        bot_token=sandbox.config.token,
+        bot_api_url=sandbox.url,
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        listen_port=free_port(),
+    )
+    async with running_bot(settings, migrate=True):
+        assert not settings.uses_webhook
+        base = f"http://127.0.0.1:{settings.listen_port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/m/") as home:
+                assert home.status == 200
+                assert "班级邀请链接" in await home.text()
+                assert home.headers["X-Frame-Options"] == "DENY"
+            async with http.get(f"{base}/m/join/NOSUCHCODE123") as unknown:
+                assert unknown.status == 404
+            async with http.get(f"{base}/m/static/m.css") as style:
+                assert style.status == 200
