@@ -465,6 +465,7 @@ def test_every_column_that_may_hold_a_telegram_id_is_cleared_on_erasure() -> Non
         "certificate_names.confirmed_by",  # a participant id, which stays anonymous
         "activities.recorded_by",  # participant ids too
         "activities.reviewed_by",
+        "class_reminders.sent_by",  # a participant id: who pressed the class's reminder
     }
     handled = {str(column.expression) for column in (*ACTOR_COLUMNS, *OWN_CHAT_COLUMNS)}
     suspects = {
