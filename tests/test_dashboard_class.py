@@ -11,7 +11,6 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
@@ -27,8 +26,6 @@ from tests.quiz_world import open_campaign
 from tests.test_dashboard import Site, answered, report_figures, site
 
 __all__ = ["chat", "site"]  # the fixtures
-
-pytestmark = pytest.mark.db
 
 TEACHER = 4000  # 班主任 of 七年级1班
 OTHER_TEACHER = 4100  # of 七年级2班
@@ -139,6 +136,11 @@ async def test_a_teacher_lands_on_the_class_page_with_the_reports_figures(site: 
     }
     assert (line.took_part.total, line.completed, line.passed) == (2, 1, 1)  # not vacuous
     assert campaign_id == line.campaign_id
+    async with site.make_client() as client:  # English is complete
+        await site.login(client, TEACHER)
+        english = await (await client.get(f"/admin/classes/{class_id}?lang=en")).text()
+    assert "Remind students who have not finished" in english
+    assert "Started, not finished (1)" in english
 
 
 async def test_only_those_whose_rights_reach_the_class_may_view_press_or_download(
