@@ -164,9 +164,21 @@ async def fill(writer: Writer, units: list[int], participants: int, answers: int
     )
     await writer.write(
         t(QuestionRow),
-        ["id", "bank_id", "position", "type", "stem", "options", "correct", "explanation", "tags"],
+        [
+            "id",
+            "bank_id",
+            "position",
+            "type",
+            "stem",
+            "options",
+            "correct",
+            "explanation",
+            "tags",
+            "difficulty",
+            "level",
+        ],
         (
-            (n, 1, n, "single", f"第{n}题", ["甲", "乙", "丙", "丁"], [0], "", [])
+            (n, 1, n, "single", f"第{n}题", ["甲", "乙", "丙", "丁"], [0], "", [], 2, 2)
             for n in range(1, 51)
         ),
     )
