@@ -20,6 +20,7 @@ from storage.models_class_reminders import ClassReminderArticleRow, ClassReminde
 from storage.models_publicity import BroadcastRow
 from storage.models_quiz import AttemptRow
 from storage.repositories import Repositories
+from storage.unit_of_work import UnitOfWork
 from tests.publicity_chat import ADMIN, COORDINATOR, chat
 from tests.publicity_factories import add_people
 from tests.quiz_world import open_campaign
@@ -353,3 +354,23 @@ async def test_a_coordinator_reaches_a_class_page_from_the_schools_overview(site
         await site.login(client, TEACHER)
         overview = await (await client.get(f"/admin/units/{class_id}")).text()
         assert f'<a href="/admin/classes/{class_id}">七年级1班</a>' in overview
+
+
+async def test_the_unique_key_decides_between_two_claims_of_one_day(site: Site) -> None:
+    """What two tabs racing past the page's check meet: the second claim gets nothing."""
+    campaign_id, class_id = await _class_world(site)
+    today = datetime.now(UTC).date()
+    claims = []
+    for _tab in range(2):
+        async with site.chat.session_factory() as session:
+            uow = UnitOfWork.over(session)
+            teacher = await uow.participants.by_telegram_id(TEACHER)
+            assert teacher is not None
+            claims.append(
+                await uow.class_progress.claim_reminder(
+                    campaign_id, class_id, today, teacher.id, datetime.now(UTC)
+                )
+            )
+            await uow.commit()
+    assert claims[0] is not None and claims[1] is None
+    assert len(await _reminders(site)) == 1
