@@ -69,11 +69,10 @@ class ClassView:
         return tuple(s for s in self.students if s.stage is Stage.UNFINISHED)
 
     @property
-    def remindable(self) -> bool:
-        return (
-            self.state is CampaignStatus.OPEN
-            and self.reminder is None
-            and any(s.stage is not Stage.FINISHED and s.student.reachable for s in self.students)
+    def to_remind(self) -> int:
+        """Students a reminder would reach now: not finished, and reachable in chat."""
+        return sum(
+            1 for s in self.students if s.stage is not Stage.FINISHED and s.student.reachable
         )
 
 

@@ -195,9 +195,6 @@ class ClassPages:
             closes=short_when(found.campaign.closes_at, board.zone, _.plain)
             if found.campaign is not None
             else None,
-            reachable_left=sum(
-                1 for s in found.students if s.stage is not Stage.FINISHED and s.student.reachable
-            ),
             stage_of=lambda line: _stage(line, _),
         )
 
