@@ -267,6 +267,7 @@ async def test_a_whole_quiz_under_the_chats_rules_counted_once_in_the_report(sit
     for seq in range(1, 6):
         page = await (await phone.get(here)).text()
         assert f"第 {seq}/5 题" in page
+        assert ("上一题回答正确" in page) == (seq > 1)  # the campaign tells after each
         assert f"第 {seq}/5 题" in await (await tab.get(here)).text()  # the same state
         sig, shown_seq = SIG.search(page), SEQ.search(page)
         assert sig is not None and shown_seq is not None and int(shown_seq.group(1)) == seq
@@ -401,6 +402,26 @@ async def test_time_runs_on_the_server_and_a_late_form_changes_nothing(site: Sit
     site.clock.offset = timedelta(minutes=5)
     assert "第 3/5 题" in await (await phone.get(here)).text()
     assert await _points(site, attempt_id) == (0.0, 3)
+    for seq in (3, 4, 5):  # the third wrong, the others right
+        page = await (await phone.get(here)).text()
+        sig = SIG.search(page)
+        assert sig is not None
+        right = await _right_positions(site, attempt_id, seq)
+        wrong = [next(p for p in range(4) if p not in right)]
+        await phone.post(
+            here,
+            data={
+                "csrf_token": csrf.group(1),
+                "seq": str(seq),
+                "sig": sig.group(1),
+                "option": [str(p) for p in (wrong if seq == 3 else right)],
+            },
+        )
+        if seq == 3:
+            assert "上一题答错了，正确答案是" in await (await phone.get(here)).text()
+    result = await (await phone.get(here)).text()
+    assert "得分 2/5" in result and "答错或未答的题目" in result
+    assert result.count("时间到，未作答") == 2 and "你的答案：" in result
 
 
 async def test_erasing_a_web_participant_closes_their_devices_and_code(site: Site) -> None:

@@ -40,6 +40,7 @@ from quizzes.attempts import Attempt, AttemptQuestion, SignedIn, Step, Verdict
 from quizzes.bank import QuestionType
 from quizzes.campaigns import Campaign
 from quizzes.clock import Clock
+from quizzes.engine import Feedback
 from quizzes.participants import (
     Participant,
     clean_display_name,
@@ -260,6 +261,8 @@ class AttemptPage:
     question: AttemptQuestion | None  # None: finished
     signature: str | None  # the answer form's signature of (attempt, seq)
     result: AttemptResult | None = None
+    # The question before, answered, when the campaign tells right or wrong after each.
+    previous: AttemptQuestion | None = None
 
 
 async def attempt_page(
@@ -287,9 +290,13 @@ async def attempt_page(
         result = await attempt_result(uow, campaign, attempt, now=clock())
         return AttemptPage(campaign, attempt, None, None, result)
     question = await uow.attempts.question(attempt.id, attempt.current_seq)
+    previous = None
+    if campaign.rules.feedback is Feedback.EACH and attempt.current_seq > 1:
+        previous = await uow.attempts.question(attempt.id, attempt.current_seq - 1)
+        previous = previous if previous is not None and previous.chosen else None
     await uow.commit()
     signature = sign_question(key, participant.id, attempt.id, attempt.current_seq)
-    return AttemptPage(campaign, attempt, question, signature)
+    return AttemptPage(campaign, attempt, question, signature, previous=previous)
 
 
 class AnswerRefusal(StrEnum):

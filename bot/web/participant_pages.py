@@ -40,7 +40,7 @@ from bot.application.web_participants import (
     recover,
     signed_in,
 )
-from bot.campaign_messages import option_text
+from bot.campaign_messages import option_text, options_shown
 from bot.certificates import CertificateText, render_certificate
 from bot.i18n import Gettext, Translator
 from bot.verification import verify_url
@@ -313,7 +313,26 @@ class ParticipantPages:
         notice = notice if notice in NOTICES else None
         if shown.question is None:
             return self.page(
-                request, "result.html.j2", _, shown=shown, percent=score_percent, notice=notice
+                request,
+                "result.html.j2",
+                _,
+                shown=shown,
+                percent=score_percent,
+                notice=notice,
+                missed=missed_lines(shown, _),
+            )
+        feedback = None
+        if shown.previous is not None and notice is None:
+            before = shown.previous
+            feedback = (
+                _.plain("quiz.feedback.right_note")
+                if (before.points or 0) >= 1
+                else _.plain(
+                    "quiz.feedback.wrong_note",
+                    answer=options_shown(
+                        before.question, before.order, before.question.correct, _.plain
+                    ),
+                )
             )
         question = shown.question
         stored = question.question
@@ -337,6 +356,7 @@ class ParticipantPages:
             multiple=stored.type is QuestionType.MULTIPLE,
             csrf=signed.csrf,
             notice=notice,
+            feedback=feedback,
             deadline=deadline.astimezone(self.zone).strftime("%H:%M:%S") if deadline else None,
         )
 
@@ -446,6 +466,23 @@ def client_address(request: web.Request) -> str:
             forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
             return forwarded or peer
     return peer
+
+
+def missed_lines(shown: AttemptPage, _: Gettext) -> list[tuple[int, str, str, str, str]]:
+    """(seq, stem, their answer, the right one, the explanation) of each question missed,
+    as the chat's result lists them."""
+    lines = []
+    for question in shown.result.missed if shown.result else ():
+        stored, order = question.question, question.order
+        if question.timed_out:
+            yours = _.plain("quiz.result.yours_timed_out")
+        elif question.chosen:
+            yours = options_shown(stored, order, question.chosen, _.plain)
+        else:  # the window closed on it
+            yours = _.plain("quiz.result.yours_unanswered")
+        right = options_shown(stored, order, stored.correct, _.plain)
+        lines.append((question.seq, stored.stem, yours, right, stored.explanation or "—"))
+    return lines
 
 
 def _number(text: str) -> int | None:
