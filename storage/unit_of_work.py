@@ -16,6 +16,7 @@ from storage.publicity import LectureRepository, PublicityRepository
 from storage.reports import ReportRepository
 from storage.repositories import Repositories
 from storage.scheduler import JobRunRepository
+from storage.staff_accounts import StaffAccountRepository
 from storage.statistics import StatisticsRepository
 from storage.web_identity import WebIdentityRepository
 from storage.web_sessions import WebSessionRepository
@@ -70,3 +71,7 @@ class UnitOfWork(Repositories):
     @cached_property
     def web_identities(self) -> WebIdentityRepository:
         return WebIdentityRepository(self.session)
+
+    @cached_property
+    def staff_accounts(self) -> StaffAccountRepository:
+        return StaffAccountRepository(self.session)
