@@ -69,7 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.broadcast import RATE_SHARE, prepare, register_users
 from bench.common import free_port, postgres_database, sandbox_process
-from bench.quiz_load import Participant, open_quiz, paced, populate
+from bench.quiz_load import Participant, cpu_seconds, open_quiz, paced, populate
 from bot.dedupe import RedisClaims
 from bot.sandbox.client import SandboxClient
 from bot.sandbox.config import SandboxConfig
@@ -249,15 +249,6 @@ class Bots:
             content = path.read_text(errors="replace").splitlines()[-lines:]
             out.append(f"--- {path.name}\n" + "\n".join(content))
         return "\n".join(out)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------- counting
