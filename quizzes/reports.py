@@ -13,6 +13,7 @@ class Trigger(StrEnum):
     SCHEDULED = "scheduled"
     CHAT = "chat"
     CLI = "cli"
+    WEB = "web"  # compiled from the dashboard's reports page
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from storage.models import Base, utcnow
 class ReportVersionRow(Base):
     __tablename__ = "report_versions"
     __table_args__ = (
-        CheckConstraint("trigger IN ('scheduled', 'chat', 'cli')", name="trigger"),
+        CheckConstraint("trigger IN ('scheduled', 'chat', 'cli', 'web')", name="trigger"),
         CheckConstraint("period_end >= period_start", name="period"),
         Index("ix_report_versions_compiled_at", "compiled_at"),
         Index("ix_report_versions_scope_unit_id", "scope_unit_id"),
