@@ -8,6 +8,10 @@ moment it expires and carries a nonce, all signed with a key derived from the bo
 nonce with the new session (unique), so a link opens one session at most; an expired,
 reused, forged or edited link opens none.
 
+Staff who cannot use Telegram log in with a web account's password instead
+(:mod:`bot.application.staff_accounts`), which opens the same kind of session here
+(:func:`start_session`); a disabled account's sessions end on their next request.
+
 The session's cookie holds a random id; the table keeps only its SHA-256. Rights are
 not kept in it: every request reads the participant's grants again, so a revoked grant
 takes effect on the next request, and a session whose person has no staff or teacher
@@ -57,8 +61,10 @@ __all__ = [
     "open_session",
     "overview",
     "read_login_token",
+    "rights_of",
     "section_of",
     "sign_login_token",
+    "start_session",
     "units_in_view",
     "viewer_of",
     "viewer_scopes",
@@ -139,12 +145,14 @@ class WebRights:
         return self.class_id is not None and unit.id == self.class_id
 
 
-async def _rights_of(
+async def rights_of(
     uow: UnitOfWork, participant: Participant, admin_ids: Collection[int]
 ) -> WebRights:
     permissions = Permissions.from_grants(
         await uow.grants.of(participant.id),
-        configured_admin=participant.telegram_id in admin_ids,
+        # PUFA_ADMIN_IDS are Telegram ids: a web account's admin rights are a grant.
+        configured_admin=participant.telegram_id is not None
+        and participant.telegram_id in admin_ids,
     )
     class_id = None
     if participant.role is Role.TEACHER and participant.unit_id is not None:
@@ -164,7 +172,7 @@ async def login_link(
     now: datetime,
 ) -> str | LinkRefusal:
     """A one-time login link for ``participant``, valid for :data:`LINK_LIFETIME`."""
-    rights = await _rights_of(uow, participant, admin_ids)
+    rights = await rights_of(uow, participant, admin_ids)
     await uow.commit()
     if not rights.any:
         return LinkRefusal.NOT_STAFF
@@ -198,9 +206,20 @@ async def open_session(
     if now >= expires:
         await uow.commit()
         return LinkRefusal.EXPIRED, locale
-    if not (await _rights_of(uow, participant, admin_ids)).any:
+    if not (await rights_of(uow, participant, admin_ids)).any:
         await uow.commit()
         return LinkRefusal.NOT_STAFF, locale
+    opened = await start_session(uow, participant, nonce, now=now)
+    if opened is None:
+        return LinkRefusal.USED, locale
+    return opened
+
+
+async def start_session(
+    uow: UnitOfWork, participant: Participant, nonce: str, *, now: datetime
+) -> OpenedSession | None:
+    """A new session for ``participant``, whose rights were checked; ``nonce`` (unique: a
+    login link's, or a password login's) opens one session at most: None when it has."""
     cookie = secrets.token_urlsafe(32)
     created = await uow.web_sessions.create(
         token_hash=_hash(cookie),
@@ -210,7 +229,7 @@ async def open_session(
         now=now,
     )
     if created is None:
-        return LinkRefusal.USED, locale
+        return None
     await uow.commit()
     return OpenedSession(cookie, participant)
 
@@ -245,8 +264,12 @@ async def viewer_of(
         await uow.web_sessions.revoke(session.id, now)
         await uow.commit()
         return None
-    rights = await _rights_of(uow, participant, admin_ids)
-    if not rights.any:
+    rights = await rights_of(uow, participant, admin_ids)
+    # A web account (no Telegram id) that was disabled has no session, whatever its rights.
+    disabled = participant.telegram_id is None and await uow.staff_accounts.is_disabled(
+        participant.id
+    )
+    if disabled or not rights.any:
         await uow.web_sessions.revoke(session.id, now)
         await uow.commit()
         return None
