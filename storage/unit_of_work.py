@@ -11,6 +11,7 @@ from functools import cached_property
 
 from storage.activities import ActivityRepository, VicePrincipalRepository
 from storage.class_progress import ClassProgressRepository
+from storage.dashboard_jobs import DashboardJobRepository
 from storage.livequiz import LiveQuizRepository
 from storage.publicity import LectureRepository, PublicityRepository
 from storage.reports import ReportRepository
@@ -75,3 +76,7 @@ class UnitOfWork(Repositories):
     @cached_property
     def staff_accounts(self) -> StaffAccountRepository:
         return StaffAccountRepository(self.session)
+
+    @cached_property
+    def dashboard_jobs(self) -> DashboardJobRepository:
+        return DashboardJobRepository(self.session)
