@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from quizzes.attempts import AttemptQuestion
 from quizzes.bank import QuestionType, StoredQuestion
 from quizzes.campaigns import SpecProblem
 from quizzes.engine import LETTERS
@@ -42,3 +43,13 @@ def options_shown(
     return _("quiz.answer_separator").join(
         f"{LETTERS[p]}. {option_text(question, order[p], _)}" for p in positions
     )
+
+
+def answer_given(question: AttemptQuestion, _: Callable[..., str]) -> str:
+    """What the participant answered to a question of their result: the options they
+    chose, or why there are none (time ran out, or the window closed on it). Plain text."""
+    if question.timed_out:
+        return _("quiz.result.yours_timed_out")
+    if question.chosen:
+        return options_shown(question.question, question.order, question.chosen, _)
+    return _("quiz.result.yours_unanswered")  # the window closed on it

@@ -14,7 +14,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.application.quiz import attempt_result, remember_question_message
-from bot.campaign_messages import option_text, options_shown
+from bot.campaign_messages import answer_given, option_text, options_shown
 from bot.i18n import Gettext
 from bot.livequiz_steps import stop
 from bot.message_parts import split_message
@@ -191,12 +191,7 @@ async def send_result(
     for question in result.missed:
         stored, order = question.question, question.order
         answer = options_shown(stored, order, stored.correct, _.plain)
-        if question.timed_out:
-            yours = _.plain("quiz.result.yours_timed_out")
-        elif question.chosen:
-            yours = options_shown(stored, order, question.chosen, _.plain)
-        else:  # the window closed on it
-            yours = _.plain("quiz.result.yours_unanswered")
+        yours = answer_given(question, _.plain)
         parts.append(
             _(
                 "quiz.result.missed_item",

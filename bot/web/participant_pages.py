@@ -40,7 +40,7 @@ from bot.application.web_participants import (
     recover,
     signed_in,
 )
-from bot.campaign_messages import option_text, options_shown
+from bot.campaign_messages import answer_given, option_text, options_shown
 from bot.certificates import CertificateText, render_certificate
 from bot.i18n import Gettext, Translator
 from bot.verification import verify_url
@@ -473,14 +473,9 @@ def missed_lines(shown: AttemptPage, _: Gettext) -> list[tuple[int, str, str, st
     as the chat's result lists them."""
     lines = []
     for question in shown.result.missed if shown.result else ():
-        stored, order = question.question, question.order
-        if question.timed_out:
-            yours = _.plain("quiz.result.yours_timed_out")
-        elif question.chosen:
-            yours = options_shown(stored, order, question.chosen, _.plain)
-        else:  # the window closed on it
-            yours = _.plain("quiz.result.yours_unanswered")
-        right = options_shown(stored, order, stored.correct, _.plain)
+        stored = question.question
+        yours = answer_given(question, _.plain)
+        right = options_shown(stored, question.order, stored.correct, _.plain)
         lines.append((question.seq, stored.stem, yours, right, stored.explanation or "—"))
     return lines
 
