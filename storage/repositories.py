@@ -373,9 +373,11 @@ class GrantRepository:
         return [Grant(row.participant_id, GrantKind(row.kind), row.unit_id) for row in rows]
 
     async def grant(
-        self, participant_id: int, kind: GrantKind, unit_id: int | None, granted_by: int
+        self, participant_id: int, kind: GrantKind, unit_id: int | None, granted_by: int | None
     ) -> bool:
-        """Record a grant; ``False`` when the participant already had it."""
+        """Record a grant; ``False`` when the participant already had it. ``granted_by``: the
+        granting admin's Telegram id; None when an account was made on the web or the
+        command line."""
         result = await self.session.execute(
             insert_ignoring_conflicts(self.session, GrantRow).values(
                 participant_id=participant_id,
