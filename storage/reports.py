@@ -88,6 +88,18 @@ class ReportRepository:
         )
         return {name: bytes(content) for name, content in rows}
 
+    async def names(self, version_ids: Iterable[int]) -> dict[int, list[str]]:
+        """The names of the files kept of each version (none read), in name order."""
+        rows = await self.session.execute(
+            select(ReportFileRow.version_id, ReportFileRow.name)
+            .where(ReportFileRow.version_id.in_(list(version_ids)))
+            .order_by(ReportFileRow.version_id, ReportFileRow.name)
+        )
+        found: dict[int, list[str]] = {}
+        for version_id, name in rows:
+            found.setdefault(version_id, []).append(name)
+        return found
+
     async def admin_recipients(
         self, configured: Iterable[int], default_locale: str
     ) -> list[Recipient]:

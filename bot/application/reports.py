@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import Translator
-from bot.reports.compile import ReportFiles, compile_report
+from bot.reports.compile import Progress, ReportFiles, compile_report
 from quizzes.permissions import Permissions
 from quizzes.reports import ReportVersion, Trigger
 from quizzes.statistics import Period, Statistics
@@ -33,7 +33,9 @@ from storage.unit_of_work import UnitOfWork
 __all__ = [
     "ReportRefusal",
     "StoredReport",
+    "compile_and_keep",
     "compile_chat_report",
+    "kept_file",
     "may_report_on",
     "participation_figures",
     "report_scopes",
@@ -50,6 +52,7 @@ class ReportRefusal(StrEnum):
     NOT_STAFF = "not_staff"
     NOT_IN_REACH = "not_in_reach"  # a unit outside the viewer's schools
     FAILED = "failed"  # compiling went wrong (logged); nothing was kept
+    UNKNOWN = "unknown"  # no such version (or file of it) is kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,37 @@ async def compile_chat_report(
 ) -> ReportFiles | ReportRefusal:
     """Compile every file of the report on ``scope`` over ``period`` and keep it as a
     version asked for in chat, so that ``/reports`` can send it again."""
+    kept = await compile_and_keep(
+        session_factory,
+        scope,
+        period,
+        viewer=viewer,
+        trigger=Trigger.CHAT,
+        compiled_by=compiled_by,
+        now=now,
+        zone=zone,
+        locale=locale,
+        translator=translator,
+    )
+    return kept if isinstance(kept, ReportRefusal) else kept[0]
+
+
+async def compile_and_keep(
+    session_factory: SessionFactory,
+    scope: Unit,
+    period: Period,
+    *,
+    viewer: Permissions,
+    trigger: Trigger,
+    compiled_by: int | None,
+    now: datetime,
+    zone: ZoneInfo,
+    locale: str,
+    translator: Translator,
+    progress: Progress | None = None,
+) -> tuple[ReportFiles, ReportVersion] | ReportRefusal:
+    """Compile every file of the report and keep it as a version (``trigger`` says which
+    door asked); ``progress`` hears of each step as :func:`compile_report` takes it."""
     if not may_report_on(viewer, scope.id):
         return ReportRefusal.NOT_IN_REACH
     try:
@@ -104,23 +138,24 @@ async def compile_chat_report(
             locale=locale,
             translator=translator,
             compiled_at=now,
+            progress=progress,
         )
     except Exception:
         log.exception("report for unit %s failed", scope.id)
         return ReportRefusal.FAILED
     async with session_factory() as session:
         reports = ReportRepository(session)
-        await reports.save(
+        version = await reports.save(
             scope,
             period,
             locale=locale,
-            trigger=Trigger.CHAT,
+            trigger=trigger,
             compiled_by=compiled_by,
             compiled_at=report.compiled_at,
             files=report.files,
         )
         await reports.commit()
-    return report
+    return report, version
 
 
 async def participation_figures(
@@ -169,3 +204,22 @@ async def stored_report(
     if version is None or not files:
         return None
     return StoredReport(version, {name: files[name] for name in names if name in files})
+
+
+async def kept_file(
+    uow: UnitOfWork, version_id: int, name: str, *, viewer: Permissions
+) -> StoredReport | ReportRefusal:
+    """One file of a kept version, for a download: refused when the version is of a unit
+    outside the viewer's reach, unknown when there is no such version or file."""
+    if not viewer.is_staff:
+        await uow.commit()
+        return ReportRefusal.NOT_STAFF
+    version = await uow.reports.get(version_id)
+    if version is not None and not may_report_on(viewer, version.scope_unit_id):
+        await uow.commit()
+        return ReportRefusal.NOT_IN_REACH
+    files = await uow.reports.files(version_id, [name]) if version is not None else {}
+    await uow.commit()
+    if version is None or name not in files:
+        return ReportRefusal.UNKNOWN
+    return StoredReport(version, files)
