@@ -351,6 +351,29 @@ class Attempts:
         )
         return replace(step, locale=press.locale)
 
+    async def answer(
+        self, presser: Presser, attempt_id: int, seq: int, positions: frozenset[int]
+    ) -> Step:
+        """The options chosen all at once (a web page's form): one answer, recorded as a
+        press and a submit would record it, from the same one read and conditional write,
+        so a doubled form records once."""
+        checked = await self._check(presser, attempt_id, seq)
+        if isinstance(checked, Step):
+            return checked
+        press = checked
+        question = press.question
+        if not positions:
+            return press.step(Verdict.EMPTY)
+        single = question.question.type is not QuestionType.MULTIPLE
+        if any(not 0 <= p < len(question.order) for p in positions) or (
+            single and len(positions) > 1
+        ):
+            return press.step(Verdict.STALE)
+        step = await self._answer(
+            press.campaign, press.attempt, question, positions, press.following
+        )
+        return replace(step, locale=press.locale)
+
     async def time_out(self, attempt_id: int, seq: int) -> Step:
         """The question's time ran out unanswered (called by the timer)."""
         attempt = await self.store.get(attempt_id)

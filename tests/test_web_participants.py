@@ -5,6 +5,7 @@ and a web participant counted once in the report while chat messages leave them 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -461,3 +462,47 @@ async def test_recovery_tries_are_counted_per_client_behind_the_proxy(site: Site
 
     assert [await attempt("198.51.100.7") for _ in range(6)] == [400] * 5 + [429]
     assert await attempt("198.51.100.8") == 400  # another phone behind the same nginx
+
+
+async def test_a_doubled_multiple_choice_form_is_recorded_once_as_chosen(site: Site) -> None:
+    campaign = await open_campaign(
+        site.chat.session_factory, unit_ids=(site.chat.world.classes[CLASS].id,)
+    )
+    phone = site.make_client()
+    await phone.start_server()
+    await site.join(phone)
+    csrf = CSRF.search(await (await phone.get("/m/")).text())
+    assert csrf is not None
+    started = await phone.post(
+        f"/m/campaigns/{campaign.id}/start",
+        data={"csrf_token": csrf.group(1)},
+        allow_redirects=False,
+    )
+    here = started.headers["Location"]
+    attempt_id = int(here.rsplit("/", 1)[1])
+    for seq in range(1, 6):
+        page = await (await phone.get(here)).text()
+        sig = SIG.search(page)
+        assert sig is not None
+        right = await _right_positions(site, attempt_id, seq)
+        form = {
+            "csrf_token": csrf.group(1),
+            "seq": str(seq),
+            "sig": sig.group(1),
+            "option": [str(p) for p in right],
+        }
+        if len(right) > 1:  # the multiple choice: the same form twice at once
+            first, second = await asyncio.gather(
+                phone.post(here, data=form, allow_redirects=False),
+                phone.post(here, data=form, allow_redirects=False),
+            )
+            locations = sorted(r.headers["Location"] for r in (first, second))
+            assert locations[0] == here and "notice=" in locations[1]
+            async with site.chat.session_factory() as session:
+                question = await UnitOfWork.over(session).attempts.question(attempt_id, seq)
+                assert question is not None and question.points == 1.0
+                assert question.chosen == question.question.correct
+            assert await _points(site, attempt_id) == (float(seq), seq + 1)
+            return
+        await phone.post(here, data=form)
+    raise AssertionError("the campaign drew no multiple-choice question")

@@ -38,6 +38,7 @@ __all__ = [
     "OpenCampaign",
     "OpenCampaigns",
     "TimedOut",
+    "answer_options",
     "attempt_campaign",
     "attempt_result",
     "choose_option",
@@ -158,6 +159,23 @@ async def submit_choices(
 ) -> Step:
     """Submit the options ticked on multiple-choice question ``seq``."""
     step = await Attempts(uow.attempts, uow.campaigns, clock).submit(presser, attempt_id, seq)
+    await uow.commit()
+    return step
+
+
+async def answer_options(
+    uow: UnitOfWork,
+    presser: Presser,
+    attempt_id: int,
+    seq: int,
+    positions: frozenset[int],
+    *,
+    clock: Clock,
+) -> Step:
+    """Question ``seq`` answered with every option chosen at once (a web page's form)."""
+    step = await Attempts(uow.attempts, uow.campaigns, clock).answer(
+        presser, attempt_id, seq, positions
+    )
     await uow.commit()
     return step
 

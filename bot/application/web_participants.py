@@ -30,14 +30,12 @@ from enum import StrEnum
 from bot.application import roster
 from bot.application.quiz import (
     AttemptResult,
+    answer_options,
     attempt_campaign,
     attempt_result,
-    choose_option,
-    submit_choices,
     time_up,
 )
-from quizzes.attempts import Attempt, AttemptQuestion, SignedIn, Step, Verdict
-from quizzes.bank import QuestionType
+from quizzes.attempts import Attempt, AttemptQuestion, SignedIn, Step
 from quizzes.campaigns import Campaign
 from quizzes.clock import Clock
 from quizzes.engine import Feedback
@@ -315,25 +313,14 @@ async def answer(
     key: bytes,
     clock: Clock,
 ) -> Step | AnswerRefusal:
-    """The options chosen on question ``seq``'s page, through the chat's own answer path:
-    one press for a single choice; for a multiple choice, the ticks that differ from the
-    stored ones, then the submit. A replayed, doubled or late form changes nothing (the
-    step says why: already answered, stale, time up)."""
+    """The options chosen on question ``seq``'s page, through the chat's own answer path
+    (one read, one conditional write). A replayed, doubled or late form changes nothing
+    (the step says why: already answered, stale, time up)."""
     wanted = sign_question(key, participant.id, attempt_id, seq)
     if not hmac.compare_digest(signature.encode(), wanted.encode()):
         return AnswerRefusal.FORGED
     if not positions:
         return AnswerRefusal.EMPTY
-    presser = SignedIn(participant.id)
-    question = await uow.attempts.question(attempt_id, seq)
-    multiple = question is not None and question.question.type is QuestionType.MULTIPLE
-    if question is None or (not multiple and len(positions) > 1):
-        await uow.commit()
-        return AnswerRefusal.FORGED
-    if not multiple:
-        return await choose_option(uow, presser, attempt_id, seq, min(positions), clock=clock)
-    for position in sorted(positions ^ question.draft):
-        step = await choose_option(uow, presser, attempt_id, seq, position, clock=clock)
-        if step.verdict is not Verdict.TOGGLED:
-            return step
-    return await submit_choices(uow, presser, attempt_id, seq, clock=clock)
+    return await answer_options(
+        uow, SignedIn(participant.id), attempt_id, seq, positions, clock=clock
+    )
