@@ -17,6 +17,7 @@ import click
 from bot.cli_activity import activity, vice_principal
 from bot.cli_bank import bank
 from bot.cli_participant import participant
+from bot.cli_staff import staff
 from bot.cli_support import failure_line, settings_or_exit, terminal_gettext
 from bot.config import SettingsError, load_settings
 from bot.log_limits import limit_tracebacks
@@ -399,3 +400,4 @@ main.add_command(lecture)
 main.add_command(participant)
 main.add_command(activity)
 main.add_command(vice_principal)
+main.add_command(staff)

@@ -45,7 +45,7 @@ from bot.application.dashboard import (
 )
 from quizzes.participants import GrantKind, Role, clean_display_name
 from quizzes.permissions import Permissions
-from quizzes.units import UnitKind
+from quizzes.units import Unit, UnitKind
 from storage.staff_accounts import StaffAccount
 from storage.unit_of_work import UnitOfWork
 
@@ -68,6 +68,7 @@ __all__ = [
     "confirm_totp",
     "create_account",
     "disable_account",
+    "find_unit",
     "issue_setup_link",
     "log_in",
     "log_in_with_code",
@@ -309,6 +310,22 @@ async def accounts(uow: UnitOfWork, *, by: Permissions | None) -> list[AccountLi
             AccountLine(account, kind, labels.get(unit_id) if unit_id is not None else None)
         )
     return lines
+
+
+async def find_unit(uow: UnitOfWork, school: str, class_name: str | None) -> Unit | None:
+    """The school named (by id, by name, or regiment and name), or its class of that name;
+    None when there is not exactly one."""
+    schools = [unit for unit in await uow.units.find_school(school) if not unit.retired]
+    found: Unit | None = schools[0] if len(schools) == 1 else None
+    if found is not None and class_name is not None:
+        classes = [
+            unit
+            for unit in await uow.units.children(found.id)
+            if unit.kind is UnitKind.CLASS and unit.name == class_name.strip()
+        ]
+        found = classes[0] if len(classes) == 1 else None
+    await uow.commit()
+    return found
 
 
 async def account_of(uow: UnitOfWork, participant_id: int) -> StaffAccount | None:

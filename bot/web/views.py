@@ -35,6 +35,7 @@ from bot.application.dashboard import (
 )
 from bot.application.live_figures import FigureSource, fresh
 from bot.i18n import Gettext, Translator
+from bot.web.accounts import add_account_routes
 from bot.web.campaign_page import add_campaign_routes
 from bot.web.class_view import add_class_routes
 from bot.web.reports_page import add_report_routes
@@ -342,6 +343,7 @@ def add_dashboard_routes(app: web.Application, dashboard: Dashboard) -> None:
     app.router.add_post(f"{base}/logout", dashboard.logout)
     add_campaign_routes(app, dashboard)
     add_class_routes(app, dashboard, SECURITY_HEADERS)
+    add_account_routes(app, dashboard, SECURITY_HEADERS)  # staff without Telegram
     add_report_routes(app, dashboard, SECURITY_HEADERS)
     app.router.add_static(f"{base}/static/", HERE / "static", append_version=False)
 

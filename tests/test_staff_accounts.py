@@ -1,0 +1,449 @@
+"""Web accounts for staff without Telegram, through the dashboard's pages: the setup link,
+the password login and its rate limit, TOTP, disabling, and who may make accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyotp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.application import staff_accounts
+from bot.application.dashboard import login_key
+from bot.application.staff_accounts import (
+    AccountKind,
+    AccountRefusal,
+    CreatedAccount,
+    PasswordRefusal,
+    create_account,
+    password_problem,
+)
+from bot.cli import main
+from bot.i18n import Translator
+from bot.web import Dashboard, add_dashboard_routes
+from quizzes.participants import GrantKind
+from quizzes.permissions import Permissions
+from storage.models_staff_accounts import LoginFailureRow, StaffAccountRow
+from storage.unit_of_work import UnitOfWork
+from tests.factories import World, build_world
+from tests.test_dashboard import Clock  # the dashboard's clock, moved by the test
+
+PASSWORD = "晨读宪法-2026-春"
+SCHOOL = "胡杨河市第一中学"
+OTHER_SCHOOL = "一三一团中学"
+CLASS = "七年级1班"
+FORM_TOKEN = re.compile(r'name="form_token" value="([0-9a-f]{64})"')
+TICKET = re.compile(r'name="ticket" value="([^"]+)"')
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+SECRET = re.compile(r"<code>([A-Z2-7]{16,})</code>")
+SETUP = re.compile(r"(/admin/setup/[A-Za-z0-9_-]{43})")
+
+
+@pytest.fixture(autouse=True)
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at its default cost takes a tenth of a second or more a hash: the rules
+    under test do not depend on the cost."""
+    monkeypatch.setattr(
+        staff_accounts, "PASSWORDS", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@dataclass
+class Site:
+    session_factory: async_sessionmaker[AsyncSession]
+    world: World
+    clock: Clock
+    client: Callable[[], Any]
+
+    async def account(
+        self, login: str, kind: AccountKind, unit: str | None = None, *, password: bool = True
+    ) -> CreatedAccount:
+        """An account made on the command line's terms, its password chosen."""
+        units = {**self.world.schools, **self.world.classes}
+        async with self.session_factory() as session:
+            created = await create_account(
+                UnitOfWork.over(session),
+                by=None,
+                by_participant=None,
+                display_name=f"{login}老师",
+                login_name=login,
+                kind=kind,
+                unit_id=units[unit].id if unit else None,
+                now=self.clock(),
+            )
+        assert isinstance(created, CreatedAccount), created
+        if password:
+            client = await self.client()
+            response = await setup(client, created.setup_token, PASSWORD)
+            assert response.status == 200, await response.text()
+        return created
+
+
+async def setup(client: TestClient, token: str, password: str) -> Any:
+    form = {"password": password, "repeated": password}
+    return await client.post(f"/admin/setup/{token}", data=form, allow_redirects=False)
+
+
+async def log_in(
+    client: TestClient, login: str, password: str = PASSWORD, *, address: str = "10.0.0.1"
+) -> Any:
+    page = await client.get("/admin/login")
+    token = FORM_TOKEN.search(await page.text())
+    assert token is not None
+    return await client.post(
+        "/admin/login",
+        data={"form_token": token.group(1), "login_name": login, "password": password},
+        headers={"X-Forwarded-For": address},
+        allow_redirects=False,
+    )
+
+
+async def send_code(client: TestClient, page: str, code: str) -> Any:
+    token, ticket = FORM_TOKEN.search(page), TICKET.search(page)
+    assert token is not None and ticket is not None, page
+    return await client.post(
+        "/admin/login/code",
+        data={"form_token": token.group(1), "ticket": ticket.group(1), "code": code},
+        allow_redirects=False,
+    )
+
+
+async def csrf_of(client: TestClient, path: str = "/admin/account") -> str:
+    found = CSRF.search(await (await client.get(path)).text())
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.fixture
+async def site(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[Site]:
+    world = await build_world(session_factory)
+    clock = Clock()
+    clients: list[TestClient] = []
+
+    async def make_client() -> TestClient:
+        """A browser of its own (its own cookies) on the dashboard's pages."""
+        app = web.Application()
+        add_dashboard_routes(
+            app,
+            Dashboard(
+                session_factory,
+                Translator.load(),
+                (),
+                "/admin",
+                login_key("123456:TEST"),
+                ZoneInfo("Asia/Shanghai"),
+                clock=clock,
+            ),
+        )
+        client = TestClient(TestServer(app))
+        clients.append(client)
+        await client.start_server()
+        return client
+
+    yield Site(session_factory, world, clock, make_client)
+    for client in clients:
+        await client.close()
+
+
+async def refusals(site: Site) -> list[LoginFailureRow]:
+    async with site.session_factory() as session:
+        return list(await session.scalars(select(LoginFailureRow).order_by(LoginFailureRow.id)))
+
+
+# -- the rules themselves ------------------------------------------------------------------
+
+
+def test_a_password_is_long_uncommon_and_not_the_login_name() -> None:
+    assert password_problem("short1!", "wang") is PasswordRefusal.TOO_SHORT
+    assert password_problem("1234567890", "wang") is PasswordRefusal.TOO_COMMON
+    assert password_problem("Password123", "wang") is PasswordRefusal.TOO_COMMON
+    assert password_problem("aaaaaaaaaaaa", "wang") is PasswordRefusal.TOO_COMMON
+    assert password_problem("wang.li-2026-autumn", "wang.li") is PasswordRefusal.SAME_AS_LOGIN_NAME
+    assert password_problem(PASSWORD, "wang.li") is None
+
+
+# -- logging in ----------------------------------------------------------------------------
+
+
+async def test_a_password_login_sees_exactly_its_grants_units(site: Site) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    await site.account("liming", AccountKind.TEACHER, CLASS)
+    await site.account("bureau", AccountKind.ADMIN)
+    coordinator = await site.client()
+    response = await log_in(coordinator, "Zhou ")  # case and spaces as typed
+    assert response.status == 303 and response.headers["Location"] == "/admin/"
+    assert "HttpOnly" in response.headers.getall("Set-Cookie")[-1]
+    data = await (await coordinator.get("/admin/api/overview")).json()
+    assert data["scope"]["name"] == SCHOOL
+    assert {row["name"] for row in data["sections"][-1]["rows"]} <= set(site.world.classes) | {
+        SCHOOL
+    }
+    other = site.world.schools[OTHER_SCHOOL].id
+    assert (await coordinator.get(f"/admin/units/{other}")).status == 403
+    mine = site.world.schools[SCHOOL].id
+    assert (await coordinator.get(f"/admin/units/{mine}")).status == 200
+
+    teacher = await site.client()
+    assert (await log_in(teacher, "liming")).status == 303
+    landing = await teacher.get("/admin/", allow_redirects=False)
+    assert landing.headers["Location"] == f"/admin/classes/{site.world.classes[CLASS].id}"
+    assert (await teacher.get(f"/admin/units/{mine}")).status == 403
+
+    admin = await site.client()
+    assert (await log_in(admin, "bureau")).status == 303
+    assert (await admin.get(f"/admin/units/{other}")).status == 200
+
+
+async def test_a_wrong_password_and_an_unknown_name_get_the_same_page(site: Site) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    wrong = await log_in(client, "zhou", "not-the-password-1")
+    unknown = await log_in(client, "nobody", "not-the-password-1")
+    assert wrong.status == unknown.status == 401
+    assert "pufa_session" not in wrong.cookies and "pufa_session" not in unknown.cookies
+    wrong_page = (await wrong.text()).replace('value="zhou"', 'value="?"')
+    unknown_page = (await unknown.text()).replace('value="nobody"', 'value="?"')
+    assert wrong_page == unknown_page
+    assert "登录名或密码不正确" in wrong_page
+    rows = await refusals(site)
+    assert [(row.login_name, row.outcome) for row in rows] == [
+        ("zhou", "failure"),
+        ("nobody", "failure"),
+    ]
+    assert all("not-the-password" not in repr(vars(row)) for row in rows)
+
+
+async def test_the_sixth_try_in_fifteen_minutes_is_locked_even_with_the_right_password(
+    site: Site,
+) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    for attempt in range(5):  # from five addresses: the account's own count locks it
+        response = await log_in(client, "zhou", "wrong-password-x", address=f"10.0.1.{attempt}")
+        assert response.status == 401
+        site.clock.offset += timedelta(minutes=2)
+    locked = await log_in(client, "zhou", address="10.0.2.1")
+    assert locked.status == 429, await locked.text()
+    assert "pufa_session" not in locked.cookies
+    assert "15 分钟" in await locked.text()
+    assert [row.outcome for row in await refusals(site)] == ["failure"] * 5 + ["locked"]
+    site.clock.offset += timedelta(minutes=14)  # 15 minutes after the fifth failure
+    assert (await log_in(client, "zhou", address="10.0.2.1")).status == 303
+
+
+async def test_one_address_trying_many_names_is_locked_too(site: Site) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    for name in ("a1", "b2", "c3", "d4", "e5"):
+        assert (await log_in(client, name, "guess-guess-1", address="10.9.9.9")).status == 401
+    assert (await log_in(client, "zhou", address="10.9.9.9")).status == 429
+    assert (await log_in(client, "zhou", address="10.9.9.8")).status == 303
+
+
+async def test_forms_without_their_token_are_refused(site: Site) -> None:
+    await site.account("bureau", AccountKind.ADMIN)
+    client = await site.client()
+    await client.get("/admin/login")  # the form's cookie is set, but no token is sent
+    no_token = await client.post(
+        "/admin/login", data={"login_name": "bureau", "password": PASSWORD}
+    )
+    assert no_token.status == 403
+    # A token taken from another browser's form does not fit this browser's cookie.
+    elsewhere = await site.client()
+    page = await (await elsewhere.get("/admin/login")).text()
+    token = FORM_TOKEN.search(page)
+    assert token is not None
+    forged = await client.post(
+        "/admin/login",
+        data={"form_token": token.group(1), "login_name": "bureau", "password": PASSWORD},
+    )
+    assert forged.status == 403
+    assert "pufa_session" not in forged.cookies
+    # Signed in, a form needs the session's token.
+    assert (await log_in(client, "bureau")).status == 303
+    form = {"display_name": "王老师", "login_name": "wang", "kind": "admin", "unit_id": ""}
+    refused = await client.post("/admin/accounts/create", data=form)
+    assert refused.status == 403
+    async with site.session_factory() as session:
+        assert await UnitOfWork.over(session).staff_accounts.by_login_name("wang") is None
+
+
+async def test_with_totp_a_password_is_not_enough_and_each_code_works_once(site: Site) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    assert (await log_in(client, "zhou")).status == 303
+    enrol = await client.post("/admin/account/totp", data={"csrf_token": await csrf_of(client)})
+    shown = await enrol.text()
+    assert "<svg" in shown
+    secret = SECRET.search(shown)
+    assert secret is not None
+    totp = pyotp.TOTP(secret.group(1))
+    confirm = await client.post(
+        "/admin/account/totp/confirm",
+        data={"csrf_token": await csrf_of(client), "code": totp.at(site.clock())},
+    )
+    assert confirm.status == 200, await confirm.text()
+
+    site.clock.offset += timedelta(seconds=30)  # the confirming code's step is used
+    first = await site.client()
+    step_two = await log_in(first, "zhou")
+    assert step_two.status == 200 and "pufa_session" not in step_two.cookies
+    assert (await first.get("/admin/api/overview")).status == 401
+    code = totp.at(site.clock())
+    assert (await send_code(first, await step_two.text(), code)).status == 303
+    assert (await first.get("/admin/api/overview")).status == 200
+
+    replay = await site.client()
+    again = await log_in(replay, "zhou")
+    refused = await send_code(replay, await again.text(), code)
+    assert refused.status == 401
+    assert "pufa_session" not in refused.cookies
+    site.clock.offset += timedelta(seconds=30)
+    again = await log_in(replay, "zhou")
+    assert (await send_code(replay, await again.text(), totp.at(site.clock()))).status == 303
+
+
+async def test_a_disabled_account_is_signed_out_at_its_next_request(site: Site) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    await site.account("bureau", AccountKind.ADMIN)
+    coordinator, admin = await site.client(), await site.client()
+    assert (await log_in(coordinator, "zhou")).status == 303
+    assert (await coordinator.get("/admin/")).status == 200
+    assert (await log_in(admin, "bureau")).status == 303
+    form = {"csrf_token": await csrf_of(admin, "/admin/accounts"), "login_name": "zhou"}
+    done = await admin.post("/admin/accounts/disable", data=form)
+    assert done.status == 200 and "已停用" in await done.text()
+    assert (await coordinator.get("/admin/")).status == 401
+    assert (await log_in(await site.client(), "zhou")).status == 401
+
+
+async def test_a_revoked_grant_ends_an_accounts_session(site: Site) -> None:
+    created = await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    assert (await log_in(client, "zhou")).status == 303
+    async with site.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        await uow.grants.revoke(created.participant_id, GrantKind.COORDINATOR)
+        await uow.commit()
+    assert (await client.get("/admin/")).status == 401
+
+
+async def test_a_coordinator_cannot_create_accounts(site: Site) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    assert (await log_in(client, "zhou")).status == 303
+    assert (await client.get("/admin/accounts")).status == 403
+    form = {
+        "csrf_token": await csrf_of(client),
+        "display_name": "冒名",
+        "login_name": "boss",
+        "kind": "admin",
+        "unit_id": "",
+    }
+    assert (await client.post("/admin/accounts/create", data=form)).status == 403
+    async with site.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        assert await uow.staff_accounts.by_login_name("boss") is None
+        refused = await create_account(
+            uow,
+            by=Permissions(coordinator_of=frozenset({site.world.schools[SCHOOL].id})),
+            by_participant=None,
+            display_name="冒名",
+            login_name="boss",
+            kind=AccountKind.ADMIN,
+            unit_id=None,
+            now=site.clock(),
+        )
+    assert refused is AccountRefusal.NOT_ADMIN
+
+
+async def test_an_admin_opens_an_account_on_the_page_and_its_link_sets_the_password(
+    site: Site,
+) -> None:
+    await site.account("bureau", AccountKind.ADMIN)
+    admin = await site.client()
+    assert (await log_in(admin, "bureau")).status == 303
+    form = {
+        "csrf_token": await csrf_of(admin, "/admin/accounts"),
+        "display_name": "李老师",
+        "login_name": "Li.Ming",
+        "kind": "teacher",
+        "unit_id": str(site.world.schools[SCHOOL].id),  # a school is no class
+    }
+    refused = await admin.post("/admin/accounts/create", data=form)
+    assert refused.status == 400 and "班主任选班级" in await refused.text()
+    form["unit_id"] = str(site.world.classes[CLASS].id)
+    created = await admin.post("/admin/accounts/create", data=form)
+    link = SETUP.search(await created.text())
+    assert created.status == 200 and link is not None
+    person = await site.client()
+    weak = await setup(person, link.group(1).rsplit("/", 1)[1], "1234567890")
+    assert weak.status == 400 and "常见密码" in await weak.text()
+    assert (await setup(person, link.group(1).rsplit("/", 1)[1], PASSWORD)).status == 200
+    assert (await log_in(person, "li.ming")).status == 303
+
+
+async def test_a_hash_made_with_older_parameters_is_replaced_at_login(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    stronger = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
+    monkeypatch.setattr(staff_accounts, "PASSWORDS", stronger)
+    assert (await log_in(await site.client(), "zhou")).status == 303
+    async with site.session_factory() as session:
+        row = await session.get(StaffAccountRow, created.participant_id)
+        assert row is not None and row.password_hash is not None
+        assert "m=2048,t=2" in row.password_hash
+        assert not stronger.check_needs_rehash(row.password_hash)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+async def test_staff_add_prints_a_setup_link_that_works_once(
+    site: Site, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUFA_DATABASE_URL", database_url)
+    monkeypatch.setenv("PUFA_PUBLIC_URL", "https://pufa.example.cn")
+    runner = CliRunner()
+
+    def pufa(*args: str) -> Any:
+        return runner.invoke(main, list(args))
+
+    added = await asyncio.to_thread(
+        pufa, "staff", "add", "wang", "--name", "王老师", "--role", "coordinator",
+        "--school", SCHOOL,
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    link = re.search(r"https://pufa\.example\.cn(/admin/setup/[A-Za-z0-9_-]{43})", added.output)
+    assert link is not None, added.output
+    twice = await asyncio.to_thread(
+        pufa, "staff", "add", "wang", "--name", "王", "--role", "admin"
+    )
+    assert twice.exit_code == 1 and "已被使用" in twice.output
+    client = await site.client()
+    assert (await client.get(link.group(1))).status == 200
+    form = {"password": PASSWORD, "repeated": PASSWORD}
+    assert (await client.post(link.group(1), data=form)).status == 200
+    used = await client.post(link.group(1), data={**form, "password": PASSWORD + "!"})
+    assert used.status == 404 and "已经用过" in await used.text()
+    assert (await log_in(client, "wang")).status == 303
+
+    listed = await asyncio.to_thread(pufa, "staff", "list")
+    assert listed.exit_code == 0
+    assert re.search(rf"wang\t王老师\t学校联络员\t.*{SCHOOL}\t未开启\t正常", listed.output)
+    disabled = await asyncio.to_thread(pufa, "staff", "disable", "wang")
+    assert disabled.exit_code == 0, disabled.output
+    assert (await client.get("/admin/")).status == 401
