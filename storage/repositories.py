@@ -53,7 +53,7 @@ def _unit(row: UnitRow) -> Unit:
     )
 
 
-def _participant(row: Any) -> Participant:
+def participant_of(row: Any) -> Participant:
     """From a :class:`ParticipantRow` or a row of its columns."""
     return Participant(
         id=row.id,
@@ -68,9 +68,8 @@ def _participant(row: Any) -> Participant:
     )
 
 
-# Read on every update (the participant middleware): built once, columns not entities, so
-# the hot path skips statement construction and the ORM's identity bookkeeping.
-_PARTICIPANT_BY_TELEGRAM_ID = select(
+# What participant_of reads, as columns.
+PARTICIPANT_COLUMNS = (
     ParticipantRow.id,
     ParticipantRow.telegram_id,
     ParticipantRow.display_name,
@@ -80,7 +79,12 @@ _PARTICIPANT_BY_TELEGRAM_ID = select(
     ParticipantRow.subscribed,
     ParticipantRow.blocked_at,
     ParticipantRow.joined_at,
-).where(ParticipantRow.telegram_id == bindparam("telegram_id"))
+)
+# Read on every update (the participant middleware): built once, columns not entities, so
+# the hot path skips statement construction and the ORM's identity bookkeeping.
+_PARTICIPANT_BY_TELEGRAM_ID = select(*PARTICIPANT_COLUMNS).where(
+    ParticipantRow.telegram_id == bindparam("telegram_id")
+)
 
 
 def _invite(row: InviteCodeRow) -> InviteCode:
@@ -257,7 +261,7 @@ class ParticipantRepository:
             _PARTICIPANT_BY_TELEGRAM_ID, {"telegram_id": telegram_id}
         )
         row = result.one_or_none()
-        return _participant(row) if row else None
+        return participant_of(row) if row else None
 
     async def update(self, participant: Participant, **values: object) -> Participant:
         row = await self.session.get(ParticipantRow, participant.id)
@@ -265,11 +269,11 @@ class ParticipantRepository:
         for name, value in values.items():
             setattr(row, name, value.value if isinstance(value, Role) else value)
         await self.session.flush()
-        return _participant(row)
+        return participant_of(row)
 
     async def by_id(self, participant_id: int) -> Participant | None:
         row = await self.session.get(ParticipantRow, participant_id)
-        return _participant(row) if row else None
+        return participant_of(row) if row else None
 
     async def mark_joined(self, participant: Participant, when: datetime) -> Participant:
         if participant.joined_at is not None:

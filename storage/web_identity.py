@@ -5,12 +5,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quizzes.participants import Participant
 from storage.models import ParticipantRow
 from storage.models_web_identity import WebDeviceRow, WebIdentityRow
+from storage.repositories import PARTICIPANT_COLUMNS, participant_of
+
+# Built once: columns, not entities (see storage.repositories' participant read).
+_PARTICIPANT_BY_DEVICE = (
+    select(
+        WebDeviceRow.id.label("device_id"),
+        WebDeviceRow.last_seen_at.label("device_seen_at"),
+        *PARTICIPANT_COLUMNS,
+    )
+    .join(ParticipantRow, ParticipantRow.id == WebDeviceRow.participant_id)
+    .where(WebDeviceRow.token_hash == bindparam("token_hash"))
+)
 
 
 class WebIdentityRepository:
@@ -54,16 +67,15 @@ class WebIdentityRepository:
         )
         await self.session.flush()
 
-    async def by_device(self, token_hash: str) -> tuple[int, int, datetime] | None:
-        """(device id, participant id, last seen) of a device's token hash."""
-        row = (
-            await self.session.execute(
-                select(
-                    WebDeviceRow.id, WebDeviceRow.participant_id, WebDeviceRow.last_seen_at
-                ).where(WebDeviceRow.token_hash == token_hash)
-            )
-        ).first()
-        return None if row is None else (row[0], row[1], row[2])
+    async def by_device(self, token_hash: str) -> tuple[int, datetime, Participant] | None:
+        """(device id, last seen, participant) of a device's token hash, in one statement:
+        every page a web participant opens starts with it."""
+        connection = await self.session.connection()
+        found = await connection.execute(_PARTICIPANT_BY_DEVICE, {"token_hash": token_hash})
+        row = found.first()
+        if row is None:
+            return None
+        return row.device_id, row.device_seen_at, participant_of(row)
 
     async def touch_device(self, device_id: int, now: datetime) -> None:
         await self.session.execute(

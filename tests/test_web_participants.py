@@ -502,7 +502,7 @@ async def test_a_doubled_multiple_choice_form_is_recorded_once_as_chosen(site: S
                 question = await UnitOfWork.over(session).attempts.question(attempt_id, seq)
                 assert question is not None and question.points == 1.0
                 assert question.chosen == question.question.correct
-            assert await _points(site, attempt_id) == (float(seq), seq + 1)
+            assert await _points(site, attempt_id) == (float(seq), min(seq + 1, 5))
             return
         await phone.post(here, data=form)
     raise AssertionError("the campaign drew no multiple-choice question")

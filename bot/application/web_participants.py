@@ -142,11 +142,10 @@ async def signed_in(
     if not token or not _TOKEN.fullmatch(token):
         return None
     found = await uow.web_identities.by_device(_token_hash(token))
-    participant = await uow.participants.by_id(found[1]) if found else None
-    if found is None or participant is None:
+    if found is None:
         await uow.commit()
         return None
-    device_id, _participant_id, last_seen = found
+    device_id, last_seen, participant = found
     if now - last_seen >= TOUCH_EVERY:
         await uow.web_identities.touch_device(device_id, now)
     await uow.commit()
