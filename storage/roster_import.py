@@ -46,14 +46,28 @@ class MissingUnit:
 
 
 @dataclass(frozen=True, slots=True)
+class EnrolmentChange:
+    """A unit the file lists again with other enrolment (or back from retirement):
+    ``unit`` as it was, ``students`` and ``teachers`` as the file has them."""
+
+    unit: Unit
+    students: int
+    teachers: int
+
+
+@dataclass(frozen=True, slots=True)
 class RosterImport:
     """What an import did: counts of units created and updated, by kind; the units the
-    file left out (the highest of each missing branch), and whether they were retired."""
+    file left out (the highest of each missing branch), and whether they were retired;
+    the regiments and schools created (``new_units``, in file order) and the units whose
+    enrolment changed."""
 
     created: dict[UnitKind, int]
     updated: dict[UnitKind, int]
     missing: tuple[MissingUnit, ...] = field(default=())
     retired: bool = False
+    new_units: tuple[Unit, ...] = field(default=())
+    changed: tuple[EnrolmentChange, ...] = field(default=())
 
     @property
     def total(self) -> int:
@@ -143,6 +157,8 @@ async def import_roster(
     placed: dict[tuple[str, ...], Unit] = {(): root}
     listed: set[int] = {root.id}
     touched: set[int] = set()
+    new_units: list[Unit] = []
+    changed: list[EnrolmentChange] = []
     for kind in (UnitKind.REGIMENT, UnitKind.SCHOOL, UnitKind.CLASS):
         level = [(key, unit) for key, unit in wanted if unit.kind is kind]
         for start in range(0, len(level), BATCH):
@@ -166,11 +182,14 @@ async def import_roster(
                     found.retired,
                 ):
                     changes.append({"unit_id": found.id, "s": students, "t": teachers})
+                    changed.append(EnrolmentChange(found, students, teachers))
                     touched.add(found.id)
                 if kind is not UnitKind.CLASS:  # nothing is placed under a class
                     placed[key] = found
                 listed.add(found.id)
             made = await _insert(session, new)
+            if kind is not UnitKind.CLASS:  # classes are counted, not named
+                new_units.extend(made)
             for (key, _, _), unit_made in zip(new, made, strict=True):
                 if kind is not UnitKind.CLASS:
                     placed[key] = unit_made
@@ -196,7 +215,14 @@ async def import_roster(
         MissingUnit(entry.unit, entry.label, entry.classes, entry.participants)
         for entry in missing
     )
-    return RosterImport(created, updated, report, retired=retire_missing and bool(missing))
+    return RosterImport(
+        created,
+        updated,
+        report,
+        retired=retire_missing and bool(missing),
+        new_units=tuple(new_units),
+        changed=tuple(changed),
+    )
 
 
 def _wanted(rows: Sequence[RosterRow]) -> list[tuple[tuple[str, ...], _Wanted]]:

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, date, datetime
 from urllib.parse import quote
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
@@ -24,7 +25,8 @@ from quizzes.reports import Trigger
 from quizzes.statistics import Period
 from quizzes.units import Unit
 from storage.dashboard_jobs import DashboardJobRepository
-from storage.models_dashboard_jobs import DashboardJobRow
+from storage.models import UnitRow
+from storage.models_dashboard_jobs import DashboardJobRow, RosterUploadRow
 from storage.models_reports import ReportVersionRow
 from storage.repositories import Repositories
 from tests.publicity_chat import ADMIN, COORDINATOR, chat
@@ -318,3 +320,139 @@ async def test_compiling_needs_the_forms_token_and_staff_rights(site: Site) -> N
     assert await _jobs(site) == 0 and await _versions(site) == []
     assert teacher_page.status == 403
     assert overview.status == 200 and 'href="/admin/reports"' not in overview_text
+
+
+# -- the roster page --------------------------------------------------------------------
+
+HEADER = "团场,学校,班级,学生人数,教师人数"
+# The world's tree again, a new school, 七年级1班 at 47 students; 137团 left out.
+GOOD_ROSTER = "\n".join(
+    [
+        HEADER,
+        "129团,胡杨河市第一中学,,1400,110",
+        "129团,胡杨河市第一中学,七年级1班,47,4",
+        "129团,胡杨河市第一中学,七年级2班,44,4",
+        "129团,新湖学校,,300,25",
+        "131团,一三一团中学,,800,60",
+    ]
+).encode("utf-8")
+BAD_ROSTER = "\n".join(
+    [
+        HEADER,
+        "129团,胡杨河市第一中学,,1400,110",
+        "129团,胡杨河市第一中学,七年级3班,四十五,4",
+        "129团,新湖学校,,300,25",
+    ]
+).encode("utf-8")
+
+
+def _upload_form(token: str, content: bytes, filename: str = "名册.csv") -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", token)
+    form.add_field("division", "第七师")
+    form.add_field("file", content, filename=filename, content_type="text/csv")
+    return form
+
+
+async def _tree(site: Site) -> list[tuple[str, int, int, bool]]:
+    async with site.chat.session_factory() as session:
+        rows = await session.execute(
+            select(
+                UnitRow.name,
+                UnitRow.students_enrolled,
+                UnitRow.teachers_enrolled,
+                UnitRow.retired_at.is_not(None),
+            ).order_by(UnitRow.id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def _uploads(site: Site) -> int:
+    async with site.chat.session_factory() as session:
+        return int(await session.scalar(select(func.count()).select_from(RosterUploadRow)) or 0)
+
+
+def _items(html: str, name: str) -> list[str]:
+    found = re.search(rf'data-list="{name}">(.*?)</ul>', html, re.S)
+    assert found is not None, name
+    return [markup.unescape(item) for item in re.findall(r"<li>(.*?)</li>", found.group(1))]
+
+
+async def test_a_roster_with_an_error_shows_its_row_and_column_and_imports_nothing(
+    site: Site,
+) -> None:
+    before = await _tree(site)
+    async with site.make_client() as client:
+        await site.login(client, ADMIN)
+        overview = await (await client.get("/admin/")).text()
+        token = await _token(client, "/admin/roster")
+        rejected = await client.post("/admin/roster", data=_upload_form(token, BAD_ROSTER))
+        html = await rejected.text()
+        too_big = await client.post(
+            "/admin/roster", data=_upload_form(token, b"x" * (6 * 1024 * 1024))
+        )
+        too_big_text = await too_big.text()
+    assert 'href="/admin/roster"' in overview
+    assert rejected.status == 400
+    assert _items(html, "problems") == [
+        "第 3 行，“学生人数”列：“四十五”不是数字，请填写不小于 0 的整数。"
+    ]
+    assert "没有写入任何数据" in markup.unescape(html)
+    assert too_big.status == 400 and "超过了 5 MB 的上限" in markup.unescape(too_big_text)
+    assert await _tree(site) == before and await _uploads(site) == 0
+
+
+async def test_a_good_roster_is_previewed_then_imported_once_on_confirm(site: Site) -> None:
+    before = await _tree(site)
+    async with site.make_client() as client:
+        await site.login(client, ADMIN)
+        token = await _token(client, "/admin/roster")
+        previewed = await client.post("/admin/roster", data=_upload_form(token, GOOD_ROSTER))
+        html = markup.unescape(await previewed.text())
+        assert previewed.status == 200, html
+        assert await _tree(site) == before  # a preview writes nothing to the tree
+        found = re.search(r'action="(/admin/roster/\d+/import)"', html)
+        assert found is not None
+        confirm = {"csrf_token": token, "division": "第七师"}
+        forged = await client.post(found.group(1), data={**confirm, "csrf_token": "y" * 43})
+        assert forged.status == 403 and await _tree(site) == before
+        imported = await client.post(found.group(1), data=confirm, allow_redirects=False)
+        await _finished(client)
+        replayed = await client.post(found.group(1), data=confirm, allow_redirects=False)
+        replay_text = markup.unescape(await replayed.text())
+        await _finished(client)
+        job_page = await client.get(imported.headers["Location"])
+        job_html = markup.unescape(await job_page.text())
+    assert "将新建团场 0 个、学校 1 个、班级 0 个。" in html
+    assert _items(html, "new_schools") == ["新湖学校"]
+    assert _items(html, "changed") == ["班级“七年级1班”：学生 45 → 47，教职工 4 → 4"]
+    assert _items(html, "missing") == ["团场：137团（1 个班级，0 人）"]
+    assert imported.status == 303
+    assert re.fullmatch(r"/admin/roster/jobs/\d+", imported.headers["Location"])
+    after = await _tree(site)
+    assert ("新湖学校", 300, 25, False) in after and ("七年级1班", 47, 4, False) in after
+    assert ("一三七团第一小学", 38, 3, False) in after  # left out, kept (not retired)
+    assert len(after) == len(before) + 1
+    assert replayed.status == 409 and "不会重复导入" in replay_text
+    assert await _jobs(site) == 1
+    assert "名册已导入" in job_html and "更新了 1 个单位的在册人数。" in job_html
+
+
+async def test_the_roster_is_the_admins_and_needs_the_forms_token(site: Site) -> None:
+    before = await _tree(site)
+    async with site.make_client() as client:
+        await site.login(client, COORDINATOR)
+        page = await client.get("/admin/roster")
+        overview = await (await client.get("/admin/")).text()
+        posted = await client.post("/admin/roster", data=_upload_form("z" * 43, GOOD_ROSTER))
+    async with site.make_client() as client:
+        await site.login(client, ADMIN)
+        await _token(client, "/admin/roster")
+        forged = await client.post("/admin/roster", data=_upload_form("z" * 43, GOOD_ROSTER))
+        template = await client.get("/admin/roster/template.xlsx")
+        body = await template.read()
+    assert page.status == 403 and posted.status == 403 and forged.status == 403
+    assert 'href="/admin/roster"' not in overview
+    assert await _tree(site) == before and await _uploads(site) == 0
+    assert template.status == 200 and body[:2] == b"PK"
+    assert "filename*=UTF-8''" + quote("名册模板.xlsx") in template.headers["Content-Disposition"]

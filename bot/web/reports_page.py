@@ -9,14 +9,15 @@ rights on every request and every download), render.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.application import UnitOfWork
 from bot.application.dashboard import Viewer
 from bot.application.report_jobs import (
     ReportChoices,
@@ -35,10 +36,20 @@ from bot.reports.jobs import file_name
 from bot.web.background import background_of
 from bot.web.campaign_page import Pages
 from quizzes.dashboard_jobs import DashboardJob, JobStatus
+from quizzes.permissions import Permissions
 from quizzes.reports import ReportVersion
 from quizzes.statistics import Period, PeriodError, parse_period
 
-__all__ = ["ReportPages", "add_report_routes", "attachment"]
+__all__ = [
+    "ReportPages",
+    "add_report_routes",
+    "attachment",
+    "id_of",
+    "job_data",
+    "job_state",
+    "read_job",
+    "see_other",
+]
 
 CONTENT_TYPES = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -65,10 +76,41 @@ class Dashboard(Pages, Protocol):
     def translator(self) -> Translator: ...
 
 
-def _id(raw: str | None) -> int | None:
+def id_of(raw: str | None) -> int | None:
+    """A row id from a path or a form; None for anything else."""
     if raw is None or not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         return None
     return int(raw)
+
+
+Found = TypeVar("Found")
+Refusal = TypeVar("Refusal")
+
+
+async def read_job(
+    board: Pages,
+    request: web.Request,
+    lookup: Callable[[UnitOfWork, Permissions, int], Awaitable[Found]],
+    unknown: Refusal,
+) -> tuple[Found | Refusal | None, Gettext, Viewer | None]:
+    """The job of the path's ``job_id`` as ``lookup`` finds it for who is asking (None:
+    signed out), in their language."""
+    job_id = id_of(request.match_info["job_id"])
+    async with board.uow() as uow:
+        viewer = await board.viewer(request, uow)
+        if viewer is None:
+            return None, board.gettext(request, None), None
+        _ = board.gettext(request, viewer.participant.locale)
+        if job_id is None:
+            return unknown, _, viewer
+        return await lookup(uow, viewer.rights.permissions, job_id), _, viewer
+
+
+def see_other(location: str, headers: Mapping[str, str]) -> web.Response:
+    """After a form: on to the page that shows what it started."""
+    response = web.Response(status=303, headers={"Location": location})
+    response.headers.update(headers)
+    return response
 
 
 def attachment(ascii_name: str, name: str) -> str:
@@ -122,7 +164,7 @@ class ReportPages:
         board = self.dashboard
         today = self._today()
         form = form or {}
-        chosen = _id(str(form.get("unit") or "")) or choices.default_unit_id
+        chosen = id_of(str(form.get("unit") or "")) or choices.default_unit_id
         return board.page(
             request,
             "reports.html.j2",
@@ -173,7 +215,7 @@ class ReportPages:
             permissions = viewer.rights.permissions
             if not form_is_genuine(viewer.csrf_token, token if isinstance(token, str) else None):
                 return board.refusal(request, _, "web.bad_form", 403, hint=False, also=None)
-            unit_id = _id(str(form.get("unit") or ""))
+            unit_id = id_of(str(form.get("unit") or ""))
             problem = None
             try:
                 period = period_from(form, self._today())
@@ -210,24 +252,12 @@ class ReportPages:
                     clock=board.clock,
                 )
             )
-        location = f"{board.path}/reports/jobs/{started.job.id}"
-        response = web.Response(status=303, headers={"Location": location})
-        response.headers.update(self.headers)
-        return response
+        return see_other(f"{board.path}/reports/jobs/{started.job.id}", self.headers)
 
     async def _job(
         self, request: web.Request
     ) -> tuple[ReportJob | ReportRefusal | None, Gettext, Viewer | None]:
-        board = self.dashboard
-        job_id = _id(request.match_info["job_id"])
-        async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return None, board.gettext(request, None), None
-            _ = board.gettext(request, viewer.participant.locale)
-            if job_id is None:
-                return ReportRefusal.UNKNOWN, _, viewer
-            return await report_job(uow, viewer.rights.permissions, job_id), _, viewer
+        return await read_job(self.dashboard, request, report_job, ReportRefusal.UNKNOWN)
 
     def _links(self, found: ReportJob) -> list[tuple[str, str]]:
         base = f"{self.dashboard.path}/reports/{found.job.version_id}"
@@ -246,10 +276,7 @@ class ReportPages:
             _,
             viewer=viewer,
             found=found,
-            job=job,
-            running=job.status is JobStatus.RUNNING,
-            failed=job.status is JobStatus.FAILED,
-            refresh=REFRESH_SECONDS,
+            **job_state(job),
             links=self._links(found),
             label=lambda name: self._label(name, _),
             api=f"{self.dashboard.path}/api/reports/jobs/{job.id}",
@@ -270,7 +297,7 @@ class ReportPages:
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
-        version_id = _id(request.match_info["version_id"])
+        version_id = id_of(request.match_info["version_id"])
         name = request.match_info["name"]
         async with board.uow() as uow:
             viewer = await board.viewer(request, uow)
@@ -297,6 +324,17 @@ class ReportPages:
         )
         response.headers.update(self.headers)
         return response
+
+
+def job_state(job: DashboardJob) -> dict[str, Any]:
+    """What a job's page shows of it, whatever the work: running (and reloading itself
+    without script), failed, or done."""
+    return {
+        "job": job,
+        "running": job.status is JobStatus.RUNNING,
+        "failed": job.status is JobStatus.FAILED,
+        "refresh": REFRESH_SECONDS,
+    }
 
 
 def job_data(job: DashboardJob, links: list[tuple[str, str]]) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from bot.web.accounts import add_account_routes
 from bot.web.campaign_page import add_campaign_routes
 from bot.web.class_view import add_class_routes
 from bot.web.reports_page import add_report_routes
+from bot.web.roster_page import add_roster_routes
 from bot.web.sessions import (
     SESSION_COOKIE,
     chosen_language,
@@ -345,6 +346,7 @@ def add_dashboard_routes(app: web.Application, dashboard: Dashboard) -> None:
     add_class_routes(app, dashboard, SECURITY_HEADERS)
     add_account_routes(app, dashboard, SECURITY_HEADERS)  # staff without Telegram
     add_report_routes(app, dashboard, SECURITY_HEADERS)
+    add_roster_routes(app, dashboard, SECURITY_HEADERS)
     app.router.add_static(f"{base}/static/", HERE / "static", append_version=False)
 
     async def bare(_request: web.Request) -> web.StreamResponse:
