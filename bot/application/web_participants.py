@@ -267,7 +267,11 @@ async def attempt_page(
 ) -> AttemptPage | None:
     """The participant's attempt as it stands now; None when it is not theirs. A question
     whose time ran out is recorded as such first (as the quiz clock would), so a page
-    opened late shows what the rules left."""
+    opened late shows what the rules left.
+
+    The common case is two reads: the attempt, then the press's snapshot taken at the
+    question before the current one, which brings the campaign, that question (for the
+    right-or-wrong note) and the current one together."""
     attempt = await uow.attempts.get(attempt_id)
     if attempt is None or attempt.participant_id != participant.id:
         await uow.commit()
@@ -275,25 +279,33 @@ async def attempt_page(
     for _ in range(attempt.question_count + 1):
         if attempt.finished:
             break
-        question = await uow.attempts.question(attempt.id, attempt.current_seq)
-        if question is None or question.deadline is None or clock() < question.deadline:
+        seq = attempt.current_seq
+        snapshot = await uow.attempts.snapshot(attempt.id, max(seq - 1, 1))
+        if snapshot is None:
             break
+        question = snapshot.following if seq > 1 else snapshot.question
+        if question is None:
+            break
+        if question.deadline is None or clock() < question.deadline:
+            await uow.commit()
+            previous = snapshot.question if seq > 1 else None
+            if snapshot.campaign.rules.feedback is not Feedback.EACH or not (
+                previous and previous.chosen
+            ):
+                previous = None
+            signature = sign_question(key, participant.id, attempt.id, seq)
+            return AttemptPage(
+                snapshot.campaign, snapshot.attempt, question, signature, previous=previous
+            )
         timed_out = await time_up(uow, attempt.id, question.seq, clock=clock)
-        attempt = (timed_out.step.attempt if timed_out else None) or attempt
-        if timed_out is None:
-            break
+        moved = timed_out.step.attempt if timed_out else await uow.attempts.get(attempt.id)
+        attempt = moved or attempt
     campaign = await attempt_campaign(uow, attempt)
-    if attempt.finished:
-        result = await attempt_result(uow, campaign, attempt, now=clock())
-        return AttemptPage(campaign, attempt, None, None, result)
-    question = await uow.attempts.question(attempt.id, attempt.current_seq)
-    previous = None
-    if campaign.rules.feedback is Feedback.EACH and attempt.current_seq > 1:
-        previous = await uow.attempts.question(attempt.id, attempt.current_seq - 1)
-        previous = previous if previous is not None and previous.chosen else None
-    await uow.commit()
-    signature = sign_question(key, participant.id, attempt.id, attempt.current_seq)
-    return AttemptPage(campaign, attempt, question, signature, previous=previous)
+    if not attempt.finished:  # nothing left to show as a question: say where it stands
+        await uow.commit()
+        return AttemptPage(campaign, attempt, None, None, None)
+    result = await attempt_result(uow, campaign, attempt, now=clock())
+    return AttemptPage(campaign, attempt, None, None, result)
 
 
 class AnswerRefusal(StrEnum):

@@ -309,6 +309,8 @@ class ParticipantPages:
             shown = await self._attempt(uow, signed, attempt_id)
         if shown is None:
             return self.message(request, _, "m.not_yours", 404, link_home=True)
+        if shown.question is None and shown.result is None:  # nothing a page can show
+            return self.message(request, _, "m.bad_form", 409, link_home=True)
         notice = request.query.get("notice")
         notice = notice if notice in NOTICES else None
         if shown.question is None:
