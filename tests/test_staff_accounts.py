@@ -7,7 +7,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -313,6 +313,43 @@ async def test_with_totp_a_password_is_not_enough_and_each_code_works_once(site:
     site.clock.offset += timedelta(seconds=30)
     again = await log_in(replay, "zhou")
     assert (await send_code(replay, await again.text(), totp.at(site.clock()))).status == 303
+
+
+def test_a_code_is_not_taken_for_a_step_already_used() -> None:
+    secret = pyotp.random_base32()
+    now = datetime(2026, 12, 7, 8, 0, 10, tzinfo=UTC)
+    step = pyotp.TOTP(secret).timecode(now)
+    code = pyotp.TOTP(secret).at(now)
+    assert staff_accounts._code_step(secret, code, now, None) == step
+    assert staff_accounts._code_step(secret, code, now, step - 1) == step
+    assert staff_accounts._code_step(secret, code, now, step) is None
+    assert (
+        staff_accounts._code_step(secret, "000000" if code != "000000" else "1", now, None) is None
+    )
+
+
+async def test_two_logins_with_one_code_cannot_both_record_its_step(site: Site) -> None:
+    """The step is recorded by a conditional UPDATE: the second of two at once gets none."""
+    created = await site.account("zhou", AccountKind.COORDINATOR, SCHOOL, password=False)
+    async with site.session_factory() as session:
+        repository = UnitOfWork.over(session).staff_accounts
+        assert await repository.use_totp_step(created.participant_id, 100)
+        assert not await repository.use_totp_step(created.participant_id, 100)
+        assert not await repository.use_totp_step(created.participant_id, 99)
+        assert await repository.use_totp_step(created.participant_id, 101)
+
+
+async def test_an_account_disabled_behind_the_pages_back_is_signed_out_too(site: Site) -> None:
+    """Even when its sessions were not ended with it (a direct change in the database),
+    a disabled account's session ends at its next request."""
+    created = await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    assert (await log_in(client, "zhou")).status == 303
+    async with site.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        await uow.staff_accounts.disable(created.participant_id, site.clock())
+        await uow.commit()
+    assert (await client.get("/admin/")).status == 401
 
 
 async def test_a_disabled_account_is_signed_out_at_its_next_request(site: Site) -> None:
