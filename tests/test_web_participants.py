@@ -18,7 +18,12 @@ from sqlalchemy import select
 
 from bot.application.reports import participation_figures
 from bot.application.web_participants import RECOVERY_ALPHABET, participant_key
-from bot.web.participant_pages import DEVICE_COOKIE, ParticipantPages, add_participant_routes
+from bot.web.participant_pages import (
+    DEVICE_COOKIE,
+    FORM_COOKIE,
+    ParticipantPages,
+    add_participant_routes,
+)
 from quizzes.campaigns import Audience
 from quizzes.participants import Role
 from quizzes.permissions import Permissions
@@ -66,6 +71,7 @@ class Site:
         )
         text = await joined.text()
         assert joined.status == 200, text
+        assert 'class="language"' not in text  # nothing leads away from the code shown once
         self.set_cookie = next(
             value for value in joined.headers.getall("Set-Cookie") if DEVICE_COOKIE in value
         )
@@ -84,7 +90,9 @@ class MovedClock:
         return datetime.now(UTC) + self.offset
 
 
-def pages_app(chat: Chat, clock: Callable[[], datetime] | None = None) -> web.Application:
+def pages_app(
+    chat: Chat, clock: Callable[[], datetime] | None = None, *, secure: bool = False
+) -> web.Application:
     settings = chat.context.settings
     app = web.Application()
     add_participant_routes(
@@ -94,6 +102,7 @@ def pages_app(chat: Chat, clock: Callable[[], datetime] | None = None) -> web.Ap
             chat.context.translator,
             participant_key(settings.token),
             settings.zone,
+            secure=secure,
             clock=clock or MovedClock(),
         ),
     )
@@ -144,6 +153,7 @@ async def test_joining_binds_the_browser_and_shows_the_recovery_code_once(site: 
     home = await client.get("/m/")
     text = await home.text()
     assert "你好，小林" in text and recovery not in text  # shown once, never again
+    assert 'class="language"' in text
     assert home.headers["Content-Security-Policy"].startswith("default-src 'self'")
 
 
@@ -506,3 +516,21 @@ async def test_a_doubled_multiple_choice_form_is_recorded_once_as_chosen(site: S
             return
         await phone.post(here, data=form)
     raise AssertionError("the campaign drew no multiple-choice question")
+
+
+async def test_behind_https_the_cookies_are_secure(chat: Chat) -> None:
+    async with TestClient(TestServer(pages_app(chat, secure=True))) as client:
+        code = await Site(chat, lambda: client, MovedClock()).code()
+        page = await client.get(f"/m/join/{code}")
+        (form_cookie,) = page.headers.getall("Set-Cookie")
+        assert "Secure" in form_cookie
+        token = FORM_TOKEN.search(await page.text())
+        assert token is not None
+        joined = await client.post(  # over http the browser would not send a Secure cookie
+            f"/m/join/{code}",
+            data={"name": "小林", "form_token": token.group(1)},
+            cookies={FORM_COOKIE: token.group(1)},
+        )
+        assert joined.status == 200
+        (device,) = [c for c in joined.headers.getall("Set-Cookie") if DEVICE_COOKIE in c]
+    assert "Secure" in device and "HttpOnly" in device

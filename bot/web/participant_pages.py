@@ -229,6 +229,7 @@ class ParticipantPages:
             _,
             participant=joined.participant,
             recovery=joined.recovery_code,
+            keep_page=True,  # shown once: no link that would leave it
         )
         self._bind_device(response, joined.token)
         return response
