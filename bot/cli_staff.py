@@ -92,18 +92,23 @@ async def _add(
 
 @staff.command("link")
 @click.argument("login_name")
-def staff_link(login_name: str) -> None:
+@click.option(
+    "--turn-off-totp", is_flag=True, help="Also turn two-step verification off (a lost phone)."
+)
+def staff_link(login_name: str, turn_off_totp: bool) -> None:
     """Print a new password setup link for an account (a forgotten password)."""
     settings = settings_or_exit()
-    asyncio.run(_link(settings, login_name))
+    asyncio.run(_link(settings, login_name, turn_off_totp))
 
 
-async def _link(settings: Settings, login_name: str) -> None:
+async def _link(settings: Settings, login_name: str, turn_off_totp: bool) -> None:
     from bot.application.staff_accounts import AccountRefusal, issue_setup_link, setup_link
 
     _ = terminal_gettext(settings)
     async with unit_of_work(settings) as uow:
-        issued = await issue_setup_link(uow, login_name, by=None, now=datetime.now(UTC))
+        issued = await issue_setup_link(
+            uow, login_name, by=None, now=datetime.now(UTC), turn_off_totp=turn_off_totp
+        )
     if isinstance(issued, AccountRefusal):
         raise click.ClickException(_(f"web.account.refusal.{issued.value}"))
     _warn_without_public_url(settings)

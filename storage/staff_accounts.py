@@ -172,6 +172,13 @@ class StaffAccountRepository:
             .values(totp_pending=secret)
         )
 
+    async def turn_off_totp(self, participant_id: int) -> None:
+        await self.session.execute(
+            update(StaffAccountRow)
+            .where(StaffAccountRow.participant_id == participant_id)
+            .values(totp_secret=None, totp_pending=None)
+        )
+
     async def confirm_totp(self, participant_id: int, secret: str, step: int) -> None:
         await self.session.execute(
             update(StaffAccountRow)

@@ -481,6 +481,16 @@ async def test_staff_add_prints_a_setup_link_that_works_once(
     listed = await asyncio.to_thread(pufa, "staff", "list")
     assert listed.exit_code == 0
     assert re.search(rf"wang\t王老师\t学校联络员\t.*{SCHOOL}\t未开启\t正常", listed.output)
+    async with site.session_factory() as session:  # TOTP on, and then the phone is lost
+        uow = UnitOfWork.over(session)
+        account = await uow.staff_accounts.by_login_name("wang")
+        assert account is not None
+        await uow.staff_accounts.confirm_totp(account.participant_id, pyotp.random_base32(), 1)
+        await uow.commit()
+    assert (await log_in(await site.client(), "wang")).status == 200  # the code step
+    relinked = await asyncio.to_thread(pufa, "staff", "link", "wang", "--turn-off-totp")
+    assert relinked.exit_code == 0 and "/admin/setup/" in relinked.output
+    assert (await log_in(await site.client(), "wang")).status == 303
     disabled = await asyncio.to_thread(pufa, "staff", "disable", "wang")
     assert disabled.exit_code == 0, disabled.output
     assert (await client.get("/admin/")).status == 401

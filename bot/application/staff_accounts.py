@@ -247,10 +247,16 @@ async def create_account(
 
 
 async def issue_setup_link(
-    uow: UnitOfWork, login_name: str, *, by: Permissions | None, now: datetime
+    uow: UnitOfWork,
+    login_name: str,
+    *,
+    by: Permissions | None,
+    now: datetime,
+    turn_off_totp: bool = False,
 ) -> CreatedAccount | AccountRefusal:
     """A new setup link for an account (a forgotten password): the old link stops working;
-    the password stays valid until the new one is chosen."""
+    the password stays valid until the new one is chosen. ``turn_off_totp``: the phone
+    with the codes is lost (the person turns TOTP on again from their account page)."""
     if by is not None and not by.is_admin:
         return AccountRefusal.NOT_ADMIN
     account = await uow.staff_accounts.by_login_name(normalise_login_name(login_name))
@@ -260,6 +266,8 @@ async def issue_setup_link(
     token = secrets.token_urlsafe(32)
     expires = now + SETUP_LIFETIME
     await uow.staff_accounts.set_setup(account.participant_id, _hash_token(token), expires)
+    if turn_off_totp:
+        await uow.staff_accounts.turn_off_totp(account.participant_id)
     await uow.commit()
     return CreatedAccount(account.participant_id, account.login_name, token, expires)
 
