@@ -466,6 +466,8 @@ def test_every_column_that_may_hold_a_telegram_id_is_cleared_on_erasure() -> Non
         "activities.recorded_by",  # participant ids too
         "activities.reviewed_by",
         "class_reminders.sent_by",  # a participant id: who pressed the class's reminder
+        "dashboard_jobs.requested_by",  # participant ids: who started a report or an import
+        "roster_uploads.uploaded_by",
     }
     handled = {str(column.expression) for column in (*ACTOR_COLUMNS, *OWN_CHAT_COLUMNS)}
     suspects = {
