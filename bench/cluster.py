@@ -307,6 +307,13 @@ async def broadcast_done(
     raise RuntimeError(f"the broadcast did not finish within {timeout:g} s")
 
 
+async def updates_delivered(client: SandboxClient, timeout: float) -> None:
+    """Until the sandbox has no update left to post (or ``timeout``: then counted as is)."""
+    deadline = time.monotonic() + timeout
+    while (await client.stats())["pending_updates"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+
+
 @dataclass(frozen=True)
 class Deliveries:
     recipients: int
@@ -515,6 +522,8 @@ async def run(plan: Plan, folder: Path) -> dict[str, Any]:
             await broadcast_done(
                 session_factory, broadcast_id, timeout=plan.recipients / LIMIT_PER_S * 2 + 120
             )
+            # Presses a participant gave up waiting for are still Telegram's to deliver.
+            await updates_delivered(client, timeout=120.0)
             answering_cpu = bots.cpu_now() - cpu
             stats = await client.stats()
             recorded, double_counted = await answer_counts(session_factory)
