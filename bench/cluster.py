@@ -310,7 +310,9 @@ async def broadcast_done(
 async def updates_delivered(client: SandboxClient, timeout: float) -> None:
     """Until the sandbox has no update left to post (or ``timeout``: then counted as is)."""
     deadline = time.monotonic() + timeout
-    while (await client.stats())["pending_updates"] and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if not (await client.stats())["pending_updates"]:
+            return
         await asyncio.sleep(0.5)
 
 
