@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import html as markup
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 import aiohttp
@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from bot.application.reports import compile_and_keep
 from bot.reports.compile import CSV, REPORT_DOCX, XLSX, compile_report
 from bot.web.background import BACKGROUND
-from quizzes.dashboard_jobs import JobKind
+from quizzes.dashboard_jobs import STALE_AFTER, JobKind, JobStatus
 from quizzes.permissions import Permissions
 from quizzes.reports import Trigger
 from quizzes.statistics import Period
@@ -456,3 +456,45 @@ async def test_the_roster_is_the_admins_and_needs_the_forms_token(site: Site) ->
     assert await _tree(site) == before and await _uploads(site) == 0
     assert template.status == 200 and body[:2] == b"PK"
     assert "filename*=UTF-8''" + quote("名册模板.xlsx") in template.headers["Content-Disposition"]
+
+
+async def test_a_job_left_running_by_a_process_that_died_does_not_block_the_next(
+    site: Site,
+) -> None:
+    root = await _root(site)
+    period = Period.year_to_date(_today(site))
+    started_at = datetime.now(UTC)
+    async with site.chat.session_factory() as session:
+        jobs = DashboardJobRepository(session)
+        first, _ = await jobs.start(
+            JobKind.REPORT,
+            "report:same",
+            requested_by=None,
+            locale="zh-CN",
+            now=started_at,
+            scope_unit_id=root.id,
+            period=period,
+        )
+        again, started_again = await jobs.start(
+            JobKind.REPORT,
+            "report:same",
+            requested_by=None,
+            locale="zh-CN",
+            now=started_at + STALE_AFTER - timedelta(seconds=1),
+            scope_unit_id=root.id,
+            period=period,
+        )
+        later, started_later = await jobs.start(
+            JobKind.REPORT,
+            "report:same",
+            requested_by=None,
+            locale="zh-CN",
+            now=started_at + STALE_AFTER,
+            scope_unit_id=root.id,
+            period=period,
+        )
+        await jobs.commit()
+        dead = await jobs.get(first.id)
+    assert (again.id, started_again) == (first.id, False)  # still running: joined
+    assert started_later and later.id != first.id
+    assert dead is not None and dead.status is JobStatus.FAILED
