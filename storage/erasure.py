@@ -26,6 +26,7 @@ from storage.models_publicity import ArticleRow, BroadcastRow, DeliveryRow, Lect
 from storage.models_quiz import AttemptRow, CampaignRow, CertificateNameRow, ShortlistRow
 from storage.models_quiz_bank import QuestionBankRow
 from storage.models_reports import ReportVersionRow
+from storage.models_staff_accounts import StaffAccountRow
 from storage.models_web_identity import WebDeviceRow, WebIdentityRow
 
 # Columns that keep the Telegram id of whoever did something (staff, mostly).
@@ -79,8 +80,9 @@ class ParticipantErasure:
         grants = await self.session.execute(
             delete(GrantRow).where(GrantRow.participant_id == participant_id)
         )
-        # A web participant's recovery code and devices: nothing opens the row any more.
-        for table in (WebIdentityRow, WebDeviceRow):
+        # A web participant's recovery code and devices, a staff web account (its login
+        # name and password hash): nothing opens the row any more.
+        for table in (WebIdentityRow, WebDeviceRow, StaffAccountRow):
             await self.session.execute(delete(table).where(table.participant_id == participant_id))
         # Not sent yet, so never counted: as if they had left before the broadcast.
         await self.session.execute(

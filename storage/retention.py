@@ -1,7 +1,8 @@
 """Who has been inactive long enough for their personal data to be erased.
 
 A person's last activity is the latest of: first contact, joining, a quiz attempt, a
-live-quiz answer, an article read or clicked, a lecture check-in. Their personal data
+live-quiz answer, an article read or clicked, a lecture check-in, the dashboard used (a
+staff web account has nothing else to show for its use). Their personal data
 is then erased as ``/forgetme`` erases it (:mod:`storage.erasure`): the report's past
 figures stay the same.
 """
@@ -17,6 +18,7 @@ from storage.models import ParticipantRow
 from storage.models_livequiz import LiveAnswerRow
 from storage.models_publicity import ArticleReadRow, LectureCheckinRow, LinkClickRow
 from storage.models_quiz import AttemptRow
+from storage.models_web import WebSessionRow
 
 __all__ = ["inactive_since"]
 
@@ -33,6 +35,7 @@ async def inactive_since(session: AsyncSession, cutoff: datetime) -> list[int]:
         select(ArticleReadRow.participant_id, ArticleReadRow.read_at),
         select(LinkClickRow.participant_id, LinkClickRow.last_clicked_at),
         select(LectureCheckinRow.participant_id, LectureCheckinRow.checked_in_at),
+        select(WebSessionRow.participant_id, WebSessionRow.last_seen_at),
     ).subquery("moments")
     latest = (
         select(moments.c.who, func.max(moments.c.at).label("last"))

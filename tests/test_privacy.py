@@ -468,6 +468,7 @@ def test_every_column_that_may_hold_a_telegram_id_is_cleared_on_erasure() -> Non
         "class_reminders.sent_by",  # a participant id: who pressed the class's reminder
         "dashboard_jobs.requested_by",  # participant ids: who started a report or an import
         "roster_uploads.uploaded_by",
+        "staff_accounts.created_by",  # a participant id: the admin who opened the account
     }
     handled = {str(column.expression) for column in (*ACTOR_COLUMNS, *OWN_CHAT_COLUMNS)}
     suspects = {

@@ -35,7 +35,9 @@ from bot.i18n import Translator
 from bot.web import Dashboard, add_dashboard_routes
 from quizzes.participants import GrantKind
 from quizzes.permissions import Permissions
+from storage.erasure import ParticipantErasure
 from storage.models_staff_accounts import LoginFailureRow, StaffAccountRow
+from storage.retention import inactive_since
 from storage.unit_of_work import UnitOfWork
 from tests.factories import World, build_world
 from tests.test_dashboard import Clock  # the dashboard's clock, moved by the test
@@ -494,3 +496,23 @@ async def test_staff_add_prints_a_setup_link_that_works_once(
     disabled = await asyncio.to_thread(pufa, "staff", "disable", "wang")
     assert disabled.exit_code == 0, disabled.output
     assert (await client.get("/admin/")).status == 401
+
+
+async def test_erasing_an_account_deletes_its_login_and_retention_counts_its_use(
+    site: Site,
+) -> None:
+    """Erasure (``/forgetme``'s, and retention's) takes the login name and password hash
+    with the person; signing in to the dashboard counts as activity for retention, since
+    an account has nothing else to show for its use."""
+    site.clock.offset = -timedelta(days=400)  # both opened over a year ago
+    used = await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    idle = await site.account("wang", AccountKind.COORDINATOR, SCHOOL)
+    site.clock.offset = timedelta()
+    assert (await log_in(await site.client(), "zhou")).status == 303
+    async with site.session_factory() as session:
+        stale = await inactive_since(session, site.clock() - timedelta(days=365))
+        assert idle.participant_id in stale and used.participant_id not in stale
+        assert await ParticipantErasure(session).erase(used.participant_id, site.clock())
+        await session.commit()
+        assert await session.get(StaffAccountRow, used.participant_id) is None
+    assert (await log_in(await site.client(), "zhou")).status == 401
