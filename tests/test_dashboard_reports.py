@@ -275,21 +275,26 @@ async def test_a_coordinator_sees_and_downloads_their_schools_reports_only(site:
 
 async def test_another_schools_job_is_refused_to_a_coordinator(site: Site) -> None:
     other = site.chat.world.schools["一三七团第一小学"]
-    async with site.make_client() as client:
-        await site.login(client, ADMIN)
-        token = await _token(client)
-        posted = await client.post(
-            "/admin/reports",
-            data={"csrf_token": token, "unit": str(other.id), "period": "year"},
-            allow_redirects=False,
+    async with site.chat.session_factory() as session:
+        jobs = DashboardJobRepository(session)
+        job, _ = await jobs.start(
+            JobKind.REPORT,
+            "report:other",
+            requested_by=None,
+            locale="zh-CN",
+            now=datetime.now(UTC),
+            scope_unit_id=other.id,
+            period=Period.year_to_date(_today(site)),
         )
-        await _finished(client)
-    job_page = posted.headers["Location"]
+        await jobs.commit()
     async with site.make_client() as client:
         await site.login(client, COORDINATOR)
-        page = await client.get(job_page)
-        state = await client.get(job_page.replace("/admin/", "/admin/api/", 1))
+        page = await client.get(f"/admin/reports/jobs/{job.id}")
+        state = await client.get(f"/admin/api/reports/jobs/{job.id}")
+        english = await client.get("/admin/reports?lang=en")
+        english_text = await english.text()
     assert page.status == 403 and state.status == 403
+    assert english.status == 200 and "Compile the report" in english_text  # English too
 
 
 async def test_compiling_needs_the_forms_token_and_staff_rights(site: Site) -> None:
