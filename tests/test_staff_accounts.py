@@ -218,11 +218,17 @@ async def test_a_wrong_password_and_an_unknown_name_get_the_same_page(site: Site
     wrong_page = (await wrong.text()).replace('value="zhou"', 'value="?"')
     unknown_page = (await unknown.text()).replace('value="nobody"', 'value="?"')
     assert wrong_page == unknown_page
+    # An account whose password is not chosen yet answers alike, even to an empty one.
+    await site.account("pending", AccountKind.COORDINATOR, SCHOOL, password=False)
+    pending = await log_in(client, "pending", "")
+    assert pending.status == 401
+    assert (await pending.text()).replace('value="pending"', 'value="?"') == wrong_page
     assert "登录名或密码不正确" in wrong_page
     rows = await refusals(site)
     assert [(row.login_name, row.outcome) for row in rows] == [
         ("zhou", "failure"),
         ("nobody", "failure"),
+        ("pending", "failure"),
     ]
     assert all("not-the-password" not in repr(vars(row)) for row in rows)
 
@@ -423,6 +429,8 @@ async def test_an_admin_opens_an_account_on_the_page_and_its_link_sets_the_passw
     }
     refused = await admin.post("/admin/accounts/create", data=form)
     assert refused.status == 400 and "班主任选班级" in await refused.text()
+    slip = await admin.post("/admin/accounts/create", data={**form, "kind": "admin"})
+    assert slip.status == 400  # an administrator with a unit named: a slip, not an admin
     form["unit_id"] = str(site.world.classes[CLASS].id)
     created = await admin.post("/admin/accounts/create", data=form)
     link = SETUP.search(await created.text())

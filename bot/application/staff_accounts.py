@@ -217,9 +217,11 @@ async def create_account(
         return AccountRefusal.BAD_DISPLAY_NAME
     unit = await uow.units.get(unit_id) if unit_id is not None else None
     wanted = {AccountKind.COORDINATOR: UnitKind.SCHOOL, AccountKind.TEACHER: UnitKind.CLASS}
-    if kind is not AccountKind.ADMIN and (
-        unit is None or unit.retired or unit.kind is not wanted[kind]
-    ):
+    if kind is AccountKind.ADMIN:
+        misfit = unit_id is not None  # the whole tree: a unit named is a slip of the hand
+    else:
+        misfit = unit is None or unit.retired or unit.kind is not wanted[kind]
+    if misfit:
         await uow.commit()
         return AccountRefusal.WRONG_UNIT
     token = secrets.token_urlsafe(32)
@@ -445,12 +447,14 @@ async def log_in(
     if await _locked(uow, name, address, now):
         return await _refuse(uow, name, address, LoginRefusal.LOCKED, now)
     account = await uow.staff_accounts.by_login_name(name)
-    usable = account is not None and account.active and account.password_hash is not None
-    stored = account.password_hash if usable and account and account.password_hash else None
-    stand_in = _stand_in_hash(str(PASSWORDS.time_cost) + "/" + str(PASSWORDS.memory_cost))
+    stored = account.password_hash if account is not None and account.active else None
+    against = stored
+    if against is None:  # no such account, disabled, or no password yet: the same work
+        parameters = f"{PASSWORDS.time_cost}/{PASSWORDS.memory_cost}/{PASSWORDS.parallelism}"
+        against = await asyncio.to_thread(_stand_in_hash, parameters)
     checked = password[:MAX_PASSWORD_LENGTH]
-    right = await asyncio.to_thread(_verify, stored or stand_in, checked)
-    if not (right and usable and account is not None and stored is not None):
+    right = await asyncio.to_thread(_verify, against, checked)
+    if account is None or stored is None or not right:
         return await _refuse(uow, name, address, LoginRefusal.WRONG, now)
     if PASSWORDS.check_needs_rehash(stored):
         rehashed = await asyncio.to_thread(PASSWORDS.hash, checked)

@@ -366,7 +366,8 @@ class AccountPages:
             status=status,
             viewer=viewer,
             lines=lines,
-            kinds=list(AccountKind),
+            # The narrowest first: an admin account is never what a form left as it was.
+            kinds=[AccountKind.TEACHER, AccountKind.COORDINATOR, AccountKind.ADMIN],
             units=sorted(((u.id, labels[u.id], u.kind.value) for u in live), key=lambda u: u[1]),
             message=message,
             status_refused=status >= 400,
