@@ -58,6 +58,10 @@ class DashboardJob:
     def stale(self, now: datetime) -> bool:
         return self.status is JobStatus.RUNNING and now - self.updated_at >= STALE_AFTER
 
+    def status_at(self, now: datetime) -> JobStatus:
+        """The status to show: a job gone stale died with its process, so it failed."""
+        return JobStatus.FAILED if self.stale(now) else self.status
+
 
 @dataclass(frozen=True, slots=True)
 class RosterUpload:

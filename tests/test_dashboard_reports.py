@@ -167,6 +167,10 @@ async def test_the_progress_endpoint_and_the_page_while_a_report_compiles(site: 
         state = await (await client.get(f"/admin/api/reports/jobs/{job.id}")).json()
         page = await client.get(f"/admin/reports/jobs/{job.id}")
         html = await page.text()
+        site.clock.offset = STALE_AFTER  # its process died: nothing heard for ten minutes
+        dead = await (await client.get(f"/admin/api/reports/jobs/{job.id}")).json()
+        dead_page = await (await client.get(f"/admin/reports/jobs/{job.id}")).text()
+    assert dead["status"] == "failed" and "报告生成失败" in dead_page
     assert state == {
         "status": "running",
         "step": "阅读和点击",

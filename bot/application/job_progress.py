@@ -17,9 +17,10 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from quizzes.dashboard_jobs import JobStatus
 from storage.dashboard_jobs import DashboardJobRepository
 
-__all__ = ["JobProgress"]
+__all__ = ["JobProgress", "end_job"]
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +85,20 @@ class JobProgress:
             await asyncio.gather(self._writer, return_exceptions=True)
         await asyncio.sleep(0)  # a step told from the worker thread just now
         await self._write_latest()  # the last step, which the pause may have held back
+
+
+async def end_job(
+    session_factory: async_sessionmaker[AsyncSession],
+    job_id: int,
+    status: JobStatus,
+    *,
+    now: datetime,
+    version_id: int | None = None,
+    outcome: str | None = None,
+) -> None:
+    """Mark the job done or failed. Called in a ``finally``: a job cancelled by a shutdown
+    is failed too, rather than left running until it goes stale."""
+    async with session_factory() as session:
+        jobs = DashboardJobRepository(session)
+        await jobs.finish(job_id, status, now=now, version_id=version_id, outcome=outcome)
+        await jobs.commit()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.application.job_progress import JobProgress
+from bot.application.job_progress import JobProgress, end_job
 from bot.application.reports import (
     ReportRefusal,
     SessionFactory,
@@ -31,7 +31,6 @@ from quizzes.permissions import Permissions
 from quizzes.reports import ReportVersion, Trigger
 from quizzes.statistics import Period
 from quizzes.units import Unit, UnitKind
-from storage.dashboard_jobs import DashboardJobRepository
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -235,10 +234,10 @@ async def run_report_job(
             )
     except Exception:  # keeping it failed: the job must end all the same
         log.exception("report job %s failed", job.id)
-    async with session_factory() as session:
-        jobs = DashboardJobRepository(session)
+    finally:
         if isinstance(kept, ReportRefusal):
-            await jobs.finish(job.id, JobStatus.FAILED, now=clock())
+            await end_job(session_factory, job.id, JobStatus.FAILED, now=clock())
         else:
-            await jobs.finish(job.id, JobStatus.DONE, now=clock(), version_id=kept[1].id)
-        await jobs.commit()
+            await end_job(
+                session_factory, job.id, JobStatus.DONE, now=clock(), version_id=kept[1].id
+            )

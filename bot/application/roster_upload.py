@@ -19,12 +19,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.application.job_progress import JobProgress
+from bot.application.job_progress import JobProgress, end_job
 from quizzes.dashboard_jobs import DashboardJob, JobKind, JobStatus
 from quizzes.permissions import Permissions
 from quizzes.roster import MAX_ROWS_CORPS, RosterError, RosterProblem, RosterRow, parse_roster
 from quizzes.units import UnitKind
-from storage.dashboard_jobs import DashboardJobRepository
 from storage.roster_import import RosterImport, import_roster
 from storage.unit_of_work import UnitOfWork
 
@@ -224,12 +223,10 @@ async def run_roster_job(
         outcome = outcome_of(result, len(start.rows))
     except Exception:
         log.exception("roster job %s failed; nothing was imported", job.id)
-    async with session_factory() as session:
-        jobs = DashboardJobRepository(session)
+    finally:
         status = JobStatus.DONE if outcome is not None else JobStatus.FAILED
         text = json.dumps(outcome, ensure_ascii=False) if outcome is not None else None
-        await jobs.finish(job.id, status, now=clock(), outcome=text)
-        await jobs.commit()
+        await end_job(session_factory, job.id, status, now=clock(), outcome=text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ rights on every request and every download), render.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -276,7 +276,7 @@ class ReportPages:
             _,
             viewer=viewer,
             found=found,
-            **job_state(job),
+            **job_state(job, self.dashboard.clock()),
             links=self._links(found),
             label=lambda name: self._label(name, _),
             api=f"{self.dashboard.path}/api/reports/jobs/{job.id}",
@@ -288,7 +288,7 @@ class ReportPages:
             return self._json({"error": "signed_out"}, 401)
         if isinstance(found, ReportRefusal):
             return self._json({"error": found.value}, _REFUSALS[found][1])
-        return self._json(job_data(found.job, self._links(found)), 200)
+        return self._json(job_data(found.job, self._links(found), self.dashboard.clock()), 200)
 
     def _json(self, data: dict[str, Any], status: int) -> web.Response:
         response = web.json_response(data, status=status)
@@ -326,21 +326,22 @@ class ReportPages:
         return response
 
 
-def job_state(job: DashboardJob) -> dict[str, Any]:
+def job_state(job: DashboardJob, now: datetime) -> dict[str, Any]:
     """What a job's page shows of it, whatever the work: running (and reloading itself
     without script), failed, or done."""
+    status = job.status_at(now)
     return {
         "job": job,
-        "running": job.status is JobStatus.RUNNING,
-        "failed": job.status is JobStatus.FAILED,
+        "running": status is JobStatus.RUNNING,
+        "failed": status is JobStatus.FAILED,
         "refresh": REFRESH_SECONDS,
     }
 
 
-def job_data(job: DashboardJob, links: list[tuple[str, str]]) -> dict[str, Any]:
+def job_data(job: DashboardJob, links: list[tuple[str, str]], now: datetime) -> dict[str, Any]:
     """A job as the page's script reads it."""
     return {
-        "status": job.status.value,
+        "status": job.status_at(now).value,
         "step": job.step,
         "done": job.done,
         "total": job.total,

@@ -259,7 +259,7 @@ class RosterPages:
             "roster_job.html.j2",
             _,
             viewer=viewer,
-            **job_state(job),
+            **job_state(job, self.dashboard.clock()),
             lines=_outcome(found.outcome, _) if found.outcome is not None else [],
             api=f"{self.dashboard.path}/api/roster/jobs/{job.id}",
         )
@@ -271,7 +271,7 @@ class RosterPages:
         elif isinstance(found, RosterRefusal):
             data, status = {"error": found.value}, _REFUSALS[found][1]
         else:
-            data, status = job_data(found.job, []), 200
+            data, status = job_data(found.job, [], self.dashboard.clock()), 200
         response = web.json_response(data, status=status)
         response.headers.update(self.headers)
         return response
