@@ -432,6 +432,8 @@ async def test_a_good_roster_is_previewed_then_imported_once_on_confirm(site: Si
         await _finished(client)
         job_page = await client.get(imported.headers["Location"])
         job_html = markup.unescape(await job_page.text())
+        api = imported.headers["Location"].replace("/admin/", "/admin/api/", 1)
+        progress = await (await client.get(api)).json()
     assert "将新建团场 0 个、学校 1 个、班级 0 个。" in html
     assert _items(html, "new_schools") == ["新湖学校"]
     assert _items(html, "changed") == ["班级“七年级1班”：学生 45 → 47，教职工 4 → 4"]
@@ -445,6 +447,8 @@ async def test_a_good_roster_is_previewed_then_imported_once_on_confirm(site: Si
     assert replayed.status == 409 and "不会重复导入" in replay_text
     assert await _jobs(site) == 1
     assert "名册已导入" in job_html and "更新了 1 个单位的在册人数。" in job_html
+    # The bulk import told its progress: every unit of the file written (division included).
+    assert progress["status"] == "done" and progress["done"] == progress["total"] == 8
 
 
 async def test_the_roster_is_the_admins_and_needs_the_forms_token(site: Site) -> None:
