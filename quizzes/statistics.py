@@ -212,6 +212,9 @@ class UnitFigures:
     shortlisted: int = 0
     lecture_checkins: int = 0
     lecture_attendees: RoleCounts = RoleCounts()
+    # The part of registered and took_part that came through the web pages (no Telegram).
+    registered_on_web: int = 0
+    took_part_on_web: int = 0
 
     @property
     def enrolled(self) -> int:
@@ -248,6 +251,8 @@ class UnitFigures:
             shortlisted=self.shortlisted + other.shortlisted,
             lecture_checkins=self.lecture_checkins + other.lecture_checkins,
             lecture_attendees=self.lecture_attendees + other.lecture_attendees,
+            registered_on_web=self.registered_on_web + other.registered_on_web,
+            took_part_on_web=self.took_part_on_web + other.took_part_on_web,
         )
 
 

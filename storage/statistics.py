@@ -94,8 +94,8 @@ __all__ = ["SECTIONS", "Scope", "StatisticsRepository"]
 SECTIONS = frozenset(Section)
 # The queries each section needs; the units' names and enrolment are always read.
 _SECTION_QUERIES: dict[Section, tuple[str, ...]] = {
-    Section.REGISTRATION: ("registration",),
-    Section.QUIZ: ("quiz", "quiz_campaigns", "daily", "campaigns"),
+    Section.REGISTRATION: ("registration", "web"),
+    Section.QUIZ: ("quiz", "quiz_campaigns", "daily", "campaigns", "web"),
     Section.PUBLICITY: ("reach", "publicity", "engagement", "broadcasts"),
     Section.SHORTLIST: ("shortlist",),
     Section.LECTURES: ("attendance", "lectures"),
@@ -156,6 +156,34 @@ def registered(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
         .subquery("per_unit")
     )
     return scope.per_row(per_unit, per_unit.c.role, per_unit.c.n)
+
+
+def on_the_web(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
+    """Per row, the part of :func:`registered` and of :func:`quiz_participation`'s took
+    part that came through the participant pages: people without a Telegram id, counted
+    by the same rules (registered by the end of the period; an attempt started in it).
+    ``(row_id, registered, took part)``."""
+    took_part = (
+        select(AttemptRow.id)
+        .where(AttemptRow.participant_id == ParticipantRow.id, _in(AttemptRow.started_at, bounds))
+        .exists()
+    )
+    joined = and_(ParticipantRow.joined_at.is_not(None), ParticipantRow.joined_at < bounds[1])
+    per_unit = (
+        select(
+            ParticipantRow.unit_id,
+            func.sum(case((joined, 1), else_=0)).label("r"),
+            func.sum(case((took_part, 1), else_=0)).label("t"),
+        )
+        .where(ParticipantRow.telegram_id.is_(None), scope.in_scope(ParticipantRow.unit_id))
+        .group_by(ParticipantRow.unit_id)
+        .subquery("per_unit")
+    )
+    return (
+        select(scope.map.c.row_id, func.sum(per_unit.c.r), func.sum(per_unit.c.t))
+        .join(scope.map, scope.map.c.unit_id == per_unit.c.unit_id)
+        .group_by(scope.map.c.row_id)
+    )
 
 
 def _attempt_flags() -> tuple[Any, Any]:
@@ -627,6 +655,7 @@ class StatisticsRepository:
             "publicity": publicity_reach(scope, bounds),
             "engagement": engagement(scope, bounds),
             "registration": registered(scope, bounds),
+            "web": on_the_web(scope, bounds),
             "attendance": lecture_attendance(scope, bounds, moment),
             "shortlist": shortlisted(scope, bounds),
             "enrolment": enrolment(scope),
@@ -660,6 +689,9 @@ class StatisticsRepository:
         names = told_apart(names, parents)
         for row_id, role, count in results["registration"]:
             roles(row_id, "registered", role, count)
+        for row_id, on_web, took in results["web"]:
+            add(row_id, "registered_on_web", on_web or 0)
+            add(row_id, "took_part_on_web", took or 0)
         for row_id, role, took, completed, passed in results["quiz"]:
             roles(row_id, "took_part", role, took)
             add(row_id, "completed", completed)

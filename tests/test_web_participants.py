@@ -223,7 +223,7 @@ async def _points(site: Site, attempt_id: int) -> tuple[float, int]:
         return attempt.points, attempt.current_seq
 
 
-async def school_figures(site: Site) -> tuple[int, int, int]:
+async def school_figures(site: Site) -> tuple[int, int, int, int, int]:
     school = site.chat.world.schools[SCHOOL]
     today = datetime.now(UTC).date()
     figures = await participation_figures(
@@ -235,7 +235,14 @@ async def school_figures(site: Site) -> tuple[int, int, int]:
         total_name="合计",
     )
     assert isinstance(figures, Statistics)
-    return figures.total.registered.total, figures.total.took_part.total, figures.total.passed
+    total = figures.total
+    return (
+        total.registered.total,
+        total.took_part.total,
+        total.passed,
+        total.registered_on_web,
+        total.took_part_on_web,
+    )
 
 
 async def test_a_whole_quiz_under_the_chats_rules_counted_once_in_the_report(site: Site) -> None:
@@ -312,9 +319,16 @@ async def test_a_whole_quiz_under_the_chats_rules_counted_once_in_the_report(sit
     assert certificate.status == 200
     assert (await certificate.read()).startswith(b"\x89PNG")
     assert (await stranger.get(f"{here}/certificate.png")).status == 404
-    registered, took_part, passed = await school_figures(site)
-    # Two web participants joined (the stranger too); one took part and passed.
-    assert (registered, took_part, passed) == (before[0] + 2, before[1] + 1, before[2] + 1)
+    # Two web participants joined (the stranger too); one took part and passed; the
+    # report tells the web's part apart.
+    assert before[3:] == (0, 0)
+    assert await school_figures(site) == (
+        before[0] + 2,
+        before[1] + 1,
+        before[2] + 1,
+        2,
+        1,
+    )
 
 
 async def test_messages_in_chat_leave_web_participants_out(site: Site) -> None:

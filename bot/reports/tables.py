@@ -52,6 +52,9 @@ SCHOOL_COLUMNS: tuple[Column, ...] = (
     Column("shortlisted", lambda f: f.shortlisted, section=Section.SHORTLIST),
     Column("lecture_checkins", lambda f: f.lecture_checkins, section=Section.LECTURES),
     Column("lecture_attendees", lambda f: f.lecture_attendees.total, section=Section.LECTURES),
+    # Last, so the columns people know keep their places.
+    Column("registered_on_web", lambda f: f.registered_on_web, section=Section.REGISTRATION),
+    Column("took_part_on_web", lambda f: f.took_part_on_web, section=Section.QUIZ),
 )
 
 DEFINED = (
@@ -75,6 +78,8 @@ DEFINED = (
     "activity_headcount",
     "with_vice_principal",
     "vice_principal_lectures",
+    "registered_on_web",
+    "took_part_on_web",
 )
 
 
