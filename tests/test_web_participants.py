@@ -375,6 +375,7 @@ async def test_a_joined_device_opening_an_invite_link_stays_one_person(site: Sit
     assert row.unit_id == other_class.id
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no database rule here
 async def test_the_pages_speak_english_when_asked_and_remember_it(site: Site) -> None:
     client = site.make_client()
     await client.start_server()
@@ -469,6 +470,7 @@ async def test_erasing_a_web_participant_closes_their_devices_and_code(site: Sit
     assert refused.status == 400
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no database rule here
 async def test_recovery_tries_are_counted_per_client_behind_the_proxy(site: Site) -> None:
     client = site.make_client()
     await client.start_server()
@@ -532,6 +534,7 @@ async def test_a_doubled_multiple_choice_form_is_recorded_once_as_chosen(site: S
     raise AssertionError("the campaign drew no multiple-choice question")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no database rule here
 async def test_behind_https_the_cookies_are_secure(chat: Chat) -> None:
     async with TestClient(TestServer(pages_app(chat, secure=True))) as client:
         code = await Site(chat, lambda: client, MovedClock()).code()
