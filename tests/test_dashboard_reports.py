@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from bot.application.reports import compile_and_keep
 from bot.reports.compile import CSV, REPORT_DOCX, XLSX, compile_report
 from bot.web.background import BACKGROUND
-from quizzes.dashboard_jobs import STALE_AFTER, JobKind, JobStatus
+from quizzes.dashboard_jobs import STALE_AFTER, DashboardJob, JobKind, JobStatus
 from quizzes.permissions import Permissions
 from quizzes.reports import Trigger
 from quizzes.statistics import Period
@@ -70,6 +70,21 @@ async def _versions(site: Site) -> list[ReportVersionRow]:
 async def _jobs(site: Site) -> int:
     async with site.chat.session_factory() as session:
         return int(await session.scalar(select(func.count()).select_from(DashboardJobRow)) or 0)
+
+
+async def _report_job(
+    jobs: DashboardJobRepository, key: str, unit: Unit, period: Period, now: datetime
+) -> tuple[DashboardJob, bool]:
+    """A report job started as the page starts one (no compile behind it)."""
+    return await jobs.start(
+        JobKind.REPORT,
+        key,
+        requested_by=None,
+        locale="zh-CN",
+        now=now,
+        scope_unit_id=unit.id,
+        period=period,
+    )
 
 
 async def _chat_report(site: Site, unit: Unit) -> int:
@@ -150,14 +165,8 @@ async def test_the_progress_endpoint_and_the_page_while_a_report_compiles(site: 
     root = await _root(site)
     async with site.chat.session_factory() as session:
         jobs = DashboardJobRepository(session)
-        job, started = await jobs.start(
-            JobKind.REPORT,
-            "report:running",
-            requested_by=None,
-            locale="zh-CN",
-            now=datetime.now(UTC),
-            scope_unit_id=root.id,
-            period=Period.year_to_date(_today(site)),
+        job, started = await _report_job(
+            jobs, "report:running", root, Period.year_to_date(_today(site)), datetime.now(UTC)
         )
         await jobs.progress(job.id, "阅读和点击", 6, 19, datetime.now(UTC))
         await jobs.commit()
@@ -281,14 +290,8 @@ async def test_another_schools_job_is_refused_to_a_coordinator(site: Site) -> No
     other = site.chat.world.schools["一三七团第一小学"]
     async with site.chat.session_factory() as session:
         jobs = DashboardJobRepository(session)
-        job, _ = await jobs.start(
-            JobKind.REPORT,
-            "report:other",
-            requested_by=None,
-            locale="zh-CN",
-            now=datetime.now(UTC),
-            scope_unit_id=other.id,
-            period=Period.year_to_date(_today(site)),
+        job, _ = await _report_job(
+            jobs, "report:other", other, Period.year_to_date(_today(site)), datetime.now(UTC)
         )
         await jobs.commit()
     async with site.make_client() as client:
@@ -479,32 +482,12 @@ async def test_a_job_left_running_by_a_process_that_died_does_not_block_the_next
     started_at = datetime.now(UTC)
     async with site.chat.session_factory() as session:
         jobs = DashboardJobRepository(session)
-        first, _ = await jobs.start(
-            JobKind.REPORT,
-            "report:same",
-            requested_by=None,
-            locale="zh-CN",
-            now=started_at,
-            scope_unit_id=root.id,
-            period=period,
+        first, _ = await _report_job(jobs, "report:same", root, period, started_at)
+        again, started_again = await _report_job(
+            jobs, "report:same", root, period, started_at + STALE_AFTER - timedelta(seconds=1)
         )
-        again, started_again = await jobs.start(
-            JobKind.REPORT,
-            "report:same",
-            requested_by=None,
-            locale="zh-CN",
-            now=started_at + STALE_AFTER - timedelta(seconds=1),
-            scope_unit_id=root.id,
-            period=period,
-        )
-        later, started_later = await jobs.start(
-            JobKind.REPORT,
-            "report:same",
-            requested_by=None,
-            locale="zh-CN",
-            now=started_at + STALE_AFTER,
-            scope_unit_id=root.id,
-            period=period,
+        later, started_later = await _report_job(
+            jobs, "report:same", root, period, started_at + STALE_AFTER
         )
         await jobs.commit()
         dead = await jobs.get(first.id)
