@@ -141,7 +141,8 @@ class AccountPages:
             cookie,
             path=self.dashboard.path,
             httponly=True,
-            samesite="Strict",
+            # Lax, as the session's: a form opened from a link in a chat app keeps its cookie.
+            samesite="Lax",
             secure=self.dashboard.secure,
         )
         return response
