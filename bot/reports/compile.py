@@ -36,6 +36,7 @@ _STEPS = (
     "publicity",
     "engagement",
     "registration",
+    "web",
     "attendance",
     "shortlist",
     "enrolment",
