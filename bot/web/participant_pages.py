@@ -11,7 +11,6 @@ reload never sends a form twice).
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import secrets
 import time
 from collections import deque
@@ -44,6 +43,7 @@ from bot.campaign_messages import answer_given, option_text, options_shown
 from bot.certificates import CertificateText, render_certificate
 from bot.i18n import Gettext, Translator
 from bot.verification import verify_url
+from bot.web.addresses import client_address
 from bot.web.sessions import chosen_language, remember_language
 from bot.web.views import SECURITY_HEADERS
 from bot.web.views import _environment as templates  # one folder, the same settings
@@ -457,18 +457,6 @@ def certificate_text(
         if public_url
         else _.plain("m.verify_code", code=code),
     )
-
-
-def client_address(request: web.Request) -> str:
-    """Who is asking, for the recovery code's rate limit: behind the deployment's nginx
-    (a peer on this host or a private network) the address nginx appended last to
-    X-Forwarded-For, else the peer itself (a client on the internet cannot pose as another)."""
-    peer = request.remote or "?"
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(peer).is_private:
-            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-            return forwarded or peer
-    return peer
 
 
 def missed_lines(shown: AttemptPage, _: Gettext) -> list[tuple[int, str, str, str, str]]:
