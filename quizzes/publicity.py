@@ -106,6 +106,15 @@ class Audience:
     def everyone(self) -> bool:
         return not self.unit_ids and not self.roles
 
+    def reaches(self, role: Role | None, unit: Unit | None) -> bool:
+        """Whether someone of ``role`` joined to ``unit`` is in it, by a broadcast's rule:
+        inside one of the units' subtrees, with one of the roles; nobody unjoined."""
+        if unit is None:
+            return False
+        if self.unit_ids and self.unit_ids.isdisjoint(unit.ancestor_ids):
+            return False
+        return not self.roles or role in self.roles
+
     def to_json(self) -> dict[str, list[Any]]:
         return {"units": sorted(self.unit_ids), "roles": sorted(r.value for r in self.roles)}
 

@@ -238,6 +238,21 @@ class PublicityRepository:
         )
         return [_article(row) for row in rows]
 
+    async def published_since(self, since: datetime, limit: int = 100) -> list[Article]:
+        """Articles published since ``since`` (not a lecture's notices), newest first; the
+        caller picks those whose audience takes in a reader."""
+        rows = await self.session.scalars(
+            select(ArticleRow)
+            .where(
+                ArticleRow.status == ArticleStatus.PUBLISHED.value,
+                ArticleRow.publish_at >= since,
+                ArticleRow.lecture_id.is_(None),
+            )
+            .order_by(ArticleRow.publish_at.desc(), ArticleRow.id.desc())
+            .limit(limit)
+        )
+        return [_article(row) for row in rows]
+
     async def recent_articles(self, limit: int = 20) -> list[Article]:
         rows = await self.session.scalars(
             select(ArticleRow)
