@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -503,6 +504,9 @@ def _side_by_side(parts: list[Statistics], total_name: str) -> Statistics:
                     enrolled=seen.enrolled + figures.enrolled,
                 )
             )
+    daily: Counter[date] = Counter()
+    for part in parts:
+        daily.update(dict(part.daily))
     return replace(
         parts[0],
         scope_name=total_name,
@@ -510,6 +514,7 @@ def _side_by_side(parts: list[Statistics], total_name: str) -> Statistics:
         elsewhere=None,
         total=total_of(total_name, [*rows, *elsewhere]),
         campaigns=tuple(campaigns.values()),
+        daily=tuple(sorted(daily.items())),  # a person is in one unit: the days add up
     )
 
 

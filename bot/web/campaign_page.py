@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -29,10 +29,11 @@ from bot.application.campaign_page import (
 from bot.application.dashboard import OverviewRefusal, Viewer
 from bot.i18n import Gettext
 from bot.shortlists import wrong_answer
+from bot.web.charts import CHART, Bar, bars
 from quizzes.statistics import percent_text, rounded_percent, score_percent
 from storage.quiz import QuestionStat
 
-__all__ = ["BandBar", "Pages", "add_campaign_routes", "band_bars"]
+__all__ = ["Pages", "add_campaign_routes", "band_bars", "day_bars"]
 
 _REFUSALS: dict[Any, tuple[str, int]] = {
     CampaignPageRefusal.UNKNOWN_CAMPAIGN: ("web.campaign.unknown", 404),
@@ -40,10 +41,6 @@ _REFUSALS: dict[Any, tuple[str, int]] = {
     OverviewRefusal.NO_UNITS: ("web.no_units", 200),
     OverviewRefusal.UNKNOWN: ("web.unknown_unit", 404),
 }
-CHART_WIDTH = 360  # the score chart's drawing units (CSS pixels on a desktop; scales down)
-BAR_HEIGHT = 22
-LABEL_WIDTH = 64
-COUNT_WIDTH = 44
 
 
 class Pages(Protocol):
@@ -75,21 +72,24 @@ class Pages(Protocol):
     def signed_out(self, request: web.Request) -> web.Response: ...
 
 
-class BandBar:
-    """One bar of the score chart, in the SVG's drawing units (drawn server-side: the
-    page's policy allows no inline style, and needs no script for it)."""
-
-    def __init__(self, band: ScoreBand, index: int, most: int) -> None:
-        self.band = band
-        self.y = index * (BAR_HEIGHT + 6)
-        room = CHART_WIDTH - LABEL_WIDTH - COUNT_WIDTH
-        self.width = round(room * band.people / most) if most else 0
-        self.label = f"{band.low}–{band.high}"
+def band_bars(bands: tuple[ScoreBand, ...], pass_mark: int) -> list[Bar]:
+    """The score distribution: a bar per band, those below the pass mark told apart."""
+    return bars(
+        [
+            (str(band.low), f"{band.low}–{band.high}", band.people, _tone(band, pass_mark))
+            for band in bands
+        ]
+    )
 
 
-def band_bars(bands: tuple[ScoreBand, ...]) -> list[BandBar]:
-    most = max((band.people for band in bands), default=0)
-    return [BandBar(band, index, most) for index, band in enumerate(bands)]
+def _tone(band: ScoreBand, pass_mark: int) -> str:
+    return "fail" if band.high < pass_mark else "pass"
+
+
+def day_bars(daily: tuple[tuple[date, int], ...]) -> list[Bar]:
+    """Participation over the campaign's days: took part per day, as the report's chart
+    of participation by day counts it (:attr:`Statistics.daily`)."""
+    return bars([(day.isoformat(), f"{day:%m-%d}", count, "day") for day, count in daily])
 
 
 def _id(raw: str | None) -> int | None:
@@ -163,16 +163,14 @@ class CampaignPages:
             wrong=wrong,
             when=when,
             rule=lambda drawn: _rule(drawn.rule, _),
-            bars=band_bars(found.bands),
+            bars=band_bars(found.bands, found.campaign.rules.pass_mark),
+            days=day_bars(found.progress.statistics.daily),
             reachable={
                 row.unit_id
                 for row in found.progress.rows
                 if row.unit_id is not None and row.unit_id != shown
             },
-            chart_width=CHART_WIDTH,
-            bar_height=BAR_HEIGHT,
-            label_width=LABEL_WIDTH,
-            count_width=COUNT_WIDTH,
+            chart=CHART,
             seconds=lambda ms: f"{ms / 1000:.0f}",
             score=lambda points: score_percent(100.0 * points / questions),
             updated=dashboard.clock().astimezone(zone).strftime("%H:%M:%S"),
