@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from storage.activities import ActivityRepository, VicePrincipalRepository
+from storage.article_reach import ArticleReachRepository
 from storage.class_progress import ClassProgressRepository
 from storage.dashboard_jobs import DashboardJobRepository
 from storage.livequiz import LiveQuizRepository
@@ -29,6 +30,10 @@ class UnitOfWork(Repositories):
     @cached_property
     def publicity(self) -> PublicityRepository:
         return PublicityRepository(self.session)
+
+    @cached_property
+    def article_reach(self) -> ArticleReachRepository:
+        return ArticleReachRepository(self.session)
 
     @cached_property
     def lectures(self) -> LectureRepository:
