@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.application import roster
+from bot.application import lectures, publicity, roster
 from bot.application.quiz import (
     AttemptResult,
     answer_options,
@@ -39,16 +39,20 @@ from quizzes.attempts import Attempt, AttemptQuestion, SignedIn, Step
 from quizzes.campaigns import Campaign
 from quizzes.clock import Clock
 from quizzes.engine import Feedback
+from quizzes.lectures import CHECKIN_LATE, Lecture
 from quizzes.participants import (
     Participant,
     clean_display_name,
     invite_code_candidates,
     name_looks_like_formula,
 )
+from quizzes.publicity import Article
 from quizzes.registration import JoinStatus
+from quizzes.units import Unit
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
+    "ARTICLE_DAYS",
     "RECOVERY_ALPHABET",
     "RECOVERY_LENGTH",
     "AnswerRefusal",
@@ -59,14 +63,18 @@ __all__ = [
     "WebDevice",
     "answer",
     "attempt_page",
+    "check_in",
     "csrf_token",
     "invite",
     "join",
     "move",
     "participant_key",
+    "read_article",
     "recover",
     "sign_question",
     "signed_in",
+    "unit_articles",
+    "unit_lectures",
 ]
 
 # No 0/O, 1/I/L: read off a phone and typed on another, nothing can be mistaken.
@@ -74,6 +82,8 @@ RECOVERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 RECOVERY_LENGTH = 6
 # last_seen is written at most this often.
 TOUCH_EVERY = timedelta(hours=1)
+# The home page lists the articles published to the participant's unit this many days back.
+ARTICLE_DAYS = 30
 _KEY_LABEL = b"pufa-bot web participants v1"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _TYPED_SEPARATORS = str.maketrans("", "", " -_")
@@ -335,3 +345,65 @@ async def answer(
     return await answer_options(
         uow, SignedIn(participant.id), attempt_id, seq, positions, clock=clock
     )
+
+
+# ---------------------------------------------------------------------- articles and lectures
+
+
+async def _joined_unit(uow: UnitOfWork, participant: Participant) -> Unit | None:
+    if participant.unit_id is None or participant.joined_at is None:
+        return None
+    return await uow.units.get(participant.unit_id)
+
+
+async def unit_articles(
+    uow: UnitOfWork, participant: Participant, *, now: datetime, days: int = ARTICLE_DAYS
+) -> list[Article]:
+    """The articles published in the last ``days`` to an audience that takes in this
+    participant (a broadcast's rule: their unit's subtree and role), newest first."""
+    unit = await _joined_unit(uow, participant)
+    published = await uow.publicity.published_since(now - timedelta(days=days)) if unit else []
+    await uow.commit()
+    return [a for a in published if a.audience.reaches(participant.role, unit)]
+
+
+async def read_article(
+    uow: UnitOfWork, participant: Participant, article_id: int, *, now: datetime
+) -> Article | None:
+    """One of :func:`unit_articles`, its opening counted as a read through the chat's
+    own use case (once per person, whichever door, however often opened); None: not one
+    of theirs."""
+    mine = await unit_articles(uow, participant, now=now)
+    article = next((a for a in mine if a.id == article_id), None)
+    if article is not None:
+        await publicity.mark_read(uow, article.id, participant.id, now=now)
+    return article
+
+
+async def unit_lectures(
+    uow: UnitOfWork, participant: Participant, *, now: datetime
+) -> list[Lecture]:
+    """The lectures for this participant's unit and role not over for checking in yet
+    (running ones first, as they start)."""
+    unit = await _joined_unit(uow, participant)
+    coming = await uow.lectures.upcoming(now - CHECKIN_LATE) if unit else []
+    await uow.commit()
+    return [
+        lecture
+        for lecture in coming
+        if lecture.audience.reaches(participant.role, unit)
+        and lecture.ends_at + CHECKIN_LATE >= now
+    ]
+
+
+async def check_in(
+    uow: UnitOfWork, participant: Participant, lecture_id: int, *, now: datetime
+) -> lectures.CheckedIn | lectures.CheckinClosed | lectures.CheckinRefusal:
+    """The chat's check-in (once, in its window), for a lecture of this participant's
+    audience only: another unit's lecture is as unknown as a missing one."""
+    lecture = await uow.lectures.get(lecture_id)
+    unit = await _joined_unit(uow, participant)
+    if lecture is None or not lecture.audience.reaches(participant.role, unit):
+        await uow.commit()
+        return lectures.CheckinRefusal.UNKNOWN
+    return await lectures.check_in(uow, lecture.id, participant.id, now=now)

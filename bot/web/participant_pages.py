@@ -21,10 +21,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.application import Clock, UnitOfWork, system_clock
 from bot.application.certificates import Certificate, issue_certificate
+from bot.application.lectures import CheckinClosed, CheckinRefusal
 from bot.application.quiz import open_campaigns, start_attempt
 from bot.application.web_participants import (
     AnswerRefusal,
@@ -33,12 +35,17 @@ from bot.application.web_participants import (
     Signed,
     answer,
     attempt_page,
+    check_in,
     invite,
     join,
     move,
+    read_article,
     recover,
     signed_in,
+    unit_articles,
+    unit_lectures,
 )
+from bot.article_format import article_html
 from bot.campaign_messages import answer_given, option_text, options_shown
 from bot.certificates import CertificateText, render_certificate
 from bot.i18n import Gettext, Translator
@@ -47,10 +54,12 @@ from bot.web.addresses import client_address
 from bot.web.sessions import chosen_language, remember_language
 from bot.web.views import SECURITY_HEADERS
 from bot.web.views import _environment as templates  # one folder, the same settings
+from bot.when import short_when, span_when
 from quizzes.attempts import Verdict
 from quizzes.bank import QuestionType
 from quizzes.certificates import grouped
 from quizzes.engine import LETTERS, shows_deadline
+from quizzes.lectures import CHECKIN_EARLY
 from quizzes.statistics import score_percent
 
 HERE = Path(__file__).parent
@@ -60,6 +69,7 @@ FORM_COOKIE = "pufa_form"  # the join and recovery forms' token, before anyone i
 DEVICE_COOKIE_DAYS = 400  # the longest a browser keeps a cookie
 RECOVERY_TRIES = 5  # per address and minute
 NOTICES = frozenset(v.value for v in Verdict) | frozenset(r.value for r in AnswerRefusal)
+CHECKIN_NOTICES = frozenset({"checked_in", "already_checked_in"})
 
 
 @dataclass
@@ -165,6 +175,21 @@ class ParticipantPages:
             uow, request.cookies.get(DEVICE_COOKIE), key=self.key, now=self.clock()
         )
 
+    async def _posted(
+        self, request: web.Request, uow: UnitOfWork, form: Any, id_name: str
+    ) -> tuple[Signed, Gettext, int] | web.Response:
+        """Who posted a form about the path's id ``id_name``, in their language, and the
+        id; or the page to answer instead (home when signed out, a stale form's when its
+        token or the id is not right)."""
+        signed = await self._signed(request, uow)
+        if signed is None:
+            return self.redirect(f"{PATH}/")
+        _ = self.gettext(request, signed.participant.locale)
+        number = _number(request.match_info[id_name])
+        if not _csrf_ok(form, signed) or number is None:
+            return self.message(request, _, "m.bad_form", 403, link_home=True)
+        return signed, _, number
+
     async def _attempt(
         self, uow: UnitOfWork, signed: Signed, attempt_id: int | None
     ) -> AttemptPage | None:
@@ -267,9 +292,13 @@ class ParticipantPages:
             if signed is None:
                 _ = self.gettext(request, None)
                 return self.message(request, _, "m.signed_out", 200, link_home=False, recover=True)
-            found = await open_campaigns(uow, signed.participant, now=self.clock())
+            now = self.clock()
+            found = await open_campaigns(uow, signed.participant, now=now)
             await uow.commit()
+            articles = await unit_articles(uow, signed.participant, now=now)
+            coming = await unit_lectures(uow, signed.participant, now=now)
         _ = self.gettext(request, signed.participant.locale)
+        notice = request.query.get("notice")
         return self.page(
             request,
             "home.html.j2",
@@ -277,18 +306,73 @@ class ParticipantPages:
             participant=signed.participant,
             open=found,
             csrf=signed.csrf,
+            articles=[
+                (a, short_when(a.publish_at or a.created_at, self.zone, _.plain)) for a in articles
+            ],
+            lectures=[
+                (
+                    lecture,
+                    span_when(lecture.starts_at, lecture.ends_at, self.zone, _.plain),
+                    lecture.checkin_problem(now) is None,
+                    short_when(lecture.starts_at - CHECKIN_EARLY, self.zone, _.plain),
+                )
+                for lecture in coming
+            ],
+            notice=notice if notice in CHECKIN_NOTICES else None,
         )
 
-    async def start(self, request: web.Request) -> web.StreamResponse:
-        campaign_id = _number(request.match_info["campaign_id"])
-        form = await request.post()
+    # -- articles and check-ins --------------------------------------------------------
+
+    async def article(self, request: web.Request) -> web.StreamResponse:
+        article_id = _number(request.match_info["article_id"])
         async with self.uow() as uow:
             signed = await self._signed(request, uow)
             if signed is None:
                 return self.redirect(f"{PATH}/")
             _ = self.gettext(request, signed.participant.locale)
-            if not _csrf_ok(form, signed) or campaign_id is None:
-                return self.message(request, _, "m.bad_form", 403, link_home=True)
+            found = (
+                await read_article(uow, signed.participant, article_id, now=self.clock())
+                if article_id is not None
+                else None
+            )
+        if found is None:
+            return self.message(request, _, "m.articles.unknown", 404, link_home=True)
+        return self.page(
+            request,
+            "article.html.j2",
+            _,
+            article=found,
+            body=Markup(article_html(found.body)),
+            when=short_when(found.publish_at or found.created_at, self.zone, _.plain),
+        )
+
+    async def check_in_post(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        async with self.uow() as uow:
+            posted = await self._posted(request, uow, form, "lecture_id")
+            if isinstance(posted, web.Response):
+                return posted
+            signed, _, lecture_id = posted
+            checked = await check_in(uow, signed.participant, lecture_id, now=self.clock())
+        if checked is CheckinRefusal.UNKNOWN:
+            return self.message(request, _, "m.lectures.unknown", 404, link_home=True)
+        if isinstance(checked, CheckinClosed):
+            text = _.plain(
+                f"lecture.checkin_{checked.problem.value}",
+                opens=short_when(checked.opens, self.zone, _.plain),
+                closes=short_when(checked.closes, self.zone, _.plain),
+            )
+            return self.message(request, _, "", 409, link_home=True, message_text=text)
+        notice = "checked_in" if checked.first else "already_checked_in"
+        return self.redirect(f"{PATH}/?notice={notice}")
+
+    async def start(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        async with self.uow() as uow:
+            posted = await self._posted(request, uow, form, "campaign_id")
+            if isinstance(posted, web.Response):
+                return posted
+            signed, _, campaign_id = posted
             begun = await start_attempt(
                 uow, campaign_id, signed.participant, chat_id=None, clock=self.clock
             )
@@ -490,6 +574,8 @@ def add_participant_routes(app: web.Application, pages: ParticipantPages) -> Non
     app.router.add_get(f"{PATH}/attempts/{{attempt_id}}", pages.attempt)
     app.router.add_post(f"{PATH}/attempts/{{attempt_id}}", pages.answer_post)
     app.router.add_get(f"{PATH}/attempts/{{attempt_id}}/certificate.png", pages.certificate)
+    app.router.add_get(f"{PATH}/articles/{{article_id}}", pages.article)
+    app.router.add_post(f"{PATH}/lectures/{{lecture_id}}/checkin", pages.check_in_post)
     app.router.add_static(f"{PATH}/static/", HERE / "static", append_version=False)
 
     async def bare(_request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,180 @@
+"""The participant pages' articles and check-ins, and /link in chat, on both databases:
+an article page opened is one read (across reloads, and across the chat's button), a
+lecture's check-in counts once in its window, and /link CODE merges the web participant
+into the chat's so that the report counts the person once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+
+from bot.application.web_participants import csrf_token, participant_key
+from bot.web.participant_pages import DEVICE_COOKIE
+from quizzes.participants import Role
+from quizzes.publicity import ArticleStatus, Audience
+from storage.models import ParticipantRow
+from storage.models_publicity import ArticleReadRow, ArticleRow, LectureCheckinRow
+from storage.unit_of_work import UnitOfWork
+from tests.publicity_chat import chat
+from tests.test_web_participants import CLASS, SCHOOL, Site, site
+
+__all__ = ["chat", "site"]  # the fixtures
+
+pytestmark = pytest.mark.db
+
+ARTICLE_LINK = re.compile(r'href="/m/articles/(\d+)"')
+
+
+async def publish(
+    site: Site,
+    title: str,
+    audience: Audience,
+    *,
+    body: str = "宪法是国家的根本法。",
+    days_ago: int = 0,
+) -> int:
+    """An article published to ``audience`` (as a broadcast leaves it), its id."""
+    now = datetime.now(UTC) - timedelta(days=days_ago)
+    async with site.chat.session_factory() as session:
+        row = ArticleRow(
+            title=title,
+            body=body,
+            audience=audience.to_json(),
+            author_id=1,
+            created_at=now,
+            publish_at=now,
+            status=ArticleStatus.PUBLISHED.value,
+            link_secret="s" * 32,
+        )
+        session.add(row)
+        await session.commit()
+        return row.id
+
+
+async def lecture(site: Site, audience: Audience, *, starts_in: timedelta) -> int:
+    starts = datetime.now(UTC) + starts_in
+    async with site.chat.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        created = await uow.lectures.create(
+            title="宪法与少年",
+            speaker="李老师",
+            starts_at=starts,
+            ends_at=starts + timedelta(minutes=45),
+            link=None,
+            audience=audience,
+            created_by=1,
+        )
+        await session.commit()
+        return created.id
+
+
+async def reads(site: Site, article_id: int) -> int:
+    async with site.chat.session_factory() as session:
+        query = select(func.count()).where(ArticleReadRow.article_id == article_id)
+        return int(await session.scalar(query) or 0)
+
+
+async def check_ins(site: Site, lecture_id: int) -> int:
+    async with site.chat.session_factory() as session:
+        query = select(func.count()).where(LectureCheckinRow.lecture_id == lecture_id)
+        return int(await session.scalar(query) or 0)
+
+
+@dataclass
+class Phone:
+    client: TestClient
+    csrf: str
+    participant_id: int
+    recovery: str
+
+
+async def joined_phone(site: Site, name: str = "小林") -> Phone:
+    """A phone joined to the class (its forms' token, the participant, the recovery code)."""
+    phone = site.make_client()
+    await phone.start_server()
+    recovery = await site.join(phone, name)
+    device = phone.session.cookie_jar.filter_cookies(phone.make_url("/m/"))[DEVICE_COOKIE]
+    csrf = csrf_token(participant_key(site.chat.context.settings.token), device.value)
+    async with site.chat.session_factory() as session:
+        found = await session.scalar(
+            select(ParticipantRow.id).where(
+                ParticipantRow.telegram_id.is_(None), ParticipantRow.display_name == name
+            )
+        )
+    assert found is not None
+    return Phone(phone, csrf, found, recovery)
+
+
+def in_class(site: Site, *roles: Role) -> Audience:
+    return Audience(frozenset({site.chat.world.classes[CLASS].id}), frozenset(roles))
+
+
+async def test_the_home_lists_the_articles_of_the_unit_and_a_page_open_is_one_read(
+    site: Site,
+) -> None:
+    school = site.chat.world.schools[SCHOOL]
+    other = site.chat.world.schools["一三一团中学"]
+    mine = await publish(site, "宪法宣传周", Audience(frozenset({school.id})))
+    everyone = await publish(site, "致全体师生", Audience())
+    teachers = await publish(site, "教师培训通知", in_class(site, Role.TEACHER))
+    elsewhere = await publish(site, "一三一团中学通知", Audience(frozenset({other.id})))
+    old = await publish(site, "去年的文章", Audience(), days_ago=60)
+    phone = (await joined_phone(site)).client
+    home = await (await phone.get("/m/")).text()
+    listed = {int(found) for found in ARTICLE_LINK.findall(home)}
+    assert listed == {mine, everyone}, home
+    for refused in (teachers, elsewhere, old, 999999):
+        assert (await phone.get(f"/m/articles/{refused}")).status == 404
+    for _ in range(3):  # reloads
+        page = await phone.get(f"/m/articles/{mine}")
+        assert page.status == 200
+        assert "宪法是国家的根本法。" in await page.text()
+    assert await reads(site, mine) == 1
+    assert await reads(site, teachers) == 0
+
+
+async def test_an_article_body_is_shown_escaped_with_its_formatting(site: Site) -> None:
+    body = (
+        "<b>第一条</b> &lt;script&gt;alert(1)&lt;/script&gt; "
+        '<a href="javascript:alert(2)">点我</a> <a href="https://example.org/?a=1&amp;b=2">原文</a>'
+    )
+    article = await publish(site, "<i>标题</i>", Audience(), body=body)
+    phone = (await joined_phone(site)).client
+    text = await (await phone.get(f"/m/articles/{article}")).text()
+    assert "<b>第一条</b>" in text
+    assert "&lt;script&gt;alert(1)" in text and "<script>" not in text
+    assert "javascript:" not in text and ">点我<" not in text.replace("点我</a>", "")
+    assert 'href="https://example.org/?a=1&amp;b=2"' in text
+    assert "&lt;i&gt;标题&lt;/i&gt;" in text
+
+
+async def test_a_lecture_is_checked_into_once_and_only_in_its_window(site: Site) -> None:
+    running = await lecture(site, in_class(site), starts_in=timedelta(minutes=-5))
+    later = await lecture(site, in_class(site), starts_in=timedelta(hours=3))
+    other = site.chat.world.schools["一三一团中学"]
+    elsewhere = await lecture(site, Audience(frozenset({other.id})), starts_in=timedelta(0))
+    joined = await joined_phone(site)
+    phone, csrf = joined.client, joined.csrf
+    home = await (await phone.get("/m/")).text()
+    assert f"/m/lectures/{running}/checkin" in home
+    assert f"/m/lectures/{later}/checkin" not in home and "签到将于" in home
+    assert f"/m/lectures/{elsewhere}/checkin" not in home
+    forged = await phone.post(f"/m/lectures/{running}/checkin", data={"csrf_token": "x"})
+    assert forged.status == 403
+    for notice in ("签到成功", "已经签到过了"):
+        done = await phone.post(f"/m/lectures/{running}/checkin", data={"csrf_token": csrf})
+        assert done.status == 200 and notice in await done.text()
+    assert await check_ins(site, running) == 1
+    early = await phone.post(f"/m/lectures/{later}/checkin", data={"csrf_token": csrf})
+    assert early.status == 409 and "签到还没开始" in await early.text()
+    refused = await phone.post(f"/m/lectures/{elsewhere}/checkin", data={"csrf_token": csrf})
+    assert refused.status == 404
+    assert await check_ins(site, later) == 0 and await check_ins(site, elsewhere) == 0
+    site.clock.offset = timedelta(hours=2)
+    over = await phone.post(f"/m/lectures/{running}/checkin", data={"csrf_token": csrf})
+    assert over.status == 409 and "签到已于" in await over.text()
