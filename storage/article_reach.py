@@ -44,9 +44,10 @@ class ArticleReachRepository:
         )
         return _article(row) if row is not None else None
 
-    async def lost_by_school(self, article: Article) -> dict[int, tuple[int, int]]:
-        """``{school id: (blocked, unsubscribed)}``, people counted once, a school with its
-        classes as ``/stats article`` counts them:
+    async def lost_by_school(self, article: Article) -> dict[int | None, tuple[int, int]]:
+        """``{school id: (blocked, unsubscribed)}`` and the total over everyone under
+        ``None``, people counted once, a school with its classes as ``/stats article``
+        counts them:
 
         - blocked: people whose delivery of this article (no test sends) ended ``blocked``:
           they had blocked the bot, and Telegram refused the message;
@@ -79,7 +80,7 @@ class ArticleReachRepository:
             )
             .subquery()
         )
-        found: dict[int, list[int]] = {}
+        found: dict[int | None, list[int]] = {None: [0, 0]}
         for index, people in enumerate((blocked, unsubscribed)):
             by_school = (
                 select(school.c.id, func.count(func.distinct(people.c.pid)))
@@ -91,6 +92,8 @@ class ArticleReachRepository:
             )
             for school_id, count in await self.session.execute(by_school):
                 found.setdefault(school_id, [0, 0])[index] = int(count)
+            total = select(func.count(func.distinct(people.c.pid))).select_from(people)
+            found[None][index] = int(await self.session.scalar(total) or 0)
         return {school_id: (pair[0], pair[1]) for school_id, pair in found.items()}
 
     async def _paths(self, audience: Audience) -> list[str]:

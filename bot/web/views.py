@@ -36,6 +36,7 @@ from bot.application.dashboard import (
 from bot.application.live_figures import FigureSource, fresh
 from bot.i18n import Gettext, Translator
 from bot.web.accounts import add_account_routes
+from bot.web.articles_page import add_article_routes
 from bot.web.campaign_page import add_campaign_routes
 from bot.web.class_view import add_class_routes
 from bot.web.reports_page import add_report_routes
@@ -347,6 +348,7 @@ def add_dashboard_routes(app: web.Application, dashboard: Dashboard) -> None:
     add_account_routes(app, dashboard, SECURITY_HEADERS)  # staff without Telegram
     add_report_routes(app, dashboard, SECURITY_HEADERS)
     add_roster_routes(app, dashboard, SECURITY_HEADERS)
+    add_article_routes(app, dashboard)
     app.router.add_static(f"{base}/static/", HERE / "static", append_version=False)
 
     async def bare(_request: web.Request) -> web.StreamResponse:
