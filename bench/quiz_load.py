@@ -421,6 +421,9 @@ async def answer(
     except (TimeoutError, aiohttp.ClientError, OSError, SandboxError) as error:
         tally.errors += 1
         print(f"chat {person.chat_id}: {error}", file=sys.stderr)
+        # Left out too: pressing the same button again would offer the same answer twice
+        # (bench/cluster.py counts every press the sandbox received as one offered).
+        person.seq = QUESTIONS
         return
     elapsed = time.perf_counter() - started
     buttons = answer_buttons(view)
