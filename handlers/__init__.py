@@ -19,6 +19,7 @@ from handlers import (
     errors,
     fallback,
     lectures,
+    link,
     livequiz,
     membership,
     privacy,
@@ -55,6 +56,7 @@ def get_routers() -> list[Router]:
         activities,
         calendar,
         web,
+        link,
         fallback,
     )
     return [module.create_router() for module in modules]

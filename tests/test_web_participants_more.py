@@ -13,15 +13,23 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from bot.application.quiz import answer_options, start_attempt
 from bot.application.web_participants import csrf_token, participant_key
+from bot.views.publicity import ReadCb
 from bot.web.participant_pages import DEVICE_COOKIE
+from quizzes.attempts import SignedIn
 from quizzes.participants import Role
 from quizzes.publicity import ArticleStatus, Audience
 from storage.models import ParticipantRow
 from storage.models_publicity import ArticleReadRow, ArticleRow, LectureCheckinRow
+from storage.models_quiz import AttemptRow
 from storage.unit_of_work import UnitOfWork
+from tests.mocked_bot import user
 from tests.publicity_chat import chat
-from tests.test_web_participants import CLASS, SCHOOL, Site, site
+from tests.publicity_factories import add_people
+from tests.quiz_world import open_campaign
+from tests.test_registration import group_update
+from tests.test_web_participants import CLASS, FORM_TOKEN, SCHOOL, Site, school_figures, site
 
 __all__ = ["chat", "site"]  # the fixtures
 
@@ -136,19 +144,16 @@ async def test_the_home_lists_the_articles_of_the_unit_and_a_page_open_is_one_re
         assert "宪法是国家的根本法。" in await page.text()
     assert await reads(site, mine) == 1
     assert await reads(site, teachers) == 0
-
-
-async def test_an_article_body_is_shown_escaped_with_its_formatting(site: Site) -> None:
+    # The body's formatting is kept, everything else is text.
     body = (
         "<b>第一条</b> &lt;script&gt;alert(1)&lt;/script&gt; "
         '<a href="javascript:alert(2)">点我</a> <a href="https://example.org/?a=1&amp;b=2">原文</a>'
     )
     article = await publish(site, "<i>标题</i>", Audience(), body=body)
-    phone = (await joined_phone(site)).client
     text = await (await phone.get(f"/m/articles/{article}")).text()
     assert "<b>第一条</b>" in text
     assert "&lt;script&gt;alert(1)" in text and "<script>" not in text
-    assert "javascript:" not in text and ">点我<" not in text.replace("点我</a>", "")
+    assert "javascript:" not in text and "点我</a>" not in text
     assert 'href="https://example.org/?a=1&amp;b=2"' in text
     assert "&lt;i&gt;标题&lt;/i&gt;" in text
 
@@ -178,3 +183,118 @@ async def test_a_lecture_is_checked_into_once_and_only_in_its_window(site: Site)
     site.clock.offset = timedelta(hours=2)
     over = await phone.post(f"/m/lectures/{running}/checkin", data={"csrf_token": csrf})
     assert over.status == 409 and "签到已于" in await over.text()
+
+
+async def take_quiz(
+    site: Site, participant_id: int, campaign_id: int, chat_id: int | None
+) -> None:
+    """A whole attempt answered right, through the use cases both doors call."""
+    clock = site.clock
+    async with site.chat.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        participant = await uow.participants.by_id(participant_id)
+        assert participant is not None
+        begun = await start_attempt(uow, campaign_id, participant, chat_id=chat_id, clock=clock)
+        assert begun is not None and begun.started.attempt is not None
+        attempt = begun.started.attempt
+        for seq in range(1, attempt.question_count + 1):
+            question = await uow.attempts.question(attempt.id, seq)
+            assert question is not None
+            right = frozenset(question.order.index(i) for i in question.question.correct)
+            await answer_options(
+                uow, SignedIn(participant_id), attempt.id, seq, right, clock=clock
+            )
+        await session.commit()
+
+
+async def attempt_numbers(site: Site, participant_id: int) -> list[int]:
+    async with site.chat.session_factory() as session:
+        rows = await session.scalars(
+            select(AttemptRow.number)
+            .where(AttemptRow.participant_id == participant_id)
+            .order_by(AttemptRow.number)
+        )
+        return list(rows)
+
+
+async def chat_participant(site: Site, telegram_id: int) -> int:
+    async with site.chat.session_factory() as session:
+        found = await UnitOfWork.over(session).participants.by_telegram_id(telegram_id)
+        assert found is not None
+        return found.id
+
+
+async def test_link_moves_the_web_history_and_the_report_counts_the_person_once(
+    site: Site,
+) -> None:
+    campaign = await open_campaign(site.chat.session_factory, attempts_allowed=2)
+    article = await publish(site, "宪法宣传周", Audience())
+    running = await lecture(site, in_class(site), starts_in=timedelta(minutes=-5))
+    chat_id = await chat_participant(site, 3000)
+    for _ in range(2):
+        await take_quiz(site, chat_id, campaign.id, chat_id=3000)
+    before = await school_figures(site)
+    joined = await joined_phone(site)
+    for _ in range(2):
+        await take_quiz(site, joined.participant_id, campaign.id, chat_id=None)
+    await joined.client.get(f"/m/articles/{article}")
+    await joined.client.post(f"/m/lectures/{running}/checkin", data={"csrf_token": joined.csrf})
+    both = await school_figures(site)
+    assert both == (before[0] + 1, before[1] + 1, before[2] + 1, 1, 1)
+    answer = await site.chat.say(3000, f"/link {joined.recovery.lower()}")
+    assert "合并完成" in answer and "2 次答题" in answer, answer
+    # Four attempts of a campaign that allows two: both histories kept, one after the other.
+    assert await attempt_numbers(site, chat_id) == [1, 2, 3, 4]
+    assert await attempt_numbers(site, joined.participant_id) == []
+    assert await reads(site, article) == 1 and await check_ins(site, running) == 1
+    assert await school_figures(site) == (*before[:3], 0, 0)
+    # The phone now signs in as the chat's participant; the code opens them too.
+    home = await (await joined.client.get("/m/")).text()
+    assert "你好，p3000" in home
+    other_phone = site.make_client()
+    await other_phone.start_server()
+    form = await (await other_phone.get("/m/recover")).text()
+    token = FORM_TOKEN.search(form)
+    assert token is not None
+    await other_phone.post(
+        "/m/recover", data={"code": joined.recovery, "form_token": token.group(1)}
+    )
+    assert "你好，p3000" in await (await other_phone.get("/m/")).text()
+    # A read in chat of the article read on the web is still the one read.
+    await site.chat.press(3000, ReadCb(article=article).pack())
+    assert await reads(site, article) == 1
+
+
+async def test_link_refuses_a_wrong_code_another_unit_and_a_second_link(site: Site) -> None:
+    other = site.chat.world.schools["一三一团中学"]
+    await add_people(site.chat.session_factory, [3100], other.id)
+    first = await joined_phone(site)
+    second = await joined_phone(site, "小王")
+    assert "6 位找回码" in await site.chat.say(3000, "/link")
+    assert "找回码不对" in await site.chat.say(3000, "/link ZZZZZZ")
+    elsewhere = await site.chat.say(3100, f"/link {first.recovery}")
+    assert "不能合并" in elsewhere and CLASS in elsewhere
+    assert "合并完成" in await site.chat.say(3000, f"/link {first.recovery}")
+    assert "已经和网页合并过了" in await site.chat.say(3000, f"/link {second.recovery}")
+    assert "已经和网页合并过了" in await site.chat.say(3000, f"/link {first.recovery}")
+    assert "私聊" in await say_in_group(site, 3001, f"/link {second.recovery}")
+    assert len(await web_people(site)) == 1  # the second is still their own person
+    # Guessing is limited like the pages' recovery: five tries a minute, then even the
+    # right code waits.
+    for _ in range(5):
+        assert "找回码不对" in await site.chat.say(3001, "/link ZZZZZZ")
+    assert "尝试次数太多" in await site.chat.say(3001, f"/link {second.recovery}")
+    assert len(await web_people(site)) == 1
+
+
+async def say_in_group(site: Site, telegram_id: int, text: str) -> str:
+    await site.chat.feed(group_update(user(telegram_id), text))
+    return site.chat.bot.sent_texts(-100500)[-1]
+
+
+async def web_people(site: Site) -> list[int]:
+    async with site.chat.session_factory() as session:
+        rows = await session.scalars(
+            select(ParticipantRow.id).where(ParticipantRow.telegram_id.is_(None))
+        )
+        return list(rows)

@@ -59,6 +59,9 @@ __all__ = [
     "AttemptPage",
     "Invite",
     "JoinRefusal",
+    "LinkRefusal",
+    "Linked",
+    "OtherUnit",
     "Signed",
     "WebDevice",
     "answer",
@@ -67,6 +70,7 @@ __all__ = [
     "csrf_token",
     "invite",
     "join",
+    "link",
     "move",
     "participant_key",
     "read_article",
@@ -407,3 +411,66 @@ async def check_in(
         await uow.commit()
         return lectures.CheckinRefusal.UNKNOWN
     return await lectures.check_in(uow, lecture.id, participant.id, now=now)
+
+
+# ---------------------------------------------------------------------- linking the doors
+
+
+class LinkRefusal(StrEnum):
+    NO_CODE = "no_code"  # /link alone: say how
+    WRONG_CODE = "wrong_code"
+    ALREADY = "already"  # this chat participant is linked to a web participant already
+
+
+@dataclass(frozen=True, slots=True)
+class OtherUnit:
+    """The code's web participant joined another unit than the chat participant (or the
+    chat participant has joined none): which, to say so."""
+
+    unit_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """The chat participant with the web's history: how many of each moved."""
+
+    participant: Participant
+    attempts: int
+    reads: int
+    check_ins: int
+
+
+async def link(
+    uow: UnitOfWork, participant: Participant, text: str, *, key: bytes, now: datetime
+) -> Linked | OtherUnit | LinkRefusal:
+    """``/link CODE`` in chat: the web participant whose recovery code this is becomes
+    this chat participant, so the person counts once in every figure.
+
+    The web participant is merged into the chat participant (not the other way): the chat
+    participant keeps their id, Telegram id, deliveries, grants and consent, which only
+    the chat can create, and takes over what the pages can create (attempts, reads,
+    check-ins, the recovery code and the devices, which then sign in as them). Both
+    histories of a campaign are kept, numbered one after the other, even beyond its
+    attempt limit; every figure counts people, so the person counts once."""
+    code = typed_recovery_code(text)
+    if not text.strip():
+        return LinkRefusal.NO_CODE
+    web_id = await uow.web_identities.by_recovery(_recovery_hash(key, code)) if code else None
+    web = await uow.participants.by_id(web_id) if web_id else None
+    if web is None or web.id == participant.id:
+        await uow.commit()
+        return LinkRefusal.WRONG_CODE if web is None else LinkRefusal.ALREADY
+    if await uow.web_identities.has_identity(participant.id):
+        await uow.commit()
+        return LinkRefusal.ALREADY
+    if web.unit_id is None or web.unit_id != participant.unit_id:
+        unit = await uow.units.get(web.unit_id) if web.unit_id else None
+        label = (await uow.units.label(unit)).text() if unit else ""
+        await uow.commit()
+        return OtherUnit(label)
+    moved = await uow.web_identities.merge(web.id, participant.id)
+    await uow.web_identities.touch_identity(participant.id, now)
+    merged = await uow.participants.by_id(participant.id)
+    await uow.commit()
+    assert merged is not None
+    return Linked(merged, moved.attempts, moved.reads, moved.check_ins)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ from bot.article_format import article_html
 from bot.campaign_messages import answer_given, option_text, options_shown
 from bot.certificates import CertificateText, render_certificate
 from bot.i18n import Gettext, Translator
+from bot.recent_tries import RECOVERY_TRIES, Tries
 from bot.verification import verify_url
 from bot.web.addresses import client_address
 from bot.web.sessions import chosen_language, remember_language
@@ -67,31 +66,8 @@ PATH = "/m"
 DEVICE_COOKIE = "pufa_participant"
 FORM_COOKIE = "pufa_form"  # the join and recovery forms' token, before anyone is signed in
 DEVICE_COOKIE_DAYS = 400  # the longest a browser keeps a cookie
-RECOVERY_TRIES = 5  # per address and minute
 NOTICES = frozenset(v.value for v in Verdict) | frozenset(r.value for r in AnswerRefusal)
 CHECKIN_NOTICES = frozenset({"checked_in", "already_checked_in"})
-
-
-@dataclass
-class Tries:
-    """Recent tries per key (an address) in a sliding minute, in this process."""
-
-    limit: int
-    window_s: float = 60.0
-    now: Callable[[], float] = time.monotonic
-    seen: dict[str, deque[float]] = field(default_factory=dict)
-
-    def allow(self, key: str) -> bool:
-        now = self.now()
-        recent = self.seen.setdefault(key, deque())
-        while recent and now - recent[0] >= self.window_s:
-            recent.popleft()
-        if len(recent) >= self.limit:
-            return False
-        recent.append(now)
-        if len(self.seen) > 10_000:  # forget the quiet ones rather than grow without end
-            self.seen = {k: v for k, v in self.seen.items() if v and now - v[-1] < self.window_s}
-        return True
 
 
 @dataclass
