@@ -269,6 +269,31 @@ class ActivityRepository:
         await self.session.flush()
         return position
 
+    async def photos_kept(self, activity_ids: Iterable[int]) -> dict[int, list[int]]:
+        """The positions of the photos whose pictures are kept (not only a Telegram file
+        id), per activity: what a web page can show."""
+        ids = sorted(set(activity_ids))
+        if not ids:
+            return {}
+        query = (
+            select(ActivityPhotoRow.activity_id, ActivityPhotoRow.position)
+            .where(ActivityPhotoRow.activity_id.in_(ids), ActivityPhotoRow.content.is_not(None))
+            .order_by(ActivityPhotoRow.activity_id, ActivityPhotoRow.position)
+        )
+        kept: dict[int, list[int]] = {}
+        for activity_id, position in await self.session.execute(query):
+            kept.setdefault(activity_id, []).append(position)
+        return kept
+
+    async def photo(self, activity_id: int, position: int) -> bytes | None:
+        """One photo's picture, if kept."""
+        content = await self.session.scalar(
+            select(ActivityPhotoRow.content).where(
+                ActivityPhotoRow.activity_id == activity_id, ActivityPhotoRow.position == position
+            )
+        )
+        return bytes(content) if content is not None else None
+
     async def photos(self, activity_id: int) -> list[tuple[str | None, bytes | None]]:
         query = (
             select(ActivityPhotoRow.telegram_file_id, ActivityPhotoRow.content)

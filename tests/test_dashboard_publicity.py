@@ -5,15 +5,18 @@ days equal to the report's."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import update
 
 from bot.application.dashboard import campaign_days
 from bot.application.publicity import ArticleFigures, article_figures
+from quizzes.activities import ActivityDraft, ActivityStatus, Headcount, Source
 from quizzes.permissions import Permissions
 from quizzes.publicity import Article, Audience
 from quizzes.statistics import Period
+from quizzes.themes import Theme
 from storage.models import ParticipantRow
 from storage.models_publicity import DeliveryRow
 from storage.publicity import PublicityRepository
@@ -41,6 +44,11 @@ class Marked(Cells):
         for key in ROWS:
             if key in attributes and "data-field" not in attributes:
                 self.row = attributes[key] or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        super().handle_endtag(tag)
+        if tag == "span":
+            self.cell = None
 
 
 def cells(html: str) -> dict[tuple[str, str, str], str]:
@@ -255,3 +263,106 @@ async def test_teachers_and_strangers_see_no_articles(site: Site) -> None:
             page = await client.get(path)
             assert page.status == 403
             assert "宪法宣传周" not in await page.text()
+
+
+# ---------------------------------------------------------------------- activities
+
+PICTURE = b"\xff\xd8\xff\xe0 a JPEG, as far as these tests go"
+
+
+async def recorded(site: Site, school: str, title: str) -> int:
+    """A school's pending entry with one photo kept."""
+    async with site.chat.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        draft = ActivityDraft(
+            "lecture",
+            Theme.CONSTITUTION,
+            datetime.now(UTC).date(),
+            title,
+            site.chat.world.schools[school].id,
+            Headcount(students=120, teachers=8),
+        )
+        [activity_id] = await uow.activities.record(
+            [draft],
+            status=ActivityStatus.PENDING,
+            source=Source.CHAT,
+            recorded_by=None,
+            now=datetime.now(UTC),
+        )
+        assert activity_id is not None
+        await uow.activities.add_photo(activity_id, telegram_file_id="f", content=PICTURE)
+        await session.commit()
+    return activity_id
+
+
+async def status_of(site: Site, activity_id: int) -> tuple[ActivityStatus, datetime | None]:
+    async with site.chat.session_factory() as session:
+        activity = await UnitOfWork.over(session).activities.get(activity_id)
+    assert activity is not None
+    return activity.status, activity.reviewed_at
+
+
+async def test_an_admin_confirms_an_activity_once_with_the_forms_token(site: Site) -> None:
+    ours = await recorded(site, "胡杨河市第一中学", "宪法进校园讲座")
+    far = await recorded(site, "一三七团第一小学", "禁毒知识讲座")
+    async with site.make_client() as client:
+        await site.login(client, ADMIN)
+        html = await (await client.get("/admin/activities")).text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert token is not None
+        found = cells(html)
+        assert found[("activities", str(far), "unit")].endswith("一三七团第一小学")
+        assert found[("activities", str(ours), "status")] == "待确认"
+        assert f'src="/admin/activities/{far}/photos/0"' in html
+        photo = await client.get(f"/admin/activities/{far}/photos/0")
+        assert photo.status == 200 and photo.content_type == "image/jpeg"
+        assert await photo.read() == PICTURE
+        forged = await client.post(
+            f"/admin/activities/{ours}/review", data={"decision": "confirm", "csrf_token": "x"}
+        )
+        assert forged.status == 403
+        assert (await status_of(site, ours))[0] is ActivityStatus.PENDING
+        form = {"decision": "confirm", "csrf_token": token.group(1)}
+        done = await client.post(
+            f"/admin/activities/{ours}/review", data=form, allow_redirects=False
+        )
+        assert done.status == 303, await done.text()
+        status, reviewed_at = await status_of(site, ours)
+        assert status is ActivityStatus.CONFIRMED
+        again = await client.post(f"/admin/activities/{ours}/review", data=form)
+        assert again.status == 409
+        assert await status_of(site, ours) == (status, reviewed_at)  # nothing rewritten
+        after = cells(await (await client.get("/admin/activities")).text())
+    assert after[("activities", str(ours), "status")] == "已确认"
+
+
+async def test_a_coordinator_sees_their_schools_activities_and_cannot_review(
+    site: Site,
+) -> None:
+    ours = await recorded(site, "胡杨河市第一中学", "宪法进校园讲座")
+    far = await recorded(site, "一三七团第一小学", "禁毒知识讲座")
+    async with site.make_client() as client:
+        await site.login(client, COORDINATOR)
+        html = await (await client.get("/admin/activities")).text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert token is not None
+        assert "禁毒知识讲座" not in html and f"/activities/{far}/" not in html
+        assert f'action="/admin/activities/{ours}/review"' not in html  # no buttons
+        assert (await client.get(f"/admin/activities/{ours}/photos/0")).status == 200
+        out_of_reach = await client.get(f"/admin/activities/{far}/photos/0")
+        assert out_of_reach.status == 403
+        assert await out_of_reach.read() != PICTURE
+        assert (await client.get(f"/admin/activities/{ours}/photos/5")).status == 404
+        pressed = await client.post(
+            f"/admin/activities/{ours}/review",
+            data={"decision": "confirm", "csrf_token": token.group(1)},
+        )
+        assert pressed.status == 403
+        assert (await status_of(site, ours))[0] is ActivityStatus.PENDING
+    await add_people(
+        site.chat.session_factory, [TEACHER], site.chat.world.classes["七年级1班"].id, "teacher"
+    )
+    async with site.make_client() as client:  # a class teacher: their class's only
+        await site.login(client, TEACHER)
+        assert (await client.get(f"/admin/activities/{ours}/photos/0")).status == 403
+        assert "宪法进校园讲座" not in await (await client.get("/admin/activities")).text()

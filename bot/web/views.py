@@ -36,6 +36,7 @@ from bot.application.dashboard import (
 from bot.application.live_figures import FigureSource, fresh
 from bot.i18n import Gettext, Translator
 from bot.web.accounts import add_account_routes
+from bot.web.activities_page import add_activity_routes
 from bot.web.articles_page import add_article_routes
 from bot.web.campaign_page import add_campaign_routes
 from bot.web.class_view import add_class_routes
@@ -349,6 +350,7 @@ def add_dashboard_routes(app: web.Application, dashboard: Dashboard) -> None:
     add_report_routes(app, dashboard, SECURITY_HEADERS)
     add_roster_routes(app, dashboard, SECURITY_HEADERS)
     add_article_routes(app, dashboard)
+    add_activity_routes(app, dashboard, SECURITY_HEADERS)
     app.router.add_static(f"{base}/static/", HERE / "static", append_version=False)
 
     async def bare(_request: web.Request) -> web.StreamResponse:
