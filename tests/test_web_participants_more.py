@@ -185,24 +185,33 @@ async def test_a_lecture_is_checked_into_once_and_only_in_its_window(site: Site)
     assert over.status == 409 and "签到已于" in await over.text()
 
 
-async def take_quiz(
-    site: Site, participant_id: int, campaign_id: int, chat_id: int | None
-) -> None:
-    """A whole attempt answered right, through the use cases both doors call."""
-    clock = site.clock
+async def begin(site: Site, participant_id: int, campaign_id: int, chat_id: int | None) -> int:
+    """An attempt started through the use case both doors call, its id."""
     async with site.chat.session_factory() as session:
         uow = UnitOfWork.over(session)
         participant = await uow.participants.by_id(participant_id)
         assert participant is not None
-        begun = await start_attempt(uow, campaign_id, participant, chat_id=chat_id, clock=clock)
+        begun = await start_attempt(
+            uow, campaign_id, participant, chat_id=chat_id, clock=site.clock
+        )
         assert begun is not None and begun.started.attempt is not None
-        attempt = begun.started.attempt
-        for seq in range(1, attempt.question_count + 1):
-            question = await uow.attempts.question(attempt.id, seq)
+        await session.commit()
+        return begun.started.attempt.id
+
+
+async def take_quiz(
+    site: Site, participant_id: int, campaign_id: int, chat_id: int | None
+) -> None:
+    """A whole attempt answered right, through the use cases both doors call."""
+    attempt_id = await begin(site, participant_id, campaign_id, chat_id)
+    async with site.chat.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        for seq in range(1, 6):
+            question = await uow.attempts.question(attempt_id, seq)
             assert question is not None
             right = frozenset(question.order.index(i) for i in question.question.correct)
             await answer_options(
-                uow, SignedIn(participant_id), attempt.id, seq, right, clock=clock
+                uow, SignedIn(participant_id), attempt_id, seq, right, clock=site.clock
             )
         await session.commit()
 
@@ -278,6 +287,12 @@ async def test_link_refuses_a_wrong_code_another_unit_and_a_second_link(site: Si
     assert "已经和网页合并过了" in await site.chat.say(3000, f"/link {second.recovery}")
     assert "已经和网页合并过了" in await site.chat.say(3000, f"/link {first.recovery}")
     assert "私聊" in await say_in_group(site, 3001, f"/link {second.recovery}")
+    # One attempt under way per campaign and person: not two once merged.
+    campaign = await open_campaign(site.chat.session_factory)
+    await add_people(site.chat.session_factory, [3002], site.chat.world.classes[CLASS].id)
+    await begin(site, second.participant_id, campaign.id, None)
+    await begin(site, await chat_participant(site, 3002), campaign.id, 3002)
+    assert "没答完" in await site.chat.say(3002, f"/link {second.recovery}")
     assert len(await web_people(site)) == 1  # the second is still their own person
     # Guessing is limited like the pages' recovery: five tries a minute, then even the
     # right code waits.

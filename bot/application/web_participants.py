@@ -420,6 +420,7 @@ class LinkRefusal(StrEnum):
     NO_CODE = "no_code"  # /link alone: say how
     WRONG_CODE = "wrong_code"
     ALREADY = "already"  # this chat participant is linked to a web participant already
+    BOTH_ANSWERING = "both_answering"  # an attempt under way at one campaign on both doors
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,9 +469,17 @@ async def link(
         label = (await uow.units.label(unit)).text() if unit else ""
         await uow.commit()
         return OtherUnit(label)
+    if await _both_answering(uow, web.id, participant.id):
+        await uow.commit()
+        return LinkRefusal.BOTH_ANSWERING  # one attempt under way per campaign, as ever
     moved = await uow.web_identities.merge(web.id, participant.id)
     await uow.web_identities.touch_identity(participant.id, now)
     merged = await uow.participants.by_id(participant.id)
     await uow.commit()
     assert merged is not None
     return Linked(merged, moved.attempts, moved.reads, moved.check_ins)
+
+
+async def _both_answering(uow: UnitOfWork, web_id: int, chat_id: int) -> bool:
+    on_web = {a.campaign_id for a in await uow.attempts.active_for(web_id)}
+    return any(a.campaign_id in on_web for a in await uow.attempts.active_for(chat_id))
