@@ -27,6 +27,7 @@ from bot.application.certificates import Certificate, issue_certificate
 from bot.application.lectures import CheckinClosed, CheckinRefusal
 from bot.application.quiz import open_campaigns, start_attempt
 from bot.application.web_participants import (
+    ARTICLE_DAYS,
     AnswerRefusal,
     AttemptPage,
     JoinRefusal,
@@ -295,6 +296,7 @@ class ParticipantPages:
                 for lecture in coming
             ],
             notice=notice if notice in CHECKIN_NOTICES else None,
+            article_days=ARTICLE_DAYS,
         )
 
     # -- articles and check-ins --------------------------------------------------------
