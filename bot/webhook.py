@@ -13,7 +13,8 @@ the load balancer) instead of having been told "done". The outcome decides the a
 
 - handled (or a copy of one handled already): ``200``;
 - failed (an exception, even one the error handlers apologised for): ``500``, so Telegram
-  sends it again; the update's claim (:mod:`bot.dedupe`) was given back, so the copy is
+  sends it again; not when Telegram refused a request of the handler (400, 403...: it
+  would refuse it again); the update's claim (:mod:`bot.dedupe`) was given back, so the copy is
   handled, and one that succeeded stays done. An update this process has seen fail
   before is answered ``200`` when it fails again: a bug that fails every time costs at
   most one more try per process, not a day of retries;
@@ -37,7 +38,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, exceptions
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.methods import TelegramMethod
 from aiogram.types import ErrorEvent, Update
@@ -55,6 +56,16 @@ MAX_UPDATE_BYTES = 1024 * 1024
 ANSWER_WITHIN_S = 45.0
 # Update ids that failed here lately: enough for every update of a busy minute.
 REMEMBERED_FAILURES = 10_000
+# Telegram refused the handler's request itself: the same update again would meet the same
+# refusal (a blocked bot, "message is not modified" after a double press).
+REFUSALS = (
+    exceptions.TelegramBadRequest,
+    exceptions.TelegramConflictError,
+    exceptions.TelegramEntityTooLarge,
+    exceptions.TelegramForbiddenError,
+    exceptions.TelegramNotFound,
+    exceptions.TelegramUnauthorizedError,
+)
 
 
 @dataclass
@@ -67,7 +78,7 @@ class Handling:
 async def _note_failure(event: ErrorEvent, webhook_handling: Handling | None = None) -> None:
     """The Dispatcher's own first error handler: marks the update failed, then lets the
     bot's error handlers (log, apologise) run as before."""
-    if webhook_handling is not None:
+    if webhook_handling is not None and not isinstance(event.exception, REFUSALS):
         webhook_handling.failed = True
     raise SkipHandler
 

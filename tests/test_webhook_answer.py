@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.types import TelegramObject
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError
+from aiogram.methods import SendMessage
+from aiogram.types import ErrorEvent, TelegramObject
 from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,7 +28,7 @@ from bot.dedupe import Claim, MemoryClaims, RedisClaims, UpdateDedupe
 from bot.factory import create_bot, create_dispatcher
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import RunningSandbox, run_sandbox
-from bot.webhook import WebhookEndpoint
+from bot.webhook import Handling, WebhookEndpoint, _note_failure
 from tests.conftest import REDIS_URL
 from tests.mocked_bot import text_update, user
 from tests.test_end_to_end import free_port, settings_for
@@ -237,3 +240,24 @@ async def test_an_update_finished_twice_is_counted() -> None:
     finally:
         await redis.delete(claims.key(1, 5), claims.key(1, 6), claims.twice_key(1))
         await claims.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "failed"),
+    [
+        (RuntimeError("the database went away"), True),
+        (TelegramNetworkError(SendMessage(chat_id=1, text="x"), "reset"), True),
+        (TelegramBadRequest(SendMessage(chat_id=1, text="x"), "message is not modified"), False),
+        (TelegramForbiddenError(SendMessage(chat_id=1, text="x"), "bot was blocked"), False),
+    ],
+)
+async def test_only_a_failure_that_may_pass_next_time_asks_for_the_update_again(
+    error: Exception, failed: bool
+) -> None:
+    """Telegram refusing the handler's own request (a blocked bot, a double press's "not
+    modified") would refuse it again: answered 200, not sent again."""
+    handling = Handling()
+    event = ErrorEvent(update=text_update(user(5), "hi"), exception=error)
+    with pytest.raises(SkipHandler):  # the bot's own error handlers run next
+        await _note_failure(event, handling)
+    assert handling.failed is failed
