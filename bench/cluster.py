@@ -33,11 +33,16 @@ Redis (``--redis-url``, a database number of the bench's own, emptied at start a
 nginx must be installed (Debian: ``apt-get install nginx``); the bench installs nothing.
 The last line printed is one JSON object:
     {"processes": 3,
-     "answers": {"offered", "recorded", "double_counted", "p50_ms", "p99_ms", ...},
+     "answers": {"offered", "recorded", "double_counted", "p50_ms", "p99_ms", "max_ms",
+                 "per_s", "errors"},
      "broadcast": {"recipients", "delivered", "skipped", "duplicates", "http_429",
-                   "ratio_to_limit", "concurrency", ...},
-     "redelivered_updates", "handled_twice", "killed", "tables": {...}, "missed": [...]}
-``missed`` lists the targets not held (empty when all are).
+                   "per_s", "ratio_to_limit", "concurrency"},
+     "redelivered_updates", "dropped_updates", "handled_twice", "answered_again",
+     "bots_cpu_s", "killed", "tables": {name: {"rows", "bytes", "compact_bytes"}},
+     "missed": [...]}
+``missed`` lists the targets not held (empty when all are); ``answered_again`` and
+``tables`` are explained where they are counted (:func:`cluster_result`,
+:func:`table_sizes`).
 """
 
 from __future__ import annotations
