@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, MaybeInaccessibleMessage, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.application import Clock, UnitOfWork
 from bot.application.quiz import (
     attempt_campaign,
     choose_option,
+    current_question,
     open_campaigns,
     presser_locale,
     remember_question_message,
@@ -192,6 +194,8 @@ async def show_step(
     """Toast for the press, then the quiz message edited to the next question or result."""
     if step.verdict in (Verdict.NOT_YOURS, Verdict.STALE, Verdict.ALREADY_ANSWERED, Verdict.EMPTY):
         await callback.answer(_.plain(f"quiz.verdict.{step.verdict.value}"))
+        if step.verdict is Verdict.STALE:
+            await catch_up(callback, step, uow, bot, settings, clock, _)
         return
     attempt = step.attempt
     assert attempt is not None
@@ -208,6 +212,50 @@ async def show_step(
         return
     await callback.answer(feedback_toast(campaign, step, _))
     await show_next(bot, campaign, attempt, step, message_id, uow, _, settings.zone, clock())
+
+
+async def catch_up(
+    callback: CallbackQuery,
+    step: Step,
+    uow: UnitOfWork,
+    bot: Bot,
+    settings: Settings,
+    clock: Clock,
+    _: Gettext,
+) -> None:
+    """A press on the attempt's own message that still shows an earlier question: the
+    answer was recorded, but the message was not moved on (the process handling it was
+    stopped in between, and Telegram sent the press again). Show where the attempt is
+    now: its current question, or the end and the result."""
+    attempt = step.attempt
+    message = callback.message
+    if attempt is None or attempt.chat_id is None or message is None:
+        return
+    if message.message_id != attempt.message_id or not _shows_an_earlier_question(
+        message, attempt.current_seq, attempt.finished
+    ):
+        return
+    campaign = step.campaign or await attempt_campaign(uow, attempt)
+    where = replace(step, next=await current_question(uow, attempt), answered=None)
+    await show_next(
+        bot, campaign, attempt, where, message.message_id, uow, _, settings.zone, clock()
+    )
+
+
+def _shows_an_earlier_question(
+    message: MaybeInaccessibleMessage, seq: int, finished: bool
+) -> bool:
+    """Whether the message's answer buttons are for a question before ``seq`` (any, once
+    the attempt is finished)."""
+    markup = getattr(message, "reply_markup", None)
+    for row in markup.inline_keyboard if markup else ():
+        for button in row:
+            data = button.callback_data or ""
+            for kind in (AnswerCb, SubmitCb):
+                with contextlib.suppress(TypeError, ValueError):
+                    shown = kind.unpack(data).seq
+                    return finished or shown < seq
+    return False
 
 
 def feedback_toast(campaign: Campaign, step: Step, _: Gettext) -> str:

@@ -26,6 +26,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    InlineKeyboardMarkup,
     Message,
     MessageEntity,
     Update,
@@ -145,13 +146,21 @@ def text_update(from_user: User, text: str) -> Update:
     return Update(update_id=next(_update_ids), message=message)
 
 
-def callback_update(from_user: User, data: str, message_id: int = 1) -> Update:
+def callback_update(
+    from_user: User,
+    data: str,
+    message_id: int = 1,
+    reply_markup: InlineKeyboardMarkup | None = None,
+) -> Update:
+    """A button press on message ``message_id``, which carries ``reply_markup`` (as
+    Telegram sends the pressed message with its buttons)."""
     message = Message(
         message_id=message_id,
         date=datetime.now(UTC),
         chat=Chat(id=from_user.id, type="private"),
         from_user=BOT_USER,
         text="…",
+        reply_markup=reply_markup,
     )
     query = CallbackQuery(
         id=str(next(_update_ids)),

@@ -19,16 +19,21 @@ from aiogram.methods import (
     EditMessageText,
     SendMessage,
 )
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.application import UnitOfWork
+from bot.application.quiz import answer_options
 from bot.config import Settings
 from bot.factory import create_dispatcher
 from bot.i18n import Translator
 from bot.quiz_clock import QuizClock
 from bot.services import ServiceContext
 from bot.views.quiz import AnswerCb, CampaignCb, SubmitCb
+from quizzes.attempts import Verdict
 from quizzes.bank import LETTERS, QuestionType
+from quizzes.clock import system_clock
 from quizzes.engine import Feedback, shows_deadline
 from quizzes.participants import Participant, Role
 from storage.models_quiz import AttemptQuestionRow, AttemptRow, CampaignRow
@@ -776,3 +781,66 @@ async def test_a_student_is_ranked_among_students_and_a_teacher_among_teachers(
     assert "本校学生排名：第 1 名（共 1 人）" in result(351)
     assert "本校学生排名：第 2 名（共 2 人）" in result(352)
     assert "本校教职工排名：第 1 名（共 1 人）" in result(353)
+
+
+def _buttons_of(attempt_id: int, seq: int) -> InlineKeyboardMarkup:
+    """A question message's answer buttons, as Telegram sends them with a press."""
+    data = AnswerCb(attempt=attempt_id, seq=seq, option=0).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="A", callback_data=data)]]
+    )
+
+
+async def test_a_press_sent_again_after_its_answer_was_kept_moves_the_message_on(
+    dp: Dispatcher, bot: MockedBot, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """The process that kept an answer was stopped before it edited the message; Telegram
+    sends the press again to another: the message moves on to where the attempt is, and at
+    the end the result is sent, instead of a toast that leaves the old question standing."""
+    campaign = await open_campaign(session_factory, questions=2)
+    student = await registered(session_factory, 304, world.classes["七年级1班"].id)
+    await start(dp, bot, 304, campaign.id)
+    attempt = await attempt_row(session_factory, student.id)
+    assert attempt.message_id is not None
+
+    async def kept_without_the_message(seq: int) -> None:  # what the stopped process did
+        right = await right_positions(session_factory, attempt.id, seq)
+        async with session_factory() as session:
+            step = await answer_options(
+                UnitOfWork.over(session),
+                304,
+                attempt.id,
+                seq,
+                frozenset(right),
+                clock=system_clock,
+            )
+        assert step.verdict is not Verdict.STALE
+
+    async def press_again(seq: int, shown: int, message_id: int | None) -> None:
+        data = AnswerCb(attempt=attempt.id, seq=seq, option=0).pack()
+        update = callback_update(user(304), data, message_id or 0, _buttons_of(attempt.id, shown))
+        bot.clear()
+        await dp.feed_update(bot, update)
+
+    await kept_without_the_message(1)
+    await press_again(1, shown=1, message_id=attempt.message_id)
+    assert "过去了" in toasts(bot)[-1]
+    (edit,) = [m for m in bot.recorder.requests if isinstance(m, EditMessageText)]
+    assert edit.message_id == attempt.message_id and "第 2/2 题" in edit.text
+    shown_seqs = {
+        (SubmitCb if data.startswith(SubmitCb.__prefix__) else AnswerCb).unpack(data).seq
+        for data in bot.last_markup_data()
+    }
+    assert shown_seqs == {2}
+
+    # The message shows the current question already, or the press is on another message:
+    # a toast, nothing edited.
+    for shown, message_id in ((2, attempt.message_id), (1, attempt.message_id + 1)):
+        await press_again(1, shown=shown, message_id=message_id)
+        assert not [m for m in bot.recorder.requests if isinstance(m, EditMessageText)]
+
+    await kept_without_the_message(2)  # the last answer: the attempt is finished
+    await press_again(2, shown=2, message_id=attempt.message_id)
+    (edit,) = [m for m in bot.recorder.requests if isinstance(m, EditMessageText)]
+    assert "你已完成" in edit.text and edit.reply_markup is None
+    assert any(isinstance(m, SendMessage) and "得分" in m.text for m in bot.recorder.requests)

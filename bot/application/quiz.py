@@ -42,6 +42,7 @@ __all__ = [
     "attempt_campaign",
     "attempt_result",
     "choose_option",
+    "current_question",
     "open_campaigns",
     "presser_locale",
     "remember_question_message",
@@ -192,6 +193,13 @@ async def attempt_campaign(uow: UnitOfWork, attempt: Attempt) -> Campaign:
     campaign = await uow.campaigns.get(attempt.campaign_id)
     assert campaign is not None  # an attempt outlives no campaign
     return campaign
+
+
+async def current_question(uow: UnitOfWork, attempt: Attempt) -> AttemptQuestion | None:
+    """The question the attempt is at; None once it is finished."""
+    if attempt.finished:
+        return None
+    return await uow.attempts.question(attempt.id, attempt.current_seq)
 
 
 async def time_up(uow: UnitOfWork, attempt_id: int, seq: int, *, clock: Clock) -> TimedOut | None:
