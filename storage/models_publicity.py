@@ -61,6 +61,11 @@ class ArticleRow(Base):
     cancels_lecture: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Clicks on the channel post's link: its readers are anonymous, so only a count.
     channel_clicks: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # A reminder to read this article (its "read" button and link count for it): no
+    # publicity article of its own, left out of the article figures.
+    reminder_of: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
 
 
 class BroadcastRow(Base):
