@@ -26,10 +26,23 @@ def _parse(file: Path, _: Callable[..., str], rejected_key: str) -> QuestionBank
     from quizzes.bank_parsers import parse_bank
 
     try:
-        return parse_bank(file.read_bytes(), file.name)
+        return parse_bank(file.read_bytes(), file.name, _beside(file))
     except BankError as error:
         _report(error, _, rejected_key, describe_problems)
         raise SystemExit(1) from None
+
+
+def _beside(file: Path) -> Callable[[str], bytes | None]:
+    """Reads the picture files a bank names from the bank's own folder (and below it)."""
+    folder = file.resolve().parent
+
+    def read(name: str) -> bytes | None:
+        path = (folder / name.replace("\\", "/")).resolve()
+        if not path.is_relative_to(folder) or not path.is_file():
+            return None
+        return path.read_bytes()
+
+    return read
 
 
 def _report(
@@ -90,7 +103,7 @@ def bank_import(file: Path, name: str | None) -> None:
     """
     from dataclasses import replace
 
-    from quizzes.bank import MAX_NAME_LENGTH
+    from quizzes.bank import MAX_NAME_LENGTH, bank_sha256
 
     settings = settings_or_exit()
     _ = terminal_gettext(settings)
@@ -100,7 +113,7 @@ def bank_import(file: Path, name: str | None) -> None:
         if not name or len(name) > MAX_NAME_LENGTH:
             raise click.BadParameter(f"1 to {MAX_NAME_LENGTH} characters", param_hint="--name")
         parsed = replace(parsed, name=name)
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    digest = bank_sha256(file.read_bytes(), parsed)
     result = asyncio.run(_import(settings, parsed, file.name, digest))
     _echo_imported(result, _)
 

@@ -11,6 +11,7 @@ Problems carry a ``code`` and ``params`` only; wording lives in the translation 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,7 @@ __all__ = [
     "MAX_STEM_LENGTH",
     "MESSAGE_MAX",
     "MIN_OPTIONS",
+    "PICTURE_MAX_BYTES",
     "POLL_MAX_EXPLANATION",
     "POLL_MAX_OPTIONS",
     "POLL_MAX_OPTION_LENGTH",
@@ -43,12 +45,14 @@ __all__ = [
     "Difficulty",
     "ImportStatus",
     "Level",
+    "Picture",
     "Question",
     "QuestionBank",
     "QuestionDraft",
     "QuestionType",
     "StoredBank",
     "StoredQuestion",
+    "bank_sha256",
     "build_question",
     "check_bank",
     "fits_one_message",
@@ -58,6 +62,7 @@ __all__ = [
     "parse_level",
     "parse_question_type",
     "parse_truth",
+    "picture_media_type",
     "picture_reference",
     "poll_compatible",
     "split_tags",
@@ -89,6 +94,11 @@ _PICTURE_WORDS = re.compile(
     r"<\s*img\b|!\[|如下图|见下图|如上图|见上图|如图|见图|下图|上图|左图|右图|图示|图片|看图",
     re.IGNORECASE,
 )
+
+# A question's picture: PNG or JPEG, told by its first bytes rather than its name, at most
+# 1 MB so that a class drawing the same question at once does not fill the line.
+PICTURE_MAX_BYTES = 1024 * 1024
+_PICTURE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
 
 TRUE_FALSE_OPTIONS = ("正确", "错误")
 _PREVIEW = 30
@@ -136,6 +146,26 @@ DEFAULT_LEVEL = Level.JUNIOR
 DEFAULT_DIFFICULTY = Difficulty.MEDIUM
 
 
+def picture_media_type(content: bytes) -> str | None:
+    """``image/png`` or ``image/jpeg`` when the bytes are one, by their signature."""
+    for signature, media_type in _PICTURE_SIGNATURES:
+        if content.startswith(signature):
+            return media_type
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """The one picture a question may show: its bytes and their media type."""
+
+    content: bytes = field(repr=False)
+    media_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     """One question. ``correct`` holds indices into ``options``."""
@@ -149,6 +179,7 @@ class Question:
     difficulty: Difficulty = DEFAULT_DIFFICULTY
     source: str | None = None
     level: Level = DEFAULT_LEVEL
+    picture: Picture | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +210,8 @@ class StoredQuestion:
     difficulty: Difficulty = DEFAULT_DIFFICULTY
     source: str | None = None
     level: Level = DEFAULT_LEVEL
+    # The stored picture's key (its SHA-256), fetched on its own only when shown.
+    picture_sha256: str | None = None
 
     @property
     def question(self) -> Question:
@@ -417,6 +450,11 @@ class QuestionDraft:
     columns: dict[str, str] = field(default_factory=dict)
     options_column: str = "options"
     level: str = ""
+    # The picture file the question names (``picture_name``) and its bytes, ``None`` when
+    # no such file was found; an embedded spreadsheet picture has bytes and no name.
+    picture_name: str = ""
+    picture: bytes | None = None
+    pictures_readable: bool = True  # False where files beside the bank cannot be read
 
     def column(self, key: str) -> str:
         return self.columns.get(key, key)
@@ -602,6 +640,7 @@ def build_question(draft: QuestionDraft) -> tuple[Question | None, list[BankProb
         result = _choice(draft, question_type, options, problems)
     if not options_ok:
         result = None
+    picture = _check_picture(draft, problems)
     if problems or result is None or question_type is None:
         return None, problems
     final_options, correct = result
@@ -615,8 +654,43 @@ def build_question(draft: QuestionDraft) -> tuple[Question | None, list[BankProb
         difficulty=difficulty,
         source=draft.source.strip() or None,
         level=level,
+        picture=picture,
     )
     return question, []
+
+
+def _check_picture(draft: QuestionDraft, problems: list[BankProblem]) -> Picture | None:
+    """The question's picture when it names or embeds one that is a PNG/JPEG up to 1 MB."""
+    name = draft.picture_name.strip()
+    column = draft.column("picture")
+    if name and (name.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", name)):
+        problems.append(problem("picture_bad_name", draft.row, column, name=preview(name)))
+        return None
+    if name and not draft.pictures_readable:
+        problems.append(problem("picture_not_beside", draft.row, column, name=preview(name)))
+        return None
+    if draft.picture is None:
+        if name:
+            problems.append(problem("picture_missing", draft.row, column, name=preview(name)))
+        return None
+    shown = preview(name) if name else "—"
+    if len(draft.picture) > PICTURE_MAX_BYTES:
+        problems.append(
+            problem(
+                "picture_too_large",
+                draft.row,
+                column,
+                name=shown,
+                size_kb=(len(draft.picture) + 1023) // 1024,
+                max_kb=PICTURE_MAX_BYTES // 1024,
+            )
+        )
+        return None
+    media_type = picture_media_type(draft.picture)
+    if media_type is None:
+        problems.append(problem("picture_not_image", draft.row, column, name=shown))
+        return None
+    return Picture(draft.picture, media_type)
 
 
 def _choice(
@@ -714,7 +788,7 @@ def _check_display(draft: QuestionDraft, question: Question, warnings: list[Bank
         *((draft.options_column, option) for option in question.options),
     ):
         word = picture_reference(text)
-        if word is not None:
+        if word is not None and question.picture is None:
             warnings.append(problem("refers_to_picture", draft.row, column, word=word))
             break
     if question.level is Level.PRIMARY and question.difficulty is Difficulty.HARD:
@@ -777,6 +851,16 @@ def check_bank(
         if question is not None:
             questions.append(question)
     return questions
+
+
+def bank_sha256(content: bytes, bank: QuestionBank) -> str:
+    """The bank file's hash, covering its pictures too: a picture changed beside an unchanged
+    file makes a new version. A bank without pictures keeps its file's plain hash."""
+    digest = hashlib.sha256(content)
+    for question in bank.questions:
+        if question.picture is not None:
+            digest.update(question.picture.sha256.encode())
+    return digest.hexdigest()
 
 
 def poll_compatible(question: Question) -> bool:

@@ -38,7 +38,7 @@ like::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
@@ -76,6 +76,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_QUESTIONS",
     "SUPPORTED_SUFFIXES",
+    "PictureFiles",
     "bank_name_from_filename",
     "bundled_bank_content",
     "is_bank_filename",
@@ -164,6 +165,13 @@ COLUMNS: tuple[_Column, ...] = (
         False,
     ),
     _Column("source", "出处", "source", _aliases("出处", "来源", "依据", "source"), False),
+    _Column(
+        "picture",
+        "图片",
+        "image",
+        _aliases("图片", "配图", "插图", "image", "picture"),
+        False,
+    ),
 )
 _COLUMN_BY_ALIAS: dict[str, _Column] = {
     alias: column for column in COLUMNS for alias in column.aliases
@@ -180,6 +188,7 @@ _YAML_FIELDS = (
     "difficulty",
     "level",
     "source",
+    "image",
 )
 
 
@@ -222,8 +231,30 @@ def precheck_upload(filename: str, size: int | None) -> BankError | None:
     return None
 
 
-def parse_bank(content: bytes, filename: str) -> QuestionBank:
-    """Parse a bank file; raise :class:`BankError` listing every problem."""
+# The bytes of a picture file named in the bank, looked up beside the bank file; ``None``
+# when there is no such file. Only a bank read from a folder has one; an upload does not.
+PictureFiles = Callable[[str], bytes | None]
+
+
+@dataclass(frozen=True)
+class _Pictures:
+    """Where a bank's named pictures come from, and the pictures anchored in its sheet."""
+
+    files: PictureFiles | None = None
+    anchored: dict[int, bytes] = field(default_factory=dict)
+
+    def named(self, name: str) -> bytes | None:
+        return self.files(name) if self.files is not None and name else None
+
+
+def parse_bank(
+    content: bytes, filename: str, pictures: PictureFiles | None = None
+) -> QuestionBank:
+    """Parse a bank file; raise :class:`BankError` listing every problem.
+
+    ``pictures`` reads the picture files the questions name (YAML ``image``, a sheet's
+    ``图片`` column) beside the bank; without it a named picture is a problem. Pictures
+    embedded in a workbook's question rows need nothing."""
     refused = precheck_upload(filename, len(content))
     if refused is not None:
         raise refused
@@ -232,20 +263,22 @@ def parse_bank(content: bytes, filename: str) -> QuestionBank:
         raise _file_error("empty_file")
     zipped = content[:4] == b"PK\x03\x04"
     if suffix in (".yaml", ".yml"):
-        return _parse_yaml(content, filename)
+        return _parse_yaml(content, filename, _Pictures(pictures))
     if suffix == ".docx":
         if not zipped:
             raise _file_error("unreadable_file")
         lines, grid = _read_docx(content)
         if grid is not None:  # a Word table with a header row, like a spreadsheet
-            return _parse_rows(SheetTable(grid, "", (), has_header=True), filename, xlsx=False)
+            table = SheetTable(grid, "", (), has_header=True)
+            return _parse_rows(table, filename, xlsx=False, pictures=pictures)
         return _parse_text_lines(lines, filename)
     if suffix == ".txt" and not zipped:
         text = _decode(content)
         if _looks_like_a_table(text):  # Excel's "Text (Tab delimited)" is a .txt too
-            return _parse_table(content, filename, xlsx=False)
+            return _parse_table(content, filename, xlsx=False, pictures=pictures)
         return _parse_text_lines(text.splitlines(), filename)
-    return _parse_table(content, filename, xlsx=suffix in (".xlsx", ".xlsm") or zipped)
+    xlsx = suffix in (".xlsx", ".xlsm") or zipped
+    return _parse_table(content, filename, xlsx=xlsx, pictures=pictures)
 
 
 # --------------------------------------------------------------------------- spreadsheets
@@ -431,7 +464,11 @@ def _raw_text(value: Cell) -> str:
 
 
 def _draft_from_row(
-    header: _Header, line: int, cells: list[Cell], problems: list[BankProblem]
+    header: _Header,
+    line: int,
+    cells: list[Cell],
+    problems: list[BankProblem],
+    pictures: _Pictures,
 ) -> QuestionDraft:
     def raw(key: str) -> Cell:
         position = header.positions.get(key)
@@ -463,6 +500,7 @@ def _draft_from_row(
                 for index, part in enumerate(parts)
             )
             options_column = title
+    picture_name = cell("picture")
     return QuestionDraft(
         row=line,
         type=cell("type"),
@@ -478,16 +516,24 @@ def _draft_from_row(
             key: title
             for key, title in header.titles.items()
             if key not in LETTERS and key != "options"
-        },
+        }
+        | {"picture": header.titles.get("picture", "图片")},
         options_column=options_column,
+        picture_name=picture_name,
+        picture=pictures.named(picture_name) if picture_name else pictures.anchored.get(line),
+        pictures_readable=pictures.files is not None,
     )
 
 
-def _parse_table(content: bytes, filename: str, *, xlsx: bool) -> QuestionBank:
-    return _parse_rows(_read_table(content, xlsx=xlsx), filename, xlsx=xlsx)
+def _parse_table(
+    content: bytes, filename: str, *, xlsx: bool, pictures: PictureFiles | None
+) -> QuestionBank:
+    return _parse_rows(_read_table(content, xlsx=xlsx), filename, xlsx=xlsx, pictures=pictures)
 
 
-def _parse_rows(table: SheetTable, filename: str, *, xlsx: bool) -> QuestionBank:
+def _parse_rows(
+    table: SheetTable, filename: str, *, xlsx: bool, pictures: PictureFiles | None
+) -> QuestionBank:
     rows = table.rows
     problems: list[BankProblem] = []
     found = _find_header(rows, problems)
@@ -503,6 +549,7 @@ def _parse_rows(table: SheetTable, filename: str, *, xlsx: bool) -> QuestionBank
             raise _file_error("no_header_in_sheets", sheets=sheets, count=len(table.sheets))
         raise BankError(problems)
     header, start = found
+    found_pictures = _Pictures(pictures, dict(table.pictures))
 
     def drafts() -> Iterator[QuestionDraft]:
         count = 0
@@ -512,7 +559,7 @@ def _parse_rows(table: SheetTable, filename: str, *, xlsx: bool) -> QuestionBank
             count += 1
             if count > MAX_QUESTIONS:
                 raise _file_error("too_many_rows", max=MAX_QUESTIONS)
-            yield _draft_from_row(header, line, cells, problems)
+            yield _draft_from_row(header, line, cells, problems, found_pictures)
 
     warnings: list[BankProblem] = []
     questions = check_bank(drafts(), problems, warnings)
@@ -882,7 +929,9 @@ def _load_yaml(content: bytes) -> object:
         raise _file_error("bad_yaml_content") from error
 
 
-def _yaml_draft(index: int, item: dict[Any, Any], problems: list[BankProblem]) -> QuestionDraft:
+def _yaml_draft(
+    index: int, item: dict[Any, Any], problems: list[BankProblem], pictures: _Pictures
+) -> QuestionDraft:
     for key in item:
         if str(key) not in _YAML_FIELDS:
             problems.append(problem("unknown_field", index, preview(str(key))))
@@ -926,6 +975,7 @@ def _yaml_draft(index: int, item: dict[Any, Any], problems: list[BankProblem]) -
     raw_tags = item.get("tags")
     tags = split_tags(text("tags")) if isinstance(raw_tags, str) else texts("tags")
     tags = tuple(dict.fromkeys(tag for tag in tags if tag))
+    picture_name = text("image")
     return QuestionDraft(
         row=index,
         type=text("type"),
@@ -938,10 +988,14 @@ def _yaml_draft(index: int, item: dict[Any, Any], problems: list[BankProblem]) -
         level=text("level"),
         source=text("source"),
         options_column="options",
+        columns={"picture": "image"},
+        picture_name=picture_name,
+        picture=pictures.named(picture_name),
+        pictures_readable=pictures.files is not None,
     )
 
 
-def _parse_yaml(content: bytes, filename: str) -> QuestionBank:
+def _parse_yaml(content: bytes, filename: str, pictures: _Pictures) -> QuestionBank:
     data = _load_yaml(content)
     problems: list[BankProblem] = []
 
@@ -997,7 +1051,7 @@ def _parse_yaml(content: bytes, filename: str) -> QuestionBank:
         if not isinstance(item, dict):
             problems.append(problem("bad_structure", index, None, expected="mapping"))
             continue
-        drafts.append(_yaml_draft(index, item, problems))
+        drafts.append(_yaml_draft(index, item, problems, pictures))
     warnings: list[BankProblem] = []
     questions = check_bank(drafts, problems, warnings)
     if not items:

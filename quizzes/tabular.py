@@ -112,6 +112,8 @@ class SheetTable:
     sheets: tuple[str, ...]
     has_header: bool
     uncached: tuple[tuple[int, int], ...] = ()
+    # Pictures anchored in the sheet, by the line their top-left corner sits in.
+    pictures: tuple[tuple[int, bytes], ...] = ()
 
 
 HeaderTest = Callable[[list[Cell]], bool]
@@ -256,7 +258,31 @@ def read_xlsx_table(
         raise TabularError("unreadable_file") from exc
     finally:
         workbook.close()
-    return SheetTable(rows, str(chosen.title), titles, has_header, uncached)
+    pictures = _anchored_pictures(content, str(chosen.title))
+    return SheetTable(rows, str(chosen.title), titles, has_header, uncached, pictures)
+
+
+def _anchored_pictures(content: bytes, title: str) -> tuple[tuple[int, bytes], ...]:
+    """The pictures placed on the sheet, each by the line of its top-left corner; only a
+    workbook holding media is read a second time, fully, since read-only mode skips them."""
+    import openpyxl
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        if not any(name.startswith("xl/media/") for name in archive.namelist()):
+            return ()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            workbook = openpyxl.load_workbook(io.BytesIO(content), data_only=True)
+        found: list[tuple[int, bytes]] = []
+        for image in getattr(workbook[title], "_images", ()):
+            corner = getattr(image.anchor, "_from", None)
+            if corner is not None:
+                found.append((int(corner.row) + 1, bytes(image._data())))
+        workbook.close()
+    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+        raise TabularError("unreadable_file") from exc
+    return tuple(found)
 
 
 def read_xlsx(
