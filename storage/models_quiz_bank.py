@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, utcnow
@@ -56,6 +66,27 @@ class QuestionRow(Base):
     # The school level it suits, from this level up: 1 小学, 2 初中, 3 高中及教职工.
     level: Mapped[int] = mapped_column(Integer, default=2, server_default=text("2"))
     source: Mapped[str | None] = mapped_column(String(100))
+    # The question's picture (question_pictures.sha256): part of what the question asks, so
+    # a new picture for an asked question retires it like a new stem would.
+    picture_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("question_pictures.sha256", ondelete="RESTRICT")
+    )
     # Set when a re-import changed or dropped a question that attempts already asked: the
     # row stays as it was, so past answers keep the question they were given.
     retired_at: Mapped[datetime | None]
+
+
+class QuestionPictureRow(Base):
+    """A question's picture, kept once by its content: questions (and the retired versions
+    of a question) showing the same picture share the row."""
+
+    __tablename__ = "question_pictures"
+    __table_args__ = (
+        CheckConstraint("media_type IN ('image/png', 'image/jpeg')", name="media_type"),
+    )
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(20))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # Telegram's id for the photo once sent, so later questions send the id, not the bytes.
+    telegram_file_id: Mapped[str | None] = mapped_column(String(255))
