@@ -143,6 +143,12 @@ class Article:
     lecture_id: int | None = None  # an online lecture's announcement, reminder or notice
     to_channel: bool = False  # also posted to the configured channel
     cancels_lecture: bool = False  # the lecture's cancellation notice
+    reminder_of: int | None = None  # a reminder to read this article (its read counts there)
+
+    @property
+    def counted_as(self) -> int:
+        """The article a read or a click of this one counts for."""
+        return self.reminder_of if self.reminder_of is not None else self.id
 
     @property
     def text(self) -> str:

@@ -84,6 +84,7 @@ def _article(row: ArticleRow) -> Article:
         lecture_id=row.lecture_id,
         to_channel=row.to_channel,
         cancels_lecture=row.cancels_lecture,
+        reminder_of=row.reminder_of,
     )
 
 
@@ -157,7 +158,10 @@ class PublicityRepository:
         lecture_id: int | None = None,
         to_channel: bool = False,
         cancels_lecture: bool = False,
+        reminder_of: Article | None = None,
     ) -> Article:
+        """A new article; ``reminder_of``: a reminder to read that one, with its link and
+        link secret, so that a read or a click counts for it."""
         row = ArticleRow(
             title=title,
             body=body,
@@ -168,12 +172,15 @@ class PublicityRepository:
             photo_bytes=photo_bytes,
             publish_at=publish_at,
             status=status.value,
-            link_secret=new_link_secret(),
+            link_secret=new_link_secret() if reminder_of is None else reminder_of.link_secret,
             created_at=utcnow(),
             lecture_id=lecture_id,
             to_channel=to_channel,
             cancels_lecture=cancels_lecture,
         )
+        if reminder_of is not None:
+            row.link = reminder_of.link
+            row.reminder_of = reminder_of.id
         self.session.add(row)
         await self.session.flush()
         return _article(row)
@@ -239,14 +246,15 @@ class PublicityRepository:
         return [_article(row) for row in rows]
 
     async def published_since(self, since: datetime, limit: int = 100) -> list[Article]:
-        """Articles published since ``since`` (not a lecture's notices), newest first; the
-        caller picks those whose audience takes in a reader."""
+        """Articles published since ``since`` (not a lecture's notices, not reminders to
+        read one), newest first; the caller picks those whose audience takes in a reader."""
         rows = await self.session.scalars(
             select(ArticleRow)
             .where(
                 ArticleRow.status == ArticleStatus.PUBLISHED.value,
                 ArticleRow.publish_at >= since,
                 ArticleRow.lecture_id.is_(None),
+                ArticleRow.reminder_of.is_(None),
             )
             .order_by(ArticleRow.publish_at.desc(), ArticleRow.id.desc())
             .limit(limit)

@@ -23,7 +23,9 @@ are the lecture's notices, not publicity articles, and count in none of the arti
 figures (published, delivered, people reached, read, clicked). The lecture counts under
 :func:`lectures_held` and :func:`lecture_attendance`.
 A class's quiz reminder, sent from the dashboard by its teacher, is an article too
-(``class_reminder_articles``) and is left out of the article figures the same way.
+(``class_reminder_articles``) and is left out of the article figures the same way, as is
+a reminder to read an article (``articles.reminder_of``): its reads and clicks count for
+the article it names.
 
 The large tables (attempts, deliveries, reads, clicks) are first folded per person or
 counted per unit (the participant's ``unit_id``), then the few unit rows are mapped to
@@ -321,9 +323,11 @@ def took_part_by_day(
 
 
 def _is_publicity() -> Any:
-    """An article that is publicity: not a lecture's notice, not a class's quiz reminder."""
+    """An article that is publicity: not a lecture's notice, not a class's quiz reminder,
+    not a reminder to read an article."""
     return and_(
         ArticleRow.lecture_id.is_(None),
+        ArticleRow.reminder_of.is_(None),
         ArticleRow.id.not_in(select(ClassReminderArticleRow.article_id)),
     )
 

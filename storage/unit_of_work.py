@@ -15,6 +15,7 @@ from storage.class_progress import ClassProgressRepository
 from storage.dashboard_jobs import DashboardJobRepository
 from storage.livequiz import LiveQuizRepository
 from storage.publicity import LectureRepository, PublicityRepository
+from storage.read_reminders import ReadReminderRepository
 from storage.reports import ReportRepository
 from storage.repositories import Repositories
 from storage.scheduler import JobRunRepository
@@ -34,6 +35,10 @@ class UnitOfWork(Repositories):
     @cached_property
     def article_reach(self) -> ArticleReachRepository:
         return ArticleReachRepository(self.session)
+
+    @cached_property
+    def read_reminders(self) -> ReadReminderRepository:
+        return ReadReminderRepository(self.session)
 
     @cached_property
     def lectures(self) -> LectureRepository:

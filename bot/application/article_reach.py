@@ -28,6 +28,7 @@ __all__ = [
     "SchoolReach",
     "article_reach",
     "articles_in_reach",
+    "publicity_in_reach",
 ]
 
 SHOWN = 12  # articles on the list, latest first
@@ -146,21 +147,33 @@ async def articles_in_reach(
     return found
 
 
+async def publicity_in_reach(
+    uow: UnitOfWork, rights: WebRights, article_id: int
+) -> tuple[Article, list[Unit]] | ReachRefusal:
+    """The publicity article and the viewer's schools, or why the viewer may not see it
+    (leaves the transaction open)."""
+    schools = await _schools(uow, rights)
+    if isinstance(schools, ReachRefusal):
+        return schools
+    article = await uow.article_reach.publicity(article_id)
+    if article is None:
+        return ReachRefusal.UNKNOWN
+    everyone = rights.permissions.is_admin
+    if not everyone and not _in_reach(article, await _audience(uow, article), schools):
+        return ReachRefusal.NOT_IN_REACH
+    return article, schools
+
+
 async def article_reach(
     uow: UnitOfWork, rights: WebRights, article_id: int, *, total_name: str
 ) -> ArticleReach | ReachRefusal:
     """One article's reach per school of the viewer, or why not."""
-    schools = await _schools(uow, rights)
-    if isinstance(schools, ReachRefusal):
+    found = await publicity_in_reach(uow, rights, article_id)
+    if isinstance(found, ReachRefusal):
         await uow.commit()
-        return schools
-    article = await uow.article_reach.publicity(article_id)
+        return found
+    article, schools = found
     everyone = rights.permissions.is_admin
-    if article is None:
-        found: ArticleReach | ReachRefusal = ReachRefusal.UNKNOWN
-    elif not everyone and not _in_reach(article, await _audience(uow, article), schools):
-        found = ReachRefusal.NOT_IN_REACH
-    else:
-        found = await _reach(uow, article, schools, everyone=everyone, total_name=total_name)
+    reach = await _reach(uow, article, schools, everyone=everyone, total_name=total_name)
     await uow.commit()
-    return found
+    return reach

@@ -67,7 +67,10 @@ def missed_keyboard(article_id: int, _: Gettext) -> InlineKeyboardMarkup:
 
 
 def tracked_url(link_base: str, article: Article, participant_id: int) -> str:
-    return f"{link_base}/r/{link_token(article.link_secret, article.id, participant_id)}"
+    """A reminder to read an article carries that article's link and secret, so a click
+    counts for it."""
+    token = link_token(article.link_secret, article.counted_as, participant_id)
+    return f"{link_base}/r/{token}"
 
 
 def article_markup(
@@ -79,7 +82,7 @@ def article_markup(
         [
             {
                 "text": _.plain("publicity.button.read"),
-                "callback_data": ReadCb(article=article.id).pack(),
+                "callback_data": ReadCb(article=article.counted_as).pack(),
             }
         ]
     ]
