@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -263,9 +264,25 @@ async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncItera
         await app.close()
 
 
+async def until_stopped() -> None:
+    """Wait for Ctrl+C or SIGTERM (what ``systemctl stop`` and ``docker stop`` send); the
+    caller then shuts down in order: updates in hand are finished, then the database and
+    Redis are closed."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
 async def serve(settings: Settings) -> None:
-    """``pufa run``: serve until interrupted."""
+    """``pufa run``: serve until stopped (Ctrl+C or SIGTERM), then stop in order."""
     async with running_bot(settings):
         mode = "webhook" if settings.uses_webhook else "long polling"
         log.info("Pufa Bot is running (%s); press Ctrl+C to stop", mode)
-        await asyncio.Event().wait()
+        await until_stopped()
+        log.info("Pufa Bot is stopping")

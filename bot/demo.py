@@ -7,8 +7,6 @@ per-school counts in the database against what the simulated people did.
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import socket
 import time
 from collections import Counter
@@ -17,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import running_bot
+from bot.app import running_bot, until_stopped
 from bot.config import Settings
 from bot.demo_activities import run_activities_chapter
 from bot.demo_campaign import run_campaign_chapter
@@ -46,19 +44,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-async def _until_interrupted() -> None:
-    """Wait for Ctrl-C (or SIGTERM), then let the demo shut down in order."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
 
 
 def _verdict(ok: bool) -> str:
@@ -210,7 +195,7 @@ async def run_demo(out_dir: Path, *, participants: int = 300, serve: bool = Fals
             if serve:
                 _say(_verdict(ok))
                 _say("Serving the bot and the dashboard; press Ctrl-C to stop.")
-                await _until_interrupted()
+                await until_stopped()
 
     await engine.dispose()
     if not serve:
