@@ -14,6 +14,7 @@ from quizzes.bank import (
     Difficulty,
     ImportStatus,
     Level,
+    Picture,
     Question,
     QuestionBank,
     QuestionType,
@@ -22,7 +23,7 @@ from quizzes.bank import (
 )
 from storage.models import utcnow
 from storage.models_quiz import AttemptQuestionRow
-from storage.models_quiz_bank import QuestionBankRow, QuestionRow
+from storage.models_quiz_bank import QuestionBankRow, QuestionPictureRow, QuestionRow
 
 __all__ = ["BankRepository", "stored_question"]
 
@@ -54,6 +55,7 @@ def stored_question(row: QuestionRow) -> StoredQuestion:
         difficulty=Difficulty(row.difficulty),
         source=row.source,
         level=Level(row.level),
+        picture_sha256=row.picture_sha256,
     )
 
 
@@ -66,6 +68,7 @@ def _values(question: Question) -> dict[str, Any]:
         "explanation": question.explanation,
         "tags": list(question.tags),
         "source": question.source,
+        "picture_sha256": question.picture.sha256 if question.picture is not None else None,
     }
 
 
@@ -99,6 +102,7 @@ class BankRepository:
         """
         query = select(QuestionBankRow).where(QuestionBankRow.name == bank.name)
         row = await self.session.scalar(query.with_for_update())
+        await self._keep_pictures(bank)
         if row is None:
             row = QuestionBankRow(name=bank.name, question_count=0)
             self._describe(row, bank, source_filename, content_sha256, imported_by)
@@ -150,6 +154,42 @@ class BankRepository:
         self._describe(row, bank, source_filename, content_sha256, imported_by)
         await self.session.flush()
         return BankImport(_bank(row), ImportStatus.REPLACED, previous)
+
+    async def _keep_pictures(self, bank: QuestionBank) -> None:
+        """Store the bank's pictures not stored yet, once each by content."""
+        pictures = {
+            question.picture.sha256: question.picture
+            for question in bank.questions
+            if question.picture is not None
+        }
+        if not pictures:
+            return
+        stored = await self.session.scalars(
+            select(QuestionPictureRow.sha256).where(QuestionPictureRow.sha256.in_(pictures))
+        )
+        for sha256 in pictures.keys() - set(stored):
+            picture = pictures[sha256]
+            self.session.add(
+                QuestionPictureRow(
+                    sha256=sha256, media_type=picture.media_type, content=picture.content
+                )
+            )
+        await self.session.flush()
+
+    async def picture(self, sha256: str) -> Picture | None:
+        row = await self.session.get(QuestionPictureRow, sha256)
+        return Picture(row.content, row.media_type) if row is not None else None
+
+    async def picture_file_id(self, sha256: str) -> str | None:
+        """Telegram's id for the picture once the bot has sent it."""
+        return await self.session.scalar(
+            select(QuestionPictureRow.telegram_file_id).where(QuestionPictureRow.sha256 == sha256)
+        )
+
+    async def remember_picture_file_id(self, sha256: str, file_id: str) -> None:
+        row = await self.session.get(QuestionPictureRow, sha256)
+        if row is not None and row.telegram_file_id is None:
+            row.telegram_file_id = file_id
 
     async def _asked(self, question_ids: set[int]) -> set[int]:
         """Which of these questions some attempt has already asked."""

@@ -4,16 +4,29 @@ a missing, oversized or non-image one; the import keeps it; the page and the cha
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
-from quizzes.bank import PICTURE_MAX_BYTES, BankError, bank_sha256
+from quizzes.bank import PICTURE_MAX_BYTES, BankError, Picture, bank_sha256
 from quizzes.bank_parsers import PictureFiles, parse_bank
+from storage.models_quiz_bank import QuestionPictureRow
+from storage.repositories import Repositories
+from tests.publicity_chat import chat
+from tests.quiz_world import SMALL_BANK, open_campaign
+from tests.test_web_participants import CLASS, CSRF, Site, site
+
+__all__ = ["chat", "site"]  # the fixtures
+
+IMG = re.compile(r'<img class="picture" src="([^"]+)"')
 
 
 def png(width: int = 2, height: int = 2, padding: int = 0) -> bytes:
@@ -160,3 +173,87 @@ def test_bank_check_names_the_missing_and_the_oversized_picture(
     (tmp_path / "sign.png").write_bytes(png())
     result = runner.invoke(main, ["bank", "check", str(write_bank(tmp_path))])
     assert result.exit_code == 0, result.output
+
+
+# --------------------------------------------------------------------------- stored and shown
+
+
+async def import_picture_bank(session_factory: async_sessionmaker[AsyncSession]) -> Picture:
+    """SMALL_BANK with one picture on every question, imported under its name."""
+    picture = Picture(png(3, 2), "image/png")
+    bank = replace(
+        SMALL_BANK,
+        questions=tuple(replace(question, picture=picture) for question in SMALL_BANK.questions),
+    )
+    async with session_factory() as session:
+        await Repositories.over(session).banks.import_bank(
+            bank, source_filename="small.yaml", content_sha256="pictures", imported_by=None
+        )
+        await session.commit()
+    return picture
+
+
+async def test_the_import_keeps_each_picture_once(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    picture = await import_picture_bank(session_factory)
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        bank = await repo.banks.by_name(SMALL_BANK.name)
+        assert bank is not None
+        questions = await repo.banks.questions([bank.id])
+        assert {question.picture_sha256 for question in questions} == {picture.sha256}
+        assert await repo.banks.picture(picture.sha256) == picture
+        rows = await session.scalar(select(func.count()).select_from(QuestionPictureRow))
+        assert rows == 1
+    # A new picture for a question is a new question, as a new stem would be.
+    changed = replace(SMALL_BANK.questions[0], picture=Picture(png(5, 5), "image/png"))
+    bank_now = replace(SMALL_BANK, questions=(changed, *SMALL_BANK.questions[1:]))
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        await repo.banks.import_bank(
+            bank_now, source_filename="small.yaml", content_sha256="new", imported_by=None
+        )
+        await session.commit()
+        stored = await repo.banks.by_name(SMALL_BANK.name)
+        assert stored is not None
+        first = (await repo.banks.questions([stored.id]))[0]
+        assert first.picture_sha256 == changed.picture.sha256  # type: ignore[union-attr]
+
+
+async def test_the_page_shows_the_picture_and_refuses_it_to_another_participant(
+    site: Site,
+) -> None:
+    picture = await import_picture_bank(site.chat.session_factory)
+    campaign = await open_campaign(
+        site.chat.session_factory, unit_ids=(site.chat.world.classes[CLASS].id,)
+    )
+    phone, stranger = site.make_client(), site.make_client()
+    await phone.start_server()
+    await stranger.start_server()
+    await site.join(phone)
+    await site.join(stranger, "小王")
+    csrf = CSRF.search(await (await phone.get("/m/")).text())
+    assert csrf is not None
+    started = await phone.post(
+        f"/m/campaigns/{campaign.id}/start",
+        data={"csrf_token": csrf.group(1)},
+        allow_redirects=False,
+    )
+    here = started.headers["Location"]
+    page = await (await phone.get(here)).text()
+    found = IMG.search(page)
+    assert found is not None, page
+    assert found.group(1) == f"{here}/questions/1/picture"
+    assert 'alt="第 1 题配图"' in page
+    shown = await phone.get(found.group(1))
+    assert shown.status == 200
+    assert shown.content_type == "image/png"
+    assert await shown.read() == picture.content
+    assert "img-src 'self'" in shown.headers["Content-Security-Policy"]
+    # Another participant, a question not reached yet, and nobody signed in: nothing.
+    assert (await stranger.get(found.group(1))).status == 404
+    assert (await phone.get(f"{here}/questions/2/picture")).status == 404
+    nobody = site.make_client()
+    await nobody.start_server()
+    assert (await nobody.get(found.group(1))).status == 404

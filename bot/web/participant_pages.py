@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.application import Clock, UnitOfWork, system_clock
 from bot.application.certificates import Certificate, issue_certificate
 from bot.application.lectures import CheckinClosed, CheckinRefusal
+from bot.application.question_pictures import attempt_picture
 from bot.application.quiz import open_campaigns, start_attempt
 from bot.application.web_participants import (
     ARTICLE_DAYS,
@@ -468,6 +469,22 @@ class ParticipantPages:
             return self.redirect(here)
         return self.redirect(f"{here}?notice={step.verdict.value}")
 
+    async def question_picture(self, request: web.Request) -> web.StreamResponse:
+        """A question's picture, for its own participant only, once the attempt reached it."""
+        attempt_id = _number(request.match_info["attempt_id"])
+        seq = _number(request.match_info["seq"])
+        picture = None
+        async with self.uow() as uow:
+            signed = await self._signed(request, uow)
+            if signed is not None and attempt_id is not None and seq is not None:
+                picture = await attempt_picture(uow, signed.participant, attempt_id, seq)
+        if picture is None:
+            raise web.HTTPNotFound()
+        response = web.Response(body=picture.content, content_type=picture.media_type)
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["Cache-Control"] = "private, max-age=3600"
+        return response
+
     async def certificate(self, request: web.Request) -> web.StreamResponse:
         attempt_id = _number(request.match_info["attempt_id"])
         async with self.uow() as uow:
@@ -552,6 +569,9 @@ def add_participant_routes(app: web.Application, pages: ParticipantPages) -> Non
     app.router.add_get(f"{PATH}/attempts/{{attempt_id}}", pages.attempt)
     app.router.add_post(f"{PATH}/attempts/{{attempt_id}}", pages.answer_post)
     app.router.add_get(f"{PATH}/attempts/{{attempt_id}}/certificate.png", pages.certificate)
+    app.router.add_get(
+        f"{PATH}/attempts/{{attempt_id}}/questions/{{seq}}/picture", pages.question_picture
+    )
     app.router.add_get(f"{PATH}/articles/{{article_id}}", pages.article)
     app.router.add_post(f"{PATH}/lectures/{{lecture_id}}/checkin", pages.check_in_post)
     app.router.add_static(f"{PATH}/static/", HERE / "static", append_version=False)
