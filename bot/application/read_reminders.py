@@ -18,7 +18,12 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.application.article_reach import ReachRefusal, publicity_in_reach
+from bot.application.article_reach import (
+    ArticleReach,
+    ReachRefusal,
+    article_reach,
+    publicity_in_reach,
+)
 from bot.application.class_progress import form_token_ok
 from bot.application.dashboard import Viewer
 from quizzes.publicity import Article
@@ -32,6 +37,7 @@ __all__ = [
     "ReadReminderState",
     "ReadReminderText",
     "Reminded",
+    "article_with_reminder",
     "read_reminder_state",
     "remind_nonreaders",
 ]
@@ -91,6 +97,25 @@ async def read_reminder_state(
     today = await uow.read_reminders.reminder_on(article.id, reach, now.astimezone(zone).date())
     await uow.commit()
     return ReadReminderState(sum(unread.values()), today)
+
+
+async def article_with_reminder(
+    uow: UnitOfWork,
+    viewer: Viewer,
+    article_id: int,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    total_name: str,
+) -> tuple[ArticleReach, ReadReminderState] | ReachRefusal:
+    """The article's page: its reach per school of the viewer, and its reminder's state."""
+    found = await article_reach(uow, viewer.rights, article_id, total_name=total_name)
+    if isinstance(found, ReachRefusal):
+        return found
+    state = await read_reminder_state(uow, viewer, article_id, now=now, zone=zone)
+    if isinstance(state, ReachRefusal):  # the rights changed in between
+        return state
+    return found, state
 
 
 async def remind_nonreaders(

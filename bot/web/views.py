@@ -349,7 +349,7 @@ def add_dashboard_routes(app: web.Application, dashboard: Dashboard) -> None:
     add_account_routes(app, dashboard, SECURITY_HEADERS)  # staff without Telegram
     add_report_routes(app, dashboard, SECURITY_HEADERS)
     add_roster_routes(app, dashboard, SECURITY_HEADERS)
-    add_article_routes(app, dashboard)
+    add_article_routes(app, dashboard, SECURITY_HEADERS)
     add_activity_routes(app, dashboard, SECURITY_HEADERS)
     app.router.add_static(f"{base}/static/", HERE / "static", append_version=False)
 
