@@ -232,6 +232,17 @@ class SandboxClient:
         )
         return result  # type: ignore[no-any-return]
 
+    async def web_app_init_data(
+        self, user_id: int, *, auth_date: int | None = None, start_param: str | None = None
+    ) -> str:
+        """The signed ``initData`` of ``user_id`` opening the bot's Mini App (as Telegram
+        appends it to the page's address in ``#tgWebAppData=``); ``auth_date`` in Unix
+        seconds, now by default."""
+        result = await self._call(
+            "web_app_init_data", user_id=user_id, auth_date=auth_date, start_param=start_param
+        )
+        return str(result["init_data"])
+
     async def create_group(self, chat_id: int, title: str) -> dict[str, Any]:
         """A group (or, below -10**12, supergroup) with the bot in it."""
         result = await self._call("create_group", chat_id=chat_id, title=title)

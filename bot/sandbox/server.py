@@ -213,6 +213,16 @@ async def _c_register_user(s: Sandbox, b: dict[str, Any]) -> Any:
     )
 
 
+async def _c_web_app_init_data(s: Sandbox, b: dict[str, Any]) -> Any:
+    return {
+        "init_data": s.web_app_init_data(
+            _arg(b, "user_id", int),
+            auth_date=_arg(b, "auth_date", int, None),
+            start_param=_arg(b, "start_param", str, None),
+        )
+    }
+
+
 async def _c_create_group(s: Sandbox, b: dict[str, Any]) -> Any:
     return s.create_group(_arg(b, "chat_id", int), _arg(b, "title", str, None))
 
@@ -338,6 +348,7 @@ CONTROL: dict[str, Control] = {
     "unblock": _c_unblock,
     "deactivate": _c_deactivate,
     "register_user": _c_register_user,
+    "web_app_init_data": _c_web_app_init_data,
     "create_group": _c_create_group,
     "create_channel": _c_create_channel,
     "remove_bot": _c_remove_bot,

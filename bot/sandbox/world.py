@@ -22,6 +22,7 @@ from bot.sandbox.errors import ApiError, ControlError, bad_request, conflict, fo
 from bot.sandbox.limits import RateLimiter
 from bot.sandbox.params import Params, Upload
 from bot.sandbox.textparse import EntityParseError, ParsedText, command_entities, parse_text
+from bot.sandbox.web_app import signed_init_data
 from bot.sandbox.webhook import DeliveryStats, UpdateRecord, WebhookDelivery
 
 MAX_TEXT = 4096
@@ -595,6 +596,15 @@ class Sandbox:
         if started:
             self._private_chat(user)
         return user.json
+
+    def web_app_init_data(
+        self, user_id: int, *, auth_date: int | None = None, start_param: str | None = None
+    ) -> str:
+        """The ``initData`` Telegram hands the Mini App ``user_id`` opens from the bot's
+        button, signed with the bot's token (``auth_date`` defaults to now)."""
+        user = self.touch_user(user_id)
+        when = int(time.time()) if auth_date is None else auth_date
+        return signed_init_data(self.config.token, user.json, when, start_param=start_param)
 
     def _chat_member_update(self, chat: ChatState, user: UserState, old: str, new: str) -> int:
         def member(status: str) -> dict[str, Any]:
