@@ -14,6 +14,10 @@ chat's path is then measured the same way on the same host (bench.quiz_load's pa
 run, from the press to the bot's edit in the sandbox): ``bot_path_p99_ms``.
 
     python bench/web_quiz.py [--quick] [--participants N] [--duration S] [--interval S]
+                             [--web-only] [--profile FILE]
+
+``--web-only`` skips the chat's run; ``--profile FILE`` writes a cProfile of the bot
+process while it serves the pages.
 
 The last line printed is one JSON object:
     {"answers_per_s": ..., "p50_ms": ..., "p99_ms": ..., "offered_per_s": ...,
@@ -95,7 +99,7 @@ async def make_web_participants(database_url: str) -> list[tuple[int, str]]:
     return [(attempt_id, token) for (attempt_id, _pid), token in zip(rows, tokens, strict=True)]
 
 
-async def serve(api_url: str, database_url: str, port: int) -> None:
+async def serve(api_url: str, database_url: str, port: int, profile: str | None) -> None:
     from bot.app import running_bot
     from bot.config import Settings
 
@@ -107,7 +111,18 @@ async def serve(api_url: str, database_url: str, port: int) -> None:
         broadcast_rate=100_000,
     )
     async with running_bot(settings, migrate=False):
+        if profile is None:
+            await serve_until_stopped(None)
+            return
+        import cProfile
+
+        # CPU time, not wall time: the bot waiting for PostgreSQL or for the
+        # host's other processes is not what a round trip costs it.
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
         await serve_until_stopped(None)
+        profiler.disable()
+        profiler.dump_stats(profile)
 
 
 @dataclass
@@ -192,7 +207,7 @@ async def paced(
 
 
 async def web_run(
-    api_url: str, participants: int, interval: float, duration: float
+    api_url: str, participants: int, interval: float, duration: float, profile: str | None
 ) -> dict[str, float]:
     async with postgres_database() as url:
         phase = time.perf_counter()
@@ -201,6 +216,8 @@ async def web_run(
         log(f"web: database ready in {time.perf_counter() - phase:.1f} s")
         port = free_port()
         command = [str(Path(__file__).resolve()), "--serve", api_url, url, str(port)]
+        if profile:
+            command += ["--profile", profile]
         connector = aiohttp.TCPConnector(limit=0)
         async with (
             child(*command, ready="ready") as process,
@@ -231,13 +248,14 @@ async def main(args: argparse.Namespace) -> None:
     participants = args.participants or (100 if args.quick else 1400)
     duration = args.duration or (4.0 if args.quick else 60.0)
     async with sandbox_process() as api_url:
-        result = await web_run(api_url, participants, args.interval, duration)
+        result = await web_run(api_url, participants, args.interval, duration, args.profile)
         log(f"web: {result}")
-        plan = Plan(participants, args.interval, duration, 0.5, 10, None)
-        async with postgres_database() as url:
-            chat = await run(api_url, "ours", url, plan, FIRST_ID)
-        log(f"chat: {chat}")
-    result["bot_path_p99_ms"] = chat["p99_ms"]
+        if not args.web_only:
+            plan = Plan(participants, args.interval, duration, 0.5, 10, None)
+            async with postgres_database() as url:
+                chat = await run(api_url, "ours", url, plan, FIRST_ID)
+            log(f"chat: {chat}")
+            result["bot_path_p99_ms"] = chat["p99_ms"]
     result["participants"] = participants
     print(json.dumps(result))
 
@@ -248,6 +266,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--participants", type=int, default=None)
     parser.add_argument("--interval", type=float, default=10.0, help="s between answers")
     parser.add_argument("--duration", type=float, default=None, help="paced run, s")
+    parser.add_argument("--web-only", action="store_true", help="skip the chat's run")
+    parser.add_argument("--profile", default=None, help="cProfile of the bot to this file")
     # Internal: this file also runs the bot under test in its own process.
     parser.add_argument("--serve", nargs=3, metavar=("API", "DB", "PORT"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -257,6 +277,6 @@ if __name__ == "__main__":
     arguments = parse_args()
     if arguments.serve:
         api, database, listen = arguments.serve
-        asyncio.run(serve(api, database, int(listen)))
+        asyncio.run(serve(api, database, int(listen), arguments.profile))
     else:
         asyncio.run(main(arguments))
