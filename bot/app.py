@@ -180,6 +180,7 @@ class BotApp:
                 secure=self.settings.link_base.startswith("https://"),
                 issuer=self.settings.issuer,
                 public_url=self.settings.public_url,
+                presses=self.presses,
             ),
         )
         return app

@@ -211,6 +211,7 @@ class _AnswerStatements:
     """The statements of a press, built once: building them costs more than running them."""
 
     snapshot: Any
+    current: Any  # a snapshot at the attempt's current question (``following``)
     # (start, end, column keys) of each table's columns in a snapshot row.
     snapshot_parts: tuple[tuple[int, int, tuple[str, ...]], ...]
     record: Any
@@ -276,20 +277,26 @@ def _answer_statements() -> _AnswerStatements:
         start = len(columns)
         columns += [column.label(f"t{number}_{column.key}") for column in table_columns]
         parts.append((start, len(columns), tuple(column.key for column in table_columns)))
-    snapshot = (
-        select(*columns)
-        .select_from(attempts)
-        .join(campaigns, campaigns.c.id == attempts.c.campaign_id)
-        .join(participants, participants.c.id == attempts.c.participant_id)
-        .outerjoin(this, and_(this.c.attempt_id == attempts.c.id, this.c.seq == seq))
-        .outerjoin(this_question, this_question.c.id == this.c.question_id)
-        .outerjoin(
-            following,
-            and_(following.c.attempt_id == attempts.c.id, following.c.seq == following_seq),
+
+    def snapshot_at(this_seq: Any, following_seq_: Any) -> Any:
+        return (
+            select(*columns)
+            .select_from(attempts)
+            .join(campaigns, campaigns.c.id == attempts.c.campaign_id)
+            .join(participants, participants.c.id == attempts.c.participant_id)
+            .outerjoin(this, and_(this.c.attempt_id == attempts.c.id, this.c.seq == this_seq))
+            .outerjoin(this_question, this_question.c.id == this.c.question_id)
+            .outerjoin(
+                following,
+                and_(following.c.attempt_id == attempts.c.id, following.c.seq == following_seq_),
+            )
+            .outerjoin(following_question, following_question.c.id == following.c.question_id)
+            .where(attempts.c.id == attempt)
         )
-        .outerjoin(following_question, following_question.c.id == following.c.question_id)
-        .where(attempts.c.id == attempt)
-    )
+
+    snapshot = snapshot_at(seq, following_seq)
+    # The same at the attempt's own place: the question before and the current one.
+    current = snapshot_at(attempts.c.current_seq - 1, attempts.c.current_seq)
     q = questions.c
     record = (
         update(questions)
@@ -333,7 +340,7 @@ def _answer_statements() -> _AnswerStatements:
         .values(draft=bindparam("p_draft", type_=q.draft.type))
     )
     return _AnswerStatements(
-        snapshot, tuple(parts), record, advance, show, record_advance_show, draft
+        snapshot, current, tuple(parts), record, advance, show, record_advance_show, draft
     )
 
 
@@ -628,16 +635,23 @@ class AttemptRepository:
         conditional statement, whole on its own, so BEGIN and COMMIT (a round trip each
         on PostgreSQL) would add nothing.
         """
-        statements = _answer_statements()
         values = {"p_attempt": attempt_id, "p_seq": seq, "p_next": seq + 1}
+        return await self._snapshot(_answer_statements().snapshot, values)
+
+    async def current(self, attempt_id: int) -> Snapshot | None:
+        """:meth:`snapshot` at the attempt's own place, in the same one statement: its
+        current question as ``following``, the one before (if any) as ``question``."""
+        return await self._snapshot(_answer_statements().current, {"p_attempt": attempt_id})
+
+    async def _snapshot(self, statement: Any, values: dict[str, Any]) -> Snapshot | None:
         direct = self._direct()
         if direct is not None:
-            found = await direct.fetch_row(statements.snapshot, values)
+            found = await direct.fetch_row(statement, values)
         else:
             await read_outside_transaction(self.session)
             connection = await self.session.connection()
-            found = (await connection.execute(statements.snapshot, values)).first()
-        return statements.snapshot_of(found) if found is not None else None
+            found = (await connection.execute(statement, values)).first()
+        return _answer_statements().snapshot_of(found) if found is not None else None
 
     @contextlib.asynccontextmanager
     async def together(self) -> AsyncIterator[None]:

@@ -81,7 +81,7 @@ class UnitOfWork(Repositories):
 
     @cached_property
     def web_identities(self) -> WebIdentityRepository:
-        return WebIdentityRepository(self.session)
+        return WebIdentityRepository(self.session, self.attempts.presses)
 
     @cached_property
     def staff_accounts(self) -> StaffAccountRepository:

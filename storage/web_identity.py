@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -18,6 +19,7 @@ from storage.models_privacy import GuardianConsentCodeRow
 from storage.models_publicity import ArticleReadRow, LectureCheckinRow, LinkClickRow
 from storage.models_quiz import AttemptRow, CertificateNameRow, ShortlistEntryRow
 from storage.models_web_identity import WebDeviceRow, WebIdentityRow
+from storage.presses import DirectPresses
 from storage.repositories import PARTICIPANT_COLUMNS, participant_of
 
 # Built once: columns, not entities (see storage.repositories' participant read).
@@ -30,6 +32,7 @@ _PARTICIPANT_BY_DEVICE = (
     .join(ParticipantRow, ParticipantRow.id == WebDeviceRow.participant_id)
     .where(WebDeviceRow.token_hash == bindparam("token_hash"))
 )
+_DEVICE_KEYS = tuple(str(column.key) for column in _PARTICIPANT_BY_DEVICE.selected_columns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +54,9 @@ _ONE_EACH: tuple[tuple[Any, Any], ...] = (
 
 
 class WebIdentityRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, presses: DirectPresses | None = None) -> None:
         self.session = session
+        self.presses = presses  # PostgreSQL: every page's first read on the driver
 
     async def create_participant(self, locale: str, now: datetime) -> int:
         """A participants row with no Telegram id; registration fills in the rest."""
@@ -93,12 +97,21 @@ class WebIdentityRepository:
 
     async def by_device(self, token_hash: str) -> tuple[int, datetime, Participant] | None:
         """(device id, last seen, participant) of a device's token hash, in one statement:
-        every page a web participant opens starts with it."""
-        connection = await self.session.connection()
-        found = await connection.execute(_PARTICIPANT_BY_DEVICE, {"token_hash": token_hash})
-        row = found.first()
-        if row is None:
-            return None
+        every page a web participant opens starts with it, on the driver outside a
+        transaction (as a quiz press's reads), so a page that reads nothing else through
+        the session costs no BEGIN and COMMIT."""
+        values = {"token_hash": token_hash}
+        row: Any
+        if self.presses is not None and not self.session.in_transaction():
+            found = await self.presses.fetch_row(_PARTICIPANT_BY_DEVICE, values)
+            if found is None:
+                return None
+            row = SimpleNamespace(**dict(zip(_DEVICE_KEYS, found, strict=True)))
+        else:
+            connection = await self.session.connection()
+            row = (await connection.execute(_PARTICIPANT_BY_DEVICE, values)).first()
+            if row is None:
+                return None
         return row.device_id, row.device_seen_at, participant_of(row)
 
     async def touch_device(self, device_id: int, now: datetime) -> None:

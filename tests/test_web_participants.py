@@ -29,6 +29,7 @@ from quizzes.participants import Role
 from quizzes.permissions import Permissions
 from quizzes.statistics import Period, Statistics
 from storage.models import ParticipantRow
+from storage.presses import DirectPresses
 from storage.repositories import Repositories
 from storage.unit_of_work import UnitOfWork
 from tests.publicity_chat import Chat, chat
@@ -91,7 +92,11 @@ class MovedClock:
 
 
 def pages_app(
-    chat: Chat, clock: Callable[[], datetime] | None = None, *, secure: bool = False
+    chat: Chat,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    secure: bool = False,
+    presses: DirectPresses | None = None,
 ) -> web.Application:
     settings = chat.context.settings
     app = web.Application()
@@ -104,18 +109,20 @@ def pages_app(
             settings.zone,
             secure=secure,
             clock=clock or MovedClock(),
+            presses=presses,
         ),
     )
     return app
 
 
 @pytest.fixture
-async def site(chat: Chat) -> AsyncIterator[Site]:
+async def site(chat: Chat, presses: DirectPresses | None) -> AsyncIterator[Site]:
+    """The pages as the bot serves them: on PostgreSQL, reads on the driver path."""
     clients: list[TestClient] = []
     clock = MovedClock()
 
     def make_client() -> TestClient:
-        client = TestClient(TestServer(pages_app(chat, clock)))
+        client = TestClient(TestServer(pages_app(chat, clock, presses=presses)))
         clients.append(client)
         return client
 

@@ -283,21 +283,23 @@ async def attempt_page(
     whose time ran out is recorded as such first (as the quiz clock would), so a page
     opened late shows what the rules left.
 
-    The common case is two reads: the attempt, then the press's snapshot taken at the
-    question before the current one, which brings the campaign, that question (for the
-    right-or-wrong note) and the current one together."""
-    attempt = await uow.attempts.get(attempt_id)
-    if attempt is None or attempt.participant_id != participant.id:
+    The common case is one read: the press's snapshot at the attempt's current question,
+    which brings the attempt, its campaign, the question before (for the right-or-wrong
+    note) and the current one together."""
+    snapshot = await uow.attempts.current(attempt_id)
+    if snapshot is None or snapshot.attempt.participant_id != participant.id:
         await uow.commit()
         return None
+    attempt = snapshot.attempt
     for _ in range(attempt.question_count + 1):
         if attempt.finished:
             break
         seq = attempt.current_seq
-        snapshot = await uow.attempts.snapshot(attempt.id, max(seq - 1, 1))
-        if snapshot is None:
-            break
-        question = snapshot.following if seq > 1 else snapshot.question
+        if snapshot.attempt.current_seq != seq:  # moved on by a time-out below
+            snapshot = await uow.attempts.current(attempt.id)
+            if snapshot is None:
+                break
+        question = snapshot.following
         if question is None:
             break
         if question.deadline is None or clock() < question.deadline:

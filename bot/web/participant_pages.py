@@ -15,7 +15,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -63,6 +63,9 @@ from quizzes.engine import LETTERS, shows_deadline
 from quizzes.lectures import CHECKIN_EARLY
 from quizzes.statistics import score_percent
 
+if TYPE_CHECKING:
+    from storage.presses import DirectPresses
+
 HERE = Path(__file__).parent
 PATH = "/m"
 DEVICE_COOKIE = "pufa_participant"
@@ -85,11 +88,12 @@ class ParticipantPages:
     issuer: str | None = None
     public_url: str | None = None  # where certificates are verified (bot.verification)
     recovery_tries: Tries = field(default_factory=lambda: Tries(RECOVERY_TRIES))
+    presses: DirectPresses | None = None  # an answer's statements on the driver, as in chat
 
     @contextlib.asynccontextmanager
     async def uow(self) -> AsyncIterator[UnitOfWork]:
         async with self.session_factory() as session:
-            yield UnitOfWork.over(session)
+            yield UnitOfWork.over(session, self.presses)
 
     def gettext(self, request: web.Request, locale: str | None) -> Gettext:
         return self.translator.bind(chosen_language(request) or locale)
