@@ -6,7 +6,6 @@ import contextlib
 from dataclasses import replace
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, MaybeInaccessibleMessage, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -31,6 +30,8 @@ from bot.views.quiz import (
     SubmitCb,
     question_keyboard,
     question_text,
+    retire_message,
+    send_question,
     send_result,
     show_next,
 )
@@ -108,26 +109,19 @@ async def start_campaign(
         await send_result(bot, campaign, attempt, uow, _, clock())
         return
     note = _("quiz.resumed") if started.resumed else ""
-    sent = await bot.send_message(
+    sent = await send_question(
+        bot,
+        uow,
         callback.from_user.id,  # the attempt's own chat: only its owner gets this far
+        question,
         question_text(campaign, attempt, question, _, settings.zone, note, clock()),
-        reply_markup=question_keyboard(question, _),
+        question_keyboard(question, _),
+        _,
     )
-    await remember_question_message(uow, attempt.id, sent.message_id)
-    if started.resumed and attempt.message_id not in (None, sent.message_id):
+    await remember_question_message(uow, attempt.id, sent)
+    if started.resumed and attempt.message_id not in (None, sent):
+        # A double tap on Start, or a resume, sent a newer one below.
         await retire_message(bot, callback.from_user.id, attempt.message_id, _)
-
-
-async def retire_message(bot: Bot, chat_id: int, message_id: int | None, _: Gettext) -> None:
-    """The attempt's earlier question message, its buttons taken off: one message per
-    attempt answers (a double tap on Start, or a resume, sent a newer one below)."""
-    if message_id is None:
-        return
-    # Deleted by the user, or too old to edit: either way nothing is left to press.
-    with contextlib.suppress(TelegramBadRequest):
-        await bot.edit_message_text(
-            text=_("quiz.moved_below"), chat_id=chat_id, message_id=message_id, reply_markup=None
-        )
 
 
 # The two answer handlers take no ``participant`` (nor ``_``): the attempt's snapshot
@@ -211,7 +205,10 @@ async def show_step(
         )
         return
     await callback.answer(feedback_toast(campaign, step, _))
-    await show_next(bot, campaign, attempt, step, message_id, uow, _, settings.zone, clock())
+    on_photo = bool(getattr(callback.message, "photo", None))
+    await show_next(
+        bot, campaign, attempt, step, message_id, uow, _, settings.zone, clock(), on_photo=on_photo
+    )
 
 
 async def catch_up(
@@ -237,8 +234,18 @@ async def catch_up(
         return
     campaign = step.campaign or await attempt_campaign(uow, attempt)
     where = replace(step, next=await current_question(uow, attempt), answered=None)
+    on_photo = bool(getattr(message, "photo", None))
     await show_next(
-        bot, campaign, attempt, where, message.message_id, uow, _, settings.zone, clock()
+        bot,
+        campaign,
+        attempt,
+        where,
+        message.message_id,
+        uow,
+        _,
+        settings.zone,
+        clock(),
+        on_photo=on_photo,
     )
 
 

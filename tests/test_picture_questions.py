@@ -8,19 +8,34 @@ import re
 import struct
 import zlib
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiogram.methods import EditMessageMedia, SendMessage, SendPhoto
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    PhotoSize,
+    Update,
+)
+from aiogram.types import Chat as TelegramChat
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
+from bot.views.quiz import AnswerCb, CampaignCb
 from quizzes.bank import PICTURE_MAX_BYTES, BankError, Picture, bank_sha256
 from quizzes.bank_parsers import PictureFiles, parse_bank
+from quizzes.engine import Feedback
 from storage.models_quiz_bank import QuestionPictureRow
 from storage.repositories import Repositories
-from tests.publicity_chat import chat
+from tests.mocked_bot import BOT_USER, user
+from tests.publicity_chat import Chat, chat
 from tests.quiz_world import SMALL_BANK, open_campaign
 from tests.test_web_participants import CLASS, CSRF, Site, site
 
@@ -178,12 +193,18 @@ def test_bank_check_names_the_missing_and_the_oversized_picture(
 # --------------------------------------------------------------------------- stored and shown
 
 
-async def import_picture_bank(session_factory: async_sessionmaker[AsyncSession]) -> Picture:
-    """SMALL_BANK with one picture on every question, imported under its name."""
+async def import_picture_bank(
+    session_factory: async_sessionmaker[AsyncSession], stem_padding: int = 0
+) -> Picture:
+    """SMALL_BANK with one picture on every question, imported under its name; each stem
+    ``stem_padding`` characters longer."""
     picture = Picture(png(3, 2), "image/png")
     bank = replace(
         SMALL_BANK,
-        questions=tuple(replace(question, picture=picture) for question in SMALL_BANK.questions),
+        questions=tuple(
+            replace(question, picture=picture, stem=question.stem + "法" * stem_padding)
+            for question in SMALL_BANK.questions
+        ),
     )
     async with session_factory() as session:
         await Repositories.over(session).banks.import_bank(
@@ -257,3 +278,78 @@ async def test_the_page_shows_the_picture_and_refuses_it_to_another_participant(
     nobody = site.make_client()
     await nobody.start_server()
     assert (await nobody.get(found.group(1))).status == 404
+
+
+def photo_press(telegram_id: int, data: str, message_id: int) -> Update:
+    """A press on a photo message, as Telegram sends it (a caption, no text)."""
+    message = Message(
+        message_id=message_id,
+        date=datetime.now(UTC),
+        chat=TelegramChat(id=telegram_id, type="private"),
+        from_user=BOT_USER,
+        photo=[PhotoSize(file_id="p", file_unique_id="p", width=3, height=2)],
+        caption="…",
+    )
+    query = CallbackQuery(
+        id=f"q{message_id}",
+        from_user=user(telegram_id),
+        chat_instance="ci",
+        data=data,
+        message=message,
+    )
+    return Update(update_id=message_id, callback_query=query)
+
+
+def answer_buttons(markup: object) -> list[AnswerCb]:
+    assert isinstance(markup, InlineKeyboardMarkup)
+    return [
+        AnswerCb.unpack(button.callback_data)
+        for row in markup.inline_keyboard
+        for button in row
+        if button.callback_data and button.callback_data.startswith("a:")
+    ]
+
+
+async def test_the_chat_sends_the_question_as_a_photo_with_its_buttons(chat: Chat) -> None:
+    picture = await import_picture_bank(chat.session_factory)
+    campaign = await open_campaign(
+        chat.session_factory, unit_ids=(chat.world.classes[CLASS].id,), feedback=Feedback.END
+    )
+    requests = chat.bot.recorder.requests
+    await chat.press(3000, CampaignCb(campaign=campaign.id).pack())
+    [first] = [m for m in requests if isinstance(m, SendPhoto)]
+    assert isinstance(first.photo, BufferedInputFile) and first.photo.data == picture.content
+    assert first.caption is not None and "第 1/5 题" in first.caption
+    buttons = answer_buttons(first.reply_markup)
+    assert buttons and {button.seq for button in buttons} == {1}
+    assert not [m for m in requests if isinstance(m, SendMessage) and m.chat_id == 3000]
+    # The answer moves the same message on: its picture and caption replaced in place,
+    # the picture sent by the id Telegram gave it, not uploaded again.
+    async with chat.session_factory() as session:
+        attempt = await Repositories.over(session).attempts.get(buttons[0].attempt)
+    assert attempt is not None and attempt.message_id is not None
+    sent_id = attempt.message_id  # the photo's, as Telegram answered sendPhoto
+    await chat.feed(photo_press(3000, buttons[0].pack(), sent_id))
+    [edited] = [m for m in requests if isinstance(m, EditMessageMedia)]
+    assert edited.message_id == sent_id
+    assert isinstance(edited.media, InputMediaPhoto)
+    assert isinstance(edited.media.media, str) and edited.media.media.startswith("photo-")
+    assert edited.media.caption is not None and "第 2/5 题" in edited.media.caption
+    assert {button.seq for button in answer_buttons(edited.reply_markup)} == {2}
+    assert len([m for m in requests if isinstance(m, SendPhoto)]) == 1
+
+
+async def test_a_question_too_long_for_a_caption_follows_its_picture_as_text(
+    chat: Chat,
+) -> None:
+    await import_picture_bank(chat.session_factory, stem_padding=990)
+    campaign = await open_campaign(
+        chat.session_factory, unit_ids=(chat.world.classes[CLASS].id,), feedback=Feedback.END
+    )
+    requests = chat.bot.recorder.requests
+    await chat.press(3000, CampaignCb(campaign=campaign.id).pack())
+    [alone] = [m for m in requests if isinstance(m, SendPhoto)]
+    assert alone.reply_markup is None and alone.caption == "第 1 题配图，题目见下一条消息。"
+    [text] = [m for m in requests if isinstance(m, SendMessage) and m.chat_id == 3000]
+    assert "第 1/5 题" in text.text and "法" * 990 in text.text
+    assert {button.seq for button in answer_buttons(text.reply_markup)} == {1}

@@ -7,12 +7,21 @@ itself) both show what comes next, so it is rendered here rather than in a handl
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, tzinfo
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+)
 
+from bot.application.question_pictures import QuestionPhoto, question_photo, remember_photo
 from bot.application.quiz import attempt_result, remember_question_message
 from bot.campaign_messages import answer_given, option_text, options_shown
 from bot.i18n import Gettext
@@ -25,6 +34,9 @@ from quizzes.engine import LETTERS, Feedback, shows_deadline
 from quizzes.livequiz import LiveQuiz
 from quizzes.statistics import score_percent
 from storage.unit_of_work import UnitOfWork
+
+# A photo's caption, as Telegram counts it (UTF-16 code units); the message text's is 4096.
+CAPTION_MAX = 1024
 
 
 class CampaignCb(CallbackData, prefix="qz"):
@@ -109,6 +121,117 @@ def question_keyboard(question: AttemptQuestion, _: Gettext) -> InlineKeyboardMa
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def fits_caption(text: str) -> bool:
+    return len(text.encode("utf-16-le")) // 2 <= CAPTION_MAX
+
+
+def shown_as_photo(question: AttemptQuestion, text: str) -> bool:
+    """Whether the question's message is a photo with the text as its caption: it has a
+    picture and the text fits a caption. A longer text goes in a text message of its own,
+    below the picture sent alone."""
+    return question.question.picture_sha256 is not None and fits_caption(text)
+
+
+def _photo_file(photo: QuestionPhoto) -> str | BufferedInputFile:
+    if photo.file_id is not None:
+        return photo.file_id
+    assert photo.picture is not None
+    suffix = "png" if photo.picture.media_type == "image/png" else "jpg"
+    return BufferedInputFile(photo.picture.content, f"question.{suffix}")
+
+
+async def _kept(uow: UnitOfWork, photo: QuestionPhoto, sent: Message | bool) -> None:
+    """Remember Telegram's id for a picture sent as bytes, so it is uploaded once."""
+    if photo.file_id is None and isinstance(sent, Message) and sent.photo:
+        await remember_photo(uow, photo.sha256, sent.photo[-1].file_id)
+
+
+async def send_question(
+    bot: Bot,
+    uow: UnitOfWork,
+    chat_id: int,
+    question: AttemptQuestion,
+    text: str,
+    markup: InlineKeyboardMarkup,
+    _: Gettext,
+) -> int:
+    """Send the question as a new message; the id of the one carrying its buttons: a
+    photo captioned with the text, or, for a text too long for a caption, the picture
+    alone followed by the text."""
+    photo = await question_photo(uow, question.question)
+    if photo is None:
+        return (await bot.send_message(chat_id, text, reply_markup=markup)).message_id
+    if fits_caption(text):
+        sent = await bot.send_photo(chat_id, _photo_file(photo), caption=text, reply_markup=markup)
+        await _kept(uow, photo, sent)
+        return sent.message_id
+    alone = await bot.send_photo(
+        chat_id, _photo_file(photo), caption=_("picture.caption", seq=question.seq)
+    )
+    await _kept(uow, photo, alone)
+    return (await bot.send_message(chat_id, text, reply_markup=markup)).message_id
+
+
+async def retire_message(
+    bot: Bot, chat_id: int, message_id: int | None, _: Gettext, *, on_photo: bool = False
+) -> None:
+    """An attempt's earlier question message, its buttons taken off: one message per
+    attempt answers (a resume, or a picture question, sent a newer one below)."""
+    if message_id is None:
+        return
+    moved = _("quiz.moved_below")
+    # The kind expected first; a resumed attempt's old message may be either. Deleted by
+    # the user, or too old to edit: either way nothing is left to press.
+    for caption in (on_photo, not on_photo):
+        with contextlib.suppress(TelegramBadRequest):
+            if caption:
+                await bot.edit_message_caption(
+                    caption=moved, chat_id=chat_id, message_id=message_id, reply_markup=None
+                )
+            else:
+                await bot.edit_message_text(
+                    text=moved, chat_id=chat_id, message_id=message_id, reply_markup=None
+                )
+            return
+
+
+async def _move_to(
+    bot: Bot,
+    uow: UnitOfWork,
+    attempt: Attempt,
+    question: AttemptQuestion,
+    text: str,
+    message_id: int | None,
+    on_photo: bool,
+    _: Gettext,
+) -> None:
+    """The live question message becomes ``question``: edited in place where it keeps its
+    kind (text to text, photo to photo), else sent anew below with the old one retired."""
+    assert attempt.chat_id is not None
+    markup = question_keyboard(question, _)
+    as_photo = shown_as_photo(question, text)
+    if message_id is not None and question.question.picture_sha256 is None and not on_photo:
+        await bot.edit_message_text(
+            text=text, chat_id=attempt.chat_id, message_id=message_id, reply_markup=markup
+        )
+        return
+    if message_id is not None and as_photo and on_photo:
+        photo = await question_photo(uow, question.question)
+        if photo is not None:
+            with contextlib.suppress(TelegramBadRequest):  # not a photo after all: send anew
+                edited = await bot.edit_message_media(
+                    media=InputMediaPhoto(media=_photo_file(photo), caption=text),
+                    chat_id=attempt.chat_id,
+                    message_id=message_id,
+                    reply_markup=markup,
+                )
+                await _kept(uow, photo, edited)
+                return
+    sent = await send_question(bot, uow, attempt.chat_id, question, text, markup, _)
+    await remember_question_message(uow, attempt.id, sent)
+    await retire_message(bot, attempt.chat_id, message_id, _, on_photo=on_photo)
+
+
 async def show_next(
     bot: Bot,
     campaign: Campaign,
@@ -119,11 +242,21 @@ async def show_next(
     _: Gettext,
     zone: tzinfo,
     now: datetime,
+    *,
+    on_photo: bool | None = None,
 ) -> None:
     """After an answer or a timeout: the quiz message turns into the next question (with
-    a note on the last one), or says the quiz is over and the result follows."""
+    a note on the last one), or says the quiz is over and the result follows.
+
+    ``on_photo`` says whether the quiz message is a photo; unknown (a timeout), it is
+    judged from the question it showed."""
     if attempt.chat_id is None:  # taken on the web pages: its page shows the next step
         return
+    if on_photo is None:
+        before = step.answered
+        on_photo = before is not None and shown_as_photo(
+            before, question_text(campaign, attempt, before, _, zone, "", now)
+        )
     if step.next is not None:
         note = ""
         if step.verdict is Verdict.TIME_UP:
@@ -137,25 +270,26 @@ async def show_next(
                 )
                 note = _("quiz.feedback.wrong_note", answer=answer)
         text = question_text(campaign, attempt, step.next, _, zone, note, now)
-        markup = question_keyboard(step.next, _)
-        if message_id is not None:
-            await bot.edit_message_text(
-                text=text, chat_id=attempt.chat_id, message_id=message_id, reply_markup=markup
-            )
-        else:
-            sent = await bot.send_message(attempt.chat_id, text, reply_markup=markup)
-            await remember_question_message(uow, attempt.id, sent.message_id)
+        await _move_to(bot, uow, attempt, step.next, text, message_id, on_photo, _)
         return
     if message_id is not None:
         finished = _("quiz.finished_note", campaign=campaign.name)
         if step.verdict is Verdict.TIME_UP:
             finished = _("quiz.time_up_note") + "\n" + finished
-        await bot.edit_message_text(
-            text=finished,
-            chat_id=attempt.chat_id,
-            message_id=message_id,
-            reply_markup=None,
-        )
+        if on_photo:  # the picture stays, its caption says the quiz is over
+            await bot.edit_message_caption(
+                caption=finished,
+                chat_id=attempt.chat_id,
+                message_id=message_id,
+                reply_markup=None,
+            )
+        else:
+            await bot.edit_message_text(
+                text=finished,
+                chat_id=attempt.chat_id,
+                message_id=message_id,
+                reply_markup=None,
+            )
     await send_result(bot, campaign, attempt, uow, _, now)
 
 
