@@ -33,6 +33,10 @@ like::
         difficulty: 易         # 易, 中 or 难 (default 中)
         level: 小学            # 小学, 初中 or 高中及教职工: suits this level and up (default 初中)
         source: 宪法第一条
+        image: 国徽.png        # a PNG/JPEG up to 1 MB beside the bank file (optional)
+
+A spreadsheet's ``图片`` column names such a file; a picture placed in a question's row of
+the workbook is that question's picture without one.
 """
 
 from __future__ import annotations
