@@ -53,9 +53,15 @@ from bot.application.publicity import (
     unit_labels,
     unit_refusal,
 )
+from bot.application.read_reminders import (
+    AlreadyReminded,
+    ReadReminderRefusal,
+    Reminded,
+    remind_unread,
+)
 from bot.article_format import FormatProblem, check_article
 from bot.config import Settings
-from bot.i18n import Gettext
+from bot.i18n import Gettext, Translator
 from bot.views.publicity import (
     ROLES,
     BroadcastCb,
@@ -63,11 +69,14 @@ from bot.views.publicity import (
     OpenArticleCb,
     PostCb,
     ReadCb,
+    RemindUnreadCb,
     article_keyboard,
     articles_keyboard,
     audience_kind_keyboard,
     class_school_keyboard,
     confirm_keyboard,
+    remind_unread_keyboard,
+    reminder_text,
     role_choice_keyboard,
     unit_choice_keyboard,
     when_keyboard,
@@ -238,7 +247,49 @@ async def article_stats(
     elif figures is FiguresRefusal.UNKNOWN:
         await message.answer(_("publicity.stats.unknown", id=target_id))
     else:
-        await message.answer(_figures_text(figures, _))
+        keyboard = remind_unread_keyboard(figures.article.id, _)
+        await message.answer(_figures_text(figures, _), reply_markup=keyboard)
+
+
+async def remind_unread_pressed(
+    callback: CallbackQuery,
+    callback_data: RemindUnreadCb,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    clock: Clock,
+    settings: Settings,
+    translator: Translator,
+    _: Gettext,
+) -> None:
+    """The button under /stats article: the dashboard's reminder to those who have not
+    read it, the same use case (once per article, reach and day)."""
+    outcome = await remind_unread(
+        uow,
+        permissions,
+        participant,
+        callback_data.article,
+        text=reminder_text(translator, settings.zone),
+        now=clock(),
+        zone=settings.zone,
+    )
+    if isinstance(outcome, Reminded):
+        answer = _.plain("publicity.read_reminder.sent", count=outcome.reminder.recipients)
+    elif isinstance(outcome, AlreadyReminded):
+        earlier = outcome.reminder
+        answer = _.plain(
+            "publicity.read_reminder.already",
+            time=earlier.sent_at.astimezone(settings.zone).strftime("%H:%M"),
+            name=earlier.sent_by_name or _.plain("publicity.read_reminder.someone"),
+            count=earlier.recipients,
+        )
+    elif outcome is ReadReminderRefusal.NOBODY:
+        answer = _.plain("publicity.read_reminder.nobody")
+    elif outcome is ReadReminderRefusal.UNKNOWN:
+        answer = _.plain("publicity.read_reminder.gone")
+    else:
+        answer = _.plain("errors.admins_only")
+    await callback.answer(answer, show_alert=True)
 
 
 def _figures_text(figures: ArticleFigures, _: Gettext) -> str:
@@ -759,6 +810,7 @@ async def _start_sending(
 def create_router() -> Router:
     router = Router(name=__name__)
     router.callback_query.register(read_pressed, ReadCb.filter())
+    router.callback_query.register(remind_unread_pressed, RemindUnreadCb.filter())
     router.callback_query.register(open_article, OpenArticleCb.filter())
     router.callback_query.register(control_broadcast, BroadcastCb.filter())
     router.callback_query.register(send_missed_now, MissedCb.filter())

@@ -236,3 +236,24 @@ async def test_two_tabs_pressing_at_once_send_one_reminder(site: Site) -> None:
             .where(ArticleRow.reminder_of == everyone.id)
         )
     assert broadcasts == 2  # one per language, once
+
+
+async def test_the_button_under_stats_article_reminds_through_the_same_use_case(
+    site: Site,
+) -> None:
+    everyone, _far = await _world(site)
+    chat = site.chat
+    figures = await chat.say(ADMIN, f"/stats article {everyone.id}")
+    assert TITLE in figures
+    (data,) = chat.bot.last_markup_data()
+    first = await chat.press(ADMIN, data)
+    assert first.text is not None and "已向 4 位" in first.text
+    again = await chat.press(ADMIN, data)
+    assert again.text is not None and "今天" in again.text and "提醒过 4 人" in again.text
+    (reminder,) = await _reminders(site)
+    assert (reminder.reach, reminder.recipients) == ("all", 4)
+    # The dashboard's button knows: the same reach was reminded today.
+    async with site.make_client() as client:
+        await site.login(client, ADMIN)
+        page = await (await client.get(f"/admin/articles/{everyone.id}")).text()
+        assert "提醒 4 人阅读" in page and "提醒未读的人（" not in page

@@ -25,7 +25,9 @@ from bot.application.article_reach import (
     publicity_in_reach,
 )
 from bot.application.class_progress import form_token_ok
-from bot.application.dashboard import Viewer
+from bot.application.dashboard import Viewer, WebRights
+from quizzes.participants import Participant
+from quizzes.permissions import Permissions
 from quizzes.publicity import Article
 from quizzes.read_reminders import ReadReminder, reach_key
 from quizzes.units import Unit
@@ -40,6 +42,7 @@ __all__ = [
     "article_with_reminder",
     "read_reminder_state",
     "remind_nonreaders",
+    "remind_unread",
 ]
 
 
@@ -77,9 +80,9 @@ class ReadReminderState:
 ReadReminderText = Callable[[str, Article], tuple[str, str]]
 
 
-def _reach(viewer: Viewer, schools: list[Unit]) -> tuple[str, list[str] | None]:
+def _reach(rights: WebRights, schools: list[Unit]) -> tuple[str, list[str] | None]:
     """The reach's key and the schools' paths (None: everyone, for an admin)."""
-    if viewer.rights.permissions.is_admin:
+    if rights.permissions.is_admin:
         return reach_key(None), None
     return reach_key(s.id for s in schools), [s.path for s in schools]
 
@@ -92,7 +95,7 @@ async def read_reminder_state(
         await uow.commit()
         return found
     article, schools = found
-    reach, paths = _reach(viewer, schools)
+    reach, paths = _reach(viewer.rights, schools)
     unread = await uow.read_reminders.unread_locales(article.id, paths)
     today = await uow.read_reminders.reminder_on(article.id, reach, now.astimezone(zone).date())
     await uow.commit()
@@ -128,17 +131,41 @@ async def remind_nonreaders(
     now: datetime,
     zone: ZoneInfo,
 ) -> Reminded | AlreadyReminded | ReadReminderRefusal:
-    """Remind those in the viewer's reach the article was delivered to and who have not
-    read it, once per article, reach and day; recorded with who pressed and how many it
-    went to. The broadcaster sends it (it looks for new broadcasts by itself)."""
+    """The dashboard's button: :func:`remind_unread` when the form carries the session's
+    token."""
     if not form_token_ok(viewer, form_token):
         return ReadReminderRefusal.BAD_FORM
-    found = await publicity_in_reach(uow, viewer.rights, article_id)
+    return await remind_unread(
+        uow,
+        viewer.rights.permissions,
+        viewer.participant,
+        article_id,
+        text=text,
+        now=now,
+        zone=zone,
+    )
+
+
+async def remind_unread(
+    uow: UnitOfWork,
+    permissions: Permissions,
+    sender: Participant,
+    article_id: int,
+    *,
+    text: ReadReminderText,
+    now: datetime,
+    zone: ZoneInfo,
+) -> Reminded | AlreadyReminded | ReadReminderRefusal:
+    """Remind those in the sender's reach the article was delivered to and who have not
+    read it, once per article, reach and day; recorded with who pressed and how many it
+    went to. The broadcaster sends it (it looks for new broadcasts by itself)."""
+    rights = WebRights(permissions)
+    found = await publicity_in_reach(uow, rights, article_id)
     if isinstance(found, ReachRefusal):
         await uow.commit()
         return ReadReminderRefusal(found.value)
     article, schools = found
-    reach, paths = _reach(viewer, schools)
+    reach, paths = _reach(rights, schools)
     day = now.astimezone(zone).date()
     reminders = uow.read_reminders
     locales = await reminders.unread_locales(article.id, paths)
@@ -148,13 +175,13 @@ async def remind_nonreaders(
         return AlreadyReminded(earlier)
     if not locales:
         return ReadReminderRefusal.NOBODY
-    reminder_id = await reminders.claim(article.id, reach, day, viewer.participant.id, now)
+    reminder_id = await reminders.claim(article.id, reach, day, sender.id, now)
     if reminder_id is None:  # another press (another tab) got there first
         earlier = await reminders.reminder_on(article.id, reach, day)
         await uow.commit()
         assert earlier is not None
         return AlreadyReminded(earlier)
-    author = viewer.participant.telegram_id or 0
+    author = sender.telegram_id or 0
     broadcasts = []
     for locale in sorted(locales):
         title, body = text(locale, article)

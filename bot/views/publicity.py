@@ -4,13 +4,15 @@ broadcast controls and the composer's audience and time choices."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import tzinfo
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import Gettext
+from bot.i18n import Gettext, Translator
+from bot.when import short_when
 from quizzes.participants import Role
 from quizzes.publicity import (
     CHANNEL_PARTICIPANT,
@@ -56,6 +58,38 @@ class MissedCb(CallbackData, prefix="am"):
     """Send now an article that was missed (found beyond the scheduler's grace)."""
 
     article: int
+
+
+class RemindUnreadCb(CallbackData, prefix="ru"):
+    """Remind those who received an article and have not read it (under /stats article)."""
+
+    article: int
+
+
+def remind_unread_keyboard(article_id: int, _: Gettext) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_.plain("publicity.read_reminder.button"),
+        callback_data=RemindUnreadCb(article=article_id),
+    )
+    return builder.as_markup()
+
+
+def reminder_text(
+    translator: Translator, zone: tzinfo
+) -> Callable[[str, Article], tuple[str, str]]:
+    """A reminder to read ``article``: its title and body (Telegram HTML) in a language,
+    for :func:`bot.application.read_reminders.remind_unread`."""
+
+    def text(locale: str, article: Article) -> tuple[str, str]:
+        _ = translator.bind(locale)
+        sent = short_when(article.publish_at, zone, _.plain) if article.publish_at else ""
+        return (
+            _.plain("publicity.read_reminder.title", title=article.title),
+            _("publicity.read_reminder.body", title=article.title, when=sent),
+        )
+
+    return text
 
 
 def missed_keyboard(article_id: int, _: Gettext) -> InlineKeyboardMarkup:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -27,16 +26,14 @@ from bot.application.read_reminders import (
     AlreadyReminded,
     ReadReminderRefusal,
     ReadReminderState,
-    ReadReminderText,
     Reminded,
     article_with_reminder,
     remind_nonreaders,
 )
-from bot.i18n import Gettext, Translator
+from bot.i18n import Gettext
+from bot.views.publicity import reminder_text
 from bot.web.class_view import Dashboard
 from bot.web.reports_page import id_of, see_other
-from bot.when import short_when
-from quizzes.publicity import Article
 from quizzes.read_reminders import ReadReminder
 from quizzes.statistics import percent_text
 
@@ -47,20 +44,6 @@ _REFUSALS = {
     ReachRefusal.NOT_IN_REACH: ("web.publicity.not_in_reach", 403),
     ReachRefusal.UNKNOWN: ("web.publicity.unknown_article", 404),
 }
-
-
-def reminder_text(translator: Translator, zone: ZoneInfo) -> ReadReminderText:
-    """The reminder's title and body in a language (Telegram HTML)."""
-
-    def text(locale: str, article: Article) -> tuple[str, str]:
-        _ = translator.bind(locale)
-        sent = short_when(article.publish_at, zone, _.plain) if article.publish_at else ""
-        return (
-            _.plain("web.publicity.reminder_title", title=article.title),
-            _("web.publicity.reminder_body", title=article.title, when=sent),
-        )
-
-    return text
 
 
 class ArticlePages:
