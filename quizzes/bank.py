@@ -866,10 +866,12 @@ def bank_sha256(content: bytes, bank: QuestionBank) -> str:
 def poll_compatible(question: Question) -> bool:
     """Whether the question fits a Telegram quiz poll (the live group quiz).
 
-    A quiz poll has one correct option, so a multiple-answer question never fits.
+    A quiz poll has one correct option, so a multiple-answer question never fits; nor does
+    a picture question, since a poll shows text only.
     """
     return (
-        len(question.stem) <= POLL_MAX_STEM
+        question.picture is None
+        and len(question.stem) <= POLL_MAX_STEM
         and len(question.options) <= POLL_MAX_OPTIONS
         and all(len(option) <= POLL_MAX_OPTION_LENGTH for option in question.options)
         and len(question.explanation) <= POLL_MAX_EXPLANATION

@@ -77,7 +77,7 @@ def pick_poll_questions(
     pool: Sequence[StoredQuestion], count: int, rng: random.Random
 ) -> list[StoredQuestion]:
     """``count`` questions Telegram can show as a quiz poll (fewer if the pool is short)."""
-    usable = [q for q in pool if poll_compatible(q.question)]
+    usable = [q for q in pool if q.picture_sha256 is None and poll_compatible(q.question)]
     return rng.sample(usable, min(count, len(usable)))
 
 

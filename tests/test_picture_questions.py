@@ -4,6 +4,7 @@ a missing, oversized or non-image one; the import keeps it; the page and the cha
 from __future__ import annotations
 
 import io
+import random
 import re
 import struct
 import zlib
@@ -29,9 +30,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
 from bot.views.quiz import AnswerCb, CampaignCb
-from quizzes.bank import PICTURE_MAX_BYTES, BankError, Picture, bank_sha256
+from quizzes.bank import (
+    PICTURE_MAX_BYTES,
+    BankError,
+    Picture,
+    StoredQuestion,
+    bank_sha256,
+    poll_compatible,
+)
 from quizzes.bank_parsers import PictureFiles, parse_bank
 from quizzes.engine import Feedback
+from quizzes.livequiz import pick_poll_questions
 from storage.models_quiz_bank import QuestionPictureRow
 from storage.repositories import Repositories
 from tests.mocked_bot import BOT_USER, user
@@ -353,3 +362,16 @@ async def test_a_question_too_long_for_a_caption_follows_its_picture_as_text(
     [text] = [m for m in requests if isinstance(m, SendMessage) and m.chat_id == 3000]
     assert "第 1/5 题" in text.text and "法" * 990 in text.text
     assert {button.seq for button in answer_buttons(text.reply_markup)} == {1}
+
+
+def test_a_live_quiz_poll_never_draws_a_picture_question() -> None:
+    plain = SMALL_BANK.questions[0]
+    assert poll_compatible(plain)
+    assert not poll_compatible(replace(plain, picture=Picture(png(), "image/png")))
+    pool = [
+        StoredQuestion(1, 1, 1, plain.type, plain.stem, plain.options, plain.correct),
+        StoredQuestion(
+            2, 1, 2, plain.type, "看图作答", plain.options, plain.correct, picture_sha256="ab"
+        ),
+    ]
+    assert [q.id for q in pick_poll_questions(pool, 2, random.Random(1))] == [1]
