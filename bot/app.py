@@ -29,6 +29,7 @@ from bot.pacing import PacedSends, SendLimiter
 from bot.services import Service, ServiceContext, create_services
 from bot.verification import add_verification_routes
 from bot.web import Dashboard, add_dashboard_routes
+from bot.web.mini_app import add_mini_app_routes
 from bot.web.participant_pages import ParticipantPages, add_participant_routes
 from bot.webhook import MAX_UPDATE_BYTES, WebhookEndpoint
 from storage.database import create_engine, create_session_factory
@@ -170,19 +171,18 @@ class BotApp:
                 figures=figures,
             ),
         )
-        add_participant_routes(  # the participant pages for phones without Telegram
-            app,
-            ParticipantPages(
-                self.session_factory,
-                self.translator,
-                participant_key(self.settings.token),
-                self.settings.zone,
-                secure=self.settings.link_base.startswith("https://"),
-                issuer=self.settings.issuer,
-                public_url=self.settings.public_url,
-                presses=self.presses,
-            ),
+        pages = ParticipantPages(
+            self.session_factory,
+            self.translator,
+            participant_key(self.settings.token),
+            self.settings.zone,
+            secure=self.settings.link_base.startswith("https://"),
+            issuer=self.settings.issuer,
+            public_url=self.settings.public_url,
+            presses=self.presses,
         )
+        add_participant_routes(app, pages)  # the participant pages for phones without Telegram
+        add_mini_app_routes(app, pages, self.settings.token)  # the same, inside Telegram
         return app
 
     async def run_polling(self) -> None:

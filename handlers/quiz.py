@@ -24,6 +24,7 @@ from bot.application.quiz import (
 from bot.campaign_messages import options_shown
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
+from bot.views.mini_app import pages_web_app
 from bot.views.quiz import (
     AnswerCb,
     CampaignCb,
@@ -78,6 +79,9 @@ async def list_open(
         builder.button(
             text=_(key, name=campaign.name), callback_data=CampaignCb(campaign=campaign.id)
         )
+        web_app = pages_web_app(settings.public_url, campaign.id)
+        if web_app is not None and message.chat.type == "private":  # Telegram's rule
+            builder.button(text=_("quiz.on_pages", name=campaign.name), web_app=web_app)
     builder.adjust(1)
     await message.answer("\n".join(lines), reply_markup=builder.as_markup())
 

@@ -1,10 +1,12 @@
 """The participant pages as a Telegram Mini App, on both databases: launch data the
 sandbox signs as Telegram does signs in as the chat participant (one person with the
 chat), and the quiz opens; a forged hash, an edited user and stale launch data are
-refused; a Telegram user who has not registered is told to."""
+refused; a Telegram user who has not registered is told to; the /quiz list offers the
+web-app button only where Telegram would open it (an https public address)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from aiogram.methods import SendMessage
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
@@ -194,3 +197,31 @@ async def test_a_telegram_user_who_never_registered_is_told_to_register_first(
     response = await open_app(app_client, telegram.launch(STRANGER))
     await refused(response, 200, "你还没有在 Telegram 中完成注册")
     assert await count(chat, select(func.count()).select_from(WebDeviceRow)) == 0
+
+
+async def quiz_buttons(chat: Chat, public_url: str | None) -> list[tuple[str, str | None]]:
+    """The buttons under /quiz's list, each with the web app it opens (if one)."""
+    settings = chat.context.settings.model_copy(update={"public_url": public_url})
+    chat.dp["settings"] = settings
+    chat.bot.clear()
+    await chat.say(STUDENT, "/quiz")
+    sent = [m for m in chat.bot.recorder.requests if isinstance(m, SendMessage)]
+    markup: Any = sent[-1].reply_markup
+    return [
+        (button.text, button.web_app.url if button.web_app else None)
+        for row in markup.inline_keyboard
+        for button in row
+    ]
+
+
+async def test_the_quiz_list_offers_the_page_as_a_web_app_only_over_https(chat: Chat) -> None:
+    campaign = await open_campaign(chat.session_factory, unit_ids=(chat.world.classes[CLASS].id,))
+    buttons = await quiz_buttons(chat, "https://pufa.example.cn")
+    assert (
+        f"在页面中作答：{campaign.name}",
+        f"https://pufa.example.cn/m/app?campaign={campaign.id}",
+    ) in buttons
+    for public_url in ("http://pufa.example.cn", None):
+        buttons = await quiz_buttons(chat, public_url)
+        assert buttons and all(web_app is None for _text, web_app in buttons)
+        assert not any(re.search("在页面中作答", text) for text, _web_app in buttons)

@@ -2,7 +2,8 @@
 the page's address carrying the launch data the sandbox signed (``#tgWebAppData=``),
 the pages' own CSP (the script is a static file). The script hands the data to the
 server, and the chat's student lands on the campaign and answers it; opened outside
-Telegram, the page says where to open it."""
+Telegram, the page says where to open it. The running bot serves it, checking the
+launch data against its own token."""
 
 from __future__ import annotations
 
@@ -10,19 +11,23 @@ import contextlib
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, async_playwright, expect
 
+from bot.app import running_bot
+from bot.config import Settings
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import RunningSandbox, run_sandbox
+from tests.conftest import REDIS_URL
 from tests.publicity_chat import Chat, chat
 from tests.quiz_world import open_campaign
-from tests.test_dashboard_browser import chromium
-from tests.test_mini_app import STUDENT, mini_app
-from tests.test_web_participants import CLASS
+from tests.test_dashboard_browser import chromium, free_port, sandbox
+from tests.test_mini_app import STRANGER, STUDENT, mini_app
+from tests.test_web_participants import CLASS, FORM_TOKEN
 
-__all__ = ["chat"]  # the fixture
+__all__ = ["chat", "sandbox"]  # the fixtures
 
 # Telegram's phone app: what its web view offers a page; the events reach the test.
 WEBVIEW = """
@@ -93,3 +98,30 @@ async def test_outside_telegram_the_page_says_where_to_open_it(chat: Chat) -> No
             await expect(page.locator("#mini-app-wait")).to_be_hidden()
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_running_bot_serves_the_mini_app_under_its_own_token(
+    sandbox: RunningSandbox, database_url: str
+) -> None:
+    settings = Settings(
+        bot_token=sandbox.config.token,
+        bot_api_url=sandbox.url,
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        listen_port=free_port(),
+    )
+    launch = await sandbox.client.web_app_init_data(STRANGER)
+    async with running_bot(settings, migrate=True):
+        base = f"http://127.0.0.1:{settings.listen_port}/m"
+        # The form's token is also a cookie: kept for a numeric host too.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(f"{base}/app") as page:
+                assert page.status == 200
+                token = FORM_TOKEN.search(await page.text())
+                assert token is not None
+            form = {"form_token": token.group(1), "init_data": launch}
+            async with http.post(f"{base}/app/login", data=form) as login:
+                assert "你还没有在 Telegram 中完成注册" in await login.text()
+            async with http.get(f"{base}/static/mini-app.js") as script:
+                assert script.status == 200
