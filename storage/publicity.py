@@ -226,7 +226,8 @@ class PublicityRepository:
         )
 
     async def recent_for(self, participant_id: int, limit: int = 10) -> list[Article]:
-        """The latest articles delivered to this participant, newest first."""
+        """The latest articles delivered to this participant, newest first; a reminder to
+        read one is left out (it points at that article, which is listed)."""
         delivered = (
             select(BroadcastRow.article_id, func.max(DeliveryRow.sent_at).label("at"))
             .join(DeliveryRow, DeliveryRow.broadcast_id == BroadcastRow.id)
@@ -240,6 +241,7 @@ class PublicityRepository:
         rows = await self.session.scalars(
             select(ArticleRow)
             .join(delivered, delivered.c.article_id == ArticleRow.id)
+            .where(ArticleRow.reminder_of.is_(None))
             .order_by(delivered.c.at.desc(), ArticleRow.id.desc())
             .limit(limit)
         )

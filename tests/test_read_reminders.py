@@ -150,6 +150,10 @@ async def test_the_unread_are_reminded_once_a_day_and_a_read_from_it_counts_for_
     assert set(sent) == UNREAD
     assert TITLE in sent[FAR[1]].text and "/articles" in sent[FAR[1]].text
     assert sent[ENGLISH].text.startswith("<b>Reminder:") and TITLE in sent[ENGLISH].text
+    # /articles, where the reminder sends them, lists the article and not the reminder.
+    await chat.say(FAR[1], "/articles")
+    listed = chat.bot.last_buttons()
+    assert TITLE in listed and not any("提醒" in title for title in listed), listed
     # The reminder is no publicity article: the report's figures are as they were.
     report_after = await report_figures(chat, root, Period(today, today))
     assert _publicity(report_after) == _publicity(report_before)
