@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import EditMessageMedia, SendMessage, SendPhoto
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
     Message,
@@ -29,6 +31,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.server import run_sandbox
 from bot.views.quiz import AnswerCb, CampaignCb
 from quizzes.bank import (
     PICTURE_MAX_BYTES,
@@ -46,6 +50,7 @@ from storage.repositories import Repositories
 from tests.mocked_bot import BOT_USER, user
 from tests.publicity_chat import Chat, chat
 from tests.quiz_world import SMALL_BANK, open_campaign
+from tests.sandbox.conftest import make_bot
 from tests.test_web_participants import CLASS, CSRF, Site, site
 
 __all__ = ["chat", "site"]  # the fixtures
@@ -375,3 +380,43 @@ def test_a_live_quiz_poll_never_draws_a_picture_question() -> None:
         ),
     ]
     assert [q.id for q in pick_poll_questions(pool, 2, random.Random(1))] == [1]
+
+
+async def test_the_sandbox_edits_a_photo_into_the_next_one() -> None:
+    """editMessageMedia as the quiz calls it: the next picture uploaded (or by file id), its
+    caption and buttons; a text message has no media to edit."""
+    async with run_sandbox(SandboxConfig()) as running:
+        bot = make_bot(running)
+        try:
+            await running.client.send_text(4000, "/start")
+            first, second = png(3, 2), png(4, 4)
+            buttons = InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text="A", callback_data="a:1:2:0")]]
+            )
+            sent = await bot.send_photo(4000, BufferedInputFile(first, "q.png"), caption="第 1 题")
+            edited = await bot.edit_message_media(
+                media=InputMediaPhoto(media=BufferedInputFile(second, "q.png"), caption="第 2 题"),
+                chat_id=4000,
+                message_id=sent.message_id,
+                reply_markup=buttons,
+            )
+            assert isinstance(edited, Message) and edited.caption == "第 2 题"
+            assert edited.reply_markup is not None
+            assert edited.reply_markup.inline_keyboard[0][0].callback_data == "a:1:2:0"
+            assert await running.client.sent_file(4000, sent.message_id) == second
+            assert edited.photo is not None
+            again = await bot.edit_message_media(
+                media=InputMediaPhoto(media=sent.photo[-1].file_id, caption="第 3 题"),  # type: ignore[index]
+                chat_id=4000,
+                message_id=sent.message_id,
+            )
+            assert isinstance(again, Message) and again.caption == "第 3 题"
+            text = await bot.send_message(4000, "第 4 题")
+            with pytest.raises(TelegramBadRequest, match="no media"):
+                await bot.edit_message_media(
+                    media=InputMediaPhoto(media=BufferedInputFile(first, "q.png")),
+                    chat_id=4000,
+                    message_id=text.message_id,
+                )
+        finally:
+            await bot.session.close()

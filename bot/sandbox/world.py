@@ -366,6 +366,7 @@ class Sandbox:
             "forwardMessage": self.forward_message,
             "editMessageText": self.edit_message_text,
             "editMessageCaption": self.edit_message_caption,
+            "editMessageMedia": self.edit_message_media,
             "editMessageReplyMarkup": self.edit_message_reply_markup,
             "deleteMessage": self.delete_message,
             "deleteMessages": self.delete_messages,
@@ -1673,6 +1674,34 @@ class Sandbox:
         msg.data.pop("caption_entities", None)
         msg.data.update(content)
         return self._edited(msg, markup)
+
+    async def edit_message_media(self, p: Params) -> Any:
+        """A photo message's photo (and caption) replaced; the only media the bot edits."""
+        chat = self._target(p)
+        msg = self._bot_message(p, chat, "message to edit not found")
+        if not msg.from_bot:
+            raise bad_request("message can't be edited")
+        if "photo" not in msg.data:
+            raise bad_request("there is no media in the message to edit")
+        media = p.get_json("media", "InputMedia")
+        if not isinstance(media, dict) or media.get("type") != "photo":
+            raise bad_request("can't parse InputMedia: media type is not supported here")
+        inner = Params(
+            {
+                "photo": media.get("media"),
+                "caption": media.get("caption"),
+                "parse_mode": media.get("parse_mode") or p.get_str("parse_mode"),
+                "caption_entities": media.get("caption_entities"),
+            },
+            p.files,
+        )
+        record = self._input_file(inner, "photo", "photo")
+        content = {"photo": self._photo_json(record), **self._caption_content(inner)}
+        for key in ("photo", "caption", "caption_entities"):
+            msg.data.pop(key, None)
+        msg.data.update(content)
+        msg.file_id = record.file_id
+        return self._edited(msg, self._markup(p))
 
     async def edit_message_reply_markup(self, p: Params) -> Any:
         chat = self._target(p)
