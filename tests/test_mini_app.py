@@ -2,7 +2,7 @@
 sandbox signs as Telegram does signs in as the chat participant (one person with the
 chat), and the quiz opens; a forged hash, an edited user and stale launch data are
 refused; a Telegram user who has not registered is told to; the /quiz list offers the
-web-app button only where Telegram would open it (an https public address)."""
+web-app button only where Telegram would open it (an https address, a private chat)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from aiogram.methods import SendMessage
+from aiogram.types import Chat as TelegramChat
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
@@ -32,6 +33,7 @@ from bot.web.participant_pages import (
 from storage.models import ParticipantRow
 from storage.models_web_identity import WebDeviceRow
 from storage.repositories import Repositories
+from tests.mocked_bot import text_update, user
 from tests.publicity_chat import Chat, chat
 from tests.quiz_world import open_campaign
 from tests.test_web_participants import CLASS, CSRF, FORM_TOKEN, MovedClock
@@ -199,12 +201,21 @@ async def test_a_telegram_user_who_never_registered_is_told_to_register_first(
     assert await count(chat, select(func.count()).select_from(WebDeviceRow)) == 0
 
 
-async def quiz_buttons(chat: Chat, public_url: str | None) -> list[tuple[str, str | None]]:
-    """The buttons under /quiz's list, each with the web app it opens (if one)."""
+async def quiz_buttons(
+    chat: Chat, public_url: str | None, *, group: bool = False
+) -> list[tuple[str, str | None]]:
+    """The buttons under /quiz's list, each with the web app it opens (if one); sent in
+    the student's private chat, or in their class's group."""
     settings = chat.context.settings.model_copy(update={"public_url": public_url})
     chat.dp["settings"] = settings
     chat.bot.clear()
-    await chat.say(STUDENT, "/quiz")
+    update = text_update(user(STUDENT), "/quiz")
+    if group:
+        assert update.message is not None
+        in_group = TelegramChat(id=-4_000_000_001, type="group", title=CLASS)
+        message = update.message.model_copy(update={"chat": in_group})
+        update = update.model_copy(update={"message": message})
+    await chat.feed(update)
     sent = [m for m in chat.bot.recorder.requests if isinstance(m, SendMessage)]
     markup: Any = sent[-1].reply_markup
     return [
@@ -225,3 +236,6 @@ async def test_the_quiz_list_offers_the_page_as_a_web_app_only_over_https(chat: 
         buttons = await quiz_buttons(chat, public_url)
         assert buttons and all(web_app is None for _text, web_app in buttons)
         assert not any(re.search("在页面中作答", text) for text, _web_app in buttons)
+    # A group gets no web-app button (Telegram refuses one there): the rest of the list.
+    buttons = await quiz_buttons(chat, "https://pufa.example.cn", group=True)
+    assert buttons and all(web_app is None for _text, web_app in buttons)
