@@ -24,6 +24,7 @@ from bot.application.web_participants import participant_key
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.web_app import init_data_hash
 from bot.sandbox.world import Sandbox
+from bot.views.quiz import CampaignCb
 from bot.web.mini_app import add_mini_app_routes
 from bot.web.participant_pages import (
     DEVICE_COOKIE,
@@ -143,6 +144,12 @@ async def test_signed_launch_data_signs_in_as_the_chat_participant_and_the_quiz_
     assert again.status == 303
     devices = select(func.count()).where(WebDeviceRow.participant_id == me)
     assert await count(chat, devices) == 1
+    # Back in chat, Start resumes the attempt begun on the page: one attempt under way.
+    await chat.press(STUDENT, CampaignCb(campaign=campaign.id).pack())
+    assert "继续上次未完成的答题" in chat.bot.sent_texts(STUDENT)[-1]
+    async with chat.session_factory() as session:
+        still = await Repositories.over(session).attempts.active_for(me)
+    assert [a.id for a in still] == [a.id for a in attempts]
 
 
 def _edited(init_data: str, **changes: str) -> str:
