@@ -4,6 +4,7 @@ a missing, oversized or non-image one; the import keeps it; the page and the cha
 from __future__ import annotations
 
 import io
+import itertools
 import random
 import re
 import struct
@@ -33,11 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli import main
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import run_sandbox
-from bot.views.quiz import AnswerCb, CampaignCb
+from bot.views.quiz import AnswerCb, CampaignCb, SubmitCb
 from quizzes.bank import (
     PICTURE_MAX_BYTES,
     BankError,
     Picture,
+    QuestionType,
     StoredQuestion,
     bank_sha256,
     poll_compatible,
@@ -47,7 +49,7 @@ from quizzes.engine import Feedback
 from quizzes.livequiz import pick_poll_questions
 from storage.models_quiz_bank import QuestionPictureRow
 from storage.repositories import Repositories
-from tests.mocked_bot import BOT_USER, user
+from tests.mocked_bot import BOT_USER, callback_update, user
 from tests.publicity_chat import Chat, chat
 from tests.quiz_world import SMALL_BANK, open_campaign
 from tests.sandbox.conftest import make_bot
@@ -294,6 +296,9 @@ async def test_the_page_shows_the_picture_and_refuses_it_to_another_participant(
     assert (await nobody.get(found.group(1))).status == 404
 
 
+_presses = itertools.count(900_000)
+
+
 def photo_press(telegram_id: int, data: str, message_id: int) -> Update:
     """A press on a photo message, as Telegram sends it (a caption, no text)."""
     message = Message(
@@ -304,14 +309,21 @@ def photo_press(telegram_id: int, data: str, message_id: int) -> Update:
         photo=[PhotoSize(file_id="p", file_unique_id="p", width=3, height=2)],
         caption="…",
     )
+    number = next(_presses)
     query = CallbackQuery(
-        id=f"q{message_id}",
+        id=f"q{number}",
         from_user=user(telegram_id),
         chat_instance="ci",
         data=data,
         message=message,
     )
-    return Update(update_id=message_id, callback_query=query)
+    return Update(update_id=number, callback_query=query)
+
+
+def press_on(message_id: int, data: str, *, photo: bool) -> Update:
+    if photo:
+        return photo_press(3000, data, message_id)
+    return callback_update(user(3000), data, message_id=message_id)
 
 
 def answer_buttons(markup: object) -> list[AnswerCb]:
@@ -420,3 +432,73 @@ async def test_the_sandbox_edits_a_photo_into_the_next_one() -> None:
                 )
         finally:
             await bot.session.close()
+
+
+async def test_one_live_question_message_as_the_quiz_moves_between_pictures_and_text(
+    chat: Chat,
+) -> None:
+    """Pictures on some questions only: text to text and photo to photo are edits in
+    place; a change of kind sends the next question below and retires the old message."""
+    picture = Picture(png(3, 2), "image/png")
+    bank = replace(
+        SMALL_BANK,
+        questions=tuple(
+            replace(question, picture=picture if position % 2 else None)
+            for position, question in enumerate(SMALL_BANK.questions)
+        ),
+    )
+    async with chat.session_factory() as session:
+        await Repositories.over(session).banks.import_bank(
+            bank, source_filename="small.yaml", content_sha256="mixed", imported_by=None
+        )
+        await session.commit()
+    campaign = await open_campaign(
+        chat.session_factory, unit_ids=(chat.world.classes[CLASS].id,), feedback=Feedback.END
+    )
+    requests = chat.bot.recorder.requests
+    await chat.press(3000, CampaignCb(campaign=campaign.id).pack())
+    sent = [m for m in requests if isinstance(m, SendPhoto | SendMessage) and m.chat_id == 3000]
+    attempt_id = answer_buttons(sent[-1].reply_markup)[0].attempt
+    kinds = set()
+    for seq in range(1, 6):
+        async with chat.session_factory() as session:
+            repo = Repositories.over(session)
+            attempt = await repo.attempts.get(attempt_id)
+            shown = await repo.attempts.question(attempt_id, seq)
+            following = await repo.attempts.question(attempt_id, seq + 1)
+        assert attempt is not None and shown is not None and attempt.message_id is not None
+        on_photo = shown.question.picture_sha256 is not None
+        live = attempt.message_id
+
+        before = len(requests)
+        answer = AnswerCb(attempt=attempt_id, seq=seq, option=0)
+        await chat.feed(press_on(live, answer.pack(), photo=on_photo))
+        if shown.question.type is QuestionType.MULTIPLE:
+            submit = SubmitCb(attempt=attempt_id, seq=seq)
+            await chat.feed(press_on(live, submit.pack(), photo=on_photo))
+        made = [
+            type(m).__name__
+            for m in requests[before:]
+            if type(m).__name__ != "AnswerCallbackQuery"
+        ]
+        if shown.question.type is QuestionType.MULTIPLE:
+            assert made[0] == "EditMessageReplyMarkup"  # the ticked box
+            made = made[1:]
+        if following is None:
+            assert made[0] == ("EditMessageCaption" if on_photo else "EditMessageText")
+            break
+        to_photo = following.question.picture_sha256 is not None
+        kinds.add((on_photo, to_photo))
+        if on_photo == to_photo:
+            assert made == ["EditMessageMedia" if on_photo else "EditMessageText"]
+        else:  # sent anew below; the old one says so and loses its buttons
+            assert made == [
+                "SendPhoto" if to_photo else "SendMessage",
+                "EditMessageCaption" if on_photo else "EditMessageText",
+            ]
+            retired = requests[before:][-1]
+            assert getattr(retired, "reply_markup", "?") is None
+            async with chat.session_factory() as session:
+                moved = await Repositories.over(session).attempts.get(attempt_id)
+            assert moved is not None and moved.message_id != live
+    assert (True, False) in kinds or (False, True) in kinds
