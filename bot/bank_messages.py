@@ -112,6 +112,9 @@ def bank_summary(questions: Sequence[Question], gettext: Callable[..., str]) -> 
         lines.append(gettext("bank.summary.tags_label") + separator.join(listed))
     else:
         lines.append(gettext("bank.summary.no_tags"))
+    pictures = sum(question.picture is not None for question in questions)
+    if pictures:
+        lines.append(gettext("bank.summary.pictures", count=pictures))
     polls = sum(poll_compatible(question) for question in questions)
     lines.append(gettext("bank.summary.poll", count=polls, total=len(questions)))
     return "\n".join(lines)

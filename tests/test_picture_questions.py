@@ -204,6 +204,8 @@ def test_bank_check_names_the_missing_and_the_oversized_picture(
     (tmp_path / "sign.png").write_bytes(png())
     result = runner.invoke(main, ["bank", "check", str(write_bank(tmp_path))])
     assert result.exit_code == 0, result.output
+    assert "1 question(s) with a picture" in result.output
+    assert "1 of the 2 questions fit a quiz poll" in result.output
 
 
 # --------------------------------------------------------------------------- stored and shown
