@@ -22,6 +22,7 @@ from bot.demo_campaign import run_campaign_chapter
 from bot.demo_dashboard import login_link, run_dashboard_chapter
 from bot.demo_publicity import run_publicity_chapter
 from bot.demo_report import run_report_chapter
+from bot.demo_web import run_web_chapter
 from bot.invite_export import invite_cards
 from bot.invites import write_invite_pack
 from bot.sandbox.config import SandboxConfig
@@ -153,6 +154,9 @@ async def run_demo(out_dir: Path, *, participants: int = 300, serve: bool = Fals
                 _say,
                 _progress("answered"),
             )
+            _say("  Students without Telegram take a short quiz on the participant pages")
+            pages, on_web = await run_web_chapter(app, _say)
+            ok &= on_web
 
             _say("8. Publicity: an article broadcast, reads and clicks, an online lecture")
             ok &= await run_publicity_chapter(
@@ -190,6 +194,7 @@ async def run_demo(out_dir: Path, *, participants: int = 300, serve: bool = Fals
             _say(f"Dashboard: {settings.link_base}{settings.admin_path}/")
             _say(f"  log in as the bureau's admin (once, within 10 minutes): {link}")
             _say(f"  a new link: send /web as user {DEMO_ADMIN_ID} in the sandbox ({sandbox.url})")
+            _say(f"Participant pages (phones without Telegram): {pages}")
             if not serve:
                 _say("  (it stops with the demo: run `make demo` in a terminal to keep it up)")
             if serve:

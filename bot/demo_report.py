@@ -147,6 +147,22 @@ async def check_report(
     ok &= stats.total.shortlisted == int(selected or 0)
     say(f"  {stats.total.shortlisted} students selected, {int(selected or 0)} in the database")
 
+    # The web side: people without a Telegram id, joined; of them, those with an attempt.
+    web = ParticipantRow.telegram_id.is_(None) & ParticipantRow.joined_at.is_not(None)
+    on_web = await session.scalar(select(func.count()).select_from(ParticipantRow).where(web))
+    took_on_web = await session.scalar(
+        select(func.count(func.distinct(AttemptRow.participant_id)))
+        .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
+        .where(web, AttemptRow.started_at >= begin, AttemptRow.started_at < end)
+    )
+    ok &= stats.total.registered_on_web == int(on_web or 0)
+    ok &= stats.total.took_part_on_web == int(took_on_web or 0)
+    say(
+        f"  on the web pages: {stats.total.registered_on_web} registered, "
+        f"{stats.total.took_part_on_web} took part; the database has {int(on_web or 0)} "
+        f"and {int(took_on_web or 0)}"
+    )
+
     # The per-day chart: each attempt's day in the bureau's zone, counted here in Python.
     started = await session.execute(
         select(AttemptRow.participant_id, AttemptRow.started_at).where(
