@@ -11,8 +11,7 @@ from quizzes.publicity import Article, ArticleStatus, Audience, DeliveryStatus
 from quizzes.units import UnitKind
 from storage.models import ParticipantRow, UnitRow
 from storage.models_publicity import ArticleRow, BroadcastRow, DeliveryRow
-from storage.publicity import _article, audience_filter
-from storage.statistics import _is_publicity
+from storage.publicity import _article, audience_filter, is_publicity
 
 __all__ = ["ArticleReachRepository"]
 
@@ -29,7 +28,7 @@ class ArticleReachRepository:
         when = func.coalesce(ArticleRow.publish_at, ArticleRow.created_at)
         rows = await self.session.scalars(
             select(ArticleRow)
-            .where(ArticleRow.status.in_(SHOWN), _is_publicity())
+            .where(ArticleRow.status.in_(SHOWN), is_publicity())
             .order_by(when.desc(), ArticleRow.id.desc())
             .limit(limit)
         )
@@ -39,7 +38,7 @@ class ArticleReachRepository:
         """The article, when it is a publicity article published or scheduled."""
         row = await self.session.scalar(
             select(ArticleRow).where(
-                ArticleRow.id == article_id, ArticleRow.status.in_(SHOWN), _is_publicity()
+                ArticleRow.id == article_id, ArticleRow.status.in_(SHOWN), is_publicity()
             )
         )
         return _article(row) if row is not None else None

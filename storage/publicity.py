@@ -47,6 +47,7 @@ from quizzes.publicity import (
 )
 from quizzes.units import UnitKind
 from storage.models import BigId, ParticipantRow, UnitRow, UTCDateTime, utcnow
+from storage.models_class_reminders import ClassReminderArticleRow
 from storage.models_publicity import (
     ArticleReadRow,
     ArticleRow,
@@ -128,6 +129,16 @@ def audience_filter(audience: Audience, unit_paths: Sequence[str]) -> list[Colum
     if audience.roles:
         terms.append(ParticipantRow.role.in_(sorted(r.value for r in audience.roles)))
     return terms
+
+
+def is_publicity() -> ColumnElement[bool]:
+    """An article that is publicity: not a lecture's notice, not a class's quiz reminder,
+    not a reminder to read an article."""
+    return and_(
+        ArticleRow.lecture_id.is_(None),
+        ArticleRow.reminder_of.is_(None),
+        ArticleRow.id.not_in(select(ClassReminderArticleRow.article_id)),
+    )
 
 
 class PublicityRepository:
@@ -248,15 +259,15 @@ class PublicityRepository:
         return [_article(row) for row in rows]
 
     async def published_since(self, since: datetime, limit: int = 100) -> list[Article]:
-        """Articles published since ``since`` (not a lecture's notices, not reminders to
-        read one), newest first; the caller picks those whose audience takes in a reader."""
+        """Articles published since ``since`` (publicity: not a lecture's notices, not a
+        class's quiz reminder, not reminders to read one), newest first; the caller picks
+        those whose audience takes in a reader."""
         rows = await self.session.scalars(
             select(ArticleRow)
             .where(
                 ArticleRow.status == ArticleStatus.PUBLISHED.value,
                 ArticleRow.publish_at >= since,
-                ArticleRow.lecture_id.is_(None),
-                ArticleRow.reminder_of.is_(None),
+                is_publicity(),
             )
             .order_by(ArticleRow.publish_at.desc(), ArticleRow.id.desc())
             .limit(limit)

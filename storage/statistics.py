@@ -78,7 +78,6 @@ from storage.activities import (
     tally_rows,
 )
 from storage.models import ParticipantRow, UnitRow
-from storage.models_class_reminders import ClassReminderArticleRow
 from storage.models_publicity import (
     ArticleReadRow,
     ArticleRow,
@@ -89,6 +88,7 @@ from storage.models_publicity import (
     LinkClickRow,
 )
 from storage.models_quiz import AttemptRow, CampaignRow, ShortlistEntryRow, ShortlistRow
+from storage.publicity import is_publicity
 from storage.scope import Query, Scope
 
 __all__ = ["SECTIONS", "Scope", "StatisticsRepository"]
@@ -322,22 +322,12 @@ def took_part_by_day(
     )
 
 
-def _is_publicity() -> Any:
-    """An article that is publicity: not a lecture's notice, not a class's quiz reminder,
-    not a reminder to read an article."""
-    return and_(
-        ArticleRow.lecture_id.is_(None),
-        ArticleRow.reminder_of.is_(None),
-        ArticleRow.id.not_in(select(ClassReminderArticleRow.article_id)),
-    )
-
-
 def _article_broadcasts() -> Query:
     """Broadcasts of publicity articles: not test sends, not a lecture's notices."""
     return (
         select(BroadcastRow.id)
         .join(ArticleRow, ArticleRow.id == BroadcastRow.article_id)
-        .where(BroadcastRow.test_send.is_(false()), _is_publicity())
+        .where(BroadcastRow.test_send.is_(false()), is_publicity())
     )
 
 
@@ -355,7 +345,7 @@ def broadcast_articles(bounds: tuple[datetime, datetime]) -> Query:
     return (
         select(BroadcastRow.id, ArticleRow.id, case((_published(bounds), 1), else_=0))
         .join(ArticleRow, ArticleRow.id == BroadcastRow.article_id)
-        .where(BroadcastRow.test_send.is_(false()), _is_publicity())
+        .where(BroadcastRow.test_send.is_(false()), is_publicity())
     )
 
 
@@ -440,7 +430,7 @@ def engagement(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
     counted. Per article a person counts once, so ``/stats article`` (read, clicked:
     distinct people for one article) counts the same thing for one article.
     """
-    publicity_articles = select(ArticleRow.id).where(_is_publicity())
+    publicity_articles = select(ArticleRow.id).where(is_publicity())
     # Folded per person first: the participants are joined to one row per person and
     # kind, not to every read.
     facts = union_all(

@@ -246,6 +246,12 @@ async def test_the_reminder_needs_the_forms_token_goes_once_a_day_and_is_recorde
     today = datetime.now(UTC).astimezone(chat.context.settings.zone).date()
     report = await report_figures(chat, chat.world.classes["七年级1班"], Period(today, today))
     assert (report.total.articles_published, report.total.deliveries) == (0, 0)
+    # Nor an article the participant pages list for reading.
+    async with chat.session_factory() as session:
+        listed = await UnitOfWork.over(session).publicity.published_since(
+            datetime.now(UTC) - timedelta(days=1)
+        )
+    assert listed == []
     # A reminder of an earlier day (Asia/Shanghai) does not stand in the way.
     async with chat.session_factory() as session:
         await session.execute(
