@@ -8,7 +8,7 @@ launch data against its own token."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
 
 import aiohttp
@@ -44,21 +44,23 @@ async def telegram(chat: Chat) -> AsyncIterator[RunningSandbox]:
 
 
 @contextlib.asynccontextmanager
-async def phone(url: str, events: list[str] | None = None) -> AsyncIterator[Page]:
-    """``url`` on a phone; with ``events``, in Telegram's web view, which records what
+async def phones() -> AsyncIterator[Callable[[list[str] | None], Awaitable[Page]]]:
+    """Pages on a phone; given a list, in Telegram's web view, which records there what
     the page posts to Telegram."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium())
-        try:
+
+        async def phone(events: list[str] | None) -> Page:
             context = await browser.new_context(
                 viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
             )
             if events is not None:
                 await context.expose_function("telegramEvent", lambda name: events.append(name))
                 await context.add_init_script(WEBVIEW)
-            page = await context.new_page()
-            await page.goto(url)
-            yield page
+            return await context.new_page()
+
+        try:
+            yield phone
         finally:
             await browser.close()
 
@@ -74,28 +76,23 @@ async def test_the_mini_app_signs_the_student_in_and_the_quiz_opens(
     server = TestServer(mini_app(chat), host="127.0.0.1")
     await server.start_server()
     try:
-        # As Telegram opens a web_app button's address: its data after the '#'.
-        fragment = f"tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0"
-        url = str(server.make_url(f"/m/app?campaign={campaign.id}")) + f"#{fragment}"
-        events: list[str] = []
-        async with phone(url, events) as page:
+        async with phones() as phone:
+            # Outside Telegram: nothing to sign in with, and the page says where to go.
+            page = await phone(None)
+            await page.goto(str(server.make_url("/m/app")))
+            await expect(page.locator("#mini-app-outside")).to_be_visible()
+            await expect(page.locator("#mini-app-wait")).to_be_hidden()
+            # As Telegram opens a web_app button's address: its data after the '#'.
+            fragment = f"tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0"
+            url = str(server.make_url(f"/m/app?campaign={campaign.id}")) + f"#{fragment}"
+            events: list[str] = []
+            page = await phone(events)
+            await page.goto(url)
             section = page.locator(f"#campaign-{campaign.id}")
             await expect(section.locator("h2")).to_have_text(campaign.name)
             assert events == ["web_app_ready", "web_app_expand"]
             await section.locator("button").click()
             await expect(page.locator(".card .hint").first).to_contain_text("第 1/5 题")
-    finally:
-        await server.close()
-
-
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_outside_telegram_the_page_says_where_to_open_it(chat: Chat) -> None:
-    server = TestServer(mini_app(chat), host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with phone(str(server.make_url("/m/app"))) as page:
-            await expect(page.locator("#mini-app-outside")).to_be_visible()
-            await expect(page.locator("#mini-app-wait")).to_be_hidden()
     finally:
         await server.close()
 
