@@ -73,6 +73,7 @@ _environment = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # templates ship with the code: no stat of each file per page
 )
 
 
