@@ -354,10 +354,15 @@ async def test_the_chat_sends_the_question_as_a_photo_with_its_buttons(chat: Cha
     # The answer moves the same message on: its picture and caption replaced in place,
     # the picture sent by the id Telegram gave it, not uploaded again.
     async with chat.session_factory() as session:
-        attempt = await Repositories.over(session).attempts.get(buttons[0].attempt)
-    assert attempt is not None and attempt.message_id is not None
+        repo = Repositories.over(session)
+        attempt = await repo.attempts.get(buttons[0].attempt)
+        shown = await repo.attempts.question(buttons[0].attempt, 1)
+    assert attempt is not None and attempt.message_id is not None and shown is not None
     sent_id = attempt.message_id  # the photo's, as Telegram answered sendPhoto
     await chat.feed(photo_press(3000, buttons[0].pack(), sent_id))
+    if shown.question.type is QuestionType.MULTIPLE:  # a tick, then the answer
+        submit = SubmitCb(attempt=buttons[0].attempt, seq=1)
+        await chat.feed(photo_press(3000, submit.pack(), sent_id))
     [edited] = [m for m in requests if isinstance(m, EditMessageMedia)]
     assert edited.message_id == sent_id
     assert isinstance(edited.media, InputMediaPhoto)
