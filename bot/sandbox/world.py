@@ -1195,6 +1195,8 @@ class Sandbox:
         markup: dict[str, Any] | None,
         reply_to: dict[str, Any] | None,
     ) -> StoredMessage:
+        if chat.type != "private" and _has_web_app(markup):  # web apps open in private only
+            raise bad_request("BUTTON_TYPE_INVALID")
         message_id = chat.next_message_id
         chat.next_message_id += 1
         data: dict[str, Any] = {"message_id": message_id}
@@ -1884,6 +1886,19 @@ def _check_button(button: Any) -> None:
         url = button["url"]
         if not isinstance(url, str) or not url:
             raise bad_request("BUTTON_URL_INVALID")
+    if "web_app" in button:
+        app = button["web_app"]
+        url = app.get("url") if isinstance(app, dict) else None
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise bad_request(
+                f"inline keyboard button Web App URL '{url}' is invalid: "
+                "Only HTTPS links are allowed"
+            )
+
+
+def _has_web_app(markup: dict[str, Any] | None) -> bool:
+    rows = markup.get("inline_keyboard", []) if markup else []
+    return any("web_app" in button for row in rows for button in row)
 
 
 def _callback_datas(markup: Any) -> set[str]:
