@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.application.web_participants import WebDevice, _token_hash, signed_in
+from bot.application.web_participants import WebDevice, device_token_hash, signed_in
 from storage.unit_of_work import UnitOfWork
 
 __all__ = ["MINI_APP_FRESH", "MiniAppRefusal", "mini_app_sign_in"]
@@ -51,6 +51,6 @@ async def mini_app_sign_in(
     if kept is not None and kept.participant.id == participant.id:
         return WebDevice(kept_token or "", participant)
     token = secrets.token_urlsafe(32)
-    await uow.web_identities.add_device(participant.id, _token_hash(token), now)
+    await uow.web_identities.add_device(participant.id, device_token_hash(token), now)
     await uow.commit()
     return WebDevice(token, participant)

@@ -68,6 +68,7 @@ __all__ = [
     "attempt_page",
     "check_in",
     "csrf_token",
+    "device_token_hash",
     "invite",
     "join",
     "link",
@@ -103,7 +104,8 @@ def _mac(key: bytes, text: str) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode("ascii")
 
 
-def _token_hash(token: str) -> str:
+def device_token_hash(token: str) -> str:
+    """What the table keeps of a device's cookie token."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
@@ -125,7 +127,7 @@ def typed_recovery_code(text: str) -> str | None:
 
 def csrf_token(key: bytes, device_token: str) -> str:
     """The forms' token of one device: tied to its cookie, nothing to store."""
-    return _mac(key, f"csrf.{_token_hash(device_token)}")
+    return _mac(key, f"csrf.{device_token_hash(device_token)}")
 
 
 def sign_question(key: bytes, participant_id: int, attempt_id: int, seq: int) -> str:
@@ -155,7 +157,7 @@ async def signed_in(
     """The web participant whose device keeps ``token``; None for no or an unknown one."""
     if not token or not _TOKEN.fullmatch(token):
         return None
-    found = await uow.web_identities.by_device(_token_hash(token))
+    found = await uow.web_identities.by_device(device_token_hash(token))
     if found is None:
         await uow.commit()
         return None
@@ -223,7 +225,7 @@ async def join(
         ):
             break
     token = secrets.token_urlsafe(32)
-    await uow.web_identities.add_device(participant_id, _token_hash(token), now)
+    await uow.web_identities.add_device(participant_id, device_token_hash(token), now)
     participant = await uow.participants.by_id(participant_id)
     assert participant is not None
     joined = await roster.join_with_code(uow, participant, checked.code, clock=clock)
@@ -257,7 +259,7 @@ async def recover(uow: UnitOfWork, text: str, *, key: bytes, now: datetime) -> W
         await uow.commit()
         return None
     token = secrets.token_urlsafe(32)
-    await uow.web_identities.add_device(participant.id, _token_hash(token), now)
+    await uow.web_identities.add_device(participant.id, device_token_hash(token), now)
     await uow.web_identities.touch_identity(participant.id, now)
     await uow.commit()
     return WebDevice(token, participant)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.application.mini_app import MiniAppRefusal, mini_app_sign_in
 from bot.i18n import normalize_locale
-from bot.web.participant_pages import DEVICE_COOKIE, PATH, ParticipantPages, _number
+from bot.web.participant_pages import DEVICE_COOKIE, PATH, ParticipantPages, id_number
 from bot.web.sessions import chosen_language
 
 MAX_INIT_DATA = 4096  # Telegram's launch data is well under 1 KB
@@ -30,7 +30,7 @@ class MiniApp:
 
     async def opening(self, request: web.Request) -> web.StreamResponse:
         _ = self.pages.gettext(request, None)
-        campaign = _number(request.query.get("campaign", ""))
+        campaign = id_number(request.query.get("campaign", ""))
         return self.pages.form_page(request, "app.html.j2", _, campaign=campaign)
 
     async def login(self, request: web.Request) -> web.StreamResponse:
@@ -40,7 +40,7 @@ class MiniApp:
         if language is None and launch is not None and launch.user is not None:
             language = normalize_locale(launch.user.language_code)
         _ = self.pages.translator.bind(language)
-        if not self.pages._form_token_ok(request, form):
+        if not self.pages.form_token_ok(request, form):
             return self.pages.message(request, _, "m.bad_form", 403, link_home=False)
         if launch is None or launch.user is None:
             return self.pages.message(request, _, "m.app.forged", 403, link_home=False)
@@ -56,11 +56,11 @@ class MiniApp:
         if isinstance(signed, MiniAppRefusal):
             status = 403 if signed is MiniAppRefusal.STALE else 200
             return self.pages.message(request, _, f"m.app.{signed.value}", status, link_home=False)
-        campaign = _number(str(form.get("campaign", "")))
+        campaign = id_number(str(form.get("campaign", "")))
         response = self.pages.redirect(
             f"{PATH}/#campaign-{campaign}" if campaign is not None else f"{PATH}/"
         )
-        self.pages._bind_device(response, signed.token)
+        self.pages.bind_device(response, signed.token)
         return response
 
 

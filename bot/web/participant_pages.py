@@ -125,7 +125,7 @@ class ParticipantPages:
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def _bind_device(self, response: web.StreamResponse, token: str) -> None:
+    def bind_device(self, response: web.StreamResponse, token: str) -> None:
         response.set_cookie(
             DEVICE_COOKIE,
             token,
@@ -148,7 +148,7 @@ class ParticipantPages:
         return response
 
     @staticmethod
-    def _form_token_ok(request: web.Request, form: Any) -> bool:
+    def form_token_ok(request: web.Request, form: Any) -> bool:
         sent, kept = form.get("form_token"), request.cookies.get(FORM_COOKIE)
         return isinstance(sent, str) and bool(kept) and secrets.compare_digest(sent, kept or "")
 
@@ -167,7 +167,7 @@ class ParticipantPages:
         if signed is None:
             return self.redirect(f"{PATH}/")
         _ = self.gettext(request, signed.participant.locale)
-        number = _number(request.match_info[id_name])
+        number = id_number(request.match_info[id_name])
         if not _csrf_ok(form, signed) or number is None:
             return self.message(request, _, "m.bad_form", 403, link_home=True)
         return signed, _, number
@@ -211,7 +211,7 @@ class ParticipantPages:
                     return self.message(request, _, f"m.join.{moved.value}", 404, link_home=True)
                 return self.redirect(f"{PATH}/")
         _ = self.gettext(request, None)
-        if not self._form_token_ok(request, form):
+        if not self.form_token_ok(request, form):
             return self.message(request, _, "m.bad_form", 403, link_home=True)
         name = form.get("name")
         async with self.uow() as uow:
@@ -238,7 +238,7 @@ class ParticipantPages:
             recovery=joined.recovery_code,
             keep_page=True,  # shown once: no link that would leave it
         )
-        self._bind_device(response, joined.token)
+        self.bind_device(response, joined.token)
         return response
 
     async def recover_page(self, request: web.Request) -> web.StreamResponse:
@@ -248,7 +248,7 @@ class ParticipantPages:
     async def recover_post(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
         _ = self.gettext(request, None)
-        if not self._form_token_ok(request, form):
+        if not self.form_token_ok(request, form):
             return self.message(request, _, "m.bad_form", 403, link_home=True)
         error = None
         if not self.recovery_tries.allow(client_address(request)):
@@ -261,7 +261,7 @@ class ParticipantPages:
                 )
             if device is not None:
                 response = self.redirect(f"{PATH}/")
-                self._bind_device(response, device.token)
+                self.bind_device(response, device.token)
                 return response
             error, status = "wrong_code", 400
         return self.form_page(request, "recover.html.j2", _, status=status, error=error)
@@ -307,7 +307,7 @@ class ParticipantPages:
     # -- articles and check-ins --------------------------------------------------------
 
     async def article(self, request: web.Request) -> web.StreamResponse:
-        article_id = _number(request.match_info["article_id"])
+        article_id = id_number(request.match_info["article_id"])
         async with self.uow() as uow:
             signed = await self._signed(request, uow)
             if signed is None:
@@ -368,7 +368,7 @@ class ParticipantPages:
         return self.redirect(f"{PATH}/attempts/{started.attempt.id}")
 
     async def attempt(self, request: web.Request) -> web.StreamResponse:
-        attempt_id = _number(request.match_info["attempt_id"])
+        attempt_id = id_number(request.match_info["attempt_id"])
         async with self.uow() as uow:
             signed = await self._signed(request, uow)
             if signed is None:
@@ -431,7 +431,7 @@ class ParticipantPages:
         )
 
     async def answer_post(self, request: web.Request) -> web.StreamResponse:
-        attempt_id = _number(request.match_info["attempt_id"])
+        attempt_id = id_number(request.match_info["attempt_id"])
         form = await request.post()
         here = f"{PATH}/attempts/{attempt_id}"
         async with self.uow() as uow:
@@ -439,7 +439,7 @@ class ParticipantPages:
             if signed is None:
                 return self.redirect(f"{PATH}/")
             _ = self.gettext(request, signed.participant.locale)
-            seq = _number(str(form.get("seq", "")))
+            seq = id_number(str(form.get("seq", "")))
             signature = form.get("sig")
             if (
                 not _csrf_ok(form, signed)
@@ -451,7 +451,7 @@ class ParticipantPages:
             positions = frozenset(
                 number
                 for value in form.getall("option", [])
-                if (number := _number(str(value))) is not None and number < len(LETTERS)
+                if (number := id_number(str(value))) is not None and number < len(LETTERS)
             )
             step = await answer(
                 uow,
@@ -475,8 +475,8 @@ class ParticipantPages:
 
     async def question_picture(self, request: web.Request) -> web.StreamResponse:
         """A question's picture, for its own participant only, once the attempt reached it."""
-        attempt_id = _number(request.match_info["attempt_id"])
-        seq = _number(request.match_info["seq"])
+        attempt_id = id_number(request.match_info["attempt_id"])
+        seq = id_number(request.match_info["seq"])
         picture = None
         async with self.uow() as uow:
             signed = await self._signed(request, uow)
@@ -490,7 +490,7 @@ class ParticipantPages:
         return response
 
     async def certificate(self, request: web.Request) -> web.StreamResponse:
-        attempt_id = _number(request.match_info["attempt_id"])
+        attempt_id = id_number(request.match_info["attempt_id"])
         async with self.uow() as uow:
             signed = await self._signed(request, uow)
             if signed is None:
@@ -554,7 +554,7 @@ def missed_lines(shown: AttemptPage, _: Gettext) -> list[tuple[int, str, str, st
     return lines
 
 
-def _number(text: str) -> int | None:
+def id_number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
