@@ -469,6 +469,7 @@ def test_every_column_that_may_hold_a_telegram_id_is_cleared_on_erasure() -> Non
         "dashboard_jobs.requested_by",  # participant ids: who started a report or an import
         "roster_uploads.uploaded_by",
         "staff_accounts.created_by",  # a participant id: the admin who opened the account
+        "read_reminders.sent_by",  # a participant id: who asked for a reminder to read
     }
     handled = {str(column.expression) for column in (*ACTOR_COLUMNS, *OWN_CHAT_COLUMNS)}
     suspects = {
