@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.application.live_quizzes import (
+    EARLY_VOTE_PAUSES,
     LiveQuizRefusal,
     live_quiz_to_stop,
     record_poll_answer,
@@ -158,3 +159,45 @@ async def test_a_vote_is_kept_once_and_only_for_a_live_quizs_poll(
     assert [(line.participant_id, line.right, line.answered) for line in board] == [
         (student.id, 1, 1)
     ]
+
+
+async def test_a_vote_that_comes_before_its_poll_is_written_down_is_kept(
+    uow: UnitOfWork, session_factory: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    """The bot learns a poll's id from sendPoll's answer; a quick vote can come first."""
+    await open_campaign(session_factory)
+    seventh = world.classes["七年级1班"].id
+    teacher = await registered(session_factory, 809, seventh, role=Role.TEACHER)
+    student = await registered(session_factory, 810, seventh)
+    live = await start(uow, teacher)
+    assert isinstance(live, LiveQuiz)
+    question_id, _order = await uow.live_quizzes.planned(live.id, 1)
+    now = datetime.now(UTC)
+    pauses: list[float] = []
+
+    async def meanwhile_the_poll_is_written(pause: float) -> None:
+        pauses.append(pause)
+        if len(pauses) == 2:  # the sender commits the poll while the vote waits
+            async with session_factory() as session:
+                sender = UnitOfWork.over(session)
+                await sender.live_quizzes.add_poll(
+                    live.id, 1, "poll-late", question_id, 0, 12, now + timedelta(seconds=30)
+                )
+                await sender.commit()
+
+    kept = await record_poll_answer(
+        uow, student, "poll-late", [0], now=now, sleep=meanwhile_the_poll_is_written
+    )
+    assert kept is True and len(pauses) == 2
+    board = await uow.live_quizzes.board(live.id)
+    assert [(line.participant_id, line.answered) for line in board] == [(student.id, 1)]
+
+    waited: list[float] = []
+
+    async def nothing_comes(pause: float) -> None:
+        waited.append(pause)
+
+    assert (
+        await record_poll_answer(uow, student, "never", [0], now=now, sleep=nothing_comes) is False
+    )
+    assert len(waited) == len(EARLY_VOTE_PAUSES) and sum(waited) < 5

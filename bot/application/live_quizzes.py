@@ -5,7 +5,9 @@ and every vote in its polls is kept against the person who voted.
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -13,6 +15,9 @@ from quizzes.livequiz import LiveQuiz, may_stop, parse_livequiz_args, plan_polls
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from storage.unit_of_work import UnitOfWork
+
+# How long a vote for a poll not known yet waits for the poll to be written down (seconds).
+EARLY_VOTE_PAUSES = (0.1, 0.2, 0.4, 0.8, 1.5)
 
 __all__ = [
     "LiveQuizRefusal",
@@ -103,11 +108,26 @@ async def record_poll_answer(
     option_ids: list[int],
     *,
     now: datetime,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> bool:
     """A vote in a live quiz's poll, kept once per person and poll; False for a poll that
-    is not a live quiz's, or a retracted vote (no options)."""
+    is not a live quiz's, or a retracted vote (no options).
+
+    A poll's id is Telegram's, known to the bot only from sendPoll's answer, and the first
+    votes can reach the bot before it has written that id down (a quick class, a busy
+    database). A vote for a poll not known yet is therefore looked up again a few times
+    over about three seconds before it is given up as not a live quiz's (the bot sends
+    no other polls)."""
+    if not option_ids:
+        return False
     poll = await uow.live_quizzes.poll(poll_id)
-    if poll is None or not option_ids:
+    for pause in EARLY_VOTE_PAUSES:
+        if poll is not None:
+            break
+        await uow.commit()  # end the read: the next one sees the poll once it is written
+        await sleep(pause)
+        poll = await uow.live_quizzes.poll(poll_id)
+    if poll is None:
         return False
     shown = option_ids[0]
     recorded = await uow.live_quizzes.record_answer(
