@@ -101,10 +101,41 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     return url
 
 
+# Truncating every table costs about 120 ms a test (each TRUNCATE makes new files), while
+# a test writes to a few: only the tables with rows are truncated, and only the id
+# sequences that were used are restarted, in one round trip.
+_EMPTY_USED_TABLES = """
+DO $$
+DECLARE
+    name text;
+    used text[] := '{}';
+    has_rows boolean;
+    sequence text;
+BEGIN
+    FOREACH name IN ARRAY ARRAY[%s]::text[] LOOP
+        EXECUTE format('SELECT EXISTS (SELECT FROM %%I)', name) INTO has_rows;
+        IF has_rows THEN
+            used := used || name;
+        END IF;
+    END LOOP;
+    IF cardinality(used) > 0 THEN
+        EXECUTE 'TRUNCATE ' || (SELECT string_agg(format('%%I', u), ', ') FROM unnest(used) u)
+            || ' CASCADE';
+    END IF;
+    FOR sequence IN
+        SELECT format('%%I.%%I', schemaname, sequencename) FROM pg_sequences
+        WHERE last_value IS NOT NULL
+    LOOP
+        EXECUTE 'ALTER SEQUENCE ' || sequence || ' RESTART';
+    END LOOP;
+END $$
+"""
+
+
 async def _empty_tables(engine: AsyncEngine) -> None:
-    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    names = ", ".join(f"'{table.name}'" for table in metadata.sorted_tables)
     async with engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        await connection.execute(text(_EMPTY_USED_TABLES % names))
 
 
 @pytest.fixture
