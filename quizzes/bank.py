@@ -20,6 +20,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Literal
 
+from quizzes.images import image_media_type
 from quizzes.law_text import check_citations
 
 __all__ = [
@@ -98,7 +99,8 @@ _PICTURE_WORDS = re.compile(
 # A question's picture: PNG or JPEG, told by its first bytes rather than its name, at most
 # 1 MB so that a class drawing the same question at once does not fill the line.
 PICTURE_MAX_BYTES = 1024 * 1024
-_PICTURE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+# The pictures a question may carry.
+_PICTURE_TYPES = frozenset({"image/png", "image/jpeg"})
 
 TRUE_FALSE_OPTIONS = ("正确", "错误")
 _PREVIEW = 30
@@ -148,10 +150,8 @@ DEFAULT_DIFFICULTY = Difficulty.MEDIUM
 
 def picture_media_type(content: bytes) -> str | None:
     """``image/png`` or ``image/jpeg`` when the bytes are one, by their signature."""
-    for signature, media_type in _PICTURE_SIGNATURES:
-        if content.startswith(signature):
-            return media_type
-    return None
+    media_type = image_media_type(content)
+    return media_type if media_type in _PICTURE_TYPES else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,9 @@ from bot.i18n import Gettext
 from bot.web.campaign_page import Pages
 from bot.web.reports_page import id_of, see_other
 from quizzes.activity_kinds import kind_named
+from quizzes.images import image_media_type
 
-__all__ = ["ActivityPages", "add_activity_routes", "image_type"]
+__all__ = ["ActivityPages", "add_activity_routes"]
 
 _REFUSALS = {
     ActivityRefusal.NOT_IN_REACH: ("web.not_in_reach", 403),
@@ -34,23 +35,6 @@ _REFUSALS = {
     ActivityRefusal.ADMINS_ONLY: ("activity.review.admins_only", 403),
     ActivityRefusal.ALREADY: ("web.publicity.already_reviewed", 409),
 }
-_SIGNATURES = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
-
-
-def image_type(content: bytes) -> str | None:
-    """The picture's type from its first bytes (Telegram's photos are JPEG); None for
-    anything that is not a picture a page may show."""
-    for signature, kind in _SIGNATURES:
-        if content.startswith(signature):
-            return kind
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 class ActivityPages:
@@ -96,7 +80,7 @@ class ActivityPages:
                 found = await activity_photo(uow, viewer.rights, activity_id, position)
         if isinstance(found, ActivityRefusal):
             return self._refused(request, _, found)
-        kind = image_type(found)
+        kind = image_media_type(found)
         if kind is None:
             return self._refused(request, _, ActivityRefusal.UNKNOWN)
         response = web.Response(body=found, content_type=kind)
