@@ -55,9 +55,7 @@ class _Conversation:
         self.client, self.chat = client, chat
 
     async def say(self, text: str) -> dict[str, Any]:
-        seen = len(await self.client.messages(self.chat))
-        await self.client.send_text(self.chat, text)
-        return (await self.client.wait_for_messages(self.chat, seen + 1, timeout=30))[-1]
+        return await self.client.say(self.chat, text)
 
     async def photo(self, content: bytes) -> dict[str, Any]:
         seen = len(await self.client.messages(self.chat))

@@ -13,7 +13,7 @@ from quizzes.participants import Role
 from storage.models import ParticipantRow
 from storage.models_class_reminders import ClassReminderArticleRow, ClassReminderRow
 from storage.models_quiz import AttemptRow
-from storage.repositories import insert_ignoring_conflicts
+from storage.repositories import claim_once
 
 
 def _reachable() -> Any:
@@ -106,20 +106,16 @@ class ClassProgressRepository:
     ) -> int | None:
         """The new reminder's id, or None when the class had one for the campaign that day
         (another press got there first: the unique key decides, across processes)."""
-        statement = (
-            insert_ignoring_conflicts(self.session, ClassReminderRow)
-            .values(
-                campaign_id=campaign_id,
-                unit_id=class_id,
-                day=day,
-                sent_by=sent_by,
-                sent_at=now,
-                recipients=0,
-            )
-            .returning(ClassReminderRow.id)
+        return await claim_once(
+            self.session,
+            ClassReminderRow,
+            campaign_id=campaign_id,
+            unit_id=class_id,
+            day=day,
+            sent_by=sent_by,
+            sent_at=now,
+            recipients=0,
         )
-        found: int | None = await self.session.scalar(statement)
-        return found
 
     async def record_sent(self, reminder_id: int, article_ids: list[int], recipients: int) -> None:
         for article_id in article_ids:

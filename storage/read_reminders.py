@@ -16,7 +16,7 @@ from storage.class_progress import _reachable
 from storage.models import ParticipantRow, UnitRow
 from storage.models_publicity import ArticleReadRow, BroadcastRow, DeliveryRow
 from storage.models_read_reminders import ReadReminderRow
-from storage.repositories import insert_ignoring_conflicts
+from storage.repositories import claim_once
 
 
 class ReadReminderRepository:
@@ -70,20 +70,16 @@ class ReadReminderRepository:
     ) -> int | None:
         """The new reminder's id, or None when the reach had one for the article that day
         (another press got there first: the unique key decides, across processes)."""
-        statement = (
-            insert_ignoring_conflicts(self.session, ReadReminderRow)
-            .values(
-                article_id=article_id,
-                reach=reach,
-                day=day,
-                sent_by=sent_by,
-                sent_at=now,
-                recipients=0,
-            )
-            .returning(ReadReminderRow.id)
+        return await claim_once(
+            self.session,
+            ReadReminderRow,
+            article_id=article_id,
+            reach=reach,
+            day=day,
+            sent_by=sent_by,
+            sent_at=now,
+            recipients=0,
         )
-        found: int | None = await self.session.scalar(statement)
-        return found
 
     async def record_sent(self, reminder_id: int, recipients: int) -> None:
         await self.session.execute(

@@ -40,6 +40,14 @@ def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Any:
     return sqlite.insert(model).on_conflict_do_nothing()
 
 
+async def claim_once(session: AsyncSession, model: type[Any], **values: Any) -> int | None:
+    """Insert the row unless one with the same unique key exists: the new row's id, or
+    None when another got there first (the unique key decides, across processes)."""
+    statement = insert_ignoring_conflicts(session, model).values(**values).returning(model.id)
+    found: int | None = await session.scalar(statement)
+    return found
+
+
 def _unit(row: UnitRow) -> Unit:
     return Unit(
         id=row.id,
