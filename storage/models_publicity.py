@@ -66,6 +66,8 @@ class ArticleRow(Base):
     reminder_of: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), index=True
     )
+    # What it is about (a quizzes.themes.Theme value): the report counts articles per theme.
+    theme: Mapped[str] = mapped_column(String(40), default="other", server_default="other")
 
 
 class BroadcastRow(Base):

@@ -53,6 +53,8 @@ class CampaignRow(Base):
     audience_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_by: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What it is about (a quizzes.themes.Theme value): the report counts campaigns per theme.
+    theme: Mapped[str] = mapped_column(String(40), default="other", server_default="other")
 
 
 class AttemptRow(Base):
