@@ -1,6 +1,9 @@
 """Retention: once a day, the personal data of people inactive for
 ``PUFA_RETENTION_YEARS`` years is erased as ``/forgetme`` erases it (docs/PRIVACY.md).
-The report's past figures stay the same; without the setting nothing is erased."""
+The report's past figures stay the same; without the setting nothing is erased.
+
+Also once a day, with or without the setting, the refused dashboard logins that the
+login's rate limit can no longer count are deleted."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.application import UnitOfWork
+from bot.application.staff_accounts import forget_old_refusals
 from bot.services import ServiceContext
 from storage.erasure import ParticipantErasure
 from storage.retention import inactive_since
@@ -15,7 +20,7 @@ from storage.retention import inactive_since
 if TYPE_CHECKING:
     from bot.scheduler import Scheduler
 
-__all__ = ["erase_inactive", "plan_retention", "years_before"]
+__all__ = ["erase_inactive", "forget_login_refusals", "plan_retention", "years_before"]
 
 log = logging.getLogger(__name__)
 BATCH = 200  # erasures per transaction: short locks, and progress kept if stopped
@@ -30,8 +35,19 @@ def years_before(moment: datetime, years: int) -> datetime:
 
 
 async def plan_retention(scheduler: Scheduler) -> None:
+    scheduler.cron("login-refusals-daily", "20 3 * * *", forget_login_refusals)
     if scheduler.context.settings.retention_years:
         scheduler.cron("retention-daily", "30 3 * * *", erase_inactive)
+
+
+async def forget_login_refusals(context: ServiceContext, *, now: datetime | None = None) -> int:
+    """Delete the refused logins older than the rate limit can count; how many went."""
+    moment = now or datetime.now(context.settings.zone)
+    async with context.session_factory() as session:
+        forgotten = await forget_old_refusals(UnitOfWork.over(session), now=moment)
+    if forgotten:
+        log.info("retention: deleted %d refused dashboard logins", forgotten)
+    return forgotten
 
 
 async def erase_inactive(context: ServiceContext, *, now: datetime | None = None) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -246,3 +246,10 @@ class StaffAccountRepository:
 
     async def count_refusals(self) -> int:
         return int(await self.session.scalar(select(func.count(LoginFailureRow.id))) or 0)
+
+    async def forget_refusals(self, before: datetime) -> int:
+        """Delete the refusals from before ``before``; how many went."""
+        result = await self.session.execute(
+            delete(LoginFailureRow).where(LoginFailureRow.at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -90,12 +90,14 @@ class WebSessionRepository:
             .values(revoked_at=now)
         )
 
-    async def revoke_all_of(self, participant_id: int, now: datetime) -> None:
-        await self.session.execute(
-            update(WebSessionRow)
-            .where(
-                WebSessionRow.participant_id == participant_id,
-                WebSessionRow.revoked_at.is_(None),
-            )
-            .values(revoked_at=now)
-        )
+    async def revoke_all_of(
+        self, participant_id: int, now: datetime, *, keep: int | None = None
+    ) -> None:
+        """End every live session of the person, except the session ``keep`` if named."""
+        conditions = [
+            WebSessionRow.participant_id == participant_id,
+            WebSessionRow.revoked_at.is_(None),
+        ]
+        if keep is not None:
+            conditions.append(WebSessionRow.id != keep)
+        await self.session.execute(update(WebSessionRow).where(*conditions).values(revoked_at=now))

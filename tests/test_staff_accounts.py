@@ -4,6 +4,7 @@ the password login and its rate limit, TOTP, disabling, and who may make account
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -23,15 +24,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.application import staff_accounts
 from bot.application.dashboard import login_key
 from bot.application.staff_accounts import (
+    KEEP_REFUSALS,
+    LOCK_FOR,
+    LOCK_WINDOW,
     AccountKind,
     AccountRefusal,
     CreatedAccount,
+    LoginRefusal,
     PasswordRefusal,
     create_account,
     password_problem,
 )
 from bot.cli import main
+from bot.config import Settings
 from bot.i18n import Translator
+from bot.retention_jobs import forget_login_refusals, plan_retention
+from bot.scheduler import Scheduler
+from bot.services import ServiceContext
 from bot.web import Dashboard, add_dashboard_routes
 from quizzes.participants import GrantKind
 from quizzes.permissions import Permissions
@@ -40,6 +49,7 @@ from storage.models_staff_accounts import LoginFailureRow, StaffAccountRow
 from storage.retention import inactive_since
 from storage.unit_of_work import UnitOfWork
 from tests.factories import World, build_world
+from tests.mocked_bot import MockedBot
 from tests.test_dashboard import Clock  # the dashboard's clock, moved by the test
 
 PASSWORD = "晨读宪法-2026-春"
@@ -524,3 +534,179 @@ async def test_erasing_an_account_deletes_its_login_and_retention_counts_its_use
         await session.commit()
         assert await session.get(StaffAccountRow, used.participant_id) is None
     assert (await log_in(await site.client(), "zhou")).status == 401
+
+
+# -- the account page: the password and two-step verification --------------------------------
+
+
+async def change(
+    client: TestClient, current: str, password: str, repeated: str | None = None
+) -> Any:
+    form = {
+        "csrf_token": await csrf_of(client),
+        "current": current,
+        "password": password,
+        "repeated": password if repeated is None else repeated,
+    }
+    return await client.post("/admin/account/password", data=form)
+
+
+async def test_changing_the_password_needs_the_current_one_and_ends_the_other_sessions(
+    site: Site,
+) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    here, elsewhere = await site.client(), await site.client()
+    assert (await log_in(here, "zhou")).status == 303
+    assert (await log_in(elsewhere, "zhou")).status == 303
+    new = "法治校园-秋季-2026"
+
+    no_token = await here.post(
+        "/admin/account/password", data={"current": PASSWORD, "password": new, "repeated": new}
+    )
+    assert no_token.status == 403
+    wrong = await change(here, "not-the-password-1", new)
+    assert wrong.status == 400 and "当前密码不正确" in await wrong.text()
+    assert [(row.login_name, row.outcome) for row in await refusals(site)] == [("zhou", "failure")]
+    differ = await change(here, PASSWORD, new, new + "!")
+    assert differ.status == 400 and "两次输入的密码不一致" in await differ.text()
+    common = await change(here, PASSWORD, "1234567890")
+    assert common.status == 400 and "常见密码" in await common.text()
+    named = await change(here, PASSWORD, "zhou-2026-autumn")
+    assert named.status == 400 and "不能包含登录名" in await named.text()
+    assert (await elsewhere.get("/admin/")).status == 200  # nothing changed yet
+
+    done = await change(here, PASSWORD, new)
+    assert done.status == 200 and "密码已修改" in await done.text()
+    assert (await here.get("/admin/")).status == 200  # the session that changed it stays
+    assert (await elsewhere.get("/admin/")).status == 401
+    assert (await log_in(await site.client(), "zhou")).status == 401
+    assert (await log_in(await site.client(), "zhou", new)).status == 303
+
+
+async def test_wrong_current_passwords_lock_like_wrong_logins(site: Site) -> None:
+    """A session left open cannot be used to guess the password: the tries count against
+    the login's own limit (per name and per address)."""
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    assert (await log_in(client, "zhou")).status == 303
+    for _ in range(5):
+        assert (await change(client, "guess-guess-1", "法治校园-秋季-2026")).status == 400
+    locked = await change(client, PASSWORD, "法治校园-秋季-2026")
+    assert locked.status == 429 and "15 分钟" in await locked.text()
+    assert (await log_in(await site.client(), "zhou")).status == 429
+    site.clock.offset += timedelta(minutes=15)
+    assert (await change(client, PASSWORD, "法治校园-秋季-2026")).status == 200
+
+
+async def test_two_step_verification_shows_its_uri_and_is_turned_off_with_a_fresh_code(
+    site: Site,
+) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    assert (await log_in(client, "zhou")).status == 303
+    enrol = await (
+        await client.post("/admin/account/totp", data={"csrf_token": await csrf_of(client)})
+    ).text()
+    secret = SECRET.search(enrol)
+    assert secret is not None
+    assert f"otpauth://totp/Pufa%20Bot:zhou?secret={secret.group(1)}" in enrol
+    totp = pyotp.TOTP(secret.group(1))
+    used = totp.at(site.clock())
+    form = {"csrf_token": await csrf_of(client), "code": used}
+    assert (await client.post("/admin/account/totp/confirm", data=form)).status == 200
+    page = await (await client.get("/admin/account")).text()
+    assert "两步验证：已开启" in page and "/admin/account/totp/off" in page
+
+    async def turn_off(code: str, token: str | None = None) -> Any:
+        token = token if token is not None else await csrf_of(client)
+        return await client.post(
+            "/admin/account/totp/off", data={"csrf_token": token, "code": code}
+        )
+
+    assert (await turn_off(totp.at(site.clock()), token="forged")).status == 403
+    again = await turn_off(used)  # the confirming code's step is used already
+    assert again.status == 400 and "已使用过" in await again.text()
+    assert (await turn_off("000000" if used != "000000" else "111111")).status == 400
+    assert "已开启" in await (await client.get("/admin/account")).text()
+    site.clock.offset += timedelta(seconds=30)
+    off = await turn_off(totp.at(site.clock()))
+    assert off.status == 200 and "两步验证已关闭" in await off.text()
+    assert "两步验证：未开启" in await (await client.get("/admin/account")).text()
+    assert (await log_in(await site.client(), "zhou")).status == 303  # no code step now
+    assert [row.outcome for row in await refusals(site)] == ["failure", "failure"]
+
+
+async def test_the_account_page_speaks_english_when_asked(site: Site) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    client = await site.client()
+    assert (await log_in(client, "zhou")).status == 303
+    page = await (await client.get("/admin/account?lang=en")).text()
+    assert "Change the password" in page and "Current password" in page
+    wrong = await change(client, "not-the-password-1", "法治校园-秋季-2026")
+    assert "The current password is wrong." in await wrong.text()
+
+
+def test_every_refusal_of_the_account_page_is_in_both_languages() -> None:
+    translator = Translator.load()
+    for locale in ("zh-CN", "en"):
+        for refusal in PasswordRefusal:
+            assert translator.get(locale, f"web.account.refusal.{refusal.value}")
+        for login in LoginRefusal:
+            assert translator.get(locale, f"web.account.{login.value}")
+
+
+# -- the rate limit's record is kept only as long as the limit reads it -----------------------
+
+
+def test_the_lock_reads_nothing_older_than_the_refusals_kept() -> None:
+    """Any failures, and any moment: the lock decided from only the refusals kept equals
+    the lock decided from all of them."""
+    rng = random.Random(13)
+    start = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    for _ in range(400):
+        failures = sorted(
+            start + timedelta(seconds=rng.randrange(0, 3 * 3600)) for _ in range(rng.randrange(12))
+        )
+        now = start + timedelta(seconds=rng.randrange(0, 4 * 3600))
+        seen = [at for at in failures if at <= now]
+        kept = [at for at in seen if at >= now - KEEP_REFUSALS]
+        assert staff_accounts._locked_by(kept, now) == staff_accounts._locked_by(seen, now)
+
+
+async def test_the_daily_job_deletes_the_refusals_the_limit_no_longer_counts(
+    site: Site, database_url: str
+) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    settings = Settings(bot_token="42:TEST-token", database_url=database_url)
+    context = ServiceContext(settings, site.session_factory, MockedBot(), Translator.load())
+    client = await site.client()
+    assert (await log_in(client, "nobody", "guess-guess-1", address="10.0.3.1")).status == 401
+    site.clock.offset += KEEP_REFUSALS  # that one can no longer count
+    for attempt in range(5):
+        assert (
+            await log_in(client, "zhou", "guess-guess-1", address=f"10.0.4.{attempt}")
+        ).status == 401
+        site.clock.offset += timedelta(minutes=1)
+    assert await forget_login_refusals(context, now=site.clock()) == 1
+    assert [row.login_name for row in await refusals(site)] == ["zhou"] * 5
+    assert (await log_in(client, "zhou", address="10.0.5.1")).status == 429  # still locked
+    assert await forget_login_refusals(context, now=site.clock()) == 0
+
+    site.clock.offset += LOCK_FOR  # the lock is over, and everything that set it is gone
+    assert await forget_login_refusals(context, now=site.clock() + LOCK_WINDOW) == 6
+    assert await refusals(site) == []
+    assert (await log_in(client, "zhou", address="10.0.5.1")).status == 303
+
+
+async def test_the_refusals_are_pruned_every_day_retention_set_or_not(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    settings = Settings(bot_token="42:TEST-token")
+    context = ServiceContext(settings, session_factory, MockedBot(), Translator.load())
+    scheduler = Scheduler(context, clock=lambda: monday)
+    scheduler.add_planner(plan_retention)
+    await scheduler.plan()
+    assert scheduler.upcoming() == [
+        ("login-refusals-daily", datetime(2026, 12, 8, 3, 20, tzinfo=ZoneInfo("Asia/Shanghai")))
+    ]

@@ -15,7 +15,10 @@ Logins are rate-limited per login name and per client address: after
 :data:`LOCK_AFTER` failures within :data:`LOCK_WINDOW` either is locked for
 :data:`LOCK_FOR` from the last of them, right password or not. An unknown name is
 answered as a wrong password, after the same hashing work. Every failure and every try
-refused as locked is recorded (``login_failures``), never the password.
+refused as locked is recorded (``login_failures``), never the password, and deleted once
+the lock can no longer count it (:data:`KEEP_REFUSALS`). On the account page a signed-in
+person changes their password or turns TOTP off; a wrong current password or code there
+counts against the same limit, so a session left open is no way to guess them.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from storage.staff_accounts import StaffAccount
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
+    "KEEP_REFUSALS",
     "LOCK_AFTER",
     "LOCK_FOR",
     "LOCK_WINDOW",
@@ -65,10 +69,12 @@ __all__ = [
     "TotpEnrolment",
     "account_of",
     "accounts",
+    "change_password",
     "confirm_totp",
     "create_account",
     "disable_account",
     "find_unit",
+    "forget_old_refusals",
     "issue_setup_link",
     "log_in",
     "log_in_with_code",
@@ -76,6 +82,7 @@ __all__ = [
     "set_password",
     "setup_account",
     "start_totp",
+    "turn_off_totp",
 ]
 
 SETUP_LIFETIME = timedelta(hours=24)
@@ -85,6 +92,9 @@ MAX_PASSWORD_LENGTH = 256  # hashing a megabyte for each try would be an easy wa
 LOCK_AFTER = 5
 LOCK_WINDOW = timedelta(minutes=15)
 LOCK_FOR = timedelta(minutes=15)
+# The oldest refusal the lock can still count: one within LOCK_WINDOW of a failure that
+# locks for LOCK_FOR (what _locked reads). Older ones are deleted (forget_old_refusals).
+KEEP_REFUSALS = LOCK_WINDOW + LOCK_FOR
 TOTP_ISSUER = "Pufa Bot"
 LOGIN_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,31}")
 # The code step's tickets are signed with their own key: never a valid login link.
@@ -115,6 +125,9 @@ class PasswordRefusal(StrEnum):
     TOO_COMMON = "too_common"
     SAME_AS_LOGIN_NAME = "same_as_login_name"
     NOT_REPEATED = "not_repeated"
+    WRONG_PASSWORD = "wrong_password"  # changing it: the current password is not this
+    LOCKED = "locked"  # changing it: too many wrong tries (the login's own limit)
+    NO_ACCOUNT = "no_account"  # changing it: signed in through Telegram, no password
     LINK_INVALID = "link_invalid"  # never issued, used already, or replaced
     LINK_EXPIRED = "link_expired"
 
@@ -414,6 +427,13 @@ async def _refuse(
     return refusal
 
 
+async def forget_old_refusals(uow: UnitOfWork, *, now: datetime) -> int:
+    """Delete the refused logins the rate limit can no longer count; how many went."""
+    forgotten = await uow.staff_accounts.forget_refusals(now - KEEP_REFUSALS)
+    await uow.commit()
+    return forgotten
+
+
 @cache
 def _stand_in_hash(parameters: str) -> str:
     """A hash to check a password against when the name is unknown: the same work."""
@@ -553,3 +573,69 @@ async def confirm_totp(uow: UnitOfWork, participant_id: int, code: str, *, now: 
     await uow.staff_accounts.confirm_totp(participant_id, pending, step)
     await uow.commit()
     return True
+
+
+async def turn_off_totp(
+    uow: UnitOfWork, participant_id: int, code: str, *, address: str, now: datetime
+) -> StaffAccount | LoginRefusal:
+    """Turn TOTP off with a current, unused code. A wrong code counts against the login's
+    limit, so a session left open cannot be used to guess one."""
+    account = await uow.staff_accounts.by_participant(participant_id)
+    if account is None or not account.active:
+        await uow.commit()
+        return LoginRefusal.START_AGAIN
+    if account.totp_secret is None:  # off already (another tab)
+        await uow.commit()
+        return account
+    name, secret = account.login_name, account.totp_secret
+    if await _locked(uow, name, address, now):
+        return await _refuse(uow, name, address, LoginRefusal.LOCKED, now)
+    step = _code_step(secret, code, now, account.totp_last_step)
+    if step is None or not await uow.staff_accounts.use_totp_step(participant_id, step):
+        return await _refuse(uow, name, address, LoginRefusal.WRONG_CODE, now)
+    await uow.staff_accounts.turn_off_totp(participant_id)
+    await uow.commit()
+    return account
+
+
+# -- changing one's password -------------------------------------------------------------
+
+
+async def change_password(
+    uow: UnitOfWork,
+    participant_id: int,
+    current: str,
+    password: str,
+    repeated: str,
+    *,
+    keep_session: int,
+    address: str,
+    now: datetime,
+) -> StaffAccount | PasswordRefusal:
+    """A signed-in person chooses a new password: the current one must be right (a wrong
+    one counts against the login's limit), the new one follows the setup link's rules, and
+    every session of the account but ``keep_session`` (the one asking) ends."""
+    account = await uow.staff_accounts.by_participant(participant_id)
+    stored = account.password_hash if account is not None and account.active else None
+    if account is None or stored is None:
+        await uow.commit()
+        return PasswordRefusal.NO_ACCOUNT
+    name = account.login_name
+    if await _locked(uow, name, address, now):
+        await _refuse(uow, name, address, LoginRefusal.LOCKED, now)
+        return PasswordRefusal.LOCKED
+    if not await asyncio.to_thread(_verify, stored, current[:MAX_PASSWORD_LENGTH]):
+        await _refuse(uow, name, address, LoginRefusal.WRONG, now)
+        return PasswordRefusal.WRONG_PASSWORD
+    if password != repeated:
+        await uow.commit()
+        return PasswordRefusal.NOT_REPEATED
+    problem = password_problem(password, name)
+    if problem is not None:
+        await uow.commit()
+        return problem
+    hashed = await asyncio.to_thread(PASSWORDS.hash, password)
+    await uow.staff_accounts.set_password_hash(participant_id, hashed)
+    await uow.web_sessions.revoke_all_of(participant_id, now, keep=keep_session)
+    await uow.commit()
+    return account

@@ -1,6 +1,7 @@
 """Web accounts on the dashboard: the password login (``{admin path}/login``) and its code
-step, the setup link that lets a person choose their password, the account page (turning
-on TOTP) and the admins' list of accounts (create, new setup link, disable).
+step, the setup link that lets a person choose their password, the account page (changing
+the password, turning TOTP on and off) and the admins' list of accounts (create, new setup
+link, disable).
 
 Thin, like the other views: parse the form, call one use case of
 :mod:`bot.application.staff_accounts`, render. A visitor who is not signed in has no
@@ -31,8 +32,10 @@ from bot.application.staff_accounts import (
     CreatedAccount,
     LoginRefusal,
     PasswordRefusal,
+    TotpEnrolment,
     account_of,
     accounts,
+    change_password,
     confirm_totp,
     create_account,
     disable_account,
@@ -43,12 +46,14 @@ from bot.application.staff_accounts import (
     setup_account,
     setup_link,
     start_totp,
+    turn_off_totp,
 )
 from bot.i18n import Gettext
 from bot.web.addresses import client_address
 from bot.web.campaign_page import Pages
 from bot.web.sessions import set_session_cookie
 from quizzes.units import UnitKind
+from storage.staff_accounts import StaffAccount
 
 __all__ = ["add_account_routes", "qr_svg"]
 
@@ -271,7 +276,7 @@ class AccountPages:
             problem=f"web.account.refusal.{problem.value}" if problem is not None else None,
         )
 
-    # -- the account page: TOTP ---------------------------------------------------------
+    # -- the account page: the password, TOTP -------------------------------------------
 
     async def account_page(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
@@ -281,8 +286,30 @@ class AccountPages:
                 return board.signed_out(request)
             account = await account_of(uow, viewer.participant.id)
         _ = board.gettext(request, viewer.participant.locale)
-        return board.page(
-            request, "account.html.j2", _, viewer=viewer, account=account, enrolment=None
+        return self._account_page(request, viewer, _, account)
+
+    def _account_page(
+        self,
+        request: web.Request,
+        viewer: Viewer,
+        _: Gettext,
+        account: StaffAccount | None,
+        *,
+        status: int = 200,
+        message: str | None = None,
+        enrolment: TotpEnrolment | None = None,
+    ) -> web.Response:
+        return self.dashboard.page(
+            request,
+            "account.html.j2",
+            _,
+            status=status,
+            viewer=viewer,
+            account=account,
+            enrolment=enrolment,
+            qr=qr_svg(enrolment.uri) if enrolment is not None else None,
+            message=message,
+            refused=status >= 400,
         )
 
     async def _signed_form(
@@ -300,6 +327,32 @@ class AccountPages:
             return board.refusal(request, _, "web.bad_form", 403, hint=False, also=None)
         return viewer, _, form
 
+    async def password_change(self, request: web.Request) -> web.StreamResponse:
+        board = self.dashboard
+        async with board.uow() as uow:
+            posted = await self._signed_form(request, uow)
+            if isinstance(posted, web.Response):
+                return posted
+            viewer, _, form = posted
+            changed = await change_password(
+                uow,
+                viewer.participant.id,
+                _text(form, "current"),
+                _text(form, "password"),
+                _text(form, "repeated"),
+                keep_session=viewer.session.id,
+                address=client_address(request),
+                now=board.clock(),
+            )
+            account = await account_of(uow, viewer.participant.id)
+        if isinstance(changed, PasswordRefusal):
+            status = 429 if changed is PasswordRefusal.LOCKED else 400
+            message = f"web.account.refusal.{changed.value}"
+            return self._account_page(request, viewer, _, account, status=status, message=message)
+        return self._account_page(
+            request, viewer, _, account, message="web.account.password_changed"
+        )
+
     async def totp_start(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
         async with board.uow() as uow:
@@ -309,15 +362,7 @@ class AccountPages:
             viewer, _, _form = posted
             enrolment = await start_totp(uow, viewer.participant.id)
             account = await account_of(uow, viewer.participant.id)
-        return board.page(
-            request,
-            "account.html.j2",
-            _,
-            viewer=viewer,
-            account=account,
-            enrolment=enrolment,
-            qr=qr_svg(enrolment.uri) if enrolment is not None else None,
-        )
+        return self._account_page(request, viewer, _, account, enrolment=enrolment)
 
     async def totp_confirm(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
@@ -331,6 +376,29 @@ class AccountPages:
             )
         key = "web.account.totp_confirmed" if confirmed else "web.account.totp_wrong"
         return board.refusal(request, _, key, 200 if confirmed else 400, hint=False, also=None)
+
+    async def totp_off(self, request: web.Request) -> web.StreamResponse:
+        board = self.dashboard
+        async with board.uow() as uow:
+            posted = await self._signed_form(request, uow)
+            if isinstance(posted, web.Response):
+                return posted
+            viewer, _, form = posted
+            done = await turn_off_totp(
+                uow,
+                viewer.participant.id,
+                _text(form, "code"),
+                address=client_address(request),
+                now=board.clock(),
+            )
+            account = await account_of(uow, viewer.participant.id)
+        if isinstance(done, LoginRefusal):
+            status = 429 if done is LoginRefusal.LOCKED else 400
+            message = f"web.account.{done.value}"
+            return self._account_page(request, viewer, _, account, status=status, message=message)
+        return self._account_page(
+            request, viewer, _, account, message="web.account.totp_turned_off"
+        )
 
     # -- the admins' list ---------------------------------------------------------------
 
@@ -451,5 +519,7 @@ def add_account_routes(
     app.router.add_get(f"{base}/account", pages.account_page)
     app.router.add_post(f"{base}/account/totp", pages.totp_start)
     app.router.add_post(f"{base}/account/totp/confirm", pages.totp_confirm)
+    app.router.add_post(f"{base}/account/totp/off", pages.totp_off)
+    app.router.add_post(f"{base}/account/password", pages.password_change)
     app.router.add_get(f"{base}/accounts", pages.accounts_page)
     app.router.add_post(f"{base}/accounts/{{action:create|link|disable}}", pages.accounts_post)
