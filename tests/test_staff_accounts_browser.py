@@ -1,6 +1,7 @@
 """A web account in a real browser (Playwright driving the system's Chromium): the login
-form with a password, the overview it opens, and the account page's QR code for TOTP
-(drawn as inline SVG, which the pages' security policy lets through). Screenshots go to
+form with a password, the overview it opens, the account page's QR code for TOTP
+(drawn as inline SVG, which the pages' security policy lets through) and its password
+change. Screenshots go to
 ``test-artifacts/screenshots/`` as the dashboard's do."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.factories import build_world
 from tests.test_dashboard_browser import SCREENSHOTS, WAIT_MS, chromium
 
 PASSWORD = "晨读宪法-2026-春"
+NEW_PASSWORD = "法治校园-秋季-2026"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -84,7 +86,7 @@ async def test_a_password_login_in_a_browser_opens_the_overview(
                 await expect(page.locator("h2.scope")).to_have_text(root.name)
                 assert page.url.endswith("/admin/")
                 await page.click('a[href="/admin/account"]')
-                await page.click('button[type="submit"].primary')
+                await page.click('form[action="/admin/account/totp"] button')
                 qr = page.locator("svg.qr")
                 await expect(qr).to_be_visible()
                 box = await qr.bounding_box()
@@ -97,6 +99,14 @@ async def test_a_password_login_in_a_browser_opens_the_overview(
                 await page.screenshot(
                     path=str(SCREENSHOTS / "dashboard-accounts-desktop.png"), full_page=True
                 )
+                await page.click('a[href="/admin/account"]')
+                changing = page.locator('form[action="/admin/account/password"]')
+                await changing.locator('input[name="current"]').fill(PASSWORD)
+                await changing.locator('input[name="password"]').fill(NEW_PASSWORD)
+                await changing.locator('input[name="repeated"]').fill(NEW_PASSWORD)
+                await changing.locator("button").click()
+                await expect(page.locator("#notice")).to_contain_text("密码已修改")
+                await expect(page.locator("header .who")).to_contain_text("周主任")
             finally:
                 await browser.close()
     finally:
