@@ -14,6 +14,7 @@ import yaml
 from quizzes.bank import Difficulty, Level, parse_difficulty, parse_level
 from quizzes.engine import Feedback
 from quizzes.participants import Participant, Role
+from quizzes.themes import Theme
 from quizzes.units import Unit
 
 # The difficulty mix a campaign for a level draws when its file sets none.
@@ -90,6 +91,7 @@ class Campaign:
     closes_at: datetime
     audience: Audience
     created_by: int | None = None
+    theme: Theme = Theme.OTHER  # what it is about: the report counts campaigns per theme
 
     def state_at(self, now: datetime) -> CampaignStatus:
         """What the window says now; a draft stays a draft."""

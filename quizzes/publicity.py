@@ -28,6 +28,7 @@ from typing import Any
 
 from quizzes.participants import Role
 from quizzes.permissions import Permissions
+from quizzes.themes import Theme
 from quizzes.units import Unit, UnitKind
 
 TITLE_MAX = 120
@@ -144,6 +145,7 @@ class Article:
     to_channel: bool = False  # also posted to the configured channel
     cancels_lecture: bool = False  # the lecture's cancellation notice
     reminder_of: int | None = None  # a reminder to read this article (its read counts there)
+    theme: Theme = Theme.OTHER  # what it is about: the report counts articles per theme
 
     @property
     def counted_as(self) -> int:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quizzes.bank_themes import bank_theme, campaign_theme
 from quizzes.campaigns import Audience, Campaign, CampaignSpec, SpecError, SpecProblem
 from quizzes.engine import eligible
+from quizzes.themes import Theme
 from storage.models import UnitRow
 from storage.models_quiz_bank import QuestionBankRow
 from storage.quiz import AttemptRepository, CampaignRepository
@@ -21,21 +23,33 @@ class CreatedCampaign:
 
 
 async def create_campaign(
-    session: AsyncSession, spec: CampaignSpec, created_by: int | None
+    session: AsyncSession,
+    spec: CampaignSpec,
+    created_by: int | None,
+    *,
+    theme: Theme | None = None,
 ) -> CreatedCampaign:
     """Resolve bank and unit names, check the pool is big enough, create; the caller commits.
 
-    The pool is what the campaign may draw: with a level, only the questions suiting it."""
+    The pool is what the campaign may draw: with a level, only the questions suiting it.
+    Without a ``theme`` the campaign takes its banks'
+    (:func:`quizzes.bank_themes.campaign_theme`)."""
     problems: list[SpecProblem] = []
     bank_ids: list[int] = []
+    bank_themes: list[Theme | None] = []
     for name in spec.bank_names:
-        bank_id = await session.scalar(
-            select(QuestionBankRow.id).where(QuestionBankRow.name == name)
-        )
-        if bank_id is None:
+        bank = (
+            await session.execute(
+                select(QuestionBankRow.id, QuestionBankRow.source_filename).where(
+                    QuestionBankRow.name == name
+                )
+            )
+        ).first()
+        if bank is None:
             problems.append(SpecProblem("banks", "unknown_bank", {"name": name}))
         else:
-            bank_ids.append(bank_id)
+            bank_ids.append(bank.id)
+            bank_themes.append(bank_theme(name, bank.source_filename))
     unit_ids: list[int] = []
     for name in spec.unit_names:
         found = list(await session.scalars(select(UnitRow.id).where(UnitRow.name == name)))
@@ -68,5 +82,6 @@ async def create_campaign(
         audience=Audience(tuple(unit_ids), spec.roles),
         created_by=created_by,
         draft=spec.draft,
+        theme=theme if theme is not None else campaign_theme(bank_themes),
     )
     return CreatedCampaign(campaign, pool)

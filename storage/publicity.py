@@ -45,6 +45,7 @@ from quizzes.publicity import (
     SchoolFigures,
     new_link_secret,
 )
+from quizzes.themes import Theme
 from quizzes.units import UnitKind
 from storage.models import BigId, ParticipantRow, UnitRow, UTCDateTime, utcnow
 from storage.models_class_reminders import ClassReminderArticleRow
@@ -86,6 +87,7 @@ def _article(row: ArticleRow) -> Article:
         to_channel=row.to_channel,
         cancels_lecture=row.cancels_lecture,
         reminder_of=row.reminder_of,
+        theme=Theme(row.theme),
     )
 
 
@@ -170,9 +172,18 @@ class PublicityRepository:
         to_channel: bool = False,
         cancels_lecture: bool = False,
         reminder_of: Article | None = None,
+        theme: Theme | None = None,
     ) -> Article:
         """A new article; ``reminder_of``: a reminder to read that one, with its link and
-        link secret, so that a read or a click counts for it."""
+        link secret, so that a read or a click counts for it.
+
+        Without a ``theme``: a reminder's is its article's, a lecture's notice 宪法
+        (lectures carry no theme of their own), any other article 其他."""
+        if theme is None:
+            if reminder_of is not None:
+                theme = reminder_of.theme
+            else:
+                theme = Theme.CONSTITUTION if lecture_id is not None else Theme.OTHER
         row = ArticleRow(
             title=title,
             body=body,
@@ -188,6 +199,7 @@ class PublicityRepository:
             lecture_id=lecture_id,
             to_channel=to_channel,
             cancels_lecture=cancels_lecture,
+            theme=theme.value,
         )
         if reminder_of is not None:
             row.link = reminder_of.link

@@ -45,6 +45,7 @@ from quizzes.certificates import (
 from quizzes.engine import Candidate, Feedback, Standing, best_per_participant
 from quizzes.participants import Role
 from quizzes.privacy import PendingConsent, new_consent_code
+from quizzes.themes import Theme
 from quizzes.units import UnitKind
 from storage.banks import stored_question
 from storage.database import end_outside_transaction, read_outside_transaction
@@ -140,6 +141,7 @@ def _campaign(row: Any) -> Campaign:
             tuple(row.audience_units or ()), tuple(Role(r) for r in row.audience_roles or ())
         ),
         created_by=row.created_by,
+        theme=Theme(row.theme),
     )
 
 
@@ -359,6 +361,7 @@ class CampaignRepository:
         audience: Audience,
         created_by: int | None,
         draft: bool = False,
+        theme: Theme = Theme.OTHER,
     ) -> Campaign:
         row = CampaignRow(
             name=name,
@@ -381,6 +384,7 @@ class CampaignRepository:
             audience_units=list(audience.unit_ids),
             audience_roles=[r.value for r in audience.roles],
             created_by=created_by,
+            theme=theme.value,
         )
         self.session.add(row)
         await self.session.flush()

@@ -33,6 +33,7 @@ from quizzes.clock import Clock
 from quizzes.engine import eligible
 from quizzes.ordering import by_name
 from quizzes.permissions import Permissions
+from quizzes.themes import Theme
 from quizzes.units import Unit
 from storage.campaign_setup import CreatedCampaign, create_campaign
 from storage.unit_of_work import UnitOfWork
@@ -163,10 +164,13 @@ async def create_from_answers(
     zone: ZoneInfo,
     clock: Clock,
     scheduler: Scheduler | None,
+    theme: Theme | None = None,
 ) -> CreatedCampaign | CampaignNotCreated | SetupRefusal:
     """Create the campaign the confirmed answers describe, commit, and schedule its jobs;
     or say everything that stands in the way (the answers are checked again: time has
-    passed, and someone may have taken the name meanwhile)."""
+    passed, and someone may have taken the name meanwhile). ``theme``: what it is about;
+    without one, its banks' theme when they agree, else 其他
+    (:func:`quizzes.bank_themes.campaign_theme`)."""
     if not may_set_up_campaigns(viewer):
         return SetupRefusal.NOT_ADMIN
     problems: list[SpecProblem] = []
@@ -180,7 +184,7 @@ async def create_from_answers(
     if spec is None or problems:
         return CampaignNotCreated(problems)
     try:
-        created = await create_campaign(uow.session, spec, created_by=created_by)
+        created = await create_campaign(uow.session, spec, created_by=created_by, theme=theme)
     except SpecError as error:
         return CampaignNotCreated(error.problems)
     await uow.commit()

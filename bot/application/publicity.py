@@ -28,6 +28,7 @@ from quizzes.publicity import (
     check_audience,
     may_send_missed,
 )
+from quizzes.themes import Theme
 from quizzes.units import Unit, UnitKind
 from storage.unit_of_work import UnitOfWork
 
@@ -275,8 +276,10 @@ async def create_draft(
     photo_bytes: bytes | None,
     author_id: int,
     viewer: Permissions,
+    theme: Theme | None = None,
 ) -> Article | None:
-    """Store a post as a draft to preview (``None``: these permissions may not post)."""
+    """Store a post as a draft to preview (``None``: these permissions may not post);
+    ``theme``: what it is about (default 其他), as the report counts it."""
     if not may_compose(viewer):
         return None
     article = await uow.publicity.create_article(
@@ -286,6 +289,7 @@ async def create_draft(
         link=link,
         photo_file_id=photo_file_id,
         photo_bytes=photo_bytes,
+        theme=theme or Theme.OTHER,
     )
     await uow.commit()
     return article
