@@ -85,8 +85,8 @@ async def schedule_lecture(
     now: datetime,
     _: Gettext,
 ) -> ScheduledLecture:
-    """Store the lecture, start its announcement and schedule its reminder (one
-    transaction; the caller commits)."""
+    """Store the lecture (with its activity, of the kind ``online_lecture``), start its
+    announcement and schedule its reminder (one transaction; the caller commits)."""
     starts_at, ends_at = lecture_window(starts_at, minutes)
     lectures = LectureRepository(session)
     publicity = PublicityRepository(session)
@@ -98,6 +98,7 @@ async def schedule_lecture(
         link=link,
         audience=audience,
         created_by=created_by,
+        zone=zone,
     )
     body = lecture_body(lecture, zone, _)
     announcement = await publicity.create_article(

@@ -5,12 +5,19 @@ unit (a school, or one of its classes), a title, the people reached counted by r
 (offline events are counted by head, not by name) and, for lectures, a speaker. Schools
 record their own; the bureau confirms or rejects them, and the report counts only what
 is confirmed (:func:`counts_in_report`).
+
+An online lecture is an activity of the kind ``online_lecture`` made when it is
+scheduled: confirmed at once (only staff schedule one, and the bot counts who took part
+by their check-ins: nothing is left for the bureau to confirm) and cancelled with it.
+Its participation records are the lecture's check-ins, and the report reads whether it
+was held, and who took part, from the lecture (:attr:`ActivityFigures.checked_in`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -28,11 +35,13 @@ class ActivityStatus(StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"  # an online lecture called off
 
 
 class Source(StrEnum):
     CHAT = "chat"
     IMPORT = "import"
+    LECTURE = "lecture"  # scheduled as an online lecture
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +162,8 @@ def problems_of(draft: ActivityDraft, *, today: date) -> list[tuple[str, dict[st
     """Why the draft cannot be recorded, as ``(code, params)``; empty when it can."""
     problems: list[tuple[str, dict[str, str | int]]] = []
     kind = kind_named(draft.kind)
+    if kind.checked_in:  # an online lecture is scheduled, not recorded
+        problems.append(("unknown_kind", {"value": kind.zh}))
     if not draft.title.strip():
         problems.append(("missing_title", {}))
     elif len(draft.title) > MAX_TITLE:
@@ -175,9 +186,10 @@ def problems_of(draft: ActivityDraft, *, today: date) -> list[tuple[str, dict[st
 
 @dataclass(frozen=True, slots=True)
 class ActivityTally:
-    """Confirmed events of one kind and theme at one school in a period."""
+    """Confirmed events of one kind and theme at one school in a period; ``school_id``
+    None: the whole scope (online lectures, held for an audience rather than a school)."""
 
-    school_id: int
+    school_id: int | None
     kind: str
     theme: Theme
     events: int
@@ -200,46 +212,72 @@ class ThemeFigures:
 
 @dataclass(frozen=True, slots=True)
 class ActivityFigures:
-    """The offline activities of a report: what the bureau confirmed, by school, kind and
-    theme; how many entries still wait; which schools have a 法治副校长.
+    """The activities of a report: the offline ones the bureau confirmed, by school, kind
+    and theme; how many entries still wait; which schools have a 法治副校长; and the
+    online lectures held for the scope, by theme (``checked_in``).
 
-    Every figure is derived from the tallies, so a new kind needs no new field.
+    Every figure is derived from the tallies, so a new kind needs no new field. The
+    offline figures (:attr:`events`, :attr:`headcount`, :meth:`of_school`) leave the
+    online lectures out: those are the report's lecture figures (lectures held,
+    check-ins), counted once there and shown again only as their kind in
+    :meth:`by_kind` and :meth:`by_theme`, whose sums are :attr:`every_event` and
+    :attr:`every_attendance` (offline 人次 plus check-ins, each counted once).
     """
 
     tallies: tuple[ActivityTally, ...] = ()
     pending: int = 0
     # Schools of the scope with a 法治副校长 serving on the period's last day.
     with_vice_principal: frozenset[int] = frozenset()
+    # Online lectures held for the scope, per theme: events are lectures held (as the
+    # report's lectures held counts them), headcount their check-ins by role (人次).
+    checked_in: tuple[ActivityTally, ...] = ()
 
     @property
     def recorded(self) -> bool:
-        """Anything to report: the section is left out of a report without it."""
+        """Any offline activity to report: the section is left out of a report without
+        it (online lectures have a section of their own)."""
         return bool(self.tallies or self.pending or self.with_vice_principal)
 
     @property
     def events(self) -> int:
+        """Offline events."""
         return sum(t.events for t in self.tallies)
 
     @property
     def headcount(self) -> Headcount:
+        """Offline attendances (人次)."""
         return sum((t.headcount for t in self.tallies), Headcount())
 
+    @property
+    def every_event(self) -> int:
+        """Events of every kind: offline ones and online lectures held."""
+        return self.events + sum(t.events for t in self.checked_in)
+
+    @property
+    def every_attendance(self) -> Headcount:
+        """Attendances (人次) of every kind: offline headcounts and lecture check-ins."""
+        return sum((t.headcount for t in self.checked_in), self.headcount)
+
     def by_kind(self) -> tuple[KindFigures, ...]:
-        """Kinds with at least one event, in the registry's order."""
+        """Kinds with at least one event, online lectures among them, in the registry's
+        order."""
         from quizzes.activity_kinds import KINDS
 
+        every = (*self.tallies, *self.checked_in)
         found = []
         for kind in KINDS:
-            mine = [t for t in self.tallies if kind_named(t.kind) == kind]
+            mine = [t for t in every if kind_named(t.kind) == kind]
             if mine:
                 total = sum((t.headcount for t in mine), Headcount())
                 found.append(KindFigures(kind, sum(t.events for t in mine), total))
         return tuple(found)
 
     def by_theme(self) -> tuple[ThemeFigures, ...]:
+        """Themes with at least one event of any kind, online lectures among them."""
+        every = (*self.tallies, *self.checked_in)
         found = []
         for theme in Theme:
-            mine = [t for t in self.tallies if t.theme is theme]
+            mine = [t for t in every if t.theme is theme]
             if mine:
                 total = sum((t.headcount for t in mine), Headcount())
                 found.append(ThemeFigures(theme, sum(t.events for t in mine), total))
@@ -267,3 +305,41 @@ class ReportPhoto:
     held_on: date
     title: str
     content: bytes
+
+
+# ---------------------------------------------------------------------- online lectures
+
+STORED_TITLE = 200  # activities.title
+STORED_SPEAKER = 80  # activities.speaker
+
+
+def lecture_organiser(audience_paths: Sequence[str], root_ids: Sequence[int]) -> int | None:
+    """The unit an online lecture's activity is organised by: the lowest unit whose
+    subtree holds every unit of its audience (``audience_paths``, materialised paths
+    like ``/1/4/17/``); the first root, the bureau's own, for an audience of everyone or
+    one across roots; ``None`` when there is no unit at all."""
+    chains = [
+        [int(part) for part in path.strip("/").split("/") if part] for path in audience_paths
+    ]
+    chains = [chain for chain in chains if chain]
+    if chains:
+        common = chains[0]
+        for chain in chains[1:]:
+            length = 0
+            while length < min(len(common), len(chain)) and common[length] == chain[length]:
+                length += 1
+            common = common[:length]
+        if common:
+            return common[-1]
+    return min(root_ids) if root_ids else None
+
+
+def lecture_activity_titles(title: str, starts_local: datetime, lecture_id: int) -> list[str]:
+    """The titles to try, in turn, for a lecture's activity (one organiser has one
+    activity of a kind, day and title): the lecture's own; then with its start time, for
+    a lecture rescheduled the same day under the same title; then with its number."""
+
+    def fitted(suffix: str) -> str:
+        return title[: STORED_TITLE - len(suffix)] + suffix
+
+    return [fitted(""), fitted(f"（{starts_local:%H:%M}）"), fitted(f"（#{lecture_id}）")]

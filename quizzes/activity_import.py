@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from quizzes.activities import MAX_SPEAKER, MAX_TITLE, Headcount
-from quizzes.activity_kinds import KINDS, kind_for_name
+from quizzes.activity_kinds import RECORDED_BY_HAND, kind_for_name
 from quizzes.roster import parse_count
 from quizzes.spreadsheet_safety import looks_like_formula, workbook_bytes
 from quizzes.tabular import Cell, TabularError, clean_text, normalize_header, read_rows
@@ -355,7 +355,7 @@ def activity_template_xlsx() -> bytes:
 
 
 def _notes() -> list[tuple[str, str]]:
-    kinds = "、".join(kind.zh for kind in KINDS)
+    kinds = "、".join(kind.zh for kind in RECORDED_BY_HAND)
     themes = "、".join(names[0] for names in THEME_NAMES.values())
     return [
         ("列名", "说明"),

@@ -176,13 +176,19 @@ class LinkClickRow(Base):
 
 
 class LectureRow(Base):
-    """An online public lecture (网络公开课): announced, reminded, checked into."""
+    """An online public lecture (网络公开课): announced, reminded, checked into.
+
+    It is an activity of the kind ``online_lecture`` (``activity_id``): the activity list
+    shows it, and the report counts it under that kind and its theme. Its check-ins here
+    are that activity's participation records.
+    """
 
     __tablename__ = "lectures"
     __table_args__ = (
         CheckConstraint("status IN ('scheduled', 'cancelled')", name="status"),
         CheckConstraint("ends_at > starts_at", name="window"),
         Index("ix_lectures_starts_at", "starts_at"),
+        UniqueConstraint("activity_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -195,9 +201,17 @@ class LectureRow(Base):
     created_by: Mapped[int] = mapped_column()  # Telegram id
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # Set for every lecture scheduled (and by migration 0030 for those before it); empty
+    # only while the roster holds no unit to organise it.
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE")
+    )
 
 
 class LectureCheckinRow(Base):
+    """A registered person's check-in to a lecture: the participation records of the
+    lecture's activity (counted by :func:`storage.statistics.lecture_attendance`)."""
+
     __tablename__ = "lecture_checkins"
     __table_args__ = (UniqueConstraint("lecture_id", "participant_id"),)
 

@@ -8,8 +8,9 @@ statement, so no lock is held while Telegram answers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +31,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quizzes.activities import (
+    STORED_SPEAKER,
+    ActivityStatus,
+    Source,
+    lecture_activity_titles,
+    lecture_organiser,
+)
+from quizzes.activity_kinds import ONLINE_LECTURE, kind_named
 from quizzes.lectures import Attendance, Cancellation, Lecture, LectureStatus
 from quizzes.publicity import (
     Article,
@@ -48,6 +57,7 @@ from quizzes.publicity import (
 from quizzes.themes import Theme
 from quizzes.units import UnitKind
 from storage.models import BigId, ParticipantRow, UnitRow, UTCDateTime, utcnow
+from storage.models_activities import ActivityRow
 from storage.models_class_reminders import ClassReminderArticleRow
 from storage.models_publicity import (
     ArticleReadRow,
@@ -67,6 +77,8 @@ PENDING = DeliveryStatus.PENDING.value
 SENDING = DeliveryStatus.SENDING.value
 # broadcasts.progress_message_id while the first progress message is on its way.
 SENDING_FIRST = 0
+# The bureau's day when a caller names no time zone (``PUFA_TIMEZONE``'s default).
+BUREAU_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def _article(row: ArticleRow) -> Article:
@@ -1006,7 +1018,11 @@ class LectureRepository:
         link: str | None,
         audience: Audience,
         created_by: int,
+        zone: tzinfo = BUREAU_ZONE,
+        theme: Theme | None = None,
     ) -> Lecture:
+        """Store the lecture and its activity (kind ``online_lecture``, held on the day
+        it starts in the bureau's ``zone``, of ``theme`` or the kind's usual one)."""
         row = LectureRow(
             title=title,
             speaker=speaker,
@@ -1020,7 +1036,59 @@ class LectureRepository:
         )
         self.session.add(row)
         await self.session.flush()
+        row.activity_id = await self._record_activity(
+            row, zone, theme or kind_named(ONLINE_LECTURE).default_theme
+        )
+        await self.session.flush()
         return _lecture(row)
+
+    async def _record_activity(self, row: LectureRow, zone: tzinfo, theme: Theme) -> int | None:
+        """The lecture's activity: confirmed (only staff schedule a lecture, and the bot
+        counts its check-ins itself), organised by the unit its audience is in
+        (:func:`quizzes.activities.lecture_organiser`); ``None`` without any unit."""
+        audience = Audience.from_json(row.audience)
+        paths = list(
+            await self.session.scalars(
+                select(UnitRow.path).where(UnitRow.id.in_(sorted(audience.unit_ids)))
+            )
+        )
+        roots = list(
+            await self.session.scalars(select(UnitRow.id).where(UnitRow.parent_id.is_(None)))
+        )
+        organiser = lecture_organiser(paths, roots)
+        if organiser is None:
+            return None
+        recorder = await self.session.scalar(
+            select(ParticipantRow.id).where(ParticipantRow.telegram_id == row.created_by)
+        )
+        local = row.starts_at.astimezone(zone)
+        for title in lecture_activity_titles(row.title, local, row.id):
+            activity_id: int | None = await self.session.scalar(
+                insert_ignoring_conflicts(self.session, ActivityRow)
+                .values(
+                    kind=ONLINE_LECTURE,
+                    theme=theme.value,
+                    held_on=local.date(),
+                    title=title,
+                    unit_id=organiser,
+                    students=0,
+                    teachers=0,
+                    parents=0,
+                    speaker=row.speaker[:STORED_SPEAKER],
+                    speaker_organisation="",
+                    status=ActivityStatus.CONFIRMED.value,
+                    source=Source.LECTURE.value,
+                    recorded_by=recorder,
+                    recorded_at=row.created_at,
+                    reviewed_by=recorder,
+                    reviewed_at=row.created_at,
+                    review_note="",
+                )
+                .returning(ActivityRow.id)
+            )
+            if activity_id is not None:
+                return activity_id
+        raise RuntimeError(f"lecture {row.id}: no free title for its activity")
 
     async def get(self, lecture_id: int) -> Lecture | None:
         row = await self.session.get(LectureRow, lecture_id)
@@ -1053,6 +1121,17 @@ class LectureRepository:
         )
         if claimed.first() is None:
             return None
+        await self.session.execute(
+            update(ActivityRow)
+            .where(
+                ActivityRow.id
+                == select(LectureRow.activity_id)
+                .where(LectureRow.id == lecture_id)
+                .scalar_subquery()
+            )
+            .values(status=ActivityStatus.CANCELLED.value)
+            .execution_options(synchronize_session=False)
+        )
         reminders = await self.session.scalars(
             update(ArticleRow)
             .where(

@@ -11,7 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Gettext
 from quizzes.activities import Activity, Headcount
-from quizzes.activity_kinds import KINDS, kind_named
+from quizzes.activity_kinds import RECORDED_BY_HAND, kind_named
 from quizzes.themes import Theme
 
 __all__ = [
@@ -52,7 +52,7 @@ def _button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
 
 def kinds_keyboard(_: Gettext, leave: InlineKeyboardButton) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for kind in KINDS:
+    for kind in RECORDED_BY_HAND:
         builder.add(_button(_.plain(f"activity.kind.{kind.code}"), "kind", kind.code))
     builder.adjust(2)
     builder.row(leave)
