@@ -180,6 +180,7 @@ class BotApp:
             issuer=self.settings.issuer,
             public_url=self.settings.public_url,
             presses=self.presses,
+            recovery_tries=self.dp["recovery_tries"],
         )
         add_participant_routes(app, pages)  # the participant pages for phones without Telegram
         add_mini_app_routes(app, pages, self.settings.token)  # the same, inside Telegram

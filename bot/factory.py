@@ -31,6 +31,7 @@ from bot.middlewares import (
     PermissionsMiddleware,
     ThrottlingMiddleware,
 )
+from bot.recent_tries import recovery_tries
 from bot.retry import ExpiredCallbackMiddleware, RetryMiddleware
 from handlers import get_routers
 from quizzes.clock import Clock, system_clock
@@ -111,6 +112,10 @@ def create_dispatcher(
         translator=translator,
         clock=clock,
     )
+    # Recovery codes' guesses, counted across processes when they share Redis (/link, /m/).
+    redis = storage.redis if isinstance(storage, RedisStorage) else None
+    bot_id = settings.token.partition(":")[0] if settings.bot_token else None
+    dp["recovery_tries"] = recovery_tries(redis, bot_id)
     if metrics is not None:  # first: every update received counts, copies too
         dp.update.outer_middleware(metrics.update_middleware())
     # First of the bot's own: a copy of an update already handled opens no session.

@@ -16,13 +16,13 @@ from bot.application.web_participants import (
 )
 from bot.config import Settings
 from bot.i18n import Gettext
-from bot.recent_tries import RECOVERY_TRIES, Tries
+from bot.recent_tries import RECOVERY_TRIES, RecentTries, Tries
 from quizzes.participants import Participant
 
 
 def create_router() -> Router:
     router = Router(name="link")
-    tries = Tries(RECOVERY_TRIES)  # per person, as the pages count per address
+    own_tries = Tries(RECOVERY_TRIES)  # for a Dispatcher that brings none
 
     @router.message(Command("link"), F.chat.type == "private")
     async def link_doors(
@@ -33,8 +33,10 @@ def create_router() -> Router:
         settings: Settings,
         clock: Clock,
         _: Gettext,
+        recovery_tries: RecentTries | None = None,
     ) -> None:
-        if command.args and not tries.allow(str(participant.id)):
+        tries = recovery_tries or own_tries  # per person, as the pages count per address
+        if command.args and not await tries.allow(f"person:{participant.id}"):
             await message.answer(_("link.too_many"))
             return
         linked = await link(

@@ -49,7 +49,7 @@ from bot.article_format import article_html
 from bot.campaign_messages import answer_given, option_text, options_shown
 from bot.certificates import CertificateText, render_certificate
 from bot.i18n import Gettext, Translator
-from bot.recent_tries import RECOVERY_TRIES, Tries
+from bot.recent_tries import RECOVERY_TRIES, RecentTries, Tries
 from bot.verification import verify_url
 from bot.web.addresses import client_address
 from bot.web.sessions import chosen_language, remember_language
@@ -87,7 +87,8 @@ class ParticipantPages:
     clock: Clock = system_clock
     issuer: str | None = None
     public_url: str | None = None  # where certificates are verified (bot.verification)
-    recovery_tries: Tries = field(default_factory=lambda: Tries(RECOVERY_TRIES))
+    # Per client address; shared by the processes through Redis (bot.recent_tries).
+    recovery_tries: RecentTries = field(default_factory=lambda: Tries(RECOVERY_TRIES))
     presses: DirectPresses | None = None  # an answer's statements on the driver, as in chat
 
     @contextlib.asynccontextmanager
@@ -251,7 +252,7 @@ class ParticipantPages:
         if not self.form_token_ok(request, form):
             return self.message(request, _, "m.bad_form", 403, link_home=True)
         error = None
-        if not self.recovery_tries.allow(client_address(request)):
+        if not await self.recovery_tries.allow(f"address:{client_address(request)}"):
             error, status = "too_many", 429
         else:
             typed = form.get("code")
