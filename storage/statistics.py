@@ -39,6 +39,7 @@ import asyncio
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -103,6 +104,10 @@ _SECTION_QUERIES: dict[Section, tuple[str, ...]] = {
     Section.LECTURES: ("attendance", "lectures"),
     Section.ACTIVITIES: ("activities", "activities_pending", "vice_principals"),
 }
+
+# The sections whose figures are all counted per row, so that a scope's figures can be
+# cut into its schools' own (:meth:`StatisticsRepository.compile_by_school`).
+BY_SCHOOL_SECTIONS = frozenset({Section.REGISTRATION, Section.QUIZ})
 
 Progress = Callable[[str], None]
 _SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
@@ -245,11 +250,15 @@ def quiz_participation(scope: Scope, bounds: tuple[datetime, datetime]) -> Query
     )
 
 
-def quiz_by_campaign(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
+def quiz_by_campaign(
+    scope: Scope, bounds: tuple[datetime, datetime], *, per_row: bool = False
+) -> Query:
     """The figures of :func:`quiz_participation` per campaign instead of per row: a
     person counts once in each campaign they took part in (people of the scope only).
 
-    ``(campaign_id, role, took part, completed, passed)``.
+    ``(campaign_id, role, took part, completed, passed)``; with ``per_row``, the same per
+    row of the scope as well: ``(row_id, campaign_id, role, ...)`` (a person is in one
+    row, so a row's counts are what the row's own unit would count).
     """
     per_campaign = (
         select(
@@ -261,14 +270,21 @@ def quiz_by_campaign(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
         .group_by(AttemptRow.participant_id, AttemptRow.campaign_id)
         .subquery("per_campaign")
     )
-    return (
-        select(
-            per_campaign.c.cid,
-            ParticipantRow.role,
-            func.count(),
-            func.sum(per_campaign.c.f),
-            func.sum(per_campaign.c.p),
+    counts = (
+        func.count(),
+        func.sum(per_campaign.c.f),
+        func.sum(per_campaign.c.p),
+    )
+    if per_row:
+        return (
+            select(scope.map.c.row_id, per_campaign.c.cid, ParticipantRow.role, *counts)
+            .select_from(per_campaign)
+            .join(ParticipantRow, ParticipantRow.id == per_campaign.c.pid)
+            .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
+            .group_by(scope.map.c.row_id, per_campaign.c.cid, ParticipantRow.role)
         )
+    return (
+        select(per_campaign.c.cid, ParticipantRow.role, *counts)
         .select_from(per_campaign)
         .join(ParticipantRow, ParticipantRow.id == per_campaign.c.pid)
         .where(ParticipantRow.unit_id.in_(select(scope.map.c.unit_id)))
@@ -295,7 +311,12 @@ def took_part_by_row(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
 
 
 def took_part_by_day(
-    scope: Scope, bounds: tuple[datetime, datetime], zone: ZoneInfo, dialect: str
+    scope: Scope,
+    bounds: tuple[datetime, datetime],
+    zone: ZoneInfo,
+    dialect: str,
+    *,
+    per_row: bool = False,
 ) -> Query:
     """Took part per calendar day in the bureau's time zone: distinct participants of the
     scope who started an attempt that day (a person who took the quiz on two days counts
@@ -304,14 +325,26 @@ def took_part_by_day(
 
     SQLite keeps no zone: the day is shifted by the zone's offset at the period's start,
     exact for zones without daylight saving time such as Asia/Shanghai.
+
+    With ``per_row``, per row of the scope as well: ``(row_id, day, count)``.
     """
     if dialect == "postgresql":
         day = func.date(func.timezone(zone.key, AttemptRow.started_at))
     else:
         offset = bounds[0].astimezone(zone).utcoffset() or timedelta()
         day = func.date(AttemptRow.started_at, f"{int(offset.total_seconds()) // 60:+d} minutes")
+    people = func.count(func.distinct(AttemptRow.participant_id))
+    if per_row:
+        return (
+            select(scope.map.c.row_id, day.label("day"), people)
+            .select_from(AttemptRow)
+            .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
+            .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
+            .where(_in(AttemptRow.started_at, bounds))
+            .group_by(scope.map.c.row_id, day)
+        )
     return (
-        select(day.label("day"), func.count(func.distinct(AttemptRow.participant_id)))
+        select(day.label("day"), people)
         .select_from(AttemptRow)
         .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
         .where(
@@ -637,14 +670,71 @@ class StatisticsRepository:
         result's ``sections`` says which groups it holds): the dashboard's live figures
         need registration and quizzes only.
         """
+        whole, _schools = await self._compile(
+            scope_unit,
+            period,
+            zone,
+            total_name=total_name,
+            progress=progress,
+            now=now,
+            sections=sections,
+            by_school=False,
+        )
+        return whole
+
+    async def compile_by_school(
+        self,
+        scope_unit: Unit,
+        period: Period,
+        zone: ZoneInfo,
+        *,
+        total_name: str = "",
+        now: datetime | None = None,
+        sections: frozenset[Section] = BY_SCHOOL_SECTIONS,
+    ) -> tuple[Statistics, dict[int, Statistics]]:
+        """The figures of ``scope_unit`` (:meth:`compile`) and, cut from the same counts
+        on the same snapshot, each of its school rows' own: for every school, what
+        ``compile(school, ...)`` gives, each total named ``total_name`` or the school.
+
+        The rows' figures are counted per row already (a person is in one row); the
+        campaigns' lines and the days are counted per row as well, two more ``GROUP BY``
+        s. Only the sections whose figures are all per row can be cut this way
+        (:data:`BY_SCHOOL_SECTIONS`: registration and quizzes, what the dashboard shows).
+        """
+        if not sections <= BY_SCHOOL_SECTIONS:
+            raise ValueError(f"not counted per school: {sorted(sections - BY_SCHOOL_SECTIONS)}")
+        return await self._compile(
+            scope_unit,
+            period,
+            zone,
+            total_name=total_name,
+            progress=None,
+            now=now,
+            sections=sections,
+            by_school=True,
+        )
+
+    async def _compile(
+        self,
+        scope_unit: Unit,
+        period: Period,
+        zone: ZoneInfo,
+        *,
+        total_name: str,
+        progress: Progress | None,
+        now: datetime | None,
+        sections: frozenset[Section],
+        by_school: bool,
+    ) -> tuple[Statistics, dict[int, Statistics]]:
         note = progress or (lambda _step: None)
         scope = Scope(scope_unit)
+        dialect = self.session.get_bind().dialect.name
         bounds = period.bounds(zone)
         moment = now or datetime.now(UTC)
         queries: dict[str, Query] = {
             "quiz": quiz_participation(scope, bounds),
             "quiz_campaigns": quiz_by_campaign(scope, bounds),
-            "daily": took_part_by_day(scope, bounds, zone, self.session.get_bind().dialect.name),
+            "daily": took_part_by_day(scope, bounds, zone, dialect),
             "reach": people_reached(scope, bounds),
             "publicity": publicity_reach(scope, bounds),
             "engagement": engagement(scope, bounds),
@@ -661,6 +751,10 @@ class StatisticsRepository:
             "vice_principals": schools_with_vice_principal(scope, period.end),
         }
         wanted = {"enrolment"}.union(*(_SECTION_QUERIES[section] for section in sections))
+        if by_school:
+            queries["campaign_rows"] = quiz_by_campaign(scope, bounds, per_row=True)
+            queries["daily_rows"] = took_part_by_day(scope, bounds, zone, dialect, per_row=True)
+            wanted |= {"campaign_rows", "daily_rows"}
         results = await self._fetch({k: q for k, q in queries.items() if k in wanted}, note)
         results.update({key: [] for key in queries if key not in wanted})
 
@@ -680,6 +774,7 @@ class StatisticsRepository:
             names[unit_id], parents[unit_id] = name, parent_name
             add(unit_id, "students_enrolled", students)
             add(unit_id, "teachers_enrolled", teachers)
+        plain_names = dict(names)
         names = told_apart(names, parents)
         for row_id, role, count in results["registration"]:
             roles(row_id, "registered", role, count)
@@ -740,7 +835,7 @@ class StatisticsRepository:
         parts = [*schools, *([elsewhere] if elsewhere else [])]
         total = total_of(total_name or scope_unit.name, parts, articles_published=len(articles))
         shown = _campaigns(results["campaigns"], by_campaign, total.enrolled)
-        return Statistics(
+        whole = Statistics(
             period=period,
             scope_id=scope_unit.id,
             scope_name=scope_unit.name,
@@ -756,6 +851,17 @@ class StatisticsRepository:
                 sum(int(count or 0) for (count,) in results["activities_pending"]),
                 frozenset(row_id for (row_id,) in results["vice_principals"]),
             ),
+        )
+        if not by_school:
+            return whole, {}
+        return whole, _cut_by_school(
+            whole,
+            plain_names,
+            results["campaigns"],
+            results["campaign_rows"],
+            results["daily_rows"],
+            total_name,
+            zone,
         )
 
     async def _lectures_for(
@@ -825,6 +931,56 @@ class StatisticsRepository:
 
         await asyncio.gather(*(lane() for _ in range(min(self.lanes, len(queries)))))
         return {key: results[key] for key in queries}
+
+
+def _cut_by_school(
+    whole: Statistics,
+    names: dict[int, str],
+    labels: list[tuple[Any, ...]],
+    campaign_rows: list[tuple[Any, ...]],
+    daily_rows: list[tuple[Any, ...]],
+    total_name: str,
+    zone: ZoneInfo,
+) -> dict[int, Statistics]:
+    """Each school row of ``whole`` as its own scope (see
+    :meth:`StatisticsRepository.compile_by_school`): its row under its own name (no
+    regiment in front: it stands alone), its total, its campaigns' lines and its days."""
+    by_campaign: dict[int, dict[int, dict[str, Any]]] = {}
+    for row_id, campaign_id, role, took, completed, passed in campaign_rows:
+        if row_id is None:
+            continue
+        entry = by_campaign.setdefault(int(row_id), {}).setdefault(
+            campaign_id, {"roles": {}, "c": 0, "p": 0}
+        )
+        entry["roles"][role] = int(took)
+        entry["c"] += int(completed)
+        entry["p"] += int(passed)
+    days: dict[int, list[tuple[Any, ...]]] = {}
+    for row_id, day, count in daily_rows:
+        if row_id is not None:
+            days.setdefault(int(row_id), []).append((day, count))
+    cut: dict[int, Statistics] = {}
+    for school in whole.schools:
+        if school.unit_id is None:
+            continue
+        name = names[school.unit_id]
+        row = replace(school, name=name)
+        total = total_of(total_name or name, [row], articles_published=0)
+        shown = _campaigns(labels, by_campaign.get(school.unit_id, {}), total.enrolled)
+        cut[school.unit_id] = Statistics(
+            period=whole.period,
+            scope_id=school.unit_id,
+            scope_name=name,
+            schools=(row,),
+            elsewhere=None,
+            total=total,
+            campaigns=shown,
+            sections=whole.sections,
+            lectures=(),
+            daily=_daily(days.get(school.unit_id, []), shown, whole.period, zone),
+            activities=ActivityFigures(tally_rows([]), 0, frozenset()),
+        )
+    return cut
 
 
 def _campaigns(

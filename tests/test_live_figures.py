@@ -163,18 +163,44 @@ async def test_the_least_recently_read_figures_are_let_go_beyond_the_capacity(
 ) -> None:
     setting.live = LiveFigures(setting.open_uow, clock=setting.clock, capacity=1)
     await setting.read()
-    other = setting.world.schools["一三一团中学"]
+    today = setting.clock().astimezone(ZONE).date()
     async with setting.session_factory() as session:
         await setting.live.statistics(
             UnitOfWork.over(session),
-            other,
-            setting.period,
+            setting.school,
+            Period(today, today),  # another period: other figures
             ZONE,
             total_name="合计",
             now=setting.clock(),
         )
-    await setting.read()  # the first school again: computed afresh
+    await setting.read()  # the year again: computed afresh
     assert setting.live.computed == 3
+
+
+async def test_the_division_and_every_school_share_one_computation_each_its_own_report(
+    setting: Setting,
+) -> None:
+    async with setting.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        root = await uow.statistics.root()
+        assert root is not None
+        units = [root, *setting.world.schools.values()]
+        read = await asyncio.gather(
+            *(
+                setting.live.statistics(
+                    uow, unit, setting.period, ZONE, total_name="合计", now=setting.clock()
+                )
+                for unit in units
+            )
+        )
+        assert setting.live.computed == 1  # the division's, cut per school
+        for unit, (figures, _as_of) in zip(units, read, strict=True):
+            report = await uow.statistics.compile(
+                unit, setting.period, ZONE, total_name="合计", now=setting.clock()
+            )
+            assert participation(figures) == participation(report), unit.name
+            assert figures.campaigns == report.campaigns and figures.daily == report.daily
+        assert read[0][0].total.took_part.total == 1
 
 
 async def test_fresh_figures_are_computed_in_the_callers_unit_of_work(setting: Setting) -> None:

@@ -12,6 +12,10 @@ one computation behind, and says how old its figures are.
 Only the groups the dashboard shows are computed (registration and quizzes, see
 :data:`LIVE_SECTIONS`); they are the report's figures (:meth:`StatisticsRepository.compile`)
 for the same unit and period, not a second count. Each process keeps its own figures.
+
+A school's figures are cut from its whole tree's (:meth:`StatisticsRepository.compile_by_school`):
+one computation per period serves the division's overview and every school's page, however
+many are open, and each school's cut is what the report counts for that school alone.
 """
 
 from __future__ import annotations
@@ -20,16 +24,17 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from quizzes.clock import Clock, system_clock
-from quizzes.statistics import Period, Section, Statistics
-from quizzes.units import Unit
+from quizzes.statistics import Period, Statistics
+from quizzes.units import Unit, UnitKind
+from storage.statistics import BY_SCHOOL_SECTIONS
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -42,8 +47,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# What the dashboard's tables show: registered, took part, completed, passed, enrolment.
-LIVE_SECTIONS = frozenset({Section.REGISTRATION, Section.QUIZ})
+# What the dashboard's tables show: registered, took part, completed, passed, enrolment;
+# all counted per school, so that a school's figures can be cut from its tree's.
+LIVE_SECTIONS = BY_SCHOOL_SECTIONS
 MAX_AGE = timedelta(seconds=10)
 CAPACITY = 512  # sets of figures kept (units × periods); the least recently read go first
 
@@ -92,6 +98,7 @@ _Key = tuple[int, Period, str, str]
 class _Kept:
     statistics: Statistics
     as_of: datetime  # when the computation that made them started
+    schools: Mapping[int, Statistics] = field(default_factory=dict)  # a root's, cut per school
 
 
 class LiveFigures:
@@ -127,37 +134,69 @@ class LiveFigures:
         total_name: str,
         now: datetime,
     ) -> tuple[Statistics, datetime]:
-        key: _Key = (unit.id, period, zone.key, total_name)
+        root_id = unit.ancestor_ids[0] if unit.ancestor_ids else unit.id
+        if unit.kind is UnitKind.SCHOOL and root_id != unit.id:
+            tree = await self._read((root_id, period, zone.key, total_name), root_id)
+            school = tree.schools.get(unit.id)
+            if school is not None:
+                return school, tree.as_of
+            # A school added since the tree's figures were computed: its own, until the next.
+        # A root is computed with its schools' cuts (by id), whoever asks first.
+        kept = await self._read(
+            (unit.id, period, zone.key, total_name), unit.id if unit.parent_id is None else unit
+        )
+        return kept.statistics, kept.as_of
+
+    async def _read(self, key: _Key, unit: Unit | int) -> _Kept:
+        """The kept figures of ``key``, starting their refresh when they are too old; the
+        first to ask for figures never computed waits for them (with everyone else)."""
         kept = self._kept.get(key)
         if kept is not None:
             self._kept.move_to_end(key)
             if self._clock() - kept.as_of >= self.max_age and key not in self._running:
-                task = self._start(key, unit, period, zone, total_name)
+                task = self._start(key, unit)
                 task.add_done_callback(_log_failure)
-            return kept.statistics, kept.as_of
-        # Nothing kept yet: everyone asking now waits for the same computation.
-        task = self._running.get(key) or self._start(key, unit, period, zone, total_name)
-        done = await asyncio.shield(task)
-        return done.statistics, done.as_of
+            return kept
+        task = self._running.get(key) or self._start(key, unit)
+        return await asyncio.shield(task)
 
-    def _start(
-        self, key: _Key, unit: Unit, period: Period, zone: ZoneInfo, total_name: str
-    ) -> asyncio.Task[_Kept]:
-        task = asyncio.create_task(self._compute(key, unit, period, zone, total_name))
+    def _start(self, key: _Key, unit: Unit | int) -> asyncio.Task[_Kept]:
+        task = asyncio.create_task(self._compute(key, unit))
         self._running[key] = task
         return task
 
-    async def _compute(
-        self, key: _Key, unit: Unit, period: Period, zone: ZoneInfo, total_name: str
-    ) -> _Kept:
+    async def _compute(self, key: _Key, unit: Unit | int) -> _Kept:
+        """Compute ``key``'s figures in a unit of work of the task's own. A root of the
+        tree (given by id) is computed with every school's cut."""
+        unit_id, period, zone_key, total_name = key
+        zone = ZoneInfo(zone_key)
         try:
             as_of = self._clock()
             async with self._open_uow() as uow:
-                figures = await uow.statistics.compile(
-                    unit, period, zone, total_name=total_name, now=as_of, sections=LIVE_SECTIONS
-                )
+                if isinstance(unit, int):
+                    root = await uow.statistics.unit(unit)
+                    if root is None:
+                        raise LookupError(f"unit {unit_id} is gone")
+                    figures, schools = await uow.statistics.compile_by_school(
+                        root,
+                        period,
+                        zone,
+                        total_name=total_name,
+                        now=as_of,
+                        sections=LIVE_SECTIONS,
+                    )
+                else:
+                    figures = await uow.statistics.compile(
+                        unit,
+                        period,
+                        zone,
+                        total_name=total_name,
+                        now=as_of,
+                        sections=LIVE_SECTIONS,
+                    )
+                    schools = {}
                 await uow.commit()
-            kept = _Kept(figures, as_of)
+            kept = _Kept(figures, as_of, schools)
             self.computed += 1
             self._kept[key] = kept
             self._kept.move_to_end(key)
