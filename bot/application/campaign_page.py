@@ -28,6 +28,7 @@ from bot.application.dashboard import (
     section_of,
     units_in_view,
 )
+from bot.application.live_figures import FigureSource, fresh
 from quizzes.bank import Level
 from quizzes.campaigns import Campaign
 from quizzes.engine import MIN_READING_SECONDS, best_per_participant
@@ -157,9 +158,11 @@ async def campaign_page(
     now: datetime,
     zone: ZoneInfo,
     total_name: str,
+    figures: FigureSource = fresh,
 ) -> CampaignPage | CampaignPageRefusal | OverviewRefusal:
     """The page of ``campaign_id`` for ``unit_id`` (default: all of the viewer's units),
-    or why not. Ends its reads before returning."""
+    or why not; its progress from ``figures``, as the overview's. Ends its reads before
+    returning."""
     campaign = await uow.campaigns.get(campaign_id)
     if campaign is None:
         await uow.commit()
@@ -188,6 +191,7 @@ async def campaign_page(
         now=now,
         zone=zone,
         total_name=total_name,
+        figures=figures,
     )
     questions = campaign.rules.questions or 1
     bands = score_bands(

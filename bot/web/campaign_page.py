@@ -27,6 +27,7 @@ from bot.application.campaign_page import (
     campaign_page,
 )
 from bot.application.dashboard import OverviewRefusal, Viewer
+from bot.application.live_figures import FigureSource
 from bot.i18n import Gettext
 from bot.shortlists import wrong_answer
 from bot.web.charts import CHART, Bar, bars
@@ -54,6 +55,9 @@ class Pages(Protocol):
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def figures(self) -> FigureSource: ...
 
     def uow(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]: ...
 
@@ -136,6 +140,7 @@ class CampaignPages:
                 now=dashboard.clock(),
                 zone=dashboard.zone,
                 total_name=_.plain("web.total"),
+                figures=dashboard.figures,
             )
         if not isinstance(found, CampaignPage):
             key, status = _REFUSALS[found]
