@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -18,12 +19,15 @@ from quizzes.activities import (
     ReportPhoto,
     Source,
 )
+from quizzes.activity_kinds import CHECKED_IN_CODES
+from quizzes.participants import Role
 from quizzes.statistics import Period
 from quizzes.themes import Theme
 from quizzes.units import Unit
 from quizzes.vice_principals import VicePrincipal
-from storage.models import UnitRow
+from storage.models import ParticipantRow, UnitRow
 from storage.models_activities import ActivityPhotoRow, ActivityRow, VicePrincipalRow
+from storage.models_publicity import LectureCheckinRow, LectureRow
 from storage.repositories import insert_ignoring_conflicts
 from storage.scope import Query, Scope
 
@@ -61,7 +65,11 @@ def _activity(row: ActivityRow, photos: int = 0) -> Activity:
 
 def activity_tallies(scope: Scope, period: Period) -> Query:
     """``(row_id, kind, theme, events, students, teachers, parents)``: confirmed events
-    held in the period, per row of the scope (a class's event counts for its school)."""
+    held in the period, per row of the scope (a class's event counts for its school).
+
+    Kinds taken part in by checking in (online lectures) are left out: their figures
+    are the lectures' own (:func:`storage.statistics.lectures_held` and
+    :func:`storage.statistics.lecture_attendance`), so they are counted once."""
     return (
         select(
             scope.map.c.row_id,
@@ -77,6 +85,7 @@ def activity_tallies(scope: Scope, period: Period) -> Query:
             scope.map.c.row_id.is_not(None),
             ActivityRow.status == ActivityStatus.CONFIRMED.value,
             ActivityRow.held_on.between(period.start, period.end),
+            ActivityRow.kind.not_in(CHECKED_IN_CODES),
         )
         .group_by(scope.map.c.row_id, ActivityRow.kind, ActivityRow.theme)
     )
@@ -182,7 +191,41 @@ class ActivityRepository:
         row = await self.session.get(ActivityRow, activity_id)
         if row is None:
             return None
-        return _activity(row, await self._photo_count(activity_id))
+        [found] = await self._with_checkins([_activity(row, await self._photo_count(row.id))])
+        return found
+
+    async def _with_checkins(self, activities: list[Activity]) -> list[Activity]:
+        """Activities taken part in by checking in (online lectures) with their
+        check-ins by role as their headcount: their participation records are the
+        lecture's check-ins (one ``GROUP BY``), not counts typed by a recorder."""
+        ids = [a.id for a in activities if a.activity_kind.checked_in]
+        if not ids:
+            return activities
+        query = (
+            select(LectureRow.activity_id, ParticipantRow.role, func.count())
+            .select_from(LectureCheckinRow)
+            .join(LectureRow, LectureRow.id == LectureCheckinRow.lecture_id)
+            .join(ParticipantRow, ParticipantRow.id == LectureCheckinRow.participant_id)
+            .where(LectureRow.activity_id.in_(ids))
+            .group_by(LectureRow.activity_id, ParticipantRow.role)
+        )
+        counts: dict[int, dict[str | None, int]] = {}
+        for activity_id, role, count in await self.session.execute(query):
+            if activity_id is not None:  # the query keeps only those of ids
+                counts.setdefault(activity_id, {})[role] = int(count)
+        return [
+            replace(
+                activity,
+                headcount=Headcount(
+                    counts.get(activity.id, {}).get(Role.STUDENT.value, 0),
+                    counts.get(activity.id, {}).get(Role.TEACHER.value, 0),
+                    counts.get(activity.id, {}).get(Role.PARENT.value, 0),
+                ),
+            )
+            if activity.activity_kind.checked_in
+            else activity
+            for activity in activities
+        ]
 
     async def _photo_count(self, activity_id: int) -> int:
         query = select(func.count()).where(ActivityPhotoRow.activity_id == activity_id)
@@ -208,7 +251,9 @@ class ActivityRepository:
         if period is not None:
             query = query.where(ActivityRow.held_on.between(period.start, period.end))
         query = query.order_by(ActivityRow.held_on.desc(), ActivityRow.id.desc()).limit(limit)
-        return [_activity(row) for row in await self.session.scalars(query)]
+        return await self._with_checkins(
+            [_activity(row) for row in await self.session.scalars(query)]
+        )
 
     async def report_photos(
         self, scope: Unit, period: Period, *, limit: int = 12

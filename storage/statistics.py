@@ -22,6 +22,13 @@ the lecture (``articles.lecture_id`` set) so that they go through the broadcaste
 are the lecture's notices, not publicity articles, and count in none of the article
 figures (published, delivered, people reached, read, clicked). The lecture counts under
 :func:`lectures_held` and :func:`lecture_attendance`.
+
+An online lecture is also an activity (kind ``online_lecture``, ``lectures.activity_id``)
+whose participation records are its check-ins. Its figures as a kind (events and 人次,
+per theme) are read from the same two queries, :func:`lectures_held` and
+:func:`lecture_attendance`, never from the activity row's own day or status, so the
+lecture figures and the kind's agree by construction; :func:`storage.activities.activity_tallies`
+leaves that kind out, so no lecture is counted twice in any total.
 A class's quiz reminder, sent from the dashboard by its teacher, is an article too
 (``class_reminder_articles``) and is left out of the article figures the same way, as is
 a reminder to read an article (``articles.reminder_of``): its reads and clicks count for
@@ -58,7 +65,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from quizzes.activities import ActivityFigures
+from quizzes.activities import ActivityFigures, ActivityTally, Headcount
+from quizzes.activity_kinds import ONLINE_LECTURE, kind_named
 from quizzes.participants import Role
 from quizzes.publicity import Audience
 from quizzes.statistics import (
@@ -71,6 +79,7 @@ from quizzes.statistics import (
     UnitFigures,
     total_of,
 )
+from quizzes.themes import Theme
 from quizzes.units import Unit
 from storage.activities import (
     activities_pending,
@@ -79,6 +88,7 @@ from storage.activities import (
     tally_rows,
 )
 from storage.models import ParticipantRow, UnitRow
+from storage.models_activities import ActivityRow
 from storage.models_publicity import (
     ArticleReadRow,
     ArticleRow,
@@ -514,8 +524,10 @@ def lectures_held(bounds: tuple[datetime, datetime], now: datetime) -> Query:
     scope: the lecture's audience reaches the scope (everyone, or a unit of the
     audience is in the scope or contains it), or someone of the scope checked in.
 
-    Returns ``(lecture_id, title, speaker, starts_at, audience)``.
+    Returns ``(lecture_id, title, speaker, starts_at, audience, theme)``: the theme is
+    that of the lecture's activity (its kind's usual one, 宪法, for a lecture without one).
     """
+    default_theme = kind_named(ONLINE_LECTURE).default_theme.value
     return (
         select(
             LectureRow.id,
@@ -523,7 +535,9 @@ def lectures_held(bounds: tuple[datetime, datetime], now: datetime) -> Query:
             LectureRow.speaker,
             LectureRow.starts_at,
             LectureRow.audience,
+            func.coalesce(ActivityRow.theme, default_theme),
         )
+        .outerjoin(ActivityRow, ActivityRow.id == LectureRow.activity_id)
         .where(_held(bounds, now))
         .order_by(LectureRow.starts_at, LectureRow.id)
     )
@@ -538,8 +552,8 @@ def lecture_attendance(scope: Scope, bounds: tuple[datetime, datetime], now: dat
     - attendees (人): distinct participants who checked in to at least one of them.
 
     ``("row", row_id, role, check-ins, attendees)`` per row and role, and
-    ``("lecture", lecture_id, None, check-ins, check-ins)`` per lecture (people of the
-    scope only).
+    ``("lecture", lecture_id, role, check-ins, check-ins)`` per lecture and role (people
+    of the scope only): the online-lecture kind's 人次 by role.
     """
     checkins = (
         select(
@@ -564,10 +578,10 @@ def lecture_attendance(scope: Scope, bounds: tuple[datetime, datetime], now: dat
     by_lecture = select(
         literal("lecture").label("level"),
         checkins.c.lid.label("key"),
-        literal(None).label("role"),
+        checkins.c.role,
         func.count(),
         func.count(),
-    ).group_by(checkins.c.lid)
+    ).group_by(checkins.c.lid, checkins.c.role)
     return union_all(by_row, by_lecture)  # type: ignore[return-value]
 
 
@@ -810,14 +824,15 @@ class StatisticsRepository:
             add(row_id, kind, count)
         for row_id, count in results["shortlist"]:
             add(row_id, "shortlisted", count)
-        checkins: dict[int, int] = {}
+        checkins: dict[int, dict[str | None, int]] = {}
         for level, key, role, count, people in results["attendance"]:
             if level == "row":
                 add(key, "lecture_checkins", count)
                 roles(key, "lecture_attendees", role, people)
             else:
-                checkins[key] = int(count)
+                checkins.setdefault(key, {})[role] = int(count)
         lectures = await self._lectures_for(scope_unit, results["lectures"], checkins)
+        themes = {row[0]: row[5] for row in results["lectures"]}
 
         def unit_figures(row_id: int | None, name: str) -> UnitFigures:
             values = dict(figures.get(row_id, {}))
@@ -850,6 +865,7 @@ class StatisticsRepository:
                 tally_rows(results["activities"]),
                 sum(int(count or 0) for (count,) in results["activities_pending"]),
                 frozenset(row_id for (row_id,) in results["vice_principals"]),
+                _lectures_as_activities(lectures, themes, checkins),
             ),
         )
         if not by_school:
@@ -865,7 +881,10 @@ class StatisticsRepository:
         )
 
     async def _lectures_for(
-        self, scope_unit: Unit, held: list[tuple[Any, ...]], checkins: dict[int, int]
+        self,
+        scope_unit: Unit,
+        held: list[tuple[Any, ...]],
+        by_role: dict[int, dict[str | None, int]],
     ) -> tuple[LectureFigures, ...]:
         """The held lectures that were for the scope (see :func:`lectures_held`)."""
         audiences = {row[0]: Audience.from_json(row[4]) for row in held}
@@ -886,9 +905,10 @@ class StatisticsRepository:
                 if path is not None
             )
 
+        checkins = {lecture_id: sum(roles.values()) for lecture_id, roles in by_role.items()}
         return tuple(
             LectureFigures(lecture_id, title, speaker, starts_at, checkins.get(lecture_id, 0))
-            for lecture_id, title, speaker, starts_at, _audience in held
+            for lecture_id, title, speaker, starts_at, _audience, _theme in held
             if checkins.get(lecture_id, 0) > 0 or reaches(audiences[lecture_id])
         )
 
@@ -981,6 +1001,30 @@ def _cut_by_school(
             activities=ActivityFigures(tally_rows([]), 0, frozenset()),
         )
     return cut
+
+
+def _lectures_as_activities(
+    lectures: tuple[LectureFigures, ...],
+    themes: dict[int, str],
+    by_role: dict[int, dict[str | None, int]],
+) -> tuple[ActivityTally, ...]:
+    """The lectures held for the scope as the online-lecture kind, per theme: events are
+    the lectures the report's lectures held counts, 人次 their check-ins by role there."""
+    per_theme: dict[str, tuple[int, Headcount]] = {}
+    for lecture in lectures:
+        roles = by_role.get(lecture.lecture_id, {})
+        counted = Headcount(
+            roles.get(Role.STUDENT.value, 0),
+            roles.get(Role.TEACHER.value, 0),
+            roles.get(Role.PARENT.value, 0),
+        )
+        theme = themes[lecture.lecture_id]
+        events, headcount = per_theme.get(theme, (0, Headcount()))
+        per_theme[theme] = (events + 1, headcount + counted)
+    return tuple(
+        ActivityTally(None, ONLINE_LECTURE, Theme(theme), events, headcount)
+        for theme, (events, headcount) in sorted(per_theme.items())
+    )
 
 
 def _campaigns(

@@ -4,7 +4,9 @@ spreadsheet), the bureau's review, and the 法治副校长 register.
 The rule of the report (:func:`quizzes.activities.counts_in_report`): what the bureau
 records is confirmed at once; what a school records waits for the bureau, which
 confirms or rejects it; the report counts confirmed activities only, and says how many
-are still waiting.
+are still waiting. Online lectures are activities too (kind ``online_lecture``), made
+when one is scheduled (:mod:`bot.application.lectures`), confirmed at once and never
+reviewed; the lists here show them with their check-ins as their headcount.
 """
 
 from __future__ import annotations
@@ -289,8 +291,13 @@ async def review_activity(
     note: str = "",
     now: datetime,
 ) -> tuple[ReviewOutcome, Activity | None]:
-    """The bureau confirms or rejects a school's entry (again, if it changes its mind)."""
+    """The bureau confirms or rejects a school's entry (again, if it changes its mind).
+    An online lecture's activity is nobody's to review: it is confirmed when scheduled
+    and cancelled with the lecture."""
     if not permissions.is_admin:
+        return ReviewOutcome.NOT_ALLOWED, None
+    found = await uow.activities.get(activity_id)
+    if found is not None and found.activity_kind.checked_in:
         return ReviewOutcome.NOT_ALLOWED, None
     status = ActivityStatus.CONFIRMED if confirm else ActivityStatus.REJECTED
     activity = await uow.activities.review(activity_id, status, by=by, note=note, now=now)
