@@ -1,17 +1,21 @@
-"""What the step-by-step dialogues (/post, /newcampaign, /newlecture...) share: showing
-the next step, and one way out of every one of them (``/cancel`` or a 取消 button)."""
+"""What the step-by-step dialogues (/post, /newcampaign, /newlecture, /activity) share:
+their typed state, showing the next step, a way back from every step (a 返回 button) and
+one way out of every one of them (``/cancel`` or a 取消 button)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Self
 
 from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.handler import CallableObject
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import StatesGroup
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from pydantic import BaseModel
 
 from bot.i18n import Gettext
 
@@ -34,6 +38,67 @@ class LeaveCb(CallbackData, prefix="dq"):
 
 def leave_button(_: Gettext) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_.plain("dialogue.cancel"), callback_data=LeaveCb().pack())
+
+
+class DialogueState(BaseModel):
+    """A dialogue's answers so far: a typed model kept in the FSM data under ``key``
+    (plain JSON there, so any FSM storage, Redis included, keeps it)."""
+
+    key: ClassVar[str]
+
+    @classmethod
+    async def load(cls, state: FSMContext) -> Self:
+        return cls.model_validate((await state.get_data()).get(cls.key) or {})
+
+    async def save(self, state: FSMContext) -> None:
+        await state.update_data({self.key: self.model_dump(mode="json")})
+
+
+# ---------------------------------------------------------------------- back
+
+
+class StepBackCb(CallbackData, prefix="db"):
+    """The 返回 button of a dialogue's step: the step before it, asked again."""
+
+
+# Shows a step again: an aiogram-style function that takes ``say`` and, by parameter
+# name, whatever else a handler may take (``state``, ``uow``, ``_``...).
+Asker = Callable[..., Awaitable[object]]
+
+# Where the 返回 button of a step leads: the step before it and how to ask it.
+_BACK: dict[str, tuple[State, Asker]] = {}
+
+
+def on_back(step: State, previous: State, ask: Asker) -> None:
+    """The 返回 button of ``step`` goes to ``previous``, asked again by ``ask``."""
+    assert step.state is not None
+    _BACK[step.state] = (previous, ask)
+
+
+def back_button(_: Gettext) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=_.plain("common.back"), callback_data=StepBackCb().pack())
+
+
+def step_keyboard(_: Gettext, *, back: bool = True) -> InlineKeyboardMarkup:
+    """Under a step that asks for text: 返回 (but on a first step) and 取消."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[*([back_button(_)] if back else []), leave_button(_)]]
+    )
+
+
+async def go_back(
+    callback: CallbackQuery, state: FSMContext, bot: Bot, _: Gettext, **data: Any
+) -> None:
+    target = _BACK.get(await state.get_state() or "")
+    if target is None:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    previous, ask = target
+    await callback.answer()
+    await state.set_state(previous)
+    message = callback.message if isinstance(callback.message, Message) else None
+    say = replier(bot, callback.from_user.id, message)
+    await CallableObject(ask).call(say=say, state=state, bot=bot, _=_, **data)
 
 
 def replier(bot: Bot, chat_id: int, message: Message | None) -> Say:
@@ -89,6 +154,7 @@ def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(leave_by_command, Command("cancel"))
     router.callback_query.register(leave_by_button, LeaveCb.filter())
+    router.callback_query.register(go_back, StepBackCb.filter())
     return router
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -29,13 +29,10 @@ from bot.application.publicity import (
     Publication,
     PublishRefusal,
     Reading,
-    UnitRefusal,
     article_figures,
     article_for,
     articles_of,
-    audience_offer,
     audience_summary,
-    classes_on_offer,
     create_draft,
     draft_exists,
     keep_photo_file_id,
@@ -45,13 +42,7 @@ from bot.application.publicity import (
     may_see_figures,
     may_use_channel,
     missed_article_to_send,
-    own_school,
     publish_draft,
-    regiments_on_offer,
-    schools_on_offer,
-    unit_label,
-    unit_labels,
-    unit_refusal,
 )
 from bot.application.read_reminders import (
     AlreadyReminded,
@@ -62,6 +53,7 @@ from bot.application.read_reminders import (
 from bot.article_format import FormatProblem, check_article
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
+from bot.views.posting import confirm_keyboard, when_keyboard
 from bot.views.publicity import (
     ROLES,
     BroadcastCb,
@@ -72,18 +64,23 @@ from bot.views.publicity import (
     RemindUnreadCb,
     article_keyboard,
     articles_keyboard,
-    audience_kind_keyboard,
-    class_school_keyboard,
-    confirm_keyboard,
     remind_unread_keyboard,
     reminder_text,
-    role_choice_keyboard,
-    unit_choice_keyboard,
-    when_keyboard,
 )
-from handlers.dialogue import Say, leave_button, on_leaving, replier
+from handlers.audience import AudiencePicker, Pick
+from handlers.dialogue import (
+    DialogueState,
+    Say,
+    back_button,
+    leave_button,
+    on_back,
+    on_leaving,
+    replier,
+    step_keyboard,
+)
+from handlers.rights import Allowed
 from handlers.stats_command import StatsOf
-from quizzes.participants import Participant, Role
+from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
     PHOTO_MAX_BYTES,
@@ -96,7 +93,6 @@ from quizzes.publicity import (
     parse_publish_at,
     valid_link,
 )
-from quizzes.units import Unit
 
 if TYPE_CHECKING:
     from bot.broadcaster import Broadcaster
@@ -368,16 +364,30 @@ def describe_problem(problem: FormatProblem, _: Gettext) -> str:
     )
 
 
-async def start_post(
-    message: Message, permissions: Permissions, state: FSMContext, _: Gettext
-) -> None:
-    if not may_compose(permissions):
-        await message.answer(_("publicity.compose.staff_only"))
-        return
+class PostDraft(DialogueState):
+    """/post's answers besides the audience (the picker keeps that): the draft article,
+    when to send it (None: now) and whether to the channel too."""
+
+    key = "post"
+
+    article: int = 0
+    when: datetime | None = None
+    channel: bool = False
+
+
+async def start_post(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
     await state.clear()
+    await ask_post(replier(bot, message.chat.id, None), state, _)
+
+
+async def refuse_post(message: Message, _: Gettext) -> None:
+    await message.answer(_("publicity.compose.staff_only"))
+
+
+async def ask_post(say: Say, state: FSMContext, _: Gettext) -> None:
+    """The first step, also 返回 from the audience (a new post; the draft is left)."""
     await state.set_state(Composing.post)
-    leave = InlineKeyboardMarkup(inline_keyboard=[[leave_button(_)]])
-    await message.answer(_("publicity.compose.ask_post"), reply_markup=leave)
+    await say(_("publicity.compose.ask_post"), step_keyboard(_, back=False))
 
 
 async def receive_post(
@@ -390,9 +400,6 @@ async def receive_post(
     bot: Bot,
     _: Gettext,
 ) -> None:
-    if not may_compose(permissions):
-        await state.clear()
-        return
     document = message.document
     if document is not None and not is_photo_file(document.file_name, document.mime_type):
         await message.answer(_("publicity.compose.not_a_photo"))
@@ -427,8 +434,7 @@ async def receive_post(
     if article is None:
         await state.clear()
         return
-    await state.update_data(article=article.id, units=[], roles=[], kind="", when=None)
-    await state.set_state(Composing.audience)
+    await PostDraft(article=article.id).save(state)
     # The preview is the article exactly as recipients will get it, buttons included.
     markup = article_keyboard(article, participant.id, _, settings.link_base)
     if photo_bytes is not None:
@@ -443,274 +449,51 @@ async def receive_post(
             await keep_photo_file_id(uow, article.id, preview.photo[-1].file_id)
     else:
         await send_article(bot, article, message.chat.id, markup)
-    say = replier(bot, message.chat.id, None)
-    offer = await audience_offer(uow, permissions)
+    await PICKER.open(replier(bot, message.chat.id, None), state, uow, participant, permissions, _)
+
+
+async def audience_chosen(
+    callback: CallbackQuery, state: FSMContext, bot: Bot, _: Gettext
+) -> None:
+    """The picker's last press: when to send."""
+    message = callback.message if isinstance(callback.message, Message) else None
+    await ask_when(replier(bot, callback.from_user.id, message), state, _)
+
+
+async def ask_when(say: Say, state: FSMContext, _: Gettext) -> None:
+    await state.set_state(Composing.when)
     await say(
-        _("publicity.compose.preview") + "\n" + _("publicity.compose.ask_audience"),
-        audience_kind_keyboard(
-            _, admin=offer.everyone, own_school=offer.own_school, own_label=offer.own_label
-        ),
+        _("publicity.compose.ask_when", format=EXAMPLE_TIME),
+        when_keyboard(_, back_button(_), leave_button(_)),
     )
 
 
-async def _choices(data: dict[str, Any], permissions: Permissions, uow: UnitOfWork) -> list[Unit]:
-    """The units on offer at the dialogue's current step."""
-    kind = data.get("kind")
-    if kind == "regs":
-        return await regiments_on_offer(uow, permissions)
-    if kind == "schools":
-        return await schools_on_offer(uow, permissions)
-    if kind == "classes":
-        return await classes_on_offer(uow, permissions, data.get("school"))
-    return []
+PICKER = AudiencePicker(
+    step=Composing.audience,
+    ask="publicity.compose.ask_audience",
+    finish=audience_chosen,
+    rule=may_compose,
+    back=ask_post,
+)
+on_back(Composing.when, Composing.audience, PICKER.reopen)
 
 
-async def _refuse(
-    callback: CallbackQuery, unit_id: int, permissions: Permissions, uow: UnitOfWork, _: Gettext
-) -> None:
-    """A unit that is not on offer: someone else's (a forged button) or a stale one."""
-    if await unit_refusal(uow, unit_id, permissions) is UnitRefusal.OUTSIDE:
-        await callback.answer(_.plain("publicity.audience.outside_school"), show_alert=True)
-    else:
-        await callback.answer(_.plain("errors.stale_button"))
-
-
-async def _show_classes(
+async def send_now(
     callback: CallbackQuery,
-    school_id: int,
-    units: list[int],
     permissions: Permissions,
     uow: UnitOfWork,
     state: FSMContext,
-    say: Say,
-    _: Gettext,
-) -> None:
-    classes = await classes_on_offer(uow, permissions, school_id)
-    if not classes:
-        await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
-        return
-    await state.update_data(units=units, kind="classes", school=school_id)
-    await callback.answer()
-    several = len(await schools_on_offer(uow, permissions)) > 1
-    await say(
-        _("publicity.compose.choose_classes", school=await unit_label(uow, school_id)),
-        unit_choice_keyboard(classes, units, _, other_schools=several),
-    )
-
-
-async def post_step(
-    callback: CallbackQuery,
-    callback_data: PostCb,
-    participant: Participant,
-    permissions: Permissions,
-    uow: UnitOfWork,
-    state: FSMContext,
-    broadcaster: Broadcaster,
     settings: Settings,
     bot: Bot,
-    clock: Clock,
     _: Gettext,
-    scheduler: Scheduler | None = None,
 ) -> None:
-    data: dict[str, Any] = await state.get_data()
-    article_id = data.get("article")
-    if not may_compose(permissions) or not isinstance(article_id, int):
-        await callback.answer(_.plain("errors.stale_button"))
-        return
-    action = callback_data.action
+    await callback.answer()
+    draft = await PostDraft.load(state)
+    draft.when = None
+    await draft.save(state)
     message = callback.message if isinstance(callback.message, Message) else None
     say = replier(bot, callback.from_user.id, message)
-    units = list(data.get("units") or [])
-    roles = list(data.get("roles") or [])
-    if action == "cancel":
-        await state.clear()
-        await callback.answer()
-        await say(_("publicity.compose.cancelled"), None)
-    elif action == "all" and may_address_everyone(permissions):
-        await state.update_data(units=[], kind="all")
-        await callback.answer()
-        await say(_("publicity.compose.ask_roles"), role_choice_keyboard((), _))
-    elif action in ("regs", "schools"):
-        choices = await _choices({"kind": action}, permissions, uow)
-        if not choices:
-            await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
-            return
-        await state.update_data(units=[], kind=action)
-        await callback.answer()
-        labels = await unit_labels(uow, choices)
-        await say(
-            _(f"publicity.compose.choose_{action}"),
-            unit_choice_keyboard(choices, (), _, labels=labels),
-        )
-    elif action == "myschool":
-        own = await own_school(uow, permissions)
-        if own is None:
-            await callback.answer(_.plain("errors.stale_button"))
-            return
-        await state.update_data(units=[own.id], kind="schools")
-        await callback.answer()
-        await say(_("publicity.compose.ask_roles"), role_choice_keyboard((), _))
-    elif action == "classes":
-        schools = await schools_on_offer(uow, permissions)
-        if not schools:
-            await callback.answer(_.plain("publicity.compose.no_units"), show_alert=True)
-            return
-        kept = units if data.get("kind") == "classes" else []  # back from a school's classes
-        if len(schools) == 1:
-            await _show_classes(callback, schools[0].id, kept, permissions, uow, state, say, _)
-            return
-        await state.update_data(units=kept, kind="classes", school=None)
-        await callback.answer()
-        labels = await unit_labels(uow, schools)
-        await say(
-            _("publicity.compose.choose_class_school"), class_school_keyboard(schools, _, labels)
-        )
-    elif action == "cschool":
-        if data.get("kind") != "classes":
-            await callback.answer(_.plain("errors.stale_button"))
-            return
-        if not await classes_on_offer(uow, permissions, callback_data.id):
-            await _refuse(callback, callback_data.id, permissions, uow, _)
-            return
-        await _show_classes(callback, callback_data.id, units, permissions, uow, state, say, _)
-    elif action == "unit":
-        choices = await _choices(data, permissions, uow)
-        if callback_data.id not in {u.id for u in choices}:
-            await _refuse(callback, callback_data.id, permissions, uow, _)
-            return
-        if callback_data.id in units:
-            units.remove(callback_data.id)
-        else:
-            units.append(callback_data.id)
-        await state.update_data(units=units)
-        await callback.answer()
-        if message is not None:
-            several = (
-                data.get("kind") == "classes" and len(await schools_on_offer(uow, permissions)) > 1
-            )
-            # Classes are shown under their school's name already: by their own names.
-            shown = await unit_labels(uow, choices) if data.get("kind") == "schools" else {}
-            await message.edit_reply_markup(
-                reply_markup=unit_choice_keyboard(
-                    choices, units, _, other_schools=several, labels=shown
-                )
-            )
-    elif action == "units_done":
-        if not units:
-            await callback.answer(_.plain("publicity.compose.choose_one"), show_alert=True)
-            return
-        await callback.answer()
-        await say(_("publicity.compose.ask_roles"), role_choice_keyboard((), _))
-    elif action == "role" and 0 <= callback_data.id < len(ROLES):
-        role = ROLES[callback_data.id].value
-        if role in roles:
-            roles.remove(role)
-        else:
-            roles.append(role)
-        await state.update_data(roles=roles)
-        await callback.answer()
-        if message is not None:
-            chosen = [Role(r) for r in roles]
-            await message.edit_reply_markup(reply_markup=role_choice_keyboard(chosen, _))
-    elif action == "roles_done":
-        await state.set_state(Composing.when)
-        await callback.answer()
-        await say(_("publicity.compose.ask_when", format=EXAMPLE_TIME), when_keyboard(_))
-    elif action == "now":
-        await state.update_data(when=None)
-        await callback.answer()
-        await _confirm(say, permissions, uow, state, settings, _)
-    elif action == "channel":
-        if not may_use_channel(permissions, settings.publicity_channel) or (
-            await state.get_state() != Composing.confirm.state
-        ):
-            await callback.answer(_.plain("errors.stale_button"))
-            return
-        await state.update_data(channel=not data.get("channel"))
-        await callback.answer()
-        await _confirm(say, permissions, uow, state, settings, _)
-    elif action == "test":
-        if not await draft_exists(uow, article_id):
-            await callback.answer(_.plain("errors.stale_button"))
-            return
-        await broadcaster.start_broadcast(
-            article_id,
-            created_by=participant.chat_id,
-            locale=participant.locale,
-            progress_chat_id=None,
-            test_participant_id=participant.id,
-        )
-        await callback.answer(_.plain("publicity.compose.test_sent"))
-    elif action == "go":
-        await callback.answer()
-        await _publish(
-            say,
-            callback.from_user.id,
-            participant,
-            permissions,
-            uow,
-            state,
-            broadcaster,
-            settings,
-            clock,
-            _,
-            scheduler,
-        )
-    else:
-        await callback.answer(_.plain("errors.stale_button"))
-
-
-def _to_channel(data: dict[str, Any], permissions: Permissions, settings: Settings) -> bool:
-    return bool(data.get("channel")) and may_use_channel(permissions, settings.publicity_channel)
-
-
-def _audience(data: dict[str, Any]) -> Audience:
-    units = frozenset(int(u) for u in data.get("units") or [])
-    roles = frozenset(Role(r) for r in data.get("roles") or [])
-    return Audience(units, roles)
-
-
-def _describe(audience: Audience, labels: list[str], _: Gettext) -> str:
-    """Who the article goes to, as the summary says it (``labels``: its units')."""
-    parts = [_.join(labels) if audience.unit_ids else _.plain("publicity.audience.everyone")]
-    if audience.roles:
-        parts.append(_.join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles))
-    return " · ".join(parts)
-
-
-async def _confirm(
-    say: Say,
-    permissions: Permissions,
-    uow: UnitOfWork,
-    state: FSMContext,
-    settings: Settings,
-    _: Gettext,
-) -> None:
-    data = await state.get_data()
-    audience = _audience(data)
-    summary = await audience_summary(uow, audience, viewer=permissions)
-    if isinstance(summary, AudienceProblem):
-        await say(_(f"publicity.audience.{summary.value}"), None)
-        await state.clear()
-        return
-    when_text = data.get("when")
-    when = (
-        datetime.fromisoformat(when_text).astimezone(settings.zone).strftime(TIME_FORMAT)
-        if when_text
-        else _.plain("publicity.compose.when_now")
-    )
-    await state.set_state(Composing.confirm)
-    text = _(
-        "publicity.compose.summary",
-        audience=_describe(audience, summary.labels, _),
-        count=summary.count,
-        when=when,
-    )
-    offer = may_use_channel(permissions, settings.publicity_channel)
-    to_channel = _to_channel(data, permissions, settings)
-    if to_channel:
-        text += "\n" + _("publicity.compose.summary_channel", channel=settings.publicity_channel)
-    await say(text, confirm_keyboard(_, to_channel if offer else None))
+    await confirm(say, permissions, uow, state, settings, _)
 
 
 async def receive_time(
@@ -728,32 +511,127 @@ async def receive_time(
     except ValueError as error:
         await message.answer(_(f"publicity.compose.problem.{error}", format=EXAMPLE_TIME))
         return
-    await state.update_data(when=when.isoformat())
-    await _confirm(replier(bot, message.chat.id, None), permissions, uow, state, settings, _)
+    draft = await PostDraft.load(state)
+    draft.when = when
+    await draft.save(state)
+    await confirm(replier(bot, message.chat.id, None), permissions, uow, state, settings, _)
 
 
-async def _publish(
+def _describe(audience: Audience, labels: list[str], _: Gettext) -> str:
+    """Who the article goes to, as the summary says it (``labels``: its units')."""
+    parts = [_.join(labels) if audience.unit_ids else _.plain("publicity.audience.everyone")]
+    if audience.roles:
+        parts.append(_.join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles))
+    return " · ".join(parts)
+
+
+async def confirm(
     say: Say,
-    chat_id: int,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    state: FSMContext,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    """Who, how many and when, to confirm (also 返回 from nowhere: the last step)."""
+    draft = await PostDraft.load(state)
+    audience = (await Pick.load(state)).audience
+    summary = await audience_summary(uow, audience, viewer=permissions)
+    if isinstance(summary, AudienceProblem):
+        await say(_(f"publicity.audience.{summary.value}"), None)
+        await state.clear()
+        return
+    when = (
+        draft.when.astimezone(settings.zone).strftime(TIME_FORMAT)
+        if draft.when
+        else _.plain("publicity.compose.when_now")
+    )
+    await state.set_state(Composing.confirm)
+    text = _(
+        "publicity.compose.summary",
+        audience=_describe(audience, summary.labels, _),
+        count=summary.count,
+        when=when,
+    )
+    offer = may_use_channel(permissions, settings.publicity_channel)
+    to_channel = draft.channel and offer
+    if to_channel:
+        text += "\n" + _("publicity.compose.summary_channel", channel=settings.publicity_channel)
+    markup = confirm_keyboard(_, back_button(_), leave_button(_), to_channel if offer else None)
+    await say(text, markup)
+
+
+on_back(Composing.confirm, Composing.when, ask_when)
+
+
+async def toggle_channel(
+    callback: CallbackQuery,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    if settings.publicity_channel is None:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await callback.answer()
+    draft = await PostDraft.load(state)
+    draft.channel = not draft.channel
+    await draft.save(state)
+    message = callback.message if isinstance(callback.message, Message) else None
+    await confirm(
+        replier(bot, callback.from_user.id, message), permissions, uow, state, settings, _
+    )
+
+
+async def send_test(
+    callback: CallbackQuery,
+    participant: Participant,
+    uow: UnitOfWork,
+    state: FSMContext,
+    broadcaster: Broadcaster,
+    _: Gettext,
+) -> None:
+    draft = await PostDraft.load(state)
+    if not await draft_exists(uow, draft.article):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await broadcaster.start_broadcast(
+        draft.article,
+        created_by=participant.chat_id,
+        locale=participant.locale,
+        progress_chat_id=None,
+        test_participant_id=participant.id,
+    )
+    await callback.answer(_.plain("publicity.compose.test_sent"))
+
+
+async def publish(
+    callback: CallbackQuery,
     participant: Participant,
     permissions: Permissions,
     uow: UnitOfWork,
     state: FSMContext,
     broadcaster: Broadcaster,
     settings: Settings,
+    bot: Bot,
     clock: Clock,
     _: Gettext,
-    scheduler: Scheduler | None,
+    scheduler: Scheduler | None = None,
 ) -> None:
-    data = await state.get_data()
-    when_text = data.get("when")
+    await callback.answer()
+    message = callback.message if isinstance(callback.message, Message) else None
+    say = replier(bot, callback.from_user.id, message)
+    draft = await PostDraft.load(state)
     published = await publish_draft(
         uow,
-        int(data["article"]),
-        _audience(data),
+        draft.article,
+        (await Pick.load(state)).audience,
         viewer=permissions,
-        when=datetime.fromisoformat(when_text) if when_text else None,
-        to_channel=bool(data.get("channel")),
+        when=draft.when,
+        to_channel=draft.channel,
         channel=settings.publicity_channel,
         now=clock(),
     )
@@ -779,7 +657,7 @@ async def _publish(
         await say(_("publicity.compose.scheduled", when=shown), None)
     else:
         await state.clear()
-        await _start_sending(say, chat_id, participant, published, broadcaster, _)
+        await _start_sending(say, callback.from_user.id, participant, published, broadcaster, _)
 
 
 async def _start_sending(
@@ -807,6 +685,10 @@ async def _start_sending(
     await say(_(key, count=broadcast.total), None)
 
 
+async def _stale(callback: CallbackQuery, _: Gettext) -> None:
+    await callback.answer(_.plain("errors.stale_button"))
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
     router.callback_query.register(read_pressed, ReadCb.filter())
@@ -814,19 +696,34 @@ def create_router() -> Router:
     router.callback_query.register(open_article, OpenArticleCb.filter())
     router.callback_query.register(control_broadcast, BroadcastCb.filter())
     router.callback_query.register(send_missed_now, MissedCb.filter())
-    router.callback_query.register(post_step, PostCb.filter(), StateFilter(Composing))
+    staff = Allowed(may_compose)
+
+    def on(action: str, step: State, *filters: Filter) -> tuple[Any, ...]:
+        return (PostCb.filter(F.action == action), StateFilter(step), staff, *filters)
+
+    PICKER.attach(router)
+    router.callback_query.register(send_now, *on("now", Composing.when))
+    router.callback_query.register(publish, *on("go", Composing.confirm))
+    router.callback_query.register(send_test, *on("test", Composing.confirm))
+    router.callback_query.register(
+        toggle_channel, *on("channel", Composing.confirm, Allowed(may_address_everyone))
+    )
+    # A button of another step (pressed late, or forged) changes nothing.
+    router.callback_query.register(_stale, PostCb.filter())
     router.message.register(list_articles, Command("articles"))
     router.message.register(article_stats, Command("stats"), StatsOf("article"))
     # Everything else but ``/stats lecture ...`` (the lectures router, further on).
     router.message.register(stats_usage, Command("stats"), ~StatsOf("lecture"))
-    router.message.register(start_post, Command("post"))
+    router.message.register(start_post, Command("post"), staff)
+    router.message.register(refuse_post, Command("post"))
     router.message.register(
         receive_post,
         StateFilter(Composing.post),
         F.chat.type == "private",
         ~F.text.startswith("/"),
+        staff,
     )
     router.message.register(
-        receive_time, StateFilter(Composing.when), F.text, ~F.text.startswith("/")
+        receive_time, StateFilter(Composing.when), F.text, ~F.text.startswith("/"), staff
     )
     return router

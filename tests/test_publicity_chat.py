@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.sandbox.client import SandboxClient
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import RunningSandbox, run_sandbox
+from bot.views.audience import OpenCb, UnitCb
 from bot.views.publicity import BroadcastCb, PostCb
 from quizzes.participants import GrantKind
 from quizzes.publicity import Audience, BroadcastAction
@@ -268,7 +269,7 @@ async def test_composing_a_post_in_chat(
         await message_where(client, COORDINATOR, lambda m: "请发送" in m.get("text", ""))
         await client.send_text(COORDINATOR, "致学生\n本周五宪法晨读。")
         kinds = await message_where(client, COORDINATOR, lambda m: "推送给谁" in m.get("text", ""))
-        assert button_texts(kinds) == ["全校（胡杨河市第一中学）", "按班级选择", "取消"]
+        assert button_texts(kinds) == ["全校（胡杨河市第一中学）", "按班级选择", "« 返回", "取消"]
         await press(client, COORDINATOR, kinds, "全校（胡杨河市第一中学）")
         roles = await message_where(client, COORDINATOR, lambda m: "哪些身份" in m.get("text", ""))
         await press(client, COORDINATOR, roles, "学生")
@@ -326,17 +327,17 @@ async def test_classes_the_channel_toggle_and_stats_usage(
         classes = await message_where(
             client, COORDINATOR, lambda m: "胡杨河市第一中学的班级" in m.get("text", "")
         )
-        assert button_texts(classes) == ["七年级1班", "七年级2班", "下一步 »", "取消"]
+        assert button_texts(classes) == ["七年级1班", "七年级2班", "« 返回", "下一步 »", "取消"]
         # A forged button naming another school's class, or that school, is refused.
         for forged in (
-            PostCb(action="unit", id=elsewhere.id),
-            PostCb(action="cschool", id=world.schools["一三七团第一小学"].id),
+            UnitCb(unit=elsewhere.id),
+            OpenCb(school=world.schools["一三七团第一小学"].id),
         ):
             query = await client.press(
                 COORDINATOR, classes["message_id"], forged.pack(), forge=True
             )
             answer = await client.wait_for_callback_answer(query)
-            assert "只能推送给自己负责的学校" in answer["text"]
+            assert "只能选择自己负责的学校" in answer["text"]
         await press(client, COORDINATOR, classes, "七年级2班")
         classes = await message_where(
             client, COORDINATOR, lambda m: "✅ 七年级2班" in button_texts(m)
@@ -348,7 +349,7 @@ async def test_classes_the_channel_toggle_and_stats_usage(
         await press(client, COORDINATOR, when, "立即推送")
         summary = await message_where(client, COORDINATOR, lambda m: "请确认" in m.get("text", ""))
         assert "胡杨河市第一中学 · 七年级2班" in summary["text"] and "人数：4" in summary["text"]
-        assert button_texts(summary) == ["✅ 确认推送", "先发给我测试", "取消"]
+        assert button_texts(summary) == ["✅ 确认推送", "先发给我测试", "« 返回", "取消"]
         query = await client.press(
             COORDINATOR, summary["message_id"], PostCb(action="channel").pack(), forge=True
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiogram.methods import SendPhoto
 from sqlalchemy import func, select
 
-from bot.views.publicity import PostCb
+from bot.views.audience import EveryoneCb
 from handlers.dialogue import LeaveCb
 from storage.models_publicity import ArticleRow
 from tests.mocked_bot import user
@@ -51,7 +51,7 @@ async def test_cancel_leaves_post_after_the_article_is_in(chat: Chat) -> None:
     await chat.say(ADMIN, "/post")
     assert "推送给谁" in await chat.say(ADMIN, "宪法宣传周\n学习宪法。")
     assert "已取消" in await chat.say(ADMIN, "/cancel")
-    answer = await chat.press(ADMIN, PostCb(action="all").pack())
+    answer = await chat.press(ADMIN, EveryoneCb().pack())
     assert answer.text is not None and "过期" in answer.text
 
 
