@@ -281,11 +281,11 @@ class AccountPages:
     async def account_page(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             account = await account_of(uow, viewer.participant.id)
-        _ = board.gettext(request, viewer.participant.locale)
         return self._account_page(request, viewer, _, account)
 
     def _account_page(
@@ -319,10 +319,10 @@ class AccountPages:
         that says why not (signed out, or the form lacks the session's token)."""
         board = self.dashboard
         form = await request.post()
-        viewer = await board.viewer(request, uow)
-        if viewer is None:
-            return board.signed_out(request)
-        _ = board.gettext(request, viewer.participant.locale)
+        asked = await board.signed_in(request, uow)
+        if isinstance(asked, web.Response):
+            return asked
+        viewer, _ = asked
         if not form_token_ok(viewer, _text(form, "csrf_token")):
             return board.refusal(request, _, "web.bad_form", 403, hint=False, also=None)
         return viewer, _, form
@@ -448,10 +448,10 @@ class AccountPages:
     async def accounts_page(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             return await self._list_page(request, uow, viewer, _)
 
     async def accounts_post(self, request: web.Request) -> web.StreamResponse:

@@ -49,10 +49,10 @@ class ActivityPages:
     async def page(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             found = await activities_in_reach(uow, viewer.rights)
         reviewed = id_of(request.query.get("reviewed"))
         return board.page(
@@ -71,10 +71,10 @@ class ActivityPages:
         activity_id = id_of(request.match_info["activity_id"])
         position = id_of(request.match_info["position"])
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             found: bytes | ActivityRefusal = ActivityRefusal.UNKNOWN
             if activity_id is not None and position is not None:
                 found = await activity_photo(uow, viewer.rights, activity_id, position)
@@ -94,10 +94,10 @@ class ActivityPages:
         decision = form.get("decision")
         activity_id = id_of(request.match_info["activity_id"])
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             if activity_id is None or decision not in ("confirm", "reject"):
                 return self._refused(request, _, ActivityRefusal.UNKNOWN)
             done = await review_from_page(

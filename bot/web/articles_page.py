@@ -71,10 +71,10 @@ class ArticlePages:
     async def list_page(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             found = await articles_in_reach(uow, viewer.rights, total_name=_.plain("web.total"))
         if isinstance(found, ReachRefusal):
             return self._refused(request, _, found)
@@ -99,10 +99,10 @@ class ArticlePages:
         board = self.dashboard
         article_id = id_of(request.match_info["article_id"])
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             found: tuple[ArticleReach, ReadReminderState] | ReachRefusal = ReachRefusal.UNKNOWN
             if article_id is not None:
                 found = await article_with_reminder(
@@ -138,10 +138,10 @@ class ArticlePages:
         token = form.get("csrf_token")
         article_id = id_of(request.match_info["article_id"])
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             if article_id is None:
                 return self._refused(request, _, ReachRefusal.UNKNOWN)
             outcome = await remind_nonreaders(

@@ -71,9 +71,9 @@ class Pages(Protocol):
         self, request: web.Request, _: Gettext, key: str, status: int, **context: Any
     ) -> web.Response: ...
 
-    async def viewer(self, request: web.Request, uow: UnitOfWork) -> Viewer | None: ...
-
-    def signed_out(self, request: web.Request) -> web.Response: ...
+    async def signed_in(
+        self, request: web.Request, uow: UnitOfWork
+    ) -> tuple[Viewer, Gettext] | web.Response: ...
 
 
 def band_bars(bands: tuple[ScoreBand, ...], pass_mark: int) -> list[Bar]:
@@ -128,10 +128,10 @@ class CampaignPages:
         campaign_id = _id(request.match_info["campaign_id"])
         unit_id = _id(request.match_info.get("unit_id"))
         async with dashboard.uow() as uow:
-            viewer = await dashboard.viewer(request, uow)
-            if viewer is None:
-                return dashboard.signed_out(request)
-            _ = dashboard.gettext(request, viewer.participant.locale)
+            asked = await dashboard.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             found = await campaign_page(
                 uow,
                 viewer,

@@ -129,18 +129,18 @@ class ClassPages:
 
     async def _found(
         self, request: web.Request
-    ) -> tuple[ClassView | ClassRefusal | None, Gettext, Viewer | None]:
-        """The class view asked for, or why not (None: signed out), in the viewer's
-        language, with the viewer."""
+    ) -> tuple[ClassView | ClassRefusal, Gettext, Viewer] | web.Response:
+        """The class view asked for, or why not, in the viewer's language, with the viewer;
+        or the signed-out page."""
         board = self.dashboard
         class_id = _id(request.match_info["class_id"])
         raw_campaign = request.query.get("campaign")
         campaign_id = _id(raw_campaign)
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return None, board.gettext(request, None), None
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             if class_id is None or (raw_campaign is not None and campaign_id is None):
                 return ClassRefusal.UNKNOWN, _, viewer
             found = await self._view(uow, viewer, class_id, campaign_id, _)
@@ -199,9 +199,10 @@ class ClassPages:
         )
 
     async def page(self, request: web.Request) -> web.StreamResponse:
-        found, _, viewer = await self._found(request)
-        if found is None:
-            return self.dashboard.signed_out(request)
+        asked = await self._found(request)
+        if isinstance(asked, web.Response):
+            return asked
+        found, _, viewer = asked
         if isinstance(found, ClassRefusal):
             return self._refused(request, _, found)
         notice = None
@@ -214,10 +215,10 @@ class ClassPages:
         board = self.dashboard
         unit_id = _id(request.match_info["unit_id"])
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             found = (
                 ClassRefusal.UNKNOWN if unit_id is None else await classes_of(uow, viewer, unit_id)
             )
@@ -227,9 +228,10 @@ class ClassPages:
         return board.page(request, "classes.html.j2", _, unit=unit, classes=classes, viewer=viewer)
 
     async def results(self, request: web.Request) -> web.StreamResponse:
-        found, _, _viewer = await self._found(request)
-        if found is None:
-            return self.dashboard.signed_out(request)
+        asked = await self._found(request)
+        if isinstance(asked, web.Response):
+            return asked
+        found, _, _viewer = asked
         if isinstance(found, ClassRefusal):
             return self._refused(request, _, found)
         if found.campaign is None:
@@ -260,10 +262,10 @@ class ClassPages:
         raw_campaign = form.get("campaign")
         campaign_id = _id(raw_campaign if isinstance(raw_campaign, str) else None)
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             if class_id is None or campaign_id is None:
                 return board.refusal(request, _, "web.unknown_unit", 404, hint=False, also=None)
             outcome = await remind_unfinished(

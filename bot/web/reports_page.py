@@ -92,15 +92,15 @@ async def read_job(
     request: web.Request,
     lookup: Callable[[UnitOfWork, Permissions, int], Awaitable[Found]],
     unknown: Refusal,
-) -> tuple[Found | Refusal | None, Gettext, Viewer | None]:
-    """The job of the path's ``job_id`` as ``lookup`` finds it for who is asking (None:
-    signed out), in their language."""
+) -> tuple[Found | Refusal, Gettext, Viewer] | web.Response:
+    """The job of the path's ``job_id`` as ``lookup`` finds it for who is asking, in their
+    language; or the signed-out page."""
     job_id = id_of(request.match_info["job_id"])
     async with board.uow() as uow:
-        viewer = await board.viewer(request, uow)
-        if viewer is None:
-            return None, board.gettext(request, None), None
-        _ = board.gettext(request, viewer.participant.locale)
+        asked = await board.signed_in(request, uow)
+        if isinstance(asked, web.Response):
+            return asked
+        viewer, _ = asked
         if job_id is None:
             return unknown, _, viewer
         return await lookup(uow, viewer.rights.permissions, job_id), _, viewer
@@ -194,10 +194,10 @@ class ReportPages:
     async def page(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             choices = await report_choices(uow, viewer.rights.permissions)
         if isinstance(choices, ReportRefusal):
             return self._refused(request, _, choices)
@@ -208,10 +208,10 @@ class ReportPages:
         form = await request.post()
         token = form.get("csrf_token")
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             permissions = viewer.rights.permissions
             if not form_is_genuine(viewer.csrf_token, token if isinstance(token, str) else None):
                 return board.refusal(request, _, "web.bad_form", 403, hint=False, also=None)
@@ -256,7 +256,7 @@ class ReportPages:
 
     async def _job(
         self, request: web.Request
-    ) -> tuple[ReportJob | ReportRefusal | None, Gettext, Viewer | None]:
+    ) -> tuple[ReportJob | ReportRefusal, Gettext, Viewer] | web.Response:
         return await read_job(self.dashboard, request, report_job, ReportRefusal.UNKNOWN)
 
     def _links(self, found: ReportJob) -> list[tuple[str, str]]:
@@ -264,9 +264,10 @@ class ReportPages:
         return [(name, f"{base}/{name}") for name in found.files]
 
     async def job_page(self, request: web.Request) -> web.StreamResponse:
-        found, _, viewer = await self._job(request)
-        if found is None:
-            return self.dashboard.signed_out(request)
+        asked = await self._job(request)
+        if isinstance(asked, web.Response):
+            return asked
+        found, _, viewer = asked
         if isinstance(found, ReportRefusal):
             return self._refused(request, _, found)
         job = found.job
@@ -283,9 +284,10 @@ class ReportPages:
         )
 
     async def job_json(self, request: web.Request) -> web.StreamResponse:
-        found, _, _viewer = await self._job(request)
-        if found is None:
+        asked = await self._job(request)
+        if isinstance(asked, web.Response):
             return self._json({"error": "signed_out"}, 401)
+        found, _, _viewer = asked
         if isinstance(found, ReportRefusal):
             return self._json({"error": found.value}, _REFUSALS[found][1])
         return self._json(job_data(found.job, self._links(found), self.dashboard.clock()), 200)
@@ -300,10 +302,10 @@ class ReportPages:
         version_id = id_of(request.match_info["version_id"])
         name = request.match_info["name"]
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             if version_id is None or not downloadable(name):
                 return self._refused(request, _, ReportRefusal.UNKNOWN)
             found = await kept_file(uow, version_id, name, viewer=viewer.rights.permissions)

@@ -142,10 +142,10 @@ class RosterPages:
         """Who is asking, if an admin; else the page that says why not."""
         board = self.dashboard
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-        if viewer is None:
-            return board.signed_out(request)
-        _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+        if isinstance(asked, web.Response):
+            return asked
+        viewer, _ = asked
         if not may_import_roster(viewer.rights.permissions):
             return self._refused(request, _, RosterRefusal.NOT_ADMIN)
         return viewer, _
@@ -214,10 +214,10 @@ class RosterPages:
         token = form.get("csrf_token")
         upload_id = id_of(request.match_info["upload_id"])
         async with board.uow() as uow:
-            viewer = await board.viewer(request, uow)
-            if viewer is None:
-                return board.signed_out(request)
-            _ = board.gettext(request, viewer.participant.locale)
+            asked = await board.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             if not form_is_genuine(viewer.csrf_token, token if isinstance(token, str) else None):
                 return board.refusal(request, _, "web.bad_form", 403, hint=False, also=None)
             if upload_id is None:
@@ -244,13 +244,14 @@ class RosterPages:
 
     async def _job(
         self, request: web.Request
-    ) -> tuple[RosterJob | RosterRefusal | None, Gettext, Viewer | None]:
+    ) -> tuple[RosterJob | RosterRefusal, Gettext, Viewer] | web.Response:
         return await read_job(self.dashboard, request, roster_job, RosterRefusal.UNKNOWN)
 
     async def job_page(self, request: web.Request) -> web.StreamResponse:
-        found, _, viewer = await self._job(request)
-        if found is None:
-            return self.dashboard.signed_out(request)
+        asked = await self._job(request)
+        if isinstance(asked, web.Response):
+            return asked
+        found, _, viewer = asked
         if isinstance(found, RosterRefusal):
             return self._refused(request, _, found)
         job = found.job
@@ -265,10 +266,10 @@ class RosterPages:
         )
 
     async def job_json(self, request: web.Request) -> web.StreamResponse:
-        found, _, _viewer = await self._job(request)
-        if found is None:
+        asked = await self._job(request)
+        if isinstance(asked, web.Response):
             data, status = {"error": "signed_out"}, 401
-        elif isinstance(found, RosterRefusal):
+        elif isinstance(found := asked[0], RosterRefusal):
             data, status = {"error": found.value}, _REFUSALS[found][1]
         else:
             data, status = job_data(found.job, [], self.dashboard.clock()), 200

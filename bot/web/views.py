@@ -164,6 +164,16 @@ class Dashboard:
             now=self.clock(),
         )
 
+    async def signed_in(
+        self, request: web.Request, uow: UnitOfWork
+    ) -> tuple[Viewer, Gettext] | web.Response:
+        """Every page's opening: who is asking and the language to answer them in; or,
+        when no live session is behind the cookie, the page that says to sign in."""
+        viewer = await self.viewer(request, uow)
+        if viewer is None:
+            return self.signed_out(request)
+        return viewer, self.gettext(request, viewer.participant.locale)
+
     def signed_out(self, request: web.Request) -> web.Response:
         _ = self.gettext(request, None)
         response = self.refusal(request, _, "web.signed_out", 401, hint=True, also=None)
@@ -197,16 +207,16 @@ class Dashboard:
 
     async def overview_page(self, request: web.Request) -> web.StreamResponse:
         async with self.uow() as uow:
-            viewer = await self.viewer(request, uow)
-            if viewer is None:
-                return self.signed_out(request)
+            asked = await self.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             rights = viewer.rights
             teacher_only = rights.class_id is not None and not rights.permissions.is_staff
             if teacher_only and "unit_id" not in request.match_info:
                 # A class teacher starts at their class's page.
                 landing = f"{self.path}/classes/{rights.class_id}"
                 return web.Response(status=303, headers={"Location": landing})
-            _ = self.gettext(request, viewer.participant.locale)
             found = await self._overview(request, uow, viewer, _)
         if found is OverviewRefusal.NOT_IN_REACH:
             return self.refusal(request, _, "web.not_in_reach", 403, hint=False, also=None)
@@ -257,10 +267,10 @@ class Dashboard:
         form = await request.post()
         token = form.get("csrf_token")
         async with self.uow() as uow:
-            viewer = await self.viewer(request, uow)
-            if viewer is None:
-                return self.signed_out(request)
-            _ = self.gettext(request, viewer.participant.locale)
+            asked = await self.signed_in(request, uow)
+            if isinstance(asked, web.Response):
+                return asked
+            viewer, _ = asked
             if not isinstance(token, str) or not await log_out(
                 uow, viewer, token, now=self.clock()
             ):
