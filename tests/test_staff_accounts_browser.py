@@ -107,6 +107,10 @@ async def test_a_password_login_in_a_browser_opens_the_overview(
                 await changing.locator("button").click()
                 await expect(page.locator("#notice")).to_contain_text("密码已修改")
                 await expect(page.locator("header .who")).to_contain_text("周主任")
+                await page.set_viewport_size({"width": 390, "height": 844})
+                await page.screenshot(
+                    path=str(SCREENSHOTS / "dashboard-account-phone.png"), full_page=True
+                )
             finally:
                 await browser.close()
     finally:
