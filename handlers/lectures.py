@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
@@ -30,27 +29,25 @@ from bot.application.lectures import (
     schedule_lecture,
     upcoming_lectures,
 )
-from bot.application.publicity import (
-    audience_labels,
-    audience_summary,
-    may_address_everyone,
-    may_compose,
-    may_see_figures,
-    own_school,
-    schools_on_offer,
-    unit_labels,
-)
+from bot.application.publicity import audience_summary, may_compose, may_see_figures
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
 from bot.lectures import after_cancel, plan_reminder, preview_announcement, when_text
-from bot.views.publicity import (
-    ROLES,
-    CheckinCb,
-    article_markup,
-    role_choice_keyboard,
-)
+from bot.views.audience import ROLES
+from bot.views.publicity import CheckinCb, article_markup
 from bot.when import minutes, short_when
-from handlers.dialogue import leave_button, on_leaving, replier
+from handlers.audience import AudiencePicker, Pick
+from handlers.dialogue import (
+    DialogueState,
+    Say,
+    back_button,
+    leave_button,
+    on_back,
+    on_leaving,
+    replier,
+    step_keyboard,
+)
+from handlers.rights import Allowed
 from handlers.stats_command import StatsOf
 from quizzes.lectures import (
     CHECKIN_EARLY,
@@ -64,7 +61,7 @@ from quizzes.lectures import (
     lecture_window,
     parse_minutes,
 )
-from quizzes.participants import Participant, Role
+from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.publicity import (
     TIME_FORMAT,
@@ -74,7 +71,6 @@ from quizzes.publicity import (
     parse_publish_at,
     valid_link,
 )
-from quizzes.units import Unit
 
 if TYPE_CHECKING:
     from bot.broadcaster import Broadcaster
@@ -91,7 +87,6 @@ class NewLecture(StatesGroup):
     minutes = State()
     link = State()
     audience = State()
-    roles = State()
     confirm = State()
 
 
@@ -99,17 +94,9 @@ on_leaving(NewLecture, "lecture.compose.cancelled")
 
 
 class NewLectureCb(CallbackData, prefix="lnw"):
-    """Confirm or cancel the lecture previewed by /newlecture."""
+    """Confirm the lecture previewed by /newlecture (``go``)."""
 
     action: str
-
-
-class AudienceCb(CallbackData, prefix="lna"):
-    """The audience of /newlecture: ``all``, a ``school`` (id), a ``page`` of schools;
-    then ``role`` (index into the roles) toggles and ``roles_done``."""
-
-    action: str
-    id: int = 0
 
 
 class CancelLectureCb(CallbackData, prefix="lcx"):
@@ -299,20 +286,42 @@ async def _refuse_cancelling(callback: CallbackQuery, refusal: CancelRefusal, _:
 # ---------------------------------------------------------------------- /newlecture
 
 
-async def start_new_lecture(
-    message: Message, permissions: Permissions, state: FSMContext, _: Gettext
-) -> None:
-    if not may_compose(permissions):
-        await message.answer(_("lecture.compose.staff_only"))
-        return
+class LectureDraft(DialogueState):
+    """/newlecture's answers besides the audience (the picker keeps that)."""
+
+    key = "lecture"
+
+    title: str = ""
+    speaker: str = ""
+    starts_at: datetime | None = None
+    minutes: int = 0
+    link: str | None = None
+    again: bool = False  # the start had passed at confirmation: asked again, then confirm
+
+    def lecture(self, audience: Audience, created_by: int) -> Lecture:
+        """The lecture as typed so far (id 0): what the preview and the summary show."""
+        assert self.starts_at is not None
+        starts_at, ends_at = lecture_window(self.starts_at, self.minutes)
+        return Lecture(
+            id=0,
+            title=self.title,
+            speaker=self.speaker,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            link=self.link,
+            audience=audience,
+            created_by=created_by,
+            status=LectureStatus.SCHEDULED,
+        )
+
+
+async def start_new_lecture(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
     await state.clear()
-    await state.set_state(NewLecture.title)
-    await message.answer(_("lecture.compose.ask_title", limit=TITLE_MAX), reply_markup=_leave(_))
+    await ask_title(replier(bot, message.chat.id, None), state, _)
 
 
-def _leave(_: Gettext) -> InlineKeyboardMarkup:
-    """The 取消 button under each step that asks for text."""
-    return InlineKeyboardMarkup(inline_keyboard=[[leave_button(_)]])
+async def refuse_new_lecture(message: Message, _: Gettext) -> None:
+    await message.answer(_("lecture.compose.staff_only"))
 
 
 def _problem(problem: str, _: Gettext) -> str:
@@ -324,28 +333,47 @@ def _problem(problem: str, _: Gettext) -> str:
     )
 
 
-async def receive_title(message: Message, state: FSMContext, _: Gettext) -> None:
+def _typed(message: Message, bot: Bot) -> Say:
+    return replier(bot, message.chat.id, None)
+
+
+async def ask_title(say: Say, state: FSMContext, _: Gettext) -> None:
+    await state.set_state(NewLecture.title)
+    await say(_("lecture.compose.ask_title", limit=TITLE_MAX), step_keyboard(_, back=False))
+
+
+async def receive_title(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
     try:
         title = clean_line(message.text or "", TITLE_MAX)
     except ValueError as error:
         await message.answer(_problem(str(error), _))
         return
-    await state.update_data(title=title)
+    draft = await LectureDraft.load(state)
+    draft.title = title
+    await draft.save(state)
+    await ask_speaker(_typed(message, bot), state, _)
+
+
+async def ask_speaker(say: Say, state: FSMContext, _: Gettext) -> None:
     await state.set_state(NewLecture.speaker)
-    await message.answer(_("lecture.compose.ask_speaker"), reply_markup=_leave(_))
+    await say(_("lecture.compose.ask_speaker"), step_keyboard(_))
 
 
-async def receive_speaker(message: Message, state: FSMContext, _: Gettext) -> None:
+async def receive_speaker(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
     try:
         speaker = clean_line(message.text or "", SPEAKER_MAX)
     except ValueError as error:
         await message.answer(_problem(str(error), _))
         return
-    await state.update_data(speaker=speaker)
+    draft = await LectureDraft.load(state)
+    draft.speaker = speaker
+    await draft.save(state)
+    await ask_start(_typed(message, bot), state, _)
+
+
+async def ask_start(say: Say, state: FSMContext, _: Gettext) -> None:
     await state.set_state(NewLecture.starts)
-    await message.answer(
-        _("lecture.compose.ask_start", format=EXAMPLE_TIME), reply_markup=_leave(_)
-    )
+    await say(_("lecture.compose.ask_start", format=EXAMPLE_TIME), step_keyboard(_))
 
 
 async def receive_start(
@@ -364,33 +392,45 @@ async def receive_start(
     except ValueError as error:
         await message.answer(_problem(str(error), _))
         return
-    await state.update_data(starts_at=starts_at.isoformat())
-    if (await state.get_data()).get("again"):  # the time had passed at confirmation
+    draft = await LectureDraft.load(state)
+    draft.starts_at = starts_at
+    await draft.save(state)
+    if draft.again:  # the time had passed at confirmation
         await _ask_confirmation(
             bot, message.chat.id, participant, permissions, uow, state, settings, clock, _
         )
         return
+    await ask_minutes(_typed(message, bot), state, _)
+
+
+async def ask_minutes(say: Say, state: FSMContext, _: Gettext) -> None:
     await state.set_state(NewLecture.minutes)
-    await message.answer(
+    await say(
         _(
             "lecture.compose.ask_minutes",
             max=MAX_MINUTES,
             early=minutes(CHECKIN_EARLY),
             late=minutes(CHECKIN_LATE),
         ),
-        reply_markup=_leave(_),
+        step_keyboard(_),
     )
 
 
-async def receive_minutes(message: Message, state: FSMContext, _: Gettext) -> None:
+async def receive_minutes(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
     try:
-        minutes = parse_minutes(message.text or "")
+        typed = parse_minutes(message.text or "")
     except ValueError as error:
         await message.answer(_problem(str(error), _))
         return
-    await state.update_data(minutes=minutes)
+    draft = await LectureDraft.load(state)
+    draft.minutes = typed
+    await draft.save(state)
+    await ask_link(_typed(message, bot), state, _)
+
+
+async def ask_link(say: Say, state: FSMContext, _: Gettext) -> None:
     await state.set_state(NewLecture.link)
-    await message.answer(_("lecture.compose.ask_link", none=NO_LINK), reply_markup=_leave(_))
+    await say(_("lecture.compose.ask_link", none=NO_LINK), step_keyboard(_))
 
 
 async def receive_link(
@@ -399,7 +439,6 @@ async def receive_link(
     permissions: Permissions,
     uow: UnitOfWork,
     state: FSMContext,
-    settings: Settings,
     bot: Bot,
     _: Gettext,
 ) -> None:
@@ -407,83 +446,14 @@ async def receive_link(
     if link != NO_LINK and not valid_link(link):
         await message.answer(_problem(LectureProblem.BAD_LINK.value, _))
         return
-    await state.update_data(link=None if link == NO_LINK else link, units=[])
-    await state.set_state(NewLecture.audience)
-    own = await own_school(uow, permissions)
-    if own is not None:
-        # A coordinator of one school: it is their audience; who in it is still theirs to say.
-        await state.update_data(units=[own.id], roles=[])
-        await state.set_state(NewLecture.roles)
-        await message.answer(
-            await _ask_roles(Audience(frozenset({own.id})), uow, _),
-            reply_markup=_roles_keyboard((), _),
-        )
-        return
-    schools = await schools_on_offer(uow, permissions)
-    await message.answer(
-        _("lecture.compose.ask_audience"),
-        reply_markup=audience_keyboard(
-            schools,
-            0,
-            _,
-            everyone=may_address_everyone(permissions),
-            labels=await unit_labels(uow, schools),
-        ),
-    )
+    draft = await LectureDraft.load(state)
+    draft.link = None if link == NO_LINK else link
+    await draft.save(state)
+    await PICKER.open(_typed(message, bot), state, uow, participant, permissions, _)
 
 
-SCHOOLS_PER_PAGE = 20
-
-
-def audience_keyboard(
-    schools: list[Unit],
-    page: int,
-    _: Gettext,
-    *,
-    everyone: bool,
-    labels: Mapping[int, str] | None = None,
-) -> InlineKeyboardMarkup:
-    """Everyone (admins), then the schools a page at a time (``labels``: names told
-    apart, two 中心小学 after their regiments)."""
-    builder = InlineKeyboardBuilder()
-    if everyone:
-        builder.row(
-            InlineKeyboardButton(
-                text=_.plain("lecture.compose.everyone"),
-                callback_data=AudienceCb(action="all").pack(),
-            )
-        )
-    shown = schools[page * SCHOOLS_PER_PAGE : (page + 1) * SCHOOLS_PER_PAGE]
-    for pair in range(0, len(shown), 2):
-        builder.row(
-            *(
-                InlineKeyboardButton(
-                    text=(labels or {}).get(school.id, school.name),
-                    callback_data=AudienceCb(action="school", id=school.id).pack(),
-                )
-                for school in shown[pair : pair + 2]
-            )
-        )
-    if len(schools) > SCHOOLS_PER_PAGE:
-        pages = (len(schools) - 1) // SCHOOLS_PER_PAGE + 1
-        builder.row(
-            InlineKeyboardButton(
-                text=_.plain("lecture.compose.more", page=(page + 1) % pages + 1, pages=pages),
-                callback_data=AudienceCb(action="page", id=(page + 1) % pages).pack(),
-            )
-        )
-    builder.row(
-        InlineKeyboardButton(
-            text=_.plain("lecture.compose.cancel"),
-            callback_data=AudienceCb(action="cancel").pack(),
-        )
-    )
-    return builder.as_markup()
-
-
-async def audience_step(
+async def audience_chosen(
     callback: CallbackQuery,
-    callback_data: AudienceCb,
     participant: Participant,
     permissions: Permissions,
     uow: UnitOfWork,
@@ -493,80 +463,26 @@ async def audience_step(
     clock: Clock,
     _: Gettext,
 ) -> None:
-    step = await state.get_state()
-    action = callback_data.action
-    if not may_compose(permissions) or step not in (
-        NewLecture.audience.state,
-        NewLecture.roles.state,
-    ):
-        await callback.answer(_.plain("errors.stale_button"))
-        return
-    choosing_roles = step == NewLecture.roles.state
+    """The picker's last press: the preview and the summary to confirm."""
     message = callback.message if isinstance(callback.message, Message) else None
-    say = replier(bot, callback.from_user.id, message)
-    schools = await schools_on_offer(uow, permissions)
-    if action == "cancel":
-        await state.clear()
-        await callback.answer()
-        await say(_("lecture.compose.cancelled"), None)
-        return
-    if (
-        action == "page"
-        and not choosing_roles
-        and 0 <= callback_data.id * SCHOOLS_PER_PAGE < len(schools)
-    ):
-        await callback.answer()
-        if message is not None:
-            markup = audience_keyboard(
-                schools,
-                callback_data.id,
-                _,
-                everyone=may_address_everyone(permissions),
-                labels=await unit_labels(uow, schools),
-            )
-            await message.edit_reply_markup(reply_markup=markup)
-        return
-    if action == "all" and may_address_everyone(permissions) and not choosing_roles:
-        units: list[int] = []
-    elif action == "school" and callback_data.id in {s.id for s in schools} and not choosing_roles:
-        units = [callback_data.id]
-    elif action == "role" and 0 <= callback_data.id < len(ROLES) and choosing_roles:
-        roles = [Role(r) for r in (await state.get_data()).get("roles") or []]
-        toggled = ROLES[callback_data.id]
-        roles = [r for r in roles if r != toggled] if toggled in roles else [*roles, toggled]
-        await state.update_data(roles=[r.value for r in roles])
-        await callback.answer()
-        if message is not None:
-            await message.edit_reply_markup(reply_markup=_roles_keyboard(roles, _))
-        return
-    elif action == "roles_done" and choosing_roles:
-        await callback.answer()
-        await say(_("lecture.compose.audience_chosen"), None)
-        await _ask_confirmation(
-            bot, callback.from_user.id, participant, permissions, uow, state, settings, clock, _
-        )
-        return
-    else:
-        await callback.answer(_.plain("errors.stale_button"))
-        return
-    await state.update_data(units=units, roles=[])
-    await state.set_state(NewLecture.roles)
-    await callback.answer()
-    await say(await _ask_roles(Audience(frozenset(units)), uow, _), _roles_keyboard((), _))
+    await replier(bot, callback.from_user.id, message)(_("lecture.compose.audience_chosen"), None)
+    await _ask_confirmation(
+        bot, callback.from_user.id, participant, permissions, uow, state, settings, clock, _
+    )
 
 
-async def _ask_roles(audience: Audience, uow: UnitOfWork, _: Gettext) -> str:
-    labels = await audience_labels(uow, audience)
-    return _("lecture.compose.ask_roles", audience=_describe(audience, labels, _))
-
-
-def _roles_keyboard(chosen: Collection[Role], _: Gettext) -> InlineKeyboardMarkup:
-    return role_choice_keyboard(chosen, _, callback=AudienceCb)
-
-
-def _audience(data: dict[str, Any]) -> Audience:
-    units = frozenset(int(u) for u in data.get("units") or [])
-    return Audience(units, frozenset(Role(r) for r in data.get("roles") or []))
+PICKER = AudiencePicker(
+    step=NewLecture.audience,
+    ask="lecture.compose.ask_audience",
+    finish=audience_chosen,
+    rule=may_compose,
+    back=ask_link,
+)
+on_back(NewLecture.speaker, NewLecture.title, ask_title)
+on_back(NewLecture.starts, NewLecture.speaker, ask_speaker)
+on_back(NewLecture.minutes, NewLecture.starts, ask_start)
+on_back(NewLecture.link, NewLecture.minutes, ask_minutes)
+on_back(NewLecture.confirm, NewLecture.audience, PICKER.reopen)
 
 
 def _describe(audience: Audience, labels: list[str], _: Gettext) -> str:
@@ -576,24 +492,6 @@ def _describe(audience: Audience, labels: list[str], _: Gettext) -> str:
         roles = _.join(_.plain(f"role.{r.value}") for r in ROLES if r in audience.roles)
         described += f" · {roles}"
     return described
-
-
-def _draft(data: dict[str, Any], created_by: int) -> Lecture:
-    """The lecture as typed so far (id 0): what the preview and the summary show."""
-    starts_at, ends_at = lecture_window(
-        datetime.fromisoformat(str(data["starts_at"])), int(data["minutes"])
-    )
-    return Lecture(
-        id=0,
-        title=str(data["title"]),
-        speaker=str(data["speaker"]),
-        starts_at=starts_at,
-        ends_at=ends_at,
-        link=data.get("link"),
-        audience=_audience(data),
-        created_by=created_by,
-        status=LectureStatus.SCHEDULED,
-    )
 
 
 def _preview_markup(
@@ -611,15 +509,11 @@ def _preview_markup(
 
 
 def _confirm_keyboard(_: Gettext) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_.plain("lecture.compose.confirm"), callback_data=NewLectureCb(action="go")
+    confirm = InlineKeyboardButton(
+        text=_.plain("lecture.compose.confirm"),
+        callback_data=NewLectureCb(action="go").pack(),
     )
-    builder.button(
-        text=_.plain("lecture.compose.cancel"), callback_data=NewLectureCb(action="cancel")
-    )
-    builder.adjust(1)
-    return builder.as_markup()
+    return InlineKeyboardMarkup(inline_keyboard=[[confirm], [back_button(_), leave_button(_)]])
 
 
 async def _ask_confirmation(
@@ -634,8 +528,8 @@ async def _ask_confirmation(
     _: Gettext,
 ) -> None:
     """The announcement exactly as recipients will get it, then who and when, to confirm."""
-    data = await state.get_data()
-    lecture = _draft(data, participant.chat_id)
+    draft = await LectureDraft.load(state)
+    lecture = draft.lecture((await Pick.load(state)).audience, participant.chat_id)
     summary = await audience_summary(uow, lecture.audience, viewer=permissions)
     if isinstance(summary, AudienceProblem):
         await state.clear()
@@ -653,7 +547,8 @@ async def _ask_confirmation(
         remind = _.plain("lecture.compose.remind_at", when=at)
     else:
         remind = _.plain("lecture.compose.no_reminder")
-    await state.update_data(again=False)
+    draft.again = False
+    await draft.save(state)
     await state.set_state(NewLecture.confirm)
     await bot.send_message(
         chat_id,
@@ -667,9 +562,8 @@ async def _ask_confirmation(
     )
 
 
-async def confirm_step(
+async def confirm(
     callback: CallbackQuery,
-    callback_data: NewLectureCb,
     participant: Participant,
     permissions: Permissions,
     uow: UnitOfWork,
@@ -681,32 +575,22 @@ async def confirm_step(
     _: Gettext,
     broadcaster: Broadcaster | None = None,
 ) -> None:
-    if (
-        await state.get_state() != NewLecture.confirm.state
-        or not may_compose(permissions)
-        or callback_data.action not in ("go", "cancel")
-    ):
-        await callback.answer(_.plain("errors.stale_button"))
-        return
     message = callback.message if isinstance(callback.message, Message) else None
     say = replier(bot, callback.from_user.id, message)
     await callback.answer()
-    if callback_data.action == "cancel":
-        await state.clear()
-        await say(_("lecture.compose.cancelled"), None)
-        return
-    data = await state.get_data()
+    draft = await LectureDraft.load(state)
     scheduled = await schedule_lecture(
         uow,
-        _draft(data, participant.chat_id),
-        minutes=int(data["minutes"]),
+        draft.lecture((await Pick.load(state)).audience, participant.chat_id),
+        minutes=draft.minutes,
         viewer=permissions,
         now=clock(),
         zone=settings.zone,
         _=_,
     )
     if isinstance(scheduled, ScheduleRefusal):  # it waited too long for the button
-        await state.update_data(again=True)
+        draft.again = True
+        await draft.save(state)
         await state.set_state(NewLecture.starts)
         await say(_("lecture.compose.problem.past_time", format=EXAMPLE_TIME), None)
         return
@@ -731,16 +615,26 @@ async def confirm_step(
     )
 
 
+async def _stale(callback: CallbackQuery, _: Gettext) -> None:
+    await callback.answer(_.plain("errors.stale_button"))
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
+    staff = Allowed(may_compose)
     router.callback_query.register(checkin_pressed, CheckinCb.filter())
     router.callback_query.register(cancel_step, CancelLectureCb.filter())
-    router.callback_query.register(confirm_step, NewLectureCb.filter())
-    router.callback_query.register(audience_step, AudienceCb.filter())
+    router.callback_query.register(
+        confirm, NewLectureCb.filter(F.action == "go"), StateFilter(NewLecture.confirm), staff
+    )
+    # A button of another step (pressed late, or forged) changes nothing.
+    router.callback_query.register(_stale, NewLectureCb.filter())
+    PICKER.attach(router)
     router.message.register(list_lectures, Command("lectures"))
     router.message.register(lecture_stats, Command("stats"), StatsOf("lecture"))
-    router.message.register(start_new_lecture, Command("newlecture"))
-    typed = (F.chat.type == "private", F.text, ~F.text.startswith("/"))
+    router.message.register(start_new_lecture, Command("newlecture"), staff)
+    router.message.register(refuse_new_lecture, Command("newlecture"))
+    typed = (F.chat.type == "private", F.text, ~F.text.startswith("/"), staff)
     router.message.register(receive_title, StateFilter(NewLecture.title), *typed)
     router.message.register(receive_speaker, StateFilter(NewLecture.speaker), *typed)
     router.message.register(receive_start, StateFilter(NewLecture.starts), *typed)

@@ -26,18 +26,13 @@ from bot.middlewares import ThrottlingMiddleware
 from bot.publicity_jobs import job_id, plan_articles, publish_article
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
+from bot.views.audience import BackCb, DoneCb, EveryoneCb, LevelCb, OwnCb, PageCb, RoleCb, UnitCb
 from bot.views.publicity import CheckinCb
-from handlers.lectures import (
-    SCHOOLS_PER_PAGE,
-    AudienceCb,
-    CancelLectureCb,
-    NewLectureCb,
-    audience_keyboard,
-)
+from handlers.dialogue import LeaveCb, StepBackCb
+from handlers.lectures import CancelLectureCb, LectureDraft, NewLectureCb
 from quizzes.ordering import by_name
 from quizzes.participants import GrantKind, Role
 from quizzes.publicity import Audience
-from quizzes.units import Unit, UnitKind
 from storage.models import ParticipantRow
 from storage.models_publicity import ArticleRow, BroadcastRow, DeliveryRow, LectureRow
 from storage.publicity import PublicityRepository
@@ -160,27 +155,32 @@ async def test_an_admin_schedules_a_lecture_in_chat(chat: Chat) -> None:
     assert "链接无效" in chat.last_text(ADMIN)
     await chat.say(ADMIN, LINK)
 
-    # Everyone, or one school.
-    first = chat.world.schools["胡杨河市第一中学"]
+    # Everyone, or regiments, schools, classes (the shared picker).
     assert chat.bot.last_markup_data() == [
-        AudienceCb(action="all").pack(),
-        # In natural order (quizzes.ordering): 一三一团中学, 一三七团第一小学, 胡杨河市第一中学.
-        *(
-            AudienceCb(action="school", id=s.id).pack()
-            for s in by_name(chat.world.schools.values())
-        ),
-        AudienceCb(action="cancel").pack(),
+        EveryoneCb().pack(),
+        *(LevelCb(level=level).pack() for level in ("regiments", "schools", "classes")),
+        BackCb().pack(),
+        LeaveCb().pack(),
     ]
-    assert AudienceCb(action="school", id=first.id).pack() in chat.bot.last_markup_data()
-    await chat.press(ADMIN, AudienceCb(action="all").pack())
+    await chat.press(ADMIN, LevelCb(level="schools").pack())
+    assert chat.bot.last_markup_data() == [
+        # In natural order (quizzes.ordering): 一三一团中学, 一三七团第一小学, 胡杨河市第一中学.
+        *(UnitCb(unit=s.id).pack() for s in by_name(chat.world.schools.values())),
+        BackCb().pack(),
+        DoneCb().pack(),
+        LeaveCb().pack(),
+    ]
+    await chat.press(ADMIN, BackCb().pack())
+    await chat.press(ADMIN, EveryoneCb().pack())
     assert "面向哪些身份" in chat.last_text(ADMIN)
     assert chat.bot.last_markup_data() == [
-        *(AudienceCb(action="role", id=n).pack() for n in range(len(Role))),
-        AudienceCb(action="roles_done").pack(),
-        AudienceCb(action="cancel").pack(),
+        *(RoleCb(role=n).pack() for n in range(len(Role))),
+        BackCb().pack(),
+        DoneCb().pack(),
+        LeaveCb().pack(),
     ]
     chat.bot.clear()
-    await chat.press(ADMIN, AudienceCb(action="roles_done").pack())
+    await chat.press(ADMIN, DoneCb().pack())
     sent = [m for m in chat.bot.recorder.requests if isinstance(m, SendMessage)]
     preview, summary = sent[-2], sent[-1]
     assert preview.text.startswith("<b>网络公开课：宪法与生活</b>")
@@ -192,7 +192,8 @@ async def test_an_admin_schedules_a_lecture_in_chat(chat: Chat) -> None:
     assert local(starts_at - timedelta(hours=1)) in summary.text
     assert chat.bot.last_markup_data() == [
         NewLectureCb(action="go").pack(),
-        NewLectureCb(action="cancel").pack(),
+        StepBackCb().pack(),
+        LeaveCb().pack(),
     ]
     assert await lectures(chat) == []  # nothing stored before confirming
 
@@ -245,22 +246,22 @@ async def test_cancel_leaves_the_dialogue_at_any_step(chat: Chat) -> None:
     await chat.say(ADMIN, "/cancel")
     assert "已退出" in chat.last_text(ADMIN)
     # The picker's buttons are stale now.
-    answer = await chat.press(ADMIN, AudienceCb(action="all").pack())
+    answer = await chat.press(ADMIN, EveryoneCb().pack())
     assert answer.text is not None and "过期" in answer.text
 
     await fill_in(chat, ADMIN, in_two_days())
-    await chat.press(ADMIN, AudienceCb(action="cancel").pack())
+    await chat.press(ADMIN, LeaveCb().pack())
     assert "已退出" in chat.last_text(ADMIN)
 
     await fill_in(chat, ADMIN, in_two_days())
-    await chat.press(ADMIN, AudienceCb(action="all").pack())
-    await chat.press(ADMIN, AudienceCb(action="cancel").pack())  # at the roles
+    await chat.press(ADMIN, EveryoneCb().pack())
+    await chat.press(ADMIN, LeaveCb().pack())  # at the roles
     assert "已退出" in chat.last_text(ADMIN)
 
     await fill_in(chat, ADMIN, in_two_days())
-    await chat.press(ADMIN, AudienceCb(action="all").pack())
-    await chat.press(ADMIN, AudienceCb(action="roles_done").pack())
-    await chat.press(ADMIN, NewLectureCb(action="cancel").pack())
+    await chat.press(ADMIN, EveryoneCb().pack())
+    await chat.press(ADMIN, DoneCb().pack())
+    await chat.press(ADMIN, LeaveCb().pack())
     assert "已退出" in chat.last_text(ADMIN)
     answer = await chat.press(ADMIN, NewLectureCb(action="go").pack())
     assert answer.text is not None and "过期" in answer.text
@@ -274,14 +275,14 @@ async def test_only_staff_schedule_and_forged_buttons_change_nothing(chat: Chat)
     assert "课程" not in chat.last_text(STUDENT)
     for data in (
         NewLectureCb(action="go").pack(),
-        AudienceCb(action="all").pack(),
+        EveryoneCb().pack(),
         NewLectureCb(action="launch").pack(),
     ):
         answer = await chat.press(STUDENT, data)
         assert answer.text is not None and "过期" in answer.text
     # Forged while an admin is mid-dialogue: an unknown action is refused too.
     await fill_in(chat, ADMIN, in_two_days())
-    answer = await chat.press(ADMIN, AudienceCb(action="everything").pack())
+    answer = await chat.press(ADMIN, LevelCb(level="everything").pack())
     assert answer.text is not None and "过期" in answer.text
     answer = await chat.press(ADMIN, NewLectureCb(action="go").pack())  # not at confirm yet
     assert answer.text is not None and "过期" in answer.text
@@ -292,13 +293,15 @@ async def test_a_coordinator_reaches_only_their_own_school(chat: Chat) -> None:
     first = chat.world.schools["胡杨河市第一中学"]
     other = chat.world.schools["一三一团中学"]
     third = chat.world.schools["一三七团第一小学"]
-    # One school: it is fixed, straight to who in it.
+    # One school: the whole of it, or some of its classes; then who in it.
     await fill_in(chat, COORDINATOR, in_two_days())
-    assert f"通知范围：{first.name}。面向哪些身份" in chat.last_text(COORDINATOR)
-    await chat.press(COORDINATOR, AudienceCb(action="roles_done").pack())
+    assert chat.bot.last_buttons()[:2] == [f"全校（{first.name}）", "按班级选择"]
+    await chat.press(COORDINATOR, OwnCb().pack())
+    assert f"对象：{first.name}。面向哪些身份" in chat.last_text(COORDINATOR)
+    await chat.press(COORDINATOR, DoneCb().pack())
     assert first.name in chat.last_text(COORDINATOR)
     assert "人数：5" in chat.last_text(COORDINATOR)
-    for forged in (AudienceCb(action="all"), AudienceCb(action="school", id=other.id)):
+    for forged in (EveryoneCb(), UnitCb(unit=other.id)):
         answer = await chat.press(COORDINATOR, forged.pack())
         assert answer.text is not None and "过期" in answer.text
     await chat.press(COORDINATOR, NewLectureCb(action="go").pack())
@@ -318,15 +321,23 @@ async def test_a_coordinator_reaches_only_their_own_school(chat: Chat) -> None:
         await session.commit()
     await fill_in(chat, COORDINATOR, in_two_days())
     assert chat.bot.last_markup_data() == [
-        AudienceCb(action="school", id=other.id).pack(),  # 一三一团中学 before 胡杨河市第一中学
-        AudienceCb(action="school", id=first.id).pack(),
-        AudienceCb(action="cancel").pack(),
+        LevelCb(level="schools").pack(),
+        LevelCb(level="classes").pack(),
+        BackCb().pack(),
+        LeaveCb().pack(),
     ]
-    for forged in (AudienceCb(action="all"), AudienceCb(action="school", id=third.id)):
-        answer = await chat.press(COORDINATOR, forged.pack())
-        assert answer.text is not None and "过期" in answer.text
-    await chat.press(COORDINATOR, AudienceCb(action="school", id=other.id).pack())
-    await chat.press(COORDINATOR, AudienceCb(action="roles_done").pack())
+    answer = await chat.press(COORDINATOR, EveryoneCb().pack())
+    assert answer.text is not None and "过期" in answer.text
+    await chat.press(COORDINATOR, LevelCb(level="schools").pack())
+    assert chat.bot.last_markup_data()[:2] == [
+        UnitCb(unit=other.id).pack(),  # 一三一团中学 before 胡杨河市第一中学
+        UnitCb(unit=first.id).pack(),
+    ]
+    answer = await chat.press(COORDINATOR, UnitCb(unit=third.id).pack())
+    assert answer.text is not None and "只能选择自己负责的学校" in answer.text
+    await chat.press(COORDINATOR, UnitCb(unit=other.id).pack())
+    await chat.press(COORDINATOR, DoneCb().pack())
+    await chat.press(COORDINATOR, DoneCb().pack())
     assert other.name in chat.last_text(COORDINATOR) and "人数：2" in chat.last_text(COORDINATOR)
     await chat.press(COORDINATOR, NewLectureCb(action="go").pack())
     assert [row.audience for row in await lectures(chat)][-1] == {
@@ -339,18 +350,18 @@ async def test_a_lecture_for_teachers_is_announced_to_teachers_only(chat: Chat) 
     teacher = list(Role).index(Role.TEACHER)
     student = list(Role).index(Role.STUDENT)
     await fill_in(chat, ADMIN, in_two_days())
-    answer = await chat.press(ADMIN, AudienceCb(action="role", id=teacher).pack())
+    answer = await chat.press(ADMIN, RoleCb(role=teacher).pack())
     assert answer.text is not None and "过期" in answer.text  # no audience chosen yet
-    await chat.press(ADMIN, AudienceCb(action="all").pack())
-    for stale in (AudienceCb(action="page", id=0), AudienceCb(action="all")):
+    await chat.press(ADMIN, EveryoneCb().pack())
+    for stale in (PageCb(page=0), EveryoneCb()):
         answer = await chat.press(ADMIN, stale.pack())  # the audience is behind us now
         assert answer.text is not None and "过期" in answer.text
     for index in (teacher, student, student):  # students on, then off again
-        await chat.press(ADMIN, AudienceCb(action="role", id=index).pack())
+        await chat.press(ADMIN, RoleCb(role=index).pack())
     assert "✅ 教职工" in chat.bot.last_buttons() and "✅ 学生" not in chat.bot.last_buttons()
-    answer = await chat.press(ADMIN, AudienceCb(action="role", id=len(Role)).pack())
+    answer = await chat.press(ADMIN, RoleCb(role=len(Role)).pack())
     assert answer.text is not None and "过期" in answer.text  # a forged role
-    await chat.press(ADMIN, AudienceCb(action="roles_done").pack())
+    await chat.press(ADMIN, DoneCb().pack())
     assert "全体订阅者 · 教职工" in chat.last_text(ADMIN)
     await chat.press(ADMIN, NewLectureCb(action="go").pack())
 
@@ -519,11 +530,13 @@ async def test_cancelling_an_upcoming_lecture(chat: Chat) -> None:
 
 async def test_a_start_time_passed_while_confirming_is_asked_again(chat: Chat) -> None:
     await fill_in(chat, ADMIN, in_two_days())
-    await chat.press(ADMIN, AudienceCb(action="all").pack())
-    await chat.press(ADMIN, AudienceCb(action="roles_done").pack())
+    await chat.press(ADMIN, EveryoneCb().pack())
+    await chat.press(ADMIN, DoneCb().pack())
     # The admin left the preview open past the start time.
     state = chat.dp.fsm.get_context(chat.bot, chat_id=ADMIN, user_id=ADMIN)
-    await state.update_data(starts_at=(datetime.now(UTC) - timedelta(minutes=1)).isoformat())
+    draft = await LectureDraft.load(state)
+    draft.starts_at = datetime.now(UTC) - timedelta(minutes=1)
+    await draft.save(state)
     await chat.press(ADMIN, NewLectureCb(action="go").pack())
     assert "已经过去" in chat.last_text(ADMIN)
     assert await lectures(chat) == []
@@ -535,19 +548,3 @@ async def test_a_start_time_passed_while_confirming_is_asked_again(chat: Chat) -
     assert lecture.starts_at == starts_at and lecture.link == LINK
     assert [a.status for a in await articles_of(chat, lecture.id)] == ["published"]
     assert chat.scheduler.upcoming() == []  # no reminder to schedule
-
-
-def test_many_schools_are_paged() -> None:
-    schools = [Unit(i, UnitKind.SCHOOL, f"学校{i}", 1, f"/1/{i}/") for i in range(1, 46)]
-    _ = Translator.load().bind("zh-CN")
-    pages = [audience_keyboard(schools, page, _, everyone=False) for page in range(3)]
-    shown = [[b.callback_data for row in markup.inline_keyboard for b in row] for markup in pages]
-    assert shown[0][:SCHOOLS_PER_PAGE] == [
-        AudienceCb(action="school", id=i).pack() for i in range(1, SCHOOLS_PER_PAGE + 1)
-    ]
-    assert shown[0][-2:] == [
-        AudienceCb(action="page", id=1).pack(),
-        AudienceCb(action="cancel").pack(),
-    ]
-    assert len(shown[2]) == 5 + 2 and shown[2][-2] == AudienceCb(action="page", id=0).pack()
-    assert pages[0].inline_keyboard[-2][0].text == "更多学校（2/3）»"

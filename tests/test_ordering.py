@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot.views.publicity import PostCb
-from handlers.lectures import AudienceCb
+from bot.views.audience import BackCb, LevelCb, OpenCb, UnitCb
 from quizzes.ordering import by_name, chinese_number, natural_key
 from quizzes.units import Unit, UnitKind
 from storage.repositories import Repositories
@@ -85,7 +84,7 @@ async def test_the_post_and_lecture_pickers_show_schools_and_classes_in_natural_
     await add_schools(chat, ["第三中学", "第十中学", "第二中学"])
     await chat.say(ADMIN, "/post")
     await chat.say(ADMIN, "宪法宣传周\n学习宪法。")
-    await chat.press(ADMIN, PostCb(action="schools").pack())
+    await chat.press(ADMIN, LevelCb(level="schools").pack())
     schools = [t for t in button_texts(chat) if "中学" in t or "小学" in t]
     assert schools == [
         "一三一团中学",
@@ -95,9 +94,10 @@ async def test_the_post_and_lecture_pickers_show_schools_and_classes_in_natural_
         "第十中学",
         "胡杨河市第一中学",
     ]
-    await chat.press(ADMIN, PostCb(action="classes").pack())
+    await chat.press(ADMIN, BackCb().pack())
+    await chat.press(ADMIN, LevelCb(level="classes").pack())
     first = chat.world.schools["胡杨河市第一中学"]
-    await chat.press(ADMIN, PostCb(action="cschool", id=first.id).pack())
+    await chat.press(ADMIN, OpenCb(school=first.id).pack())
     classes = [t for t in button_texts(chat) if t.endswith("班")]
     assert classes == ["七年级1班", "七年级2班", "七年级3班", "七年级10班"]
     await chat.say(ADMIN, "/cancel")
@@ -105,9 +105,9 @@ async def test_the_post_and_lecture_pickers_show_schools_and_classes_in_natural_
     await chat.say(ADMIN, "/newlecture")
     for answer in ("宪法与生活", "李老师", "2099-01-01 09:00", "90", "-"):
         await chat.say(ADMIN, answer)
+    await chat.press(ADMIN, LevelCb(level="schools").pack())
     shown = [t for t in button_texts(chat) if "中学" in t or "小学" in t]
     assert shown == schools
-    assert AudienceCb(action="all").pack() in chat.bot.last_markup_data()
 
 
 async def test_two_schools_of_one_name_are_told_apart_in_pickers_and_grants(
@@ -123,16 +123,17 @@ async def test_two_schools_of_one_name_are_told_apart_in_pickers_and_grants(
         await session.commit()
     await chat.say(ADMIN, "/post")
     await chat.say(ADMIN, "宪法宣传周\n学习宪法。")
-    await chat.press(ADMIN, PostCb(action="schools").pack())
+    await chat.press(ADMIN, LevelCb(level="schools").pack())
     shown = [t for t in button_texts(chat) if "中心小学" in t]
     assert shown == ["129团 · 中心小学", "131团 · 中心小学"]
-    await chat.press(ADMIN, PostCb(action="unit", id=second.id).pack())
+    await chat.press(ADMIN, UnitCb(unit=second.id).pack())
     assert "✅ 131团 · 中心小学" in button_texts(chat)
     await chat.say(ADMIN, "/cancel")
 
     await chat.say(ADMIN, "/newlecture")
     for answer in ("宪法与生活", "李老师", "2099-01-01 09:00", "90", "-"):
         await chat.say(ADMIN, answer)
+    await chat.press(ADMIN, LevelCb(level="schools").pack())
     assert [t for t in button_texts(chat) if "中心小学" in t] == shown
     await chat.say(ADMIN, "/cancel")
 

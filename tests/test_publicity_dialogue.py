@@ -7,7 +7,7 @@ from aiogram.methods import SendPhoto
 from sqlalchemy import func, select
 
 from bot.views.audience import EveryoneCb
-from handlers.dialogue import LeaveCb
+from handlers.dialogue import LeaveCb, StepBackCb
 from storage.models_publicity import ArticleRow
 from tests.mocked_bot import user
 from tests.publicity_chat import (
@@ -59,10 +59,14 @@ async def test_cancel_works_in_every_dialogue_and_says_so_outside_one(chat: Chat
     assert "没有需要取消" in await chat.say(ADMIN, "/cancel")
     await chat.say(ADMIN, "/newlecture")
     assert "没有安排公开课" in await chat.say(ADMIN, "/cancel")
-    # Each step that asks for text has the 取消 button too.
+    # Each step that asks for text has the 取消 button too, and but the first a 返回.
     await chat.say(ADMIN, "/newlecture")
-    assert "主讲" in await chat.say(ADMIN, "宪法与生活")
     assert chat.bot.last_markup_data() == [LeaveCb().pack()]
+    assert "主讲" in await chat.say(ADMIN, "宪法与生活")
+    assert chat.bot.last_markup_data() == [StepBackCb().pack(), LeaveCb().pack()]
+    await chat.press(ADMIN, StepBackCb().pack())
+    assert "课程标题" in chat.bot.sent_texts(ADMIN)[-1]
+    assert "主讲" in await chat.say(ADMIN, "宪法与生活")
     await chat.press(ADMIN, LeaveCb().pack())
     assert "没有安排公开课" in chat.bot.sent_texts(ADMIN)[-1]
     assert "主讲" not in await chat.say(ADMIN, "李老师")
