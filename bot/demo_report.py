@@ -197,6 +197,7 @@ async def check_activities(
                 ActivityRow.status == "confirmed",
                 ActivityRow.held_on >= period.start,
                 ActivityRow.held_on <= period.end,
+                ActivityRow.kind != "online_lecture",  # counted as lectures, below
             )
         )
     )
@@ -219,6 +220,11 @@ async def check_activities(
         )
     )
     ok &= set(figures.with_vice_principal) == serving
+    # Online lectures as their kind: the lectures held and their check-ins, once each.
+    online = [t for t in figures.checked_in if t.kind == "online_lecture"]
+    ok &= sum(t.events for t in online) == stats.lectures_held
+    ok &= sum(t.headcount.total for t in online) == stats.total.lecture_checkins
+    ok &= figures.every_event == len(rows) + stats.lectures_held
     say(
         f"  {figures.events} offline activities ({people} attendances, {lectures} by a "
         f"法治副校长), {len(serving)} school(s) with a 法治副校长: "

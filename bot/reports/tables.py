@@ -78,6 +78,7 @@ DEFINED = (
     "activity_headcount",
     "with_vice_principal",
     "vice_principal_lectures",
+    "online_lecture_kind",
     "registered_on_web",
     "took_part_on_web",
 )
@@ -309,7 +310,9 @@ def participation_xlsx(
 
 
 def _activity_sheets(stats: Statistics, _: Text, sheet: Any, finish: Any) -> None:
-    """Offline activities per school, then per kind: every figure from the tallies."""
+    """Offline activities per school, then activities per kind (online lectures among
+    them, by their check-ins) with the total of every kind: every figure from the
+    tallies."""
     figures = stats.activities
     headcount = [
         _("report.column.activity_headcount"),
@@ -357,19 +360,35 @@ def _activity_sheets(stats: Statistics, _: Text, sheet: Any, finish: Any) -> Non
         rows,
     )
     finish(ws, ["text", "int", "int", "int", "int", "int", "text", "int"])
+    every = figures.every_attendance
     ws = sheet(
         _("report.sheet.activity_kinds"),
-        [_("report.column.activity_kind"), _("report.column.activities_held"), *headcount],
         [
+            _("report.column.activity_kind"),
+            _("report.column.events"),
+            _("report.column.attendances"),
+            *headcount[1:],
+        ],
+        [
+            *(
+                [
+                    _(f"activity.kind.{kind.kind.code}"),
+                    kind.events,
+                    kind.headcount.total,
+                    kind.headcount.students,
+                    kind.headcount.teachers,
+                    kind.headcount.parents,
+                ]
+                for kind in figures.by_kind()
+            ),
             [
-                _(f"activity.kind.{kind.kind.code}"),
-                kind.events,
-                kind.headcount.total,
-                kind.headcount.students,
-                kind.headcount.teachers,
-                kind.headcount.parents,
-            ]
-            for kind in figures.by_kind()
+                _("report.column.total"),
+                figures.every_event,
+                every.total,
+                every.students,
+                every.teachers,
+                every.parents,
+            ],
         ],
     )
     finish(ws, ["text", "int", "int", "int", "int", "int"])

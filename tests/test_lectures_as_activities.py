@@ -1,0 +1,551 @@
+"""Online lectures are activities of the kind ``online_lecture``, on both databases.
+
+- Migration 0030 gives every lecture made before it its activity, and the report's
+  figures on a history made at 0029 are the ones counted here by hand, after it as the
+  old code counted them (and the same after a downgrade and an upgrade again).
+- Scheduling a lecture makes its activity; cancelling one cancels it; the activity lists
+  show it with its check-ins; nobody records or reviews one by hand.
+- The report counts a lecture once: under the lecture figures, and again only as its
+  kind and theme, where no total counts it twice.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.application.activities import (
+    ReviewOutcome,
+    activities_for,
+    record_activity,
+    review_activity,
+)
+from bot.application.lectures import cancel_lecture, check_in, schedule_lecture
+from bot.i18n import Translator
+from bot.lectures import ScheduledLecture
+from quizzes.activities import (
+    ActivityDraft,
+    ActivityStatus,
+    Headcount,
+    Source,
+    lecture_activity_titles,
+    lecture_organiser,
+)
+from quizzes.activity_kinds import RECORDED_BY_HAND, is_kind, kind_for_name, kind_named
+from quizzes.lectures import Lecture, LectureStatus, lecture_window
+from quizzes.permissions import Permissions
+from quizzes.publicity import Audience
+from quizzes.statistics import Period, RoleCounts, Statistics
+from quizzes.themes import Theme
+from storage.migrate import downgrade, upgrade
+from storage.models import ParticipantRow
+from storage.statistics import StatisticsRepository
+from storage.unit_of_work import UnitOfWork
+from tests.factories import World, build_world
+from tests.publicity_factories import add_people
+
+ZONE = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
+YEAR = Period(date(2026, 1, 1), date(2026, 12, 31))
+ADMIN = Permissions(is_admin=True)
+FIRST = "胡杨河市第一中学"
+OTHER = "一三一团中学"
+SMALL = "一三七团第一小学"
+ORGANISER = 51  # the Telegram id of the teacher who schedules the lectures
+TRANSLATOR = Translator.load()
+
+
+def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+# -- the domain ---------------------------------------------------------------------------
+
+
+def test_the_online_lecture_kind_is_registered_but_never_recorded_by_hand() -> None:
+    kind = kind_named("online_lecture")
+    assert kind.zh == "线上讲座" and kind.checked_in and kind.default_theme is Theme.CONSTITUTION
+    assert kind not in RECORDED_BY_HAND and not is_kind("online_lecture")
+    assert kind_for_name("线上讲座") is None and kind_for_name("网络公开课") is None
+    assert is_kind("morning_reading") and kind_for_name("宪法晨读") is not None
+
+
+def test_a_lectures_organiser_is_the_lowest_unit_holding_its_whole_audience() -> None:
+    roots = [1]
+    assert lecture_organiser([], roots) == 1  # everyone: the bureau's root
+    assert lecture_organiser(["/1/2/3/"], roots) == 3
+    assert lecture_organiser(["/1/2/3/7/", "/1/2/3/8/"], roots) == 3
+    assert lecture_organiser(["/1/2/3/", "/1/4/5/"], roots) == 1
+    assert lecture_organiser(["/1/2/", "/9/10/"], [9, 1]) == 1  # across roots: the first
+    assert lecture_organiser([], []) is None
+
+
+def test_a_lecture_rescheduled_the_same_day_gets_a_title_of_its_own() -> None:
+    local = datetime(2026, 3, 10, 20, 30, tzinfo=ZONE)
+    assert lecture_activity_titles("宪法与我们", local, 7) == [
+        "宪法与我们",
+        "宪法与我们（20:30）",
+        "宪法与我们（#7）",
+    ]
+    long = "长" * 250
+    assert all(len(t) <= 200 for t in lecture_activity_titles(long, local, 7))
+
+
+# -- the migration ------------------------------------------------------------------------
+
+people = sa.table(
+    "participants", sa.column("id", sa.BigInteger), sa.column("telegram_id", sa.BigInteger)
+)
+lectures_0029 = sa.table(
+    "lectures",
+    sa.column("id", sa.BigInteger),
+    sa.column("title", sa.String),
+    sa.column("speaker", sa.String),
+    sa.column("starts_at", sa.DateTime(timezone=True)),
+    sa.column("ends_at", sa.DateTime(timezone=True)),
+    sa.column("link", sa.String),
+    sa.column("audience", sa.JSON),
+    sa.column("created_by", sa.BigInteger),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("status", sa.String),
+)
+checkins_0029 = sa.table(
+    "lecture_checkins",
+    sa.column("lecture_id", sa.BigInteger),
+    sa.column("participant_id", sa.BigInteger),
+    sa.column("checked_in_at", sa.DateTime(timezone=True)),
+)
+activities_0029 = sa.table(
+    "activities",
+    *(sa.column(name) for name in ("kind", "theme", "title", "unit_id", "speaker")),
+    *(sa.column(name) for name in ("speaker_organisation", "status", "source", "review_note")),
+    *(sa.column(name) for name in ("students", "teachers", "parents")),
+    sa.column("held_on", sa.Date),
+    sa.column("recorded_at", sa.DateTime(timezone=True)),
+)
+
+
+async def add_everyone(session_factory: async_sessionmaker[AsyncSession], world: World) -> None:
+    """Six students of 七年级1班 (101-106) and two teachers (201, 202) of the first
+    school, the organiser (51); four students (301-304) and a parent (401) of 一三一团中学."""
+    first, other = world.schools[FIRST].id, world.schools[OTHER].id
+    await add_people(session_factory, range(101, 107), world.classes["七年级1班"].id)
+    await add_people(session_factory, [201, 202, ORGANISER], first, "teacher")
+    await add_people(session_factory, range(301, 305), other)
+    await add_people(session_factory, [401], other, "parent")
+
+
+Planned = tuple[str, datetime, list[int], str, int, list[int]]
+
+
+def lecture_plan(world: World) -> list[Planned]:
+    """(title, starts_at, audience units, status, scheduled by, who checked in)."""
+    first_classes = [world.classes["七年级1班"].id, world.classes["七年级2班"].id]
+    small_class = [world.classes["三年级1班"].id]
+    return [
+        # 19:00 in Shanghai; 8 check-ins: 6 students, a teacher, a parent.
+        ("宪法与我们", utc(2026, 3, 10, 11), [], "scheduled", ORGANISER,
+         [101, 102, 103, 104, 201, 301, 302, 401]),
+        # 00:30 on 21 May in Shanghai, for the first school's two classes: 3 + 1.
+        ("校园欺凌的法律责任", utc(2026, 5, 20, 16, 30), first_classes, "scheduled", 999,
+         [101, 102, 105, 202]),
+        # Rescheduled the same evening under the same title: 2 check-ins.
+        ("宪法与我们", utc(2026, 3, 10, 12, 30), [], "scheduled", ORGANISER, [103, 303]),
+        # Cancelled (its one check-in counts nowhere), last year's, and one to come.
+        ("取消的公开课", utc(2026, 6, 1, 11), [], "cancelled", ORGANISER, [106]),
+        ("去年的公开课", utc(2025, 12, 31, 12), [], "scheduled", ORGANISER, [101]),
+        ("一三七团的公开课", utc(2026, 9, 1, 2), small_class, "scheduled", ORGANISER, []),
+        ("下周的公开课", utc(2026, 12, 10, 11), [], "scheduled", ORGANISER, []),
+    ]  # fmt: skip
+
+
+async def history_at_0029(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> tuple[World, list[int]]:
+    """The roster and people, then the database taken back to 0029 and the lectures,
+    their check-ins and one offline activity written there, as 0029's code wrote them."""
+    world = await build_world(session_factory)
+    await add_everyone(session_factory, world)
+    await downgrade(engine, "0029")
+    ids: list[int] = []
+    async with engine.begin() as connection:
+        pid = {
+            t: i for i, t in await connection.execute(sa.select(people.c.id, people.c.telegram_id))
+        }
+        for title, starts_at, audience, status, created_by, present in lecture_plan(world):
+            lecture_id = (
+                await connection.execute(
+                    lectures_0029.insert()
+                    .values(
+                        title=title,
+                        speaker="法治副校长",
+                        starts_at=starts_at,
+                        ends_at=starts_at + timedelta(minutes=45),
+                        link=None,
+                        audience={"units": audience, "roles": []},
+                        created_by=created_by,
+                        created_at=starts_at - timedelta(days=3),
+                        status=status,
+                    )
+                    .returning(lectures_0029.c.id)
+                )
+            ).scalar_one()
+            ids.append(lecture_id)
+            for telegram_id in present:
+                await connection.execute(
+                    checkins_0029.insert().values(
+                        lecture_id=lecture_id,
+                        participant_id=pid[telegram_id],
+                        checked_in_at=starts_at + timedelta(minutes=5),
+                    )
+                )
+        await connection.execute(
+            activities_0029.insert().values(
+                kind="morning_reading",
+                theme="constitution",
+                held_on=date(2026, 4, 1),
+                title="宪法晨读",
+                unit_id=world.schools[FIRST].id,
+                students=40,
+                teachers=2,
+                parents=0,
+                speaker="",
+                speaker_organisation="",
+                status="confirmed",
+                source="import",
+                review_note="",
+                recorded_at=utc(2026, 4, 1, 8),
+            )
+        )
+    return world, ids
+
+
+async def compiled(session_factory: async_sessionmaker[AsyncSession]) -> Statistics:
+    async with session_factory() as session:
+        repo = StatisticsRepository(session)
+        root = await repo.root()
+        assert root is not None
+        return await repo.compile(root, YEAR, ZONE, now=NOW)
+
+
+def assert_counted_by_hand(stats: Statistics, world: World) -> None:
+    """The figures of the history, counted by hand: what 0029's code reported."""
+    # Held: the two evening lectures, the one for the first school's classes and the one
+    # for 137团's class (no check-in); not the cancelled, last year's or next week's.
+    assert stats.lectures_held == 4
+    assert [(lecture.title, lecture.checkins) for lecture in stats.lectures] == [
+        ("宪法与我们", 8),
+        ("宪法与我们", 2),
+        ("校园欺凌的法律责任", 4),
+        ("一三七团的公开课", 0),
+    ]
+    assert stats.total.lecture_checkins == 14
+    # Distinct people: students 101-105, 301-303; teachers 201, 202; the parent 401.
+    assert stats.total.lecture_attendees == RoleCounts(8, 2, 1)
+    by_school = {s.name: (s.lecture_checkins, s.lecture_attendees.total) for s in stats.schools}
+    assert by_school == {FIRST: (10, 7), OTHER: (4, 4), SMALL: (0, 0)}
+    # The offline activity alone is 线下: 1 event, 42 attendances.
+    figures = stats.activities
+    assert (figures.events, figures.headcount) == (1, Headcount(40, 2, 0))
+    assert figures.of_school(world.schools[FIRST].id) == (1, Headcount(40, 2, 0))
+    assert figures.recorded and figures.pending == 0
+    # People reached by articles: no lecture notice is a publicity article.
+    assert stats.total.people_reached == 0 and stats.total.deliveries == 0
+
+
+def assert_lectures_as_their_kind(stats: Statistics) -> None:
+    figures = stats.activities
+    kinds = {k.kind.code: (k.events, k.headcount) for k in figures.by_kind()}
+    assert kinds == {
+        "online_lecture": (4, Headcount(11, 2, 1)),
+        "morning_reading": (1, Headcount(40, 2, 0)),
+    }
+    assert [(t.theme, t.events) for t in figures.by_theme()] == [(Theme.CONSTITUTION, 5)]
+    # Every kind together: each lecture and each check-in once.
+    assert figures.every_event == figures.events + stats.lectures_held == 5
+    assert figures.every_attendance.total == 42 + stats.total.lecture_checkins == 56
+
+
+async def test_the_migration_gives_every_lecture_its_activity_and_keeps_the_figures(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world, ids = await history_at_0029(engine, session_factory)
+    await upgrade(engine)
+
+    stats = await compiled(session_factory)
+    assert_counted_by_hand(stats, world)
+    assert_lectures_as_their_kind(stats)
+
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        organiser = await session.scalar(
+            sa.select(ParticipantRow.id).where(ParticipantRow.telegram_id == ORGANISER)
+        )
+        root = (await uow.units.roots())[0]
+        found = {}
+        for lecture_id in ids:
+            activity_id = await session.scalar(
+                sa.text("SELECT activity_id FROM lectures WHERE id = :id"), {"id": lecture_id}
+            )
+            activity = await uow.activities.get(int(activity_id))
+            assert activity is not None
+            found[lecture_id] = activity
+    every = list(found.values())
+    assert {a.kind for a in every} == {"online_lecture"}
+    assert {a.theme for a in every} == {Theme.CONSTITUTION}
+    assert {a.source for a in every} == {Source.LECTURE}
+    evening, classes, again, cancelled, last_year, small, _next_week = (found[i] for i in ids)
+    assert (evening.title, evening.held_on, evening.unit_id) == (
+        "宪法与我们",
+        date(2026, 3, 10),
+        root.id,
+    )
+    assert (evening.status, evening.recorded_by, evening.speaker) == (
+        ActivityStatus.CONFIRMED,
+        organiser,
+        "法治副校长",
+    )
+    assert evening.headcount == Headcount(6, 1, 1)  # its check-ins, by role
+    assert (again.title, again.held_on) == ("宪法与我们（20:30）", date(2026, 3, 10))
+    # The bureau's day: 00:30 in Shanghai is the next day; organised by the school whose
+    # two classes it was for; scheduled by someone without a participant row.
+    assert (classes.held_on, classes.unit_id) == (date(2026, 5, 21), world.schools[FIRST].id)
+    assert classes.recorded_by is None
+    assert cancelled.status is ActivityStatus.CANCELLED
+    assert last_year.held_on == date(2025, 12, 31)
+    assert small.unit_id == world.classes["三年级1班"].id
+
+    # Down again: the lectures and check-ins stay, their activities go; up: as before.
+    await downgrade(engine, "0029")
+    async with engine.connect() as connection:
+        counts = [
+            (await connection.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            for table in ("lectures", "lecture_checkins", "activities")
+        ]
+        columns = {
+            c["name"]
+            for c in await connection.run_sync(lambda c: sa.inspect(c).get_columns("lectures"))
+        }
+    assert counts == [7, 16, 1]
+    assert "activity_id" not in columns
+    await upgrade(engine)
+    again_stats = await compiled(session_factory)
+    assert_counted_by_hand(again_stats, world)
+    assert again_stats.activities == stats.activities
+
+
+# -- scheduling, cancelling, listing ------------------------------------------------------
+
+
+def draft(audience: Audience, title: str = "宪法与我们") -> Lecture:
+    starts_at, ends_at = lecture_window(NOW + timedelta(hours=3), 60)  # 15:00 in Shanghai
+    return Lecture(
+        0, title, "李老师", starts_at, ends_at, None, audience, ORGANISER, LectureStatus.SCHEDULED
+    )
+
+
+async def schedule(uow: UnitOfWork, audience: Audience, title: str = "宪法与我们") -> Lecture:
+    scheduled = await schedule_lecture(
+        uow,
+        draft(audience, title),
+        minutes=60,
+        viewer=ADMIN,
+        now=NOW,
+        zone=ZONE,
+        _=TRANSLATOR.bind("zh-CN"),
+    )
+    assert isinstance(scheduled, ScheduledLecture)
+    return scheduled.lecture
+
+
+async def activity_of(session: AsyncSession, lecture_id: int) -> int:
+    found = await session.scalar(
+        sa.text("SELECT activity_id FROM lectures WHERE id = :id"), {"id": lecture_id}
+    )
+    assert found is not None
+    return int(found)
+
+
+async def test_scheduling_a_lecture_makes_its_activity_and_cancelling_cancels_it(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    world = await build_world(session_factory)
+    await add_everyone(session_factory, world)
+    first = world.schools[FIRST]
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        lecture = await schedule(uow, Audience(frozenset({first.id})))
+        same = await schedule(uow, Audience(frozenset({first.id})))  # the same afternoon
+        organiser = await session.scalar(
+            sa.select(ParticipantRow.id).where(ParticipantRow.telegram_id == ORGANISER)
+        )
+        activity = await uow.activities.get(await activity_of(session, lecture.id))
+        twin = await uow.activities.get(await activity_of(session, same.id))
+    assert activity is not None and twin is not None
+    assert (activity.kind, activity.theme, activity.title) == (
+        "online_lecture",
+        Theme.CONSTITUTION,
+        "宪法与我们",
+    )
+    assert (activity.held_on, activity.unit_id, activity.speaker) == (TODAY, first.id, "李老师")
+    assert (activity.status, activity.source, activity.recorded_by) == (
+        ActivityStatus.CONFIRMED,
+        Source.LECTURE,
+        organiser,
+    )
+    assert twin.title == "宪法与我们（15:00）"
+
+    # Two students and a teacher check in: the activity's headcount is its check-ins.
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        ids = dict(
+            (await session.execute(sa.select(ParticipantRow.telegram_id, ParticipantRow.id))).all()
+        )
+        for telegram_id in (101, 102, 201, 102):
+            await check_in(uow, lecture.id, ids[telegram_id], now=lecture.starts_at)
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        coordinator = Permissions(coordinator_of=frozenset({first.id}))
+        viewer = await uow.participants.by_telegram_id(201)
+        assert viewer is not None
+        listed = await activities_for(uow, viewer, coordinator)
+        mine = [item for item in listed if item.activity.id == activity.id]
+        assert len(mine) == 1 and mine[0].activity.headcount == Headcount(2, 1, 0)
+        assert mine[0].unit_label.endswith(FIRST)
+
+        # Nobody reviews it: it is confirmed when scheduled.
+        outcome, _ = await review_activity(
+            uow, activity.id, confirm=False, by=None, permissions=ADMIN, now=NOW
+        )
+        assert outcome is ReviewOutcome.NOT_ALLOWED
+        cancelled = await cancel_lecture(
+            uow,
+            lecture.id,
+            viewer=ADMIN,
+            telegram_id=1,
+            now=NOW,
+            zone=ZONE,
+            translator=TRANSLATOR,
+        )
+        assert not isinstance(cancelled, str)
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        after = await uow.activities.get(activity.id)
+        other = await uow.activities.get(twin.id)
+    assert after is not None and after.status is ActivityStatus.CANCELLED
+    assert other is not None and other.status is ActivityStatus.CONFIRMED
+
+
+TODAY = date(2026, 12, 7)
+
+
+async def test_nobody_records_an_online_lecture_by_hand(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    world = await build_world(session_factory)
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        recorded = await record_activity(
+            uow,
+            ActivityDraft(
+                "online_lecture",
+                Theme.CONSTITUTION,
+                date(2026, 12, 1),
+                "宪法与我们",
+                world.schools[FIRST].id,
+                Headcount(30),
+                speaker="李老师",
+            ),
+            recorder=None,
+            permissions=ADMIN,
+            now=NOW,
+            zone=ZONE,
+        )
+    assert recorded.activity is None
+    assert ("unknown_kind", {"value": "线上讲座"}) in recorded.problems
+
+
+async def test_an_audience_of_everyone_is_organised_by_the_bureau_and_listed_on_its_page(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    from bot.application.activity_list import activities_in_reach
+    from bot.application.dashboard import WebRights
+
+    await build_world(session_factory)
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        lecture = await schedule(uow, Audience())
+        root = (await uow.units.roots())[0]
+        activity_id = await activity_of(session, lecture.id)
+        listed = await activities_in_reach(uow, WebRights(ADMIN))
+    [item] = [i for i in listed if i.listed.activity.id == activity_id]
+    assert item.listed.activity.unit_id == root.id
+    assert item.listed.activity.kind == "online_lecture" and item.photos == ()
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+async def test_the_report_counts_a_lecture_once_and_shows_it_as_its_kind(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    from bot.reports.compile import XLSX, compile_report
+
+    await history_at_0029(engine, session_factory)
+    await upgrade(engine)
+    async with session_factory() as session:
+        root = (await UnitOfWork.over(session).units.roots())[0]
+    files = await compile_report(
+        session_factory, root, YEAR, zone=ZONE, locale="zh-CN", compiled_at=NOW
+    )
+    md = files.files["report.md"].decode("utf-8")
+    assert "开展线下法治宣传教育活动1场，参与42人次，其中学生40人次、教职工2人次。" in md
+    assert "连同网络公开课，各类活动共5场、56人次（网络公开课按签到计）。" in md
+    assert "按活动类型分，线上讲座4场（14人次）、宪法晨读1场（42人次）。" in md
+    assert "按主题分，宪法5场。" in md
+    assert "| **合计** | **1** | **42** | **40** |" in md  # the offline table: no lecture
+    assert "- 线上讲座（按类型、主题统计）：按活动类型、主题统计时，网络公开课计为" in md
+
+    book = load_workbook(io.BytesIO(files.files[XLSX]))
+    kinds = [[c.value for c in row] for row in book["活动类型"].iter_rows()]
+    assert kinds == [
+        ["活动类型", "活动（场）", "参与（人次）", "参与学生", "参与教职工", "参与家长"],
+        ["线上讲座", 4, 14, 11, 2, 1],
+        ["宪法晨读", 1, 42, 40, 2, 0],
+        ["合计", 5, 56, 51, 4, 1],
+    ]
+    per_school = [[c.value for c in row] for row in book["线下活动"].iter_rows()]
+    assert per_school[-1][:3] == ["合计", 1, 42]
+    definitions: dict[Any, Any] = {
+        row[0].value: row[1].value for row in book["统计口径"].iter_rows(min_row=2)
+    }
+    assert "网络公开课不在此列" in definitions["线下活动（场）"]
+    assert "每场、每人次只计一次" in definitions["线上讲座（按类型、主题统计）"]
+
+
+@pytest.mark.parametrize("locale", ["en"])
+async def test_the_english_report_says_the_same(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession], locale: str
+) -> None:
+    from bot.reports.compile import compile_report
+
+    await history_at_0029(engine, session_factory)
+    await upgrade(engine)
+    async with session_factory() as session:
+        root = (await UnitOfWork.over(session).units.roots())[0]
+    files = await compile_report(
+        session_factory, root, YEAR, zone=ZONE, locale=locale, compiled_at=NOW
+    )
+    md = files.files["report.md"].decode("utf-8")
+    assert (
+        "With the online lectures, 5 activities of every kind, attended 56 times "
+        "(online lectures by their check-ins). By kind: online lecture 4 (14 attendances), "
+        "Constitution morning reading 1 (42 attendances)."
+    ) in md
