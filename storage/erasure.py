@@ -12,12 +12,14 @@ participant.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quizzes.participants import Participant
 from quizzes.privacy import Erasure
 from storage.models import GrantRow, ParticipantRow
 from storage.models_livequiz import LiveQuizRow
@@ -62,6 +64,29 @@ class ParticipantErasure:
                 ParticipantRow.telegram_id == telegram_id, ParticipantRow.erased_at.is_(None)
             )
         )
+
+    async def person(self, participant_id: int) -> Participant | None:
+        """The participant of this id, unless there is none or they were erased already."""
+        from storage.repositories import participant_of  # it imports this module
+
+        row = await self.session.get(ParticipantRow, participant_id)
+        return participant_of(row) if row is not None and row.erased_at is None else None
+
+    async def web_people(self, unit_ids: Sequence[int]) -> list[Participant]:
+        """Those of these units who joined on the web pages (no Telegram id) and are not
+        erased, in the order they joined: whom staff may be asked to erase."""
+        from storage.repositories import participant_of  # it imports this module
+
+        rows = await self.session.scalars(
+            select(ParticipantRow)
+            .where(
+                ParticipantRow.unit_id.in_(unit_ids),
+                ParticipantRow.telegram_id.is_(None),
+                ParticipantRow.erased_at.is_(None),
+            )
+            .order_by(ParticipantRow.joined_at, ParticipantRow.id)
+        )
+        return [participant_of(row) for row in rows]
 
     async def erase(self, participant_id: int, when: datetime) -> Erasure | None:
         """Erase one participant (see the module); None if there is none to erase."""

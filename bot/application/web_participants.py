@@ -62,6 +62,7 @@ __all__ = [
     "LinkRefusal",
     "Linked",
     "OtherUnit",
+    "Person",
     "Signed",
     "WebDevice",
     "answer",
@@ -74,12 +75,15 @@ __all__ = [
     "link",
     "move",
     "participant_key",
+    "person_by_id",
+    "person_by_recovery_code",
     "read_article",
     "recover",
     "sign_question",
     "signed_in",
     "unit_articles",
     "unit_lectures",
+    "web_people",
 ]
 
 # No 0/O, 1/I/L: read off a phone and typed on another, nothing can be mistaken.
@@ -248,13 +252,17 @@ async def move(
     return joined.outcome.participant
 
 
-async def recover(uow: UnitOfWork, text: str, *, key: bytes, now: datetime) -> WebDevice | None:
-    """This device bound to the participant whose recovery code was typed; None: no such."""
+async def _by_recovery(uow: UnitOfWork, text: str, key: bytes) -> Participant | None:
     code = typed_recovery_code(text)
     participant_id = (
         await uow.web_identities.by_recovery(_recovery_hash(key, code)) if code else None
     )
-    participant = await uow.participants.by_id(participant_id) if participant_id else None
+    return await uow.participants.by_id(participant_id) if participant_id else None
+
+
+async def recover(uow: UnitOfWork, text: str, *, key: bytes, now: datetime) -> WebDevice | None:
+    """This device bound to the participant whose recovery code was typed; None: no such."""
+    participant = await _by_recovery(uow, text, key)
     if participant is None:
         await uow.commit()
         return None
@@ -487,3 +495,46 @@ async def link(
 async def _both_answering(uow: UnitOfWork, web_id: int, chat_id: int) -> bool:
     on_web = {a.campaign_id for a in await uow.attempts.active_for(web_id)}
     return any(a.campaign_id in on_web for a in await uow.attempts.active_for(chat_id))
+
+
+# ---------------------------------------------------------------------- erasing on request
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone staff were asked to erase, as the terminal shows them before it does."""
+
+    participant: Participant
+    unit_label: str
+
+
+async def _person(uow: UnitOfWork, participant: Participant | None) -> Person | None:
+    unit = (
+        await uow.units.get(participant.unit_id) if participant and participant.unit_id else None
+    )
+    label = (await uow.units.label(unit)).text() if unit is not None else ""
+    await uow.commit()
+    return Person(participant, label) if participant is not None else None
+
+
+async def person_by_id(uow: UnitOfWork, participant_id: int) -> Person | None:
+    """The participant of this internal number, unless erased already (any door)."""
+    return await _person(uow, await uow.erasure.person(participant_id))
+
+
+async def person_by_recovery_code(uow: UnitOfWork, text: str, *, key: bytes) -> Person | None:
+    """The participant whose recovery code this is (as typed): what a web participant
+    shows to prove who they are when they ask to be erased. None: no such code (an erased
+    participant's code is gone with them)."""
+    return await _person(uow, await _by_recovery(uow, text, key))
+
+
+async def web_people(uow: UnitOfWork, unit: Unit) -> list[Person]:
+    """Those of a school (its classes included) or a class who joined on the web pages and
+    are not erased, in the order they joined: for staff who must find one by their
+    display name, having no Telegram id to go by."""
+    units = [unit, *(await uow.units.children(unit.id))]
+    labels = {u.id: (await uow.units.label(u)).text() for u in units}
+    found = await uow.erasure.web_people([u.id for u in units])
+    await uow.commit()
+    return [Person(p, labels.get(p.unit_id or 0, "")) for p in found]
