@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.article_format import check_article
 from quizzes.participants import Role
 from quizzes.publicity import TIME_FORMAT, Audience, ComposeProblem, valid_link
+from quizzes.themes import Theme
 from quizzes.units import UnitKind
 from storage.repositories import UnitRepository
 
@@ -319,6 +320,7 @@ async def store_article_file(
     locale: str,
     dry_run: bool = False,
     channel: str | None = None,
+    theme: Theme | None = None,
 ) -> Created:
     """Store a checked article: scheduled when it names a time, otherwise with its
     deliveries written at once, for the running bot's broadcaster to send.
@@ -356,6 +358,7 @@ async def store_article_file(
                 publish_at=parsed.publish_at,
                 status=ArticleStatus.SCHEDULED if parsed.publish_at else ArticleStatus.DRAFT,
                 to_channel=parsed.channel,
+                theme=theme,
             )
             broadcast_id = None
             if parsed.publish_at is None:

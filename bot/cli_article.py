@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.cli_support import settings_or_exit
+from bot.cli_theme import THEME_HELP, theme_option
 from bot.config import Settings
 from quizzes.participants import Role
 
@@ -26,7 +27,8 @@ def article() -> None:
     "--author", type=int, help="Telegram id of the author; progress messages go to them."
 )
 @click.option("--dry-run", is_flag=True, help="Check the file and count recipients only.")
-def create(file: Path, author: int | None, dry_run: bool) -> None:
+@click.option("--theme", "theme_text", help=f"{THEME_HELP} Default: 其他.")
+def create(file: Path, author: int | None, dry_run: bool, theme_text: str | None) -> None:
     """Create an article from Markdown with YAML front matter (title, audience,
     publish_at, cover, link, channel). Without publish_at it is sent at once by the
     running bot; with ``channel: true`` it also goes to PUFA_PUBLICITY_CHANNEL."""
@@ -34,6 +36,7 @@ def create(file: Path, author: int | None, dry_run: bool) -> None:
     from storage.models import utcnow
 
     settings = settings_or_exit()
+    theme = theme_option(theme_text, settings)
     try:
         parsed = read_article_file(file, settings.zone, utcnow())
         created = asyncio.run(
@@ -44,6 +47,7 @@ def create(file: Path, author: int | None, dry_run: bool) -> None:
                 locale=settings.default_locale,
                 dry_run=dry_run,
                 channel=settings.publicity_channel,
+                theme=theme,
             )
         )
     except ArticleFileError as error:

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from bot.cli_support import settings_or_exit, terminal_gettext
+from bot.cli_theme import THEME_HELP, theme_option
 from bot.config import Settings
+from quizzes.themes import Theme
 
 __all__ = ["campaign"]
 
@@ -20,13 +22,17 @@ def campaign() -> None:
 
 @campaign.command("create")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def create(file: Path) -> None:
+@click.option(
+    "--theme", "theme_text", help=f"{THEME_HELP} Default: its banks' theme when they agree."
+)
+def create(file: Path, theme_text: str | None) -> None:
     """Create a campaign from a YAML file (banks, questions, window, audience)."""
     settings = settings_or_exit()
-    asyncio.run(_create(settings, file.read_text(encoding="utf-8")))
+    theme = theme_option(theme_text, settings)
+    asyncio.run(_create(settings, file.read_text(encoding="utf-8"), theme))
 
 
-async def _create(settings: Settings, text: str) -> None:
+async def _create(settings: Settings, text: str, theme: Theme | None = None) -> None:
     from bot.campaign_messages import describe_spec_problems
     from quizzes.campaigns import SpecError, parse_campaign_spec
     from storage.campaign_setup import create_campaign
@@ -43,7 +49,7 @@ async def _create(settings: Settings, text: str) -> None:
         await prepare_database(engine)
         async with create_session_factory(engine)() as session:
             try:
-                created = await create_campaign(session, spec, created_by=None)
+                created = await create_campaign(session, spec, created_by=None, theme=theme)
             except SpecError as error:
                 raise click.ClickException(describe_spec_problems(error.problems, _)) from None
             await session.commit()

@@ -189,13 +189,15 @@ class PublicityRepository:
         """A new article; ``reminder_of``: a reminder to read that one, with its link and
         link secret, so that a read or a click counts for it.
 
-        Without a ``theme``: a reminder's is its article's, a lecture's notice 宪法
-        (lectures carry no theme of their own), any other article 其他."""
+        Without a ``theme``: a reminder's is its article's, a lecture's notice its
+        lecture's (its activity's; 宪法 for a lecture without one), any other 其他."""
         if theme is None:
             if reminder_of is not None:
                 theme = reminder_of.theme
+            elif lecture_id is not None:
+                theme = await self._lecture_theme(lecture_id)
             else:
-                theme = Theme.CONSTITUTION if lecture_id is not None else Theme.OTHER
+                theme = Theme.OTHER
         row = ArticleRow(
             title=title,
             body=body,
@@ -219,6 +221,14 @@ class PublicityRepository:
         self.session.add(row)
         await self.session.flush()
         return _article(row)
+
+    async def _lecture_theme(self, lecture_id: int) -> Theme:
+        value = await self.session.scalar(
+            select(ActivityRow.theme)
+            .join(LectureRow, LectureRow.activity_id == ActivityRow.id)
+            .where(LectureRow.id == lecture_id)
+        )
+        return Theme(value) if value is not None else Theme.CONSTITUTION
 
     async def article(self, article_id: int) -> Article | None:
         row = await self.session.get(ArticleRow, article_id)

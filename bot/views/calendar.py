@@ -1,15 +1,19 @@
-"""The key-date reminder as staff see it: what is coming, and buttons to act on it."""
+"""The key-date reminder as staff see it: what is coming, buttons to act on it, and what
+a button offers (an article or a campaign with the day's title and theme filled in)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Gettext
 from bot.reports import format as fmt
-from quizzes.calendar import Reminder
+from quizzes.calendar import Reminder, key_date
+from quizzes.themes import Theme
 
-__all__ = ["CalendarCb", "reminder_keyboard", "reminder_text"]
+__all__ = ["CalendarCb", "CalendarOffer", "offer_of", "reminder_keyboard", "reminder_text"]
 
 
 class CalendarCb(CallbackData, prefix="kd"):
@@ -47,3 +51,28 @@ def reminder_keyboard(reminder: Reminder, _: Gettext) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarOffer:
+    """What a reminder's button starts: ``post`` (an article titled ``title``) or
+    ``campaign`` (named ``title``), either pre-filled with the key date's ``theme``."""
+
+    action: str
+    title: str
+    theme: Theme
+
+
+def offer_of(callback_data: CalendarCb, _: Gettext) -> CalendarOffer | None:
+    """The article or campaign a pressed button offers; ``None`` for a date since removed
+    from the calendar or an action it does not know."""
+    key = key_date(callback_data.code)
+    if key is None:
+        return None
+    year = callback_data.year
+    if callback_data.action == "post":
+        return CalendarOffer("post", _.plain(f"calendar.article.{key.code}", year=year), key.theme)
+    if callback_data.action == "campaign":
+        name = _.plain(f"calendar.campaign_name.{key.code}", year=year)
+        return CalendarOffer("campaign", name, key.theme)
+    return None
