@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from quizzes.activities import ActivityFigures
 from quizzes.participants import Role
+from quizzes.theme_figures import ThemeBreakdown
 
 
 class Section(StrEnum):
@@ -303,6 +304,8 @@ class Statistics:
     daily: tuple[tuple[date, int], ...] = ()
     # Offline activities the bureau confirmed, and the schools' 法治副校长.
     activities: ActivityFigures = field(default_factory=ActivityFigures)
+    # Articles and quiz campaigns per theme (see :mod:`storage.theme_figures`).
+    themes: ThemeBreakdown = field(default_factory=ThemeBreakdown)
 
     @property
     def lectures_held(self) -> int:

@@ -79,6 +79,7 @@ from quizzes.statistics import (
     UnitFigures,
     total_of,
 )
+from quizzes.theme_figures import ThemeBreakdown
 from quizzes.themes import Theme
 from quizzes.units import Unit
 from storage.activities import (
@@ -101,6 +102,7 @@ from storage.models_publicity import (
 from storage.models_quiz import AttemptRow, CampaignRow, ShortlistEntryRow, ShortlistRow
 from storage.publicity import is_publicity
 from storage.scope import Query, Scope
+from storage.theme_figures import theme_figures
 
 __all__ = ["SECTIONS", "Scope", "StatisticsRepository"]
 
@@ -109,7 +111,8 @@ SECTIONS = frozenset(Section)
 _SECTION_QUERIES: dict[Section, tuple[str, ...]] = {
     Section.REGISTRATION: ("registration", "web"),
     Section.QUIZ: ("quiz", "quiz_campaigns", "daily", "campaigns", "web"),
-    Section.PUBLICITY: ("reach", "publicity", "engagement", "broadcasts"),
+    # Articles and campaigns per theme: read with the articles, not by the live figures.
+    Section.PUBLICITY: ("reach", "publicity", "engagement", "broadcasts", "themes"),
     Section.SHORTLIST: ("shortlist",),
     Section.LECTURES: ("attendance", "lectures"),
     Section.ACTIVITIES: ("activities", "activities_pending", "vice_principals"),
@@ -763,6 +766,7 @@ class StatisticsRepository:
             "activities": activity_tallies(scope, period),
             "activities_pending": activities_pending(scope, period),
             "vice_principals": schools_with_vice_principal(scope, period.end),
+            "themes": theme_figures(scope, bounds),
         }
         wanted = {"enrolment"}.union(*(_SECTION_QUERIES[section] for section in sections))
         if by_school:
@@ -867,6 +871,7 @@ class StatisticsRepository:
                 frozenset(row_id for (row_id,) in results["vice_principals"]),
                 _lectures_as_activities(lectures, themes, checkins),
             ),
+            themes=ThemeBreakdown.of_rows(results["themes"]),
         )
         if not by_school:
             return whole, {}

@@ -46,6 +46,7 @@ _STEPS = (
     "activities",
     "activities_pending",
     "vice_principals",
+    "themes",
     "chart",
     "document",
     "tables",

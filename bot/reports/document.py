@@ -24,6 +24,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from bot.reports import format as fmt
 from quizzes.findings import findings_of
 from quizzes.statistics import Statistics
+from quizzes.theme_figures import theme_rows
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 _IMAGE = re.compile(r"^!\[(?P<caption>[^\]]*)\]\((?P<name>[^)]+)\)$")
@@ -91,6 +92,7 @@ def render_markdown(
         "chart": chart,
         "timeline": timeline,
         "activities": stats.activities,
+        "themes": theme_rows(stats.themes, stats.activities),
         "findings": findings_of(stats),
         "photos": photos,
         "t": _,
