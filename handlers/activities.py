@@ -9,7 +9,6 @@ the current step (stale, forged) changes nothing. Nothing is written until 保�
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -17,7 +16,8 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
+from pydantic import Field
 
 from bot.application import Clock, UnitOfWork
 from bot.application.activities import (
@@ -30,6 +30,7 @@ from bot.application.activities import (
     review_activity,
     school_named,
 )
+from bot.application.audience import picker_scope
 from bot.config import Settings
 from bot.i18n import Gettext
 from bot.views.activities import (
@@ -45,7 +46,17 @@ from bot.views.activities import (
     themes_keyboard,
     units_keyboard,
 )
-from handlers.dialogue import Say, leave_button, on_leaving, replier
+from handlers.audience import AudiencePicker
+from handlers.dialogue import (
+    DialogueState,
+    Say,
+    back_button,
+    leave_button,
+    on_back,
+    on_leaving,
+    replier,
+    step_keyboard,
+)
 from quizzes.activities import (
     MAX_PHOTOS,
     MAX_SPEAKER,
@@ -59,6 +70,7 @@ from quizzes.activity_import import parse_day
 from quizzes.activity_kinds import is_kind, kind_named
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
+from quizzes.publicity import Audience
 from quizzes.spreadsheet_safety import looks_like_formula
 from quizzes.themes import Theme
 
@@ -80,9 +92,15 @@ class Recording(StatesGroup):
 on_leaving(Recording, "activity.chat.cancelled")
 
 
-@dataclass
-class Draft:
-    """The answers so far, as the FSM keeps them (plain JSON types)."""
+def may_record_elsewhere(permissions: Permissions) -> bool:
+    """Who chooses among units (a teacher's one class is taken without asking)."""
+    return permissions.is_staff
+
+
+class Draft(DialogueState):
+    """The answers so far (the organising unit is chosen with the shared picker)."""
+
+    key = "activity"
 
     kind: str = ""
     unit_id: int = 0
@@ -95,16 +113,8 @@ class Draft:
     parents: int = 0
     speaker: str = ""
     organisation: str = ""
-    photos: list[str] = field(default_factory=list)
+    photos: list[str] = Field(default_factory=list)
     last_album: str = ""
-
-    @classmethod
-    async def of(cls, state: FSMContext) -> Draft:
-        data = await state.get_data()
-        return cls(**data.get("activity", {}))
-
-    async def keep(self, state: FSMContext) -> None:
-        await state.update_data(activity=asdict(self))
 
     def to_activity(self) -> ActivityDraft:
         return ActivityDraft(
@@ -123,6 +133,11 @@ def _message(callback: CallbackQuery) -> Message | None:
     return callback.message if isinstance(callback.message, Message) else None
 
 
+def _bottom(_: Gettext) -> tuple[InlineKeyboardButton, InlineKeyboardButton]:
+    """The last row of every step but the first: 返回 and 取消."""
+    return back_button(_), leave_button(_)
+
+
 # -- the steps ------------------------------------------------------------------------------
 
 
@@ -132,17 +147,21 @@ async def start_recording(
     participant: Participant,
     permissions: Permissions,
     uow: UnitOfWork,
+    bot: Bot,
     _: Gettext,
 ) -> None:
     choices = await recording_choices(uow, participant, permissions)
     if not choices.allowed:
         await message.answer(_("activity.chat.not_allowed"))
         return
+    await state.clear()
+    await Draft().save(state)
+    await ask_kind(replier(bot, message.chat.id, None), state, _)
+
+
+async def ask_kind(say: Say, state: FSMContext, _: Gettext) -> None:
     await state.set_state(Recording.kind)
-    await Draft().keep(state)
-    await message.answer(
-        _("activity.chat.ask_kind"), reply_markup=kinds_keyboard(_, leave_button(_))
-    )
+    await say(_("activity.chat.ask_kind"), kinds_keyboard(_, leave_button(_)))
 
 
 async def choose_kind(
@@ -161,26 +180,91 @@ async def choose_kind(
         await callback.answer(_.plain("errors.stale_button"))
         return
     await callback.answer()
-    draft = await Draft.of(state)
+    draft = await Draft.load(state)
     draft.kind = callback_data.value
     draft.theme = kind_named(draft.kind).default_theme.value
-    await draft.keep(state)
-    say = replier(bot, callback.from_user.id, _message(callback))
-    choices = await recording_choices(uow, participant, permissions)
-    if len(choices.units) == 1 and not choices.any_school:
-        [(unit_id, label)] = choices.units
-        draft.unit_id, draft.unit_label = unit_id, label
-        await draft.keep(state)
-        await _ask_day(state, say, clock, settings, _)
-        return
-    await state.set_state(Recording.unit)
-    key = "activity.chat.ask_unit_or_school" if choices.any_school else "activity.chat.ask_unit"
-    if not choices.units:
-        key = "activity.chat.ask_school"
-    await say(_(key), units_keyboard(choices.units, leave_button(_)))
+    await draft.save(state)
+    await ask_unit(
+        replier(bot, callback.from_user.id, _message(callback)),
+        state,
+        participant,
+        permissions,
+        uow,
+        clock,
+        settings,
+        _,
+    )
 
 
-async def choose_unit(
+async def ask_unit(
+    say: Say,
+    state: FSMContext,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    clock: Clock,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    """Where the event was held, with the shared picker; a teacher's one class is taken
+    without asking."""
+    scope = await PICKER.open(say, state, uow, participant, permissions, _)
+    if scope.own is not None and not scope.levels and not scope.everyone:
+        label = await recordable_unit(uow, scope.own.id, participant, permissions)
+        if label is not None:
+            draft = await Draft.load(state)
+            draft.unit_id, draft.unit_label = scope.own.id, label
+            await draft.save(state)
+            await ask_day(say, state, clock, settings, _)
+
+
+async def unit_again(
+    say: Say,
+    state: FSMContext,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    clock: Clock,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    """返回 from the day: the picker where it was, or the kind when the unit was taken
+    without asking."""
+    scope = await picker_scope(uow, participant, permissions, teachers=True)
+    if scope.own is not None and not scope.levels and not scope.everyone:
+        await ask_kind(say, state, _)
+    else:
+        await PICKER.reopen(say, state, uow, participant, permissions, _)
+
+
+async def unit_chosen(
+    callback: CallbackQuery,
+    audience: Audience,
+    state: FSMContext,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    bot: Bot,
+    clock: Clock,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    """The picker's press: the organising unit."""
+    [unit_id] = audience.unit_ids
+    await _take_unit(
+        unit_id,
+        replier(bot, callback.from_user.id, _message(callback)),
+        state,
+        participant,
+        permissions,
+        uow,
+        clock,
+        settings,
+        _,
+    )
+
+
+async def choose_namesake(
     callback: CallbackQuery,
     callback_data: ActivityCb,
     state: FSMContext,
@@ -192,6 +276,7 @@ async def choose_unit(
     settings: Settings,
     _: Gettext,
 ) -> None:
+    """One of the schools of the name the bureau typed."""
     label = None
     if callback_data.value.isdigit():
         label = await recordable_unit(uow, int(callback_data.value), participant, permissions)
@@ -199,17 +284,37 @@ async def choose_unit(
         await callback.answer(_.plain("errors.stale_button"))
         return
     await callback.answer()
-    draft = await Draft.of(state)
-    draft.unit_id, draft.unit_label = int(callback_data.value), label
-    await draft.keep(state)
-    await _ask_day(
-        state, replier(bot, callback.from_user.id, _message(callback)), clock, settings, _
+    say = replier(bot, callback.from_user.id, _message(callback))
+    await _take_unit(
+        int(callback_data.value), say, state, participant, permissions, uow, clock, settings, _
     )
+
+
+async def _take_unit(
+    unit_id: int,
+    say: Say,
+    state: FSMContext,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    clock: Clock,
+    settings: Settings,
+    _: Gettext,
+) -> None:
+    label = await recordable_unit(uow, unit_id, participant, permissions)
+    if label is None:  # checked when offered; gone (or retired) since
+        await say(_("activity.chat.press_a_button"), None)
+        return
+    draft = await Draft.load(state)
+    draft.unit_id, draft.unit_label = unit_id, label
+    await draft.save(state)
+    await ask_day(say, state, clock, settings, _)
 
 
 async def type_school(
     message: Message,
     state: FSMContext,
+    participant: Participant,
     permissions: Permissions,
     uow: UnitOfWork,
     bot: Bot,
@@ -226,22 +331,35 @@ async def type_school(
         return
     if len(found) > 1:
         await message.answer(
-            _("activity.chat.many_schools"), reply_markup=units_keyboard(found, leave_button(_))
+            _("activity.chat.many_schools"), reply_markup=units_keyboard(found, *_bottom(_))
         )
         return
-    draft = await Draft.of(state)
-    [(draft.unit_id, draft.unit_label)] = found
-    await draft.keep(state)
-    await _ask_day(state, replier(bot, message.chat.id, None), clock, settings, _)
+    [(unit_id, _label)] = found
+    say = replier(bot, message.chat.id, None)
+    await _take_unit(unit_id, say, state, participant, permissions, uow, clock, settings, _)
 
 
-async def _ask_day(
-    state: FSMContext, say: Say, clock: Clock, settings: Settings, _: Gettext
+PICKER = AudiencePicker(
+    step=Recording.unit,
+    ask="activity.chat.ask_unit",
+    ask_bureau="activity.chat.ask_unit_or_school",
+    finish=unit_chosen,
+    rule=may_record_elsewhere,
+    back=ask_kind,
+    many=False,
+    roles=False,
+    everyone=False,
+    teachers=True,
+)
+
+
+async def ask_day(
+    say: Say, state: FSMContext, clock: Clock, settings: Settings, _: Gettext
 ) -> None:
     await state.set_state(Recording.day)
     await say(
         _("activity.chat.ask_day"),
-        days_keyboard(local_day(clock(), settings.zone), _, leave_button(_)),
+        days_keyboard(local_day(clock(), settings.zone), _, *_bottom(_)),
     )
 
 
@@ -259,14 +377,12 @@ async def choose_day(
         await callback.answer(_.plain("errors.stale_button"))
         return
     await callback.answer()
-    await _take_day(day, state, _)
-    await replier(bot, callback.from_user.id, _message(callback))(
-        _("activity.chat.ask_title"), None
-    )
+    await _take_day(day, state)
+    await ask_title(replier(bot, callback.from_user.id, _message(callback)), state, _)
 
 
 async def type_day(
-    message: Message, state: FSMContext, clock: Clock, settings: Settings, _: Gettext
+    message: Message, state: FSMContext, bot: Bot, clock: Clock, settings: Settings, _: Gettext
 ) -> None:
     day = parse_day(message.text or "")
     if day is None:
@@ -275,30 +391,36 @@ async def type_day(
     if day > local_day(clock(), settings.zone):
         await message.answer(_("activity.chat.future_day", day=day.isoformat()))
         return
-    await _take_day(day, state, _)
-    await message.answer(_("activity.chat.ask_title"))
+    await _take_day(day, state)
+    await ask_title(replier(bot, message.chat.id, None), state, _)
 
 
-async def _take_day(day: date, state: FSMContext, _: Gettext) -> None:
-    draft = await Draft.of(state)
+async def _take_day(day: date, state: FSMContext) -> None:
+    draft = await Draft.load(state)
     draft.day = day.isoformat()
-    await draft.keep(state)
+    await draft.save(state)
+
+
+async def ask_title(say: Say, state: FSMContext, _: Gettext) -> None:
     await state.set_state(Recording.title)
+    await say(_("activity.chat.ask_title"), step_keyboard(_))
 
 
-async def type_title(message: Message, state: FSMContext, _: Gettext) -> None:
+async def type_title(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
     title = " ".join((message.text or "").split())
     if not title or len(title) > MAX_TITLE or looks_like_formula(title):
         await message.answer(_("activity.chat.bad_title", max=MAX_TITLE))
         return
-    draft = await Draft.of(state)
+    draft = await Draft.load(state)
     draft.title = title
-    await draft.keep(state)
+    await draft.save(state)
+    await ask_theme(replier(bot, message.chat.id, None), state, _)
+
+
+async def ask_theme(say: Say, state: FSMContext, _: Gettext) -> None:
     await state.set_state(Recording.theme)
-    usual = Theme(draft.theme)
-    await message.answer(
-        _("activity.chat.ask_theme"), reply_markup=themes_keyboard(usual, _, leave_button(_))
-    )
+    usual = Theme((await Draft.load(state)).theme)
+    await say(_("activity.chat.ask_theme"), themes_keyboard(usual, _, *_bottom(_)))
 
 
 async def choose_theme(
@@ -312,66 +434,88 @@ async def choose_theme(
         await callback.answer(_.plain("errors.stale_button"))
         return
     await callback.answer()
-    draft = await Draft.of(state)
+    draft = await Draft.load(state)
     draft.theme = callback_data.value
-    await draft.keep(state)
+    await draft.save(state)
+    await ask_headcount(replier(bot, callback.from_user.id, _message(callback)), state, _)
+
+
+async def ask_headcount(say: Say, state: FSMContext, _: Gettext) -> None:
     await state.set_state(Recording.headcount)
-    say = replier(bot, callback.from_user.id, _message(callback))
-    await say(_("activity.chat.ask_headcount"), None)
+    await say(_("activity.chat.ask_headcount"), step_keyboard(_))
 
 
-async def type_headcount(message: Message, state: FSMContext, _: Gettext) -> None:
+async def type_headcount(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
     counts = parse_headcount(message.text or "")
     if counts is None or counts.total == 0 or counts.total > 100_000:
         await message.answer(_("activity.chat.bad_headcount"))
         return
-    draft = await Draft.of(state)
+    draft = await Draft.load(state)
     draft.students, draft.teachers, draft.parents = (
         counts.students,
         counts.teachers,
         counts.parents,
     )
-    await draft.keep(state)
+    await draft.save(state)
+    say = replier(bot, message.chat.id, None)
     if kind_named(draft.kind).needs_speaker:
-        await state.set_state(Recording.speaker)
-        await message.answer(_("activity.chat.ask_speaker"))
+        await ask_speaker(say, state, _)
         return
-    await _ask_photos(message, state, _)
+    await ask_photos(say, state, _)
 
 
-async def type_speaker(message: Message, state: FSMContext, _: Gettext) -> None:
+async def ask_speaker(say: Say, state: FSMContext, _: Gettext) -> None:
+    await state.set_state(Recording.speaker)
+    await say(_("activity.chat.ask_speaker"), step_keyboard(_))
+
+
+async def type_speaker(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
     name, _sep, organisation = " ".join((message.text or "").split()).partition(" ")
     organisation = re.sub(r"^[，,、（(]+|[）)]+$", "", organisation).strip()
     too_long = len(name) > MAX_SPEAKER or len(organisation) > MAX_SPEAKER
     if not name or too_long or looks_like_formula(name) or looks_like_formula(organisation):
         await message.answer(_("activity.chat.bad_speaker", max=MAX_SPEAKER))
         return
-    draft = await Draft.of(state)
+    draft = await Draft.load(state)
     draft.speaker, draft.organisation = name, organisation
-    await draft.keep(state)
-    await _ask_photos(message, state, _)
+    await draft.save(state)
+    await ask_photos(replier(bot, message.chat.id, None), state, _)
 
 
-async def _ask_photos(message: Message, state: FSMContext, _: Gettext) -> None:
+async def ask_photos(say: Say, state: FSMContext, _: Gettext) -> None:
     await state.set_state(Recording.photos)
-    await message.answer(
-        _("activity.chat.ask_photos", max=MAX_PHOTOS),
-        reply_markup=photos_keyboard(0, _, leave_button(_)),
-    )
+    have = len((await Draft.load(state)).photos)
+    await say(_("activity.chat.ask_photos", max=MAX_PHOTOS), photos_keyboard(have, _, *_bottom(_)))
+
+
+async def before_photos(say: Say, state: FSMContext, _: Gettext) -> None:
+    """返回 from the photos: the speaker, for a kind that names one, else the headcount."""
+    if kind_named((await Draft.load(state)).kind).needs_speaker:
+        await ask_speaker(say, state, _)
+    else:
+        await ask_headcount(say, state, _)
+
+
+on_back(Recording.day, Recording.unit, unit_again)
+on_back(Recording.title, Recording.day, ask_day)
+on_back(Recording.theme, Recording.title, ask_title)
+on_back(Recording.headcount, Recording.theme, ask_theme)
+on_back(Recording.speaker, Recording.headcount, ask_headcount)
+on_back(Recording.photos, Recording.headcount, before_photos)
 
 
 async def receive_photo(message: Message, state: FSMContext, _: Gettext) -> None:
     """Each photo of an album comes as its own update; one answer per album (Telegram
     allows about one message a second in a chat)."""
     assert message.photo
-    draft = await Draft.of(state)
+    draft = await Draft.load(state)
     album = message.media_group_id or ""
     first_of_album = not album or album != draft.last_album
     draft.last_album = album
     full = len(draft.photos) >= MAX_PHOTOS
     if not full:
         draft.photos.append(message.photo[-1].file_id)  # the largest size
-    await draft.keep(state)
+    await draft.save(state)
     if full:
         if first_of_album:
             await message.answer(_("activity.chat.photos_full", max=MAX_PHOTOS))
@@ -379,13 +523,17 @@ async def receive_photo(message: Message, state: FSMContext, _: Gettext) -> None
     if first_of_album:
         await message.answer(
             _("activity.chat.photo_received", max=MAX_PHOTOS),
-            reply_markup=photos_keyboard(1, _, leave_button(_)),
+            reply_markup=photos_keyboard(1, _, *_bottom(_)),
         )
 
 
 async def photos_done(callback: CallbackQuery, state: FSMContext, bot: Bot, _: Gettext) -> None:
     await callback.answer()
-    draft = await Draft.of(state)
+    await ask_confirmation(replier(bot, callback.from_user.id, _message(callback)), state, _)
+
+
+async def ask_confirmation(say: Say, state: FSMContext, _: Gettext) -> None:
+    draft = await Draft.load(state)
     await state.set_state(Recording.confirm)
     text = summary(
         _,
@@ -399,8 +547,10 @@ async def photos_done(callback: CallbackQuery, state: FSMContext, bot: Bot, _: G
         organisation=draft.organisation,
         photos=len(draft.photos),
     )
-    say = replier(bot, callback.from_user.id, _message(callback))
-    await say(_("activity.chat.confirm", summary=text), confirm_keyboard(_, leave_button(_)))
+    await say(_("activity.chat.confirm", summary=text), confirm_keyboard(_, *_bottom(_)))
+
+
+on_back(Recording.confirm, Recording.photos, ask_photos)
 
 
 async def save(
@@ -415,7 +565,7 @@ async def save(
     _: Gettext,
 ) -> None:
     await callback.answer()
-    draft = await Draft.of(state)
+    draft = await Draft.load(state)
     say = replier(bot, callback.from_user.id, _message(callback))
     photos: list[tuple[str | None, bytes | None]] = []
     for file_id in draft.photos:  # the report's appendix needs the pictures themselves
@@ -510,7 +660,8 @@ def create_router() -> Router:
         return (ActivityCb.filter(F.action == action), StateFilter(step))
 
     router.callback_query.register(choose_kind, *on("kind", Recording.kind))
-    router.callback_query.register(choose_unit, *on("unit", Recording.unit))
+    router.callback_query.register(choose_namesake, *on("unit", Recording.unit))
+    PICKER.attach(router)
     router.callback_query.register(choose_day, *on("day", Recording.day))
     router.callback_query.register(choose_theme, *on("theme", Recording.theme))
     router.callback_query.register(photos_done, *on("photos_done", Recording.photos))

@@ -102,9 +102,10 @@ class AudiencePicker:
     ``ask``: the catalog key of the first question; ``many``: several units (an audience)
     or one (an organiser, chosen by a press); ``roles``: ask the roles after the units;
     ``everyone``: offer "everyone" to the bureau; ``teachers``: a teacher may choose
-    their own class; ``rule``: who may press at all; ``finish(callback, audience, ...)``
-    takes the choice; ``back`` asks the dialogue's step before (None: no 返回 on the
-    first question).
+    their own class; ``ask_bureau``: the first question for the bureau when it differs
+    (it may also type a name, say); ``rule``: who may press at all;
+    ``finish(callback, audience, ...)`` takes the choice; ``back`` asks the dialogue's
+    step before (None: no 返回 on the first question).
     """
 
     step: State
@@ -116,6 +117,7 @@ class AudiencePicker:
     roles: bool = True
     everyone: bool = True
     teachers: bool = False
+    ask_bureau: str = ""  # the first question for the bureau, when it differs
 
     # ------------------------------------------------------------------ asking
 
@@ -144,7 +146,7 @@ class AudiencePicker:
             await self._after_units(pick, say, state, uow, _)
             return scope
         await pick.save(state)
-        await say(_(self.ask), self._top(scope, _))
+        await say(_(self._ask(scope)), self._top(scope, _))
         return scope
 
     async def reopen(
@@ -162,6 +164,9 @@ class AudiencePicker:
         await self._show(
             pick, say, state, uow, _, permissions=permissions, participant=participant
         )
+
+    def _ask(self, scope: Scope) -> str:
+        return self.ask_bureau if self.ask_bureau and scope.everyone else self.ask
 
     def _everyone(self, scope: Scope) -> bool:
         return self.everyone and self.many and scope.everyone
@@ -186,7 +191,7 @@ class AudiencePicker:
         if pick.level is Level.TOP:
             assert participant is not None and permissions is not None
             scope = await picker_scope(uow, participant, permissions, teachers=self.teachers)
-            await say(_(self.ask), self._top(scope, _))
+            await say(_(self._ask(scope)), self._top(scope, _))
             return
         if pick.level is Level.ROLES:
             await self._ask_roles(pick, say, state, uow, _)

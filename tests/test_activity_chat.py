@@ -12,6 +12,8 @@ from aiogram.types import Chat as TelegramChat
 from aiogram.types import Message, PhotoSize, Update
 
 from bot.views.activities import ActivityCb, ReviewCb
+from bot.views.audience import LevelCb, UnitCb
+from handlers.dialogue import StepBackCb
 from quizzes.activities import ActivityStatus, Headcount
 from storage.unit_of_work import UnitOfWork
 from tests.mocked_bot import user
@@ -59,9 +61,16 @@ async def test_a_coordinator_records_with_photos_and_the_bureau_confirms(chat: C
     assert "请选择举办活动的学校或班级" in chat.bot.sent_texts(COORDINATOR)[-1]
     # 一三七团第一小学 is no school of theirs.
     other = chat.world.schools["一三七团第一小学"]
-    forged = await chat.press(COORDINATOR, press("unit", str(other.id)))
-    assert "过期" in (forged.text or "")
-    await chat.press(COORDINATOR, press("unit", str(school.id)))
+    await chat.press(COORDINATOR, LevelCb(level="schools").pack())
+    forged = await chat.press(COORDINATOR, UnitCb(unit=other.id).pack())
+    assert "只能选择自己负责的学校" in (forged.text or "")
+    assert "过期" in (await chat.press(COORDINATOR, press("unit", str(other.id)))).text
+    await chat.press(COORDINATOR, UnitCb(unit=school.id).pack())
+    assert "哪一天" in chat.bot.sent_texts(COORDINATOR)[-1]
+    # 返回 goes back to the schools, and a school chosen again goes on.
+    await chat.press(COORDINATOR, StepBackCb().pack())
+    assert "请选择一所学校" in chat.bot.sent_texts(COORDINATOR)[-1]
+    await chat.press(COORDINATOR, UnitCb(unit=school.id).pack())
     await chat.press(COORDINATOR, press("day", yesterday()))
     assert "请输入活动名称" in chat.bot.sent_texts(COORDINATOR)[-1]
     await chat.say(COORDINATOR, "宪法与未成年人保护")
@@ -117,6 +126,10 @@ async def test_a_teacher_records_for_their_own_class_and_students_may_not(chat: 
     await chat.press(TEACHER, press("kind", "class_meeting"))
     # Their one class is chosen for them: the next question is the day.
     assert "哪一天" in chat.bot.sent_texts(TEACHER)[-1]
+    # 返回 from the day: the kind again (there was no unit to choose).
+    await chat.press(TEACHER, StepBackCb().pack())
+    assert "请选择活动类型" in chat.bot.sent_texts(TEACHER)[-1]
+    await chat.press(TEACHER, press("kind", "class_meeting"))
     forged = await chat.press(TEACHER, press("unit", str(chat.world.classes["七年级1班"].id)))
     assert "过期" in (forged.text or "")
     assert "还没到" in await chat.say(TEACHER, "2099-01-01")

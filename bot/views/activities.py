@@ -50,36 +50,38 @@ def _button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
     )
 
 
-def kinds_keyboard(_: Gettext, leave: InlineKeyboardButton) -> InlineKeyboardMarkup:
+def kinds_keyboard(_: Gettext, *bottom: InlineKeyboardButton) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for kind in RECORDED_BY_HAND:
         builder.add(_button(_.plain(f"activity.kind.{kind.code}"), "kind", kind.code))
     builder.adjust(2)
-    builder.row(leave)
+    builder.row(*bottom)
     return builder.as_markup()
 
 
 def units_keyboard(
-    units: tuple[tuple[int, str], ...], leave: InlineKeyboardButton
+    units: tuple[tuple[int, str], ...], *bottom: InlineKeyboardButton
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for unit_id, label in units:
         builder.row(_button(label, "unit", str(unit_id)))
-    builder.row(leave)
+    builder.row(*bottom)
     return builder.as_markup()
 
 
-def days_keyboard(today: date, _: Gettext, leave: InlineKeyboardButton) -> InlineKeyboardMarkup:
+def days_keyboard(today: date, _: Gettext, *bottom: InlineKeyboardButton) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.row(
         _button(_.plain("activity.chat.today"), "day", today.isoformat()),
         _button(_.plain("activity.chat.yesterday"), "day", (today - timedelta(1)).isoformat()),
     )
-    builder.row(leave)
+    builder.row(*bottom)
     return builder.as_markup()
 
 
-def themes_keyboard(usual: Theme, _: Gettext, leave: InlineKeyboardButton) -> InlineKeyboardMarkup:
+def themes_keyboard(
+    usual: Theme, _: Gettext, *bottom: InlineKeyboardButton
+) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for theme in Theme:
         text = _.plain(f"activity.theme.{theme.value}")
@@ -87,18 +89,20 @@ def themes_keyboard(usual: Theme, _: Gettext, leave: InlineKeyboardButton) -> In
             text = _.plain("activity.chat.usual", theme=text)
         builder.add(_button(text, "theme", theme.value))
     builder.adjust(2)
-    builder.row(leave)
+    builder.row(*bottom)
     return builder.as_markup()
 
 
-def photos_keyboard(have: int, _: Gettext, leave: InlineKeyboardButton) -> InlineKeyboardMarkup:
+def photos_keyboard(have: int, _: Gettext, *bottom: InlineKeyboardButton) -> InlineKeyboardMarkup:
     key = "activity.chat.photos_done" if have else "activity.chat.no_photos"
-    return InlineKeyboardMarkup(inline_keyboard=[[_button(_.plain(key), "photos_done")], [leave]])
-
-
-def confirm_keyboard(_: Gettext, leave: InlineKeyboardButton) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        inline_keyboard=[[_button(_.plain("activity.chat.save"), "save")], [leave]]
+        inline_keyboard=[[_button(_.plain(key), "photos_done")], [*bottom]]
+    )
+
+
+def confirm_keyboard(_: Gettext, *bottom: InlineKeyboardButton) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[_button(_.plain("activity.chat.save"), "save")], [*bottom]]
     )
 
 
