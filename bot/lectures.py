@@ -24,6 +24,7 @@ from bot.i18n import Gettext, Translator
 from bot.when import minutes, span_when
 from quizzes.lectures import CHECKIN_EARLY, Cancellation, Lecture, lecture_window
 from quizzes.publicity import Article, ArticleStatus, Audience, Broadcast
+from quizzes.themes import Theme
 from storage.publicity import LectureRepository, PublicityRepository
 
 if TYPE_CHECKING:
@@ -84,9 +85,11 @@ async def schedule_lecture(
     zone: tzinfo,
     now: datetime,
     _: Gettext,
+    theme: Theme | None = None,
 ) -> ScheduledLecture:
-    """Store the lecture (with its activity, of the kind ``online_lecture``), start its
-    announcement and schedule its reminder (one transaction; the caller commits)."""
+    """Store the lecture (with its activity, of the kind ``online_lecture`` and of
+    ``theme``, else the kind's usual 宪法), start its announcement and schedule its
+    reminder (one transaction; the caller commits)."""
     starts_at, ends_at = lecture_window(starts_at, minutes)
     lectures = LectureRepository(session)
     publicity = PublicityRepository(session)
@@ -99,6 +102,7 @@ async def schedule_lecture(
         audience=audience,
         created_by=created_by,
         zone=zone,
+        theme=theme,
     )
     body = lecture_body(lecture, zone, _)
     announcement = await publicity.create_article(

@@ -351,7 +351,9 @@ def draft(audience: Audience, title: str = "宪法与我们") -> Lecture:
     )
 
 
-async def schedule(uow: UnitOfWork, audience: Audience, title: str = "宪法与我们") -> Lecture:
+async def schedule(
+    uow: UnitOfWork, audience: Audience, title: str = "宪法与我们", theme: Theme | None = None
+) -> Lecture:
     scheduled = await schedule_lecture(
         uow,
         draft(audience, title),
@@ -360,6 +362,7 @@ async def schedule(uow: UnitOfWork, audience: Audience, title: str = "宪法与�
         now=NOW,
         zone=ZONE,
         _=TRANSLATOR.bind("zh-CN"),
+        theme=theme,
     )
     assert isinstance(scheduled, ScheduledLecture)
     return scheduled.lecture
@@ -488,6 +491,37 @@ async def test_an_audience_of_everyone_is_organised_by_the_bureau_and_listed_on_
     [item] = [i for i in listed if i.listed.activity.id == activity_id]
     assert item.listed.activity.unit_id == root.id
     assert item.listed.activity.kind == "online_lecture" and item.photos == ()
+
+
+async def test_a_lecture_of_a_theme_counts_under_that_theme(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    world = await build_world(session_factory)
+    await add_everyone(session_factory, world)
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        lecture = await schedule(uow, Audience(), "防欺凌", Theme.ANTI_BULLYING)
+        activity = await uow.activities.get(await activity_of(session, lecture.id))
+        student = await uow.participants.by_telegram_id(301)
+        assert student is not None
+        await check_in(uow, lecture.id, student.id, now=lecture.starts_at)
+    assert activity is not None and activity.theme is Theme.ANTI_BULLYING
+    async with session_factory() as session:
+        repo = StatisticsRepository(session)
+        root = await repo.root()
+        assert root is not None
+        before = await repo.compile(root, YEAR, ZONE, now=lecture.starts_at - timedelta(minutes=1))
+        held = await repo.compile(root, YEAR, ZONE, now=lecture.starts_at)
+    # Not started yet: no lecture held, and none as its kind either.
+    assert before.lectures_held == 0 and before.activities.by_theme() == ()
+    assert held.lectures_held == 1 and held.total.lecture_checkins == 1
+    [theme] = held.activities.by_theme()
+    assert (theme.theme, theme.events, theme.headcount) == (
+        Theme.ANTI_BULLYING,
+        1,
+        Headcount(1, 0, 0),
+    )
+    assert not held.activities.recorded  # no offline activity: no offline section
 
 
 # -- the report ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from quizzes.lectures import (
 )
 from quizzes.permissions import Permissions
 from quizzes.publicity import AudienceProblem
+from quizzes.themes import Theme
 from storage.unit_of_work import UnitOfWork
 
 # ---------------------------------------------------------------------- checking in
@@ -192,11 +193,16 @@ async def schedule_lecture(
     now: datetime,
     zone: tzinfo,
     _: Gettext,
+    theme: Theme | None = None,
 ) -> ScheduledLecture | ScheduleRefusal | AudienceProblem:
     """Store a lecture as its organiser typed it (``draft``, id 0), announce it to its
     audience and write its reminder, in the organiser's language (``_``); the caller
     then plans the reminder's job and wakes the broadcaster. Only staff may (the
-    audience's check says ``NOT_STAFF`` to anyone else)."""
+    audience's check says ``NOT_STAFF`` to anyone else).
+
+    The lecture is an activity of the kind ``online_lecture`` too, made with it: of
+    ``theme`` (else 宪法), confirmed at once, organised by the unit its audience is in
+    (:func:`quizzes.activities.lecture_organiser`); cancelling it cancels that."""
     if draft.starts_at <= now:
         return ScheduleRefusal.PAST_TIME
     problem = await audience_problem(uow, draft.audience, viewer)
@@ -214,6 +220,7 @@ async def schedule_lecture(
         zone=zone,
         now=now,
         _=_,
+        theme=theme,
     )
     await uow.commit()
     return scheduled
