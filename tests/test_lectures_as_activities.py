@@ -49,7 +49,10 @@ from storage.models import ParticipantRow
 from storage.statistics import StatisticsRepository
 from storage.unit_of_work import UnitOfWork
 from tests.factories import World, build_world
+from tests.publicity_chat import ADMIN as ADMIN_ID
+from tests.publicity_chat import chat
 from tests.publicity_factories import add_people
+from tests.test_dashboard import Site, site
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
@@ -60,6 +63,8 @@ OTHER = "一三一团中学"
 SMALL = "一三七团第一小学"
 ORGANISER = 51  # the Telegram id of the teacher who schedules the lectures
 TRANSLATOR = Translator.load()
+
+__all__ = ["chat", "site"]  # the fixtures of the dashboard's page
 
 
 def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -583,3 +588,22 @@ async def test_the_english_report_says_the_same(
         "(online lectures by their check-ins). By kind: online lecture 4 (14 attendances), "
         "Constitution morning reading 1 (42 attendances)."
     ) in md
+
+
+async def test_the_dashboards_activities_page_shows_a_lecture_as_its_kind(site: Site) -> None:
+    from tests.test_dashboard_publicity import cells
+
+    async with site.chat.session_factory() as session:
+        uow = UnitOfWork.over(session)
+        first = site.chat.world.schools[FIRST]
+        lecture = await schedule(uow, Audience(frozenset({first.id})), "民法典与生活")
+        activity_id = await activity_of(session, lecture.id)
+    async with site.make_client() as client:
+        await site.login(client, ADMIN_ID)
+        html = await (await client.get("/admin/activities")).text()
+    found = cells(html)
+    row = str(activity_id)
+    assert found[("activities", row, "kind")] == "线上讲座"
+    assert found[("activities", row, "unit")].endswith(FIRST)
+    assert found[("activities", row, "status")] == "已确认"
+    assert f'action="/admin/activities/{activity_id}/review"' not in html  # nothing to review
