@@ -9,33 +9,37 @@ its jobs.
 
 The step after the banks asks whom the campaign is for (全部, 小学, 初中 or 高中及教职工):
 the draw then takes only the questions suiting that level, in the level's default mix of
-易/中/难; another mix is set in the YAML file.
+易/中/难; another mix is set in the YAML file. Who may take part is chosen with the
+shared audience picker (``handlers/audience.py``).
 
-The FSM data holds the answers and a short token; the buttons carry the token and ids
-only, and a press that does not fit the current step (stale, forged) changes nothing.
-Draws per tag are left to the YAML file.
+The FSM data holds a typed :class:`CampaignDraft` (the answers and a short token); the
+buttons carry the token and ids only; each action has its own handler, and a press that
+does not fit the current step (stale, forged) changes nothing. Every step has 返回 and
+取消. Draws per tag are left to the YAML file.
 """
 
 from __future__ import annotations
 
+import itertools
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, Filter, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from pydantic import Field
 
 from bot.application import Clock, UnitOfWork
+from bot.application.audience import named_units
 from bot.application.campaign_setup import (
     CampaignNotCreated,
     SetupRefusal,
     answer_problems,
-    audience_units,
     banks_on_offer,
     chosen_banks,
     create_from_answers,
@@ -44,21 +48,32 @@ from bot.application.campaign_setup import (
 from bot.config import Settings
 from bot.i18n import Gettext
 from bot.scheduler import Scheduler
-from handlers.dialogue import Say, on_leaving, replier
+from bot.views.audience import ROLES
+from handlers.audience import AudiencePicker, Pick
+from handlers.dialogue import (
+    DialogueState,
+    Say,
+    back_button,
+    leave_button,
+    on_back,
+    on_leaving,
+    replier,
+)
+from handlers.rights import Allowed
 from quizzes.bank import Level
 from quizzes.campaigns import SpecProblem, campaign_spec_from_mapping
 from quizzes.engine import Feedback
-from quizzes.participants import Role
+from quizzes.participants import Participant
 from quizzes.permissions import Permissions
+from quizzes.publicity import Audience
 
-__all__ = ["Setup", "SetupCb", "create_router"]
+__all__ = ["CampaignDraft", "Setup", "SetupCb", "create_router"]
 
 EXAMPLE_TIME = "2026-12-01 08:00"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 MAX_QUESTIONS = 200  # the spec's limit for ``questions``
 NONE_WORDS = frozenset({"none", "no", "-", "无", "不限", "不限时", "不设", "不设优秀"})
 NOW_WORDS = frozenset({"now", "现在", "立即", "立即开始"})
-ROLES = tuple(Role)
 # The level buttons: 0 is 全部 (no level), then each level by its number.
 LEVELS = tuple(Level)
 
@@ -104,18 +119,16 @@ ORDER: tuple[State, ...] = (
 )
 
 # Steps answered by typing; each is named after the spec key it fills.
-TEXT_KEYS = frozenset(
-    {
-        "name",
-        "questions",
-        "time_per_question",
-        "time_per_attempt",
-        "attempts",
-        "pass_mark",
-        "distinction",
-        "opens",
-        "closes",
-    }
+TEXT_STEPS = (
+    Setup.name,
+    Setup.questions,
+    Setup.time_per_question,
+    Setup.time_per_attempt,
+    Setup.attempts,
+    Setup.pass_mark,
+    Setup.distinction,
+    Setup.opens,
+    Setup.closes,
 )
 
 # Steps answered with a whole number, and those of them that may be left unset ("none").
@@ -123,24 +136,6 @@ NUMBER_KEYS = frozenset(
     {"questions", "attempts", "pass_mark", "distinction", "time_per_question", "time_per_attempt"}
 )
 NONE_KEYS = frozenset({"distinction", "time_per_question", "time_per_attempt"})
-
-# Which step each button belongs to; a press at any other step is stale.
-ACTION_STEPS: dict[str, tuple[State, ...]] = {
-    "bank": (Setup.banks,),
-    "banks_done": (Setup.banks,),
-    "level": (Setup.level,),
-    "no_limit": (Setup.time_per_question, Setup.time_per_attempt),
-    "no_distinction": (Setup.distinction,),
-    "feedback": (Setup.feedback,),
-    "partial": (Setup.partial_credit,),
-    "now": (Setup.opens,),
-    "unit": (Setup.audience,),
-    "role": (Setup.audience,),
-    "audience_done": (Setup.audience,),
-    "certificate": (Setup.certificate,),
-    "confirm": (Setup.confirm,),
-    "cancel": ORDER,
-}
 
 FEEDBACKS = (Feedback.EACH, Feedback.END)
 
@@ -152,11 +147,35 @@ def _short(step: State | str | None) -> str:
 
 
 class SetupCb(CallbackData, prefix="cs"):
-    """A button of /newcampaign: ``action`` with an id (bank, unit, role or choice index)."""
+    """A button of /newcampaign: ``action`` with an id (bank, level or choice index)."""
 
     token: str
     action: str
     id: int = 0
+
+
+class CampaignDraft(DialogueState):
+    """The answers so far: ``spec`` is the mapping a campaign YAML file holds (checked by
+    its parser); the banks ticked, the questions they hold, and the dialogue's token."""
+
+    key = "campaign"
+
+    token: str = ""
+    spec: dict[str, Any] = Field(default_factory=dict)
+    bank_ids: list[int] = Field(default_factory=list)
+    pool: int = 0
+
+
+class ThisDialogue(Filter):
+    """The button carries the token of the dialogue open now (not an older one's)."""
+
+    async def __call__(self, callback: CallbackQuery, state: FSMContext) -> bool:
+        try:
+            pressed = SetupCb.unpack(callback.data or "")
+        except (TypeError, ValueError):
+            return False
+        draft = await CampaignDraft.load(state)
+        return bool(draft.token) and pressed.token == draft.token
 
 
 # ---------------------------------------------------------------------- checking
@@ -188,110 +207,113 @@ def _now_text(settings: Settings, clock: Clock) -> str:
 
 # ---------------------------------------------------------------------- keyboards
 
-
-def _button(
-    builder: InlineKeyboardBuilder, text: str, token: str, action: str, id: int = 0
-) -> None:
-    builder.button(text=text, callback_data=SetupCb(token=token, action=action, id=id))
+Rows = list[list[InlineKeyboardButton]]
 
 
-def _cancel_row(builder: InlineKeyboardBuilder, token: str, _: Gettext) -> None:
-    _button(builder, _.plain("campaign.setup.cancel"), token, "cancel")
+def _button(text: str, token: str, action: str, id: int = 0) -> InlineKeyboardButton:
+    data = SetupCb(token=token, action=action, id=id).pack()
+    return InlineKeyboardButton(text=text, callback_data=data)
 
 
 def _ticked(text: str, chosen: bool) -> str:
     return f"✅ {text}" if chosen else text
 
 
+async def _banks_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    rows = []
+    for bank in await banks_on_offer(uow):
+        label = _.plain("campaign.setup.bank_button", name=bank.name, count=bank.question_count)
+        chosen = bank.id in draft.bank_ids
+        rows.append([_button(_ticked(label, chosen), draft.token, "bank", bank.id)])
+    return [*rows, [_button(_.plain("campaign.setup.done"), draft.token, "banks_done")]]
+
+
+async def _level_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    buttons = [_button(_.plain("campaign.setup.level_all"), draft.token, "level", 0)]
+    for level in LEVELS:
+        text = _.plain(f"campaign.level.{level.name.lower()}")
+        buttons.append(_button(text, draft.token, "level", level))
+    return [buttons[:2], buttons[2:]]
+
+
+async def _no_limit_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    return [[_button(_.plain("campaign.setup.no_limit"), draft.token, "no_limit")]]
+
+
+async def _no_distinction_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    return [[_button(_.plain("campaign.setup.no_distinction"), draft.token, "no_distinction")]]
+
+
+async def _feedback_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    return [
+        [
+            _button(_.plain(f"campaign.setup.feedback_{f.value}"), draft.token, "feedback", i)
+            for i, f in enumerate(FEEDBACKS)
+        ]
+    ]
+
+
+async def _partial_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    return [
+        [
+            _button(_.plain("campaign.setup.partial_no"), draft.token, "partial", 0),
+            _button(_.plain("campaign.setup.partial_yes"), draft.token, "partial", 1),
+        ]
+    ]
+
+
+async def _now_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    return [[_button(_.plain("campaign.setup.now"), draft.token, "now")]]
+
+
+async def _certificate_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    return [
+        [
+            _button(_.plain("campaign.setup.yes"), draft.token, "certificate", 1),
+            _button(_.plain("campaign.setup.no"), draft.token, "certificate", 0),
+        ]
+    ]
+
+
+async def _confirm_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    return [[_button(_.plain("campaign.setup.confirm"), draft.token, "confirm")]]
+
+
+# The buttons of each step that has some, by its name (the picker draws the audience's).
+BUTTONS: dict[str, Callable[[CampaignDraft, UnitOfWork, Gettext], Awaitable[Rows]]] = {
+    "banks": _banks_rows,
+    "level": _level_rows,
+    "time_per_question": _no_limit_rows,
+    "time_per_attempt": _no_limit_rows,
+    "distinction": _no_distinction_rows,
+    "feedback": _feedback_rows,
+    "partial_credit": _partial_rows,
+    "opens": _now_rows,
+    "certificate": _certificate_rows,
+    "confirm": _confirm_rows,
+}
+
+
 async def _keyboard(
-    step: State, data: dict[str, Any], uow: UnitOfWork, _: Gettext
-) -> InlineKeyboardMarkup | None:
-    token = str(data["token"])
-    builder = InlineKeyboardBuilder()
-    widths: list[int] = []
-    if step == Setup.banks:
-        chosen = set(data.get("bank_ids") or [])
-        for bank in await banks_on_offer(uow):
-            label = _.plain(
-                "campaign.setup.bank_button", name=bank.name, count=bank.question_count
-            )
-            _button(builder, _ticked(label, bank.id in chosen), token, "bank", bank.id)
-            widths.append(1)
-        _button(builder, _.plain("campaign.setup.done"), token, "banks_done")
-        widths.append(1)
-    elif step == Setup.level:
-        _button(builder, _.plain("campaign.setup.level_all"), token, "level", 0)
-        for level in LEVELS:
-            _button(
-                builder, _.plain(f"campaign.level.{level.name.lower()}"), token, "level", level
-            )
-        widths += [2, 2]
-    elif step in (Setup.time_per_question, Setup.time_per_attempt):
-        _button(builder, _.plain("campaign.setup.no_limit"), token, "no_limit")
-        widths.append(1)
-    elif step == Setup.distinction:
-        _button(builder, _.plain("campaign.setup.no_distinction"), token, "no_distinction")
-        widths.append(1)
-    elif step == Setup.feedback:
-        for index, feedback in enumerate(FEEDBACKS):
-            _button(
-                builder,
-                _.plain(f"campaign.setup.feedback_{feedback.value}"),
-                token,
-                "feedback",
-                index,
-            )
-        widths.append(2)
-    elif step == Setup.partial_credit:
-        _button(builder, _.plain("campaign.setup.partial_no"), token, "partial", 0)
-        _button(builder, _.plain("campaign.setup.partial_yes"), token, "partial", 1)
-        widths.append(2)
-    elif step == Setup.opens:
-        _button(builder, _.plain("campaign.setup.now"), token, "now")
-        widths.append(1)
-    elif step == Setup.audience:
-        units = set(data.get("unit_ids") or [])
-        roles = set(data.get("roles") or [])
-        top = await audience_units(uow)
-        for unit in top:
-            _button(builder, _ticked(unit.name, unit.id in units), token, "unit", unit.id)
-        widths += [2] * ((len(top) + 1) // 2)
-        for index, role in enumerate(ROLES):
-            label = _ticked(_.plain(f"role.{role.value}"), role.value in roles)
-            _button(builder, label, token, "role", index)
-        widths.append(len(ROLES))
-        _button(builder, _.plain("campaign.setup.done"), token, "audience_done")
-        widths.append(1)
-    elif step == Setup.certificate:
-        _button(builder, _.plain("campaign.setup.yes"), token, "certificate", 1)
-        _button(builder, _.plain("campaign.setup.no"), token, "certificate", 0)
-        widths.append(2)
-    elif step == Setup.confirm:
-        _button(builder, _.plain("campaign.setup.confirm"), token, "confirm")
-        widths.append(1)
-    if step == Setup.confirm:
-        _cancel_row(builder, token, _)
-        widths[-1] += 1
-    else:
-        _cancel_row(builder, token, _)
-        widths.append(1)
-    if not widths:
-        return None
-    builder.adjust(*widths)
-    return builder.as_markup()
+    step: State, draft: CampaignDraft, uow: UnitOfWork, _: Gettext
+) -> InlineKeyboardMarkup:
+    """The step's own buttons, then 返回 (but on the first step) and 取消."""
+    own = BUTTONS.get(_short(step))
+    rows = await own(draft, uow, _) if own is not None else []
+    last = [leave_button(_)] if step == ORDER[0] else [back_button(_), leave_button(_)]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, last])
 
 
 # ---------------------------------------------------------------------- asking
 
 
-def _prompt(step: State, data: dict[str, Any], _: Gettext) -> str:
+def _prompt(step: State, draft: CampaignDraft, _: Gettext) -> str:
     if step == Setup.questions:
-        pool = int(data.get("pool") or 0)
-        return _("campaign.setup.ask_questions", pool=pool, max=min(pool, MAX_QUESTIONS))
+        return _(
+            "campaign.setup.ask_questions", pool=draft.pool, max=min(draft.pool, MAX_QUESTIONS)
+        )
     if step in (Setup.opens, Setup.closes):
         return _(f"campaign.setup.ask_{_short(step)}", example=EXAMPLE_TIME)
-    if step == Setup.confirm:
-        raise AssertionError("the summary is rendered by _summary")
     return _(f"campaign.setup.ask_{_short(step)}")
 
 
@@ -305,25 +327,49 @@ async def _ask(
     *,
     before: str = "",
 ) -> None:
+    """Ask ``step`` (not the audience: the picker asks that)."""
     await state.set_state(step)
-    data = await state.get_data()
+    draft = await CampaignDraft.load(state)
     if step == Setup.confirm:
-        text = await _summary(data, uow, settings, _)
+        text = await _summary(draft, settings, _)
     else:
-        text = _prompt(step, data, _)
+        text = _prompt(step, draft, _)
     if before:
         text = f"{before}\n\n{text}"
-    await say(text, await _keyboard(step, data, uow, _))
+    await say(text, await _keyboard(step, draft, uow, _))
 
 
-def _following(step: str | None) -> State:
-    names = [s.state for s in ORDER]
-    return ORDER[names.index(step) + 1] if step in names else ORDER[0]
+def _asker(step: State) -> Callable[..., Awaitable[None]]:
+    """Asks ``step`` again (返回 from the step after it)."""
+
+    async def ask(
+        say: Say, state: FSMContext, uow: UnitOfWork, settings: Settings, _: Gettext
+    ) -> None:
+        await _ask(step, say, state, uow, settings, _)
+
+    return ask
 
 
-async def _summary(data: dict[str, Any], uow: UnitOfWork, settings: Settings, _: Gettext) -> str:
-    raw: dict[str, Any] = data["spec"]
-    spec = campaign_spec_from_mapping(raw, settings.zone)
+async def _next(
+    current: State,
+    say: Say,
+    state: FSMContext,
+    uow: UnitOfWork,
+    settings: Settings,
+    participant: Participant,
+    permissions: Permissions,
+    _: Gettext,
+) -> None:
+    """The step after ``current``: the audience with the picker, any other by ``_ask``."""
+    following = ORDER[ORDER.index(current) + 1]
+    if following == Setup.audience:
+        await PICKER.open(say, state, uow, participant, permissions, _)
+    else:
+        await _ask(following, say, state, uow, settings, _)
+
+
+async def _summary(draft: CampaignDraft, settings: Settings, _: Gettext) -> str:
+    spec = campaign_spec_from_mapping(draft.spec, settings.zone)
     rules = spec.rules
 
     def seconds(value: int | None) -> str:
@@ -331,9 +377,8 @@ async def _summary(data: dict[str, Any], uow: UnitOfWork, settings: Settings, _:
             return _.plain("campaign.setup.unlimited")
         return _.plain("campaign.setup.seconds", seconds=value)
 
-    chosen = set(data.get("unit_ids") or [])
-    units = [u.name for u in await audience_units(uow) if u.id in chosen]
-    audience = _.join(units) if units else _.plain("campaign.setup.everyone")
+    names = list(spec.unit_names)
+    audience = _.join(names) if names else _.plain("campaign.setup.everyone")
     if spec.roles:
         audience += " · " + _.join(_.plain(f"role.{r.value}") for r in spec.roles)
     yes_no = {True: _.plain("campaign.setup.yes"), False: _.plain("campaign.setup.no")}
@@ -348,7 +393,7 @@ async def _summary(data: dict[str, Any], uow: UnitOfWork, settings: Settings, _:
         name=spec.name,
         banks=_.join(spec.bank_names),
         level=level,
-        pool=int(data.get("pool") or 0),
+        pool=draft.pool,
         questions=rules.questions,
         per_question=seconds(rules.seconds_per_question),
         per_attempt=seconds(rules.seconds_per_attempt),
@@ -368,7 +413,7 @@ async def _summary(data: dict[str, Any], uow: UnitOfWork, settings: Settings, _:
     )
 
 
-# ---------------------------------------------------------------------- handlers
+# ---------------------------------------------------------------------- typing
 
 
 async def start_setup(
@@ -380,15 +425,17 @@ async def start_setup(
     bot: Bot,
     _: Gettext,
 ) -> None:
-    if not may_set_up_campaigns(permissions):
-        await message.answer(_("errors.admins_only"))
-        return
+    """``permissions``: those of whoever asked (admins only reach here)."""
     await state.clear()
     if not await banks_on_offer(uow):
         await message.answer(_("campaign.setup.no_banks"))
         return
-    await state.set_data({"token": secrets.token_urlsafe(6), "spec": {}})
+    await CampaignDraft(token=secrets.token_urlsafe(6)).save(state)
     await _ask(Setup.name, replier(bot, message.chat.id, None), state, uow, settings, _)
+
+
+async def refuse_setup(message: Message, _: Gettext) -> None:
+    await message.answer(_("errors.admins_only"))
 
 
 async def not_text(message: Message, _: Gettext) -> None:
@@ -397,6 +444,7 @@ async def not_text(message: Message, _: Gettext) -> None:
 
 async def receive_text(
     message: Message,
+    participant: Participant,
     permissions: Permissions,
     uow: UnitOfWork,
     state: FSMContext,
@@ -405,14 +453,10 @@ async def receive_text(
     bot: Bot,
     _: Gettext,
 ) -> None:
-    current = await state.get_state()
+    current = _step(await state.get_state())
     key = _short(current)
-    if not may_set_up_campaigns(permissions) or key not in TEXT_KEYS:
-        await state.clear()
-        await message.answer(_("errors.admins_only"))
-        return
-    data = await state.get_data()
-    raw: dict[str, Any] = dict(data["spec"])
+    draft = await CampaignDraft.load(state)
+    raw = dict(draft.spec)
     text = (message.text or "").strip()
     value: object = text
     if key in NUMBER_KEYS:
@@ -421,23 +465,195 @@ async def receive_text(
         value = _now_text(settings, clock)
     raw[key] = value
     problems = await answer_problems(
-        uow, key, raw, pool=int(data.get("pool") or 0), zone=settings.zone, clock=clock
+        uow, key, raw, pool=draft.pool, zone=settings.zone, clock=clock
     )
     say = replier(bot, message.chat.id, None)
     if problems:  # the same step again, with what was wrong
-        await _ask(_step(current), say, state, uow, settings, _, before=describe(problems, _))
+        await _ask(current, say, state, uow, settings, _, before=describe(problems, _))
         return
-    await state.update_data(spec=raw)
-    await _ask(_following(current), say, state, uow, settings, _)
+    draft.spec = raw
+    await draft.save(state)
+    await _next(current, say, state, uow, settings, participant, permissions, _)
 
 
 def _step(name: str | None) -> State:
     return next(s for s in ORDER if s.state == name)
 
 
-async def press(
+# ---------------------------------------------------------------------- the buttons
+
+
+async def _answered(
+    key: str,
+    value: object,
+    callback: CallbackQuery,
+    draft: CampaignDraft,
+    state: FSMContext,
+    uow: UnitOfWork,
+    *,
+    settings: Settings,
+    bot: Bot,
+    participant: Participant,
+    permissions: Permissions,
+    _: Gettext,
+    **_unused: Any,
+) -> None:
+    """A step answered with a button: keep the answer, ask the next step (``_unused``:
+    what else the pressed button's handler was given)."""
+    draft.spec = {**draft.spec, key: value}
+    await draft.save(state)
+    await callback.answer()
+    message = callback.message if isinstance(callback.message, Message) else None
+    say = replier(bot, callback.from_user.id, message)
+    current = _step(await state.get_state())
+    await _next(current, say, state, uow, settings, participant, permissions, _)
+
+
+async def tick_bank(
     callback: CallbackQuery,
     callback_data: SetupCb,
+    state: FSMContext,
+    uow: UnitOfWork,
+    _: Gettext,
+) -> None:
+    if callback_data.id not in {bank.id for bank in await banks_on_offer(uow)}:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    draft = await CampaignDraft.load(state)
+    if callback_data.id in draft.bank_ids:
+        draft.bank_ids.remove(callback_data.id)
+    else:
+        draft.bank_ids.append(callback_data.id)
+    await draft.save(state)
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        markup = await _keyboard(Setup.banks, draft, uow, _)
+        await callback.message.edit_reply_markup(reply_markup=markup)
+
+
+async def banks_done(
+    callback: CallbackQuery, state: FSMContext, uow: UnitOfWork, _: Gettext, **data: Any
+) -> None:
+    draft = await CampaignDraft.load(state)
+    choice = await chosen_banks(uow, draft.bank_ids)
+    if not choice.banks:
+        await callback.answer(_.plain("campaign.setup.choose_bank"), show_alert=True)
+        return
+    draft.pool = choice.pool
+    names = [bank.name for bank in choice.banks]
+    await _answered("banks", names, callback, draft, state, uow, _=_, **data)
+
+
+async def choose_level(
+    callback: CallbackQuery,
+    callback_data: SetupCb,
+    state: FSMContext,
+    uow: UnitOfWork,
+    _: Gettext,
+    **data: Any,
+) -> None:
+    if callback_data.id != 0 and callback_data.id not in set(LEVELS):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    # The pool is now what a campaign for this level may draw.
+    level = Level(callback_data.id) if callback_data.id else None
+    draft = await CampaignDraft.load(state)
+    draft.pool = (await chosen_banks(uow, draft.bank_ids, level)).pool
+    label = level.label if level is not None else None
+    await _answered("level", label, callback, draft, state, uow, _=_, **data)
+
+
+async def no_limit(
+    callback: CallbackQuery, state: FSMContext, uow: UnitOfWork, **data: Any
+) -> None:
+    """No limit for the time step at hand; no distinction mark."""
+    key = _short(await state.get_state())
+    draft = await CampaignDraft.load(state)
+    await _answered(key, None, callback, draft, state, uow, **data)
+
+
+async def choose_feedback(
+    callback: CallbackQuery,
+    callback_data: SetupCb,
+    state: FSMContext,
+    uow: UnitOfWork,
+    _: Gettext,
+    **data: Any,
+) -> None:
+    if not 0 <= callback_data.id < len(FEEDBACKS):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    draft = await CampaignDraft.load(state)
+    value = FEEDBACKS[callback_data.id].value
+    await _answered("feedback", value, callback, draft, state, uow, _=_, **data)
+
+
+async def yes_or_no(
+    callback: CallbackQuery,
+    callback_data: SetupCb,
+    state: FSMContext,
+    uow: UnitOfWork,
+    _: Gettext,
+    **data: Any,
+) -> None:
+    """Partial credit, or a certificate: 1 yes, 0 no."""
+    if callback_data.id not in (0, 1):
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    key = _short(await state.get_state())
+    draft = await CampaignDraft.load(state)
+    await _answered(key, bool(callback_data.id), callback, draft, state, uow, _=_, **data)
+
+
+async def open_now(
+    callback: CallbackQuery,
+    state: FSMContext,
+    uow: UnitOfWork,
+    settings: Settings,
+    clock: Clock,
+    **data: Any,
+) -> None:
+    draft = await CampaignDraft.load(state)
+    now = _now_text(settings, clock)
+    await _answered("opens", now, callback, draft, state, uow, settings=settings, **data)
+
+
+async def audience_chosen(
+    callback: CallbackQuery,
+    audience: Audience,
+    state: FSMContext,
+    uow: UnitOfWork,
+    settings: Settings,
+    bot: Bot,
+    participant: Participant,
+    permissions: Permissions,
+    _: Gettext,
+) -> None:
+    """The picker's last press: the audience as the spec names it (units by name)."""
+    named = await named_units(uow, audience.unit_ids)
+    if named.shared:  # a name the spec could not tell apart: choose above it
+        pick = await Pick.load(state)
+        pick.level = pick.came_from
+        await pick.save(state)
+        await bot.send_message(
+            callback.from_user.id,
+            _("campaign.setup.ambiguous_units", names=_.join(named.shared)),
+        )
+        await PICKER.reopen(
+            replier(bot, callback.from_user.id, None), state, uow, participant, permissions, _
+        )
+        return
+    roles = [role.value for role in ROLES if role in audience.roles]
+    draft = await CampaignDraft.load(state)
+    draft.spec = {**draft.spec, "audience": {"units": named.names, "roles": roles}}
+    await draft.save(state)
+    message = callback.message if isinstance(callback.message, Message) else None
+    say = replier(bot, callback.from_user.id, message)
+    await _ask(Setup.certificate, say, state, uow, settings, _)
+
+
+async def confirm(
+    callback: CallbackQuery,
     permissions: Permissions,
     uow: UnitOfWork,
     state: FSMContext,
@@ -447,111 +663,16 @@ async def press(
     _: Gettext,
     scheduler: Scheduler | None = None,
 ) -> None:
-    data: dict[str, Any] = await state.get_data()
-    current = await state.get_state()
-    steps = ACTION_STEPS.get(callback_data.action, ())
-    if (
-        not may_set_up_campaigns(permissions)
-        or data.get("token") != callback_data.token
-        or current not in {s.state for s in steps}
-    ):
-        await callback.answer(_.plain("errors.stale_button"))
-        return
+    await callback.answer()
     message = callback.message if isinstance(callback.message, Message) else None
     say = replier(bot, callback.from_user.id, message)
-    step = _step(current)
-    raw: dict[str, Any] = dict(data["spec"])
-    action, item = callback_data.action, callback_data.id
-
-    async def toggled(field: str, value: int | str) -> None:
-        chosen = list(data.get(field) or [])
-        if value in chosen:
-            chosen.remove(value)
-        else:
-            chosen.append(value)
-        data[field] = chosen
-        await state.update_data({field: chosen})
-        await callback.answer()
-        if message is not None:
-            await message.edit_reply_markup(reply_markup=await _keyboard(step, data, uow, _))
-
-    async def answered(key: str, value: object) -> None:
-        raw[key] = value
-        await state.update_data(spec=raw)
-        await callback.answer()
-        await _ask(_following(current), say, state, uow, settings, _)
-
-    if action == "cancel":
-        await state.clear()
-        await callback.answer()
-        await say(_("campaign.setup.cancelled"), None)
-    elif action == "bank":
-        if item not in {bank.id for bank in await banks_on_offer(uow)}:
-            await callback.answer(_.plain("errors.stale_button"))
-            return
-        await toggled("bank_ids", item)
-    elif action == "banks_done":
-        choice = await chosen_banks(uow, data.get("bank_ids") or [])
-        if not choice.banks:
-            await callback.answer(_.plain("campaign.setup.choose_bank"), show_alert=True)
-            return
-        await state.update_data(pool=choice.pool)
-        await answered("banks", [bank.name for bank in choice.banks])
-    elif action == "level" and (item == 0 or item in set(LEVELS)):
-        # The pool is now what a campaign for this level may draw.
-        level = Level(item) if item else None
-        choice = await chosen_banks(uow, data.get("bank_ids") or [], level)
-        await state.update_data(pool=choice.pool)
-        await answered("level", level.label if level is not None else None)
-    elif action in ("no_limit", "no_distinction"):
-        await answered(_short(step), None)
-    elif action == "feedback" and 0 <= item < len(FEEDBACKS):
-        await answered("feedback", FEEDBACKS[item].value)
-    elif action == "partial" and item in (0, 1):
-        await answered("partial_credit", bool(item))
-    elif action == "now":
-        await answered("opens", _now_text(settings, clock))
-    elif action == "unit":
-        if item not in {unit.id for unit in await audience_units(uow)}:
-            await callback.answer(_.plain("errors.stale_button"))
-            return
-        await toggled("unit_ids", item)
-    elif action == "role" and 0 <= item < len(ROLES):
-        await toggled("roles", ROLES[item].value)
-    elif action == "audience_done":
-        chosen = set(data.get("unit_ids") or [])
-        names = [unit.name for unit in await audience_units(uow) if unit.id in chosen]
-        roles = [role.value for role in ROLES if role.value in set(data.get("roles") or [])]
-        await answered("audience", {"units": names, "roles": roles})
-    elif action == "certificate" and item in (0, 1):
-        await answered("certificate", bool(item))
-    elif action == "confirm":
-        await callback.answer()
-        await _create(
-            say, raw, uow, state, settings, clock, _, scheduler, permissions, callback.from_user.id
-        )
-    else:
-        await callback.answer(_.plain("errors.stale_button"))
-
-
-async def _create(
-    say: Say,
-    raw: dict[str, Any],
-    uow: UnitOfWork,
-    state: FSMContext,
-    settings: Settings,
-    clock: Clock,
-    _: Gettext,
-    scheduler: Scheduler | None,
-    permissions: Permissions,
-    user_id: int,
-) -> None:
+    draft = await CampaignDraft.load(state)
     await state.clear()
     created = await create_from_answers(
         uow,
-        raw,
+        draft.spec,
         viewer=permissions,
-        created_by=user_id,
+        created_by=callback.from_user.id,
         zone=settings.zone,
         clock=clock,
         scheduler=scheduler,
@@ -584,15 +705,47 @@ async def _create(
     )
 
 
+async def _stale(callback: CallbackQuery, _: Gettext) -> None:
+    await callback.answer(_.plain("errors.stale_button"))
+
+
+PICKER = AudiencePicker(
+    step=Setup.audience,
+    ask="campaign.setup.ask_audience",
+    finish=audience_chosen,
+    rule=may_set_up_campaigns,
+    back=_asker(Setup.closes),
+)
+for _before, _after in itertools.pairwise(ORDER):
+    if _after != Setup.audience:  # the picker's own 返回 leads out of it
+        on_back(_after, _before, PICKER.reopen if _before == Setup.audience else _asker(_before))
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(start_setup, Command("newcampaign"), F.chat.type == "private")
-    router.callback_query.register(press, SetupCb.filter())
+    admin = Allowed(may_set_up_campaigns)
+    router.message.register(start_setup, Command("newcampaign"), F.chat.type == "private", admin)
+    router.message.register(refuse_setup, Command("newcampaign"), F.chat.type == "private")
+
+    def on(action: str, *steps: State) -> tuple[Any, ...]:
+        return (SetupCb.filter(F.action == action), StateFilter(*steps), admin, ThisDialogue())
+
+    register = router.callback_query.register
+    register(tick_bank, *on("bank", Setup.banks))
+    register(banks_done, *on("banks_done", Setup.banks))
+    register(choose_level, *on("level", Setup.level))
+    register(no_limit, *on("no_limit", Setup.time_per_question, Setup.time_per_attempt))
+    register(no_limit, *on("no_distinction", Setup.distinction))
+    register(choose_feedback, *on("feedback", Setup.feedback))
+    register(yes_or_no, *on("partial", Setup.partial_credit))
+    register(open_now, *on("now", Setup.opens))
+    register(yes_or_no, *on("certificate", Setup.certificate))
+    register(confirm, *on("confirm", Setup.confirm))
+    # A button of another step or dialogue (pressed late, or forged) changes nothing.
+    register(_stale, SetupCb.filter())
+    PICKER.attach(router)
     router.message.register(
-        receive_text,
-        StateFilter(*(s for s in ORDER if _short(s) in TEXT_KEYS)),
-        F.text,
-        ~F.text.startswith("/"),
+        receive_text, StateFilter(*TEXT_STEPS), F.text, ~F.text.startswith("/"), admin
     )
     router.message.register(not_text, StateFilter(Setup), ~F.text.startswith("/"))
     return router

@@ -18,7 +18,9 @@ from bot.i18n import Translator
 from bot.middlewares import ThrottlingMiddleware
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
+from bot.views.audience import BackCb, DoneCb, EveryoneCb, LevelCb, OpenCb, RoleCb, UnitCb
 from handlers.campaign_setup import SetupCb
+from handlers.dialogue import LeaveCb, StepBackCb
 from quizzes.bank import Level
 from quizzes.units import UnitKind
 from storage.models_quiz import CampaignRow
@@ -156,9 +158,11 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     assert "什么时候开始" in chat.last
     assert "什么时候截止" in await chat.send("2030-12-01 08:00")
     assert "谁可以参加" in await chat.send("2030-12-04 22:00")
-    await chat.tap("unit", regiments["129团"].id)
-    await chat.tap("role", 0)  # student
-    await chat.tap("audience_done")
+    await chat.press(LevelCb(level="regiments").pack())
+    await chat.press(UnitCb(unit=regiments["129团"].id).pack())
+    await chat.press(DoneCb().pack())
+    await chat.press(RoleCb(role=0).pack())  # student
+    await chat.press(DoneCb().pack())
     assert "证书" in chat.last
     await chat.tap("certificate", 0)
     [confirm] = [b for b in chat.buttons() if b.action == "confirm"]
@@ -209,7 +213,7 @@ async def test_bad_answers_are_explained_and_asked_again(
         "Constitution Day"
     )
     assert "Which question banks" in await chat.send("Law Week quiz")
-    [bank, done, _cancel] = chat.buttons()
+    [bank, done] = chat.buttons()
     assert await chat.tap("banks_done") == "Choose at least one bank."
     # Typing at a step of buttons: a hint, and the buttons above still work.
     assert await chat.send("5") == "Please use the buttons above, or send /cancel to stop."
@@ -239,7 +243,8 @@ async def test_bad_answers_are_explained_and_asked_again(
     assert "When does it close" in await chat.send("2030-12-01 08:00")
     assert "must be later than the opening time" in await chat.send("2030-11-30 08:00")
     assert "Who takes part" in await chat.send("2030-12-08 08:00")
-    await chat.tap("audience_done")
+    await chat.press(EveryoneCb().pack())
+    await chat.press(DoneCb().pack())
     await chat.tap("certificate", 1)
     summary = chat.last
     assert "Audience: everyone" in summary and "Certificate: Yes" in summary
@@ -275,7 +280,7 @@ async def test_cancel_leaves_the_dialogue_and_creates_nothing(
     # Cancelling from the button at a later step works the same.
     await chat.send("/newcampaign")
     await chat.send("普法周")
-    assert await chat.tap("cancel") == ""
+    assert await chat.press(LeaveCb().pack()) == ""
     assert chat.last == "已取消，没有创建答题活动。"
     assert await campaign_rows(session_factory) == []
 
@@ -305,11 +310,11 @@ async def test_a_non_admin_is_refused_and_forged_or_stale_buttons_change_nothing
     assert await admin.press(SetupCb(token=token, action="bank", id=9999).pack()) == stale
     assert await admin.press(SetupCb(token=token, action="feedback", id=7).pack()) == stale
     state = await dp.storage.get_data(key_for(ADMIN))
-    assert state.get("bank_ids") in (None, [])
+    assert state["campaign"]["bank_ids"] == []
     # The real button still works.
     assert await admin.press(bank_button.pack()) == ""
     state = await dp.storage.get_data(key_for(ADMIN))
-    assert state["bank_ids"] == [bank_button.id]
+    assert state["campaign"]["bank_ids"] == [bank_button.id]
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(CampaignRow)) == 0
 
@@ -334,7 +339,7 @@ async def test_newcampaign_asks_the_level_after_the_banks(
     await chat.tap("bank", imported.bank.id)
     await chat.tap("banks_done")
     assert "面向哪个学段" in chat.last
-    assert [text for text in bot.last_buttons() if text != "✖ 取消"] == [
+    assert [text for text in bot.last_buttons() if text not in ("取消", "« 返回")] == [
         "全部",
         "小学",
         "初中",
@@ -357,10 +362,76 @@ async def test_newcampaign_asks_the_level_after_the_banks(
     await chat.tap("partial", 0)
     await chat.send("2030-12-01 08:00")
     await chat.send("2030-12-04 22:00")
-    await chat.tap("audience_done")
+    await chat.press(EveryoneCb().pack())
+    await chat.press(DoneCb().pack())
     await chat.tap("certificate", 1)
     assert "适用学段：小学" in chat.last and "共 9 题" in chat.last
     await chat.tap("confirm")
     assert chat.last.startswith("已创建答题活动")
     [row] = [r for r in await campaign_rows(session_factory) if r.name.startswith("2030年小学")]
     assert (row.level, row.difficulty_mix, row.questions) == (1, None, 9)
+
+
+async def test_back_goes_one_step_back_and_a_namesake_unit_is_not_taken(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """A campaign's spec names its units, so a class whose name another class carries
+    cannot be its audience: the picker says so and stays; 返回 works at every step."""
+    school = world.schools["胡杨河市第一中学"]
+    async with session_factory() as session:
+        repo = Repositories.over(session)
+        other = world.schools["一三一团中学"]
+        await repo.units.ensure(other, UnitKind.CLASS, "七年级1班")
+        bank = await repo.banks.by_name(SMALL_BANK.name)
+        await session.commit()
+    assert bank is not None
+    chat = Chat(dp, bot, ADMIN, "zh-hans")
+    await chat.send("/newcampaign")
+    assert StepBackCb().pack() not in bot.last_markup_data()  # nothing before the name
+    await chat.send("普法周答题")
+    await chat.press(StepBackCb().pack())
+    assert "活动名称" in chat.last
+    assert "题库" in await chat.send("普法周答题")
+    await chat.tap("bank", bank.id)
+    await chat.tap("banks_done")
+    await chat.tap("level", 0)
+    for answer in ("3", "none", "none", "1", "60"):
+        await chat.send(answer)
+    await chat.tap("no_distinction")
+    await chat.tap("feedback", 0)
+    await chat.tap("partial", 0)
+    await chat.send("2030-12-01 08:00")
+    assert "谁可以参加" in await chat.send("2030-12-04 22:00")
+    # 返回 from the picker's first question: the closing time again.
+    await chat.press(BackCb().pack())
+    assert "什么时候截止" in chat.last
+    assert "谁可以参加" in await chat.send("2030-12-05 22:00")
+
+    await chat.press(LevelCb(level="classes").pack())
+    await chat.press(OpenCb(school=school.id).pack())
+    await chat.press(UnitCb(unit=world.classes["七年级1班"].id).pack())
+    await chat.press(DoneCb().pack())
+    await chat.press(DoneCb().pack())
+    assert "有不止一个单位叫“七年级1班”" in bot.sent_texts(ADMIN)[-2]
+    assert "的班级" in chat.last  # the classes again, to choose otherwise
+    await chat.press(UnitCb(unit=world.classes["七年级2班"].id).pack())
+    await chat.press(UnitCb(unit=world.classes["七年级1班"].id).pack())  # unticked
+    await chat.press(DoneCb().pack())
+    await chat.press(DoneCb().pack())
+    assert "证书" in chat.last
+    # 返回 from the certificate: the roles, as they were left.
+    await chat.press(StepBackCb().pack())
+    assert "面向哪些身份" in chat.last
+    await chat.press(DoneCb().pack())
+    await chat.tap("certificate", 1)
+    assert "对象：七年级2班" in chat.last
+    await chat.press(StepBackCb().pack())  # from the summary to the certificate
+    assert "证书" in chat.last
+    await chat.tap("certificate", 0)
+    await chat.tap("confirm")
+    [row] = await campaign_rows(session_factory)
+    assert row.audience_units == [world.classes["七年级2班"].id]
+    assert row.certificate is False and row.closes_at == datetime(2030, 12, 5, 14, tzinfo=UTC)
