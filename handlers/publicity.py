@@ -53,9 +53,9 @@ from bot.application.read_reminders import (
 from bot.article_format import FormatProblem, check_article
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
+from bot.views.audience import ROLES
 from bot.views.posting import confirm_keyboard, when_keyboard
 from bot.views.publicity import (
-    ROLES,
     BroadcastCb,
     MissedCb,
     OpenArticleCb,

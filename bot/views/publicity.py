@@ -1,19 +1,19 @@
-"""Callback data (ids only) and keyboards of publicity: the article's own buttons, the
-broadcast controls and the composer's audience and time choices."""
+"""Callback data (ids only) and keyboards of publicity: the article's own buttons and the
+broadcast controls (the composer's are in :mod:`bot.views.posting`, its audience picker's
+in :mod:`bot.views.audience`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Gettext, Translator
 from bot.when import short_when
-from quizzes.participants import Role
 from quizzes.publicity import (
     CHANNEL_PARTICIPANT,
     Article,
@@ -21,7 +21,6 @@ from quizzes.publicity import (
     BroadcastState,
     link_token,
 )
-from quizzes.units import Unit
 
 
 class ReadCb(CallbackData, prefix="ar"):
@@ -48,10 +47,9 @@ class BroadcastCb(CallbackData, prefix="bc"):
 
 
 class PostCb(CallbackData, prefix="pp"):
-    """A step of /post: ``action`` with an optional id (unit id or role index)."""
+    """A button of /post after the audience: ``now``, ``channel``, ``test``, ``go``."""
 
     action: str
-    id: int = 0
 
 
 class MissedCb(CallbackData, prefix="am"):
@@ -181,139 +179,6 @@ def control_keyboard(
         text=_.plain("publicity.button.cancel"),
         callback_data=BroadcastCb(id=broadcast_id, action=BroadcastAction.CANCEL),
     )
-    return builder.as_markup()
-
-
-def audience_kind_keyboard(
-    _: Gettext, *, admin: bool, own_school: Unit | None = None, own_label: str | None = None
-) -> InlineKeyboardMarkup:
-    """Everyone, regiments (admins), schools, classes; a coordinator of one school gets
-    "the whole school" in place of a list of one."""
-    builder = InlineKeyboardBuilder()
-    if admin:
-        builder.button(
-            text=_.plain("publicity.compose.everyone"), callback_data=PostCb(action="all")
-        )
-        builder.button(
-            text=_.plain("publicity.compose.by_regiment"), callback_data=PostCb(action="regs")
-        )
-    if own_school is not None:
-        builder.button(
-            text=_.plain("publicity.compose.whole_school", school=own_label or own_school.name),
-            callback_data=PostCb(action="myschool"),
-        )
-    else:
-        builder.button(
-            text=_.plain("publicity.compose.by_school"), callback_data=PostCb(action="schools")
-        )
-    builder.button(
-        text=_.plain("publicity.compose.by_class"), callback_data=PostCb(action="classes")
-    )
-    builder.button(text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel"))
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-def class_school_keyboard(
-    schools: Sequence[Unit], _: Gettext, labels: Mapping[int, str] | None = None
-) -> InlineKeyboardMarkup:
-    """Choosing classes, first step: whose school (``labels``: names told apart)."""
-    builder = InlineKeyboardBuilder()
-    for school in schools:
-        text = (labels or {}).get(school.id, school.name)
-        builder.button(text=text, callback_data=PostCb(action="cschool", id=school.id))
-    builder.adjust(2)
-    builder.row(
-        InlineKeyboardButton(
-            text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel").pack()
-        )
-    )
-    return builder.as_markup()
-
-
-def unit_choice_keyboard(
-    units: Sequence[Unit],
-    chosen: Collection[int],
-    _: Gettext,
-    *,
-    other_schools: bool = False,
-    labels: Mapping[int, str] | None = None,
-) -> InlineKeyboardMarkup:
-    """Toggle units; with ``other_schools`` (choosing classes) a way back to the schools,
-    keeping what was chosen; ``labels``: names told apart (two 中心小学)."""
-    builder = InlineKeyboardBuilder()
-    for unit in units:
-        mark = "✅ " if unit.id in chosen else ""
-        text = mark + (labels or {}).get(unit.id, unit.name)
-        builder.button(text=text, callback_data=PostCb(action="unit", id=unit.id))
-    builder.adjust(2)
-    if other_schools:
-        builder.row(
-            InlineKeyboardButton(
-                text=_.plain("publicity.compose.other_school"),
-                callback_data=PostCb(action="classes").pack(),
-            )
-        )
-    builder.row(
-        InlineKeyboardButton(
-            text=_.plain("publicity.compose.next"),
-            callback_data=PostCb(action="units_done").pack(),
-        ),
-        InlineKeyboardButton(
-            text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel").pack()
-        ),
-    )
-    return builder.as_markup()
-
-
-ROLES = tuple(Role)
-
-
-def role_choice_keyboard(
-    chosen: Collection[Role], _: Gettext, callback: Callable[..., CallbackData] = PostCb
-) -> InlineKeyboardMarkup:
-    """Toggle roles (none chosen: every role), then next or cancel; ``callback`` builds
-    the buttons' data (``role`` with the role's index, ``roles_done``, ``cancel``)."""
-    builder = InlineKeyboardBuilder()
-    for index, role in enumerate(ROLES):
-        mark = "✅ " if role in chosen else ""
-        builder.button(
-            text=f"{mark}{_.plain(f'role.{role.value}')}",
-            callback_data=callback(action="role", id=index),
-        )
-    builder.adjust(3)
-    builder.row(
-        InlineKeyboardButton(
-            text=_.plain("publicity.compose.next"),
-            callback_data=callback(action="roles_done").pack(),
-        ),
-        InlineKeyboardButton(
-            text=_.plain("publicity.compose.cancel"),
-            callback_data=callback(action="cancel").pack(),
-        ),
-    )
-    return builder.as_markup()
-
-
-def when_keyboard(_: Gettext) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_.plain("publicity.compose.now"), callback_data=PostCb(action="now"))
-    builder.button(text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel"))
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-def confirm_keyboard(_: Gettext, channel: bool | None = None) -> InlineKeyboardMarkup:
-    """Send, test, cancel; ``channel`` (None: no channel to offer) toggles posting to the
-    channel too."""
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_.plain("publicity.compose.confirm"), callback_data=PostCb(action="go"))
-    if channel is not None:
-        key = "publicity.compose.channel_on" if channel else "publicity.compose.channel_off"
-        builder.button(text=_.plain(key), callback_data=PostCb(action="channel"))
-    builder.button(text=_.plain("publicity.compose.test"), callback_data=PostCb(action="test"))
-    builder.button(text=_.plain("publicity.compose.cancel"), callback_data=PostCb(action="cancel"))
-    builder.adjust(1)
     return builder.as_markup()
 
 
