@@ -60,12 +60,16 @@ install: $(STAMP) $(FONT_STAMP)
 demo: install
 	$(BIN)/pufa demo
 
+# The suite runs in one process per core (at most 8), each test file in one process: each
+# process has its own PostgreSQL database and Redis database (tests/conftest.py).
+PYTEST_PROCESSES := -n auto --maxprocesses 8 --dist loadfile
+
 test: install $(OFFICE_STAMP) $(CHROMIUM_STAMP) lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PROCESSES)
 
 # Everything but the end-to-end tier (see tests/conftest.py): a quicker loop while working.
 test-fast: install lint typecheck
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest $(PYTEST_PROCESSES) -m "not e2e"
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

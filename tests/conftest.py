@@ -26,7 +26,20 @@ from storage.schema import metadata
 POSTGRES_URL = os.environ.get(
     "PUFA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("PUFA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_url() -> str:
+    """The Redis database of this test process: with several processes (``pytest -n``)
+    each has its own (15, 14, ...), since tests empty theirs."""
+    url = make_url(os.environ.get("PUFA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url.render_as_string(hide_password=False)
+    index = int(url.database or 0) - int(worker[2:])
+    return url.set(database=str(index % 16)).render_as_string(hide_password=False)
+
+
+REDIS_URL = _redis_url()
 DATABASES = ("sqlite", "postgresql")
 
 
