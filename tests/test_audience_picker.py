@@ -5,6 +5,14 @@ after the dialogue ended)."""
 
 from __future__ import annotations
 
+import uuid
+
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
+
+from bot.factory import create_dispatcher
+from bot.middlewares import ThrottlingMiddleware
 from bot.views.audience import (
     BackCb,
     DoneCb,
@@ -21,6 +29,7 @@ from handlers.dialogue import StepBackCb
 from quizzes.participants import GrantKind, Role
 from quizzes.units import UnitKind
 from storage.repositories import Repositories
+from tests.conftest import REDIS_URL
 from tests.publicity_chat import ADMIN, COORDINATOR, Chat, chat
 from tests.publicity_factories import add_people
 
@@ -173,3 +182,46 @@ async def test_a_long_list_comes_in_pages(chat: Chat) -> None:
     second_page = [t for t in chat.bot.last_buttons() if t.endswith("班")]
     assert len(second_page) == 25 - 20 and not set(first_page) & set(second_page)
     assert (await chat.press(ADMIN, PageCb(page=2).pack())).text == STALE
+
+
+async def test_the_typed_state_lives_in_redis_between_presses(chat: Chat) -> None:
+    """With the production FSM storage: each press reads the picker's and the draft's
+    typed state back from Redis (plain JSON there), so another process could take the
+    next press."""
+    prefix = f"picker-{uuid.uuid4().hex}"
+    storage = RedisStorage.from_url(REDIS_URL, key_builder=DefaultKeyBuilder(prefix=prefix))
+    dp = create_dispatcher(
+        chat.context.settings,
+        chat.session_factory,
+        storage=storage,
+        events_isolation=SimpleEventIsolation(),
+    )
+    for middleware in dp.message.outer_middleware:
+        if isinstance(middleware, ThrottlingMiddleware):
+            middleware.rate = 1000
+    dp["broadcaster"] = chat.broadcaster
+    redis_chat = Chat(
+        dp, chat.bot, chat.broadcaster, chat.world, chat.session_factory, chat.context
+    )
+    first = chat.world.schools["胡杨河市第一中学"]
+    try:
+        await to_audience(redis_chat, COORDINATOR)
+        await redis_chat.press(COORDINATOR, LevelCb(level="classes").pack())
+        await redis_chat.press(COORDINATOR, OpenCb(school=first.id).pack())
+        await redis_chat.press(COORDINATOR, UnitCb(unit=chat.world.classes["七年级2班"].id).pack())
+        await redis_chat.press(COORDINATOR, DoneCb().pack())
+        await redis_chat.press(COORDINATOR, RoleCb(role=list(Role).index(Role.TEACHER)).pack())
+        await redis_chat.press(COORDINATOR, DoneCb().pack())
+        await redis_chat.say(COORDINATOR, "2099-01-01 08:00")
+        stored = await storage.get_data(
+            StorageKey(bot_id=42, chat_id=COORDINATOR, user_id=COORDINATOR)
+        )
+        assert stored["audience"]["units"] == [chat.world.classes["七年级2班"].id]
+        assert stored["audience"]["roles"] == ["teacher"]
+        assert stored["post"]["when"].startswith("2099-01-01T")
+        summary = chat.bot.sent_texts(COORDINATOR)[-1]
+        assert "七年级2班 · 教职工" in summary and "2099-01-01 08:00" in summary
+    finally:
+        async for key in storage.redis.scan_iter(f"{prefix}:*"):
+            await storage.redis.delete(key)
+        await storage.close()
