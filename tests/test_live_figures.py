@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.application.live_figures import LIVE_SECTIONS, LiveFigures, fresh
 from quizzes.statistics import Period, Section, Statistics
 from quizzes.units import Unit
+from storage.models import UnitRow
 from storage.unit_of_work import UnitOfWork
 from tests.factories import World, build_world
 from tests.publicity_factories import add_people
@@ -217,3 +218,31 @@ async def test_fresh_figures_are_computed_in_the_callers_unit_of_work(setting: S
     assert as_of == now
     assert participation(figures) == participation(await setting.report())
     assert setting.opened == []
+
+
+async def test_a_school_added_after_its_divisions_figures_gets_its_own_until_the_next(
+    setting: Setting,
+) -> None:
+    await setting.read()  # the division's figures, cut per school
+    regiment_id = setting.school.parent_id
+    assert regiment_id is not None
+    async with setting.session_factory() as session:
+        regiment = await UnitOfWork.over(session).statistics.unit(regiment_id)
+        assert regiment is not None
+        row = UnitRow(parent_id=regiment.id, kind="school", name="新建学校", students_enrolled=30)
+        session.add(row)
+        await session.flush()
+        row.path = f"{regiment.path}{row.id}/"
+        await session.commit()
+        new = await UnitOfWork.over(session).statistics.unit(row.id)
+        assert new is not None
+        figures, _as_of = await setting.live.statistics(
+            UnitOfWork.over(session),
+            new,
+            setting.period,
+            ZONE,
+            total_name="合计",
+            now=setting.clock(),
+        )
+    assert setting.live.computed == 2  # not in the kept cuts: computed for itself
+    assert participation(figures) == [(new.id, 30, 0, 0, 0, 0), (None, 30, 0, 0, 0, 0)]
