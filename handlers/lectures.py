@@ -217,7 +217,71 @@ def _cancel_keyboard(lecture_id: int, _: Gettext) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-async def cancel_step(
+async def _cancellable(
+    callback: CallbackQuery,
+    callback_data: CancelLectureCb,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    clock: Clock,
+    _: Gettext,
+) -> Lecture | None:
+    """The lecture of a cancel button, when the presser may cancel it now; a refusal is
+    answered here."""
+    lecture = await lecture_to_cancel(
+        uow,
+        callback_data.lecture,
+        viewer=permissions,
+        telegram_id=callback.from_user.id,
+        now=clock(),
+    )
+    if isinstance(lecture, CancelRefusal):
+        await _refuse_cancelling(callback, lecture, _)
+        return None
+    return lecture
+
+
+async def ask_cancelling(
+    callback: CallbackQuery,
+    callback_data: CancelLectureCb,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    settings: Settings,
+    bot: Bot,
+    clock: Clock,
+    _: Gettext,
+) -> None:
+    """The button under /lectures: ask first, in a message of its own."""
+    lecture = await _cancellable(callback, callback_data, permissions, uow, clock, _)
+    if lecture is None:
+        return
+    await callback.answer()
+    await bot.send_message(
+        callback.from_user.id,
+        _("lecture.cancel.ask", title=lecture.title, time=when_text(lecture, settings.zone, _)),
+        reply_markup=_cancel_keyboard(lecture.id, _),
+    )
+
+
+async def keep_lecture(
+    callback: CallbackQuery,
+    callback_data: CancelLectureCb,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    bot: Bot,
+    clock: Clock,
+    _: Gettext,
+) -> None:
+    lecture = await _cancellable(callback, callback_data, permissions, uow, clock, _)
+    if lecture is None:
+        return
+    await callback.answer()
+    message = callback.message if isinstance(callback.message, Message) else None
+    await replier(bot, callback.from_user.id, message)(
+        _("lecture.cancel.kept", title=lecture.title), None
+    )
+
+
+async def cancel_now(
     callback: CallbackQuery,
     callback_data: CancelLectureCb,
     permissions: Permissions,
@@ -230,39 +294,15 @@ async def cancel_step(
     _: Gettext,
     broadcaster: Broadcaster | None = None,
 ) -> None:
-    action = callback_data.action
-    if action not in ("ask", "yes", "no"):
-        await callback.answer(_.plain("errors.stale_button"))
-        return
-    now = clock()
-    asker = callback.from_user.id
-    lecture = await lecture_to_cancel(
-        uow, callback_data.lecture, viewer=permissions, telegram_id=asker, now=now
-    )
-    if isinstance(lecture, CancelRefusal):
-        await _refuse_cancelling(callback, lecture, _)
-        return
-    message = callback.message if isinstance(callback.message, Message) else None
-    say = replier(bot, asker, message)
-    when = when_text(lecture, settings.zone, _)
-    if action == "ask":
-        await callback.answer()
-        await bot.send_message(
-            asker,
-            _("lecture.cancel.ask", title=lecture.title, time=when),
-            reply_markup=_cancel_keyboard(lecture.id, _),
-        )
-        return
-    if action == "no":
-        await callback.answer()
-        await say(_("lecture.cancel.kept", title=lecture.title), None)
+    lecture = await _cancellable(callback, callback_data, permissions, uow, clock, _)
+    if lecture is None:
         return
     cancellation = await cancel_lecture(
         uow,
         lecture.id,
         viewer=permissions,
-        telegram_id=asker,
-        now=now,
+        telegram_id=callback.from_user.id,
+        now=clock(),
         zone=settings.zone,
         translator=translator,
     )
@@ -273,7 +313,11 @@ async def cancel_step(
     if broadcaster is not None:  # the announcement stops, the notice starts
         broadcaster.wake()
     await callback.answer(_.plain("lecture.cancel.toast"))
-    await say(_("lecture.cancel.done", title=lecture.title, time=when), None)
+    message = callback.message if isinstance(callback.message, Message) else None
+    when = when_text(lecture, settings.zone, _)
+    await replier(bot, callback.from_user.id, message)(
+        _("lecture.cancel.done", title=lecture.title, time=when), None
+    )
 
 
 async def _refuse_cancelling(callback: CallbackQuery, refusal: CancelRefusal, _: Gettext) -> None:
@@ -623,7 +667,9 @@ def create_router() -> Router:
     router = Router(name=__name__)
     staff = Allowed(may_compose)
     router.callback_query.register(checkin_pressed, CheckinCb.filter())
-    router.callback_query.register(cancel_step, CancelLectureCb.filter())
+    for action, handler in (("ask", ask_cancelling), ("no", keep_lecture), ("yes", cancel_now)):
+        router.callback_query.register(handler, CancelLectureCb.filter(F.action == action))
+    router.callback_query.register(_stale, CancelLectureCb.filter())
     router.callback_query.register(
         confirm, NewLectureCb.filter(F.action == "go"), StateFilter(NewLecture.confirm), staff
     )
