@@ -79,7 +79,6 @@ from quizzes.statistics import (
     UnitFigures,
     total_of,
 )
-from quizzes.theme_figures import ThemeBreakdown
 from quizzes.themes import Theme
 from quizzes.units import Unit
 from storage.activities import (
@@ -102,7 +101,7 @@ from storage.models_publicity import (
 from storage.models_quiz import AttemptRow, CampaignRow, ShortlistEntryRow, ShortlistRow
 from storage.publicity import is_publicity
 from storage.scope import Query, Scope
-from storage.theme_figures import theme_figures
+from storage.theme_figures import articles_of_themes, campaigns_by_theme, theme_breakdown
 
 __all__ = ["SECTIONS", "Scope", "StatisticsRepository"]
 
@@ -112,7 +111,14 @@ _SECTION_QUERIES: dict[Section, tuple[str, ...]] = {
     Section.REGISTRATION: ("registration", "web"),
     Section.QUIZ: ("quiz", "quiz_campaigns", "daily", "campaigns", "web"),
     # Articles and campaigns per theme: read with the articles, not by the live figures.
-    Section.PUBLICITY: ("reach", "publicity", "engagement", "broadcasts", "themes"),
+    Section.PUBLICITY: (
+        "reach",
+        "publicity",
+        "engagement",
+        "broadcasts",
+        "theme_articles",
+        "theme_campaigns",
+    ),
     Section.SHORTLIST: ("shortlist",),
     Section.LECTURES: ("attendance", "lectures"),
     Section.ACTIVITIES: ("activities", "activities_pending", "vice_principals"),
@@ -755,6 +761,8 @@ class StatisticsRepository:
             "reach": people_reached(scope, bounds),
             "publicity": publicity_reach(scope, bounds),
             "engagement": engagement(scope, bounds),
+            "theme_articles": articles_of_themes(scope, bounds),
+            "theme_campaigns": campaigns_by_theme(scope, bounds),
             "registration": registered(scope, bounds),
             "web": on_the_web(scope, bounds),
             "attendance": lecture_attendance(scope, bounds, moment),
@@ -766,7 +774,6 @@ class StatisticsRepository:
             "activities": activity_tallies(scope, period),
             "activities_pending": activities_pending(scope, period),
             "vice_principals": schools_with_vice_principal(scope, period.end),
-            "themes": theme_figures(scope, bounds),
         }
         wanted = {"enrolment"}.union(*(_SECTION_QUERIES[section] for section in sections))
         if by_school:
@@ -871,7 +878,7 @@ class StatisticsRepository:
                 frozenset(row_id for (row_id,) in results["vice_principals"]),
                 _lectures_as_activities(lectures, themes, checkins),
             ),
-            themes=ThemeBreakdown.of_rows(results["themes"]),
+            themes=theme_breakdown(results["theme_articles"], results["theme_campaigns"]),
         )
         if not by_school:
             return whole, {}

@@ -10,17 +10,19 @@ over the same people: participants of the scope (their unit is in the scope's tr
 - A count of people (people reached, took part) does not: a person who got a 宪法
   article and a 禁毒 article counts under both themes, once each, and once in the total.
 
-The report reads them through :func:`theme_figures`, one statement:
-``(figure, theme, count)`` rows.
+The report reads them in two statements that its lanes run side by side: the articles'
+figures (:func:`articles_of_themes`) and the campaigns' (:func:`campaigns_by_theme`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, false, func, literal, select, union_all
 
+from quizzes.theme_figures import ThemeBreakdown
 from storage.models import ParticipantRow
 from storage.models_publicity import ArticleReadRow, ArticleRow, BroadcastRow, DeliveryRow
 from storage.models_quiz import AttemptRow, CampaignRow
@@ -29,11 +31,11 @@ from storage.scope import Query, Scope
 
 __all__ = [
     "articles_by_theme",
+    "articles_of_themes",
     "campaigns_by_theme",
     "reached_by_theme",
     "reads_by_theme",
-    "theme_figures",
-    "took_part_by_theme",
+    "theme_breakdown",
 ]
 
 
@@ -119,55 +121,38 @@ def reached_by_theme(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
     )
 
 
-def _took_part(bounds: tuple[datetime, datetime]) -> Any:
-    """Each participant and campaign with an attempt started in the period."""
-    return (
-        select(AttemptRow.participant_id.label("pid"), AttemptRow.campaign_id.label("cid"))
-        .where(_in(AttemptRow.started_at, bounds))
-        .group_by(AttemptRow.participant_id, AttemptRow.campaign_id)
-        .subquery("took_part")
-    )
-
-
 def campaigns_by_theme(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
-    """Quiz campaigns (场) per theme: campaigns in which at least one participant of the
-    scope started an attempt in the period, as the report's list of campaigns holds them;
-    they add up to its length. ``(theme, count)``."""
-    took = _took_part(bounds)
+    """Two figures per theme, from one pass over the attempts started in the period:
+
+    - quiz campaigns (场): campaigns of the theme in which at least one participant of
+      the scope started an attempt in the period, as the report's list of campaigns
+      holds them; they add up to its length;
+    - took part (人): participants of the scope who started at least one attempt in the
+      period in a campaign of the theme; a person counts once per theme, and under each
+      theme they took a quiz of.
+
+    ``(theme, campaigns, took part)``."""
     return (
-        select(CampaignRow.theme, func.count(func.distinct(took.c.cid)))
-        .select_from(took)
-        .join(CampaignRow, CampaignRow.id == took.c.cid)
-        .join(ParticipantRow, ParticipantRow.id == took.c.pid)
-        .where(_in_scope(scope))
+        select(
+            CampaignRow.theme,
+            func.count(func.distinct(AttemptRow.campaign_id)),
+            func.count(func.distinct(AttemptRow.participant_id)),
+        )
+        .select_from(AttemptRow)
+        .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
+        .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
+        .where(_in(AttemptRow.started_at, bounds), _in_scope(scope))
         .group_by(CampaignRow.theme)
     )
 
 
-def took_part_by_theme(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
-    """Took part (人) per theme: participants of the scope who started at least one
-    attempt in the period in a campaign of the theme; a person counts once per theme,
-    and under each theme they took a quiz of. ``(theme, count)``."""
-    took = _took_part(bounds)
-    return (
-        select(CampaignRow.theme, func.count(func.distinct(took.c.pid)))
-        .select_from(took)
-        .join(CampaignRow, CampaignRow.id == took.c.cid)
-        .join(ParticipantRow, ParticipantRow.id == took.c.pid)
-        .where(_in_scope(scope))
-        .group_by(CampaignRow.theme)
-    )
-
-
-def theme_figures(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
-    """Every figure above in one statement: ``(figure, theme, count)``, the figure named
-    as :data:`quizzes.theme_figures.FIGURES` names it."""
+def articles_of_themes(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
+    """The article figures above in one statement: ``(figure, theme, count)``, the figure
+    named as :data:`quizzes.theme_figures.FIGURES` names it."""
     parts = {
         "articles": articles_by_theme,
         "reads": reads_by_theme,
         "reached": reached_by_theme,
-        "campaigns": campaigns_by_theme,
-        "took_part": took_part_by_theme,
     }
     selects = []
     for figure, query in parts.items():
@@ -175,3 +160,13 @@ def theme_figures(scope: Scope, bounds: tuple[datetime, datetime]) -> Query:
         theme, count = part.c
         selects.append(select(literal(figure).label("figure"), theme, count))
     return union_all(*selects)  # type: ignore[return-value]
+
+
+def theme_breakdown(
+    articles: Iterable[Sequence[Any]], campaigns: Iterable[Sequence[Any]]
+) -> ThemeBreakdown:
+    """The rows of :func:`articles_of_themes` and :func:`campaigns_by_theme` together."""
+    rows: list[tuple[str, str, int]] = [(str(f), str(t), int(n)) for f, t, n in articles]
+    for theme, held, took_part in campaigns:
+        rows += [("campaigns", str(theme), int(held)), ("took_part", str(theme), int(took_part))]
+    return ThemeBreakdown.of_rows(rows)
