@@ -57,6 +57,7 @@ from handlers.dialogue import (
     replier,
     step_keyboard,
 )
+from handlers.rights import Allowed
 from quizzes.activities import (
     MAX_PHOTOS,
     MAX_SPEAKER,
@@ -90,6 +91,11 @@ class Recording(StatesGroup):
 
 
 on_leaving(Recording, "activity.chat.cancelled")
+
+
+def may_name_any_school(permissions: Permissions) -> bool:
+    """The bureau records for any school, and may type its name."""
+    return permissions.is_admin
 
 
 def may_record_elsewhere(permissions: Permissions) -> bool:
@@ -311,6 +317,11 @@ async def _take_unit(
     await ask_day(say, state, clock, settings, _)
 
 
+async def press_a_button(message: Message, _: Gettext) -> None:
+    """Text where only the bureau may type a school's name."""
+    await message.answer(_("activity.chat.press_a_button"))
+
+
 async def type_school(
     message: Message,
     state: FSMContext,
@@ -322,9 +333,6 @@ async def type_school(
     settings: Settings,
     _: Gettext,
 ) -> None:
-    if not permissions.is_admin:
-        await message.answer(_("activity.chat.press_a_button"))
-        return
     found = await school_named(uow, message.text or "")
     if not found:
         await message.answer(_("activity.chat.no_school", name=message.text or ""))
@@ -670,7 +678,10 @@ def create_router() -> Router:
     router.callback_query.register(_stale, ActivityCb.filter())
 
     typed = F.text & ~F.text.startswith("/")
-    router.message.register(type_school, StateFilter(Recording.unit), typed)
+    router.message.register(
+        type_school, StateFilter(Recording.unit), typed, Allowed(may_name_any_school)
+    )
+    router.message.register(press_a_button, StateFilter(Recording.unit), typed)
     router.message.register(type_day, StateFilter(Recording.day), typed)
     router.message.register(type_title, StateFilter(Recording.title), typed)
     router.message.register(type_headcount, StateFilter(Recording.headcount), typed)

@@ -36,6 +36,7 @@ from bot.application.audience import (
     picker_scope,
     units_at,
 )
+from bot.application.publicity import may_address_everyone
 from bot.i18n import Gettext
 from bot.views.audience import (
     PER_PAGE,
@@ -271,7 +272,7 @@ class AudiencePicker:
         _: Gettext,
         **data: Any,
     ) -> None:
-        if not (self.everyone and self.many and permissions.is_admin):
+        if not (self.everyone and self.many):
             await callback.answer(_.plain("errors.stale_button"))
             return
         await callback.answer()
@@ -549,7 +550,8 @@ class AudiencePicker:
         on = (StateFilter(self.step), Allowed(self.rule))
         units = At(*UNIT_LEVELS)
         register = router.callback_query.register
-        register(self.choose_everyone, EveryoneCb.filter(), *on, At(Level.TOP))
+        bureau = Allowed(may_address_everyone)
+        register(self.choose_everyone, EveryoneCb.filter(), *on, bureau, At(Level.TOP))
         register(self.choose_own, OwnCb.filter(), *on, At(Level.TOP))
         register(self.open_level, LevelCb.filter(), *on, At(Level.TOP))
         register(self.open_school, OpenCb.filter(), *on, At(Level.CLASSES))

@@ -168,3 +168,13 @@ async def test_help_tells_staff_and_teachers_how_to_record_and_log_in(chat: Chat
     student = await chat.say(3000, "/help")
     assert "/activity" not in student and "/web" not in student
     assert "/activities — 审核学校录入的线下活动" in await chat.say(ADMIN, "/help")
+
+
+async def test_only_the_bureau_may_type_a_schools_name(chat: Chat) -> None:
+    await chat.say(COORDINATOR, "/activity")
+    await chat.press(COORDINATOR, press("kind", "morning_reading"))
+    assert "请点上面的按钮" in await chat.say(COORDINATOR, "一三七团第一小学")
+    await chat.say(ADMIN, "/activity")
+    await chat.press(ADMIN, press("kind", "morning_reading"))
+    assert "或直接输入学校名称" in chat.bot.sent_texts(ADMIN)[-1]
+    assert "哪一天" in await chat.say(ADMIN, "一三七团第一小学")
