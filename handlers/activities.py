@@ -43,9 +43,9 @@ from bot.views.activities import (
     photos_keyboard,
     review_keyboard,
     summary,
-    themes_keyboard,
     units_keyboard,
 )
+from bot.views.themes import ThemeCb, themes_keyboard
 from handlers.audience import AudiencePicker
 from handlers.dialogue import (
     DialogueState,
@@ -433,17 +433,17 @@ async def ask_theme(say: Say, state: FSMContext, _: Gettext) -> None:
 
 async def choose_theme(
     callback: CallbackQuery,
-    callback_data: ActivityCb,
+    callback_data: ThemeCb,
     state: FSMContext,
     bot: Bot,
     _: Gettext,
 ) -> None:
-    if callback_data.value not in {theme.value for theme in Theme}:
+    if callback_data.theme not in {theme.value for theme in Theme}:
         await callback.answer(_.plain("errors.stale_button"))
         return
     await callback.answer()
     draft = await Draft.load(state)
-    draft.theme = callback_data.value
+    draft.theme = callback_data.theme
     await draft.save(state)
     await ask_headcount(replier(bot, callback.from_user.id, _message(callback)), state, _)
 
@@ -671,7 +671,7 @@ def create_router() -> Router:
     router.callback_query.register(choose_namesake, *on("unit", Recording.unit))
     PICKER.attach(router)
     router.callback_query.register(choose_day, *on("day", Recording.day))
-    router.callback_query.register(choose_theme, *on("theme", Recording.theme))
+    router.callback_query.register(choose_theme, ThemeCb.filter(), StateFilter(Recording.theme))
     router.callback_query.register(photos_done, *on("photos_done", Recording.photos))
     router.callback_query.register(save, *on("save", Recording.confirm))
     # A button of another step (pressed late, or forged) changes nothing.

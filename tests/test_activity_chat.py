@@ -13,6 +13,7 @@ from aiogram.types import Message, PhotoSize, Update
 
 from bot.views.activities import ActivityCb, ReviewCb
 from bot.views.audience import LevelCb, UnitCb
+from bot.views.themes import ThemeCb
 from handlers.dialogue import StepBackCb
 from quizzes.activities import ActivityStatus, Headcount
 from storage.unit_of_work import UnitOfWork
@@ -76,7 +77,7 @@ async def test_a_coordinator_records_with_photos_and_the_bureau_confirms(chat: C
     await chat.say(COORDINATOR, "宪法与未成年人保护")
     stale = await chat.press(COORDINATOR, press("save"))  # a step ahead: nothing happens
     assert "过期" in (stale.text or "")
-    await chat.press(COORDINATOR, press("theme", "minors"))
+    await chat.press(COORDINATOR, ThemeCb(theme="minors").pack())
     assert "没有看懂" in await chat.say(COORDINATOR, "很多人")
     assert "主讲人" in await chat.say(COORDINATOR, "学生420 教职工30")
     assert "照片" in await chat.say(COORDINATOR, "王某某 第七师中级人民法院")
@@ -135,7 +136,7 @@ async def test_a_teacher_records_for_their_own_class_and_students_may_not(chat: 
     assert "还没到" in await chat.say(TEACHER, "2099-01-01")
     assert "请输入活动名称" in await chat.say(TEACHER, yesterday())
     await chat.say(TEACHER, "拒绝校园欺凌")
-    await chat.press(TEACHER, press("theme", "anti_bullying"))
+    await chat.press(TEACHER, ThemeCb(theme="anti_bullying").pack())
     assert "照片" in await chat.say(TEACHER, "44 1 0")
     await chat.press(TEACHER, press("photos_done"))
     assert "照片：0 张" in chat.bot.sent_texts(TEACHER)[-1]

@@ -24,14 +24,14 @@ __all__ = [
     "photos_keyboard",
     "review_keyboard",
     "summary",
-    "themes_keyboard",
     "units_keyboard",
 ]
 
 
 class ActivityCb(CallbackData, prefix="av"):
-    """A button of /activity: ``action`` (kind, unit, day, theme, photos_done, save) and
-    the value chosen (a kind's code, a unit id, a day, a theme)."""
+    """A button of /activity: ``action`` (kind, unit, day, photos_done, save) and the
+    value chosen (a kind's code, a unit id, a day); its themes are
+    :class:`bot.views.themes.ThemeCb`."""
 
     action: str
     value: str = ""
@@ -75,20 +75,6 @@ def days_keyboard(today: date, _: Gettext, *bottom: InlineKeyboardButton) -> Inl
         _button(_.plain("activity.chat.today"), "day", today.isoformat()),
         _button(_.plain("activity.chat.yesterday"), "day", (today - timedelta(1)).isoformat()),
     )
-    builder.row(*bottom)
-    return builder.as_markup()
-
-
-def themes_keyboard(
-    usual: Theme, _: Gettext, *bottom: InlineKeyboardButton
-) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for theme in Theme:
-        text = _.plain(f"activity.theme.{theme.value}")
-        if theme is usual:
-            text = _.plain("activity.chat.usual", theme=text)
-        builder.add(_button(text, "theme", theme.value))
-    builder.adjust(2)
     builder.row(*bottom)
     return builder.as_markup()
 
