@@ -42,7 +42,7 @@ async def act_on_reminder(
     if callback_data.action == "post":
         title = _.plain(f"calendar.article.{key.code}", year=year)
         await message.answer(_("calendar.suggest_article", title=title))
-        await start_post(message, state, bot, _)
+        await start_post(message, state, bot, _, usual=key.theme)
     else:
         name = _.plain(f"calendar.campaign_name.{key.code}", year=year)
         await start_setup(message, permissions, uow, state, settings, bot, _)

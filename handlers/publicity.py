@@ -67,6 +67,7 @@ from bot.views.publicity import (
     remind_unread_keyboard,
     reminder_text,
 )
+from bot.views.themes import ThemeCb, themes_keyboard
 from handlers.audience import AudiencePicker, Pick
 from handlers.dialogue import (
     DialogueState,
@@ -93,6 +94,7 @@ from quizzes.publicity import (
     parse_publish_at,
     valid_link,
 )
+from quizzes.themes import Theme
 
 if TYPE_CHECKING:
     from bot.broadcaster import Broadcaster
@@ -104,6 +106,7 @@ EXAMPLE_TIME = "YYYY-MM-DD HH:MM"
 
 class Composing(StatesGroup):
     post = State()
+    theme = State()
     audience = State()
     when = State()
     confirm = State()
@@ -365,18 +368,30 @@ def describe_problem(problem: FormatProblem, _: Gettext) -> str:
 
 
 class PostDraft(DialogueState):
-    """/post's answers besides the audience (the picker keeps that): the draft article,
-    when to send it (None: now) and whether to the channel too."""
+    """/post's answers besides the audience (the picker keeps that): the post as typed
+    (kept until its theme is chosen, then stored as a draft article), when to send it
+    (None: now) and whether to the channel too."""
 
     key = "post"
 
+    title: str = ""
+    body: str = ""  # Telegram HTML
+    link: str | None = None
+    photo: str | None = None  # a photo's file id
+    document: str | None = None  # a picture sent as a file: its file id, and its name
+    document_name: str = ""
+    usual: Theme | None = None  # the theme to mark (the key date's, from its reminder)
     article: int = 0
     when: datetime | None = None
     channel: bool = False
 
 
-async def start_post(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
+async def start_post(
+    message: Message, state: FSMContext, bot: Bot, _: Gettext, usual: Theme | None = None
+) -> None:
+    """/post; ``usual``: the theme to mark when it is asked (a key date's reminder)."""
     await state.clear()
+    await PostDraft(usual=usual).save(state)
     await ask_post(replier(bot, message.chat.id, None), state, _)
 
 
@@ -390,16 +405,7 @@ async def ask_post(say: Say, state: FSMContext, _: Gettext) -> None:
     await say(_("publicity.compose.ask_post"), step_keyboard(_, back=False))
 
 
-async def receive_post(
-    message: Message,
-    participant: Participant,
-    permissions: Permissions,
-    uow: UnitOfWork,
-    state: FSMContext,
-    settings: Settings,
-    bot: Bot,
-    _: Gettext,
-) -> None:
+async def receive_post(message: Message, state: FSMContext, bot: Bot, _: Gettext) -> None:
     document = message.document
     if document is not None and not is_photo_file(document.file_name, document.mime_type):
         await message.answer(_("publicity.compose.not_a_photo"))
@@ -416,40 +422,82 @@ async def receive_post(
     if problem is not None:
         await message.answer(describe_problem(problem, _))
         return  # still waiting for a post: send a corrected one
+    draft = await PostDraft.load(state)
+    draft.title, draft.body, draft.link, draft.photo = title, body, link, photo
+    draft.document = document.file_id if document else None
+    draft.document_name = (document and document.file_name) or ""
+    await draft.save(state)
+    await ask_theme(replier(bot, message.chat.id, None), state, _)
+
+
+async def ask_theme(say: Say, state: FSMContext, _: Gettext) -> None:
+    """What the article is about, as the report counts it (also 返回 from the audience)."""
+    await state.set_state(Composing.theme)
+    usual = (await PostDraft.load(state)).usual
+    await say(
+        _("publicity.compose.ask_theme"),
+        themes_keyboard(usual, _, back_button(_), leave_button(_)),
+    )
+
+
+async def choose_theme(
+    callback: CallbackQuery,
+    callback_data: ThemeCb,
+    participant: Participant,
+    permissions: Permissions,
+    uow: UnitOfWork,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
+    _: Gettext,
+) -> None:
+    """The theme chosen: the post becomes a draft article, previewed as recipients will
+    get it, and the audience is asked."""
+    if callback_data.theme not in {theme.value for theme in Theme}:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await callback.answer()
+    draft = await PostDraft.load(state)
     photo_bytes = None
-    if document is not None:  # a picture sent as a file: uploaded again as a photo
+    if draft.document is not None:  # a picture sent as a file: uploaded again as a photo
         downloaded = io.BytesIO()
-        await bot.download(document, destination=downloaded)
+        await bot.download(draft.document, destination=downloaded)
         photo_bytes = downloaded.getvalue()
     article = await create_draft(
         uow,
-        title=title,
-        body=body,
-        link=link,
-        photo_file_id=photo,
+        title=draft.title,
+        body=draft.body,
+        link=draft.link,
+        photo_file_id=draft.photo,
         photo_bytes=photo_bytes,
         author_id=participant.chat_id,
         viewer=permissions,
+        theme=Theme(callback_data.theme),
     )
     if article is None:
         await state.clear()
         return
-    await PostDraft(article=article.id).save(state)
+    draft.article = article.id
+    await draft.save(state)
+    chat_id = callback.from_user.id
     # The preview is the article exactly as recipients will get it, buttons included.
     markup = article_keyboard(article, participant.id, _, settings.link_base)
     if photo_bytes is not None:
         # The preview uploads the picture; recipients get it by the file id it was given.
         preview = await bot.send_photo(
-            message.chat.id,
-            BufferedInputFile(photo_bytes, filename=(document and document.file_name) or "photo"),
+            chat_id,
+            BufferedInputFile(photo_bytes, filename=draft.document_name or "photo"),
             caption=article.text,
             reply_markup=markup,
         )
         if preview.photo:
             await keep_photo_file_id(uow, article.id, preview.photo[-1].file_id)
     else:
-        await send_article(bot, article, message.chat.id, markup)
-    await PICKER.open(replier(bot, message.chat.id, None), state, uow, participant, permissions, _)
+        await send_article(bot, article, chat_id, markup)
+    await PICKER.open(replier(bot, chat_id, None), state, uow, participant, permissions, _)
+
+
+on_back(Composing.theme, Composing.post, ask_post)
 
 
 async def audience_chosen(
@@ -473,7 +521,7 @@ PICKER = AudiencePicker(
     ask="publicity.compose.ask_audience",
     finish=audience_chosen,
     rule=may_compose,
-    back=ask_post,
+    back=ask_theme,
 )
 on_back(Composing.when, Composing.audience, PICKER.reopen)
 
@@ -702,6 +750,9 @@ def create_router() -> Router:
         return (PostCb.filter(F.action == action), StateFilter(step), staff, *filters)
 
     PICKER.attach(router)
+    router.callback_query.register(
+        choose_theme, ThemeCb.filter(), StateFilter(Composing.theme), staff
+    )
     router.callback_query.register(send_now, *on("now", Composing.when))
     router.callback_query.register(publish, *on("go", Composing.confirm))
     router.callback_query.register(send_test, *on("test", Composing.confirm))

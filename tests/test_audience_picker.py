@@ -25,6 +25,7 @@ from bot.views.audience import (
     UnitCb,
 )
 from bot.views.publicity import PostCb
+from bot.views.themes import ThemeCb
 from handlers.dialogue import StepBackCb
 from quizzes.participants import GrantKind, Role
 from quizzes.units import UnitKind
@@ -41,7 +42,9 @@ ONE_SCHOOL = 2500  # a coordinator of 一三一团中学 only
 
 async def to_audience(chat: Chat, telegram_id: int) -> None:
     await chat.say(telegram_id, "/post")
-    assert "推送给谁" in await chat.say(telegram_id, "宪法宣传周\n学习宪法。")
+    assert "主题" in await chat.say(telegram_id, "宪法宣传周\n学习宪法。")
+    await chat.press(telegram_id, ThemeCb(theme="constitution").pack())
+    assert "推送给谁" in chat.bot.sent_texts(telegram_id)[-1]
 
 
 async def test_the_bureau_sees_the_whole_tree(chat: Chat) -> None:
@@ -114,10 +117,13 @@ async def test_back_goes_one_question_back_and_keeps_the_ticks(chat: Chat) -> No
     assert "请选择班级所在的学校" in chat.bot.sent_texts(COORDINATOR)[-1]
     await chat.press(COORDINATOR, BackCb().pack())
     assert "推送给谁" in chat.bot.sent_texts(COORDINATOR)[-1]
-    # From the first question back to the step before the picker: the article.
+    # From the first question back to the step before the picker: the theme, then the
+    # article.
     await chat.press(COORDINATOR, BackCb().pack())
+    assert "主题" in chat.bot.sent_texts(COORDINATOR)[-1]
+    await chat.press(COORDINATOR, StepBackCb().pack())
     assert "请发送要推送的文章" in chat.bot.sent_texts(COORDINATOR)[-1]
-    assert "推送给谁" in await chat.say(COORDINATOR, "另一篇\n正文。")
+    assert "主题" in await chat.say(COORDINATOR, "另一篇\n正文。")
 
 
 async def test_the_step_after_the_picker_goes_back_into_it(chat: Chat) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.views.audience import BackCb, LevelCb, OpenCb, UnitCb
+from bot.views.themes import ThemeCb
 from quizzes.ordering import by_name, chinese_number, natural_key
 from quizzes.units import Unit, UnitKind
 from storage.repositories import Repositories
@@ -84,6 +85,7 @@ async def test_the_post_and_lecture_pickers_show_schools_and_classes_in_natural_
     await add_schools(chat, ["第三中学", "第十中学", "第二中学"])
     await chat.say(ADMIN, "/post")
     await chat.say(ADMIN, "宪法宣传周\n学习宪法。")
+    await chat.press(ADMIN, ThemeCb(theme="constitution").pack())
     await chat.press(ADMIN, LevelCb(level="schools").pack())
     schools = [t for t in button_texts(chat) if "中学" in t or "小学" in t]
     assert schools == [
@@ -123,6 +125,7 @@ async def test_two_schools_of_one_name_are_told_apart_in_pickers_and_grants(
         await session.commit()
     await chat.say(ADMIN, "/post")
     await chat.say(ADMIN, "宪法宣传周\n学习宪法。")
+    await chat.press(ADMIN, ThemeCb(theme="constitution").pack())
     await chat.press(ADMIN, LevelCb(level="schools").pack())
     shown = [t for t in button_texts(chat) if "中心小学" in t]
     assert shown == ["129团 · 中心小学", "131团 · 中心小学"]

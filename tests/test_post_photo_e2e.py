@@ -55,6 +55,8 @@ async def test_a_photo_article_reaches_everyone_with_its_picture(
         sent = await client.send_photo(
             ADMIN, poster(), caption=caption, caption_entities=bold_title
         )
+        themes = await message_where(client, ADMIN, lambda m: "主题" in m.get("text", ""))
+        await press(client, ADMIN, themes, "宪法")
         preview = await message_where(
             client, ADMIN, lambda m: "photo" in m and m.get("caption", "").startswith("宪法日海报")
         )

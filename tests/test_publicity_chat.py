@@ -235,6 +235,8 @@ async def test_composing_a_post_in_chat(
 
         # The admin posts to everyone, with a tracked link and a test send first.
         await client.send_text(ADMIN, "法治进校园\n宪法是国家的根本法。\nhttps://example.org/law")
+        themes = await message_where(client, ADMIN, lambda m: "主题" in m.get("text", ""))
+        await press(client, ADMIN, themes, "宪法")
         preview = await message_where(
             client, ADMIN, lambda m: m.get("text", "").startswith("法治进校园")
         )
@@ -268,6 +270,8 @@ async def test_composing_a_post_in_chat(
         await client.send_text(COORDINATOR, "/post")
         await message_where(client, COORDINATOR, lambda m: "请发送" in m.get("text", ""))
         await client.send_text(COORDINATOR, "致学生\n本周五宪法晨读。")
+        themes = await message_where(client, COORDINATOR, lambda m: "主题" in m.get("text", ""))
+        await press(client, COORDINATOR, themes, "宪法")
         kinds = await message_where(client, COORDINATOR, lambda m: "推送给谁" in m.get("text", ""))
         assert button_texts(kinds) == ["全校（胡杨河市第一中学）", "按班级选择", "« 返回", "取消"]
         await press(client, COORDINATOR, kinds, "全校（胡杨河市第一中学）")
@@ -289,6 +293,7 @@ async def test_composing_a_post_in_chat(
             select(ParticipantRow.blocked_at).where(ParticipantRow.telegram_id == COORDINATOR)
         )
     assert scheduled is not None and scheduled.status == "scheduled"
+    assert scheduled.theme == "constitution"
     assert scheduled.audience == {"units": [first_school.id], "roles": ["student"]}
     assert sorted(b.test_send for b in broadcasts) == [False, True]
     assert teachers is None
@@ -322,6 +327,8 @@ async def test_classes_the_channel_toggle_and_stats_usage(
         await client.send_text(COORDINATOR, "/post")
         await message_where(client, COORDINATOR, lambda m: "请发送" in m.get("text", ""))
         await client.send_text(COORDINATOR, "七年级2班家长会\n周五下午三点。")
+        themes = await message_where(client, COORDINATOR, lambda m: "主题" in m.get("text", ""))
+        await press(client, COORDINATOR, themes, "其他")
         kinds = await message_where(client, COORDINATOR, lambda m: "推送给谁" in m.get("text", ""))
         await press(client, COORDINATOR, kinds, "按班级选择")
         classes = await message_where(
@@ -366,6 +373,8 @@ async def test_classes_the_channel_toggle_and_stats_usage(
         await client.send_text(ADMIN, "/post")
         await message_where(client, ADMIN, lambda m: "请发送" in m.get("text", ""))
         await client.send_text(ADMIN, "宪法晨读\n每周一早上。\nhttps://example.org/read")
+        themes = await message_where(client, ADMIN, lambda m: "主题" in m.get("text", ""))
+        await press(client, ADMIN, themes, "宪法")
         kinds = await message_where(client, ADMIN, lambda m: "推送给谁" in m.get("text", ""))
         await press(client, ADMIN, kinds, "按学校选择")
         schools = await message_where(client, ADMIN, lambda m: "请选择学校" in m.get("text", ""))

@@ -6,7 +6,9 @@ from __future__ import annotations
 from aiogram.methods import SendPhoto
 from sqlalchemy import func, select
 
-from bot.views.audience import EveryoneCb
+from bot.views.audience import BackCb, EveryoneCb
+from bot.views.calendar import CalendarCb
+from bot.views.themes import ThemeCb
 from handlers.dialogue import LeaveCb, StepBackCb
 from storage.models_publicity import ArticleRow
 from tests.mocked_bot import user
@@ -49,7 +51,9 @@ async def test_cancel_leaves_post_at_its_first_step(chat: Chat) -> None:
 
 async def test_cancel_leaves_post_after_the_article_is_in(chat: Chat) -> None:
     await chat.say(ADMIN, "/post")
-    assert "推送给谁" in await chat.say(ADMIN, "宪法宣传周\n学习宪法。")
+    assert "主题" in await chat.say(ADMIN, "宪法宣传周\n学习宪法。")
+    await chat.press(ADMIN, ThemeCb(theme="constitution").pack())
+    assert "推送给谁" in chat.bot.sent_texts(ADMIN)[-1]
     assert "已取消" in await chat.say(ADMIN, "/cancel")
     answer = await chat.press(ADMIN, EveryoneCb().pack())
     assert answer.text is not None and "过期" in answer.text
@@ -87,6 +91,8 @@ async def test_a_picture_sent_as_a_file_during_post_is_the_articles_photo(chat: 
     await chat.say(ADMIN, "/post")
     caption = "宪法宣传周\n学习宪法，争做守法小公民。"
     await chat.feed(document_update(user(ADMIN), "海报.jpg", "image/jpeg", caption))
+    assert "主题" in chat.bot.sent_texts(ADMIN)[-1]
+    await chat.press(ADMIN, ThemeCb(theme="constitution").pack())
     # Not taken as a question bank: the preview is the article with the picture as photo.
     previews = [m for m in chat.bot.recorder.requests if isinstance(m, SendPhoto)]
     assert len(previews) == 1 and previews[0].caption is not None
@@ -112,5 +118,25 @@ async def test_post_refuses_other_files_clearly_and_waits_for_the_article(chat: 
     assert "JPG 或 PNG" in reply and "/cancel" in reply
     assert await articles(chat) == 0
     await chat.feed(document_update(user(ADMIN), "海报.PNG", "application/octet-stream", "宪法"))
+    assert "主题" in chat.bot.sent_texts(ADMIN)[-1]
+    await chat.press(ADMIN, ThemeCb(theme="other").pack())
     assert "推送给谁" in chat.bot.sent_texts(ADMIN)[-1]
     assert await articles(chat) == 1
+
+
+async def test_the_article_is_stored_with_the_theme_chosen(chat: Chat) -> None:
+    """The theme step: the draft is written only once it is chosen, with that theme; a
+    key date's reminder marks its own theme as the usual one."""
+    await chat.press(ADMIN, CalendarCb(action="post", code="anti_drug_day", year=2027).pack())
+    assert "主题" in await chat.say(ADMIN, "禁毒宣传\n珍爱生命，远离毒品。")
+    assert "禁毒（常用）" in chat.bot.last_buttons()
+    assert await articles(chat) == 0  # nothing stored before the theme
+    stale = await chat.press(ADMIN, ThemeCb(theme="astrology").pack())
+    assert stale.text is not None and "过期" in stale.text
+    await chat.press(ADMIN, ThemeCb(theme="anti_drug").pack())
+    async with chat.session_factory() as session:
+        [row] = await session.scalars(select(ArticleRow))
+    assert row.theme == "anti_drug" and row.title == "禁毒宣传"
+    # 返回 from the audience: the theme again.
+    await chat.press(ADMIN, BackCb().pack())
+    assert "主题" in chat.bot.sent_texts(ADMIN)[-1]
