@@ -1212,6 +1212,20 @@ class LectureRepository:
         )
         return result.first() is not None
 
+    async def checked_in_at(
+        self, participant_id: int, lecture_ids: Sequence[int]
+    ) -> dict[int, datetime]:
+        """When the participant checked in to each of these lectures they checked in to."""
+        if not lecture_ids:
+            return {}
+        rows = await self.session.execute(
+            select(LectureCheckinRow.lecture_id, LectureCheckinRow.checked_in_at).where(
+                LectureCheckinRow.participant_id == participant_id,
+                LectureCheckinRow.lecture_id.in_(lecture_ids),
+            )
+        )
+        return {lecture_id: at for lecture_id, at in rows}
+
     async def attendance(self, lecture_id: int) -> list[Attendance]:
         """Check-ins by school and role, one ``GROUP BY``; people outside any school
         are counted under ``school_id`` None."""

@@ -531,6 +531,19 @@ class AttemptRepository:
         )
         return _attempt(row) if row else None
 
+    async def finished_of(self, participant_id: int, campaign_ids: Sequence[int]) -> list[Attempt]:
+        """The participant's finished attempts at these campaigns."""
+        if not campaign_ids:
+            return []
+        rows = await self.session.scalars(
+            select(AttemptRow).where(
+                AttemptRow.participant_id == participant_id,
+                AttemptRow.campaign_id.in_(campaign_ids),
+                AttemptRow.status == AttemptStatus.FINISHED.value,
+            )
+        )
+        return [_attempt(row) for row in rows]
+
     async def active_in(self, campaign_id: int) -> list[Attempt]:
         rows = await self.session.scalars(
             select(AttemptRow).where(

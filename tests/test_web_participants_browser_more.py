@@ -310,14 +310,20 @@ async def test_an_article_read_and_a_check_in_on_the_pages_count_once(chat: Chat
         await expect(page.locator("h1")).to_have_text("宪法宣传周：尊崇宪法、学习宪法")
         assert await reads(site, article) == 2  # the chat's reader and this phone, once
         await page.goto(str(server.make_url("/m/")))
+        stale = await page.context.new_page()  # a second tab, open before the check-in
+        await stale.goto(str(server.make_url("/m/")))
         checkin = page.locator(".lecture button")
         await expect(checkin).to_have_text("签到")
         await checkin.click()
         await expect(page.locator(".notice")).to_have_text("签到成功，谢谢参加！")
+        # The card says so instead of offering the button again.
+        await expect(page.locator(".lecture .done")).to_contain_text("已签到（")
+        await expect(page.locator(".lecture button")).to_have_count(0)
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360
         await page.screenshot(path=str(SCREENSHOTS / "m-checkin-phone.png"), full_page=True)
-        await page.locator(".lecture button").click()
-        await expect(page.locator(".notice")).to_have_text("你已经签到过了，不必重复签到。")
+        await stale.locator(".lecture button").click()  # the old form, sent again
+        await expect(stale.locator(".notice")).to_have_text("你已经签到过了，不必重复签到。")
+        await expect(stale.locator(".lecture .done")).to_contain_text("已签到（")
         assert await check_ins(site, running) == 2
     # The report: one more person registered, on the web; two reads and two check-ins
     # (one through each door), the lecture's attendance two.

@@ -181,8 +181,12 @@ async def test_a_lecture_is_checked_into_once_and_only_in_its_window(site: Site)
     assert refused.status == 404
     assert await check_ins(site, later) == 0 and await check_ins(site, elsewhere) == 0
     site.clock.offset = timedelta(hours=2)
-    over = await phone.post(f"/m/lectures/{running}/checkin", data={"csrf_token": csrf})
+    latecomer = await joined_phone(site, "小王")
+    over = await latecomer.client.post(
+        f"/m/lectures/{running}/checkin", data={"csrf_token": latecomer.csrf}
+    )
     assert over.status == 409 and "签到已于" in await over.text()
+    assert await check_ins(site, running) == 1
 
 
 async def begin(site: Site, participant_id: int, campaign_id: int, chat_id: int | None) -> int:
