@@ -36,7 +36,12 @@ def _redis_url() -> str:
     if not worker.startswith("gw"):
         return url.render_as_string(hide_password=False)
     index = int(url.database or 0) - int(worker[2:])
-    return url.set(database=str(index % 16)).render_as_string(hide_password=False)
+    if index < 0:  # two processes would share a database, and empty each other's
+        raise pytest.UsageError(
+            f"too many test processes for Redis databases {url.database} down to 0:"
+            " run fewer (-n) or set PUFA_TEST_REDIS_URL to a higher database"
+        )
+    return url.set(database=str(index)).render_as_string(hide_password=False)
 
 
 REDIS_URL = _redis_url()
