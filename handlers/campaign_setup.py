@@ -49,6 +49,7 @@ from bot.config import Settings
 from bot.i18n import Gettext
 from bot.scheduler import Scheduler
 from bot.views.audience import ROLES
+from bot.views.themes import ThemeCb, themes_keyboard
 from handlers.audience import AudiencePicker, Pick
 from handlers.dialogue import (
     DialogueState,
@@ -61,11 +62,13 @@ from handlers.dialogue import (
 )
 from handlers.rights import Allowed
 from quizzes.bank import Level
+from quizzes.bank_themes import bank_theme, campaign_theme
 from quizzes.campaigns import SpecProblem, campaign_spec_from_mapping
 from quizzes.engine import Feedback
 from quizzes.participants import Participant
 from quizzes.permissions import Permissions
 from quizzes.publicity import Audience
+from quizzes.themes import Theme
 
 __all__ = ["CampaignDraft", "Setup", "SetupCb", "create_router"]
 
@@ -82,6 +85,7 @@ class Setup(StatesGroup):
     name = State()
     banks = State()
     level = State()
+    theme = State()
     questions = State()
     time_per_question = State()
     time_per_attempt = State()
@@ -103,6 +107,7 @@ ORDER: tuple[State, ...] = (
     Setup.name,
     Setup.banks,
     Setup.level,
+    Setup.theme,
     Setup.questions,
     Setup.time_per_question,
     Setup.time_per_attempt,
@@ -164,6 +169,8 @@ class CampaignDraft(DialogueState):
     spec: dict[str, Any] = Field(default_factory=dict)
     bank_ids: list[int] = Field(default_factory=list)
     pool: int = 0
+    theme: Theme | None = None  # what it is about (None: its banks', as the use case says)
+    usual: Theme | None = None  # the banks' theme, marked among the choices
 
 
 class ThisDialogue(Filter):
@@ -236,6 +243,11 @@ async def _level_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows
     return [buttons[:2], buttons[2:]]
 
 
+async def _theme_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
+    rows = themes_keyboard(draft.usual, _).inline_keyboard
+    return [row for row in rows if row]
+
+
 async def _no_limit_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Rows:
     return [[_button(_.plain("campaign.setup.no_limit"), draft.token, "no_limit")]]
 
@@ -283,6 +295,7 @@ async def _confirm_rows(draft: CampaignDraft, uow: UnitOfWork, _: Gettext) -> Ro
 BUTTONS: dict[str, Callable[[CampaignDraft, UnitOfWork, Gettext], Awaitable[Rows]]] = {
     "banks": _banks_rows,
     "level": _level_rows,
+    "theme": _theme_rows,
     "time_per_question": _no_limit_rows,
     "time_per_attempt": _no_limit_rows,
     "distinction": _no_distinction_rows,
@@ -370,6 +383,7 @@ async def _next(
 
 async def _summary(draft: CampaignDraft, settings: Settings, _: Gettext) -> str:
     spec = campaign_spec_from_mapping(draft.spec, settings.zone)
+    theme = draft.theme or draft.usual or Theme.OTHER
     rules = spec.rules
 
     def seconds(value: int | None) -> str:
@@ -393,6 +407,7 @@ async def _summary(draft: CampaignDraft, settings: Settings, _: Gettext) -> str:
         name=spec.name,
         banks=_.join(spec.bank_names),
         level=level,
+        theme=_.plain(f"activity.theme.{theme.value}"),
         pool=draft.pool,
         questions=rules.questions,
         per_question=seconds(rules.seconds_per_question),
@@ -540,6 +555,7 @@ async def banks_done(
         await callback.answer(_.plain("campaign.setup.choose_bank"), show_alert=True)
         return
     draft.pool = choice.pool
+    draft.usual = campaign_theme(bank_theme(b.name, b.source_filename) for b in choice.banks)
     names = [bank.name for bank in choice.banks]
     await _answered("banks", names, callback, draft, state, uow, _=_, **data)
 
@@ -561,6 +577,30 @@ async def choose_level(
     draft.pool = (await chosen_banks(uow, draft.bank_ids, level)).pool
     label = level.label if level is not None else None
     await _answered("level", label, callback, draft, state, uow, _=_, **data)
+
+
+async def choose_theme(
+    callback: CallbackQuery,
+    callback_data: ThemeCb,
+    state: FSMContext,
+    uow: UnitOfWork,
+    settings: Settings,
+    bot: Bot,
+    participant: Participant,
+    permissions: Permissions,
+    _: Gettext,
+) -> None:
+    """What the campaign is about (not a spec key: the use case takes it apart)."""
+    if callback_data.theme not in {theme.value for theme in Theme}:
+        await callback.answer(_.plain("errors.stale_button"))
+        return
+    await callback.answer()
+    draft = await CampaignDraft.load(state)
+    draft.theme = Theme(callback_data.theme)
+    await draft.save(state)
+    message = callback.message if isinstance(callback.message, Message) else None
+    say = replier(bot, callback.from_user.id, message)
+    await _next(Setup.theme, say, state, uow, settings, participant, permissions, _)
 
 
 async def no_limit(
@@ -676,6 +716,7 @@ async def confirm(
         zone=settings.zone,
         clock=clock,
         scheduler=scheduler,
+        theme=draft.theme,
     )
     if isinstance(created, SetupRefusal):
         await say(_("errors.admins_only"), None)
@@ -734,6 +775,7 @@ def create_router() -> Router:
     register(tick_bank, *on("bank", Setup.banks))
     register(banks_done, *on("banks_done", Setup.banks))
     register(choose_level, *on("level", Setup.level))
+    register(choose_theme, ThemeCb.filter(), StateFilter(Setup.theme), admin)
     register(no_limit, *on("no_limit", Setup.time_per_question, Setup.time_per_attempt))
     register(no_limit, *on("no_distinction", Setup.distinction))
     register(choose_feedback, *on("feedback", Setup.feedback))

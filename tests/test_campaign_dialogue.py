@@ -19,6 +19,7 @@ from bot.middlewares import ThrottlingMiddleware
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
 from bot.views.audience import BackCb, DoneCb, EveryoneCb, LevelCb, OpenCb, RoleCb, UnitCb
+from bot.views.themes import ThemeCb
 from handlers.campaign_setup import SetupCb
 from handlers.dialogue import LeaveCb, StepBackCb
 from quizzes.bank import Level
@@ -142,6 +143,8 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     await chat.tap("banks_done")
     assert "面向哪个学段" in chat.last
     await chat.tap("level", 0)  # 全部: every question, as before levels
+    assert "主题" in chat.last and "宪法（常用）" in bot.last_buttons()  # the bank's
+    await chat.press(ThemeCb(theme="constitution").pack())
     assert "所选题库共 5 题" in chat.last
     assert "每题限时" in await chat.send("4")
     assert "整次答题限时" in await chat.send("30")
@@ -168,6 +171,7 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     [confirm] = [b for b in chat.buttons() if b.action == "confirm"]
     summary = chat.last
     assert "名称：<b>2030年宪法卫士</b>" in summary and "适用学段：全部" in summary
+    assert "主题：宪法" in summary
     assert "每题限时：30 秒" in summary and "整次限时：不限时" in summary
     assert "合格线：80%\n优秀线：95%" in summary
     assert "对错提示：全部答完后" in summary and "多选题：按选对的比例得分" in summary
@@ -189,6 +193,7 @@ async def test_an_admin_creates_a_scheduled_campaign_step_by_step(
     assert row.audience_units == [regiments["129团"].id] and row.audience_roles == ["student"]
     assert row.created_by == ADMIN and row.per_tag == {}
     assert row.level is None and row.difficulty_mix is None
+    assert row.theme == "constitution"
     # Its jobs are scheduled at once (the planner keeps them from then on).
     planned = {job_id: when for job_id, when in scheduler.upcoming()}
     assert planned[f"campaign-{row.id}-open"] == row.opens_at
@@ -221,6 +226,7 @@ async def test_bad_answers_are_explained_and_asked_again(
     assert await chat.press(done.pack()) == ""
     assert "Which school level" in chat.last
     await chat.tap("level", 0)
+    await chat.press(ThemeCb(theme="constitution").pack())
     assert "The banks hold 5" in chat.last
 
     bad = await chat.send("ten")
@@ -349,6 +355,7 @@ async def test_newcampaign_asks_the_level_after_the_banks(
     forged = SetupCb(token=token, action="level", id=99).pack()
     assert await chat.press(forged) == "这个按钮已经过期，请重新操作。"
     await chat.tap("level", int(Level.PRIMARY))
+    await chat.press(ThemeCb(theme="constitution").pack())
     # The pool is what a 小学 campaign may draw: 9 of the 17 (never the 小学 难 one).
     assert "所选题库共 9 题" in chat.last and "1 到 9" in chat.last
     assert "题库中适用的题目只有 9 题" in await chat.send("10")
@@ -398,6 +405,7 @@ async def test_back_goes_one_step_back_and_a_namesake_unit_is_not_taken(
     await chat.tap("bank", bank.id)
     await chat.tap("banks_done")
     await chat.tap("level", 0)
+    await chat.press(ThemeCb(theme="anti_fraud").pack())  # not the bank's: a choice
     for answer in ("3", "none", "none", "1", "60"):
         await chat.send(answer)
     await chat.tap("no_distinction")
@@ -434,4 +442,5 @@ async def test_back_goes_one_step_back_and_a_namesake_unit_is_not_taken(
     await chat.tap("confirm")
     [row] = await campaign_rows(session_factory)
     assert row.audience_units == [world.classes["七年级2班"].id]
+    assert row.theme == "anti_fraud"
     assert row.certificate is False and row.closes_at == datetime(2030, 12, 5, 14, tzinfo=UTC)
