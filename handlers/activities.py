@@ -358,6 +358,7 @@ PICKER = AudiencePicker(
     roles=False,
     everyone=False,
     teachers=True,
+    regiments=False,
 )
 
 

@@ -13,7 +13,7 @@ choice is made it calls the dialogue's ``finish`` with the :class:`Audience` cho
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiogram import Bot, Router
@@ -104,7 +104,8 @@ class AudiencePicker:
     or one (an organiser, chosen by a press); ``roles``: ask the roles after the units;
     ``everyone``: offer "everyone" to the bureau; ``teachers``: a teacher may choose
     their own class; ``ask_bureau``: the first question for the bureau when it differs
-    (it may also type a name, say); ``rule``: who may press at all;
+    (it may also type a name, say); ``regiments``: offer the regiments; ``rule``: who
+    may press at all;
     ``finish(callback, audience, ...)`` takes the choice; ``back`` asks the dialogue's
     step before (None: no 返回 on the first question).
     """
@@ -119,6 +120,7 @@ class AudiencePicker:
     everyone: bool = True
     teachers: bool = False
     ask_bureau: str = ""  # the first question for the bureau, when it differs
+    regiments: bool = True  # offer the regiments (an activity is a school's or a class's)
 
     # ------------------------------------------------------------------ asking
 
@@ -135,7 +137,7 @@ class AudiencePicker:
         nothing was said). When the scope is one unit of one's own and nothing else,
         that unit is taken: for one unit the dialogue goes on by itself (``own`` in the
         scope returned, no level), for an audience the roles are asked."""
-        scope = await picker_scope(uow, participant, permissions, teachers=self.teachers)
+        scope = await self._scope(uow, participant, permissions)
         pick = Pick()
         await state.set_state(self.step)
         only_own = scope.own is not None and not scope.levels and not self._everyone(scope)
@@ -166,6 +168,16 @@ class AudiencePicker:
             pick, say, state, uow, _, permissions=permissions, participant=participant
         )
 
+    async def _scope(
+        self, uow: UnitOfWork, participant: Participant, permissions: Permissions
+    ) -> Scope:
+        """What the presser may choose from here (without regiments where they are none
+        of this dialogue's)."""
+        scope = await picker_scope(uow, participant, permissions, teachers=self.teachers)
+        if self.regiments:
+            return scope
+        return replace(scope, levels=tuple(lv for lv in scope.levels if lv is not Level.REGIMENTS))
+
     def _ask(self, scope: Scope) -> str:
         return self.ask_bureau if self.ask_bureau and scope.everyone else self.ask
 
@@ -191,7 +203,7 @@ class AudiencePicker:
         """Show the question ``pick`` is at (a level's list, or the first question)."""
         if pick.level is Level.TOP:
             assert participant is not None and permissions is not None
-            scope = await picker_scope(uow, participant, permissions, teachers=self.teachers)
+            scope = await self._scope(uow, participant, permissions)
             await say(_(self._ask(scope)), self._top(scope, _))
             return
         if pick.level is Level.ROLES:
@@ -300,7 +312,7 @@ class AudiencePicker:
         _: Gettext,
         **data: Any,
     ) -> None:
-        scope = await picker_scope(uow, participant, permissions, teachers=self.teachers)
+        scope = await self._scope(uow, participant, permissions)
         if scope.own is None:
             await callback.answer(_.plain("errors.stale_button"))
             return
@@ -330,7 +342,7 @@ class AudiencePicker:
         permissions: Permissions,
         _: Gettext,
     ) -> None:
-        scope = await picker_scope(uow, participant, permissions, teachers=self.teachers)
+        scope = await self._scope(uow, participant, permissions)
         level = next((lv for lv in scope.levels if lv.value == callback_data.level), None)
         if level is None:
             await callback.answer(_.plain("errors.stale_button"))

@@ -178,4 +178,6 @@ async def test_only_the_bureau_may_type_a_schools_name(chat: Chat) -> None:
     await chat.say(ADMIN, "/activity")
     await chat.press(ADMIN, press("kind", "morning_reading"))
     assert "或直接输入学校名称" in chat.bot.sent_texts(ADMIN)[-1]
+    # An event is a school's or a class's: no regiments on offer, nor everyone.
+    assert chat.bot.last_buttons() == ["按学校选择", "按班级选择", "« 返回", "取消"]
     assert "哪一天" in await chat.say(ADMIN, "一三七团第一小学")
