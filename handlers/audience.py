@@ -233,9 +233,7 @@ class AudiencePicker:
             return markup, _("audience.choose_class_school")
         number = "many" if self.many else "one"
         if pick.level is Level.CLASSES:
-            school = (await labels_of(uow, await units_at(uow, permissions, Level.SCHOOLS))).get(
-                pick.school, ""
-            )
+            school = "".join(await chosen_labels(uow, [pick.school]))
             return markup, _(f"audience.choose_classes_{number}", school=school)
         return markup, _(f"audience.choose_{pick.level.value}_{number}")
 
