@@ -1,5 +1,6 @@
 """Dashboard sessions: created from a one-time login link, looked up by the hash of the
-cookie's id, touched while used, revoked at logout or when the rights are gone."""
+cookie's id, touched while used, revoked at logout, when the rights are gone, or when the
+way its account signs in changes."""
 
 from __future__ import annotations
 
@@ -90,14 +91,13 @@ class WebSessionRepository:
             .values(revoked_at=now)
         )
 
-    async def revoke_all_of(
-        self, participant_id: int, now: datetime, *, keep: int | None = None
-    ) -> None:
-        """End every live session of the person, except the session ``keep`` if named."""
-        conditions = [
-            WebSessionRow.participant_id == participant_id,
-            WebSessionRow.revoked_at.is_(None),
-        ]
-        if keep is not None:
-            conditions.append(WebSessionRow.id != keep)
-        await self.session.execute(update(WebSessionRow).where(*conditions).values(revoked_at=now))
+    async def revoke_all_of(self, participant_id: int, now: datetime) -> None:
+        """End every live session of the person."""
+        await self.session.execute(
+            update(WebSessionRow)
+            .where(
+                WebSessionRow.participant_id == participant_id,
+                WebSessionRow.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )

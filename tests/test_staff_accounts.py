@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
-from aiohttp import web
+from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
 from click.testing import CliRunner
@@ -33,6 +33,7 @@ from bot.application.staff_accounts import (
     LoginRefusal,
     PasswordRefusal,
     create_account,
+    issue_setup_link,
     password_problem,
 )
 from bot.cli import main
@@ -46,6 +47,7 @@ from quizzes.participants import GrantKind
 from quizzes.permissions import Permissions
 from storage.erasure import ParticipantErasure
 from storage.models_staff_accounts import LoginFailureRow, StaffAccountRow
+from storage.models_web import WebSessionRow
 from storage.retention import inactive_since
 from storage.unit_of_work import UnitOfWork
 from tests.factories import World, build_world
@@ -77,7 +79,7 @@ class Site:
     session_factory: async_sessionmaker[AsyncSession]
     world: World
     clock: Clock
-    client: Callable[[], Any]
+    client: Callable[..., Any]
 
     async def account(
         self, login: str, kind: AccountKind, unit: str | None = None, *, password: bool = True
@@ -138,14 +140,41 @@ async def csrf_of(client: TestClient, path: str = "/admin/account") -> str:
     return found.group(1)
 
 
+def session_cookie(client: TestClient) -> str:
+    """The session cookie the browser keeps now."""
+    return client.session.cookie_jar.filter_cookies(client.make_url("/admin/"))[
+        "pufa_session"
+    ].value
+
+
+async def with_cookie(site: Site, cookie: str) -> TestClient:
+    """Another browser holding a copy of ``cookie`` (one stolen, say)."""
+    client: TestClient = await site.client()
+    client.session.cookie_jar.update_cookies({"pufa_session": cookie})
+    return client
+
+
+async def live_sessions(site: Site, participant_id: int) -> int:
+    async with site.session_factory() as session:
+        rows = await session.scalars(
+            select(WebSessionRow.id).where(
+                WebSessionRow.participant_id == participant_id,
+                WebSessionRow.revoked_at.is_(None),
+            )
+        )
+        return len(list(rows))
+
+
 @pytest.fixture
 async def site(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[Site]:
     world = await build_world(session_factory)
     clock = Clock()
     clients: list[TestClient] = []
 
-    async def make_client() -> TestClient:
-        """A browser of its own (its own cookies) on the dashboard's pages."""
+    async def make_client(*, secure: bool = False) -> TestClient:
+        """A browser of its own (its own cookies) on the dashboard's pages. ``secure``: the
+        public URL is https; the test server is not, so that browser keeps no cookie (a
+        test sends them itself)."""
         app = web.Application()
         add_dashboard_routes(
             app,
@@ -156,10 +185,12 @@ async def site(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
                 "/admin",
                 login_key("123456:TEST"),
                 ZoneInfo("Asia/Shanghai"),
+                secure=secure,
                 clock=clock,
             ),
         )
-        client = TestClient(TestServer(app))
+        jar = DummyCookieJar() if secure else None
+        client = TestClient(TestServer(app), cookie_jar=jar)
         clients.append(client)
         await client.start_server()
         return client
@@ -551,10 +582,10 @@ async def change(
     return await client.post("/admin/account/password", data=form)
 
 
-async def test_changing_the_password_needs_the_current_one_and_ends_the_other_sessions(
+async def test_changing_the_password_needs_the_current_one_and_ends_every_session(
     site: Site,
 ) -> None:
-    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    created = await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
     here, elsewhere = await site.client(), await site.client()
     assert (await log_in(here, "zhou")).status == 303
     assert (await log_in(elsewhere, "zhou")).status == 303
@@ -575,12 +606,48 @@ async def test_changing_the_password_needs_the_current_one_and_ends_the_other_se
     assert named.status == 400 and "不能包含登录名" in await named.text()
     assert (await elsewhere.get("/admin/")).status == 200  # nothing changed yet
 
+    old_cookie, old_csrf = session_cookie(here), await csrf_of(here)
     done = await change(here, PASSWORD, new)
     assert done.status == 200 and "密码已修改" in await done.text()
-    assert (await here.get("/admin/")).status == 200  # the session that changed it stays
+    # The browser that changed it is given a new session, set as at sign-in...
+    (set_cookie,) = done.headers.getall("Set-Cookie")
+    assert (
+        set_cookie.startswith("pufa_session=") and "pufa_session=" + old_cookie not in set_cookie
+    )
+    assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
+    assert "Path=/admin" in set_cookie and "Secure" not in set_cookie  # http here
+    assert session_cookie(here) != old_cookie
+    # ...whose forms carry its own token, so the page it shows works as it stands.
+    shown = CSRF.search(await done.text())
+    assert shown is not None and shown.group(1) != old_csrf
+    assert shown.group(1) == await csrf_of(here)
+    assert (await here.get("/admin/")).status == 200
+    # The old session ended with every other: a copy of its cookie opens nothing.
+    assert (await (await with_cookie(site, old_cookie)).get("/admin/")).status == 401
     assert (await elsewhere.get("/admin/")).status == 401
+    assert await live_sessions(site, created.participant_id) == 1
     assert (await log_in(await site.client(), "zhou")).status == 401
     assert (await log_in(await site.client(), "zhou", new)).status == 303
+
+
+async def test_behind_https_the_renewed_session_cookie_is_secure(site: Site) -> None:
+    await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    plain = await site.client()  # signed in on the same database, then behind https
+    assert (await log_in(plain, "zhou")).status == 303
+    client = await site.client(secure=True)
+    cookie = {"Cookie": f"pufa_session={session_cookie(plain)}"}
+    page = await (await client.get("/admin/account", headers=cookie)).text()
+    token = CSRF.search(page)
+    assert token is not None
+    new = "法治校园-秋季-2026"
+    form = {"csrf_token": token.group(1), "current": PASSWORD, "password": new, "repeated": new}
+    done = await client.post("/admin/account/password", data=form, headers=cookie)
+    assert done.status == 200, await done.text()
+    set_cookie = done.headers["Set-Cookie"]
+    assert "Secure" in set_cookie and "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
+    renewed = {"Cookie": f"pufa_session={done.cookies['pufa_session'].value}"}
+    assert (await client.get("/admin/", headers=renewed)).status == 200
+    assert (await client.get("/admin/", headers=cookie)).status == 401
 
 
 async def test_wrong_current_passwords_lock_like_wrong_logins(site: Site) -> None:
@@ -634,6 +701,78 @@ async def test_two_step_verification_shows_its_uri_and_is_turned_off_with_a_fres
     assert "两步验证：未开启" in await (await client.get("/admin/account")).text()
     assert (await log_in(await site.client(), "zhou")).status == 303  # no code step now
     assert [row.outcome for row in await refusals(site)] == ["failure", "failure"]
+
+
+async def enrol(site: Site, client: TestClient) -> pyotp.TOTP:
+    """Turn TOTP on from the account page; its confirming step is used."""
+    enrolment = await client.post(
+        "/admin/account/totp", data={"csrf_token": await csrf_of(client)}
+    )
+    secret = SECRET.search(await enrolment.text())
+    assert secret is not None
+    totp = pyotp.TOTP(secret.group(1))
+    form = {"csrf_token": await csrf_of(client), "code": totp.at(site.clock())}
+    assert (await client.post("/admin/account/totp/confirm", data=form)).status == 200
+    return totp
+
+
+async def test_turning_two_step_verification_off_ends_every_session_of_the_account(
+    site: Site,
+) -> None:
+    created = await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    here, elsewhere = await site.client(), await site.client()
+    assert (await log_in(here, "zhou")).status == 303
+    assert (await log_in(elsewhere, "zhou")).status == 303  # before TOTP: no code step
+    totp = await enrol(site, here)
+    site.clock.offset += timedelta(seconds=30)
+    old_cookie = session_cookie(here)
+    wrong = await here.post(
+        "/admin/account/totp/off",
+        data={"csrf_token": await csrf_of(here), "code": "000000"},
+    )
+    assert wrong.status == 400 and "Set-Cookie" not in wrong.headers
+    assert (await elsewhere.get("/admin/")).status == 200  # a wrong code ends nothing
+
+    form = {"csrf_token": await csrf_of(here), "code": totp.at(site.clock())}
+    off = await here.post("/admin/account/totp/off", data=form)
+    assert off.status == 200 and "两步验证已关闭" in await off.text()
+    set_cookie = off.headers["Set-Cookie"]
+    assert (
+        "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Path=/admin" in set_cookie
+    )
+    assert session_cookie(here) != old_cookie
+    assert "两步验证：未开启" in await (await here.get("/admin/account")).text()
+    assert (await (await with_cookie(site, old_cookie)).get("/admin/")).status == 401
+    assert (await elsewhere.get("/admin/")).status == 401
+    assert await live_sessions(site, created.participant_id) == 1
+
+
+async def test_a_password_chosen_through_a_new_setup_link_ends_every_session(
+    site: Site,
+) -> None:
+    """A forgotten password (or one someone else learnt): the sessions opened with it end
+    once the new one is chosen; a lost phone's TOTP, turned off by an admin, at once."""
+    created = await site.account("zhou", AccountKind.COORDINATOR, SCHOOL)
+    first, second = await site.client(), await site.client()
+    assert (await log_in(first, "zhou")).status == 303
+    async with site.session_factory() as session:
+        link = await issue_setup_link(UnitOfWork.over(session), "zhou", by=None, now=site.clock())
+    assert isinstance(link, CreatedAccount)
+    assert (await first.get("/admin/")).status == 200  # a link alone changes nothing
+    new = "法治校园-秋季-2026"
+    assert (await setup(await site.client(), link.setup_token, new)).status == 200
+    assert (await first.get("/admin/")).status == 401
+    assert await live_sessions(site, created.participant_id) == 0
+
+    assert (await log_in(second, "zhou", new)).status == 303
+    await enrol(site, second)
+    async with site.session_factory() as session:
+        relinked = await issue_setup_link(
+            UnitOfWork.over(session), "zhou", by=None, now=site.clock(), turn_off_totp=True
+        )
+    assert isinstance(relinked, CreatedAccount)
+    assert (await second.get("/admin/")).status == 401
+    assert (await log_in(await site.client(), "zhou", new)).status == 303  # no code step
 
 
 async def test_the_account_page_speaks_english_when_asked(site: Site) -> None:

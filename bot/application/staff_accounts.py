@@ -19,6 +19,11 @@ refused as locked is recorded (``login_failures``), never the password, and dele
 the lock can no longer count it (:data:`KEEP_REFUSALS`). On the account page a signed-in
 person changes their password or turns TOTP off; a wrong current password or code there
 counts against the same limit, so a session left open is no way to guess them.
+
+A change to how an account signs in (a new password, by the account page or a setup link;
+TOTP turned off) ends every session of the account, the asking one too: a copy of its
+cookie would otherwise outlive the change that was meant to shut it out. The browser that
+asked gets a new session at once (:class:`SignedInAgain`).
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ __all__ = [
     "CreatedAccount",
     "LoginRefusal",
     "PasswordRefusal",
+    "SignedInAgain",
+    "StaffAccount",
     "TotpEnrolment",
     "account_of",
     "accounts",
@@ -153,6 +160,15 @@ class CodeNeeded:
     """The password was right; the account asks for a TOTP code next."""
 
     ticket: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInAgain:
+    """The change is made and every session of the account ended with it; ``cookie`` opens
+    the new session of the browser that asked."""
+
+    account: StaffAccount
+    cookie: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +287,8 @@ async def issue_setup_link(
 ) -> CreatedAccount | AccountRefusal:
     """A new setup link for an account (a forgotten password): the old link stops working;
     the password stays valid until the new one is chosen. ``turn_off_totp``: the phone
-    with the codes is lost (the person turns TOTP on again from their account page)."""
+    with the codes is lost (the person turns TOTP on again from their account page); the
+    account's sessions end with it."""
     if by is not None and not by.is_admin:
         return AccountRefusal.NOT_ADMIN
     account = await uow.staff_accounts.by_login_name(normalise_login_name(login_name))
@@ -283,6 +300,7 @@ async def issue_setup_link(
     await uow.staff_accounts.set_setup(account.participant_id, _hash_token(token), expires)
     if turn_off_totp:
         await uow.staff_accounts.turn_off_totp(account.participant_id)
+        await uow.web_sessions.revoke_all_of(account.participant_id, now)
     await uow.commit()
     return CreatedAccount(account.participant_id, account.login_name, token, expires)
 
@@ -389,6 +407,8 @@ async def set_password(
     if not await uow.staff_accounts.use_setup(_hash_token(token), hashed):
         await uow.commit()
         return PasswordRefusal.LINK_INVALID
+    # A forgotten password may have been someone else's too: their sessions end with it.
+    await uow.web_sessions.revoke_all_of(account.participant_id, now)
     await uow.commit()
     return account
 
@@ -577,9 +597,11 @@ async def confirm_totp(uow: UnitOfWork, participant_id: int, code: str, *, now: 
 
 async def turn_off_totp(
     uow: UnitOfWork, participant_id: int, code: str, *, address: str, now: datetime
-) -> StaffAccount | LoginRefusal:
-    """Turn TOTP off with a current, unused code. A wrong code counts against the login's
-    limit, so a session left open cannot be used to guess one."""
+) -> SignedInAgain | StaffAccount | LoginRefusal:
+    """Turn TOTP off with a current, unused code, which ends every session of the account
+    and opens a new one for the asking browser. A wrong code counts against the login's
+    limit, so a session left open cannot be used to guess one. The account as it is when
+    TOTP was off already (nothing changed, no session ended)."""
     account = await uow.staff_accounts.by_participant(participant_id)
     if account is None or not account.active:
         await uow.commit()
@@ -594,8 +616,7 @@ async def turn_off_totp(
     if step is None or not await uow.staff_accounts.use_totp_step(participant_id, step):
         return await _refuse(uow, name, address, LoginRefusal.WRONG_CODE, now)
     await uow.staff_accounts.turn_off_totp(participant_id)
-    await uow.commit()
-    return account
+    return await _sign_in_again(uow, account, now)
 
 
 # -- changing one's password -------------------------------------------------------------
@@ -608,13 +629,12 @@ async def change_password(
     password: str,
     repeated: str,
     *,
-    keep_session: int,
     address: str,
     now: datetime,
-) -> StaffAccount | PasswordRefusal:
+) -> SignedInAgain | PasswordRefusal:
     """A signed-in person chooses a new password: the current one must be right (a wrong
-    one counts against the login's limit), the new one follows the setup link's rules, and
-    every session of the account but ``keep_session`` (the one asking) ends."""
+    one counts against the login's limit), the new one follows the setup link's rules.
+    Every session of the account ends, the asking one too, which gets a new one."""
     account = await uow.staff_accounts.by_participant(participant_id)
     stored = account.password_hash if account is not None and account.active else None
     if account is None or stored is None:
@@ -636,6 +656,19 @@ async def change_password(
         return problem
     hashed = await asyncio.to_thread(PASSWORDS.hash, password)
     await uow.staff_accounts.set_password_hash(participant_id, hashed)
-    await uow.web_sessions.revoke_all_of(participant_id, now, keep=keep_session)
-    await uow.commit()
-    return account
+    return await _sign_in_again(uow, account, now)
+
+
+async def _sign_in_again(uow: UnitOfWork, account: StaffAccount, now: datetime) -> SignedInAgain:
+    """End every session of the account and open one for the asking browser, committed in
+    one transaction with the change made before it."""
+    await uow.web_sessions.revoke_all_of(account.participant_id, now)
+    person = await uow.participants.by_id(account.participant_id)
+    # The account was just read with its participant, and the nonce is fresh and random:
+    # neither can fail short of a broken database, which rolls the change back as well.
+    opened = None
+    if person is not None:
+        opened = await start_session(uow, person, secrets.token_urlsafe(12), now=now)
+    if opened is None:
+        raise RuntimeError(f"no new session for account {account.participant_id}")
+    return SignedInAgain(account, opened.cookie)

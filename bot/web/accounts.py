@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from bot.application import UnitOfWork
 from bot.application.class_progress import form_token_ok
-from bot.application.dashboard import OpenedSession, Viewer
+from bot.application.dashboard import OpenedSession, Viewer, viewer_of
 from bot.application.staff_accounts import (
     AccountKind,
     AccountRefusal,
@@ -32,6 +32,8 @@ from bot.application.staff_accounts import (
     CreatedAccount,
     LoginRefusal,
     PasswordRefusal,
+    SignedInAgain,
+    StaffAccount,
     TotpEnrolment,
     account_of,
     accounts,
@@ -53,7 +55,6 @@ from bot.web.addresses import client_address
 from bot.web.campaign_page import Pages
 from bot.web.sessions import set_session_cookie
 from quizzes.units import UnitKind
-from storage.staff_accounts import StaffAccount
 
 __all__ = ["add_account_routes", "qr_svg"]
 
@@ -79,6 +80,8 @@ class Dashboard(Pages, Protocol):
 
     @property
     def secure(self) -> bool: ...
+
+    def signed_out(self, request: web.Request) -> web.Response: ...
 
 
 def qr_svg(data: str) -> Markup:
@@ -327,6 +330,20 @@ class AccountPages:
             return board.refusal(request, _, "web.bad_form", 403, hint=False, also=None)
         return viewer, _, form
 
+    async def _signed_in_again(
+        self, request: web.Request, uow: UnitOfWork, _: Gettext, done: SignedInAgain, message: str
+    ) -> web.Response:
+        """The account page on the browser's new session (its cookie, and its form token in
+        the page's forms): the one that asked was ended with all the others."""
+        board = self.dashboard
+        viewer = await viewer_of(uow, done.cookie, admin_ids=board.admin_ids, now=board.clock())
+        if viewer is None:  # its rights went in between: signed out, as on any other page
+            return board.signed_out(request)
+        account = await account_of(uow, viewer.participant.id)
+        response = self._account_page(request, viewer, _, account, message=message)
+        set_session_cookie(response, done.cookie, path=board.path, secure=board.secure)
+        return response
+
     async def password_change(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
         async with board.uow() as uow:
@@ -340,18 +357,17 @@ class AccountPages:
                 _text(form, "current"),
                 _text(form, "password"),
                 _text(form, "repeated"),
-                keep_session=viewer.session.id,
                 address=client_address(request),
                 now=board.clock(),
             )
+            if isinstance(changed, SignedInAgain):
+                return await self._signed_in_again(
+                    request, uow, _, changed, "web.account.password_changed"
+                )
             account = await account_of(uow, viewer.participant.id)
-        if isinstance(changed, PasswordRefusal):
-            status = 429 if changed is PasswordRefusal.LOCKED else 400
-            message = f"web.account.refusal.{changed.value}"
-            return self._account_page(request, viewer, _, account, status=status, message=message)
-        return self._account_page(
-            request, viewer, _, account, message="web.account.password_changed"
-        )
+        status = 429 if changed is PasswordRefusal.LOCKED else 400
+        message = f"web.account.refusal.{changed.value}"
+        return self._account_page(request, viewer, _, account, status=status, message=message)
 
     async def totp_start(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard
@@ -391,6 +407,10 @@ class AccountPages:
                 address=client_address(request),
                 now=board.clock(),
             )
+            if isinstance(done, SignedInAgain):
+                return await self._signed_in_again(
+                    request, uow, _, done, "web.account.totp_turned_off"
+                )
             account = await account_of(uow, viewer.participant.id)
         if isinstance(done, LoginRefusal):
             status = 429 if done is LoginRefusal.LOCKED else 400
