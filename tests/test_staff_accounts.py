@@ -735,7 +735,8 @@ async def test_turning_two_step_verification_off_ends_every_session_of_the_accou
 
     form = {"csrf_token": await csrf_of(here), "code": totp.at(site.clock())}
     off = await here.post("/admin/account/totp/off", data=form)
-    assert off.status == 200 and "两步验证已关闭" in await off.text()
+    text = await off.text()
+    assert off.status == 200 and "两步验证已关闭" in text and "登录已全部结束" in text
     set_cookie = off.headers["Set-Cookie"]
     assert (
         "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Path=/admin" in set_cookie
