@@ -556,21 +556,26 @@ class AudiencePicker:
     # ------------------------------------------------------------------ wiring
 
     def attach(self, router: Router) -> None:
-        """One handler per action, at this dialogue's step, for those ``rule`` allows."""
-        on = (StateFilter(self.step), Allowed(self.rule))
-        units = At(*UNIT_LEVELS)
+        """One handler per action, at this dialogue's step and the picker's question, for
+        those ``rule`` allows (the question is checked first: it costs no query)."""
+        step, allowed = StateFilter(self.step), Allowed(self.rule)
+
+        def at(*levels: Level) -> tuple[Filter, ...]:
+            return (step, At(*levels), allowed)
+
+        units = at(*UNIT_LEVELS)
         register = router.callback_query.register
         bureau = Allowed(may_address_everyone)
-        register(self.choose_everyone, EveryoneCb.filter(), *on, bureau, At(Level.TOP))
-        register(self.choose_own, OwnCb.filter(), *on, At(Level.TOP))
-        register(self.open_level, LevelCb.filter(), *on, At(Level.TOP))
-        register(self.open_school, OpenCb.filter(), *on, At(Level.CLASSES))
-        register(self.tick_unit, UnitCb.filter(), *on, units)
-        register(self.turn_page, PageCb.filter(), *on, units)
-        register(self.units_done, DoneCb.filter(), *on, units)
-        register(self.tick_role, RoleCb.filter(), *on, At(Level.ROLES))
-        register(self.roles_done, DoneCb.filter(), *on, At(Level.ROLES))
-        register(self.back_out, BackCb.filter(), *on, At(Level.TOP))
-        register(self.back_inside, BackCb.filter(), *on, At(*UNIT_LEVELS, Level.ROLES))
+        register(self.choose_everyone, EveryoneCb.filter(), *at(Level.TOP), bureau)
+        register(self.choose_own, OwnCb.filter(), *at(Level.TOP))
+        register(self.open_level, LevelCb.filter(), *at(Level.TOP))
+        register(self.open_school, OpenCb.filter(), *at(Level.CLASSES))
+        register(self.tick_unit, UnitCb.filter(), *units)
+        register(self.turn_page, PageCb.filter(), *units)
+        register(self.units_done, DoneCb.filter(), *units)
+        register(self.tick_role, RoleCb.filter(), *at(Level.ROLES))
+        register(self.roles_done, DoneCb.filter(), *at(Level.ROLES))
+        register(self.back_out, BackCb.filter(), *at(Level.TOP))
+        register(self.back_inside, BackCb.filter(), *at(*UNIT_LEVELS, Level.ROLES))
         for button in (EveryoneCb, OwnCb, LevelCb, OpenCb, UnitCb, PageCb, RoleCb, BackCb, DoneCb):
             register(self.stale, button.filter(), StateFilter(self.step))
