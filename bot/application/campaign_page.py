@@ -45,6 +45,7 @@ __all__ = [
     "FlagCount",
     "FlaggedPerson",
     "LevelItems",
+    "QuestionStat",
     "ScoreBand",
     "ShortlistRule",
     "campaign_page",

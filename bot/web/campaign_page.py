@@ -22,6 +22,7 @@ from bot.application import UnitOfWork
 from bot.application.campaign_page import (
     CampaignPage,
     CampaignPageRefusal,
+    QuestionStat,
     ScoreBand,
     ShortlistRule,
     campaign_page,
@@ -32,7 +33,6 @@ from bot.i18n import Gettext
 from bot.shortlists import wrong_answer
 from bot.web.charts import CHART, Bar, bars
 from quizzes.statistics import percent_text, rounded_percent, score_percent
-from storage.quiz import QuestionStat
 
 __all__ = ["Pages", "add_campaign_routes", "band_bars", "day_bars"]
 
