@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import BotApp
 from bot.reports.compile import REPORT_MD, compile_report, resolve_scope
 from quizzes.statistics import Period, Statistics
+from quizzes.themes import Theme
 from storage.models import ParticipantRow, UnitRow
 from storage.models_activities import ActivityRow, VicePrincipalRow
 from storage.models_publicity import (
@@ -24,8 +25,8 @@ from storage.models_publicity import (
     LectureCheckinRow,
     LectureRow,
 )
-from storage.models_quiz import AttemptRow, ShortlistEntryRow, ShortlistRow
-from storage.publicity import LectureRepository, PublicityRepository
+from storage.models_quiz import AttemptRow, CampaignRow, ShortlistEntryRow, ShortlistRow
+from storage.publicity import LectureRepository, PublicityRepository, is_publicity
 
 
 async def run_report_chapter(
@@ -57,6 +58,7 @@ async def run_report_chapter(
         matched = "match" if ok else "DIFFER from"
         say(f"  lectures and publicity in the report: {matched} the database")
         ok &= await check_activities(session, files.statistics, say)
+        ok &= await check_themes(session, files.statistics, app.settings.zone, say)
     markdown = files.files[REPORT_MD].decode("utf-8")
     return first_paragraph(markdown), activity_paragraphs(markdown), files.statistics, ok
 
@@ -229,6 +231,72 @@ async def check_activities(
         f"  {figures.events} offline activities ({people} attendances, {lectures} by a "
         f"法治副校长), {len(serving)} school(s) with a 法治副校长: "
         f"{'as' if ok else 'NOT as'} the database has them"
+    )
+    return ok
+
+
+async def check_themes(
+    session: AsyncSession, stats: Statistics, zone: ZoneInfo, say: Callable[[str], None]
+) -> bool:
+    """The report's figures per theme against the rows: campaigns someone took part in
+    and the people who did, publicity articles published and delivered, and confirmed
+    offline activities, each per theme (the whole tree: the demo's scope is its root)."""
+    start, end = stats.period.bounds(zone)
+    taken = list(
+        await session.execute(
+            select(CampaignRow.theme, AttemptRow.campaign_id, AttemptRow.participant_id)
+            .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
+            .where(AttemptRow.started_at >= start, AttemptRow.started_at < end)
+        )
+    )
+    campaigns: dict[str, set[int]] = {}
+    people: dict[str, set[int]] = {}
+    for theme, campaign_id, participant_id in taken:
+        campaigns.setdefault(theme, set()).add(campaign_id)
+        people.setdefault(theme, set()).add(participant_id)
+    delivered = (
+        select(DeliveryRow.id)
+        .join(BroadcastRow, BroadcastRow.id == DeliveryRow.broadcast_id)
+        .where(
+            BroadcastRow.article_id == ArticleRow.id,
+            BroadcastRow.test_send.is_(False),
+            DeliveryRow.status == "sent",
+        )
+        .exists()
+    )
+    articles = Counter(
+        await session.scalars(
+            select(ArticleRow.theme).where(
+                ArticleRow.status == "published",
+                ArticleRow.publish_at >= start,
+                ArticleRow.publish_at < end,
+                is_publicity(),
+                delivered,
+            )
+        )
+    )
+    offline = Counter(
+        await session.scalars(
+            select(ActivityRow.theme).where(
+                ActivityRow.status == "confirmed",
+                ActivityRow.held_on >= stats.period.start,
+                ActivityRow.held_on <= stats.period.end,
+                ActivityRow.kind != "online_lecture",
+            )
+        )
+    )
+    ok = True
+    for theme in Theme:
+        reach = stats.themes.of(theme)
+        ok &= reach.campaigns == len(campaigns.get(theme.value, ()))
+        ok &= reach.took_part == len(people.get(theme.value, ()))
+        ok &= reach.articles == articles.get(theme.value, 0)
+        held = sum(t.events for t in stats.activities.tallies if t.theme is theme)
+        ok &= held == offline.get(theme.value, 0)
+    shown = [t.theme.value for t in stats.themes.themes]
+    say(
+        f"  per theme ({', '.join(shown) or 'none'}): campaigns, people who took part, "
+        f"articles and offline activities {'as' if ok else 'NOT as'} the database has them"
     )
     return ok
 
