@@ -202,9 +202,10 @@ class LectureRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     # Set for every lecture scheduled (and by migration 0030 for those before it); empty
-    # only while the roster holds no unit to organise it.
+    # while the roster holds no unit to organise it, or once its activity is deleted (the
+    # lecture and its check-ins stay: the report has counted them).
     activity_id: Mapped[int | None] = mapped_column(
-        ForeignKey("activities.id", ondelete="CASCADE")
+        ForeignKey("activities.id", ondelete="SET NULL")
     )
 
 

@@ -607,3 +607,46 @@ async def test_the_dashboards_activities_page_shows_a_lecture_as_its_kind(site: 
     assert found[("activities", row, "unit")].endswith(FIRST)
     assert found[("activities", row, "status")] == "已确认"
     assert f'action="/admin/activities/{activity_id}/review"' not in html  # nothing to review
+
+
+
+async def test_deleting_an_activity_keeps_its_lecture_and_check_ins(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    from storage.models_activities import ActivityRow
+    from storage.models_publicity import LectureCheckinRow, LectureRow
+
+    world = await build_world(session_factory)
+    await add_everyone(session_factory, world)
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        lecture = await schedule(uow, Audience(frozenset({world.schools[FIRST].id})))
+        student = await uow.participants.by_telegram_id(101)
+        assert student is not None
+        await check_in(uow, lecture.id, student.id, now=lecture.starts_at)
+        activity_id = await activity_of(session, lecture.id)
+    async with session_factory() as session:
+        await session.execute(sa.delete(ActivityRow).where(ActivityRow.id == activity_id))
+        await session.commit()
+    async with session_factory() as session:
+        kept = await session.scalar(
+            sa.select(LectureRow.activity_id).where(LectureRow.id == lecture.id)
+        )
+        checkins = await session.scalar(
+            sa.select(sa.func.count()).where(LectureCheckinRow.lecture_id == lecture.id)
+        )
+        lectures_left = await session.scalar(sa.select(sa.func.count()).select_from(LectureRow))
+    assert (lectures_left, kept, checkins) == (1, None, 1)
+
+    # The migration's way down puts CASCADE back, and its way up SET NULL again.
+    async def on_delete() -> str | None:
+        async with engine.connect() as connection:
+            keys = await connection.run_sync(lambda c: sa.inspect(c).get_foreign_keys("lectures"))
+        [key] = [k for k in keys if k["referred_table"] == "activities"]
+        return str(key["options"].get("ondelete", "")).upper() or None
+
+    assert await on_delete() == "SET NULL"
+    await downgrade(engine, "0030")
+    assert await on_delete() == "CASCADE"
+    await upgrade(engine)
+    assert await on_delete() == "SET NULL"
