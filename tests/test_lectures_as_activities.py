@@ -650,3 +650,22 @@ async def test_deleting_an_activity_keeps_its_lecture_and_check_ins(
     assert await on_delete() == "CASCADE"
     await upgrade(engine)
     assert await on_delete() == "SET NULL"
+
+
+async def test_the_migration_reads_the_time_zone_from_dot_env_as_the_settings_do(
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PUFA_TIMEZONE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("PUFA_TIMEZONE=America/Los_Angeles\n", encoding="utf-8")
+    world, ids = await history_at_0029(engine, session_factory)
+    await upgrade(engine)
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        # 16:30 UTC on 20 May: 21 May in Shanghai, still 20 May in Los Angeles.
+        classes = await uow.activities.get(await activity_of(session, ids[1]))
+    assert classes is not None and classes.held_on == date(2026, 5, 20)
+    assert classes.unit_id == world.schools[FIRST].id

@@ -8,7 +8,8 @@ Every lecture gets its activity, as scheduling one makes it from now on:
 
 - kind ``online_lecture``, theme 宪法 (no lecture had a theme before), title and speaker
   the lecture's (cut to the activity's lengths), held on the day it starts in the
-  bureau's time zone (``PUFA_TIMEZONE``, Asia/Shanghai by default);
+  bureau's time zone (``PUFA_TIMEZONE`` from the environment or ``.env``, as the bot's
+  settings read it; Asia/Shanghai by default);
 - organised by the lowest unit whose subtree holds its whole audience, or by the first
   root unit for an audience of everyone (a database without any unit leaves it without
   one, as scheduling does);
@@ -21,13 +22,13 @@ The check-ins stay in ``lecture_checkins``: they are the activity's participatio
 records, and the report counts them as before.
 """
 
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 revision: str = "0030"
 down_revision: str | None = "0029"
@@ -78,6 +79,16 @@ activities = sa.table(
 TITLE, SPEAKER = 200, 80  # activities.title, activities.speaker
 
 
+class _Zone(BaseSettings):
+    """The time zone setting alone, read as :class:`bot.config.Settings` reads it (the
+    environment, then ``.env``), without the rest of the settings the bot needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PUFA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+    timezone: str = "Asia/Shanghai"
+
+
 def _organiser(audience: object, paths: dict[int, str], roots: list[int]) -> int | None:
     """As :func:`quizzes.activities.lecture_organiser` decides it."""
     unit_ids = (audience.get("units") or []) if isinstance(audience, dict) else []
@@ -116,7 +127,7 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f("uq_lectures_activity_id"), ["activity_id"])
 
     connection = op.get_bind()
-    zone = ZoneInfo(os.environ.get("PUFA_TIMEZONE") or "Asia/Shanghai")
+    zone = ZoneInfo(_Zone().timezone or "Asia/Shanghai")
     paths = {int(i): str(p) for i, p in connection.execute(sa.select(units.c.id, units.c.path))}
     roots = sorted(
         int(i)
