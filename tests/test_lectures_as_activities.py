@@ -669,3 +669,12 @@ async def test_the_migration_reads_the_time_zone_from_dot_env_as_the_settings_do
         classes = await uow.activities.get(await activity_of(session, ids[1]))
     assert classes is not None and classes.held_on == date(2026, 5, 20)
     assert classes.unit_id == world.schools[FIRST].id
+
+
+def test_the_theme_definition_says_only_what_is_counted() -> None:
+    """A lecture's notices and reminders to read are no publicity articles: no theme
+    figure counts them, so the definition does not give them a theme."""
+    zh = TRANSLATOR.bind("zh-CN").plain("report.definition.theme")
+    en = TRANSLATOR.bind("en").plain("report.definition.theme")
+    assert "公开课" not in zh and "提醒" not in zh
+    assert "lecture" not in en and "reminder" not in en
