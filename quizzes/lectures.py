@@ -32,6 +32,9 @@ class CheckinProblem(StrEnum):
     NOT_YET = "not_yet"
     OVER = "over"
     CANCELLED = "cancelled"
+    # The person's, not the lecture's: registration unfinished (no role yet), so the
+    # check-in could be counted under no role (the use case's check, not the window's).
+    NOT_REGISTERED = "not_registered"
 
 
 @dataclass(frozen=True, slots=True)

@@ -609,6 +609,74 @@ async def test_the_dashboards_activities_page_shows_a_lecture_as_its_kind(site: 
     assert f'action="/admin/activities/{activity_id}/review"' not in html  # nothing to review
 
 
+# -- one definition of a lecture's check-ins ---------------------------------------------
+
+HALF = 601  # the Telegram id of a student of 七年级1班 who chose a class but not a role yet
+
+
+async def add_half_registered(
+    session_factory: async_sessionmaker[AsyncSession], world: World
+) -> int:
+    """A person half-way through registration: unit saved, role and name still empty."""
+    await add_people(session_factory, [HALF], world.classes["七年级1班"].id)
+    async with session_factory() as session:
+        await session.execute(
+            sa.update(ParticipantRow)
+            .where(ParticipantRow.telegram_id == HALF)
+            .values(role=None, display_name=None)
+        )
+        person = await session.scalar(
+            sa.select(ParticipantRow.id).where(ParticipantRow.telegram_id == HALF)
+        )
+        await session.commit()
+    assert person is not None
+    return int(person)
+
+
+async def test_someone_half_way_through_registration_is_asked_to_finish_before_checking_in(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    from bot.application.lectures import CheckedIn, CheckinClosed
+    from quizzes.lectures import CheckinProblem
+
+    world = await build_world(session_factory)
+    await add_everyone(session_factory, world)
+    person = await add_half_registered(session_factory, world)
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        lecture = await schedule(uow, Audience(frozenset({world.schools[FIRST].id})))
+        refused = await check_in(uow, lecture.id, person, now=lecture.starts_at)
+        counted = await session.scalar(sa.text("SELECT count(*) FROM lecture_checkins"))
+    assert isinstance(refused, CheckinClosed)
+    assert refused.problem is CheckinProblem.NOT_REGISTERED
+    assert counted == 0
+    # The doors show ``lecture.checkin_<problem>``: a sentence in each language.
+    assert TRANSLATOR.bind("zh-CN").plain("lecture.checkin_not_registered") == (
+        "请先完成注册（发送 /start），再签到。"
+    )
+    assert "finish registering" in TRANSLATOR.bind("en").plain("lecture.checkin_not_registered")
+    # A window problem is told first: finishing registration would not open a closed one.
+    async with session_factory() as session:
+        early = await check_in(
+            UnitOfWork.over(session),
+            lecture.id,
+            person,
+            now=lecture.starts_at - timedelta(hours=1),
+        )
+    assert isinstance(early, CheckinClosed) and early.problem is CheckinProblem.NOT_YET
+
+    # Registration finished: the same press counts them.
+    async with session_factory() as session:
+        await session.execute(
+            sa.update(ParticipantRow)
+            .where(ParticipantRow.id == person)
+            .values(role="student", display_name="小明")
+        )
+        await session.commit()
+    async with session_factory() as session:
+        done = await check_in(UnitOfWork.over(session), lecture.id, person, now=lecture.starts_at)
+    assert isinstance(done, CheckedIn) and done.first
+
 
 async def test_deleting_an_activity_keeps_its_lecture_and_check_ins(
     engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]

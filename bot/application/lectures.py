@@ -41,7 +41,8 @@ class CheckinRefusal(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CheckinClosed:
-    """Checking in is not open now: why, and when it opens and closes."""
+    """Checking in is not open now, or not to this person yet (registration unfinished):
+    why, and when it opens and closes."""
 
     lecture: Lecture
     problem: CheckinProblem
@@ -59,14 +60,19 @@ async def check_in(
     uow: UnitOfWork, lecture_id: int, participant_id: int, *, now: datetime
 ) -> CheckedIn | CheckinClosed | CheckinRefusal:
     """Count a participant present, once, while check-in is open (from a little before
-    the start to a little after the end of a lecture not cancelled)."""
+    the start to a little after the end of a lecture not cancelled), once they have
+    finished registering: a check-in is counted by its person's role, and someone without
+    one would count in no figure (``NOT_REGISTERED``: the door asks them to finish)."""
     lecture = await uow.lectures.get(lecture_id)
     if lecture is None:
         return CheckinRefusal.UNKNOWN
+    opens, closes = lecture.starts_at - CHECKIN_EARLY, lecture.ends_at + CHECKIN_LATE
     problem = lecture.checkin_problem(now)
     if problem is not None:
-        opens = lecture.starts_at - CHECKIN_EARLY
-        return CheckinClosed(lecture, problem, opens, lecture.ends_at + CHECKIN_LATE)
+        return CheckinClosed(lecture, problem, opens, closes)
+    participant = await uow.participants.by_id(participant_id)
+    if participant is None or not participant.registered:
+        return CheckinClosed(lecture, CheckinProblem.NOT_REGISTERED, opens, closes)
     first = await uow.lectures.check_in(lecture.id, participant_id, now)
     await uow.commit()
     return CheckedIn(lecture, first)
