@@ -36,6 +36,7 @@ __all__ = [
     "VicePrincipalRepository",
     "activities_pending",
     "activity_tallies",
+    "counted_checkins",
     "schools_with_vice_principal",
     "tally_rows",
 ]
@@ -88,6 +89,25 @@ def activity_tallies(scope: Scope, period: Period) -> Query:
             ActivityRow.kind.not_in(CHECKED_IN_CODES),
         )
         .group_by(scope.map.c.row_id, ActivityRow.kind, ActivityRow.theme)
+    )
+
+
+def counted_checkins(*columns: Any) -> Query:
+    """``columns`` over the lecture check-ins that count, the one definition behind
+    every figure of them (the report's check-ins, attendees and online-lecture kind, an
+    activity list's headcount of a lecture): those of a lecture not cancelled, by
+    someone with a role (student, teacher or parent), as ``LectureCheckinRow``,
+    ``LectureRow`` and ``ParticipantRow``; the caller narrows them to a scope's people.
+
+    A check-in is counted by its person's role, so one without a role (registration
+    unfinished: refused since, but older rows may hold some) would count in the
+    check-ins and under no role: it counts nowhere."""
+    return (
+        select(*columns)
+        .select_from(LectureCheckinRow)
+        .join(LectureRow, LectureRow.id == LectureCheckinRow.lecture_id)
+        .join(ParticipantRow, ParticipantRow.id == LectureCheckinRow.participant_id)
+        .where(ParticipantRow.role.is_not(None), LectureRow.status != "cancelled")
     )
 
 
@@ -197,16 +217,23 @@ class ActivityRepository:
     async def _with_checkins(self, activities: list[Activity]) -> list[Activity]:
         """Activities taken part in by checking in (online lectures) with their
         check-ins by role as their headcount: their participation records are the
-        lecture's check-ins (one ``GROUP BY``), not counts typed by a recorder."""
+        lecture's check-ins (one ``GROUP BY``), not counts typed by a recorder. Those
+        the report counts for the organising unit's scope (:func:`counted_checkins`
+        of the people in its subtree), so a school's list and its report agree."""
         ids = [a.id for a in activities if a.activity_kind.checked_in]
         if not ids:
             return activities
+        organiser = UnitRow.__table__.alias("organiser")
+        member = UnitRow.__table__.alias("member")
         query = (
-            select(LectureRow.activity_id, ParticipantRow.role, func.count())
-            .select_from(LectureCheckinRow)
-            .join(LectureRow, LectureRow.id == LectureCheckinRow.lecture_id)
-            .join(ParticipantRow, ParticipantRow.id == LectureCheckinRow.participant_id)
-            .where(LectureRow.activity_id.in_(ids))
+            counted_checkins(LectureRow.activity_id, ParticipantRow.role, func.count())
+            .join(ActivityRow, ActivityRow.id == LectureRow.activity_id)
+            .join(organiser, organiser.c.id == ActivityRow.unit_id)
+            .join(member, member.c.id == ParticipantRow.unit_id)
+            .where(
+                LectureRow.activity_id.in_(ids),
+                member.c.path.startswith(organiser.c.path, autoescape=False),
+            )
             .group_by(LectureRow.activity_id, ParticipantRow.role)
         )
         counts: dict[int, dict[str | None, int]] = {}

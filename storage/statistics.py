@@ -84,6 +84,7 @@ from quizzes.units import Unit
 from storage.activities import (
     activities_pending,
     activity_tallies,
+    counted_checkins,
     schools_with_vice_principal,
     tally_rows,
 )
@@ -562,17 +563,18 @@ def lecture_attendance(scope: Scope, bounds: tuple[datetime, datetime], now: dat
 
     ``("row", row_id, role, check-ins, attendees)`` per row and role, and
     ``("lecture", lecture_id, role, check-ins, check-ins)`` per lecture and role (people
-    of the scope only): the online-lecture kind's 人次 by role.
+    of the scope only): the online-lecture kind's 人次 by role. Only the check-ins that
+    count (:func:`storage.activities.counted_checkins`: by someone with a role), so every
+    role adds up to the check-ins, and an activity list's headcount of a lecture is its
+    figure for the organising unit's scope.
     """
     checkins = (
-        select(
+        counted_checkins(
             LectureCheckinRow.participant_id.label("pid"),
             LectureCheckinRow.lecture_id.label("lid"),
             scope.map.c.row_id.label("row_id"),
             ParticipantRow.role.label("role"),
         )
-        .join(LectureRow, LectureRow.id == LectureCheckinRow.lecture_id)
-        .join(ParticipantRow, ParticipantRow.id == LectureCheckinRow.participant_id)
         .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
         .where(_held(bounds, now))
         .cte("checkins")

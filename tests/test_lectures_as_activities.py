@@ -678,6 +678,62 @@ async def test_someone_half_way_through_registration_is_asked_to_finish_before_c
     assert isinstance(done, CheckedIn) and done.first
 
 
+async def test_a_lectures_check_ins_add_up_the_same_in_the_report_its_kind_and_the_list(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """The first school's lecture, checked into by a student and a teacher of the school,
+    a student of another school, and (an old row, from before registration was required)
+    someone of the school without a role: the report's check-ins, the lecture's, the
+    kind's headcount and the school's activity list count the same people."""
+    world = await build_world(session_factory)
+    await add_everyone(session_factory, world)
+    person = await add_half_registered(session_factory, world)
+    first = world.schools[FIRST]
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        lecture = await schedule(uow, Audience(frozenset({first.id})))
+        ids = dict(
+            (await session.execute(sa.select(ParticipantRow.telegram_id, ParticipantRow.id))).all()
+        )
+        for telegram_id in (101, 201, 301):
+            await check_in(uow, lecture.id, ids[telegram_id], now=lecture.starts_at)
+        await session.execute(
+            sa.text(
+                "INSERT INTO lecture_checkins (lecture_id, participant_id, checked_in_at) "
+                "VALUES (:lecture, :person, :at)"
+            ),
+            {"lecture": lecture.id, "person": person, "at": lecture.starts_at},
+        )
+        await session.commit()
+        activity_id = await activity_of(session, lecture.id)
+
+    async with session_factory() as session:
+        repo = StatisticsRepository(session)
+        root = await repo.root()
+        assert root is not None
+        everyone = await repo.compile(root, YEAR, ZONE, now=lecture.starts_at)
+        school = await repo.compile(first, YEAR, ZONE, now=lecture.starts_at)
+    for stats, headcount in ((everyone, Headcount(2, 1, 0)), (school, Headcount(1, 1, 0))):
+        [kind] = stats.activities.by_kind()
+        [held] = stats.lectures
+        assert kind.headcount == headcount
+        assert held.checkins == stats.total.lecture_checkins == headcount.total
+        assert stats.total.lecture_attendees.total == headcount.total
+
+    # The school's list: what its report counts, not every check-in of the lecture.
+    async with session_factory() as session:
+        uow = UnitOfWork.over(session)
+        viewer = await uow.participants.by_telegram_id(201)
+        assert viewer is not None
+        listed = await activities_for(
+            uow, viewer, Permissions(coordinator_of=frozenset({first.id}))
+        )
+        found = await uow.activities.get(activity_id)
+    [mine] = [item.activity for item in listed if item.activity.id == activity_id]
+    assert found is not None
+    assert mine.headcount == found.headcount == Headcount(1, 1, 0)
+
+
 async def test_deleting_an_activity_keeps_its_lecture_and_check_ins(
     engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
