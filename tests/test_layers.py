@@ -4,6 +4,7 @@
 - ``storage`` imports only the domain;
 - ``handlers`` never import ``storage``: they call the application layer
   (:mod:`bot.application`) and hand it the unit of work without reaching into it;
+  the web views (:mod:`bot.web`) likewise, but for names used only in type hints;
 - no import cycle runs through ``bot`` and ``handlers``: the only ``bot`` module that
   imports ``handlers`` is the wiring (:mod:`bot.factory`), and nothing the handlers
   import leads back to it.
@@ -101,6 +102,33 @@ def test_handlers_do_not_import_storage(module: str) -> None:
     wrong = [
         f"{MODULES[module].name}:{line} imports {target}"
         for line, target in _imports(module)
+        if _top(target) == "storage"
+    ]
+    assert wrong == []
+
+
+def _runtime_imports(name: str) -> Iterator[tuple[int, str]]:
+    """The module's imports but those under ``if TYPE_CHECKING:`` (type hints only)."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    hints: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in {
+            "TYPE_CHECKING",
+            "typing.TYPE_CHECKING",
+        }:
+            hints |= {
+                n.lineno for child in node.body for n in ast.walk(child) if hasattr(n, "lineno")
+            }
+    for line, target in _imports(name):
+        if line not in hints:
+            yield line, target
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("bot.web")))
+def test_web_views_do_not_import_storage(module: str) -> None:
+    wrong = [
+        f"{MODULES[module].name}:{line} imports {target}"
+        for line, target in _runtime_imports(module)
         if _top(target) == "storage"
     ]
     assert wrong == []
