@@ -45,7 +45,7 @@ async def act_on_reminder(
         await start_post(message, state, bot, _, usual=key.theme)
     else:
         name = _.plain(f"calendar.campaign_name.{key.code}", year=year)
-        await start_setup(message, permissions, uow, state, settings, bot, _)
+        await start_setup(message, permissions, uow, state, settings, bot, _, usual=key.theme)
         await message.answer(_("calendar.suggest_campaign", name=name))
 
 

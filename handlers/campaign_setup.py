@@ -171,6 +171,7 @@ class CampaignDraft(DialogueState):
     pool: int = 0
     theme: Theme | None = None  # what it is about (None: its banks', as the use case says)
     usual: Theme | None = None  # the banks' theme, marked among the choices
+    suggested: Theme | None = None  # a key date's theme (its reminder's button), marked first
 
 
 class ThisDialogue(Filter):
@@ -439,13 +440,15 @@ async def start_setup(
     settings: Settings,
     bot: Bot,
     _: Gettext,
+    usual: Theme | None = None,
 ) -> None:
-    """``permissions``: those of whoever asked (admins only reach here)."""
+    """``permissions``: those of whoever asked (admins only reach here); ``usual``: the
+    theme to mark (a key date's reminder)."""
     await state.clear()
     if not await banks_on_offer(uow):
         await message.answer(_("campaign.setup.no_banks"))
         return
-    await CampaignDraft(token=secrets.token_urlsafe(6)).save(state)
+    await CampaignDraft(token=secrets.token_urlsafe(6), suggested=usual).save(state)
     await _ask(Setup.name, replier(bot, message.chat.id, None), state, uow, settings, _)
 
 
@@ -555,7 +558,8 @@ async def banks_done(
         await callback.answer(_.plain("campaign.setup.choose_bank"), show_alert=True)
         return
     draft.pool = choice.pool
-    draft.usual = campaign_theme(bank_theme(b.name, b.source_filename) for b in choice.banks)
+    banks_theme = campaign_theme(bank_theme(b.name, b.source_filename) for b in choice.banks)
+    draft.usual = draft.suggested or banks_theme
     names = [bank.name for bank in choice.banks]
     await _answered("banks", names, callback, draft, state, uow, _=_, **data)
 

@@ -19,6 +19,7 @@ from bot.middlewares import ThrottlingMiddleware
 from bot.scheduler import Scheduler
 from bot.services import ServiceContext
 from bot.views.audience import BackCb, DoneCb, EveryoneCb, LevelCb, OpenCb, RoleCb, UnitCb
+from bot.views.calendar import CalendarCb
 from bot.views.themes import ThemeCb
 from handlers.campaign_setup import SetupCb
 from handlers.dialogue import LeaveCb, StepBackCb
@@ -444,3 +445,21 @@ async def test_back_goes_one_step_back_and_a_namesake_unit_is_not_taken(
     assert row.audience_units == [world.classes["七年级2班"].id]
     assert row.theme == "anti_fraud"
     assert row.certificate is False and row.closes_at == datetime(2030, 12, 5, 14, tzinfo=UTC)
+
+
+async def test_a_key_dates_button_marks_its_theme_as_the_usual_one(
+    dp: Dispatcher,
+    bot: MockedBot,
+    world: World,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory() as session:
+        bank = await Repositories.over(session).banks.by_name(SMALL_BANK.name)
+    assert bank is not None
+    chat = Chat(dp, bot, ADMIN, "zh-hans")
+    await chat.press(CalendarCb(action="campaign", code="national_security_day", year=2027).pack())
+    assert "题库" in await chat.send("2027年国家安全教育日答题")
+    await chat.tap("bank", bank.id)  # 宪法小题库: its own theme is 宪法
+    await chat.tap("banks_done")
+    await chat.tap("level", 0)
+    assert "国家安全（常用）" in bot.last_buttons() and "宪法（常用）" not in bot.last_buttons()
