@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import tzinfo
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, MaybeInaccessibleMessage, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+)
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.application import Clock, UnitOfWork
 from bot.application.quiz import (
+    OpenCampaign,
     attempt_campaign,
     choose_option,
     current_question,
@@ -37,10 +45,12 @@ from bot.views.quiz import (
     show_next,
 )
 from bot.when import short_when
+from handlers.certificates import CertificateCb
 from quizzes.attempts import Step, Verdict
 from quizzes.campaigns import Campaign
 from quizzes.engine import Feedback
 from quizzes.participants import Participant
+from quizzes.statistics import score_percent
 
 MAX_TOAST = 200  # characters of a callback query's answer
 
@@ -60,30 +70,61 @@ async def list_open(
     if not listed.campaigns:
         await message.answer(_("quiz.none_open"))
         return
+    # Telegram opens a web app from a private chat only.
+    public_url = settings.public_url if message.chat.type == "private" else None
+    text, markup = campaign_list(listed.campaigns, _, settings.zone, public_url)
+    await message.answer(text, reply_markup=markup)
+
+
+def campaign_list(
+    campaigns: Sequence[OpenCampaign], _: Gettext, zone: tzinfo, public_url: str | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """/quiz's list: each campaign with its use and best result so far; a button to start
+    (resume, try again) only where the server would allow it, and the certificate of a
+    passed one."""
     builder = InlineKeyboardBuilder()
     lines = [_("quiz.open_list")]
-    for item in listed.campaigns:
+    for item in campaigns:
         campaign = item.campaign
-        closes = short_when(campaign.closes_at, settings.zone, _)
+        rules = campaign.rules
         lines.append(
             _(
                 "quiz.open_item",
                 name=campaign.name,
-                questions=campaign.rules.questions,
-                closes=closes,
+                questions=rules.questions,
+                closes=short_when(campaign.closes_at, zone, _),
                 used=item.attempts_used,
-                allowed=campaign.rules.attempts_allowed,
+                allowed=rules.attempts_allowed,
             )
         )
-        key = "quiz.resume" if item.resumable else "quiz.start"
-        builder.button(
-            text=_(key, name=campaign.name), callback_data=CampaignCb(campaign=campaign.id)
-        )
-        web_app = pages_web_app(settings.public_url, campaign.id)
-        if web_app is not None and message.chat.type == "private":  # Telegram's rule
-            builder.button(text=_("quiz.on_pages", name=campaign.name), web_app=web_app)
+        if item.best is not None and item.outcome is not None:
+            verdict = "quiz.listed.passed" if item.outcome.passed else "quiz.listed.failed"
+            lines.append(
+                _(
+                    "quiz.listed.best",
+                    points=f"{item.best.points:g}",
+                    count=item.best.question_count,
+                    percent=score_percent(item.outcome.percent),
+                    verdict=_(verdict, pass_mark=rules.pass_mark),
+                )
+            )
+        if item.may_start:
+            builder.button(
+                text=_.plain(f"quiz.{item.offer.value}", name=campaign.name),
+                callback_data=CampaignCb(campaign=campaign.id),
+            )
+            web_app = pages_web_app(public_url, campaign.id)
+            if web_app is not None:
+                builder.button(text=_.plain("quiz.on_pages", name=campaign.name), web_app=web_app)
+        else:
+            lines.append(_("quiz.listed.used_up", allowed=rules.attempts_allowed))
+        if item.certificate and item.best is not None:
+            builder.button(
+                text=_.plain("certificate.button", campaign=campaign.name),
+                callback_data=CertificateCb(attempt=item.best.id),
+            )
     builder.adjust(1)
-    await message.answer("\n".join(lines), reply_markup=builder.as_markup())
+    return "\n".join(lines), builder.as_markup()
 
 
 async def start_campaign(

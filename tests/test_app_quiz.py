@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.application.quiz import (
+    Offer,
     attempt_campaign,
     attempt_result,
     choose_option,
@@ -96,8 +97,8 @@ async def test_only_a_registered_participant_in_the_audience_sees_an_open_campai
     assert (await open_campaigns(uow, newcomer, now=now)).registered is False
     listed = await open_campaigns(uow, student, now=now)
     assert listed.registered
-    assert [(c.campaign.name, c.attempts_used, c.resumable) for c in listed.campaigns] == [
-        ("全校", 0, False)
+    assert [(c.campaign.name, c.attempts_used, c.offer) for c in listed.campaigns] == [
+        ("全校", 0, Offer.START)
     ]
     assert (await open_campaigns(uow, student, now=now + timedelta(days=2))).campaigns == ()
 
@@ -120,7 +121,7 @@ async def test_an_attempt_started_is_committed_and_resumed_on_the_next_press(
     assert again is not None and again.started.resumed
     assert again.started.attempt is not None and again.started.attempt.id == first.attempt.id
     listed = await open_campaigns(uow, student, now=datetime.now(UTC))
-    assert [(c.attempts_used, c.resumable) for c in listed.campaigns] == [(1, True)]
+    assert [(c.attempts_used, c.offer) for c in listed.campaigns] == [(1, Offer.RESUME)]
 
 
 async def test_a_campaign_outside_its_window_refuses_to_start(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from quizzes.attempts import (
     Attempt,
@@ -25,16 +26,18 @@ from quizzes.attempts import (
     Step,
     Verdict,
 )
-from quizzes.campaigns import Campaign
+from quizzes.campaigns import Campaign, may_start
 from quizzes.clock import Clock
-from quizzes.engine import Outcome
+from quizzes.engine import Outcome, Standing, rank
 from quizzes.participants import Participant
+from quizzes.units import Unit
 from storage.quiz import SchoolRank
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
     "AttemptResult",
     "Begun",
+    "Offer",
     "OpenCampaign",
     "OpenCampaigns",
     "TimedOut",
@@ -52,13 +55,41 @@ __all__ = [
 ]
 
 
+class Offer(StrEnum):
+    """What a press on a listed campaign would do, as :meth:`Attempts.start` decides it."""
+
+    START = "start"  # their first attempt
+    RESUME = "resume"  # their attempt under way, its time not run out
+    AGAIN = "again"  # one more attempt after earlier ones, as the rules allow
+    USED_UP = "used_up"  # every attempt allowed is used: a press is refused
+
+
 @dataclass(frozen=True, slots=True)
 class OpenCampaign:
-    """A campaign open to the participant, with how far they are in it."""
+    """A campaign open to the participant, with how far they are in it: what a press on it
+    would do, and their best finished attempt so far."""
 
     campaign: Campaign
     attempts_used: int
-    resumable: bool  # an attempt of theirs is under way
+    offer: Offer
+    best: Attempt | None  # their best finished attempt, ranked as the shortlist ranks
+
+    @property
+    def may_start(self) -> bool:
+        """A press resumes their attempt, or starts one more that the rules allow now."""
+        return self.offer is not Offer.USED_UP
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The best attempt's score against the pass mark, as its result says it."""
+        if self.best is None:
+            return None
+        return Outcome(self.best.points, self.best.question_count, self.campaign.rules.pass_mark)
+
+    @property
+    def certificate(self) -> bool:
+        """The best attempt passed a campaign that gives certificates."""
+        return bool(self.best and self.best.passed and self.campaign.rules.certificate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +131,49 @@ class AttemptResult:
 async def open_campaigns(
     uow: UnitOfWork, participant: Participant, *, now: datetime
 ) -> OpenCampaigns:
-    """The campaigns open now whose audience includes the participant, with their use."""
+    """The campaigns open now whose audience includes the participant (what ``/quiz`` and
+    the participant pages' home list), each offering a start only when the server would
+    allow one, with their best result so far. Every door lists campaigns with this."""
     if not participant.registered:
         return OpenCampaigns(registered=False)
     unit = await uow.units.get(participant.unit_id) if participant.unit_id else None
+    mine = [c for c in await uow.campaigns.open_at(now) if c.audience.includes(participant, unit)]
+    finished = await uow.attempts.finished_of(participant.id, [c.id for c in mine])
     found = []
-    for campaign in await uow.campaigns.open_at(now):
-        if not campaign.audience.includes(participant, unit):
-            continue
+    for campaign in mine:
         used = await uow.attempts.attempts_used(campaign.id, participant.id)
         active = await uow.attempts.active_attempt(campaign.id, participant.id)
-        found.append(OpenCampaign(campaign, used, active is not None))
+        offer = _offer(campaign, participant, unit, used, active, now)
+        best = _best([a for a in finished if a.campaign_id == campaign.id])
+        found.append(OpenCampaign(campaign, used, offer, best))
+    await uow.commit()  # end the reads: hold no connection while the list is sent
     return OpenCampaigns(registered=True, campaigns=tuple(found))
+
+
+def _offer(
+    campaign: Campaign,
+    participant: Participant,
+    unit: Unit | None,
+    used: int,
+    active: Attempt | None,
+    now: datetime,
+) -> Offer:
+    """The rules :meth:`quizzes.attempts.Attempts.start` applies to a press: an attempt
+    under way is resumed unless its time ran out (then it is ended, and counts)."""
+    if active is not None and (active.deadline is None or now < active.deadline):
+        return Offer.RESUME
+    if may_start(campaign, participant, unit, used, now) is not None:
+        return Offer.USED_UP
+    return Offer.AGAIN if used else Offer.START
+
+
+def _best(attempts: list[Attempt]) -> Attempt | None:
+    standings = [
+        (Standing(a.participant_id, a.points, a.total_ms or 0, a.finished_at or a.started_at), a)
+        for a in attempts
+    ]
+    ranked = rank([standing for standing, _ in standings])
+    return next(a for standing, a in standings if standing is ranked[0]) if ranked else None
 
 
 async def start_attempt(

@@ -30,17 +30,15 @@ from enum import StrEnum
 from bot.application import lectures, publicity, roster
 from bot.application.quiz import (
     AttemptResult,
-    OpenCampaign,
     answer_options,
     attempt_campaign,
     attempt_result,
-    open_campaigns,
     time_up,
 )
 from quizzes.attempts import Attempt, AttemptQuestion, SignedIn, Step
-from quizzes.campaigns import Campaign, may_start
+from quizzes.campaigns import Campaign
 from quizzes.clock import Clock
-from quizzes.engine import Feedback, Outcome, Standing, rank
+from quizzes.engine import Feedback
 from quizzes.lectures import CHECKIN_LATE, CheckinProblem, Lecture
 from quizzes.participants import (
     Participant,
@@ -60,8 +58,6 @@ __all__ = [
     "AnswerRefusal",
     "AttemptPage",
     "ComingLecture",
-    "HomeCampaign",
-    "HomeCampaigns",
     "Invite",
     "JoinRefusal",
     "LinkRefusal",
@@ -75,7 +71,6 @@ __all__ = [
     "check_in",
     "csrf_token",
     "device_token_hash",
-    "home_campaigns",
     "invite",
     "join",
     "link",
@@ -446,76 +441,6 @@ async def check_in(
             await uow.commit()
             return lectures.CheckedIn(lecture, first=False)
     return await lectures.check_in(uow, lecture.id, participant.id, now=now)
-
-
-# ---------------------------------------------------------------------- the home's campaigns
-
-
-@dataclass(frozen=True, slots=True)
-class HomeCampaign:
-    """An open campaign on the home page: whether a press would start (or resume) an
-    attempt, and the participant's best finished attempt to show instead or beside."""
-
-    item: OpenCampaign
-    resumes: bool  # a press resumes their attempt under way (its time not run out)
-    may_start: bool  # a press resumes one, or starts one more that the rules allow now
-    best: Attempt | None  # their best finished attempt, ranked as the shortlist ranks
-
-    @property
-    def outcome(self) -> Outcome | None:
-        """The best attempt's score against the pass mark, as its result page says it."""
-        if self.best is None:
-            return None
-        rules = self.item.campaign.rules
-        return Outcome(self.best.points, self.best.question_count, rules.pass_mark)
-
-    @property
-    def certificate(self) -> bool:
-        """The best attempt passed a campaign that gives certificates."""
-        return bool(self.best and self.best.passed and self.item.campaign.rules.certificate)
-
-
-@dataclass(frozen=True, slots=True)
-class HomeCampaigns:
-    registered: bool
-    campaigns: tuple[HomeCampaign, ...] = ()
-
-
-async def home_campaigns(
-    uow: UnitOfWork, participant: Participant, *, now: datetime
-) -> HomeCampaigns:
-    """The campaigns open to the participant (``/quiz``'s list), each offering a start only
-    when the server would allow one (the rules :meth:`quizzes.attempts.Attempts.start`
-    applies: an attempt whose time ran out is not resumed but ended, and counts), with
-    their best result so far."""
-    listed = await open_campaigns(uow, participant, now=now)
-    if not listed.campaigns:
-        await uow.commit()
-        return HomeCampaigns(listed.registered)
-    unit = await uow.units.get(participant.unit_id) if participant.unit_id else None
-    finished = await uow.attempts.finished_of(
-        participant.id, [item.campaign.id for item in listed.campaigns]
-    )
-    shown = []
-    for item in listed.campaigns:
-        resumes = False
-        if item.resumable:
-            active = await uow.attempts.active_attempt(item.campaign.id, participant.id)
-            resumes = active is not None and (active.deadline is None or now < active.deadline)
-        mine = [a for a in finished if a.campaign_id == item.campaign.id]
-        allowed = may_start(item.campaign, participant, unit, item.attempts_used, now) is None
-        shown.append(HomeCampaign(item, resumes, resumes or allowed, _best(mine)))
-    await uow.commit()
-    return HomeCampaigns(listed.registered, tuple(shown))
-
-
-def _best(attempts: list[Attempt]) -> Attempt | None:
-    by_standing = {
-        Standing(a.participant_id, a.points, a.total_ms or 0, a.finished_at or a.started_at): a
-        for a in attempts
-    }
-    ranked = rank(list(by_standing))
-    return by_standing[ranked[0]] if ranked else None
 
 
 # ---------------------------------------------------------------------- linking the doors

@@ -26,7 +26,7 @@ from bot.application import Clock, UnitOfWork, system_clock
 from bot.application.certificates import Certificate, issue_certificate
 from bot.application.lectures import CheckinClosed, CheckinRefusal
 from bot.application.question_pictures import attempt_picture
-from bot.application.quiz import start_attempt
+from bot.application.quiz import open_campaigns, start_attempt
 from bot.application.web_participants import (
     ARTICLE_DAYS,
     AnswerRefusal,
@@ -36,7 +36,6 @@ from bot.application.web_participants import (
     answer,
     attempt_page,
     check_in,
-    home_campaigns,
     invite,
     join,
     move,
@@ -277,7 +276,7 @@ class ParticipantPages:
                 _ = self.gettext(request, None)
                 return self.message(request, _, "m.signed_out", 200, link_home=False, recover=True)
             now = self.clock()
-            found = await home_campaigns(uow, signed.participant, now=now)
+            found = await open_campaigns(uow, signed.participant, now=now)
             articles = await unit_articles(uow, signed.participant, now=now)
             coming = await unit_lectures(uow, signed.participant, now=now)
         _ = self.gettext(request, signed.participant.locale)
