@@ -480,21 +480,33 @@ async def choose_theme(
     draft.article = article.id
     await draft.save(state)
     chat_id = callback.from_user.id
-    # The preview is the article exactly as recipients will get it, buttons included.
     markup = article_keyboard(article, participant.id, _, settings.link_base)
-    if photo_bytes is not None:
-        # The preview uploads the picture; recipients get it by the file id it was given.
-        preview = await bot.send_photo(
-            chat_id,
-            BufferedInputFile(photo_bytes, filename=draft.document_name or "photo"),
-            caption=article.text,
-            reply_markup=markup,
-        )
-        if preview.photo:
-            await keep_photo_file_id(uow, article.id, preview.photo[-1].file_id)
-    else:
-        await send_article(bot, article, chat_id, markup)
+    await _preview(bot, uow, chat_id, article, markup, photo_bytes, draft.document_name)
     await PICKER.open(replier(bot, chat_id, None), state, uow, participant, permissions, _)
+
+
+async def _preview(
+    bot: Bot,
+    uow: UnitOfWork,
+    chat_id: int,
+    article: Article,
+    markup: InlineKeyboardMarkup,
+    photo_bytes: bytes | None,
+    file_name: str,
+) -> None:
+    """The article exactly as recipients will get it, buttons included. A picture sent
+    as a file is uploaded with it, and recipients get it by the file id it was given."""
+    if photo_bytes is None:
+        await send_article(bot, article, chat_id, markup)
+        return
+    preview = await bot.send_photo(
+        chat_id,
+        BufferedInputFile(photo_bytes, filename=file_name or "photo"),
+        caption=article.text,
+        reply_markup=markup,
+    )
+    if preview.photo:
+        await keep_photo_file_id(uow, article.id, preview.photo[-1].file_id)
 
 
 on_back(Composing.theme, Composing.post, ask_post)
