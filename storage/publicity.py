@@ -56,6 +56,7 @@ from quizzes.publicity import (
 )
 from quizzes.themes import Theme
 from quizzes.units import UnitKind
+from storage.activities import counted_checkins
 from storage.models import BigId, ParticipantRow, UnitRow, UTCDateTime, utcnow
 from storage.models_activities import ActivityRow
 from storage.models_class_reminders import ClassReminderArticleRow
@@ -1228,7 +1229,8 @@ class LectureRepository:
 
     async def attendance(self, lecture_id: int) -> list[Attendance]:
         """Check-ins by school and role, one ``GROUP BY``; people outside any school
-        are counted under ``school_id`` None."""
+        are counted under ``school_id`` None. Those that count
+        (:func:`storage.activities.counted_checkins`), as in the report."""
         school = (
             select(UnitRow.id, UnitRow.name, UnitRow.path)
             .where(UnitRow.kind == UnitKind.SCHOOL.value)
@@ -1236,9 +1238,7 @@ class LectureRepository:
         )
         member = UnitRow.__table__.alias("member")
         query = (
-            select(school.c.id, school.c.name, ParticipantRow.role, func.count())
-            .select_from(LectureCheckinRow)
-            .join(ParticipantRow, ParticipantRow.id == LectureCheckinRow.participant_id)
+            counted_checkins(school.c.id, school.c.name, ParticipantRow.role, func.count())
             .outerjoin(member, member.c.id == ParticipantRow.unit_id)
             .outerjoin(school, member.c.path.startswith(school.c.path, autoescape=False))
             .where(LectureCheckinRow.lecture_id == lecture_id)

@@ -733,6 +733,19 @@ async def test_a_lectures_check_ins_add_up_the_same_in_the_report_its_kind_and_t
     assert found is not None
     assert mine.headcount == found.headcount == Headcount(1, 1, 0)
 
+    # The lecture's own figures (/stats lecture): everyone's, by school, no role-less one.
+    from bot.application.lectures import LectureFigures, lecture_figures
+
+    async with session_factory() as session:
+        figures = await lecture_figures(UnitOfWork.over(session), lecture.id, viewer=ADMIN)
+    assert isinstance(figures, LectureFigures)
+    assert figures.total == everyone.total.lecture_checkins == 3
+    assert {(row.school_name, row.role, row.count) for row in figures.attendance} == {
+        (FIRST, "student", 1),
+        (FIRST, "teacher", 1),
+        (OTHER, "student", 1),
+    }
+
 
 async def test_deleting_an_activity_keeps_its_lecture_and_check_ins(
     engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
