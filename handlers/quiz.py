@@ -78,10 +78,10 @@ async def list_open(
 
 def campaign_list(
     campaigns: Sequence[OpenCampaign], _: Gettext, zone: tzinfo, public_url: str | None
-) -> tuple[str, InlineKeyboardMarkup]:
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """/quiz's list: each campaign with its use and best result so far; a button to start
     (resume, try again) only where the server would allow it, and the certificate of a
-    passed one."""
+    passed one. No keyboard at all when nothing is left to press."""
     builder = InlineKeyboardBuilder()
     lines = [_("quiz.open_list")]
     for item in campaigns:
@@ -124,7 +124,8 @@ def campaign_list(
                 callback_data=CertificateCb(attempt=item.best.id),
             )
     builder.adjust(1)
-    return "\n".join(lines), builder.as_markup()
+    markup = builder.as_markup()
+    return "\n".join(lines), markup if markup.inline_keyboard else None
 
 
 async def start_campaign(

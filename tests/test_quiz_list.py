@@ -113,6 +113,10 @@ async def quiz_list(dp: Dispatcher, bot: MockedBot, telegram_id: int) -> tuple[s
     return sent[0].text, buttons
 
 
+def sent_markup(bot: MockedBot) -> Any:
+    return next(m for m in bot.recorder.requests if isinstance(m, SendMessage)).reply_markup
+
+
 def labels(buttons: list[Any]) -> list[str]:
     return [button.text for button in buttons]
 
@@ -132,7 +136,7 @@ async def test_every_attempt_used_offers_no_start_and_a_stale_start_changes_noth
     assert "已答 2 次，共可答 2 次" in text
     assert "最好成绩：1/2（50%），未合格（合格线 60%）" in text
     assert "已完成：2 次答题机会都已用完。" in text
-    assert buttons == []  # no start, no web app to answer on, no certificate
+    assert buttons == [] and sent_markup(bot) is None  # no start, web app nor certificate
 
     bot.clear()
     stale = CampaignCb(campaign=campaign.id).pack()
