@@ -151,7 +151,9 @@ async def _continue_sequences(connection: asyncpg.Connection) -> None:
 # ---------------------------------------------------------------------- the bot
 
 
-async def serve(api_url: str, database_url: str, port: int, refresh: int) -> None:
+async def serve(
+    api_url: str, database_url: str, port: int, refresh: int, profile: str | None
+) -> None:
     from bot.app import running_bot
     from bot.config import Settings
 
@@ -166,7 +168,7 @@ async def serve(api_url: str, database_url: str, port: int, refresh: int) -> Non
         broadcast_rate=100_000,  # the sandbox's limits are off: the bot is what is measured
     )
     async with running_bot(settings, migrate=False):
-        await serve_until_stopped(None)
+        await serve_until_stopped(profile)
 
 
 # ---------------------------------------------------------------------- staff pages
@@ -239,6 +241,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         port = free_port()
         command = [str(Path(__file__).resolve()), "--serve", "--database-url", database_url]
         command += ["--port", str(port), "--refresh", str(args.refresh)]
+        if args.profile:
+            command += ["--profile", args.profile]
         sandbox_port = free_port()
         sandbox = ("-c", "from bot.cli import main; main()", "sandbox", "--port")
         async with child(*sandbox, str(sandbox_port), "--no-limits", ready="listening on"):
@@ -306,6 +310,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=None, help="seconds of answering")
     parser.add_argument("--sessions", type=int, default=20, help="staff sessions")
     parser.add_argument("--think", type=float, default=1.0, help="seconds between pages")
+    parser.add_argument("--profile", default="", help="write the bot's cProfile stats here")
     # The bot process (started by the run itself).
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", default="", help=argparse.SUPPRESS)
@@ -317,7 +322,9 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     if args.serve:
-        asyncio.run(serve(args.api_url, args.database_url, args.port, args.refresh))
+        asyncio.run(
+            serve(args.api_url, args.database_url, args.port, args.refresh, args.profile or None)
+        )
         return
     result = asyncio.run(run(args))
     print(json.dumps(result))
