@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import secrets
 import sys
@@ -152,7 +153,13 @@ async def _continue_sequences(connection: asyncpg.Connection) -> None:
 
 
 async def serve(
-    api_url: str, database_url: str, port: int, refresh: int, profile: str | None
+    api_url: str,
+    database_url: str,
+    port: int,
+    refresh: int,
+    profile: str | None,
+    *,
+    receive_updates: bool = True,
 ) -> None:
     from bot.app import running_bot
     from bot.config import Settings
@@ -166,6 +173,7 @@ async def serve(
         admin_ids=frozenset({ADMIN_TELEGRAM_ID}),
         dashboard_refresh_s=refresh,
         broadcast_rate=100_000,  # the sandbox's limits are off: the bot is what is measured
+        receive_updates=receive_updates,
     )
     async with running_bot(settings, migrate=False):
         await serve_until_stopped(profile)
@@ -261,7 +269,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
                 await asyncio.gather(*(opened(person) for person in people))
                 log(f"{answering} participants opened the quiz")
-                base = f"http://127.0.0.1:{port}"
+                pages_port = port
+                web_process = contextlib.AsyncExitStack()
+                if args.web_process:  # the pages from a process of their own
+                    pages_port = free_port()
+                    pages_command = [*command, "--api-url", api_url, "--web-only"]
+                    pages_command[pages_command.index("--port") + 1] = str(pages_port)
+                    await web_process.enter_async_context(child(*pages_command, ready="ready"))
+                base = f"http://127.0.0.1:{pages_port}"
                 pages = Pages()
                 until = time.perf_counter() + duration
                 staff = [
@@ -285,6 +300,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 await asyncio.gather(*staff)
                 tally, elapsed = await answering_run
                 answered = summary(tally, elapsed, cpu_seconds(bot.pid) - cpu)
+                await web_process.aclose()
     log(f"answers: {answered}")
     return {
         "overview": page_figures(pages.latencies["overview"]),
@@ -294,6 +310,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "answers_per_s": answered["answers_per_s"],
         "offered_per_s": round(answering / interval, 1),
         "refresh_s": args.refresh,
+        "web_process": args.web_process,
         "participants": participants,
         "answers": answers,
         "answer_errors": answered["errors"],
@@ -311,6 +328,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=20, help="staff sessions")
     parser.add_argument("--think", type=float, default=1.0, help="seconds between pages")
     parser.add_argument("--profile", default="", help="write the bot's cProfile stats here")
+    parser.add_argument(
+        "--web-process",
+        action="store_true",
+        help="serve the pages from a second bot process that takes no updates",
+    )
+    parser.add_argument("--web-only", action="store_true", help=argparse.SUPPRESS)
     # The bot process (started by the run itself).
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", default="", help=argparse.SUPPRESS)
@@ -323,7 +346,14 @@ def main() -> None:
     args = parse_args()
     if args.serve:
         asyncio.run(
-            serve(args.api_url, args.database_url, args.port, args.refresh, args.profile or None)
+            serve(
+                args.api_url,
+                args.database_url,
+                args.port,
+                args.refresh,
+                args.profile or None,
+                receive_updates=not args.web_only,
+            )
         )
         return
     result = asyncio.run(run(args))

@@ -205,7 +205,8 @@ class BotApp:
 
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncIterator[BotApp]:
-    """Start the bot in this event loop (polling or webhook) and stop it on exit."""
+    """Start the bot in this event loop (polling or webhook, or only its web pages when
+    ``receive_updates`` is off) and stop it on exit."""
     starting = contextlib.AsyncExitStack()
     if migrate:  # alive but not ready while migrating: /healthz 200, /readyz 503
         await starting.enter_async_context(
@@ -219,9 +220,14 @@ async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncItera
     runner: web.AppRunner | None = None
     polling: asyncio.Task[None] | None = None
     try:
-        await set_commands(app.bot, app.translator)
         await starting.aclose()  # the full web server takes the port over
-        if settings.uses_webhook:
+        if not settings.receive_updates:
+            # The pages' own process: the web server alone; the chat is another's.
+            runner = web.AppRunner(app.web_app())
+            await runner.setup()
+            await web.TCPSite(runner, settings.listen_host, settings.listen_port).start()
+        elif settings.uses_webhook:
+            await set_commands(app.bot, app.translator)
             runner = web.AppRunner(app.web_app())
             await runner.setup()
             site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
@@ -232,6 +238,7 @@ async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncItera
                 allowed_updates=app.dp.resolve_used_update_types(),
             )
         else:
+            await set_commands(app.bot, app.translator)
             # Tracked links are served in polling mode too; the chat works without them.
             runner = web.AppRunner(app.web_app())
             await runner.setup()
@@ -285,6 +292,8 @@ async def serve(settings: Settings) -> None:
     """``pufa run``: serve until stopped (Ctrl+C or SIGTERM), then stop in order."""
     async with running_bot(settings):
         mode = "webhook" if settings.uses_webhook else "long polling"
+        if not settings.receive_updates:
+            mode = "web pages only, no updates"
         log.info("Pufa Bot is running (%s); press Ctrl+C to stop", mode)
         await until_stopped()
         log.info("Pufa Bot is stopping")

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # 0 computes them for every page (exact, but a large division's pages then cost most
     # of a second each).
     dashboard_refresh_s: int = Field(default=10, ge=0, le=3600)
+    # False: this process serves the web pages (dashboard, participant pages, links) and
+    # runs the scheduled jobs, but takes no updates (no polling, no webhook set): a
+    # process of its own for the pages, beside the one that answers the chat.
+    receive_updates: bool = True
 
     @field_validator("bot_token")
     @classmethod
