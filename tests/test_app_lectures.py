@@ -30,6 +30,7 @@ from bot.i18n import Translator
 from bot.lectures import ScheduledLecture
 from quizzes.lectures import (
     CHECKIN_EARLY,
+    CHECKIN_LATE,
     Cancellation,
     CheckinProblem,
     Lecture,
@@ -166,6 +167,23 @@ async def test_check_in_counts_once_while_it_is_open(
     assert again == CheckedIn(lecture, False)
     figures = await lecture_figures(uow, lecture.id, viewer=ADMIN)
     assert isinstance(figures, LectureFigures) and figures.total == 1
+
+
+async def test_an_old_check_in_button_after_the_window_says_checked_in_to_who_did(
+    uow: UnitOfWork, world: World, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_people(session_factory, [701, 702], world.classes["七年级1班"].id)
+    came = await uow.participants.by_telegram_id(701)
+    missed = await uow.participants.by_telegram_id(702)
+    assert came is not None and missed is not None
+    lecture = await scheduled_lecture(uow, world)
+    await check_in(uow, lecture.id, came.id, now=lecture.starts_at + timedelta(minutes=5))
+    after = lecture.ends_at + CHECKIN_LATE + timedelta(minutes=1)
+    assert await check_in(uow, lecture.id, came.id, now=after) == CheckedIn(lecture, False)
+    closed = await check_in(uow, lecture.id, missed.id, now=after)
+    assert isinstance(closed, CheckinClosed) and closed.problem is CheckinProblem.OVER
+    figures = await lecture_figures(uow, lecture.id, viewer=ADMIN)
+    assert isinstance(figures, LectureFigures) and figures.total == 1  # nobody counted twice
 
 
 async def test_a_lectures_figures_are_the_bureaus(uow: UnitOfWork, world: World) -> None:

@@ -62,13 +62,20 @@ async def check_in(
     """Count a participant present, once, while check-in is open (from a little before
     the start to a little after the end of a lecture not cancelled), once they have
     finished registering: a check-in is counted by its person's role, and someone without
-    one would count in no figure (``NOT_REGISTERED``: the door asks them to finish)."""
+    one would count in no figure (``NOT_REGISTERED``: the door asks them to finish).
+    Someone who has checked in is told so whenever an old button or form is pressed
+    again, even once the window closed (a cancelled lecture says it was cancelled)."""
     lecture = await uow.lectures.get(lecture_id)
     if lecture is None:
         return CheckinRefusal.UNKNOWN
     opens, closes = lecture.starts_at - CHECKIN_EARLY, lecture.ends_at + CHECKIN_LATE
     problem = lecture.checkin_problem(now)
     if problem is not None:
+        if problem is not CheckinProblem.CANCELLED:
+            done = await uow.lectures.checked_in_at(participant_id, [lecture.id])
+            if lecture.id in done:
+                await uow.commit()
+                return CheckedIn(lecture, first=False)
         return CheckinClosed(lecture, problem, opens, closes)
     participant = await uow.participants.by_id(participant_id)
     if participant is None or not participant.registered:

@@ -39,7 +39,7 @@ from quizzes.attempts import Attempt, AttemptQuestion, SignedIn, Step
 from quizzes.campaigns import Campaign
 from quizzes.clock import Clock
 from quizzes.engine import Feedback
-from quizzes.lectures import CHECKIN_LATE, CheckinProblem, Lecture
+from quizzes.lectures import CHECKIN_LATE, Lecture
 from quizzes.participants import (
     Participant,
     clean_display_name,
@@ -427,19 +427,12 @@ async def check_in(
     uow: UnitOfWork, participant: Participant, lecture_id: int, *, now: datetime
 ) -> lectures.CheckedIn | lectures.CheckinClosed | lectures.CheckinRefusal:
     """The chat's check-in (once, in its window), for a lecture of this participant's
-    audience only: another unit's lecture is as unknown as a missing one. Someone who has
-    checked in is told so whenever an old form is sent again, even once the window closed
-    (a cancelled lecture says it was cancelled)."""
+    audience only: another unit's lecture is as unknown as a missing one."""
     lecture = await uow.lectures.get(lecture_id)
     unit = await _joined_unit(uow, participant)
     if lecture is None or not lecture.audience.reaches(participant.role, unit):
         await uow.commit()
         return lectures.CheckinRefusal.UNKNOWN
-    if lecture.checkin_problem(now) not in (None, CheckinProblem.CANCELLED):
-        done = await uow.lectures.checked_in_at(participant.id, [lecture.id])
-        if lecture.id in done:
-            await uow.commit()
-            return lectures.CheckedIn(lecture, first=False)
     return await lectures.check_in(uow, lecture.id, participant.id, now=now)
 
 
