@@ -290,26 +290,26 @@ def quiz_by_campaign(
         .group_by(AttemptRow.participant_id, AttemptRow.campaign_id)
         .subquery("per_campaign")
     )
-    counts = (
-        func.count(),
-        func.sum(per_campaign.c.f),
-        func.sum(per_campaign.c.p),
-    )
-    if per_row:
-        return (
-            select(scope.map.c.row_id, per_campaign.c.cid, ParticipantRow.role, *counts)
-            .select_from(per_campaign)
-            .join(ParticipantRow, ParticipantRow.id == per_campaign.c.pid)
-            .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
-            .group_by(scope.map.c.row_id, per_campaign.c.cid, ParticipantRow.role)
-        )
-    return (
-        select(per_campaign.c.cid, ParticipantRow.role, *counts)
+    keys: list[Any] = [per_campaign.c.cid, ParticipantRow.role]
+    query = (
+        select()
         .select_from(per_campaign)
         .join(ParticipantRow, ParticipantRow.id == per_campaign.c.pid)
-        .where(ParticipantRow.unit_id.in_(select(scope.map.c.unit_id)))
-        .group_by(per_campaign.c.cid, ParticipantRow.role)
     )
+    query, keys = _people_of_scope(query, keys, scope, per_row)
+    counts = (func.count(), func.sum(per_campaign.c.f), func.sum(per_campaign.c.p))
+    return query.add_columns(*keys, *counts).group_by(*keys)
+
+
+def _people_of_scope(
+    query: Query, keys: list[Any], scope: Scope, per_row: bool
+) -> tuple[Query, list[Any]]:
+    """``query`` (which joins ``participants``) narrowed to the scope's people: per row
+    of the scope (the row first among ``keys``), or all of them together."""
+    if per_row:
+        joined = query.join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
+        return joined, [scope.map.c.row_id, *keys]
+    return query.where(ParticipantRow.unit_id.in_(select(scope.map.c.unit_id))), keys
 
 
 def campaigns() -> Query:
@@ -353,26 +353,17 @@ def took_part_by_day(
     else:
         offset = bounds[0].astimezone(zone).utcoffset() or timedelta()
         day = func.date(AttemptRow.started_at, f"{int(offset.total_seconds()) // 60:+d} minutes")
-    people = func.count(func.distinct(AttemptRow.participant_id))
-    if per_row:
-        return (
-            select(scope.map.c.row_id, day.label("day"), people)
-            .select_from(AttemptRow)
-            .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
-            .join(scope.map, scope.map.c.unit_id == ParticipantRow.unit_id)
-            .where(_in(AttemptRow.started_at, bounds))
-            .group_by(scope.map.c.row_id, day)
-        )
-    return (
-        select(day.label("day"), people)
+    query = (
+        select()
         .select_from(AttemptRow)
         .join(ParticipantRow, ParticipantRow.id == AttemptRow.participant_id)
-        .where(
-            _in(AttemptRow.started_at, bounds),
-            ParticipantRow.unit_id.in_(select(scope.map.c.unit_id)),
-        )
-        .group_by(day)
+        .where(_in(AttemptRow.started_at, bounds))
     )
+    query, keys = _people_of_scope(query, [day], scope, per_row)
+    columns = [*keys[:-1], day.label("day")]  # grouped by the expression, named "day"
+    return query.add_columns(
+        *columns, func.count(func.distinct(AttemptRow.participant_id))
+    ).group_by(*keys)
 
 
 def _article_broadcasts() -> Query:
@@ -813,11 +804,8 @@ class StatisticsRepository:
             add(row_id, "completed", completed)
             add(row_id, "passed", passed)
         by_campaign: dict[int, dict[str, Any]] = {}
-        for campaign_id, role, took, completed, passed in results["quiz_campaigns"]:
-            entry = by_campaign.setdefault(campaign_id, {"roles": {}, "c": 0, "p": 0})
-            entry["roles"][role] = int(took)
-            entry["c"] += int(completed)
-            entry["p"] += int(passed)
+        for campaign_id, *counts in results["quiz_campaigns"]:
+            _tally_campaign(by_campaign, campaign_id, *counts)
         article_of = {bid: aid for bid, aid, _published in results["broadcasts"]}
         published = {aid for _bid, aid, flag in results["broadcasts"] if flag}
         per_row_articles: dict[int | None, set[int]] = {}
@@ -967,6 +955,21 @@ class StatisticsRepository:
         return {key: results[key] for key in queries}
 
 
+def _tally_campaign(
+    into: dict[int, dict[str, Any]],
+    campaign_id: int,
+    role: str | None,
+    took: Any,
+    completed: Any,
+    passed: Any,
+) -> None:
+    """Add one row of :func:`quiz_by_campaign` to its campaign's counts."""
+    entry = into.setdefault(campaign_id, {"roles": {}, "c": 0, "p": 0})
+    entry["roles"][role] = int(took)
+    entry["c"] += int(completed)
+    entry["p"] += int(passed)
+
+
 def _cut_by_school(
     whole: Statistics,
     names: dict[int, str],
@@ -980,15 +983,9 @@ def _cut_by_school(
     :meth:`StatisticsRepository.compile_by_school`): its row under its own name (no
     regiment in front: it stands alone), its total, its campaigns' lines and its days."""
     by_campaign: dict[int, dict[int, dict[str, Any]]] = {}
-    for row_id, campaign_id, role, took, completed, passed in campaign_rows:
-        if row_id is None:
-            continue
-        entry = by_campaign.setdefault(int(row_id), {}).setdefault(
-            campaign_id, {"roles": {}, "c": 0, "p": 0}
-        )
-        entry["roles"][role] = int(took)
-        entry["c"] += int(completed)
-        entry["p"] += int(passed)
+    for row_id, campaign_id, *counts in campaign_rows:
+        if row_id is not None:
+            _tally_campaign(by_campaign.setdefault(int(row_id), {}), campaign_id, *counts)
     days: dict[int, list[tuple[Any, ...]]] = {}
     for row_id, day, count in daily_rows:
         if row_id is not None:
