@@ -220,30 +220,25 @@ async def running_bot(settings: Settings, *, migrate: bool = True) -> AsyncItera
     runner: web.AppRunner | None = None
     polling: asyncio.Task[None] | None = None
     try:
+        if settings.receive_updates:
+            await set_commands(app.bot, app.translator)
         await starting.aclose()  # the full web server takes the port over
-        if not settings.receive_updates:
-            # The pages' own process: the web server alone; the chat is another's.
-            runner = web.AppRunner(app.web_app())
-            await runner.setup()
-            await web.TCPSite(runner, settings.listen_host, settings.listen_port).start()
-        elif settings.uses_webhook:
-            await set_commands(app.bot, app.translator)
-            runner = web.AppRunner(app.web_app())
-            await runner.setup()
-            site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
+        runner = web.AppRunner(app.web_app())
+        await runner.setup()
+        site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
+        polls = settings.receive_updates and not settings.uses_webhook
+        if not polls:  # webhooks arrive through it, or it is the pages' own process
             await site.start()
-            await app.bot.set_webhook(
-                f"{settings.webhook_url}{settings.webhook_path}",
-                secret_token=settings.webhook_secret_token,
-                allowed_updates=app.dp.resolve_used_update_types(),
-            )
+            if settings.receive_updates:
+                await app.bot.set_webhook(
+                    f"{settings.webhook_url}{settings.webhook_path}",
+                    secret_token=settings.webhook_secret_token,
+                    allowed_updates=app.dp.resolve_used_update_types(),
+                )
         else:
-            await set_commands(app.bot, app.translator)
             # Tracked links are served in polling mode too; the chat works without them.
-            runner = web.AppRunner(app.web_app())
-            await runner.setup()
             try:
-                await web.TCPSite(runner, settings.listen_host, settings.listen_port).start()
+                await site.start()
             except OSError as error:
                 log.error(
                     "web server not started on %s:%s (%s): tracked links will not open",
