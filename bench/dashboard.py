@@ -247,16 +247,20 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         # The answering school: its own campaign open now, its participants registered.
         await populate(database_url, answering, FIRST_ANSWERING_ID)
         port = free_port()
-        command = [str(Path(__file__).resolve()), "--serve", "--database-url", database_url]
-        command += ["--port", str(port), "--refresh", str(args.refresh)]
-        if args.profile:
-            command += ["--profile", args.profile]
+
+        def bot_command(on_port: int, *more: str) -> list[str]:
+            command = [str(Path(__file__).resolve()), "--serve", "--database-url", database_url]
+            command += ["--port", str(on_port), "--refresh", str(args.refresh)]
+            if args.profile:
+                command += ["--profile", args.profile]
+            return [*command, *more]
+
         sandbox_port = free_port()
         sandbox = ("-c", "from bot.cli import main; main()", "sandbox", "--port")
         async with child(*sandbox, str(sandbox_port), "--no-limits", ready="listening on"):
             api_url = f"http://127.0.0.1:{sandbox_port}"
             async with (
-                child(*command, "--api-url", api_url, ready="ready") as bot,
+                child(*bot_command(port, "--api-url", api_url), ready="ready") as bot,
                 aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
             ):
                 client = SandboxClient(api_url, session=http)
@@ -273,9 +277,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 web_process = contextlib.AsyncExitStack()
                 if args.web_process:  # the pages from a process of their own
                     pages_port = free_port()
-                    pages_command = [*command, "--api-url", api_url, "--web-only"]
-                    pages_command[pages_command.index("--port") + 1] = str(pages_port)
-                    await web_process.enter_async_context(child(*pages_command, ready="ready"))
+                    web_only = bot_command(pages_port, "--api-url", api_url, "--web-only")
+                    await web_process.enter_async_context(child(*web_only, ready="ready"))
                 base = f"http://127.0.0.1:{pages_port}"
                 pages = Pages()
                 until = time.perf_counter() + duration
