@@ -43,8 +43,7 @@ class ActivityPages:
         self.headers = headers  # the dashboard's security headers, on every answer
 
     def _refused(self, request: web.Request, _: Gettext, refusal: ActivityRefusal) -> web.Response:
-        key, status = _REFUSALS[refusal]
-        return self.dashboard.refusal(request, _, key, status, hint=False, also=None)
+        return self.dashboard.refused(request, _, _REFUSALS[refusal])
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         board = self.dashboard

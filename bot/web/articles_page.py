@@ -52,8 +52,7 @@ class ArticlePages:
         self.headers = headers  # the dashboard's security headers, on every answer
 
     def _refused(self, request: web.Request, _: Gettext, refusal: ReachRefusal) -> web.Response:
-        key, status = _REFUSALS[refusal]
-        return self.dashboard.refusal(request, _, key, status, hint=False, also=None)
+        return self.dashboard.refused(request, _, _REFUSALS[refusal])
 
     def _when(self, moment: datetime | None) -> str:
         zone = self.dashboard.zone

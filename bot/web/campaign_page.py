@@ -71,6 +71,10 @@ class Pages(Protocol):
         self, request: web.Request, _: Gettext, key: str, status: int, **context: Any
     ) -> web.Response: ...
 
+    def refused(
+        self, request: web.Request, _: Gettext, answer: tuple[str, int]
+    ) -> web.Response: ...
+
     async def signed_in(
         self, request: web.Request, uow: UnitOfWork
     ) -> tuple[Viewer, Gettext] | web.Response: ...
@@ -143,8 +147,7 @@ class CampaignPages:
                 figures=dashboard.figures,
             )
         if not isinstance(found, CampaignPage):
-            key, status = _REFUSALS[found]
-            return dashboard.refusal(request, _, key, status, hint=False, also=None)
+            return dashboard.refused(request, _, _REFUSALS[found])
         zone = dashboard.zone
 
         def when(moment: datetime | None) -> str:

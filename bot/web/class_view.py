@@ -161,8 +161,7 @@ class ClassPages:
         )
 
     def _refused(self, request: web.Request, _: Gettext, refusal: ClassRefusal) -> web.Response:
-        key, status = _REFUSALS[refusal]
-        return self.dashboard.refusal(request, _, key, status, hint=False, also=None)
+        return self.dashboard.refused(request, _, _REFUSALS[refusal])
 
     def _render(
         self,

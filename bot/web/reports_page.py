@@ -143,8 +143,7 @@ class ReportPages:
         self.headers = headers  # the dashboard's security headers, on every answer
 
     def _refused(self, request: web.Request, _: Gettext, refusal: ReportRefusal) -> web.Response:
-        key, status = _REFUSALS[refusal]
-        return self.dashboard.refusal(request, _, key, status, hint=False, also=None)
+        return self.dashboard.refused(request, _, _REFUSALS[refusal])
 
     def _today(self) -> date:
         board = self.dashboard

@@ -111,8 +111,7 @@ class RosterPages:
         self.headers = headers
 
     def _refused(self, request: web.Request, _: Gettext, refusal: RosterRefusal) -> web.Response:
-        key, status = _REFUSALS[refusal]
-        return self.dashboard.refusal(request, _, key, status, hint=False, also=None)
+        return self.dashboard.refused(request, _, _REFUSALS[refusal])
 
     def _form(
         self,

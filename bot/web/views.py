@@ -131,6 +131,12 @@ class Dashboard:
     ) -> web.Response:
         return self.page(request, "message.html.j2", _, status=status, message_key=key, **context)
 
+    def refused(self, request: web.Request, _: Gettext, answer: tuple[str, int]) -> web.Response:
+        """A page's refusal as its table of refusals words it: ``(catalog key, status)``,
+        with no hint and no further link."""
+        key, status = answer
+        return self.refusal(request, _, key, status, hint=False, also=None)
+
     # -- views ------------------------------------------------------------------------
 
     async def login(self, request: web.Request) -> web.StreamResponse:
