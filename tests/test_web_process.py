@@ -4,6 +4,8 @@ the chat, and takes no update itself (Telegram allows one poller per bot)."""
 
 from __future__ import annotations
 
+import gc
+
 import aiohttp
 import pytest
 
@@ -33,6 +35,7 @@ async def test_a_web_process_serves_the_pages_beside_the_chat_and_takes_no_updat
     pages = settings(receive_updates=False)
     client = sandbox.client
     async with running_bot(pages, migrate=True):
+        assert gc.get_freeze_count() > 0  # what start-up made is out of the collector's sight
         base = f"http://127.0.0.1:{pages.listen_port}"
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/m/") as home:
