@@ -134,6 +134,8 @@ _SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
 # Sorts and hash tables of a report fit in memory instead of spilling to disk; LOCAL: for
 # the report's own transactions only.
 _WORK_MEM = text("SET LOCAL work_mem = '64MB'")
+# A background computation's statements each run on one core (see ``in_background``).
+_ONE_CORE = text("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 def _in(column: Any, bounds: tuple[datetime, datetime]) -> Any:
@@ -626,10 +628,28 @@ def told_apart(names: dict[int, str], parents: dict[int, str | None]) -> dict[in
 
 
 class StatisticsRepository:
-    def __init__(self, session: AsyncSession, *, concurrent: bool = True, lanes: int = 4) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        concurrent: bool = True,
+        lanes: int = 4,
+        parallel_workers: bool = True,
+    ) -> None:
         self.session = session
         self.concurrent = concurrent
         self.lanes = max(1, lanes)
+        self.parallel_workers = parallel_workers
+
+    def in_background(self) -> StatisticsRepository:
+        """The same figures, computed as a background job beside live traffic: the
+        statements one after another on one helper connection (same snapshot as ever),
+        each without PostgreSQL's parallel workers, so that the computation holds at most
+        one core. The dashboard's refresh every few seconds, which with four lanes and
+        parallel scans took every core of the database for a moment and stalled the
+        answers arriving meanwhile (docs/PERFORMANCE.md). A report someone waits for
+        keeps the fast way."""
+        return StatisticsRepository(self.session, lanes=1, parallel_workers=False)
 
     async def unit(self, unit_id: int) -> Unit | None:
         from storage.repositories import UnitRepository
@@ -922,6 +942,8 @@ class StatisticsRepository:
         postgres = self.session.get_bind().dialect.name == "postgresql"
         if postgres:
             await self.session.execute(_WORK_MEM)
+            if not self.parallel_workers:
+                await self.session.execute(_ONE_CORE)
         if not postgres or not self.concurrent:
             for key, query in queries.items():
                 results[key] = [tuple(row) for row in await self.session.execute(query)]
@@ -945,6 +967,8 @@ class StatisticsRepository:
                 async with connection.begin():
                     await connection.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
                     await connection.execute(_WORK_MEM)
+                    if not self.parallel_workers:
+                        await connection.execute(_ONE_CORE)
                     while waiting:
                         key = waiting.pop(0)
                         rows = await connection.execute(queries[key])

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from quizzes.statistics import Period, Section
 from quizzes.units import UnitKind
@@ -93,3 +94,37 @@ async def test_sections_not_counted_per_row_are_not_cut(
                 SHANGHAI,
                 sections=BY_SCHOOL_SECTIONS | {Section.LECTURES},
             )
+
+
+async def test_in_the_background_the_same_figures_take_one_connection_and_one_core_each(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession], history: Expected
+) -> None:
+    """The dashboard's refresh (``in_background``) gives the report's figures, its
+    statements one after another on one connection, none with parallel workers."""
+    seen: list[tuple[int, str]] = []
+
+    def record(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((id(connection.connection.dbapi_connection), statement))
+
+    async with session_factory() as session:
+        repo = StatisticsRepository(session)
+        root = await repo.root()
+        assert root is not None
+        fast = await repo.compile_by_school(root, PERIODS[0], SHANGHAI, total_name="合计")
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            quiet = await repo.in_background().compile_by_school(
+                root, PERIODS[0], SHANGHAI, total_name="合计"
+            )
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert quiet == fast
+    assert quiet[0].total.took_part.total > 0
+    figures = [(conn, sql) for conn, sql in seen if "GROUP BY" in sql]
+    assert len(figures) >= 4
+    assert len({conn for conn, _sql in figures}) == 1  # one connection, in turn
+    if engine.dialect.name == "postgresql":
+        on_that = [sql for conn, sql in seen if conn == figures[0][0]]
+        one_core = on_that.index("SET LOCAL max_parallel_workers_per_gather = 0")
+        assert one_core < on_that.index(figures[0][1])
+        assert "SET TRANSACTION SNAPSHOT" in " ".join(on_that[:one_core])  # one snapshot

@@ -16,6 +16,10 @@ for the same unit and period, not a second count. Each process keeps its own fig
 A school's figures are cut from its whole tree's (:meth:`StatisticsRepository.compile_by_school`):
 one computation per period serves the division's overview and every school's page, however
 many are open, and each school's cut is what the report counts for that school alone.
+
+A refresh is a background job beside live traffic: its statements run one after another,
+each on one core of the database (:meth:`StatisticsRepository.in_background`), so that it
+never takes the whole database from the answers arriving meanwhile.
 """
 
 from __future__ import annotations
@@ -173,11 +177,12 @@ class LiveFigures:
         try:
             as_of = self._clock()
             async with self._open_uow() as uow:
+                statistics = uow.statistics.in_background()  # beside answers and pages
                 if isinstance(unit, int):
-                    root = await uow.statistics.unit(unit)
+                    root = await statistics.unit(unit)
                     if root is None:
                         raise LookupError(f"unit {unit_id} is gone")
-                    figures, schools = await uow.statistics.compile_by_school(
+                    figures, schools = await statistics.compile_by_school(
                         root,
                         period,
                         zone,
@@ -186,7 +191,7 @@ class LiveFigures:
                         sections=LIVE_SECTIONS,
                     )
                 else:
-                    figures = await uow.statistics.compile(
+                    figures = await statistics.compile(
                         unit,
                         period,
                         zone,
