@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -246,3 +246,52 @@ async def test_a_school_added_after_its_divisions_figures_gets_its_own_until_the
         )
     assert setting.live.computed == 2  # not in the kept cuts: computed for itself
     assert participation(figures) == [(new.id, 30, 0, 0, 0, 0), (None, 30, 0, 0, 0, 0)]
+
+
+async def test_refreshes_run_one_at_a_time_while_figures_a_page_waits_for_do_not(
+    setting: Setting,
+) -> None:
+    """Every period's refresh falls due at once: they run in turn, each after the other,
+    so that together they never hold more than one computation's share of the database."""
+    active = peak = 0
+
+    @contextlib.asynccontextmanager
+    async def counted() -> AsyncIterator[UnitOfWork]:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        try:
+            async with setting.open_uow() as uow:
+                yield uow
+        finally:
+            active -= 1
+
+    live = LiveFigures(counted, clock=setting.clock, max_age=timedelta(seconds=10))
+    periods = [
+        setting.period,
+        Period(date(2022, 1, 1), date(2022, 1, 31)),
+        Period(date(2022, 2, 1), date(2022, 2, 28)),
+    ]
+
+    async def read(period: Period) -> Statistics:
+        async with setting.session_factory() as session:
+            figures, _ = await live.statistics(
+                UnitOfWork.over(session),
+                setting.school,
+                period,
+                ZONE,
+                total_name="合计",
+                now=setting.clock(),
+            )
+            return figures
+
+    await asyncio.gather(*(read(period) for period in periods))  # nothing kept yet: at once
+    assert peak == len(periods)
+    peak = 0
+    setting.clock.offset = timedelta(seconds=11)
+    kept = await asyncio.gather(*(read(period) for period in periods))  # each starts a refresh
+    await live.settle()
+    assert live.computed == 2 * len(periods)
+    assert peak == 1
+    refreshed = await asyncio.gather(*(read(period) for period in periods))
+    assert all(new is not old for new, old in zip(refreshed, kept, strict=True))

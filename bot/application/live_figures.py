@@ -126,6 +126,9 @@ class LiveFigures:
         self._capacity = capacity
         self._kept: OrderedDict[_Key, _Kept] = OrderedDict()
         self._running: dict[_Key, asyncio.Task[_Kept]] = {}
+        # Refreshes of kept figures run one at a time: each period's refresh falls due at
+        # once, and together they took both cores of the database from the answers.
+        self._one_refresh = asyncio.Semaphore(1)
         self.computed = 0  # how many times figures were computed (for tests and benchmarks)
 
     async def statistics(
@@ -158,58 +161,63 @@ class LiveFigures:
         if kept is not None:
             self._kept.move_to_end(key)
             if self._clock() - kept.as_of >= self.max_age and key not in self._running:
-                task = self._start(key, unit)
+                task = self._start(key, unit, refresh=True)
                 task.add_done_callback(_log_failure)
             return kept
-        task = self._running.get(key) or self._start(key, unit)
+        task = self._running.get(key) or self._start(key, unit, refresh=False)
         return await asyncio.shield(task)
 
-    def _start(self, key: _Key, unit: Unit | int) -> asyncio.Task[_Kept]:
-        task = asyncio.create_task(self._compute(key, unit))
+    def _start(self, key: _Key, unit: Unit | int, *, refresh: bool) -> asyncio.Task[_Kept]:
+        task = asyncio.create_task(self._compute(key, unit, refresh=refresh))
         self._running[key] = task
         return task
 
-    async def _compute(self, key: _Key, unit: Unit | int) -> _Kept:
+    async def _compute(self, key: _Key, unit: Unit | int, *, refresh: bool) -> _Kept:
         """Compute ``key``'s figures in a unit of work of the task's own. A root of the
-        tree (given by id) is computed with every school's cut."""
-        unit_id, period, zone_key, total_name = key
-        zone = ZoneInfo(zone_key)
+        tree (given by id) is computed with every school's cut. A ``refresh`` (figures
+        kept meanwhile) waits for the one before it; figures a page waits for do not."""
         try:
-            as_of = self._clock()
-            async with self._open_uow() as uow:
-                statistics = uow.statistics.in_background()  # beside answers and pages
-                if isinstance(unit, int):
-                    root = await statistics.unit(unit)
-                    if root is None:
-                        raise LookupError(f"unit {unit_id} is gone")
-                    figures, schools = await statistics.compile_by_school(
-                        root,
-                        period,
-                        zone,
-                        total_name=total_name,
-                        now=as_of,
-                        sections=LIVE_SECTIONS,
-                    )
-                else:
-                    figures = await statistics.compile(
-                        unit,
-                        period,
-                        zone,
-                        total_name=total_name,
-                        now=as_of,
-                        sections=LIVE_SECTIONS,
-                    )
-                    schools = {}
-                await uow.commit()
-            kept = _Kept(figures, as_of, schools)
-            self.computed += 1
-            self._kept[key] = kept
-            self._kept.move_to_end(key)
-            while len(self._kept) > self._capacity:
-                self._kept.popitem(last=False)
-            return kept
+            async with self._one_refresh if refresh else contextlib.nullcontext():
+                return await self._computed(key, unit)
         finally:
             self._running.pop(key, None)
+
+    async def _computed(self, key: _Key, unit: Unit | int) -> _Kept:
+        unit_id, period, zone_key, total_name = key
+        zone = ZoneInfo(zone_key)
+        as_of = self._clock()
+        async with self._open_uow() as uow:
+            statistics = uow.statistics.in_background()  # beside answers and pages
+            if isinstance(unit, int):
+                root = await statistics.unit(unit)
+                if root is None:
+                    raise LookupError(f"unit {unit_id} is gone")
+                figures, schools = await statistics.compile_by_school(
+                    root,
+                    period,
+                    zone,
+                    total_name=total_name,
+                    now=as_of,
+                    sections=LIVE_SECTIONS,
+                )
+            else:
+                figures = await statistics.compile(
+                    unit,
+                    period,
+                    zone,
+                    total_name=total_name,
+                    now=as_of,
+                    sections=LIVE_SECTIONS,
+                )
+                schools = {}
+            await uow.commit()
+        kept = _Kept(figures, as_of, schools)
+        self.computed += 1
+        self._kept[key] = kept
+        self._kept.move_to_end(key)
+        while len(self._kept) > self._capacity:
+            self._kept.popitem(last=False)
+        return kept
 
     async def settle(self) -> None:
         """Wait for the refreshes under way (tests; shutdown)."""
