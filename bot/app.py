@@ -34,7 +34,11 @@ from bot.web import Dashboard, add_dashboard_routes
 from bot.web.mini_app import add_mini_app_routes
 from bot.web.participant_pages import ParticipantPages, add_participant_routes
 from bot.webhook import MAX_UPDATE_BYTES, WebhookEndpoint
-from storage.database import create_engine, create_session_factory
+from storage.database import (
+    create_engine,
+    create_reading_session_factory,
+    create_session_factory,
+)
 from storage.migrate import prepare_database
 from storage.presses import DirectPresses
 from storage.unit_of_work import UnitOfWork
@@ -171,6 +175,7 @@ class BotApp:
                 self.settings.zone,
                 secure=self.settings.link_base.startswith("https://"),
                 figures=figures,
+                reading_sessions=create_reading_session_factory(self.engine),
             ),
         )
         pages = ParticipantPages(

@@ -115,3 +115,15 @@ async def end_outside_transaction(session: AsyncSession) -> None:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_reading_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that read, and write at most one self-contained statement at
+    a time (a dashboard page touching its web session): on PostgreSQL every statement
+    commits on its own, on every connection the session takes, so a page sends no BEGIN
+    and no COMMIT (see :func:`read_outside_transaction`). On SQLite, and behind PgBouncer
+    (where a statement outside a transaction may reach another server connection than
+    the one that prepared it), the ordinary sessions."""
+    if engine.dialect.name != "postgresql" or behind_pgbouncer(engine):
+        return create_session_factory(engine)
+    return create_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))

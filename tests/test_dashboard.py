@@ -3,9 +3,10 @@ session it opens, the rights read on every request, and figures equal to the rep
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,17 +15,21 @@ from aiogram.methods import SendMessage
 from aiogram.types import Chat as TelegramChat
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.application.dashboard import login_key
+from bot.application.live_figures import LiveFigures
 from bot.application.reports import participation_figures
 from bot.web import Dashboard, add_dashboard_routes
 from quizzes.permissions import Permissions
 from quizzes.statistics import Period, Statistics, percent_text
 from quizzes.units import Unit
+from storage.database import create_reading_session_factory
 from storage.models import ParticipantRow
 from storage.models_quiz import AttemptRow
 from storage.repositories import Repositories
+from storage.unit_of_work import UnitOfWork
 from tests.mocked_bot import text_update, user
 from tests.publicity_chat import ADMIN, COORDINATOR, Chat, chat
 from tests.publicity_factories import add_people
@@ -65,32 +70,49 @@ class Site:
         assert response.headers["Location"] == "/admin/"
 
 
-def dashboard_for(chat: Chat, clock: Clock, *, secure: bool = False) -> web.Application:
+def dashboard_for(
+    chat: Chat, clock: Clock, *, secure: bool = False, kept: timedelta | None = None
+) -> web.Application:
+    """The dashboard over the chat's database: figures computed for each page, or as the
+    running bot has it (figures kept and shared for ``kept``, pages that only read outside
+    a transaction)."""
     settings = chat.context.settings
     app = web.Application()
-    add_dashboard_routes(
-        app,
-        Dashboard(
-            chat.session_factory,
-            chat.context.translator,
-            settings.admin_ids,
-            settings.admin_path,
-            login_key(settings.token),
-            settings.zone,
-            secure=secure,
-            clock=clock,
-        ),
+    dashboard = Dashboard(
+        chat.session_factory,
+        chat.context.translator,
+        settings.admin_ids,
+        settings.admin_path,
+        login_key(settings.token),
+        settings.zone,
+        secure=secure,
+        clock=clock,
     )
+    if kept is not None:
+
+        @contextlib.asynccontextmanager
+        async def open_uow() -> AsyncIterator[UnitOfWork]:
+            async with chat.session_factory() as session:
+                yield UnitOfWork.over(session)
+
+        engine = chat.session_factory.kw["bind"]
+        dashboard = replace(
+            dashboard,
+            figures=LiveFigures(open_uow, max_age=kept),
+            reading_sessions=create_reading_session_factory(engine),
+        )
+    add_dashboard_routes(app, dashboard)
     return app
 
 
-@pytest.fixture
-async def site(chat: Chat) -> AsyncIterator[Site]:
+@pytest.fixture(params=[False], ids=["per-page"])  # True: figures kept (refreshed at once)
+async def site(chat: Chat, request: pytest.FixtureRequest) -> AsyncIterator[Site]:
     clock = Clock()
     clients: list[TestClient] = []
 
     def make_client() -> TestClient:
-        client = TestClient(TestServer(dashboard_for(chat, clock)))
+        kept = timedelta(0) if request.param else None
+        client = TestClient(TestServer(dashboard_for(chat, clock, kept=kept)))
         clients.append(client)
         return client
 
@@ -164,6 +186,7 @@ def _same(row: dict[str, Any], school: Any) -> None:
     )
 
 
+@pytest.mark.parametrize("site", [False, True], ids=["per-page", "kept"], indirect=True)
 async def test_a_link_from_chat_opens_an_overview_with_the_reports_figures(site: Site) -> None:
     chat = site.chat
     campaign = await open_campaign(chat.session_factory)
@@ -317,6 +340,7 @@ async def test_logout_needs_the_forms_token_and_ends_the_session(site: Site) -> 
         assert (await replay.get("/admin/")).status == 401
 
 
+@pytest.mark.parametrize("site", [False, True], ids=["per-page", "kept"], indirect=True)
 async def test_a_revoked_grant_takes_effect_on_the_next_request(site: Site) -> None:
     chat = site.chat
     first = chat.world.schools["胡杨河市第一中学"]
@@ -393,6 +417,7 @@ async def test_the_page_speaks_the_participants_language_and_switches(site: Site
         assert script.status == 200 and "fetch(api" in await script.text()
 
 
+@pytest.mark.parametrize("site", [False, True], ids=["per-page", "kept"], indirect=True)
 async def test_a_session_ends_after_eight_idle_hours_and_lives_while_used(site: Site) -> None:
     async with site.make_client() as client:
         await site.login(client, COORDINATOR)
@@ -436,3 +461,28 @@ async def test_a_coordinator_sees_their_schools_side_by_side_each_as_its_report(
     assert took_part == 3 and f"参与 {took_part} 人" in section["campaign_total"]
     # Lower of the two (and someone took part in both): marked.
     assert [r["low"] for r in period["rows"]] == [True, False]
+
+
+async def test_with_kept_figures_the_overview_reads_outside_a_transaction(site: Site) -> None:
+    """On PostgreSQL the overview's statements each commit on their own (no BEGIN and no
+    COMMIT round trips); a page that computes its figures itself keeps its transaction."""
+    engine = site.chat.session_factory.kw["bind"]
+    levels: list[str | None] = []
+
+    def record(connection: Any, *_args: Any) -> None:
+        levels.append(connection.get_execution_options().get("isolation_level"))
+
+    app = dashboard_for(site.chat, site.clock, kept=timedelta(hours=1))
+    async with TestClient(TestServer(app)) as client:
+        await site.login(client, COORDINATOR)
+        assert (await client.get("/admin/")).status == 200  # the figures, computed and kept
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            assert (await client.get("/admin/")).status == 200
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(levels) >= 3  # the session, its person, their grants at least
+    if engine.dialect.name == "postgresql":
+        assert set(levels) == {"AUTOCOMMIT"}
+    else:
+        assert "AUTOCOMMIT" not in levels

@@ -33,7 +33,7 @@ from bot.application.dashboard import (
     overview,
     viewer_of,
 )
-from bot.application.live_figures import FigureSource, fresh
+from bot.application.live_figures import FigureSource, Fresh, fresh
 from bot.i18n import Gettext, Translator
 from bot.web.accounts import add_account_routes
 from bot.web.activities_page import add_activity_routes
@@ -93,10 +93,20 @@ class Dashboard:
     # Where the overview's figures come from: computed for each page, or the live figures
     # all pages share (bot.application.live_figures), as the running bot passes.
     figures: FigureSource = fresh
+    # Sessions for the pages that only read (and touch their web session): each statement
+    # commits on its own where the database allows it, so such a page sends no BEGIN and
+    # no COMMIT. None: the ordinary sessions.
+    reading_sessions: async_sessionmaker[AsyncSession] | None = None
 
     @contextlib.asynccontextmanager
-    async def uow(self) -> AsyncIterator[UnitOfWork]:
-        async with self.session_factory() as session:
+    async def uow(self, *, reading: bool = False) -> AsyncIterator[UnitOfWork]:
+        """A unit of work for one request; ``reading`` for a page whose every write is one
+        self-contained statement (the overview polled by every open page)."""
+        # Figures computed in the page's own unit of work (Fresh) need its transaction: the
+        # report's queries share one snapshot.
+        kept_figures = not isinstance(self.figures, Fresh)
+        sessions = self.reading_sessions if reading and kept_figures else None
+        async with (sessions or self.session_factory)() as session:
             yield UnitOfWork.over(session)
 
     def gettext(self, request: web.Request, participant_locale: str | None) -> Gettext:
@@ -212,7 +222,7 @@ class Dashboard:
         return min(moments, default=self.clock()).astimezone(self.zone)
 
     async def overview_page(self, request: web.Request) -> web.StreamResponse:
-        async with self.uow() as uow:
+        async with self.uow(reading=True) as uow:
             asked = await self.signed_in(request, uow)
             if isinstance(asked, web.Response):
                 return asked
@@ -255,7 +265,7 @@ class Dashboard:
         )
 
     async def overview_json(self, request: web.Request) -> web.StreamResponse:
-        async with self.uow() as uow:
+        async with self.uow(reading=True) as uow:
             viewer = await self.viewer(request, uow)
             if viewer is None:
                 return _json({"error": "signed_out"}, 401)
