@@ -52,6 +52,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    TextClause,
     and_,
     case,
     false,
@@ -934,17 +935,19 @@ class StatisticsRepository:
             if checkins.get(lecture_id, 0) > 0 or reaches(audiences[lecture_id])
         )
 
+    def _settings(self) -> tuple[TextClause, ...]:
+        """What the transaction that runs the queries is set to first (PostgreSQL)."""
+        return (_WORK_MEM,) if self.parallel_workers else (_WORK_MEM, _ONE_CORE)
+
     async def _fetch(
         self, queries: dict[str, Query], note: Progress
     ) -> dict[str, list[tuple[Any, ...]]]:
         """Run the queries: concurrently on one snapshot (PostgreSQL), else in turn."""
         results: dict[str, list[tuple[Any, ...]]] = {}
         postgres = self.session.get_bind().dialect.name == "postgresql"
-        if postgres:
-            await self.session.execute(_WORK_MEM)
-            if not self.parallel_workers:
-                await self.session.execute(_ONE_CORE)
         if not postgres or not self.concurrent:
+            for setting in self._settings() if postgres else ():
+                await self.session.execute(setting)
             for key, query in queries.items():
                 results[key] = [tuple(row) for row in await self.session.execute(query)]
                 note(key)
@@ -966,9 +969,8 @@ class StatisticsRepository:
                 connection = await connection.execution_options(isolation_level="REPEATABLE READ")
                 async with connection.begin():
                     await connection.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
-                    await connection.execute(_WORK_MEM)
-                    if not self.parallel_workers:
-                        await connection.execute(_ONE_CORE)
+                    for setting in self._settings():
+                        await connection.execute(setting)
                     while waiting:
                         key = waiting.pop(0)
                         rows = await connection.execute(queries[key])
