@@ -101,7 +101,9 @@ def dashboard_for(
                 yield UnitOfWork.over(session)
 
         dashboard = replace(dashboard, figures=LiveFigures(open_uow, max_age=kept))
-    if reading if reading is not None else kept is not None:  # as the running bot has it
+    if reading is None:
+        reading = kept is not None  # as the running bot has it
+    if reading:
         engine = chat.session_factory.kw["bind"]
         dashboard = replace(dashboard, reading_sessions=create_reading_session_factory(engine))
     add_dashboard_routes(app, dashboard)
